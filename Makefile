@@ -1,0 +1,66 @@
+# Tipline: `make run` to try it, `make test` to check it. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-pg lint typecheck pytest setup model bench soak clean migration-reset help
+
+help:
+	@echo "make run     set everything up and serve http://$(HOST):$(PORT) (SMS printed to the console)"
+	@echo "make test    lint, type-check and run the whole test suite with branch coverage"
+	@echo "make bench   benchmarks (prints figures, writes bench/results/latest.json)"
+	@echo "make soak    the worst-day soak test (10 minutes or less)"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/flask setup --demo
+
+model: $(STAMP)
+	$(BIN)/python -m triage train --if-missing
+
+run: setup model
+	@echo
+	@echo "Tipline is starting on http://$(HOST):$(PORT)  (reporter pages at /, staff console at /console)"
+	@echo "Demo staff sign-ins (password; the second factor comes from: $(BIN)/flask staff totp EMAIL):"
+	@cat instance/demo_logins.txt 2>/dev/null | grep -v '^#' | sed 's/^/  /' || true
+	@echo "SMS are printed here and listed at /console/dev/sms."
+	@echo
+	ALERT_IN_PROCESS_DISPATCHER=1 LOG_FORMAT=text $(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+
+lint: $(STAMP)
+	$(BIN)/ruff check app triage notifications tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy app triage notifications
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+# The suite against PostgreSQL (a fresh schema per run); .ci/run calls it.
+test-pg: $(STAMP)
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
+
+# Development only: rebuild the single initial migration from the models (before the first release).
+migration-reset: $(STAMP)
+	rm -f migrations/versions/*.py
+	d=$$(mktemp -d) && TIPLINE_INSTANCE_PATH=$$d DATABASE_URL=sqlite:///$$d/m.db $(BIN)/flask db migrate -m "initial schema"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,24 @@
+"""`flask demo seed`: the Natrona County demo district (idempotent)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.group("demo")
+def demo_group() -> None:
+    """Demo data for trying Tipline locally."""
+
+
+@demo_group.command("seed")
+@with_appcontext
+def seed_command() -> None:
+    """Create (or complete) the demo agencies, schools, staff and escalation chains."""
+    from flask import current_app
+
+    if current_app.config["PRODUCTION"]:
+        raise click.ClickException("Demo data is for development; refusing in production.")
+    from app.demo_data import seed_demo
+
+    click.echo(seed_demo())

@@ -1,0 +1,61 @@
+"""`flask setup`: idempotent first-run set-up of instance/ files, the database schema and demo data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import inspect
+
+from app.crypto.keyring import load_keyring, new_keyring, write_keyring
+from app.extensions import db
+
+
+def db_has_sealed_tips() -> bool:
+    from app.models import Tip
+
+    if not inspect(db.engine).has_table("tip"):
+        return False
+    return db.session.query(Tip.id).filter(Tip.wrapped_dek.isnot(None)).first() is not None
+
+
+def ensure_keyring() -> str:
+    path = Path(current_app.config["KEYRING_PATH"])
+    if os.environ.get("TIPLINE_KEYRING"):
+        load_keyring(path, os.environ["TIPLINE_KEYRING"])
+        return "keyring: from TIPLINE_KEYRING"
+    if path.exists():
+        load_keyring(path)  # fails loudly when unreadable or malformed
+        return f"keyring: {path} (kept)"
+    if db_has_sealed_tips():
+        raise click.ClickException(
+            f"The database holds sealed tips but there is no keyring at {path}. Restore it from your key "
+            "backup; a new keyring would not open those tips."
+        )
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_keyring(path, new_keyring())
+    return f"keyring: {path} (created)"
+
+
+@click.command("setup")
+@click.option("--demo/--no-demo", default=False, help="Also load the Natrona County demo data.")
+@with_appcontext
+def setup_command(demo: bool) -> None:
+    """Prepare instance/ secrets and keyring, migrate the database, optionally seed demo data."""
+    instance = Path(current_app.instance_path)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    click.echo(f"instance: {instance}")
+    click.echo(ensure_keyring())
+    upgrade()
+    click.echo("database: migrated to the latest version")
+    if demo:
+        if current_app.config["PRODUCTION"]:
+            raise click.ClickException("Demo data is for development; refusing in production.")
+        from app.demo_data import seed_demo
+
+        summary = seed_demo()
+        click.echo(f"demo data: {summary}")

@@ -1,0 +1,182 @@
+"""Settings: read once from the environment and instance/config.py, validated at start-up.
+
+Order of precedence (lowest first): built-in safe defaults, instance/config.py, environment variables,
+then the mapping passed to create_app(). Secrets never have a built-in value: in development they come
+from files that `flask setup` writes into instance/, in production from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import secrets
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = REPO_ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to change."""
+
+
+# Settings that may be given as environment variables, with how to parse them.
+_INT = int
+_STR = str
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+ENV_SETTINGS: dict[str, Any] = {
+    "TIPLINE_ENV": _STR,
+    "SECRET_KEY": _STR,
+    "RECEIPT_HMAC_KEY": _STR,
+    "TIPLINE_KEYRING": _STR,
+    "KEYRING_PATH": _STR,
+    "DATABASE_URL": _STR,
+    "PUBLIC_BASE_URL": _STR,
+    "SQLITE_BUSY_TIMEOUT_S": _INT,
+    "LOG_LEVEL": _STR,
+    "LOG_FORMAT": _STR,
+    "RATELIMIT_STORAGE_URI": _STR,
+    "INTAKE_RATE_LIMIT": _STR,
+    "RECEIPT_RATE_LIMIT": _STR,
+    "RECEIPT_GLOBAL_RATE_LIMIT": _STR,
+    "TRIAGE_MODEL_DIR": _STR,
+    "TWILIO_ACCOUNT_SID": _STR,
+    "TWILIO_AUTH_TOKEN": _STR,
+    "TWILIO_FROM_NUMBER": _STR,
+    "TWILIO_MESSAGING_SERVICE_SID": _STR,
+    "TWILIO_API_BASE_URL": _STR,
+    "ALERT_ACK_TIMEOUT_CRITICAL_S": _INT,
+    "ALERT_ACK_TIMEOUT_HIGH_S": _INT,
+    "ALERT_MAX_REPEATS": _INT,
+    "ALERT_FOLD_WINDOW_S": _INT,
+    "ALERT_IN_PROCESS_DISPATCHER": _bool,
+    "RETENTION_DAYS": _INT,
+    "METRICS_TOKEN": _STR,
+    "TRUSTED_PROXY_HOPS": _INT,
+    "REPORT_SUPPRESSION_THRESHOLD": _INT,
+    "DISTRICT_NAME": _STR,
+}
+
+DEFAULTS: dict[str, Any] = {
+    "TIPLINE_ENV": "development",
+    "SQLITE_BUSY_TIMEOUT_S": 30,
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    # Flask-Limiter syntax. Generous enough for a school assembly behind one NAT, tight enough for a script.
+    "INTAKE_RATE_LIMIT": "30 per hour;10 per minute",
+    "RECEIPT_RATE_LIMIT": "10 per minute;50 per hour",
+    "RECEIPT_GLOBAL_RATE_LIMIT": "600 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "TWILIO_API_BASE_URL": "https://api.twilio.com",
+    "ALERT_ACK_TIMEOUT_CRITICAL_S": 300,
+    "ALERT_ACK_TIMEOUT_HIGH_S": 1800,
+    "ALERT_MAX_REPEATS": 6,
+    "ALERT_FOLD_WINDOW_S": 3600,
+    "ALERT_IN_PROCESS_DISPATCHER": False,
+    "RETENTION_DAYS": 365,
+    "TRUSTED_PROXY_HOPS": 0,
+    "REPORT_SUPPRESSION_THRESHOLD": 5,
+    "DISTRICT_NAME": "Natrona County School District",
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "BABEL_DEFAULT_LOCALE": "en",
+    "LANGUAGES": ("en", "es"),
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+}
+
+# Secrets read from a file in instance/ when not given otherwise (written by `flask setup`).
+SECRET_FILES = {"SECRET_KEY": "secret_key", "RECEIPT_HMAC_KEY": "receipt_hmac_key"}
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "RECEIPT_HMAC_KEY", "DATABASE_URL", "PUBLIC_BASE_URL")
+MIN_SECRET_LENGTH = 32
+
+
+def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the settings mapping; raises ConfigError when it cannot work."""
+    settings: dict[str, Any] = dict(DEFAULTS)
+    instance_config = instance_path / "config.py"
+    if instance_config.is_file():
+        namespace = runpy.run_path(str(instance_config))
+        settings.update({k: v for k, v in namespace.items() if k.isupper()})
+    for name, parse in ENV_SETTINGS.items():
+        raw = os.environ.get(name)
+        if raw is not None and raw != "":
+            try:
+                settings[name] = parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name}={raw!r} is not a valid value: {exc}") from exc
+    settings.update(overrides or {})
+
+    env = settings["TIPLINE_ENV"]
+    if env not in {"development", "production", "testing"}:
+        raise ConfigError(f"TIPLINE_ENV must be development, production or testing, not {env!r}")
+    production = env == "production"
+
+    if not production:
+        for name, filename in SECRET_FILES.items():
+            if not settings.get(name):
+                settings[name] = read_or_create_secret(instance_path / filename)
+        settings.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'tipline.db'}")
+
+    missing = [name for name in REQUIRED_IN_PRODUCTION if production and not settings.get(name)]
+    if missing:
+        raise ConfigError(
+            "Refusing to start in production without: " + ", ".join(missing)
+            + ". Set them as environment variables (see README, Production)."
+        )
+    for name in SECRET_FILES:
+        value = settings.get(name)
+        if not value:
+            raise ConfigError(f"{name} is not set. Run `flask setup` (development) or set it in the environment.")
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"{name} is too short: at least {MIN_SECRET_LENGTH} characters of random data.")
+
+    settings.setdefault("KEYRING_PATH", str(instance_path / "keyring.json"))
+    settings.setdefault("TRIAGE_MODEL_DIR", str(instance_path / "triage"))
+    settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(settings["DATABASE_URL"])
+    settings["PRODUCTION"] = production
+    settings["TESTING"] = settings.get("TESTING", env == "testing")
+    # Cookies: Secure and __Host- outside development (tests run over plain HTTP like development).
+    if production:
+        settings.setdefault("SESSION_COOKIE_SECURE", True)
+        settings.setdefault("SESSION_COOKIE_NAME", "__Host-tipline")
+        settings.setdefault("REMEMBER_COOKIE_SECURE", True)
+    else:
+        settings.setdefault("SESSION_COOKIE_NAME", "tipline")
+    settings["PUBLIC_BASE_URL"] = str(settings["PUBLIC_BASE_URL"]).rstrip("/")
+    return settings
+
+
+def read_or_create_secret(path: Path) -> str:
+    """Development only: a random secret kept in an owner-only file of instance/, made on first use.
+
+    (The keyring is never made here: a lost keyring must be noticed, not silently replaced.)
+    """
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings of a PostgreSQL URL and use psycopg 3 for all of them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def instance_path_from_env() -> Path:
+    return Path(os.environ.get("TIPLINE_INSTANCE_PATH", DEFAULT_INSTANCE)).resolve()

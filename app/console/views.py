@@ -1,0 +1,1 @@
+from app.console import bp  # noqa: F401

@@ -1,0 +1,1 @@
+"""Envelope encryption of tip content, the keyring of key-encryption keys, and receipt codes."""

@@ -1,0 +1,95 @@
+"""The versioned keyring of key-encryption keys (KEKs).
+
+Stored as JSON {"active": 2, "keys": {"1": "<base64 32 bytes>", "2": "..."}} in instance/keyring.json
+(owner-only), or given whole in the TIPLINE_KEYRING environment variable. It never goes into the database,
+so a database dump or backup alone opens nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KEK_BYTES = 32
+
+
+class KeyringUnavailable(RuntimeError):
+    """The keyring is missing, unreadable or malformed: intake must fail closed."""
+
+
+@dataclass(frozen=True)
+class Keyring:
+    active: int
+    keys: dict[int, bytes] = field(repr=False)
+
+    def kek(self, version: int) -> bytes:
+        try:
+            return self.keys[version]
+        except KeyError:
+            raise KeyringUnavailable(f"key-encryption key version {version} is not in the keyring") from None
+
+    @property
+    def active_kek(self) -> bytes:
+        return self.kek(self.active)
+
+    def with_new_key(self) -> Keyring:
+        version = max(self.keys) + 1
+        return Keyring(active=version, keys={**self.keys, version: secrets.token_bytes(KEK_BYTES)})
+
+    def without(self, versions: set[int]) -> Keyring:
+        if self.active in versions:
+            raise KeyringUnavailable("the active key cannot be retired")
+        return Keyring(active=self.active, keys={v: k for v, k in self.keys.items() if v not in versions})
+
+    def to_json(self) -> str:
+        keys = {str(v): base64.b64encode(k).decode() for v, k in sorted(self.keys.items())}
+        return json.dumps({"active": self.active, "keys": keys}, indent=2)
+
+
+def new_keyring() -> Keyring:
+    return Keyring(active=1, keys={1: secrets.token_bytes(KEK_BYTES)})
+
+
+def parse_keyring(text: str) -> Keyring:
+    try:
+        raw = json.loads(text)
+        keys = {int(v): base64.b64decode(k, validate=True) for v, k in raw["keys"].items()}
+        active = int(raw["active"])
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        raise KeyringUnavailable(f"the keyring is malformed ({type(exc).__name__})") from None
+    if active not in keys:
+        raise KeyringUnavailable(f"the keyring's active version {active} has no key")
+    if any(len(k) != KEK_BYTES for k in keys.values()):
+        raise KeyringUnavailable("every key in the keyring must be 32 bytes (AES-256)")
+    return Keyring(active=active, keys=keys)
+
+
+def load_keyring(path: str | Path, env_value: str | None = None) -> Keyring:
+    """Read the keyring from the environment value if given, else from the file."""
+    if env_value:
+        return parse_keyring(env_value)
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise KeyringUnavailable(f"no keyring at {path}; run `flask setup` or set TIPLINE_KEYRING") from None
+    except OSError as exc:
+        raise KeyringUnavailable(f"the keyring at {path} cannot be read ({exc.strerror})") from None
+    return parse_keyring(text)
+
+
+def write_keyring(path: str | Path, keyring: Keyring) -> None:
+    """Write atomically with owner-only permissions: a crash never leaves half a keyring."""
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(keyring.to_json())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+from app.hooks import bp  # noqa: F401

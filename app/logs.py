@@ -1,0 +1,144 @@
+"""Structured logging, one JSON line per event, and the filter that keeps client addresses, user agents
+and anything else about a reporter out of every log line, gunicorn's included."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"
+_HEX = r"[0-9a-fA-F]{1,4}"
+_IPV6 = (
+    rf"(?<![\w:])(?:(?:{_HEX}:){{7}}{_HEX}"  # full form
+    rf"|(?:{_HEX}:){{1,6}}:(?:{_HEX}(?::{_HEX})*)?"  # compressed, e.g. 2001:db8::1
+    rf"|::(?:{_HEX}(?::{_HEX})*)?)(?![\w:])"  # leading ::, e.g. ::1
+)
+_USER_AGENT = (
+    r"\b(?:Mozilla|Opera|Dalvik|curl|Wget|python-requests|python-urllib|okhttp)/\S+"
+    r"(?:\s*\([^)]*\))*(?:\s+\S+/\S+)*"
+)
+_SCRUB = re.compile("|".join(f"(?:{p})" for p in (_USER_AGENT, _IPV4, _IPV6)))
+# Attributes some libraries attach to records (werkzeug, gunicorn): dropped outright.
+_FORBIDDEN_ATTRS = ("remote_addr", "client_addr", "user_agent", "ip", "address")
+REDACTED = "[redacted]"
+
+
+def scrub(text: str) -> str:
+    """Replace anything that looks like a client address or a user agent."""
+    return _SCRUB.sub(REDACTED, text)
+
+
+class NoClientDataFilter(logging.Filter):
+    """Rewrites every record so that no address or user agent survives, whatever logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        if record.name == "werkzeug" and " - - [" in message:
+            # The dev server's access line starts with the client address: keep only the request part.
+            message = message.split("] ", 1)[-1]
+        record.msg = scrub(message)
+        record.args = None
+        for name in _FORBIDDEN_ATTRS:
+            if hasattr(record, name):
+                setattr(record, name, REDACTED)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """{"ts": ..., "level": ..., "logger": ..., "event": ..., **fields}: one line, easy to ship and grep."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update({k: v for k, v in fields.items() if k not in entry})
+        if record.exc_info:
+            entry["exc"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict) and fields:
+            line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        return line
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Log one event with structured fields. Never pass tip content or anything about a reporter."""
+    logger.log(level, event, extra={"fields": fields})
+
+
+_configured_handler: logging.Handler | None = None
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Send the root logger to stderr through the filter; idempotent (tests build many apps)."""
+    global _configured_handler
+    root = logging.getLogger()
+    if _configured_handler is not None:
+        root.removeHandler(_configured_handler)
+    handler = logging.StreamHandler(sys.stderr)
+    text_format = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(text_format))
+    handler.addFilter(NoClientDataFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    _configured_handler = handler
+    install_filter_everywhere()
+
+
+def install_filter_everywhere() -> None:
+    """Put the filter on every existing handler too, so no library's handler can bypass it."""
+    flt = NoClientDataFilter()
+    loggers = [logging.getLogger()] + [
+        logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+    ]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if not any(isinstance(f, NoClientDataFilter) for f in handler.filters):
+                handler.addFilter(flt)
+
+
+try:  # gunicorn is a production dependency, but the app must import without it (e.g. in a small tool).
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # pragma: no cover
+    _GunicornLogger = object
+
+# Gunicorn's access line without %(h)s (address) and %(a)s (user agent): request, status, size, duration.
+SAFE_ACCESS_LOG_FORMAT = '"%(r)s" %(s)s %(b)s %(M)sms'
+
+
+class SafeGunicornLogger(_GunicornLogger):
+    """Gunicorn's logger with the safe access format forced and the filter on both of its loggers."""
+
+    def setup(self, cfg: Any) -> None:
+        cfg.set("access_log_format", SAFE_ACCESS_LOG_FORMAT)
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in logger.handlers:
+                handler.addFilter(NoClientDataFilter())
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for key in ("h", "a", "{x-forwarded-for}i", "{user-agent}i", "{x-real-ip}i"):
+            if key in atoms:
+                atoms[key] = "-"
+        return atoms
+

@@ -1,0 +1,13 @@
+"""The data model. Import models from here: `from app.models import Tip`."""
+
+from app.models.alerts import Alert, AlertStatus, WorkerLease
+from app.models.audit import AuditEvent
+from app.models.base import utcnow
+from app.models.directory import Agency, Assignment, ChainPosition, Role, School, Staff
+from app.models.tips import Attachment, Incident, KeyCheck, Message, Note, Outcome, Tip, TipStatus
+
+__all__ = [
+    "Agency", "Alert", "AlertStatus", "Assignment", "Attachment", "AuditEvent", "ChainPosition", "Incident",
+    "KeyCheck", "Message", "Note", "Outcome", "Role", "School", "Staff", "Tip", "TipStatus", "WorkerLease",
+    "utcnow",
+]

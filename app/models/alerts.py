@@ -1,0 +1,60 @@
+"""The alert outbox: one row per SMS to send, written in the transaction that stores the tip."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import utcnow
+
+
+class AlertStatus(enum.StrEnum):
+    PENDING = "pending"  # due at due_at (now, or the start of the school day)
+    SENDING = "sending"  # claimed by a worker until lease_until
+    SENT = "sent"  # accepted by Twilio; waiting for delivery or an acknowledgement
+    DELIVERED = "delivered"
+    FAILED = "failed"  # failed for good (bad number, opted out, undeliverable): escalated
+    ACKNOWLEDGED = "acknowledged"
+    CANCELLED = "cancelled"  # not needed any more (the tip was acknowledged by someone else)
+    FOLDED = "folded"  # sent as part of a "+N related tips" message
+
+
+class Alert(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    chain_position: Mapped[int] = mapped_column(Integer)  # which step of the escalation chain
+    repeat: Mapped[int] = mapped_column(Integer, default=0)  # re-sends to the last person of the chain
+    kind: Mapped[str] = mapped_column(String(16), default="initial")  # initial, escalation, repeat, folded
+    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING.value)
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    body: Mapped[str | None] = mapped_column(String(320))  # never tip text: see notifications/messages.py
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    twilio_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    tip = relationship("Tip")
+    staff = relationship("Staff")
+
+
+class WorkerLease(db.Model):  # type: ignore[name-defined]
+    """On SQLite only one alert worker runs at a time: it holds this lease and renews it."""
+
+    __tablename__ = "worker_lease"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,122 @@
+"""Agencies, schools, staff and who stands where in each school's escalation chain."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, time
+
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Integer, String, Time, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import utcnow
+
+
+class Role(enum.StrEnum):
+    SRO = "sro"
+    COUNSELOR = "counselor"
+    SUPERVISOR = "supervisor"
+    DISPATCH = "dispatch"
+    DISTRICT_ADMIN = "district_admin"
+
+
+class ChainPosition(enum.IntEnum):
+    """Order in which a school's people are told of an urgent tip; lower goes first."""
+
+    PRIMARY_SRO = 1
+    BACKUP_SRO = 2
+    SUPERVISOR = 3
+    DISPATCH = 4
+
+
+def _enum_values(cls: type[enum.Enum]) -> list[str]:
+    return [str(member.value) for member in cls]
+
+
+class Agency(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "agency"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    short_name: Mapped[str] = mapped_column(String(20), unique=True)
+    schools: Mapped[list[School]] = relationship(back_populates="agency")
+
+
+class School(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "school"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    short_name: Mapped[str] = mapped_column(String(12), unique=True)
+    town: Mapped[str] = mapped_column(String(100))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Denver")
+    # School hours in the school's own time zone, Monday to Friday: medium tips wait for them.
+    day_start: Mapped[time] = mapped_column(Time, default=time(7, 30))
+    day_end: Mapped[time] = mapped_column(Time, default=time(16, 0))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    agency: Mapped[Agency] = relationship(back_populates="schools")
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="school", cascade="all, delete-orphan")
+
+
+class Staff(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164, e.g. +13075550123
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20, values_callable=_enum_values))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    # Sign-in (the console issue): Argon2id hash, TOTP secret, lockout and a counter that ends every session.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_counter: Mapped[int | None] = mapped_column(Integer)
+    recovery_codes: Mapped[str | None] = mapped_column(String(2000))  # hashes, one per line
+    enrolment_token_hash: Mapped[str | None] = mapped_column(String(128))
+    enrolment_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    # SMS opt-out (STOP): the person is skipped in escalation chains and flagged to admins.
+    sms_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_opted_out_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="staff", cascade="all, delete-orphan")
+
+    # Flask-Login's user protocol.
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_generation}"
+
+    @property
+    def school_ids(self) -> set[int]:
+        return {a.school_id for a in self.assignments}
+
+
+class Assignment(db.Model):  # type: ignore[name-defined]
+    """A person assigned to a school; chain_position is set for those in its escalation chain."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "school_id", name="uq_assignment_staff_school"),
+        UniqueConstraint("school_id", "chain_position", name="uq_assignment_school_position"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"), index=True)
+    chain_position: Mapped[int | None] = mapped_column(Integer)
+
+    staff: Mapped[Staff] = relationship(back_populates="assignments")
+    school: Mapped[School] = relationship(back_populates="assignments")

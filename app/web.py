@@ -1,0 +1,24 @@
+"""Everything that faces HTTP: blueprints, proxy handling, security headers, error pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.security import install_security_headers
+
+
+def install_web(app: Flask) -> None:
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops:
+        # Trust X-Forwarded-* for exactly the configured number of proxies, never more.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    install_security_headers(app)
+
+    from app.console import bp as console_bp
+    from app.hooks import bp as hooks_bp
+    from app.intake import bp as intake_bp
+
+    app.register_blueprint(intake_bp)
+    app.register_blueprint(console_bp, url_prefix="/console")
+    app.register_blueprint(hooks_bp, url_prefix="/hooks")

@@ -1,0 +1,80 @@
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.config import ConfigError, normalise_database_url
+from tests.conftest import REPO
+
+
+def test_factory_uses_test_config(app):
+    assert app.config["TESTING"] is True
+    assert app.config["PRODUCTION"] is False
+    assert app.config["SQLALCHEMY_DATABASE_URI"]
+
+
+def test_wsgi_only_calls_the_factory():
+    body = [line for line in (REPO / "wsgi.py").read_text().splitlines() if line.strip()]
+    assert body == ["from app import create_app", "app = create_app()"]
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path, monkeypatch):
+    for name in ("SECRET_KEY", "RECEIPT_HMAC_KEY", "DATABASE_URL", "PUBLIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    # Secret files in instance/ must not be picked up in production: only the environment counts.
+    (tmp_path / "secret_key").write_text("s" * 64)
+    with pytest.raises(ConfigError, match="Refusing to start in production without: SECRET_KEY"):
+        create_app({"TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_starts_with_its_secrets(tmp_path):
+    app = create_app({
+        "TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
+        "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "PUBLIC_BASE_URL": "https://tips.example.org/",
+    })
+    assert app.config["PRODUCTION"]
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
+    assert app.config["PUBLIC_BASE_URL"] == "https://tips.example.org"
+
+
+def test_short_secret_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="too short"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "short", "RECEIPT_HMAC_KEY": "b" * 48})
+
+
+def test_unknown_environment_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="TIPLINE_ENV"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "TIPLINE_ENV": "staging"})
+
+
+def test_development_generates_owner_only_secrets(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("RECEIPT_HMAC_KEY", raising=False)
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"})
+    secret_file = tmp_path / "secret_key"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert app.config["SECRET_KEY"] == secret_file.read_text().strip()
+    again = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"})
+    assert again.config["SECRET_KEY"] == app.config["SECRET_KEY"]
+
+
+def test_environment_overrides_instance_config(tmp_path, monkeypatch):
+    (tmp_path / "config.py").write_text("ALERT_ACK_TIMEOUT_CRITICAL_S = 120\nALERT_ACK_TIMEOUT_HIGH_S = 900\n")
+    monkeypatch.setenv("ALERT_ACK_TIMEOUT_HIGH_S", "600")
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"})
+    assert app.config["ALERT_ACK_TIMEOUT_CRITICAL_S"] == 120
+    assert app.config["ALERT_ACK_TIMEOUT_HIGH_S"] == 600
+
+
+def test_bad_integer_setting_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALERT_ACK_TIMEOUT_HIGH_S", "half an hour")
+    with pytest.raises(ConfigError, match="ALERT_ACK_TIMEOUT_HIGH_S"):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize("given", ["postgres://u@h/db", "postgresql://u@h/db", "postgresql+psycopg://u@h/db"])
+def test_postgres_urls_use_psycopg3(given):
+    assert normalise_database_url(given) == "postgresql+psycopg://u@h/db"

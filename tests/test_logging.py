@@ -1,0 +1,92 @@
+"""No client address and no user agent is ever written to a log, whoever logs."""
+
+import json
+import logging
+
+import pytest
+
+from app.logs import JsonFormatter, NoClientDataFilter, SafeGunicornLogger, scrub
+
+UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+
+
+@pytest.mark.parametrize("address", ["203.0.113.7", "10.0.0.1", "2001:db8::1", "fe80::1ff:fe23:4567:890a",
+                                     "::1", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"])
+def test_addresses_are_scrubbed(address):
+    assert address not in scrub(f"request from {address} failed")
+
+
+def test_user_agent_is_scrubbed():
+    assert "iPhone" not in scrub(f'client said "{UA}"')
+    assert "curl" not in scrub("agent curl/8.4.0 asked")
+
+
+def test_times_and_versions_survive():
+    assert scrub("took 12:30:45 and 3.5 ms, model v2026.11") == "took 12:30:45 and 3.5 ms, model v2026.11"
+
+
+def _format(record: logging.LogRecord) -> dict:
+    NoClientDataFilter().filter(record)
+    return json.loads(JsonFormatter().format(record))
+
+
+def test_werkzeug_access_line_loses_its_address():
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - - [%s] %s',
+                               ("198.51.100.23", "22/Nov/2026 18:00:00", '"POST /report HTTP/1.1" 200 -'), None)
+    entry = _format(record)
+    assert "198.51.100.23" not in json.dumps(entry)
+    assert entry["event"] == '"POST /report HTTP/1.1" 200 -'
+
+
+def test_record_attributes_naming_a_client_are_dropped():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", None, None)
+    record.remote_addr = "203.0.113.9"
+    NoClientDataFilter().filter(record)
+    assert record.remote_addr == "[redacted]"
+
+
+def test_app_log_lines_pass_the_filter(app):
+    import io
+
+    from app import logs
+
+    handler = logs._configured_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    old = handler.setStream(stream)
+    try:
+        app.logger.warning("oops from 192.0.2.44 with %s", UA)
+    finally:
+        handler.setStream(old)
+    err = stream.getvalue()
+    assert "192.0.2.44" not in err and "iPhone" not in err
+    line = [json.loads(x) for x in err.splitlines() if "oops" in x][-1]
+    assert line["level"] == "warning"
+
+
+def test_gunicorn_access_log_has_no_address_or_agent():
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    logger = SafeGunicornLogger(cfg)
+    assert "%(h)s" not in cfg.access_log_format and "%(a)s" not in cfg.access_log_format
+
+    class Resp:
+        status = "200 OK"
+        response_length = 12
+        sent = 12
+        headers = ()
+
+    class Req:
+        headers = [("USER-AGENT", UA), ("X-FORWARDED-FOR", "203.0.113.50")]
+        method, path, query, uri, version = "POST", "/report", "", "/report", (1, 1)
+
+    environ = {"REMOTE_ADDR": "203.0.113.50", "HTTP_USER_AGENT": UA, "REQUEST_METHOD": "POST",
+               "RAW_URI": "/report", "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/report", "QUERY_STRING": ""}
+    import datetime
+
+    atoms = logger.atoms(Resp(), Req(), environ, datetime.timedelta(milliseconds=5))
+    line = cfg.access_log_format % atoms
+    assert "203.0.113.50" not in line and "iPhone" not in line
+    assert "/report" in line

@@ -1,0 +1,27 @@
+import pytest
+
+from app import create_app
+
+
+@pytest.mark.parametrize("path", ["/", "/no-such-page", "/console/login"])
+def test_every_response_carries_the_security_headers(client, path):
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "http" not in csp  # no third-party host, not even one
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers  # development and tests speak plain HTTP
+
+
+def test_hsts_in_production(tmp_path):
+    app = create_app({
+        "TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
+        "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "PUBLIC_BASE_URL": "https://tips.example.org",
+    })
+    response = app.test_client().get("/", base_url="https://tips.example.org")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")

@@ -1,0 +1,58 @@
+import json
+from pathlib import Path
+
+from app import create_app
+from tests.conftest import SECRET
+
+
+def _fresh_app(tmp_path: Path):
+    return create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": SECRET,
+        "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'setup.db'}",
+    })
+
+
+def test_setup_creates_keyring_migrates_and_seeds_idempotently(tmp_path):
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["setup", "--demo"])
+    assert first.exit_code == 0, first.output
+    keyring = tmp_path / "instance" / "keyring.json"
+    assert keyring.stat().st_mode & 0o777 == 0o600
+    assert json.loads(keyring.read_text())["active"] == 1
+    assert "keyring: " in first.output and "(created)" in first.output
+    before = keyring.read_text()
+    second = runner.invoke(args=["setup", "--demo"])
+    assert second.exit_code == 0, second.output
+    assert "(kept)" in second.output and "0 staff created" in second.output
+    assert keyring.read_text() == before
+
+
+def test_setup_refuses_to_replace_a_lost_keyring_when_tips_exist(tmp_path):
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup", "--demo"]).exit_code == 0
+    from app.extensions import db
+    from app.models import School, Tip
+
+    with app.app_context():
+        school = db.session.query(School).first()
+        db.session.add(Tip(ref="ABC234", school_id=school.id, receipt_hash="h" * 64, wrapped_dek=b"x" * 40,
+                           kek_version=1, category="other", urgency="low", urgency_rank=0, confidence=0.9,
+                           model_version="t"))
+        db.session.commit()
+    (tmp_path / "instance" / "keyring.json").unlink()
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code != 0
+    assert "Restore it from your key backup" in result.output
+    assert not (tmp_path / "instance" / "keyring.json").exists()
+
+
+def test_demo_seed_refused_in_production(tmp_path):
+    app = create_app({
+        "TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
+        "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "PUBLIC_BASE_URL": "https://tips.example.org",
+    })
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code != 0 and "refusing in production" in result.output
