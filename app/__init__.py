@@ -45,7 +45,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     install_web(app)
 
+    from app.alerts.sms import init_sms
+
+    init_sms(app)
     from app.cli import register_cli
 
     register_cli(app)
+    if app.config["ALERT_IN_PROCESS_DISPATCHER"]:
+        from app.alerts.worker import start_in_process_dispatcher
+
+        start_in_process_dispatcher(app)
     return app

@@ -101,6 +101,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.addHandler(handler)
     root.setLevel(level)
     _configured_handler = handler
+    # The twilio client logs every request and header at INFO; our own "alert sent" lines say what matters.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
     install_filter_everywhere()
 
 

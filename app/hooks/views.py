@@ -1,1 +1,115 @@
-from app.hooks import bp  # noqa: F401
+"""Twilio webhooks: inbound SMS (acknowledgements, STOP/START) and delivery status callbacks.
+
+Every request must carry a valid X-Twilio-Signature for the URL as Twilio signed it (behind a proxy the
+scheme and host come from X-Forwarded-* via ProxyFix, trusted for TRUSTED_PROXY_HOPS hops only). Anything
+else gets 403 and changes nothing. Twilio retries webhooks, so every handler is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from xml.sax.saxutils import escape
+
+from flask import Response, abort, current_app, request
+from sqlalchemy import select
+
+from app.alerts.acknowledge import db_acknowledge_tip, newest_open_alert_for, open_alert_for_ref
+from app.extensions import csrf, db
+from app.hooks import bp
+from app.logs import log_event
+from app.models import Alert, AlertStatus, Staff, Tip, utcnow
+from notifications import delivery_outcome, parse_reply
+from notifications import messages as texts
+from notifications.signatures import is_valid_signature
+
+log = logging.getLogger("tipline.hooks")
+
+
+def _require_twilio_signature() -> None:
+    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    params = {key: value for key, value in request.form.items()}
+    if not token or not signature or not is_valid_signature(token, request.url, params, signature):
+        log_event(log, "webhook refused: bad signature", logging.WARNING, path=request.path)
+        abort(403)
+
+
+def _twiml(message: str) -> Response:
+    body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>"
+    if message:
+        body += f"<Message>{escape(message)}</Message>"
+    body += "</Response>"
+    return Response(body, mimetype="application/xml")
+
+
+def _audit(action: str, staff: Staff, **detail: str) -> None:
+    from app.audit import record
+
+    record(action, actor=staff, **detail)
+
+
+@bp.post("/twilio/sms")
+@csrf.exempt
+def inbound_sms() -> Response:
+    _require_twilio_signature()
+    sender = request.form.get("From", "")
+    staff = db.session.scalar(select(Staff).where(Staff.phone == sender, Staff.active.is_(True)))
+    if staff is None:
+        return _twiml(texts.unknown_number_reply())
+    reply = parse_reply(request.form.get("Body", ""))
+    if reply.kind == "stop":
+        staff.sms_opted_out = True
+        staff.sms_opted_out_at = utcnow()
+        _audit("staff.sms_opted_out", staff)
+        db.session.commit()
+        log_event(log, "staff opted out of SMS: skipped in escalation chains until START", logging.WARNING,
+                  staff=staff.id)
+        return _twiml(texts.stop_reply())
+    if reply.kind == "start":
+        staff.sms_opted_out = False
+        staff.sms_opted_out_at = None
+        _audit("staff.sms_opted_in", staff)
+        db.session.commit()
+        return _twiml(texts.start_reply())
+    if reply.kind == "help":
+        return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
+    if reply.kind != "ack":
+        return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
+    alert = open_alert_for_ref(staff, reply.ref) if reply.ref else newest_open_alert_for(staff)
+    if alert is None:
+        return _twiml(texts.unknown_ref_reply() if reply.ref else texts.nothing_to_ack_reply())
+    tip = db.session.get(Tip, alert.tip_id)
+    assert tip is not None
+    db_acknowledge_tip(tip, staff, via="sms")
+    db.session.commit()
+    log_event(log, "tip acknowledged by SMS", tip=tip.ref, staff=staff.id)
+    return _twiml(texts.ack_confirmed_reply(tip.ref))
+
+
+@bp.post("/twilio/status")
+@csrf.exempt
+def delivery_status() -> Response:
+    _require_twilio_signature()
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    status = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
+    alert = db.session.scalar(select(Alert).where(Alert.twilio_sid == sid)) if sid else None
+    if alert is None:
+        return Response(status=204)
+    error_code = request.form.get("ErrorCode") or None
+    outcome = delivery_outcome(status, error_code)
+    alert.twilio_status = status
+    if outcome == "delivered" and alert.status == AlertStatus.SENT.value:
+        alert.status = AlertStatus.DELIVERED.value
+        alert.delivered_at = utcnow()
+    elif outcome in ("permanent", "transient") and alert.status in (AlertStatus.SENT.value,
+                                                                  AlertStatus.DELIVERED.value):
+        # Undelivered or failed at the carrier: the next person is told on the dispatcher's next round.
+        alert.status = AlertStatus.FAILED.value
+        alert.error_code = error_code or status
+        log_event(log, "alert undelivered, escalating", logging.WARNING, alert=alert.id, code=alert.error_code)
+    db.session.commit()
+    if alert.status == AlertStatus.FAILED.value:
+        from app.alerts.signals import wake_dispatcher
+
+        wake_dispatcher()
+    return Response(status=204)

@@ -1,0 +1,58 @@
+"""Acknowledging a tip: by SMS reply or in the console. It stops the escalation of that tip."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import Alert, AlertStatus, Staff, Tip, TipStatus, utcnow
+
+_UNSENT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value)
+_SENT = (AlertStatus.SENT.value, AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value, AlertStatus.FAILED.value)
+
+
+def db_acknowledge_tip(tip: Tip, staff: Staff, via: str) -> bool:
+    """Record that `staff` took the tip. False when it was already acknowledged (nothing changes)."""
+    if tip.acknowledged_at is not None:
+        return False
+    now = utcnow()
+    tip.acknowledged_at = now
+    tip.acknowledged_by_id = staff.id
+    if tip.status == TipStatus.NEW.value:
+        tip.status = TipStatus.ACKNOWLEDGED.value
+    db.session.execute(
+        update(Alert).where(Alert.tip_id == tip.id, Alert.status.in_(_UNSENT))
+        .values(status=AlertStatus.CANCELLED.value, lease_owner=None, lease_until=None)
+    )
+    db.session.execute(
+        update(Alert).where(Alert.tip_id == tip.id, Alert.status.in_(_SENT))
+        .values(status=AlertStatus.ACKNOWLEDGED.value, acknowledged_at=now)
+    )
+    _audit("tip.acknowledged", staff, tip, via=via)
+    return True
+
+
+def newest_open_alert_for(staff: Staff) -> Alert | None:
+    """The newest alert sent to this person whose tip nobody has acknowledged yet ("1" or a bare "ACK")."""
+    return db.session.scalar(
+        select(Alert).join(Tip, Tip.id == Alert.tip_id)
+        .where(Alert.staff_id == staff.id, Alert.sent_at.isnot(None), Tip.acknowledged_at.is_(None))
+        .order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(1)
+    )
+
+
+def open_alert_for_ref(staff: Staff, ref: str) -> Alert | None:
+    """An alert this person received for the tip `ref`; only tips they were told of can be acknowledged."""
+    return db.session.scalar(
+        select(Alert).join(Tip, Tip.id == Alert.tip_id)
+        .where(Alert.staff_id == staff.id, Tip.ref == ref.upper(), Alert.sent_at.isnot(None))
+        .order_by(Alert.id.desc()).limit(1)
+    )
+
+
+def _audit(action: str, staff: Staff, tip: Tip, **detail: str) -> None:
+    try:
+        from app.audit import record
+    except ImportError:  # the audit module arrives with the console; until then acknowledgements still work
+        return
+    record(action, actor=staff, tip=tip, **detail)

@@ -1,0 +1,60 @@
+"""Claiming due alert rows so that each is sent by exactly one worker.
+
+PostgreSQL: `FOR UPDATE SKIP LOCKED`, so any number of workers on any number of machines share the work.
+SQLite: one worker at a time, holding a lease row it renews; a second worker waits for the lease to expire.
+A claimed row carries a lease of its own: if its worker dies, the row is due again when the lease ends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from app.extensions import db
+from app.models import Alert, AlertStatus, WorkerLease, utcnow
+
+
+
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=current_app.config[name])
+
+
+def db_take_worker_lease(owner: str, now: datetime | None = None) -> bool:
+    """SQLite only: take or renew the single-worker lease. True when this worker may work."""
+    now = now or utcnow()
+    lease = db.session.get(WorkerLease, "alerts")
+    if lease is None:
+        db.session.add(WorkerLease(name="alerts", owner=owner, expires_at=now + _seconds("ALERT_WORKER_LEASE_S")))
+        return True
+    if lease.owner == owner or lease.expires_at <= now:
+        lease.owner = owner
+        lease.expires_at = now + _seconds("ALERT_WORKER_LEASE_S")
+        return True
+    return False
+
+
+def db_release_worker_lease(owner: str) -> None:
+    lease = db.session.get(WorkerLease, "alerts")
+    if lease is not None and lease.owner == owner:
+        db.session.delete(lease)
+
+
+def db_claim_due_alerts(owner: str, limit: int, now: datetime | None = None) -> list[Alert]:
+    """Mark up to `limit` due rows as being sent by `owner` and return them (commit follows)."""
+    now = now or utcnow()
+    due = or_(
+        (Alert.status == AlertStatus.PENDING.value) & (Alert.due_at <= now),
+        (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_until < now),  # a dead worker's row
+    )
+    query = select(Alert).where(due).order_by(Alert.due_at, Alert.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    alerts = list(db.session.scalars(query))
+    for alert in alerts:
+        alert.status = AlertStatus.SENDING.value
+        alert.lease_owner = owner
+        alert.lease_until = now + _seconds("ALERT_CLAIM_LEASE_S")
+        alert.attempts += 1
+    return alerts

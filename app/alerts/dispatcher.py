@@ -1,0 +1,184 @@
+"""The dispatcher: claims due alerts, sends them, records the result, and escalates what is overdue.
+
+Delivery guarantee: at least once. A row is committed as "sending" with a lease before the SMS goes out and
+as "sent" with Twilio's SID right after; a worker killed between the two leaves a row that is sent again
+when its lease expires. So a duplicate SMS is possible only for a message that was in flight when its worker
+died: at most one extra SMS per such crash, and never for a row whose "sent" was committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app.alerts.claims import db_claim_due_alerts
+from app.alerts.escalation import db_escalate_overdue
+from app.alerts.planning import ack_timeout_for
+from app.alerts.sms import body_for, sms_transport, status_callback_url
+from app.extensions import db
+from app.logs import log_event
+from app.models import Alert, AlertStatus, School, Staff, Tip, utcnow
+from notifications import PermanentSendError, TransientSendError
+
+log = logging.getLogger("tipline.alerts")
+
+FOLD_INTERVAL = timedelta(seconds=60)  # at most one SMS a minute per person about one incident
+MAX_BACKOFF_S = 300
+
+
+def backoff_for(attempts: int) -> timedelta:
+    """Exponential backoff with full jitter: 2, 4, 8 ... seconds, at most five minutes."""
+    ceiling = min(MAX_BACKOFF_S, 2 ** max(1, attempts))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not a secret
+
+
+def _release(alert: Alert) -> None:
+    alert.lease_owner = None
+    alert.lease_until = None
+
+
+def _last_incident_sms(alert: Alert, tip: Tip) -> datetime | None:
+    """When this person last got an SMS about the same incident (another tip of it)."""
+    if tip.incident_id is None or alert.staff_id is None:
+        return None
+    return db.session.scalar(
+        select(Alert.sent_at).join(Tip, Tip.id == Alert.tip_id)
+        .where(Alert.staff_id == alert.staff_id, Tip.incident_id == tip.incident_id, Alert.id != alert.id,
+               Alert.sent_at.isnot(None))
+        .order_by(Alert.sent_at.desc()).limit(1)
+    )
+
+
+def _folded_companions(alert: Alert, tip: Tip) -> list[Alert]:
+    """Other postponed rows for the same person and incident that this SMS can stand for: still waiting, or
+    claimed by this same worker in this batch (never rows another worker holds)."""
+    waiting = (Alert.status == AlertStatus.PENDING.value) | (
+        (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_owner == alert.lease_owner)
+    )
+    return list(db.session.scalars(
+        select(Alert).join(Tip, Tip.id == Alert.tip_id)
+        .where(Alert.staff_id == alert.staff_id, Tip.incident_id == tip.incident_id, Alert.id != alert.id,
+               Alert.kind == "folded", waiting)
+    ))
+
+
+def _should_fold(alert: Alert, tip: Tip, now: datetime) -> datetime | None:
+    """For a non-critical alert close behind another SMS of its incident: when to send the folded SMS."""
+    if tip.urgency == "critical" or alert.repeat:
+        return None  # critical tips are never delayed by folding
+    last = _last_incident_sms(alert, tip)
+    if last is not None and last + FOLD_INTERVAL > now:
+        return last + FOLD_INTERVAL
+    return None
+
+
+def send_one(alert_id: int) -> str:
+    """Send one claimed alert and commit the outcome. Returns the new status."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None or alert.status != AlertStatus.SENDING.value:
+        return "gone"
+    tip = db.session.get(Tip, alert.tip_id)
+    staff = db.session.get(Staff, alert.staff_id) if alert.staff_id else None
+    assert tip is not None
+    now = utcnow()
+    if tip.acknowledged_at is not None:
+        alert.status = AlertStatus.CANCELLED.value
+        _release(alert)
+        db.session.commit()
+        return alert.status
+    if staff is None or not staff.phone or staff.sms_opted_out or not staff.active:
+        alert.status = AlertStatus.FAILED.value
+        alert.error_code = "opted_out" if staff is not None and staff.sms_opted_out else "no_phone"
+        _release(alert)
+        db.session.commit()
+        return alert.status
+    fold_at = _should_fold(alert, tip, now) if alert.kind != "folded" else None
+    if fold_at is not None:
+        alert.kind = "folded"
+        alert.status = AlertStatus.PENDING.value
+        alert.due_at = fold_at
+        _release(alert)
+        db.session.commit()
+        return "postponed"
+
+    companions = _folded_companions(alert, tip) if alert.kind == "folded" else []
+    school = db.session.get(School, tip.school_id)
+    assert school is not None
+    body = body_for(alert, tip, school, folded_count=1 + len(companions) if companions else 0)
+    phone, ref, urgency = staff.phone, tip.ref, tip.urgency
+    validity = int(ack_timeout_for(urgency).total_seconds()) if urgency == "critical" else None
+    # End the transaction before calling out: on SQLite it holds the write lock, and no database work may
+    # wait on Twilio. The row stays "sending" under its lease meanwhile.
+    db.session.commit()
+    try:
+        result = sms_transport().send(phone, body, status_callback=status_callback_url(), validity_period_s=validity)
+    except TransientSendError as exc:
+        alert.status = AlertStatus.PENDING.value
+        alert.due_at = utcnow() + backoff_for(alert.attempts)
+        alert.error_code = str(exc.code or exc.status or "network")
+        _release(alert)
+        db.session.commit()
+        log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert.id, tip=ref,
+                  code=alert.error_code, attempts=alert.attempts)
+        return "retry"
+    except PermanentSendError as exc:
+        alert.status = AlertStatus.FAILED.value
+        alert.error_code = str(exc.code or exc.status or "permanent")
+        _release(alert)
+        if exc.code == 21610:  # the person replied STOP at Twilio: skip them from now on, tell the admins
+            staff.sms_opted_out = True
+            staff.sms_opted_out_at = utcnow()
+        db.session.commit()
+        log_event(log, "alert send failed for good, escalating", logging.ERROR, alert=alert.id, tip=ref,
+                  code=alert.error_code)
+        return alert.status
+    sent_at = utcnow()
+    alert.status = AlertStatus.SENT.value
+    alert.twilio_sid = result.sid
+    alert.twilio_status = result.status
+    alert.body = body
+    alert.sent_at = sent_at
+    alert.error_code = None
+    _release(alert)
+    for companion in companions:
+        companion.status = AlertStatus.FOLDED.value
+        companion.sent_at = sent_at
+        _release(companion)
+    db.session.commit()
+    log_event(log, "alert sent", alert=alert_id, tip=ref, urgency=urgency, folded=len(companions))
+    return alert.status
+
+
+def run_once(owner: str, batch: int = 50) -> dict[str, int]:
+    """One round: escalate what is overdue, then send what is due. Returns counts per outcome."""
+    counts: dict[str, int] = {}
+    escalated = db_escalate_overdue()
+    db.session.commit()
+    if escalated:
+        counts["escalated"] = escalated
+    claimed = [alert.id for alert in db_claim_due_alerts(owner, batch)]
+    db.session.commit()
+    for alert_id in claimed:
+        outcome = send_one(alert_id)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    if claimed:
+        # A failed send escalates in the same round rather than a poll later.
+        more = db_escalate_overdue()
+        db.session.commit()
+        if more:
+            counts["escalated"] = counts.get("escalated", 0) + more
+    counts["claimed"] = len(claimed)
+    return counts
+
+
+def oldest_due_age_s(now: datetime | None = None) -> float | None:
+    """Age of the oldest alert that is due and not yet sent (outbox lag), for health and metrics."""
+    now = now or utcnow()
+    oldest = db.session.scalar(
+        select(Alert.due_at).where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
+                                   Alert.due_at <= now).order_by(Alert.due_at).limit(1)
+    )
+    return None if oldest is None else (now - oldest).total_seconds()

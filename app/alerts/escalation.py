@@ -1,0 +1,85 @@
+"""Escalation: when nobody acknowledges in time, or a delivery fails for good, the next person is told.
+
+The state of a tip's alerting is its newest alert row. It is "open" while escalated_at is empty; escalating
+writes the next row (the next person of the chain, or a repeat to the last one) and closes the open row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.alerts.planning import ack_timeout_for, chain_of, next_in_chain
+from app.extensions import db
+from app.models import Alert, AlertStatus, Tip, TipStatus, utcnow
+
+ESCALATING_URGENCIES = ("critical", "high")
+# Rows whose tip may still need someone: not acknowledged, not cancelled.
+_OPEN = (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT, AlertStatus.DELIVERED, AlertStatus.FOLDED,
+         AlertStatus.FAILED)
+
+
+def _needs_escalation(alert: Alert, tip: Tip, now: datetime) -> bool:
+    if alert.status == AlertStatus.FAILED.value:
+        return True  # failed for good: no point waiting for an acknowledgement
+    if tip.urgency not in ESCALATING_URGENCIES:
+        return False
+    started = alert.sent_at or alert.created_at  # a row still retrying counts from when it was written
+    return started + ack_timeout_for(tip.urgency) <= now
+
+
+def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
+    """The row that follows `alert` in the chain, or None when the chain is exhausted."""
+    following = next_in_chain(tip.school_id, alert.chain_position)
+    if following is not None:
+        position, staff = following
+        return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="escalation",
+                     status=AlertStatus.PENDING.value, due_at=now)
+    chain = chain_of(tip.school_id)
+    if not chain or tip.urgency not in ESCALATING_URGENCIES:
+        return None
+    # After the last person: re-send to the last one every timeout, a bounded number of times.
+    if alert.repeat >= current_app.config["ALERT_MAX_REPEATS"]:
+        return None
+    position, staff = chain[-1]
+    repeat = alert.repeat + 1 if alert.chain_position >= position else 1
+    return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="repeat", repeat=repeat,
+                 status=AlertStatus.PENDING.value, due_at=now)
+
+
+def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
+    """Escalate every open newest alert that has waited too long or failed. Returns rows written."""
+    now = now or utcnow()
+    newest = (
+        select(func.max(Alert.id)).where(Alert.tip_id == Tip.id).correlate(Tip).scalar_subquery()
+    )
+    query = (
+        select(Alert, Tip)
+        .join(Tip, Tip.id == Alert.tip_id)
+        .where(
+            Alert.escalated_at.is_(None),
+            Alert.status.in_([s.value for s in _OPEN]),
+            Alert.id == newest,
+            Tip.status == TipStatus.NEW.value,
+        )
+        .order_by(Alert.id)
+        .limit(limit)
+    )
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(of=Alert, skip_locked=True)
+    written = 0
+    for alert, tip in db.session.execute(query).all():
+        if not _needs_escalation(alert, tip, now):
+            continue
+        alert.escalated_at = now
+        following = db_next_alert(alert, tip, now)
+        if following is None:
+            current_app.logger.error(
+                "escalation exhausted", extra={"fields": {"tip": tip.ref, "urgency": tip.urgency}}
+            )
+            continue
+        db.session.add(following)
+        written += 1
+    return written

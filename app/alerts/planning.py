@@ -1,0 +1,108 @@
+"""Who is told of a tip, and when: the first alert of a new tip and the school-hours rule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Alert, AlertStatus, Assignment, Incident, School, Staff, Tip, utcnow
+
+SMS_URGENCIES = {"critical", "high", "medium"}
+IMMEDIATE_URGENCIES = {"critical", "high"}
+
+
+def ack_timeout_for(urgency: str) -> timedelta:
+    """How long the current person has to acknowledge before the next one in the chain is told."""
+    if urgency == "critical":
+        return timedelta(seconds=current_app.config["ALERT_ACK_TIMEOUT_CRITICAL_S"])
+    return timedelta(seconds=current_app.config["ALERT_ACK_TIMEOUT_HIGH_S"])
+
+
+def chain_of(school_id: int) -> list[tuple[int, Staff]]:
+    """The school's escalation chain in order: (position, person), people who can receive an SMS only."""
+    rows = db.session.execute(
+        select(Assignment.chain_position, Staff)
+        .join(Staff, Staff.id == Assignment.staff_id)
+        .where(Assignment.school_id == school_id, Assignment.chain_position.isnot(None))
+        .order_by(Assignment.chain_position)
+    ).all()
+    return [(int(pos or 0), staff) for pos, staff in rows if staff.active and staff.phone and not staff.sms_opted_out]
+
+
+def next_in_chain(school_id: int, after_position: int) -> tuple[int, Staff] | None:
+    for position, staff in chain_of(school_id):
+        if position > after_position:
+            return position, staff
+    return None
+
+
+def last_in_chain(school_id: int) -> tuple[int, Staff] | None:
+    chain = chain_of(school_id)
+    return chain[-1] if chain else None
+
+
+def next_school_day_start(school: School, now: datetime) -> datetime:
+    """`now` (naive UTC) if the school is in session, else the start of its next school day, in naive UTC."""
+    zone = ZoneInfo(school.timezone)
+    local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+    for day in range(8):
+        date = (local + timedelta(days=day)).date()
+        if date.weekday() >= 5:
+            continue
+        start = datetime.combine(date, school.day_start, tzinfo=zone)
+        end = datetime.combine(date, school.day_end, tzinfo=zone)
+        if day == 0 and start <= local < end:
+            return now
+        if start > local:
+            return start.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    return now  # unreachable with a sane week; sending now is the safe side
+
+
+def db_attach_incident(tip: Tip, now: datetime) -> Incident:
+    """Join the open incident of the same school and category within the window, or open one."""
+    window = timedelta(seconds=current_app.config["ALERT_FOLD_WINDOW_S"])
+    incident = db.session.scalar(
+        select(Incident)
+        .where(Incident.school_id == tip.school_id, Incident.category == tip.category,
+               Incident.last_tip_at >= now - window)
+        .order_by(Incident.last_tip_at.desc())
+        .limit(1)
+    )
+    if incident is None:
+        incident = Incident(school_id=tip.school_id, category=tip.category, opened_at=now, last_tip_at=now)
+        db.session.add(incident)
+    else:
+        incident.last_tip_at = now
+    tip.incident = incident
+    return incident
+
+
+def db_plan_alerts_for_new_tip(tip: Tip) -> list[Alert]:
+    """Write the first alert row(s) of a new tip into the outbox. Runs inside the intake transaction.
+
+    The tip must have its school, category and urgency set. Nothing is committed here.
+    """
+    now = utcnow()
+    db_attach_incident(tip, now)
+    if tip.urgency not in SMS_URGENCIES:
+        return []
+    school = db.session.get(School, tip.school_id)
+    assert school is not None
+    due = now if tip.urgency in IMMEDIATE_URGENCIES else next_school_day_start(school, now)
+    first = next_in_chain(tip.school_id, 0)
+    if first is None:
+        # Nobody reachable: still record the alert so the failure is visible and escalation is flagged.
+        alert = Alert(tip=tip, staff_id=None, chain_position=0, kind="initial", status=AlertStatus.FAILED.value,
+                      due_at=due, error_code="no_recipient")
+        db.session.add(alert)
+        current_app.logger.error("no reachable person in the escalation chain of school %s", school.short_name)
+        return [alert]
+    position, staff = first
+    alert = Alert(tip=tip, staff_id=staff.id, chain_position=position, kind="initial",
+                  status=AlertStatus.PENDING.value, due_at=due)
+    db.session.add(alert)
+    return [alert]

@@ -1,0 +1,107 @@
+"""The alert worker loop: `flask alerts run` in production, a thread of the dev server under `make run`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.exc import OperationalError
+
+from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
+from app.alerts.dispatcher import run_once
+from app.alerts.signals import WAKE_CHANNEL, local_wake_event
+from app.extensions import db
+from app.logs import log_event
+
+log = logging.getLogger("tipline.alerts")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+class Waiter:
+    """Sleeps until new alerts are announced or `poll_s` passes: LISTEN/NOTIFY on PostgreSQL, else an Event."""
+
+    def __init__(self, app: Flask, poll_s: float) -> None:
+        self.poll_s = poll_s
+        self.event = local_wake_event()
+        self._pg: Any = None
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        if url.startswith("postgresql"):
+            import psycopg
+
+            with app.app_context():
+                dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._pg = psycopg.connect(dsn, autocommit=True)
+            self._pg.execute(f"LISTEN {WAKE_CHANNEL}")
+
+    def wait(self) -> None:
+        if self._pg is not None:
+            for _ in self._pg.notifies(timeout=self.poll_s, stop_after=1):
+                pass
+        else:
+            self.event.wait(self.poll_s)
+        self.event.clear()
+
+    def close(self) -> None:
+        if self._pg is not None:
+            self._pg.close()
+
+
+def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch: int = 50,
+               max_rounds: int | None = None) -> int:
+    """Work until `stop` is set (or `max_rounds` rounds). Returns the number of rounds run."""
+    owner = worker_id()
+    waiter = Waiter(app, poll_s)
+    sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    rounds = 0
+    log_event(log, "alert worker started", owner=owner, poll_s=poll_s)
+    try:
+        while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
+            rounds += 1
+            with app.app_context():
+                try:
+                    if sqlite:
+                        mine = db_take_worker_lease(owner)
+                        db.session.commit()
+                        if not mine:
+                            stop.wait(poll_s)
+                            continue
+                    counts = run_once(owner, batch)
+                except OperationalError as exc:
+                    # The database is down or locked for longer than the busy timeout: nothing is lost (rows
+                    # stay due or come back when their lease ends); try again after a pause.
+                    db.session.rollback()
+                    log_event(log, "alert worker database error", logging.ERROR, error=type(exc.orig).__name__)
+                    stop.wait(min(5.0, poll_s * 5))
+                    continue
+                finally:
+                    db.session.remove()
+            if counts.get("claimed", 0) >= batch:
+                continue  # more may be due right away
+            waiter.wait()
+    finally:
+        waiter.close()
+        if sqlite:
+            with app.app_context():
+                db_release_worker_lease(owner)
+                db.session.commit()
+                db.session.remove()
+        log_event(log, "alert worker stopped", owner=owner, rounds=rounds)
+    return rounds
+
+
+def start_in_process_dispatcher(app: Flask, poll_s: float = 1.0) -> threading.Event:
+    """`make run`: send SMS from a daemon thread of the web process, woken by each new tip."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(app,), kwargs={"stop": stop, "poll_s": poll_s},
+                              name="alert-dispatcher", daemon=True)
+    thread.start()
+    time.sleep(0)  # let it start before the first request
+    return stop

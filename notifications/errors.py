@@ -1,0 +1,120 @@
+"""Send failures, and which of them are worth retrying.
+
+The dispatcher does one of two things with a failed alert: retry it later with backoff (transient) or give
+up on this number and escalate to the next person at once (permanent). Everything here serves that one
+decision, for errors of the REST API (HTTP status + Twilio code) and for delivery reports (status callback
+ErrorCode) alike.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Classification = Literal["transient", "permanent"]
+DeliveryOutcome = Literal["pending", "delivered", "transient", "permanent"]
+
+# Twilio error codes that say "try again later": rate limits, queue overflow, Twilio or carrier trouble.
+TRANSIENT_CODES: dict[int, str] = {
+    20429: "too many requests",
+    20500: "Twilio internal error",
+    20503: "Twilio service unavailable",
+    30001: "queue overflow",
+    30022: "A2P 10DLC rate limit exceeded",
+    30410: "provider timeout",
+    30500: "carrier temporarily unavailable",
+}
+
+# Codes that say "this number will not get this message": retrying the same number is useless, escalate.
+# 30003-30008 arrive in delivery reports. 30003 (handset off or out of coverage) may clear up later, but for a
+# live alert the safe reaction is the same: reach someone else now.
+PERMANENT_CODES: dict[int, str] = {
+    20003: "authentication failed",
+    20404: "resource not found",
+    21211: "invalid To number",
+    21408: "region not enabled for this account",
+    21602: "body required",
+    21603: "From or MessagingServiceSid required",
+    21604: "To required",
+    21606: "From number cannot send SMS",
+    21608: "unverified number on a trial account",
+    21610: "recipient replied STOP (unsubscribed)",
+    21612: "cannot route to this number",
+    21614: "To is not a mobile number",
+    21617: "body too long",
+    30002: "account suspended",
+    30003: "unreachable destination handset",
+    30004: "message blocked",
+    30005: "unknown destination handset",
+    30006: "landline or unreachable carrier",
+    30007: "filtered by carrier",
+    30008: "unknown delivery error",
+    30032: "toll-free number not verified",
+    30034: "sender not registered for A2P 10DLC",
+}
+
+
+class SendError(Exception):
+    """An SMS was not accepted for delivery.
+
+    `code` is Twilio's error code when there is one (None for network failures). The message never contains
+    the SMS body, so these exceptions may be logged and stored as they are.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class TransientSendError(SendError):
+    """Retry later: connection error, timeout, HTTP 429 or 5xx, Twilio queue overflow."""
+
+
+class PermanentSendError(SendError):
+    """Do not retry this number: invalid, landline, opted out, or our own configuration is wrong."""
+
+
+def classify_twilio_error(status: int | None, code: int | None) -> Classification:
+    """Classify a failure from the HTTP status of a REST call and/or a Twilio error code.
+
+    For delivery reports pass `status=None` and the callback's ErrorCode. With neither a known code nor an
+    HTTP status (the network failed, or an error code we do not know arrived in a delivery report) the answer
+    is "transient": one retry costs little, a wrongly dropped alert costs a great deal, and the dispatcher's
+    retry limit ends in escalation anyway.
+    """
+    if code in TRANSIENT_CODES:
+        return "transient"
+    if code in PERMANENT_CODES:
+        return "permanent"
+    if status is None or status == 408 or status == 429 or status >= 500:
+        return "transient"
+    return "permanent"
+
+
+def describe_twilio_error(code: int | None) -> str:
+    """A short English description of a Twilio error code, for logs and the console."""
+    if code is None:
+        return "no error code"
+    return TRANSIENT_CODES.get(code) or PERMANENT_CODES.get(code) or f"Twilio error {code}"
+
+
+def delivery_outcome(message_status: str, error_code: int | str | None = None) -> DeliveryOutcome:
+    """What a status callback (MessageStatus, ErrorCode) means for the alert it reports on."""
+    status = message_status.strip().lower()
+    if status in ("delivered", "read"):
+        return "delivered"
+    if status in ("undelivered", "failed"):
+        return classify_twilio_error(None, _as_code(error_code))
+    if status == "canceled":
+        return "permanent"
+    # accepted, scheduled, queued, sending, sent, receiving, received: not final yet.
+    return "pending"
+
+
+def _as_code(error_code: int | str | None) -> int | None:
+    if error_code is None or error_code == "":
+        return None
+    try:
+        return int(error_code)
+    except ValueError:
+        return None

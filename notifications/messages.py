@@ -1,0 +1,178 @@
+"""The text of every SMS Tipline sends.
+
+An SMS crosses carriers in clear text and sits on a lock screen, so it carries only what a responder needs to
+act: reference, school, category, urgency, a console link and how to acknowledge. The builders take no free
+text at all, so tip text, names or attachments cannot reach an SMS by mistake; every value they do take is
+checked or reduced to a short GSM-7 label. Each template fits one GSM-7 segment (160 characters) for a base
+URL of up to 40 characters, a 6-character reference and a school short name of up to 8 characters, even when
+an escalated alert is repeated for the 99th time (see tests/notifications/test_messages.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from notifications.gsm import is_gsm7, segments, to_gsm7
+
+__all__ = [
+    "CATEGORY_LABELS",
+    "QUEUE_PATH",
+    "TIP_PATH",
+    "ack_confirmed_reply",
+    "alert_text",
+    "category_label",
+    "folded_text",
+    "help_reply",
+    "is_gsm7",
+    "nothing_to_ack_reply",
+    "segments",
+    "start_reply",
+    "stop_reply",
+    "tip_url",
+    "unknown_number_reply",
+    "unknown_ref_reply",
+]
+
+# Console routes the links point at; the app's console blueprint must serve them.
+TIP_PATH = "/console/tips/"
+QUEUE_PATH = "/console/queue"
+
+# Short labels keep the alert in one segment ("threat_of_violence" alone is 18 characters).
+CATEGORY_LABELS: dict[str, str] = {
+    "suicide": "suicide",
+    "self_harm": "self-harm",
+    "threat_of_violence": "threat",
+    "weapon": "weapon",
+    "bullying": "bullying",
+    "drugs_alcohol": "drugs",
+    "abuse_neglect": "abuse",
+    "sexual_misconduct": "sexual",
+    "mental_health": "mental health",
+    "fighting": "fighting",
+    "other": "other",
+}
+# A category we do not know is shown as this rather than echoed, so no unexpected string reaches an SMS.
+UNKNOWN_CATEGORY_LABEL = "tip"
+
+URGENCY_LABELS: dict[str, str] = {"critical": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
+UNKNOWN_URGENCY_LABEL = "ALERT"
+
+# References come from the app's own alphabet; anything else is a bug and must not be sent.
+_REF_RE = re.compile(r"[A-Z0-9]{4,12}")
+# Longer short names are cut; the console shows the full school name.
+MAX_SCHOOL_CHARS = 8
+_BASE_URL_RE = re.compile(r"https?://[^\s]+")
+
+
+def category_label(category: str) -> str:
+    """The short display label for a taxonomy category ("threat_of_violence" → "threat")."""
+    return CATEGORY_LABELS.get(category, UNKNOWN_CATEGORY_LABEL)
+
+
+def tip_url(base_url: str, ref: str) -> str:
+    """The console link of one tip."""
+    return _clean_base_url(base_url) + TIP_PATH + _clean_ref(ref)
+
+
+def alert_text(
+    *,
+    ref: str,
+    school: str,
+    category: str,
+    urgency: str,
+    base_url: str,
+    escalated: bool = False,
+    repeat: int = 0,
+) -> str:
+    """The alert for one tip.
+
+    `escalated`: sent to the next person in the chain because the primary did not acknowledge.
+    `repeat`: the n-th resend of the same alert to the same person (0 for the first send).
+    """
+    ref = _clean_ref(ref)
+    if repeat < 0:
+        raise ValueError("repeat must be 0 or more")
+    flags = ""
+    if repeat:
+        flags += f" REPEAT {repeat}"
+    if escalated:
+        flags += " ESCALATED (no ack)"
+    urgency_label = URGENCY_LABELS.get(urgency, UNKNOWN_URGENCY_LABEL)
+    return (
+        f"TIPLINE{flags} {urgency_label} {category_label(category)} {_clean_school(school)} #{ref}"
+        f" {tip_url(base_url, ref)} Reply 1 or ACK {ref}"
+    )
+
+
+def folded_text(*, count: int, school: str, category: str, base_url: str) -> str:
+    """One SMS standing for `count` further alerts of the same school and category, instead of a flood."""
+    if count < 1:
+        raise ValueError("count must be 1 or more")
+    noun = "tip" if count == 1 else "tips"
+    return (
+        f"TIPLINE +{count} related {noun} at {_clean_school(school)} ({category_label(category)})."
+        f" Queue: {_clean_base_url(base_url)}{QUEUE_PATH}"
+    )
+
+
+# Replies to inbound SMS: they go only to the number that wrote and say nothing the writer did not know.
+
+def ack_confirmed_reply(ref: str) -> str:
+    return f"Acknowledged #{_clean_ref(ref)}, thank you."
+
+
+def nothing_to_ack_reply() -> str:
+    return "Nothing to acknowledge: no open alert for this number."
+
+
+def unknown_ref_reply() -> str:
+    # The reference the sender typed is not echoed: it is untrusted input and may name another school's tip.
+    return "No open alert with that reference for this number. Reply ACK and the reference from the alert."
+
+
+def unknown_number_reply() -> str:
+    # Said to any number that is not a staff phone: it must not reveal that this is a tip line or whose it is.
+    return "This number does not accept messages."
+
+
+def stop_reply() -> str:
+    """Empty: send no reply to STOP.
+
+    On long codes and Messaging Services with Advanced Opt-Out, Twilio answers STOP itself and then refuses
+    every message to that number (error 21610), ours included, so a confirmation would never arrive.
+    """
+    return ""
+
+
+def start_reply() -> str:
+    # Twilio also confirms START itself; ours adds that Tipline recorded it, which Twilio cannot know.
+    return "TIPLINE alerts are on again for this number."
+
+
+def help_reply(base_url: str) -> str:
+    # Carriers require HELP answers to say how to opt out, so STOP is mentioned despite what it costs us.
+    return (
+        f"TIPLINE staff alerts. Reply ACK and the reference, or 1 for the latest alert."
+        f" Cases: {_clean_base_url(base_url)}/console Reply STOP to end alerts."
+    )
+
+
+def _clean_ref(ref: str) -> str:
+    ref = ref.strip().upper()
+    if not _REF_RE.fullmatch(ref):
+        raise ValueError("not a tip reference")
+    return ref
+
+
+def _clean_school(school: str) -> str:
+    cleaned = " ".join(to_gsm7(school).split())[:MAX_SCHOOL_CHARS].strip()
+    return cleaned or "school"
+
+
+def _clean_base_url(base_url: str) -> str:
+    base_url = base_url.strip().rstrip("/")
+    # A URL with spaces or non-ASCII characters would break the link (phones do not linkify IDNs reliably)
+    # or the single GSM-7 segment.
+    if not _BASE_URL_RE.fullmatch(base_url) or not base_url.isascii():
+        raise ValueError("base_url must be an http(s) URL in plain ASCII")
+    return base_url

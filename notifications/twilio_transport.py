@@ -1,0 +1,154 @@
+"""Sending SMS through Twilio's REST API with the official `twilio` client."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from notifications.errors import (
+    PermanentSendError,
+    TransientSendError,
+    classify_twilio_error,
+    describe_twilio_error,
+)
+from notifications.transport import SendResult
+
+log = logging.getLogger(__name__)
+
+TWILIO_API_BASE_URL = "https://api.twilio.com"
+MAX_VALIDITY_PERIOD_S = 36000  # Twilio's upper bound (and its default)
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """A TwilioHttpClient that sends every request to `base_url` instead of *.twilio.com.
+
+    The twilio client builds absolute URLs deep inside (each Domain has its own host, and TWILIO_EDGE or
+    TWILIO_REGION in the environment rewrite the host name again), so rewriting here, at the last step before
+    `requests`, is the one place that catches them all: a test can never reach the real Twilio by accident.
+    """
+
+    def __init__(self, base_url: str, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("api_base_url must be an absolute http(s) URL")
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._path_prefix = parts.path.rstrip("/")
+        if parts.hostname in _LOOPBACK_HOSTS and self.session is not None:
+            # HTTP(S)_PROXY from the environment must not swallow requests meant for a local fake.
+            self.session.trust_env = False
+
+    def rebase(self, url: str) -> str:
+        parts = urlsplit(url)
+        return urlunsplit((self._scheme, self._netloc, self._path_prefix + parts.path, parts.query, ""))
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        return super().request(method, self.rebase(url), *args, **kwargs)
+
+
+class TwilioTransport:
+    """An SmsTransport over Twilio.
+
+    Sender: `from_number`, a Messaging Service, or both (From must then belong to the service).
+
+    Give each worker thread its own instance: the underlying requests.Session pools connections and usually
+    copes with threads, but requests does not promise it is thread-safe. Separate processes need nothing.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+        api_base_url: str = TWILIO_API_BASE_URL,
+        timeout_s: float = 10,
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise ValueError("account_sid and auth_token are required")
+        if not from_number and not messaging_service_sid:
+            raise ValueError("from_number or messaging_service_sid is required")
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        self.from_number = from_number
+        self.messaging_service_sid = messaging_service_sid
+        self.api_base_url = api_base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        http_client: TwilioHttpClient
+        if self.api_base_url == TWILIO_API_BASE_URL:
+            http_client = TwilioHttpClient(timeout=timeout_s)
+        else:
+            http_client = RebasedHttpClient(self.api_base_url, timeout=timeout_s)
+        self._client = Client(account_sid, auth_token, http_client=http_client)
+
+    def send(
+        self,
+        to: str,
+        body: str,
+        *,
+        status_callback: str | None,
+        validity_period_s: int | None = None,
+    ) -> SendResult:
+        params: dict[str, Any] = {"to": to, "body": body}
+        if self.from_number:
+            params["from_"] = self.from_number
+        if self.messaging_service_sid:
+            params["messaging_service_sid"] = self.messaging_service_sid
+        if status_callback:
+            params["status_callback"] = status_callback
+        if validity_period_s is not None:
+            if not 1 <= validity_period_s <= MAX_VALIDITY_PERIOD_S:
+                raise ValueError(f"validity_period_s must be 1..{MAX_VALIDITY_PERIOD_S}")
+            params["validity_period"] = validity_period_s
+
+        # The error messages below name the failure, never the body: they end up in logs and the alert table.
+        # A timeout or a dropped connection leaves it unknown whether Twilio took the message; we report it as
+        # transient, so a retry may send it twice. For an alert a duplicate is better than silence.
+        try:
+            message = self._client.messages.create(**params)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _from_twilio_error(exc.status, _twilio_code(exc.code)) from exc
+        except TwilioException as exc:
+            # Raised by the client itself (no HTTP answer involved), e.g. missing credentials: configuration.
+            raise PermanentSendError(f"twilio client error: {type(exc).__name__}") from exc
+        except requests.Timeout as exc:
+            raise TransientSendError(f"no answer from Twilio within {self.timeout_s}s") from exc
+        except requests.ConnectionError as exc:
+            raise TransientSendError("could not connect to Twilio (connection refused or dropped)") from exc
+        except requests.RequestException as exc:
+            raise TransientSendError(f"HTTP failure talking to Twilio: {type(exc).__name__}") from exc
+        except json.JSONDecodeError as exc:
+            # A 2xx that is not JSON comes from something in between (a proxy page), not from Twilio.
+            raise TransientSendError("unreadable answer from Twilio") from exc
+
+        if not message.sid:
+            raise TransientSendError("Twilio answered without a message SID")
+        log.info("sms accepted by Twilio sid=%s status=%s", message.sid, message.status)
+        return SendResult(sid=message.sid, status=str(message.status or "queued"))
+
+
+def _from_twilio_error(status: int | None, code: int | None) -> TransientSendError | PermanentSendError:
+    text = f"Twilio refused the SMS: HTTP {status}, code {code} ({describe_twilio_error(code)})"
+    if classify_twilio_error(status, code) == "transient":
+        return TransientSendError(text, code=code, status=status)
+    return PermanentSendError(text, code=code, status=status)
+
+
+def _twilio_code(value: object) -> int | None:
+    # Without an error code in the body, the client puts the HTTP status in `code`; that is not a Twilio code
+    # (those have five digits), so it is dropped and the HTTP status alone decides.
+    try:
+        code = int(str(value))
+    except ValueError:
+        return None
+    return code if code >= 10000 else None

@@ -1,0 +1,86 @@
+"""Alert tests: the real twilio client against the fake Twilio REST server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.alerts import db_plan_alerts_for_new_tip
+from app.extensions import db
+from app.models import Alert, School, Staff, Tip
+from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, FakeTwilio
+
+_refs = itertools.count(1)
+CLOSED_PORT_URL = "http://127.0.0.1:9"
+RANKS = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio(callback_delay_s=0.05) as fake:
+        yield fake
+
+
+def twilio_settings(fake: FakeTwilio) -> dict[str, Any]:
+    return {
+        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_FROM_NUMBER": FAKE_SENDER, "TWILIO_API_BASE_URL": fake.url, "TWILIO_TIMEOUT_S": 1,
+    }
+
+
+@pytest.fixture
+def alert_app(make_app: Callable[..., Flask], fake_twilio: FakeTwilio) -> Flask:
+    """The demo district with SMS going to the fake Twilio."""
+    from app.demo_data import seed_demo
+
+    # Status callbacks go to PUBLIC_BASE_URL: a closed loopback port unless a test serves the app (LiveServer).
+    app = make_app(**twilio_settings(fake_twilio), ALERT_ACK_TIMEOUT_CRITICAL_S=1, ALERT_ACK_TIMEOUT_HIGH_S=2,
+                   ALERT_MAX_REPEATS=1, PUBLIC_BASE_URL=CLOSED_PORT_URL)
+    with app.app_context():
+        seed_demo()
+    return app
+
+
+@dataclass(frozen=True)
+class TipInfo:
+    id: int
+    ref: str
+    incident_id: int | None
+
+
+def make_tip(school_short: str, urgency: str, category: str = "weapon") -> TipInfo:
+    """A tip's metadata row plus its outbox rows, as intake writes them (no content needed here)."""
+    school = db.session.scalar(select(School).where(School.short_name == school_short))
+    assert school is not None
+    n = next(_refs)
+    tip = Tip(ref=f"T{n:05d}", school_id=school.id, receipt_hash=f"{n:064d}", wrapped_dek=b"k" * 40, kek_version=1,
+              category=category, urgency=urgency, urgency_rank=RANKS[urgency], confidence=0.9, model_version="t")
+    db.session.add(tip)
+    db.session.flush()
+    db_plan_alerts_for_new_tip(tip)
+    db.session.commit()
+    return TipInfo(tip.id, tip.ref, tip.incident_id)
+
+
+def chain_phones(school_short: str) -> list[str]:
+    from app.alerts.planning import chain_of
+
+    school = db.session.scalar(select(School).where(School.short_name == school_short))
+    assert school is not None
+    return [staff.phone for _, staff in chain_of(school.id) if staff.phone]
+
+
+def alerts_of(tip_ref: str) -> list[Alert]:
+    return list(db.session.scalars(select(Alert).join(Tip).where(Tip.ref == tip_ref).order_by(Alert.id)))
+
+
+def staff_by_phone(phone: str) -> Staff:
+    staff = db.session.scalar(select(Staff).where(Staff.phone == phone))
+    assert staff is not None
+    return staff

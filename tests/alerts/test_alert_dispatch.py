@@ -1,0 +1,180 @@
+"""Sending, acknowledging and escalating, with the real twilio client against the fake Twilio."""
+
+import time
+
+from app.alerts.dispatcher import run_once
+from app.extensions import db
+from app.models import AlertStatus, Tip
+from tests.alerts.conftest import CLOSED_PORT_URL, alerts_of, chain_phones, make_tip, staff_by_phone
+from tests.fakes.fake_twilio import Fault, send_inbound_sms
+from tests.support.live_server import LiveServer
+
+
+def _round(app):
+    with app.app_context():
+        return run_once("test-worker")
+
+
+def test_critical_alert_reaches_the_primary_sro_with_callback_and_validity(alert_app, fake_twilio):
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+        primary = chain_phones("KWHS")[0]
+    assert _round(alert_app)["sent"] == 1
+    (sms,) = fake_twilio.wait_for(1)
+    assert sms.to == primary
+    assert f"#{tip.ref}" in sms.body and "KWHS" in sms.body and "Reply 1 or ACK" in sms.body
+    assert sms.status_callback == f"{CLOSED_PORT_URL}/hooks/twilio/status"
+    assert sms.validity_period == str(1)  # the critical acknowledgement timeout of this app
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value and alert.twilio_sid == sms.sid
+
+
+def test_ack_by_sms_stops_the_escalation(alert_app, fake_twilio):
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+        primary = chain_phones("KWHS")[0]
+    with LiveServer(alert_app) as url:
+        _round(alert_app)
+        fake_twilio.wait_for(1)
+        response = send_inbound_sms(f"{url}/hooks/twilio/sms", primary, "1", fake_twilio.auth_token)
+        assert response.status == 200 and f"Acknowledged #{tip.ref}" in response.text
+        time.sleep(1.2)  # past the acknowledgement timeout
+        _round(alert_app)
+    assert len(fake_twilio.messages) == 1
+    with alert_app.app_context():
+        acked = db.session.get(Tip, tip.id)
+        assert acked.status == "acknowledged" and acked.acknowledged_by_id == staff_by_phone(primary).id
+        assert {a.status for a in alerts_of(tip.ref)} == {AlertStatus.ACKNOWLEDGED.value}
+
+
+def test_without_a_reply_the_whole_chain_is_told_in_order(alert_app, fake_twilio):
+    with alert_app.app_context():
+        tip = make_tip("DMMS", "critical")
+        chain = chain_phones("DMMS")
+    assert len(chain) == 4
+    for expected in range(1, 6):  # four people, then one repeat to the last (ALERT_MAX_REPEATS=1)
+        deadline = time.monotonic() + 5
+        while len(fake_twilio.messages) < expected and time.monotonic() < deadline:
+            _round(alert_app)
+            time.sleep(0.2)
+    time.sleep(1.2)
+    _round(alert_app)
+    assert [m.to for m in fake_twilio.messages] == chain + [chain[-1]]
+    assert "ESCALATED" in fake_twilio.messages[1].body and "REPEAT 1" in fake_twilio.messages[4].body
+    with alert_app.app_context():
+        assert [a.chain_position for a in alerts_of(tip.ref)] == [1, 2, 3, 4, 4]
+
+
+def test_medium_tip_at_night_waits_and_low_sends_nothing(alert_app, fake_twilio, monkeypatch):
+    from datetime import datetime
+
+    import app.alerts.planning as planning
+
+    monkeypatch.setattr(planning, "utcnow", lambda: datetime(2026, 11, 25, 8, 0))  # 01:00 in Casper
+    with alert_app.app_context():
+        make_tip("KWHS", "medium", "bullying")
+        make_tip("KWHS", "low", "other")
+    monkeypatch.setattr("app.alerts.claims.utcnow", lambda: datetime(2026, 11, 25, 8, 5))
+    _round(alert_app)
+    assert fake_twilio.messages == []
+    monkeypatch.setattr("app.alerts.claims.utcnow", lambda: datetime(2026, 11, 25, 14, 31))  # 07:31 local
+    _round(alert_app)
+    assert len(fake_twilio.wait_for(1)) == 1
+
+
+def test_transient_faults_retry_until_delivered(alert_app, fake_twilio, monkeypatch):
+    monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda attempts: __import__("datetime").timedelta(0))
+    fake_twilio.script(Fault.server_error(), Fault.too_many_requests(), Fault.drop_connection(),
+                       Fault.server_error(503))
+    with alert_app.app_context():
+        tip = make_tip("NCHS", "high")
+    outcomes = [_round(alert_app) for _ in range(5)]
+    assert sum(o.get("retry", 0) for o in outcomes) == 4
+    assert len(fake_twilio.wait_for(1)) == 1
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value and alert.attempts == 5
+
+
+def test_timeout_is_transient(alert_app, fake_twilio, monkeypatch):
+    monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda attempts: __import__("datetime").timedelta(0))
+    fake_twilio.script(Fault.delay(1.5))  # longer than the client's 1 s timeout
+    with alert_app.app_context():
+        tip = make_tip("NCHS", "high")
+    assert _round(alert_app).get("retry") == 1
+    with alert_app.app_context():
+        assert alerts_of(tip.ref)[0].status == AlertStatus.PENDING.value
+
+
+def test_opted_out_number_fails_at_once_and_the_backup_is_told(alert_app, fake_twilio):
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+        primary, backup = chain_phones("KWHS")[:2]
+    fake_twilio.reject_number(primary, 21610)
+    _round(alert_app)
+    _round(alert_app)
+    assert [m.to for m in fake_twilio.wait_for(1)] == [backup]
+    with alert_app.app_context():
+        first, second = alerts_of(tip.ref)
+        assert first.status == AlertStatus.FAILED.value and first.error_code == "21610"
+        assert second.chain_position == 2
+        assert staff_by_phone(primary).sms_opted_out is True
+
+
+def test_undelivered_status_callback_escalates(alert_app, fake_twilio):
+    with alert_app.app_context():
+        tip = make_tip("RHS", "critical")
+        primary, backup = chain_phones("RHS")[:2]
+    fake_twilio.set_outcome(primary, "undelivered", 30005)
+    with LiveServer(alert_app):
+        _round(alert_app)
+        fake_twilio.wait_for_callbacks(2)
+        deadline = time.monotonic() + 5
+        while len(fake_twilio.messages) < 2 and time.monotonic() < deadline:
+            _round(alert_app)
+            time.sleep(0.1)
+    assert [m.to for m in fake_twilio.messages] == [primary, backup]
+    with alert_app.app_context():
+        assert alerts_of(tip.ref)[0].error_code == "30005"
+
+
+def test_delivered_status_callback_is_recorded(alert_app, fake_twilio):
+    with alert_app.app_context():
+        tip = make_tip("CCA", "high")
+    with LiveServer(alert_app):
+        _round(alert_app)
+        fake_twilio.wait_for_callbacks(2)
+        time.sleep(0.2)
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.DELIVERED.value and alert.delivered_at is not None
+
+
+def test_related_tips_are_folded_into_one_sms(alert_app, fake_twilio):
+    with alert_app.app_context():
+        make_tip("NCHS", "high", "threat_of_violence")
+    _round(alert_app)
+    with alert_app.app_context():
+        for _ in range(3):
+            make_tip("NCHS", "high", "threat_of_violence")
+        critical = make_tip("NCHS", "critical", "threat_of_violence")
+    _round(alert_app)
+    # The critical one goes at once; the three high ones wait for the one-minute fold.
+    assert len(fake_twilio.messages) == 2 and f"#{critical.ref}" in fake_twilio.messages[1].body
+    from datetime import timedelta
+
+    from app.models import utcnow
+
+    later = utcnow() + timedelta(seconds=61)
+    import app.alerts.claims as claims
+    import app.alerts.dispatcher as dispatcher
+
+    orig = claims.utcnow
+    claims.utcnow = dispatcher.utcnow = lambda: later
+    try:
+        _round(alert_app)
+    finally:
+        claims.utcnow = dispatcher.utcnow = orig
+    assert len(fake_twilio.messages) == 3
+    assert "+3 related tips at NCHS (threat)" in fake_twilio.messages[2].body

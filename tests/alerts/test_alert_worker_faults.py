@@ -1,0 +1,111 @@
+"""The worker as a real process: killed with SIGKILL mid-batch it loses nothing; several share the work."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Alert, AlertStatus
+from tests.alerts.conftest import make_tip
+from tests.conftest import REPO, on_postgres
+from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, Fault, FakeTwilio
+
+REF_IN_BODY = re.compile(r"#(T\d{5})")
+SCHOOLS = ["KWHS", "NCHS", "RHS", "CYMS", "CMS", "MES", "MWS", "EVES"]
+
+
+def worker_env(app: Flask, fake: FakeTwilio, **extra: str) -> dict[str, str]:
+    config = app.config
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "ALERT_"))}
+    env.update({
+        "TIPLINE_ENV": "testing", "TIPLINE_INSTANCE_PATH": app.instance_path, "FLASK_APP": "wsgi",
+        "SECRET_KEY": config["SECRET_KEY"], "RECEIPT_HMAC_KEY": config["RECEIPT_HMAC_KEY"],
+        "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "KEYRING_PATH": config["KEYRING_PATH"],
+        "TRIAGE_MODEL_DIR": config["TRIAGE_MODEL_DIR"], "PUBLIC_BASE_URL": config["PUBLIC_BASE_URL"],
+        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_FROM_NUMBER": FAKE_SENDER, "TWILIO_API_BASE_URL": fake.url, "TWILIO_TIMEOUT_S": "2",
+        "ALERT_CLAIM_LEASE_S": "1", "ALERT_WORKER_LEASE_S": "1", "ALERT_ACK_TIMEOUT_CRITICAL_S": "3600",
+        "LOG_LEVEL": "WARNING",
+    })
+    env.update(extra)
+    return env
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "alerts", "run", "--poll", "0.2", "--batch", "10"],
+            cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT,
+        )
+
+
+def _statuses(app: Flask) -> Counter[str]:
+    with app.app_context():
+        return Counter(db.session.scalars(select(Alert.status)))
+
+
+def _wait_until_all_sent(app: Flask, total: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _statuses(app).get(AlertStatus.SENT.value, 0) == total:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not all alerts sent: {_statuses(app)}")
+
+
+@pytest.mark.slow
+def test_worker_killed_five_times_loses_nothing(alert_app, fake_twilio, tmp_path):
+    with alert_app.app_context():
+        refs = [make_tip(SCHOOLS[i % len(SCHOOLS)], "critical").ref for i in range(40)]
+    # Every send takes a while, so that kills land in the middle of batches and of sends.
+    fake_twilio.script(*[Fault.delay(0.08)] * 400)
+    env = worker_env(alert_app, fake_twilio)
+    rng = random.Random(5)  # noqa: S311
+    for _ in range(5):
+        worker = start_worker(env, tmp_path / "worker.log")
+        time.sleep(rng.uniform(1.2, 2.0))
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        time.sleep(1.1)  # leases end; the next worker takes the dead one's rows again
+    final = start_worker(env, tmp_path / "worker.log")
+    try:
+        _wait_until_all_sent(alert_app, len(refs), timeout=60)
+    finally:
+        final.send_signal(signal.SIGTERM)
+        assert final.wait(timeout=15) == 0, (tmp_path / "worker.log").read_text()[-2000:]
+    sent = Counter(REF_IN_BODY.search(m.body).group(1) for m in fake_twilio.messages)
+    assert set(sent) == set(refs)  # none lost
+    duplicates = sum(n - 1 for n in sent.values())
+    assert duplicates <= 5, sent  # at most the one in flight at each kill
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not on_postgres(), reason="SKIP LOCKED sharing between workers is a PostgreSQL feature")
+def test_three_workers_on_postgres_send_each_alert_once(alert_app, fake_twilio, tmp_path):
+    with alert_app.app_context():
+        refs = [make_tip(SCHOOLS[i % len(SCHOOLS)], "critical").ref for i in range(500)]
+    env = worker_env(alert_app, fake_twilio, ALERT_CLAIM_LEASE_S="60")
+    workers = [start_worker(env, tmp_path / f"w{i}.log") for i in range(3)]
+    try:
+        fake_twilio.wait_for(500, timeout=120)
+        _wait_until_all_sent(alert_app, 500, timeout=30)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=15)
+    time.sleep(0.5)
+    sent = Counter(REF_IN_BODY.search(m.body).group(1) for m in fake_twilio.messages)
+    assert sent == Counter({ref: 1 for ref in refs})

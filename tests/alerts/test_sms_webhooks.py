@@ -1,0 +1,86 @@
+"""Twilio webhooks: only signed requests for our exact URL change anything."""
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Staff, Tip
+from tests.alerts.conftest import alerts_of, chain_phones, make_tip, staff_by_phone
+from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, inbound_sms_params, send_inbound_sms, signed_headers
+from tests.support.live_server import LiveServer
+
+
+def _snapshot(app):
+    with app.app_context():
+        tips = [(t.ref, t.status, t.acknowledged_at) for t in db.session.scalars(select(Tip))]
+        staff = [(s.email, s.sms_opted_out) for s in db.session.scalars(select(Staff))]
+        return tips, staff
+
+
+def test_forged_unsigned_and_replayed_webhooks_get_403_and_change_nothing(alert_app, fake_twilio):
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+        primary = chain_phones("KWHS")[0]
+    from app.alerts.dispatcher import run_once
+
+    with alert_app.app_context():
+        run_once("t")
+    before = _snapshot(alert_app)
+    with LiveServer(alert_app) as url:
+        for kind in ("missing", "wrong_token", "tampered"):
+            for path in ("/hooks/twilio/sms", "/hooks/twilio/status"):
+                response = send_inbound_sms(f"{url}{path}", primary, f"ACK {tip.ref}", fake_twilio.auth_token,
+                                            signature=kind)
+                assert response.status == 403, (kind, path)
+        # Replayed: a valid signature for another URL (the status hook) posted to the SMS hook.
+        client = alert_app.test_client()
+        params = inbound_sms_params(primary, f"ACK {tip.ref}", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID)
+        headers = signed_headers(f"{url}/hooks/twilio/status", params, fake_twilio.auth_token)
+        replayed = client.post("/hooks/twilio/sms", data=params, headers=headers, base_url=url)
+        assert replayed.status_code == 403
+        stop = send_inbound_sms(f"{url}/hooks/twilio/sms", primary, "STOP", "not-the-token")
+        assert stop.status == 403
+    assert _snapshot(alert_app) == before
+
+
+def test_unknown_number_learns_nothing(alert_app, fake_twilio):
+    with LiveServer(alert_app) as url:
+        response = send_inbound_sms(f"{url}/hooks/twilio/sms", "+15551234567", "ACK", fake_twilio.auth_token)
+    assert response.status == 200
+    assert "does not accept messages" in response.text
+    assert "tip" not in response.text.lower()
+
+
+def test_ack_with_reference_only_for_tips_sent_to_that_person(alert_app, fake_twilio):
+    from app.alerts.dispatcher import run_once
+
+    with alert_app.app_context():
+        mine = make_tip("KWHS", "critical")
+        theirs = make_tip("EVES", "critical")
+        kw_primary = chain_phones("KWHS")[0]
+        run_once("t")
+    with LiveServer(alert_app) as url:
+        hook = f"{url}/hooks/twilio/sms"
+        refused = send_inbound_sms(hook, kw_primary, f"ACK {theirs.ref}", fake_twilio.auth_token)
+        assert "No open alert with that reference" in refused.text and theirs.ref not in refused.text
+        accepted = send_inbound_sms(hook, kw_primary, f"ack {mine.ref.lower()}", fake_twilio.auth_token)
+        assert f"Acknowledged #{mine.ref}" in accepted.text
+        again = send_inbound_sms(hook, kw_primary, "1", fake_twilio.auth_token)
+        assert "Nothing to acknowledge" in again.text
+    with alert_app.app_context():
+        assert db.session.get(Tip, theirs.id).acknowledged_at is None
+        assert db.session.get(Tip, mine.id).status == "acknowledged"
+
+
+def test_stop_skips_the_person_and_start_brings_them_back(alert_app, fake_twilio):
+    with alert_app.app_context():
+        primary = chain_phones("NCHS")[0]
+    with LiveServer(alert_app) as url:
+        hook = f"{url}/hooks/twilio/sms"
+        assert send_inbound_sms(hook, primary, "STOP", fake_twilio.auth_token).status == 200
+        with alert_app.app_context():
+            assert staff_by_phone(primary).sms_opted_out is True
+            (alert,) = alerts_of(make_tip("NCHS", "critical").ref)
+            assert alert.chain_position == 2
+        assert "on again" in send_inbound_sms(hook, primary, "START", fake_twilio.auth_token).text
+    with alert_app.app_context():
+        assert staff_by_phone(primary).sms_opted_out is False

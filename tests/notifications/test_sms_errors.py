@@ -1,0 +1,35 @@
+"""Which failures are retried (transient) and which escalate at once (permanent)."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications.errors import classify_twilio_error, delivery_outcome
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(500, None), (503, None), (429, 20429), (None, None), (408, None), (400, 30001), (None, 30001),
+     (None, 99999)],
+)
+def test_transient(status: int | None, code: int | None) -> None:
+    assert classify_twilio_error(status, code) == "transient"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, 21211), (400, 21614), (400, 21610), (400, 21408), (401, 20003), (404, None), (400, None),
+     (None, 30003), (None, 30005), (None, 30006), (None, 30007), (None, 30008)],
+)
+def test_permanent(status: int | None, code: int | None) -> None:
+    assert classify_twilio_error(status, code) == "permanent"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "outcome"),
+    [("queued", None, "pending"), ("sent", None, "pending"), ("delivered", None, "delivered"),
+     ("undelivered", "30005", "permanent"), ("undelivered", "30006", "permanent"), ("failed", "30001", "transient"),
+     ("failed", "", "transient"), ("undelivered", "junk", "transient"), ("canceled", None, "permanent")],
+)
+def test_delivery_outcome(status: str, code: str | None, outcome: str) -> None:
+    assert delivery_outcome(status, code) == outcome
