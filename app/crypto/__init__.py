@@ -1,1 +1,2 @@
-"""Envelope encryption of tip content, the keyring of key-encryption keys, and receipt codes."""
+"""Envelope encryption of tip content (service.py), the keyring of key-encryption keys (keyring.py,
+keystore.py) and receipt codes (receipts.py)."""

@@ -1,8 +1,121 @@
-from flask import render_template
+"""Home, the report form and the receipt."""
 
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.alerts import wake_dispatcher
+from app.crypto.keystore import current_keyring
+from app.extensions import db, limiter
 from app.intake import bp
+from app.intake import reporter_sessions as rs
+from app.intake.submit import NewTip, assess, db_store_tip, triage_model
+from app.intake.throttle import intake_rate_limit
+from app.intake.validation import check_report
+from app.logs import log_event
+from app.models import School
+
+log = logging.getLogger("app.intake")
+
+
+@bp.before_app_request
+def _remember_language() -> None:
+    # ?lang=es on any page switches the language for the rest of the visit (no JavaScript needed).
+    lang = request.args.get("lang")
+    if lang and lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+
+
+@bp.context_processor
+def _intake_context() -> dict[str, object]:
+    return {"receipt_pending": rs.has_token(rs.RECEIPT) and request.endpoint != "intake.receipt",
+            "locale": str(get_locale() or "en")}
+
+
+@dataclass(frozen=True)
+class SchoolChoice:
+    id: int
+    name: str
+
+
+def schools_by_town() -> dict[str, list[SchoolChoice]]:
+    """Active schools grouped by town, as plain values (still usable after the transaction ends)."""
+    groups: dict[str, list[SchoolChoice]] = defaultdict(list)
+    rows = db.session.execute(
+        select(School.id, School.name, School.town).where(School.active.is_(True)).order_by(School.name))
+    for school_id, name, town in rows:
+        groups[town].append(SchoolChoice(school_id, name))
+    return dict(sorted(groups.items()))
 
 
 @bp.get("/")
 def home() -> str:
     return render_template("intake/home.html")
+
+
+@bp.get("/report")
+def report_form() -> str:
+    # Fail closed before the reporter types anything, not after; this also loads the model ahead of the POST.
+    current_keyring()
+    triage_model()
+    return render_template("intake/report.html", groups=schools_by_town(), values={}, errors={})
+
+
+@bp.post("/report")
+@limiter.limit(intake_rate_limit, methods=["POST"])
+def report_submit() -> Response | tuple[str, int]:
+    groups = schools_by_town()
+    school_ids = {s.id for schools in groups.values() for s in schools}
+    # Close the read transaction before the slow part: on SQLite every transaction holds the write lock.
+    db.session.rollback()
+    checked = check_report(request.form, request.files, school_ids)
+    if checked.errors:
+        return render_template("intake/report.html", groups=groups, values=checked.values,
+                               errors=checked.errors), 422
+    happening = checked.values["happening_now"]
+    new = NewTip(school_id=int(str(checked.values["school"])), text=str(checked.values["description"]),
+                 happening_now=happening if isinstance(happening, bool) else None,
+                 contact=str(checked.values["contact"]), photos=checked.photos)
+    assessment = assess(new.text, new.happening_now)
+    tip, code = db_store_tip(new, assessment)
+    rs.db_start(rs.RECEIPT, tip, receipt_code=code)
+    facts: dict[str, Any] = {"tip": tip.ref, "school_id": tip.school_id, "urgency": tip.urgency,
+                             "photos": len(new.photos)}
+    db.session.commit()
+    # Nothing may touch the session from here on: a refresh would hold a pooled connection while
+    # wake_dispatcher() takes another (50 concurrent reporters exhausted the PostgreSQL pool that way).
+    wake_dispatcher()
+    log_event(log, "tip received", logging.INFO, **facts)
+    return redirect(url_for("intake.receipt"), code=303)
+
+
+@bp.route("/receipt", methods=["GET", "POST"])
+def receipt() -> Response | str | tuple[str, int]:
+    pending = rs.db_pending_receipt()
+    if pending is None:
+        session.pop("r", None)
+        return render_template("intake/receipt_gone.html"), 404
+    tip, code = pending
+    if request.method == "POST":
+        if request.form.get("saved") == "yes":
+            rs.db_end(rs.RECEIPT)
+            db.session.commit()
+            return redirect(url_for("intake.done"), code=303)
+        error = _("Please tick the box to confirm you have saved your receipt code. Without it, you cannot "
+                  "answer questions or add information later.")
+        return render_template("intake/receipt.html", tip=tip, code=code, error=error), 422
+    return render_template("intake/receipt.html", tip=tip, code=code, error=None)
+
+
+@bp.get("/done")
+def done() -> str:
+    return render_template("intake/done.html")

@@ -58,6 +58,8 @@ class Tip(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         # The queue: open tips of some schools, most urgent first, then oldest.
         Index("ix_tip_queue", "school_id", "status", "urgency_rank", "created_at"),
+        # The same for district admins (every school), so the open-tip sort reads the index alone.
+        Index("ix_tip_status_order", "status", "urgency_rank", "created_at"),
         Index("ix_tip_created_at", "created_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -110,6 +112,10 @@ class Tip(db.Model):  # type: ignore[name-defined]
         back_populates="tip", cascade="all, delete-orphan", order_by="Note.created_at"
     )
     attachments: Mapped[list[Attachment]] = relationship(back_populates="tip", cascade="all, delete-orphan")
+
+
+# Every tip in queue order (the "all statuses" view): most urgent first, then oldest, straight off the index.
+Index("ix_tip_order", Tip.urgency_rank.desc(), Tip.created_at)
 
 
 class Message(db.Model):  # type: ignore[name-defined]

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: b9872e8dd8cb
+Revision ID: 1f53b5aad6c1
 Revises: 
-Create Date: 2026-11-22 18:06:23.296065
+Create Date: 2026-11-22 18:21:10.470319
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'b9872e8dd8cb'
+revision = '1f53b5aad6c1'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -173,9 +173,11 @@ def upgrade():
         batch_op.create_index('ix_tip_created_at', ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tip_incident_id'), ['incident_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tip_kek_version'), ['kek_version'], unique=False)
+        batch_op.create_index('ix_tip_order', [sa.literal_column('urgency_rank DESC'), 'created_at'], unique=False)
         batch_op.create_index('ix_tip_queue', ['school_id', 'status', 'urgency_rank', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tip_school_id'), ['school_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tip_status'), ['status'], unique=False)
+        batch_op.create_index('ix_tip_status_order', ['status', 'urgency_rank', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tip_urgency'), ['urgency'], unique=False)
 
     op.create_table('alert',
@@ -237,6 +239,19 @@ def upgrade():
     with op.batch_alter_table('note', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_note_tip_id'), ['tip_id'], unique=False)
 
+    op.create_table('reporter_session',
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('purpose', sa.String(length=16), nullable=False),
+    sa.Column('tip_id', sa.Integer(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('sealed', sa.LargeBinary(), nullable=True),
+    sa.ForeignKeyConstraint(['tip_id'], ['tip.id'], name=op.f('fk_reporter_session_tip_id_tip'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_reporter_session'))
+    )
+    with op.batch_alter_table('reporter_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reporter_session_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reporter_session_tip_id'), ['tip_id'], unique=False)
+
     op.create_table('attachment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tip_id', sa.Integer(), nullable=False),
@@ -261,6 +276,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_attachment_tip_id'))
 
     op.drop_table('attachment')
+    with op.batch_alter_table('reporter_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reporter_session_tip_id'))
+        batch_op.drop_index(batch_op.f('ix_reporter_session_expires_at'))
+
+    op.drop_table('reporter_session')
     with op.batch_alter_table('note', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_note_tip_id'))
 
@@ -277,9 +297,11 @@ def downgrade():
     op.drop_table('alert')
     with op.batch_alter_table('tip', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tip_urgency'))
+        batch_op.drop_index('ix_tip_status_order')
         batch_op.drop_index(batch_op.f('ix_tip_status'))
         batch_op.drop_index(batch_op.f('ix_tip_school_id'))
         batch_op.drop_index('ix_tip_queue')
+        batch_op.drop_index('ix_tip_order')
         batch_op.drop_index(batch_op.f('ix_tip_kek_version'))
         batch_op.drop_index(batch_op.f('ix_tip_incident_id'))
         batch_op.drop_index('ix_tip_created_at')

@@ -1,0 +1,121 @@
+"""`flask keys status | rotate | retire VERSION`: the keyring of key-encryption keys.
+
+Rotation writes the new keyring first (atomically), then re-wraps the data keys of tips still on an older
+KEK, in batches committed one by one. Interrupted, it can simply be run again: the keyring already has the
+new active key, and only tips whose kek_version differs from it are re-wrapped. Content is never re-encrypted.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from app.crypto.keyring import Keyring, KeyringUnavailable, write_keyring
+from app.crypto.keystore import current_keyring, db_ensure_key_check, forget_keyring, keyring_source
+from app.crypto.service import db_rewrap_tip_key
+from app.extensions import db
+from app.models import Tip
+
+BATCH = 200
+
+
+def _keyring() -> Keyring:
+    try:
+        return current_keyring()
+    except KeyringUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _writable_path() -> str:
+    path, env_value = keyring_source(current_app._get_current_object())  # type: ignore[attr-defined]
+    if env_value:
+        raise click.ClickException("The keyring comes from TIPLINE_KEYRING: rotate it where it is kept.")
+    return str(path)
+
+
+def _usage() -> dict[int, int]:
+    rows = db.session.execute(
+        select(Tip.kek_version, func.count(Tip.id)).where(Tip.wrapped_dek.isnot(None)).group_by(Tip.kek_version)
+    ).all()
+    return {int(version): int(count) for version, count in rows if version is not None}
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Key-encryption keys: status, rotation, retirement."""
+
+
+@keys_group.command("status")
+@with_appcontext
+def status_command() -> None:
+    """Show the keyring's versions and how many tips each one wraps."""
+    keyring = _keyring()
+    usage = _usage()
+    for version in sorted(set(keyring.keys) | set(usage)):
+        mark = " (active)" if version == keyring.active else ""
+        missing = "" if version in keyring.keys else "  MISSING FROM THE KEYRING"
+        click.echo(f"KEK {version}{mark}: {usage.get(version, 0)} tips{missing}")
+
+
+@keys_group.command("rotate")
+@click.option("--batch", default=BATCH, show_default=True, help="Tips re-wrapped per transaction.")
+@with_appcontext
+def rotate_command(batch: int) -> None:
+    """Add a new KEK, make it active, and re-wrap every tip's data key with it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    path = _writable_path()
+    keyring = _keyring()
+    pending = db.session.scalar(select(func.count(Tip.id)).where(
+        Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active))
+    if not pending:
+        # Nothing left over from an earlier run: this is a new rotation.
+        keyring = keyring.with_new_key()
+        write_keyring(path, keyring)
+        forget_keyring(app)
+        keyring = _keyring()
+        click.echo(f"keyring: KEK {keyring.active} added and active ({path})")
+    else:
+        click.echo(f"keyring: finishing the rotation to KEK {keyring.active} ({pending} tips left)")
+    db_ensure_key_check(keyring, keyring.active)
+    db.session.commit()
+    total = db.session.scalar(select(func.count(Tip.id)).where(
+        Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)) or 0
+    done = 0
+    while True:
+        tips = db.session.scalars(
+            select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)
+            .order_by(Tip.id).limit(batch)
+        ).all()
+        if not tips:
+            break
+        for tip in tips:
+            db_rewrap_tip_key(tip, keyring)
+        db.session.commit()
+        done += len(tips)
+        click.echo(f"re-wrapped {done}/{total}")
+    click.echo(f"done: {done} tips re-wrapped with KEK {keyring.active}; content was not re-encrypted")
+
+
+@keys_group.command("retire")
+@click.argument("version", type=int)
+@with_appcontext
+def retire_command(version: int) -> None:
+    """Remove an old KEK from the keyring once no tip uses it any more."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    path = _writable_path()
+    keyring = _keyring()
+    if version not in keyring.keys:
+        raise click.ClickException(f"KEK {version} is not in the keyring")
+    if version == keyring.active:
+        raise click.ClickException(f"KEK {version} is the active key; rotate first")
+    still = _usage().get(version, 0)
+    if still:
+        raise click.ClickException(f"{still} tips still use KEK {version}; run `flask keys rotate` to finish")
+    write_keyring(path, keyring.without({version}))
+    forget_keyring(app)
+    click.echo(f"KEK {version} retired; keep an offline backup of the keyring until your backups expire")
+
+
+COMMANDS = [keys_group]

@@ -1,0 +1,121 @@
+"""The keyring as the running app sees it: loaded once per app, reloaded when its file changes, and checked
+against the KeyCheck table so that a wrong keyring is refused before it seals anything with the wrong key."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.crypto.envelope import open_sealed, seal
+from app.crypto.errors import DecryptionFailed, KeyringUnavailable
+from app.crypto.keyring import Keyring, load_keyring
+from app.extensions import db
+from app.models import KeyCheck
+
+EXTENSION = "tipline.keyring"
+KEY_CHECK_VALUE = b"tipline key check v1"
+
+
+def _key_check_ad(version: int) -> bytes:
+    return b"tipline/v1|keycheck|" + str(version).encode()
+
+
+@dataclass
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stamp: tuple[object, ...] | None = None
+    keyring: Keyring | None = None
+    verified: set[int] = field(default_factory=set)
+
+
+def _state(app: Flask) -> _State:
+    state = app.extensions.get(EXTENSION)
+    if state is None:
+        state = app.extensions.setdefault(EXTENSION, _State())
+    assert isinstance(state, _State)
+    return state
+
+
+def keyring_source(app: Flask) -> tuple[Path, str | None]:
+    env_value = app.config.get("TIPLINE_KEYRING") or None
+    return Path(app.config["KEYRING_PATH"]), env_value
+
+
+def _stamp(app: Flask) -> tuple[object, ...]:
+    """What identifies the keyring's current content without reading it: mtime, inode and size of the file."""
+    path, env_value = keyring_source(app)
+    if env_value:
+        return ("env", hash(env_value))
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise KeyringUnavailable(f"no keyring at {path}; run `flask setup` or set TIPLINE_KEYRING") from None
+    except OSError as exc:
+        raise KeyringUnavailable(f"the keyring at {path} cannot be read ({exc.strerror})") from None
+    return ("file", st.st_mtime_ns, st.st_ino, st.st_size)
+
+
+def current_keyring() -> Keyring:
+    """The app's keyring, verified against every KeyCheck row the database holds for its versions."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = _state(app)
+    stamp = _stamp(app)
+    with state.lock:
+        if state.keyring is None or state.stamp != stamp:
+            path, env_value = keyring_source(app)
+            state.keyring, state.stamp, state.verified = load_keyring(path, env_value), stamp, set()
+        keyring = state.keyring
+        pending = set(keyring.keys) - state.verified
+    if pending:
+        verified = _verify(keyring, pending)
+        with state.lock:
+            if state.keyring is keyring:
+                state.verified |= verified
+    return keyring
+
+
+def _verify(keyring: Keyring, versions: set[int]) -> set[int]:
+    """Versions whose KeyCheck opens; raises on one that does not. Versions without a row stay unverified."""
+    rows = db.session.scalars(select(KeyCheck).where(KeyCheck.kek_version.in_(sorted(versions)))).all()
+    for row in rows:
+        _check_row(keyring, row)
+    return {row.kek_version for row in rows}
+
+
+def _check_row(keyring: Keyring, row: KeyCheck) -> None:
+    try:
+        value = open_sealed(keyring.kek(row.kek_version), _key_check_ad(row.kek_version), row.sealed)
+    except DecryptionFailed:
+        value = b""
+    if value != KEY_CHECK_VALUE:
+        raise KeyringUnavailable(
+            f"key-encryption key version {row.kek_version} does not match the key check in the database: "
+            "this is not the keyring these tips were sealed with (restore the right keyring)"
+        )
+
+
+def db_ensure_key_check(keyring: Keyring, version: int) -> None:
+    """Write the KeyCheck of a KEK version on its first use (in the caller's transaction), or verify it."""
+    row = db.session.get(KeyCheck, version)
+    if row is None:
+        sealed = seal(keyring.kek(version), _key_check_ad(version), KEY_CHECK_VALUE)
+        try:
+            with db.session.begin_nested():
+                db.session.add(KeyCheck(kek_version=version, sealed=sealed))
+            return
+        except IntegrityError:
+            # Another process wrote it first (PostgreSQL): verify theirs instead.
+            row = db.session.get(KeyCheck, version, populate_existing=True)
+            if row is None:
+                raise
+    _check_row(keyring, row)
+
+
+def forget_keyring(app: Flask) -> None:
+    """Drop the cached keyring (after the CLI rewrote it, or in tests)."""
+    app.extensions.pop(EXTENSION, None)

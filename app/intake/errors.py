@@ -1,0 +1,78 @@
+"""Calm error pages for reporters. Failing closed means telling them, never storing a tip half-protected."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
+
+from app.crypto.errors import DecryptionFailed, KeyringUnavailable
+from app.extensions import db
+from app.intake import bp
+from app.intake.requests import InvalidFormEncoding
+from app.intake.submit import TriageUnavailable
+from app.logs import log_event
+
+log = logging.getLogger("app.intake")
+
+
+def _page(title: str, message: str, status: int) -> tuple[str, int]:
+    return render_template("intake/error.html", title=title, message=message), status
+
+
+def _unavailable() -> tuple[str, int]:
+    db.session.rollback()
+    return _page(_("Tipline cannot take reports right now"),
+                 _("Nothing was sent. Please try again in a little while. If someone is in danger right now, "
+                   "call 911."), 503)
+
+
+@bp.errorhandler(KeyringUnavailable)
+def keyring_unavailable(exc: KeyringUnavailable) -> tuple[str, int]:
+    log_event(log, "OPERATOR: intake refused, the keyring is unavailable; nothing was stored", logging.CRITICAL,
+              reason=str(exc))
+    return _unavailable()
+
+
+@bp.errorhandler(DecryptionFailed)
+def decryption_failed(exc: DecryptionFailed) -> tuple[str, int]:
+    log_event(log, "OPERATOR: a ciphertext did not authenticate (wrong keyring or tampered data)",
+              logging.CRITICAL, reason=str(exc))
+    return _unavailable()
+
+
+@bp.errorhandler(TriageUnavailable)
+def triage_unavailable(exc: TriageUnavailable) -> tuple[str, int]:
+    log_event(log, "OPERATOR: intake refused, the triage model is unavailable; nothing was stored",
+              logging.CRITICAL, reason=str(exc))
+    return _unavailable()
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_exc: RequestEntityTooLarge) -> tuple[str, int]:
+    return _page(_("What you sent is too large"),
+                 _("Nothing was sent. Photos must be JPEG, PNG or WebP images of up to 10 MB each, 3 at most. "
+                   "Please go back and choose smaller or fewer photos."), 413)
+
+
+@bp.errorhandler(TooManyRequests)
+def too_many(_exc: TooManyRequests) -> tuple[str, int]:
+    return _page(_("Please wait a little"),
+                 _("Many reports were sent from this connection in a short time, so this one was not sent. "
+                   "Please try again in a few minutes. If someone is in danger right now, call 911."), 429)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(_exc: CSRFError) -> tuple[str, int]:
+    return _page(_("This form has expired"),
+                 _("Nothing was sent. Please go back, reload the page and send the form again."), 400)
+
+
+@bp.errorhandler(InvalidFormEncoding)
+def bad_encoding(_exc: InvalidFormEncoding) -> tuple[str, int]:
+    return _page(_("The form could not be read"),
+                 _("Nothing was sent: the text did not arrive as valid UTF-8. Please go back and send it "
+                   "again from your browser."), 400)

@@ -1,0 +1,117 @@
+"""Coming back with the receipt code: the tip's status, staff questions, replies and more photos.
+
+A wrong code, an ended session and a throttled attempt get the same page, status and words, so that
+guessing learns nothing from the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from app.crypto.receipts import db_find_tip_by_receipt
+from app.crypto.service import open_for_tip
+from app.extensions import db
+from app.intake import bp
+from app.intake import reporter_sessions as rs
+from app.intake.submit import db_add_reporter_message
+from app.intake.throttle import receipt_attempt_allowed
+from app.intake.validation import Checked, check_photos, check_text
+from app.logs import log_event
+from app.models import Tip, TipStatus, utcnow
+
+log = logging.getLogger("app.intake")
+MAX_CODE_INPUT = 100
+
+
+def status_words(status: str) -> str:
+    if status == TipStatus.NEW.value:
+        return _("Received")
+    if status == TipStatus.CLOSED.value:
+        return _("Closed")
+    return _("Being reviewed")
+
+
+def _not_found() -> tuple[str, int]:
+    message = _("We could not open a report with this code. Check the code and try again. "
+                "If you tried several times, wait a few minutes. A session ends after 15 minutes "
+                "without activity.")
+    return render_template("intake/followup_start.html", error=message), 200
+
+
+def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> tuple[str, int]:
+    conversation = []
+    for message in tip.messages:
+        if message.body_ct is None:
+            continue
+        body = open_for_tip(tip, f"message:{message.id}", message.body_ct).decode("utf-8")
+        conversation.append({"from_reporter": message.from_reporter, "at": message.created_at, "body": body})
+        if not message.from_reporter and message.read_at is None:
+            message.read_at = utcnow()
+    page = render_template("intake/followup_case.html", tip=tip, status=status_words(tip.status),
+                           conversation=conversation, values=checked.values if checked else {},
+                           errors=checked.errors if checked else {})
+    db.session.commit()
+    return page, status
+
+
+@bp.get("/followup")
+def followup() -> str | tuple[str, int]:
+    tip = rs.db_followup_tip()
+    if tip is None:
+        if rs.has_token(rs.FOLLOWUP):
+            rs.db_end(rs.FOLLOWUP)
+            db.session.commit()
+            return _not_found()
+        return render_template("intake/followup_start.html", error=None)
+    return _case_page(tip)
+
+
+@bp.post("/followup")
+def followup_open() -> Response | tuple[str, int]:
+    typed = request.form.get("code", "")[:MAX_CODE_INPUT]
+    if not receipt_attempt_allowed():
+        log_event(log, "receipt attempt throttled")
+        return _not_found()
+    tip = db_find_tip_by_receipt(typed)
+    if tip is None:
+        return _not_found()
+    rs.db_end(rs.FOLLOWUP)
+    rs.db_start(rs.FOLLOWUP, tip)
+    db.session.commit()
+    return redirect(url_for("intake.followup"), code=303)
+
+
+@bp.post("/followup/reply")
+def followup_reply() -> Response | tuple[str, int]:
+    tip = rs.db_followup_tip()
+    if tip is None:
+        rs.db_end(rs.FOLLOWUP)
+        db.session.commit()
+        return _not_found()
+    checked = Checked()
+    check_text(checked, "message", request.form.get("message", ""), required=False)
+    if not checked.values["message"] and not any(f.filename for f in request.files.getlist("photos")):
+        checked.errors["message"] = _("Write a message or add a photo.")
+    if not checked.errors:
+        check_photos(checked, request.files)
+    if checked.errors:
+        return _case_page(tip, checked, status=422)
+    db_add_reporter_message(tip, str(checked.values["message"]), checked.photos)
+    ref = tip.ref
+    db.session.commit()
+    log_event(log, "reporter replied", tip=ref, photos=len(checked.photos))
+    flash(_("Thank you. Your message was sent."))
+    return redirect(url_for("intake.followup"), code=303)
+
+
+@bp.post("/followup/leave")
+def followup_leave() -> Response:
+    rs.db_end(rs.FOLLOWUP)
+    db.session.commit()
+    flash(_("You have left your report. Nothing about it stays in this browser."))
+    return redirect(url_for("intake.home"), code=303)
+

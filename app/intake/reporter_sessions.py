@@ -1,0 +1,95 @@
+"""A reporter's visit, held server-side: the signed session cookie carries only a random token.
+
+Flask's session cookie is signed, not encrypted, so it must hold nothing readable: no receipt code, no tip
+reference. The ReporterSession row is found by SHA-256 of the token; the receipt code waiting to be shown
+is sealed with a key derived from the token, so the database alone cannot show it either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from flask import session
+from sqlalchemy import delete
+
+from app.crypto.envelope import open_sealed, seal
+from app.crypto.errors import DecryptionFailed
+from app.extensions import db
+from app.models import ReporterSession, Tip, utcnow
+
+RECEIPT = "receipt"
+FOLLOWUP = "followup"
+# The receipt page stays available until the reporter confirms, or for this long (time to write it down).
+RECEIPT_TTL = timedelta(minutes=30)
+FOLLOWUP_IDLE = timedelta(minutes=15)
+_COOKIE_KEYS = {RECEIPT: "r", FOLLOWUP: "f"}
+_AD = b"tipline/v1|receipt-session"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _seal_key(token: str) -> bytes:
+    return hmac.new(token.encode(), b"tipline receipt seal", hashlib.sha256).digest()
+
+
+def db_start(purpose: str, tip: Tip, receipt_code: str | None = None) -> None:
+    """Open a server-side session for this tip and put only its random token in the cookie."""
+    now = utcnow()
+    db.session.execute(delete(ReporterSession).where(ReporterSession.expires_at < now))
+    token = secrets.token_urlsafe(32)
+    ttl = RECEIPT_TTL if purpose == RECEIPT else FOLLOWUP_IDLE
+    sealed = seal(_seal_key(token), _AD, receipt_code.encode()) if receipt_code else None
+    db.session.add(ReporterSession(token_hash=_hash(token), purpose=purpose, tip_id=tip.id,
+                                   expires_at=now + ttl, sealed=sealed))
+    session[_COOKIE_KEYS[purpose]] = token
+
+
+def _row(purpose: str) -> tuple[ReporterSession, str] | None:
+    token = session.get(_COOKIE_KEYS[purpose])
+    if not isinstance(token, str):
+        return None
+    row = db.session.get(ReporterSession, _hash(token))
+    if row is None or row.purpose != purpose or row.expires_at < utcnow():
+        return None
+    return row, token
+
+
+def has_token(purpose: str) -> bool:
+    return _COOKIE_KEYS[purpose] in session
+
+
+def db_pending_receipt() -> tuple[Tip, str] | None:
+    """The tip and its receipt code waiting to be saved, or None."""
+    found = _row(RECEIPT)
+    if found is None:
+        return None
+    row, token = found
+    if row.sealed is None:
+        return None
+    try:
+        code = open_sealed(_seal_key(token), _AD, row.sealed).decode()
+    except DecryptionFailed:
+        return None
+    tip = db.session.get(Tip, row.tip_id)
+    return (tip, code) if tip is not None else None
+
+
+def db_followup_tip() -> Tip | None:
+    """The tip of the current follow-up session; each use extends the idle timeout."""
+    found = _row(FOLLOWUP)
+    if found is None:
+        return None
+    row, _token = found
+    row.expires_at = utcnow() + FOLLOWUP_IDLE
+    return db.session.get(Tip, row.tip_id)
+
+
+def db_end(purpose: str) -> None:
+    token = session.pop(_COOKIE_KEYS[purpose], None)
+    if isinstance(token, str):
+        db.session.execute(delete(ReporterSession).where(ReporterSession.token_hash == _hash(token)))

@@ -1,0 +1,89 @@
+"""Storing a new tip: classify in memory, seal, store, plan its alerts, in one transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+
+import triage
+from app.alerts import db_plan_alerts_for_new_tip
+from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
+from app.crypto.service import db_new_tip_key, seal_for_tip
+from app.extensions import db
+from app.intake.photos import CleanPhoto
+from app.models import Attachment, Message, Tip, utcnow
+
+
+class TriageUnavailable(RuntimeError):
+    """The triage model cannot be loaded: intake fails closed rather than store an unranked tip."""
+
+
+@dataclass(frozen=True)
+class NewTip:
+    school_id: int
+    text: str
+    happening_now: bool | None
+    contact: str
+    photos: list[CleanPhoto]
+
+
+def triage_model() -> triage.TriageModel:
+    """The model in TRIAGE_MODEL_DIR, loaded once per process (the triage library caches it per directory)."""
+    try:
+        model: triage.TriageModel = triage.load_model(Path(current_app.config["TRIAGE_MODEL_DIR"]))
+    except triage.ModelNotTrained as exc:
+        raise TriageUnavailable(str(exc)) from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise TriageUnavailable(f"the triage model cannot be loaded ({type(exc).__name__})") from None
+    return model
+
+
+def assess(text: str, happening_now: bool | None) -> triage.Assessment:
+    """Classify the plain text in memory; it never leaves this process unsealed."""
+    return triage_model().assess(text, happening_now=happening_now)
+
+
+def db_store_tip(new: NewTip, assessment: triage.Assessment) -> tuple[Tip, str]:
+    """Seal and add the tip, its photos and its alert rows; returns the tip and its receipt code."""
+    code = new_receipt_code()
+    canonical = normalize_code(code)
+    assert canonical is not None
+    tip = Tip(
+        ref=db_new_reference(), school_id=new.school_id, receipt_hash=receipt_hash(canonical),
+        happening_now=new.happening_now, category=assessment.category, urgency=assessment.urgency,
+        urgency_rank=triage.urgency_rank(assessment.urgency), confidence=float(assessment.confidence),
+        model_version=assessment.model_version,
+    )
+    db_new_tip_key(tip)
+    tip.text_ct = seal_for_tip(tip, "text", new.text.encode("utf-8"))
+    if new.contact.strip():
+        tip.contact_ct = seal_for_tip(tip, "contact", new.contact.encode("utf-8"))
+    tip.assessment_ct = seal_for_tip(tip, "assessment", json.dumps(assessment.to_dict()).encode())
+    db.session.add(tip)
+    db.session.flush()
+    db_add_photos(tip, new.photos, message=None)
+    db_plan_alerts_for_new_tip(tip)
+    return tip, code
+
+
+def db_add_photos(tip: Tip, photos: list[CleanPhoto], message: Message | None) -> None:
+    for photo in photos:
+        row = Attachment(tip_id=tip.id, message_id=message.id if message else None,
+                         content_type=photo.content_type, size=len(photo.data))
+        db.session.add(row)
+        db.session.flush()  # the id goes into the associated data
+        row.data_ct = seal_for_tip(tip, f"attachment:{row.id}", photo.data)
+
+
+def db_add_reporter_message(tip: Tip, text: str, photos: list[CleanPhoto]) -> Message:
+    message = Message(tip_id=tip.id, from_reporter=True)
+    db.session.add(message)
+    db.session.flush()
+    message.body_ct = seal_for_tip(tip, f"message:{message.id}", text.encode("utf-8"))
+    db_add_photos(tip, photos, message)
+    tip.reporter_replied_at = utcnow()
+    tip.reporter_reply_unread = True
+    return message

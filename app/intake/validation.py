@@ -1,0 +1,81 @@
+"""Checking what a reporter sent. Messages say what to do; the text itself is never altered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
+
+from app.intake.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, CleanPhoto, PhotoRejected, clean_photo
+
+MIN_TEXT = 10
+MAX_TEXT = 10_000
+MAX_CONTACT = 1_000
+HAPPENING_NOW = {"yes": True, "no": False, "unsure": None}
+
+
+@dataclass
+class Checked:
+    """The values to store, or the errors to show (field id -> message), in form order."""
+
+    values: dict[str, object] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    photos: list[CleanPhoto] = field(default_factory=list)
+
+
+def check_text(checked: Checked, name: str, text: str, required: bool = True) -> None:
+    if "\x00" in text:
+        checked.errors[name] = _("The text contains a NUL character, which cannot be stored. Please remove it.")
+    elif required and len(text.strip()) < MIN_TEXT:
+        checked.errors[name] = _("Please describe what is happening in at least %(n)d characters.", n=MIN_TEXT)
+    elif len(text) > MAX_TEXT:
+        checked.errors[name] = _("Please shorten the text to %(n)s characters or fewer (it has %(has)s).",
+                                 n=f"{MAX_TEXT:,}", has=f"{len(text):,}")
+    checked.values[name] = text
+
+
+def check_photos(checked: Checked, files: MultiDict[str, FileStorage]) -> None:
+    uploads = [f for f in files.getlist("photos") if f.filename]
+    if len(uploads) > MAX_PHOTOS:
+        checked.errors["photos"] = _("You can add up to %(n)d photos.", n=MAX_PHOTOS)
+        return
+    for upload in uploads:
+        data = upload.read(MAX_PHOTO_BYTES + 1)
+        try:
+            checked.photos.append(clean_photo(data))
+        except PhotoRejected as exc:
+            checked.errors["photos"] = photo_message(exc.reason)
+            checked.photos.clear()
+            return
+
+
+def photo_message(reason: str) -> str:
+    accepted = _("Photos must be JPEG, PNG or WebP images of up to 10 MB each.")
+    if reason == "too_big":
+        return _("A photo is larger than 10 MB.") + " " + accepted
+    if reason == "too_many_pixels":
+        return _("A photo has too many pixels to be processed safely.") + " " + accepted
+    return _("A file is not a photo we can accept.") + " " + accepted
+
+
+def check_report(form: ImmutableMultiDict[str, str], files: MultiDict[str, FileStorage],
+                 school_ids: set[int]) -> Checked:
+    checked = Checked()
+    raw_school = form.get("school", "")
+    school_id = int(raw_school) if raw_school.isdigit() and len(raw_school) < 10 else None
+    if school_id is None or school_id not in school_ids:
+        checked.errors["school"] = _("Choose the school this is about.")
+    checked.values["school"] = school_id
+    check_text(checked, "description", form.get("description", ""))
+    answer = form.get("happening_now", "")
+    if answer and answer not in HAPPENING_NOW:
+        checked.errors["happening_now"] = _("Choose yes, no or not sure, or leave it empty.")
+    checked.values["happening_now"] = HAPPENING_NOW.get(answer)
+    checked.values["happening_now_answer"] = answer
+    contact = form.get("contact", "")
+    if "\x00" in contact or len(contact) > MAX_CONTACT:
+        checked.errors["contact"] = _("Contact details can be up to %(n)s characters.", n=f"{MAX_CONTACT:,}")
+    checked.values["contact"] = contact
+    check_photos(checked, files)
+    return checked

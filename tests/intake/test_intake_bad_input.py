@@ -1,0 +1,184 @@
+"""Bad input gets a clear message and leaves nothing behind: no tip, no alert, no half rows."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from sqlalchemy import func, select
+
+from app.crypto.service import open_tip_text
+from app.extensions import db
+from app.models import Alert, Attachment, Incident, ReporterSession, Tip
+from tests.intake.helpers import csrf_of, jpeg_bytes, submit, submit_ok
+
+
+def assert_nothing_stored(app) -> None:
+    with app.app_context():
+        for model in (Tip, Alert, Attachment, Incident, ReporterSession):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0, model.__name__
+
+
+def big_png_header(width: int, height: int) -> bytes:
+    """A tiny PNG that claims to be width x height pixels: a decompression bomb's header."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
+        chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("description", "message"), [
+    ("", "at least 10 characters"),
+    ("too short", "at least 10 characters"),
+    ("          \n\n   ", "at least 10 characters"),
+    ("x" * 10_001, "10,000 characters or fewer"),
+    ("Some text with a NUL \x00 byte in it", "NUL character"),
+])
+def test_text_out_of_bounds_is_refused_with_a_message(intake_app, schools, description, message):
+    response = submit(intake_app.test_client(), schools["kelly"], description)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in page and 'href="#description"' in page and 'aria-invalid="true"' in page
+    assert_nothing_stored(intake_app)
+
+
+def test_unknown_or_inactive_school_is_refused(intake_app, schools):
+    for school in ("999999", "abc", str(schools["closed"]), ""):
+        response = submit(intake_app.test_client(), school, "A real description of a real problem.")
+        assert response.status_code == 422
+        assert "Choose the school" in response.get_data(as_text=True)
+    assert_nothing_stored(intake_app)
+
+
+def test_ten_thousand_emoji_are_stored_exactly(intake_app, schools):
+    text = "\U0001F52B" * 10_000
+    client = intake_app.test_client()
+    ref, _ = submit_ok(client, schools["kelly"], text)
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert open_tip_text(tip) == text
+
+
+def test_html_and_script_are_stored_exactly_and_rendered_escaped(intake_app, schools):
+    payload = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"  \r\n  spaces kept  '
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], payload)
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert open_tip_text(tip) == payload
+    # A refused form echoes the text back: escaped.
+    page = submit(client, 999999, payload).get_data(as_text=True)
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_missing_or_wrong_csrf_token_is_refused(intake_app, schools):
+    client = intake_app.test_client()
+    for token in ("", "not-a-token"):
+        response = submit(client, schools["kelly"], "A real description of a real problem.", csrf=token)
+        assert response.status_code == 400
+        assert "This form has expired" in response.get_data(as_text=True)
+    assert_nothing_stored(intake_app)
+
+
+def test_invalid_utf8_in_the_raw_body_is_refused(intake_app, schools):
+    client = intake_app.test_client()
+    token = csrf_of(client)
+    body = f"csrf_token={token}&school={schools['kelly']}&description=bad%FF%FEbytes+here+and+more".encode()
+    response = client.post("/report", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and "valid UTF-8" in response.get_data(as_text=True)
+    raw = client.post("/report", data=b"description=caf\xe9 " + body, content_type="application/x-www-form-urlencoded")
+    assert raw.status_code == 400
+    boundary = "XyZ"
+    multipart = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"school\"\r\n\r\n{schools['kelly']}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n"
+    ).encode() + b"invalid \xff\xfe utf-8 text here" + f"\r\n--{boundary}--\r\n".encode()
+    response = client.post("/report", data=multipart, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400 and "valid UTF-8" in response.get_data(as_text=True)
+    assert_nothing_stored(intake_app)
+
+
+def test_fifty_megabyte_upload_gets_a_friendly_413(intake_app, schools):
+    client = intake_app.test_client()
+    token, boundary = csrf_of(client), "XyZ"
+    # A raw body (not the test client's file helper, which would spool 50 MB into a temporary file).
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"huge.jpg\"\r\n"
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode() + b"\xff" * (50 * 1024 * 1024) + f"\r\n--{boundary}--\r\n".encode()
+    response = client.post("/report", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413 and "too large" in page and "911" in page
+    assert_nothing_stored(intake_app)
+
+
+@pytest.mark.parametrize(("content", "name", "message"), [
+    (b"GIF89a not really an image at all", "fake.jpg", "not a photo we can accept"),
+    (b"%PDF-1.4 a document", "doc.pdf", "not a photo we can accept"),
+    (jpeg_bytes(fmt="GIF"), "real.gif", "not a photo we can accept"),
+    (jpeg_bytes()[:200], "truncated.jpg", "not a photo we can accept"),
+    (big_png_header(30_000, 30_000), "bomb.png", "too many pixels"),
+    (big_png_header(10_000, 9_000), "big.png", "too many pixels"),
+    (b"\xff\xd8" + b"\0" * (10 * 1024 * 1024 + 10), "over.jpg", "larger than 10 MB"),
+])
+def test_bad_photos_are_refused_with_what_is_accepted(intake_app, schools, content, name, message):
+    response = submit(intake_app.test_client(), schools["kelly"], "A real description of a real problem.",
+                      photos=[(content, name)])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in page and "JPEG, PNG or WebP" in page
+    assert_nothing_stored(intake_app)
+
+
+def test_more_than_three_photos_are_refused(intake_app, schools):
+    photos = [(jpeg_bytes(), f"{i}.jpg") for i in range(4)]
+    response = submit(intake_app.test_client(), schools["kelly"], "A real description of a real problem.",
+                      photos=photos)
+    assert response.status_code == 422 and "up to 3 photos" in response.get_data(as_text=True)
+    assert_nothing_stored(intake_app)
+
+
+def test_submissions_are_rate_limited_with_a_friendly_page(make_intake_app):
+    app = make_intake_app(INTAKE_RATE_LIMIT="2 per minute")
+    schools = app.config["TEST_SCHOOLS"]
+    client = app.test_client()
+    for _ in range(2):
+        submit_ok(client, schools["kelly"], "Someone is threatening people in the cafeteria.")
+    response = submit(client, schools["kelly"], "Someone is threatening people in the cafeteria.")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 429 and "try again in a few minutes" in page and "911" in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 2
+
+
+def test_photo_loses_its_metadata_and_keeps_its_orientation(intake_app, schools):
+    from PIL import Image
+
+    from app.crypto.service import open_for_tip
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    exif[0x010F] = "SpyCam Maker"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (42.0, 50.0, 0.0)
+    photo = jpeg_bytes((64, 48), exif=exif)
+    assert b"SpyCam" in photo
+    client = intake_app.test_client()
+    ref, _ = submit_ok(client, schools["kelly"], "Photo of the threat written on the wall.",
+                       photos=[(photo, "IMG_0001.jpg"), (jpeg_bytes(fmt="PNG"), "b.png"),
+                               (jpeg_bytes(fmt="WEBP"), "c.webp")])
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        rows = sorted(tip.attachments, key=lambda a: a.id)
+        assert [a.content_type for a in rows] == ["image/jpeg", "image/png", "image/webp"]
+        clean = open_for_tip(tip, f"attachment:{rows[0].id}", rows[0].data_ct)
+        assert b"SpyCam" not in clean and b"Exif" not in clean
+        with Image.open(io.BytesIO(clean)) as image:
+            assert image.size == (48, 64)  # upright
+            assert not image.getexif() and "exif" not in image.info

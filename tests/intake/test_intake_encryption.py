@@ -1,0 +1,166 @@
+"""The promises of envelope encryption: nothing readable at rest, nothing opens in the wrong place."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.crypto.envelope import associated_data, open_sealed
+from app.crypto.errors import DecryptionFailed, TipShredded
+from app.crypto.keyring import load_keyring, new_keyring
+from app.crypto.keystore import forget_keyring
+from app.crypto.service import open_for_tip, open_tip_assessment, open_tip_contact, open_tip_text, seal_for_tip
+from app.extensions import db
+from app.models import Attachment, Tip
+from tests.conftest import PG_URL, on_postgres
+from tests.intake.helpers import jpeg_bytes, submit_ok
+
+
+def _tip(app, ref: str) -> Tip:
+    tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+    assert tip is not None
+    return tip
+
+
+def test_database_file_and_logs_hold_no_plaintext(intake_app, schools, caplog):
+    canary = f"canary-{uuid.uuid4().hex}"
+    contact = f"contact-{uuid.uuid4().hex}"
+    caplog.set_level(logging.DEBUG)
+    client = intake_app.test_client()
+    ref, _code = submit_ok(client, schools["kelly"], f"He has a gun in his locker {canary}",
+                           contact=contact, happening_now="yes")
+    with intake_app.app_context():
+        tip = _tip(intake_app, ref)
+        assert canary in open_tip_text(tip)  # staff-side read through the service
+        assert open_tip_contact(tip) == contact
+        assessment = open_tip_assessment(tip)
+        assert assessment is not None and "urgency_probabilities" in assessment
+        db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            db_file = Path(db.engine.url.database or "")
+            for path in (db_file, Path(f"{db_file}-wal")):
+                if path.exists():
+                    raw = path.read_bytes()
+                    for secret in (canary, contact):
+                        assert secret.encode() not in raw, path
+                        assert secret.encode("utf-16-le") not in raw, path
+    logged = "\n".join(r.getMessage() + json.dumps(getattr(r, "fields", {}), default=str) for r in caplog.records)
+    assert canary not in logged and contact not in logged
+
+
+@pytest.mark.skipif(not on_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_pg_dump_holds_no_plaintext(intake_app, schools):
+    canary = f"canary-{uuid.uuid4().hex}"
+    client = intake_app.test_client()
+    submit_ok(client, schools["kelly"], f"Threat written on the bathroom wall {canary}")
+    with intake_app.app_context():
+        url = db.engine.url
+        schema = db.session.execute(db.text("select current_schema()")).scalar()
+    pg_dump = shutil.which("pg_dump") or "/usr/bin/pg_dump"
+    plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    dump = subprocess.run([pg_dump, "--dbname", plain.split("?")[0], "--schema", str(schema), "--data-only"],
+                          capture_output=True, check=True, env={**os.environ, "PGPASSWORD": url.password or ""})
+    assert b"COPY" in dump.stdout or b"INSERT" in dump.stdout
+    assert canary.encode() not in dump.stdout
+
+
+def test_another_key_cannot_decrypt(intake_app, schools):
+    client = intake_app.test_client()
+    ref, _ = submit_ok(client, schools["kelly"], "Someone is selling vapes behind the gym.")
+    with intake_app.app_context():
+        tip = _tip(intake_app, ref)
+        stranger = new_keyring()
+        with pytest.raises(DecryptionFailed):
+            open_sealed(stranger.active_kek, associated_data(tip.ref, "dek"), tip.wrapped_dek)
+        assert tip.text_ct is not None
+        with pytest.raises(DecryptionFailed):
+            open_sealed(os.urandom(32), associated_data(tip.ref, "text"), tip.text_ct)
+
+
+def test_ciphertext_moved_to_another_tip_or_field_fails(intake_app, schools):
+    client = intake_app.test_client()
+    ref_a, _ = submit_ok(client, schools["kelly"], "First tip: fight planned after school.",
+                         contact="call me", photos=[(jpeg_bytes(), "a.jpg")])
+    ref_b, _ = submit_ok(client, schools["mills"], "Second tip: a student is being bullied online.")
+    with intake_app.app_context():
+        a, b = _tip(intake_app, ref_a), _tip(intake_app, ref_b)
+        with pytest.raises(DecryptionFailed):
+            open_for_tip(b, "text", a.text_ct)  # another tip
+        with pytest.raises(DecryptionFailed):
+            open_for_tip(a, "contact", a.text_ct)  # another field
+        b.wrapped_dek = a.wrapped_dek  # a data key copied onto another tip
+        with pytest.raises(DecryptionFailed):
+            open_tip_text(b)
+        db.session.rollback()
+        photo = db.session.scalar(select(Attachment).where(Attachment.tip_id == a.id))
+        assert photo is not None and photo.data_ct is not None
+        assert open_for_tip(a, f"attachment:{photo.id}", photo.data_ct)[:2] == b"\xff\xd8"
+        with pytest.raises(DecryptionFailed):
+            open_for_tip(a, f"attachment:{photo.id + 1}", photo.data_ct)
+        with pytest.raises(ValueError):
+            seal_for_tip(a, "message:None", b"x")
+
+
+def test_shredded_tip_cannot_be_opened(intake_app, schools):
+    client = intake_app.test_client()
+    ref, _ = submit_ok(client, schools["kelly"], "Please check on my friend, she is not okay.")
+    with intake_app.app_context():
+        tip = _tip(intake_app, ref)
+        tip.wrapped_dek = None
+        with pytest.raises(TipShredded):
+            open_tip_text(tip)
+
+
+def test_rotate_then_retire_every_tip_still_opens(intake_app, schools):
+    client = intake_app.test_client()
+    texts = {}
+    for i in range(5):
+        text = f"Tip number {i}: someone threatened a classmate in the hallway."
+        ref, _ = submit_ok(client, schools["kelly"], text)
+        texts[ref] = text
+    runner = intake_app.test_cli_runner()
+    result = runner.invoke(args=["keys", "rotate", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert "5 tips re-wrapped" in result.output and "re-wrapped 2/5" in result.output
+    blocked = runner.invoke(args=["keys", "retire", "2"])
+    assert blocked.exit_code != 0 and "active" in blocked.output
+    result = runner.invoke(args=["keys", "retire", "1"])
+    assert result.exit_code == 0, result.output
+    keyring = load_keyring(intake_app.config["KEYRING_PATH"])
+    assert set(keyring.keys) == {2} and keyring.active == 2
+    status = runner.invoke(args=["keys", "status"])
+    assert "KEK 2 (active): 5 tips" in status.output
+    with intake_app.app_context():
+        forget_keyring(intake_app)
+        for ref, text in texts.items():
+            tip = _tip(intake_app, ref)
+            assert tip.kek_version == 2
+            assert open_tip_text(tip) == text
+    # A new tip after the rotation is sealed under the new key, and the follow-up still works.
+    submit_ok(client, schools["kelly"], "After rotation: drugs sold in the parking lot.")
+
+
+def test_interrupted_rotation_is_finished_by_running_it_again(intake_app, schools):
+    client = intake_app.test_client()
+    for i in range(3):
+        submit_ok(client, schools["kelly"], f"Tip {i} about a threat on social media.")
+    runner = intake_app.test_cli_runner()
+    path = intake_app.config["KEYRING_PATH"]
+    # Simulate a crash right after the new keyring was written: the tips are still on KEK 1.
+    from app.crypto.keyring import write_keyring
+
+    write_keyring(path, load_keyring(path).with_new_key())
+    result = runner.invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "finishing the rotation to KEK 2" in result.output and "3 tips re-wrapped" in result.output
+    with intake_app.app_context():
+        assert {t.kek_version for t in db.session.scalars(select(Tip))} == {2}
+    assert set(load_keyring(path).keys) == {1, 2}

@@ -1,0 +1,67 @@
+"""Without the right keyring or a triage model, intake refuses calmly and stores nothing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.crypto.keyring import new_keyring, write_keyring
+from app.extensions import db
+from app.models import Alert, KeyCheck, Tip
+from tests.intake.helpers import csrf_of, submit, submit_ok
+
+TEXT = "Someone posted that they will bring a gun to school tomorrow."
+
+
+def _post(app, client=None):
+    """The form page itself answers 503, so the reporter learns it before typing; a POST does too."""
+    client = client or app.test_client()
+    form = client.get("/report")
+    assert form.status_code == 503 and "911" in form.get_data(as_text=True)
+    return submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT, csrf=csrf_of(client, "/followup"))
+
+
+def _refused(app, response, caplog, words: str) -> None:
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "911" in page and "Nothing was sent" in page
+    assert any(words in r.getMessage() and r.levelno >= logging.ERROR for r in caplog.records)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 0
+        assert db.session.scalar(select(func.count(Alert.id))) == 0
+
+
+def test_missing_keyring(make_intake_app, tmp_path, caplog):
+    app = make_intake_app(KEYRING_PATH=str(tmp_path / "nowhere.json"))
+    response = _post(app)
+    _refused(app, response, caplog, "keyring is unavailable")
+    assert any("no keyring at" in str(getattr(r, "fields", {})) for r in caplog.records)
+
+
+def test_malformed_keyring(make_intake_app, tmp_path, caplog):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"active": 1, "keys": {"1": "not base64!"}}')
+    app = make_intake_app(KEYRING_PATH=str(bad))
+    response = _post(app)
+    _refused(app, response, caplog, "keyring is unavailable")
+
+
+def test_wrong_keyring_is_caught_by_the_key_check(intake_app, schools, caplog):
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], TEXT)  # writes the KeyCheck of KEK 1
+    with intake_app.app_context():
+        db.session.execute(Tip.__table__.delete())
+        db.session.commit()
+        assert db.session.get(KeyCheck, 1) is not None
+    write_keyring(Path(intake_app.config["KEYRING_PATH"]), new_keyring())  # another KEK 1
+    response = _post(intake_app, client)
+    _refused(intake_app, response, caplog, "keyring is unavailable")
+    assert any("does not match the key check" in str(getattr(r, "fields", {})) for r in caplog.records)
+
+
+def test_missing_triage_model(make_intake_app, tmp_path, caplog):
+    app = make_intake_app(TRIAGE_MODEL_DIR=str(tmp_path / "no-model"))
+    response = _post(app)
+    _refused(app, response, caplog, "triage model is unavailable")

@@ -1,0 +1,101 @@
+"""The reporter's pages: what they say, the receipt step, follow-up, languages."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.crypto.service import open_for_tip, seal_for_tip
+from app.extensions import db
+from app.models import Alert, Attachment, Message, Tip
+from tests.intake.helpers import csrf_of, jpeg_bytes, open_followup, post_multipart, submit_ok
+
+
+def test_home_page(intake_app):
+    page = intake_app.test_client().get("/").get_data(as_text=True)
+    assert "call 911" in page and "Report something" in page and "Check on a report" in page
+    assert 'href="/report"' in page and 'href="/followup"' in page
+    assert "<script src=\"/static/intake.js\"" in page and "http" not in page.split("<body>")[0].replace(
+        "http-equiv", "")
+
+
+def test_report_form_groups_schools_by_town(intake_app, schools):
+    page = intake_app.test_client().get("/report").get_data(as_text=True)
+    assert '<optgroup label="Casper">' in page and '<optgroup label="Mills">' in page
+    assert "Kelly Walsh High School" in page and "Old School" not in page
+    assert 'for="description"' in page and "optional" in page
+
+
+def test_tip_is_classified_and_alerts_planned(intake_app, schools):
+    client = intake_app.test_client()
+    ref, _ = submit_ok(client, schools["kelly"], "He said he will shoot people at school tomorrow, he has a gun.",
+                       happening_now="yes")
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert tip.urgency in {"critical", "high"} and tip.urgency_rank >= 2 and tip.happening_now is True
+        assert tip.model_version and 0 <= tip.confidence <= 1
+        assert db.session.scalar(select(Alert).where(Alert.tip_id == tip.id)) is not None
+    page = client.get("/receipt").get_data(as_text=True)
+    assert tip.urgency not in page and "critical" not in page
+
+
+def test_receipt_must_be_confirmed_and_is_shown_until_then(intake_app, schools):
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "A student is being bullied every day at lunch.")
+    token = csrf_of(client, "/receipt")
+    unconfirmed = client.post("/receipt", data={"csrf_token": token})
+    page = unconfirmed.get_data(as_text=True)
+    assert unconfirmed.status_code == 422 and "tick the box" in page and code in page
+    home = client.get("/").get_data(as_text=True)
+    assert "not confirmed that you saved your receipt code" in home and code not in home
+    confirmed = client.post("/receipt", data={"csrf_token": token, "saved": "yes"})
+    assert confirmed.status_code == 303 and confirmed.headers["Location"].endswith("/done")
+    again = client.get("/receipt")
+    assert again.status_code == 404 and code not in again.get_data(as_text=True)
+    assert "no-store" in again.headers["Cache-Control"]
+
+
+def test_followup_shows_status_and_questions_and_takes_replies(intake_app, schools):
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        question = Message(tip_id=tip.id, from_reporter=False)
+        db.session.add(question)
+        db.session.flush()
+        question.body_ct = seal_for_tip(tip, f"message:{question.id}", b"Which bathroom? <b>When</b>?")
+        tip.status = "investigating"
+        db.session.commit()
+    page = open_followup(client, code).get_data(as_text=True)
+    assert "Being reviewed" in page and "Which bathroom? &lt;b&gt;When&lt;/b&gt;?" in page
+    token = csrf_of(client, "/followup")
+    response = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "The one by the gym."},
+                              [(jpeg_bytes(), "gym.jpg")])
+    assert response.status_code == 303
+    page = client.get("/followup").get_data(as_text=True)
+    assert "Your message was sent" in page and "The one by the gym." in page
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert tip.reporter_reply_unread is True and tip.reporter_replied_at is not None
+        reply = db.session.scalar(select(Message).where(Message.from_reporter.is_(True)))
+        assert open_for_tip(tip, f"message:{reply.id}", reply.body_ct) == b"The one by the gym."
+        photo = db.session.scalar(select(Attachment).where(Attachment.message_id == reply.id))
+        assert photo is not None and photo.tip_id == tip.id
+        staff_message = db.session.scalar(select(Message).where(Message.from_reporter.is_(False)))
+        assert staff_message.read_at is not None
+        tip.status = "closed"
+        db.session.commit()
+    assert "Closed" in client.get("/followup").get_data(as_text=True)
+    empty = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": ""}, None)
+    assert empty.status_code == 422 and "Write a message or add a photo" in empty.get_data(as_text=True)
+
+
+def test_spanish_by_browser_and_by_switch(intake_app):
+    client = intake_app.test_client()
+    page = client.get("/", headers={"Accept-Language": "es-ES,es;q=0.9"}).get_data(as_text=True)
+    assert 'lang="es"' in page and "llama al 911" in page
+    client = intake_app.test_client()
+    assert 'lang="en"' in client.get("/").get_data(as_text=True)
+    switched = client.get("/?lang=es").get_data(as_text=True)
+    assert "Reportar algo" in switched and 'href="/?lang=en"' in switched
+    assert "¿Qué está pasando?" in client.get("/report").get_data(as_text=True)
+    assert 'lang="es"' in client.get("/followup").get_data(as_text=True)

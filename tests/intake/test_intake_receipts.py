@@ -1,0 +1,137 @@
+"""Receipt codes: each opens its own tip and no other, cannot be guessed, and guessing is throttled."""
+
+from __future__ import annotations
+
+import secrets
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from app.crypto.receipts import (
+    ALPHABET,
+    ENTROPY_BITS,
+    db_find_tip_by_receipt,
+    format_code,
+    new_receipt_code,
+    normalize_code,
+)
+from app.extensions import db
+from app.models import ReporterSession, Tip
+from tests.intake.helpers import csrf_of, open_followup, submit_ok
+
+
+def test_code_has_enough_entropy_and_a_forgiving_form():
+    assert ENTROPY_BITS > 80 and len(set(ALPHABET)) == 32
+    code = new_receipt_code()
+    assert len(code.split("-")) == 5 and all(len(g) == 4 for g in code.split("-"))
+    canonical = normalize_code(code)
+    assert canonical is not None
+    messy = "  " + code.lower().replace("-", " ").replace("0", "o").replace("1", "l") + " "
+    assert normalize_code(messy) == canonical
+    assert normalize_code(code.replace("-", "\u2013")) == canonical
+    assert normalize_code(code[:-1]) is None and normalize_code(code + "A") is None
+    assert normalize_code("U" * 20) is None
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=ALPHABET, min_size=20, max_size=20), st.sampled_from(["", " ", "-", "  "]), st.booleans())
+def test_any_spelling_of_a_code_normalizes_to_it(raw, separator, lower):
+    typed = separator.join(raw[i:i + 4] for i in range(0, 20, 4))
+    typed = typed.lower() if lower else typed
+    assert normalize_code(typed.replace("0", "O").replace("1", "I")) == raw
+
+
+def test_code_opens_its_own_tip_and_no_other(intake_app, schools):
+    client = intake_app.test_client()
+    ref_a, code_a = submit_ok(client, schools["kelly"], "Tip A: someone is planning a fight.")
+    ref_b, code_b = submit_ok(client, schools["mills"], "Tip B: a student talks about hurting herself.")
+    with intake_app.app_context():
+        tip_a, tip_b = db_find_tip_by_receipt(code_a), db_find_tip_by_receipt(code_b)
+        assert tip_a is not None and tip_a.ref == ref_a
+        assert tip_b is not None and tip_b.ref == ref_b
+        # The database holds only keyed hashes, never the code.
+        for tip in db.session.scalars(select(Tip)):
+            assert normalize_code(code_a) not in tip.receipt_hash and len(tip.receipt_hash) == 64
+    page = open_followup(intake_app.test_client(), code_b).get_data(as_text=True)
+    assert ref_b in page and ref_a not in page
+
+
+def test_ten_thousand_random_codes_open_nothing(intake_app, schools):
+    client = intake_app.test_client()
+    for i in range(3):
+        submit_ok(client, schools["kelly"], f"Tip {i}: there is a weapon in a backpack.")
+    with intake_app.app_context():
+        for _ in range(10_000):
+            guess = format_code("".join(secrets.choice(ALPHABET) for _ in range(20)))
+            assert db_find_tip_by_receipt(guess) is None
+        assert db_find_tip_by_receipt("") is None
+        assert db_find_tip_by_receipt("x" * 100) is None
+
+
+def test_guessing_is_throttled_and_looks_like_a_wrong_code(make_intake_app):
+    app = make_intake_app(RECEIPT_RATE_LIMIT="5 per minute")
+    schools = app.config["TEST_SCHOOLS"]
+    reporter = app.test_client()
+    _ref, code = submit_ok(reporter, schools["kelly"], "Someone brought a knife to school today.")
+    guesser = app.test_client()
+    token = csrf_of(guesser, "/followup")
+    wrong = []
+    for _ in range(5):
+        response = guesser.post("/followup", data={"code": new_receipt_code(), "csrf_token": token})
+        wrong.append((response.status_code, response.get_data(as_text=True)))
+    throttled = guesser.post("/followup", data={"code": code, "csrf_token": token})  # the right code, too late
+    assert throttled.status_code == wrong[0][0] == 200
+    assert throttled.get_data(as_text=True) == wrong[0][1]
+    assert "could not open a report" in wrong[0][1]
+
+
+def test_global_limit_throttles_all_clients(make_intake_app):
+    app = make_intake_app(RECEIPT_GLOBAL_RATE_LIMIT="3 per minute")
+    schools = app.config["TEST_SCHOOLS"]
+    _ref, code = submit_ok(app.test_client(), schools["kelly"], "Someone brought a knife to school today.")
+    for i in range(3):
+        client = app.test_client()
+        client.post("/followup", data={"code": new_receipt_code(), "csrf_token": csrf_of(client, "/followup")},
+                    environ_base={"REMOTE_ADDR": f"10.0.0.{i}"})
+    client = app.test_client()
+    response = client.post("/followup", data={"code": code, "csrf_token": csrf_of(client, "/followup")},
+                           environ_base={"REMOTE_ADDR": "10.0.1.1"})
+    assert "could not open a report" in response.get_data(as_text=True)
+
+
+def test_cookie_holds_no_code_or_reference_and_leave_ends_the_session(intake_app, schools):
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "There is a threat against the school on Snapchat.")
+    page = open_followup(client, code).get_data(as_text=True)
+    assert ref in page
+    serializer = intake_app.session_interface.get_signing_serializer(intake_app)
+    cookie = client.get_cookie(intake_app.config["SESSION_COOKIE_NAME"])
+    session = serializer.loads(cookie.value)
+    assert set(session) <= {"csrf_token", "f", "r", "lang", "_flashes", "_fresh"}
+    readable = repr(session) + cookie.value
+    for secret in (ref, normalize_code(code) or "", code):
+        assert secret not in readable
+    token = csrf_of(client, "/followup")
+    client.post("/followup/leave", data={"csrf_token": token})
+    after = client.get("/followup").get_data(as_text=True)
+    assert ref not in after and 'name="code"' in after
+    with intake_app.app_context():
+        assert db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup")) is None
+
+
+def test_session_ends_after_fifteen_idle_minutes(intake_app, schools):
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "A student has been talking about a gun at home.")
+    assert ref in open_followup(client, code).get_data(as_text=True)
+    with intake_app.app_context():
+        from datetime import timedelta
+
+        from app.models import utcnow
+
+        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        assert row is not None and row.expires_at <= utcnow() + timedelta(minutes=15, seconds=5)
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    expired = client.get("/followup").get_data(as_text=True)
+    assert ref not in expired and "could not open a report" in expired
