@@ -16,7 +16,6 @@ from app.extensions import db
 from app.models import Alert, AlertStatus, WorkerLease, utcnow
 
 
-
 def _seconds(name: str) -> timedelta:
     return timedelta(seconds=current_app.config[name])
 

@@ -1,5 +1,51 @@
-from flask import Blueprint
+"""The staff console: sign-in, the queue, cases, messages to reporters, administration and the audit record.
+
+Every route is behind `_require_staff` below except the sign-in and enrolment pages, so a route added later
+is private by default.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from werkzeug.wrappers import Response
+
+from app.console import clock
 
 bp = Blueprint("console", __name__, template_folder="templates")
 
-from app.console import views  # noqa: E402,F401  (registers the routes)
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+PUBLIC_ENDPOINTS = frozenset({"console.sign_in", "console.second_factor", "console.enrol"})
+
+
+def session_expired() -> bool:
+    """True when the signed-in session has been idle too long or has lasted too long in all."""
+    now = clock.now().timestamp()
+    signed_in_at = session.get("signed_in_at")
+    last_seen = session.get("last_seen")
+    if not isinstance(signed_in_at, (int, float)) or not isinstance(last_seen, (int, float)):
+        return True
+    return (now - last_seen > IDLE_TIMEOUT.total_seconds()
+            or now - signed_in_at > ABSOLUTE_TIMEOUT.total_seconds())
+
+
+@bp.before_request
+def _require_staff() -> Response | None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        session.pop("_user_id", None)
+        return redirect(url_for("console.sign_in", next=request.full_path if request.method == "GET" else None))
+    if session_expired():
+        logout_user()
+        session.clear()
+        flash("Your session ended. Please sign in again.", "info")
+        return redirect(url_for("console.sign_in"))
+    session["last_seen"] = clock.now().timestamp()
+    return None
+
+
+from app.console import admin, audit_views, auth, case, case_actions, dev_sms, queue  # noqa: E402,F401  (register the routes)

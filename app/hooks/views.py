@@ -8,6 +8,7 @@ else gets 403 and changes nothing. Twilio retries webhooks, so every handler is 
 from __future__ import annotations
 
 import logging
+from typing import Any
 from xml.sax.saxutils import escape
 
 from flask import Response, abort, current_app, request
@@ -42,7 +43,7 @@ def _twiml(message: str) -> Response:
     return Response(body, mimetype="application/xml")
 
 
-def _audit(action: str, staff: Staff, **detail: str) -> None:
+def _audit(action: str, staff: Staff, **detail: Any) -> None:
     from app.audit import record
 
     record(action, actor=staff, **detail)

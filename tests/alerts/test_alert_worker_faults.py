@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Alert, AlertStatus
 from tests.alerts.conftest import make_tip
 from tests.conftest import REPO, on_postgres
-from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, Fault, FakeTwilio
+from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, FakeTwilio, Fault
 
 REF_IN_BODY = re.compile(r"#(T\d{5})")
 SCHOOLS = ["KWHS", "NCHS", "RHS", "CYMS", "CMS", "MES", "MWS", "EVES"]

@@ -1,0 +1,156 @@
+"""Staff accounts: creation, enrolment links, the password check with lockout, and signing out everywhere.
+
+Functions named db_* change rows in the current session and leave the commit to the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.accounts.passwords import hash_password, needs_rehash, verify_password
+from app.accounts.policy import password_problems
+from app.extensions import db
+from app.models import Assignment, Role, School, Staff
+
+MAX_FAILED_ATTEMPTS = 5
+LOCKOUT = timedelta(minutes=10)
+ENROLMENT_VALID_FOR = timedelta(days=3)
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    """A request about an account cannot be carried out; the message can be shown to an admin."""
+
+
+class WeakPassword(AccountError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    staff: Staff | None
+    ok: bool
+    locked: bool = False
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_staff(email: str) -> Staff | None:
+    return db.session.scalar(select(Staff).where(func.lower(Staff.email) == normalise_email(email)))
+
+
+def is_locked(staff: Staff, now: datetime) -> bool:
+    return staff.locked_until is not None and staff.locked_until > now
+
+
+def db_register_failure(staff: Staff, now: datetime) -> bool:
+    """Count a failed attempt (password or second factor); returns True when this one locked the account."""
+    staff.failed_logins = (staff.failed_logins or 0) + 1
+    if staff.failed_logins >= MAX_FAILED_ATTEMPTS:
+        staff.locked_until = now + LOCKOUT
+        staff.failed_logins = 0
+        return True
+    return False
+
+
+def db_check_password(email: str, password: str, now: datetime) -> PasswordCheck:
+    """The first step of sign-in. A locked account is refused even with the right password."""
+    staff = find_staff(email)
+    if staff is None or not staff.active or not staff.password_hash:
+        verify_password(_DUMMY_HASH, password)
+        return PasswordCheck(staff, ok=False)
+    if is_locked(staff, now):
+        return PasswordCheck(staff, ok=False, locked=True)
+    if not verify_password(staff.password_hash, password):
+        locked = db_register_failure(staff, now)
+        return PasswordCheck(staff, ok=False, locked=locked)
+    if needs_rehash(staff.password_hash):
+        staff.password_hash = hash_password(password)
+    return PasswordCheck(staff, ok=True)
+
+
+def db_sign_in_succeeded(staff: Staff, now: datetime) -> None:
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_login_at = now
+
+
+def db_set_password(staff: Staff, password: str) -> None:
+    problems = password_problems(password, email=staff.email)
+    if problems:
+        raise WeakPassword(problems)
+    staff.password_hash = hash_password(password)
+    db_sign_out_everywhere(staff)
+
+
+def db_sign_out_everywhere(staff: Staff) -> None:
+    """Every session cookie of this person stops working (app/accounts/session.py checks the generation)."""
+    staff.session_generation = (staff.session_generation or 0) + 1
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def db_new_enrolment(staff: Staff, now: datetime) -> str:
+    """A fresh one-time enrolment token (only its hash is stored); any earlier link stops working."""
+    token = secrets.token_urlsafe(32)
+    staff.enrolment_token_hash = _token_hash(token)
+    staff.enrolment_expires_at = now + ENROLMENT_VALID_FOR
+    return token
+
+
+def staff_for_enrolment(token: str, now: datetime) -> Staff | None:
+    if not token or len(token) > 100:
+        return None
+    staff = db.session.scalar(select(Staff).where(Staff.enrolment_token_hash == _token_hash(token)))
+    if staff is None or not staff.active or staff.enrolment_expires_at is None or staff.enrolment_expires_at < now:
+        return None
+    if not hmac.compare_digest(staff.enrolment_token_hash or "", _token_hash(token)):
+        return None
+    return staff
+
+
+def db_finish_enrolment(staff: Staff) -> None:
+    staff.enrolment_token_hash = None
+    staff.enrolment_expires_at = None
+
+
+def schools_by_short_name(names: Iterable[str]) -> list[School]:
+    wanted = [n.strip().upper() for n in names if n.strip()]
+    found = {s.short_name.upper(): s for s in db.session.scalars(select(School).where(
+        func.upper(School.short_name).in_(wanted)))}
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise AccountError(f"unknown school(s): {', '.join(missing)}")
+    return [found[n] for n in wanted]
+
+
+def db_create_staff(email: str, name: str, role: Role, schools: list[School], phone: str | None = None) -> Staff:
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise AccountError("enter a valid email address")
+    if find_staff(email) is not None:
+        raise AccountError(f"an account for {email} exists already")
+    if role != Role.DISTRICT_ADMIN and not schools:
+        raise AccountError("staff other than district admins need at least one school")
+    if phone and not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
+        raise AccountError("phone numbers are written in E.164 form, e.g. +13075550123")
+    staff = Staff(email=email, name=name.strip(), role=role, phone=phone or None, active=True)
+    db.session.add(staff)
+    for school in schools:
+        db.session.add(Assignment(staff=staff, school=school))
+    db.session.flush()
+    return staff

@@ -1,0 +1,82 @@
+"""`flask audit verify` (check the audit chain) and `flask triage export-labels` (staff corrections as
+training data, decrypted: the export itself is an audit event)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from app import audit
+from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
+from app.crypto.service import open_tip_text
+from app.extensions import db
+from app.models import Tip
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit record."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def verify_command() -> None:
+    """Check every event's hash and link; name the first broken one and exit 1 if any."""
+    report = audit.verify_chain()
+    if not report.ok:
+        click.echo(f"BROKEN at audit event {report.first_broken_id}: {report.reason} "
+                   f"({report.checked} events before it are intact)", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {report.checked} audit events, chain intact.")
+
+
+@click.group("triage")
+def triage_group() -> None:
+    """The triage model's data from the console."""
+
+
+@triage_group.command("export-labels")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here (owner-only) instead of standard output.")
+@with_appcontext
+def export_labels_command(out: Path | None) -> None:
+    """Corrected tips as {"text","category","urgency"} JSON lines, the taxonomy's training format."""
+    tips = db.session.scalars(
+        select(Tip).where(Tip.label_category.isnot(None), Tip.wrapped_dek.isnot(None)).order_by(Tip.id)
+    ).all()
+    if out is None:
+        count, skipped = _write_labels(tips, sys.stdout)
+    else:
+        out.touch(mode=0o600, exist_ok=True)
+        out.chmod(0o600)  # decrypted tips: never world-readable
+        with out.open("w", encoding="utf-8") as handle:
+            count, skipped = _write_labels(tips, handle)
+    audit.record("labels.exported", actor_label="cli", count=count, skipped=skipped)
+    db.session.commit()
+    click.echo(f"exported {count} labelled tips ({skipped} could not be opened)", err=True)
+
+
+def _write_labels(tips: Sequence[Tip], handle: TextIO) -> tuple[int, int]:
+    count = skipped = 0
+    for tip in tips:
+        try:
+            text = open_tip_text(tip)
+        except KeyringUnavailable as exc:
+            raise click.ClickException(f"cannot open tips: {exc}") from None
+        except (DecryptionFailed, TipShredded):
+            skipped += 1
+            continue
+        line = {"text": text, "category": tip.label_category, "urgency": tip.label_urgency or tip.urgency}
+        handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        count += 1
+    return count, skipped
+
+
+COMMANDS = [audit_group, triage_group]

@@ -1,0 +1,101 @@
+"""`flask staff ...`: create accounts (with a one-time enrolment link), list them, set a password, and
+print the current TOTP code of a demo account (development only)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from app import audit
+from app.accounts import service
+from app.accounts.totp import current_code
+from app.extensions import db
+from app.models import Role, Staff, utcnow
+
+_OPERATOR = "cli"  # the audit record's "who" for commands run on the server
+
+
+@click.group("staff")
+def staff_group() -> None:
+    """Staff accounts of the console."""
+
+
+@staff_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--school", "schools", multiple=True, help="School short name, e.g. KWHS (repeatable).")
+@click.option("--phone", default=None, help="Mobile number in E.164 form, e.g. +13075550123.")
+@with_appcontext
+def create_command(email: str, name: str, role: str, schools: tuple[str, ...], phone: str | None) -> None:
+    """Create an account and print its one-time enrolment link (password and authenticator are set there)."""
+    try:
+        school_rows = service.schools_by_short_name(schools)
+        staff = service.db_create_staff(email, name, Role(role), school_rows, phone=phone)
+    except service.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    token = service.db_new_enrolment(staff, utcnow())
+    audit.record("staff.invited", actor_label=_OPERATOR, target_id=staff.id, target=staff.email, role=role,
+                 school_ids=[s.id for s in school_rows])
+    db.session.commit()
+    click.echo(f"Created {staff.email} ({role}). Enrolment link, valid for 3 days, works once:")
+    click.echo(f"{current_app.config['PUBLIC_BASE_URL']}/console/enrol/{token}")
+
+
+@staff_group.command("list")
+@with_appcontext
+def list_command() -> None:
+    """Every account: email, name, role, schools, phone, active."""
+    people = db.session.scalars(select(Staff).order_by(Staff.email)).all()
+    for person in people:
+        schools = ",".join(sorted(a.school.short_name for a in person.assignments)) or "-"
+        click.echo(f"{person.email:32} {person.name:28} {person.role.value:15} {schools:40} "
+                   f"{person.phone or '-':13} {'active' if person.active else 'inactive'}")
+
+
+def _find(email: str) -> Staff:
+    staff = service.find_staff(email)
+    if staff is None:
+        raise click.ClickException(f"no account for {email}")
+    return staff
+
+
+@staff_group.command("set-password")
+@click.argument("email")
+@with_appcontext
+def set_password_command(email: str) -> None:
+    """Read a new password from standard input (one line); signs the person out everywhere."""
+    staff = _find(email)
+    if sys.stdin.isatty():
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        service.db_set_password(staff, password)
+    except service.WeakPassword as exc:
+        raise click.ClickException(str(exc)) from None
+    staff.failed_logins = 0
+    staff.locked_until = None
+    audit.record("staff.password_set", actor_label=_OPERATOR, target_id=staff.id, target=staff.email)
+    db.session.commit()
+    click.echo(f"Password of {staff.email} set; their sessions were ended.")
+
+
+@staff_group.command("totp")
+@click.argument("email")
+@with_appcontext
+def totp_command(email: str) -> None:
+    """Development only: the current second-factor code of an account (for the demo logins)."""
+    if current_app.config["PRODUCTION"]:
+        raise click.ClickException("Refusing in production: the second factor must come from the person's phone.")
+    staff = _find(email)
+    if not staff.totp_secret:
+        raise click.ClickException(f"{staff.email} has not enrolled an authenticator yet")
+    click.echo(current_code(staff.totp_secret, utcnow()))
+
+
+COMMANDS = [staff_group]

@@ -1,0 +1,38 @@
+"""Who is asking: the signed-in staff member, and the admin-only gate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import abort
+from flask_login import current_user
+
+from app.models import Role, Staff
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def me() -> Staff:
+    """The signed-in staff member (the blueprint guard has already refused everyone else)."""
+    staff = current_user._get_current_object()
+    if not isinstance(staff, Staff):
+        abort(401)
+    return staff
+
+
+def is_admin(staff: Staff) -> bool:
+    return staff.role == Role.DISTRICT_ADMIN
+
+
+def admin_required(view: F) -> F:
+    """District admins only; everyone else gets 403 (admin pages hold no tip, so there is nothing to hide)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not is_admin(me()):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)

@@ -1,0 +1,190 @@
+"""District admins: staff accounts (invite, edit, deactivate, reset), schools and their escalation chains."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app import audit
+from app.accounts import service
+from app.console import bp, clock
+from app.console.access import admin_required, me
+from app.console.forms import ChainForm, ConfirmForm, InviteForm, SchoolForm, StaffEditForm, as_choices
+from app.extensions import db
+from app.models import Assignment, ChainPosition, Role, School, Staff
+
+
+def _school_choices() -> list[tuple[int, str]]:
+    return [(s.id, f"{s.short_name}: {s.name}") for s in db.session.scalars(select(School).order_by(School.name))]
+
+
+def enrolment_link(token: str) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL']}/console/enrol/{token}"
+
+
+@bp.get("/admin/")
+@admin_required
+def admin_home() -> Response:
+    return redirect(url_for("console.admin_staff"))
+
+
+@bp.route("/admin/staff", methods=["GET", "POST"])
+@admin_required
+def admin_staff() -> str:
+    form = InviteForm()
+    form.schools.choices = as_choices(_school_choices())
+    link: str | None = None
+    if form.validate_on_submit():
+        schools = [s for s in (db.session.get(School, i) for i in form.schools.data or []) if s is not None]
+        try:
+            staff = service.db_create_staff(str(form.email.data), str(form.name.data), Role(form.role.data),
+                                            schools, phone=form.phone.data or None)
+        except service.AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            link = enrolment_link(service.db_new_enrolment(staff, clock.now()))
+            audit.record("staff.invited", actor=me(), target_id=staff.id, target=staff.email, role=staff.role.value,
+                         school_ids=[s.id for s in schools])
+            db.session.commit()
+            flash(f"Account created for {staff.email}. Give them the enrolment link below in person or by a "
+                  "channel you trust; it works once, for 3 days.", "info")
+            form = InviteForm(formdata=None)
+            form.schools.choices = as_choices(_school_choices())
+    people = list(db.session.scalars(select(Staff).order_by(Staff.active.desc(), Staff.name)))
+    return render_template("console/admin_staff.html", form=form, people=people, link=link)
+
+
+@bp.route("/admin/staff/<int:staff_id>", methods=["GET", "POST"])
+@admin_required
+def admin_staff_edit(staff_id: int) -> str | Response:
+    person = db.session.get(Staff, staff_id) or abort(404)
+    form = StaffEditForm(obj=person) if request.method == "GET" else StaffEditForm()
+    form.schools.choices = as_choices(_school_choices())
+    if request.method == "GET":
+        form.role.data = person.role.value
+        form.schools.data = sorted(person.school_ids)
+    if form.validate_on_submit():
+        changed = _apply_staff_edit(person, form)
+        if changed:
+            audit.record("staff.updated", actor=me(), target_id=person.id, target=person.email, changed=changed)
+        db.session.commit()
+        flash("Saved." if changed else "Nothing changed.", "info")
+        return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
+    return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=ConfirmForm())
+
+
+def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:
+    changed: list[str] = []
+    role = Role(form.role.data)
+    for attribute, value in (("name", str(form.name.data).strip()), ("role", role),
+                             ("phone", form.phone.data or None)):
+        if getattr(person, attribute) != value:
+            setattr(person, attribute, value)
+            changed.append(attribute)
+    active = bool(form.active.data)
+    if person.active != active:
+        person.active = active
+        changed.append("active")
+        if not active:
+            service.db_sign_out_everywhere(person)  # a deactivated account's open sessions end now
+    wanted = set(form.schools.data or [])
+    current = {a.school_id: a for a in person.assignments}
+    for school_id, assignment in current.items():
+        if school_id not in wanted:
+            person.assignments.remove(assignment)  # its chain position goes with it
+    for school_id in wanted - set(current):
+        person.assignments.append(Assignment(school_id=school_id))
+    if wanted != set(current):
+        changed.append("schools")
+    return changed
+
+
+@bp.post("/admin/staff/<int:staff_id>/reset")
+@admin_required
+def admin_staff_reset(staff_id: int) -> str | Response:
+    """A lost phone or password: clear both factors and issue a new enrolment link."""
+    person = db.session.get(Staff, staff_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    person.password_hash = None
+    person.totp_secret = None
+    person.totp_last_counter = None
+    person.recovery_codes = None
+    service.db_sign_out_everywhere(person)
+    link = enrolment_link(service.db_new_enrolment(person, clock.now()))
+    audit.record("staff.reset", actor=me(), target_id=person.id, target=person.email)
+    db.session.commit()
+    flash("Sign-in reset: the person's sessions ended; give them the new enrolment link.", "info")
+    form = StaffEditForm(obj=person)
+    form.schools.choices = as_choices(_school_choices())
+    form.role.data = person.role.value
+    form.schools.data = sorted(person.school_ids)
+    return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=ConfirmForm(),
+                           link=link)
+
+
+@bp.get("/admin/schools")
+@admin_required
+def admin_schools() -> str:
+    schools = list(db.session.scalars(select(School).order_by(School.name)))
+    return render_template("console/admin_schools.html", schools=schools, positions=list(ChainPosition))
+
+
+def _parse_time(value: str) -> time:
+    hours, minutes = (int(part) for part in value.split(":"))
+    return time(hours, minutes)
+
+
+@bp.route("/admin/schools/<int:school_id>", methods=["GET", "POST"])
+@admin_required
+def admin_school_edit(school_id: int) -> str | Response:
+    school = db.session.get(School, school_id) or abort(404)
+    form = SchoolForm(obj=school) if request.method == "GET" else SchoolForm()
+    if request.method == "GET":
+        form.day_start.data = school.day_start.strftime("%H:%M")
+        form.day_end.data = school.day_end.strftime("%H:%M")
+    if form.validate_on_submit():
+        try:
+            start, end = _parse_time(str(form.day_start.data)), _parse_time(str(form.day_end.data))
+        except ValueError:
+            flash("Times are written HH:MM, e.g. 07:30.", "error")
+        else:
+            school.name, school.town = str(form.name.data).strip(), str(form.town.data).strip()
+            school.day_start, school.day_end, school.active = start, end, bool(form.active.data)
+            audit.record("school.updated", actor=me(), school_id=school.id)
+            db.session.commit()
+            flash("School saved.", "info")
+            return redirect(url_for("console.admin_school_edit", school_id=school.id))
+    return render_template("console/admin_school_edit.html", form=form, school=school, chain_form=ChainForm(),
+                           positions=list(ChainPosition), assignments=sorted(school.assignments,
+                                                                             key=lambda a: a.staff.name))
+
+
+@bp.post("/admin/schools/<int:school_id>/chain")
+@admin_required
+def admin_school_chain(school_id: int) -> Response:
+    school = db.session.get(School, school_id) or abort(404)
+    if not ChainForm().validate_on_submit():
+        abort(400)
+    by_staff = {a.staff_id: a for a in school.assignments}
+    chosen: dict[int, int] = {}
+    for chain_position in ChainPosition:
+        value = request.form.get(f"position_{chain_position.value}", "")
+        if value.isdigit() and int(value) in by_staff:
+            if int(value) in chosen.values():
+                flash("One person can hold only one position in a school's chain.", "error")
+                return redirect(url_for("console.admin_school_edit", school_id=school.id))
+            chosen[chain_position.value] = int(value)
+    for assignment in school.assignments:
+        assignment.chain_position = None
+    db.session.flush()  # free every position first: (school, position) is unique
+    for position, staff_id in chosen.items():
+        by_staff[staff_id].chain_position = position
+    audit.record("school.chain_updated", actor=me(), school_id=school.id,
+                 chain={str(p): s for p, s in chosen.items()})
+    db.session.commit()
+    flash("Escalation chain saved.", "info")
+    return redirect(url_for("console.admin_school_edit", school_id=school.id))

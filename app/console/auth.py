@@ -1,0 +1,170 @@
+"""Sign-in (password, then a TOTP or recovery code), enrolment, sign-out and sign-out everywhere."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
+
+from app import audit
+from app.accounts import service
+from app.accounts.policy import password_problems
+from app.accounts.totp import (
+    db_check_totp,
+    db_use_recovery_code,
+    is_totp_code,
+    new_recovery_codes,
+    new_totp_secret,
+    provisioning_uri,
+    qr_svg,
+)
+from app.console import bp, clock
+from app.console.access import me
+from app.console.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
+from app.extensions import db
+from app.models import Staff
+
+PENDING_FOR_S = 300  # between a right password and the second factor
+
+
+def _safe_next(target: str | None) -> str:
+    # Only our own console pages: an open redirect would make a convincing phishing link.
+    if target and target.startswith("/console/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("console.queue")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> str | Response:
+    form = SignInForm()
+    if form.validate_on_submit():
+        now = clock.now()
+        email = form.email.data or ""
+        check = service.db_check_password(email, form.password.data or "", now)
+        if check.ok and check.staff is not None:
+            next_url = request.args.get("next")
+            session.clear()  # a fresh session: nothing from before the sign-in survives it
+            session["pending"] = {"id": check.staff.id, "gen": check.staff.session_generation,
+                                  "at": now.timestamp(), "next": _safe_next(next_url)}
+            db.session.commit()
+            return redirect(url_for("console.second_factor"))
+        reason = "locked" if check.locked else ("password" if check.staff else "unknown_account")
+        audit.record("signin.failed", actor=check.staff, actor_label=service.normalise_email(email)[:254],
+                     step="password", reason=reason)
+        db.session.commit()
+        if check.locked:
+            flash("Too many failed attempts: this account is locked for 10 minutes.", "error")
+        else:
+            flash("That email and password do not match an active account.", "error")
+    return render_template("console/sign_in.html", form=form)
+
+
+def _pending_staff() -> Staff | None:
+    pending = session.get("pending")
+    if not isinstance(pending, dict):
+        return None
+    if clock.now().timestamp() - float(pending.get("at", 0)) > PENDING_FOR_S:
+        return None
+    staff = db.session.get(Staff, int(pending.get("id", 0)))
+    if staff is None or not staff.active or staff.session_generation != pending.get("gen"):
+        return None
+    return staff
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+def second_factor() -> str | Response:
+    staff = _pending_staff()
+    if staff is None:
+        session.pop("pending", None)
+        flash("Please sign in with your email and password first.", "info")
+        return redirect(url_for("console.sign_in"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        now = clock.now()
+        code = (form.code.data or "").strip()
+        if service.is_locked(staff, now):
+            ok, method = False, "locked"
+        elif is_totp_code(code):
+            ok, method = db_check_totp(staff, code, now), "totp"
+        else:
+            ok, method = db_use_recovery_code(staff, code), "recovery_code"
+        if ok:
+            next_url = session["pending"].get("next")
+            session.clear()  # rotate again: the session that proved the password is not the signed-in one
+            service.db_sign_in_succeeded(staff, now)
+            login_user(staff)
+            session["signed_in_at"] = session["last_seen"] = now.timestamp()
+            audit.record("signin", actor=staff, method=method)
+            db.session.commit()
+            return redirect(_safe_next(next_url))
+        locked = method != "locked" and service.db_register_failure(staff, now)
+        audit.record("signin.failed", actor=staff, step="second_factor", reason=method if method == "locked"
+                     else "bad_code")
+        db.session.commit()
+        if locked or method == "locked":
+            session.pop("pending", None)
+            flash("Too many failed attempts: this account is locked for 10 minutes.", "error")
+            return redirect(url_for("console.sign_in"))
+        flash("That code is not valid (a code works once; wait for the next one).", "error")
+    return render_template("console/second_factor.html", form=form)
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        audit.record("signout", actor=me())
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("You are signed out.", "info")
+    return redirect(url_for("console.sign_in"))
+
+
+@bp.post("/sign-out-everywhere")
+def sign_out_everywhere() -> Response:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        staff = me()
+        service.db_sign_out_everywhere(staff)
+        audit.record("signout.everywhere", actor=staff)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("You are signed out on every device.", "info")
+    return redirect(url_for("console.sign_in"))
+
+
+@bp.route("/enrol/<token>", methods=["GET", "POST"])
+def enrol(token: str) -> str | Response:
+    now = clock.now()
+    staff = service.staff_for_enrolment(token, now)
+    if staff is None:
+        return render_template("console/enrol_invalid.html"), 404  # type: ignore[return-value]
+    if not staff.totp_secret:
+        # Kept on the row (not in the readable session cookie) so a reload shows the same, already scanned code.
+        staff.totp_secret = new_totp_secret()
+        staff.totp_last_counter = None
+        db.session.commit()
+    secret = staff.totp_secret
+    assert secret is not None
+    form = EnrolForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        password = form.password.data or ""
+        errors = password_problems(password, email=staff.email)
+        if password != form.confirm.data:
+            errors.append("The two passwords differ.")
+        if not errors and not db_check_totp(staff, form.code.data or "", now):
+            errors.append("That code is not valid: check the time on your phone and try the next code.")
+        if not errors:
+            service.db_set_password(staff, password)
+            codes, hashes = new_recovery_codes()
+            staff.recovery_codes = hashes
+            service.db_finish_enrolment(staff)
+            audit.record("staff.enrolled", actor=staff)
+            db.session.commit()
+            return render_template("console/recovery_codes.html", codes=codes, staff=staff)
+    uri = provisioning_uri(staff, secret)
+    return render_template("console/enrol.html", form=form, staff=staff, qr=qr_svg(uri), secret=secret,
+                           errors=errors, district=current_app.config["DISTRICT_NAME"])

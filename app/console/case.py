@@ -1,0 +1,161 @@
+"""A case: the decrypted tip, its notes, messages, photos, assessment and alert history.
+
+Opening a case decrypts it, so every view is an audit event; so is every photo served.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, abort, render_template
+from sqlalchemy import select
+
+from app import audit
+from app.console import bp
+from app.console.access import me
+from app.console.forms import (
+    AssignForm,
+    ConfirmForm,
+    LabelForm,
+    LinkForm,
+    MessageForm,
+    NoteForm,
+    StatusForm,
+    as_choices,
+)
+from app.console.labels import effective_category, effective_urgency
+from app.console.questions import question_choices
+from app.console.scope import get_visible_tip_or_404, visible_tips
+from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
+from app.crypto.service import open_for_tip, open_tip_assessment, open_tip_contact, open_tip_text
+from app.extensions import db
+from app.models import Alert, Assignment, Attachment, Role, School, Staff, Tip, utcnow
+
+# Served as what they are; anything else is a download of opaque bytes, never rendered.
+SAFE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+UNREADABLE = "[this part cannot be opened: the key is missing or the data was altered]"
+
+
+@dataclass
+class Entry:
+    """A note or a message, opened."""
+
+    created_at: Any
+    body: str
+    author: str
+    from_reporter: bool = False
+
+
+@dataclass
+class CaseContent:
+    text: str | None = None
+    contact: str | None = None
+    assessment: dict[str, Any] | None = None
+    notes: list[Entry] = field(default_factory=list)
+    messages: list[Entry] = field(default_factory=list)
+    problem: str | None = None
+
+
+def _open_text(tip: Tip, field_name: str, blob: bytes | None) -> str:
+    if blob is None:
+        return ""
+    try:
+        return open_for_tip(tip, field_name, blob).decode("utf-8")
+    except (DecryptionFailed, UnicodeDecodeError):
+        return UNREADABLE
+
+
+def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
+    content = CaseContent()
+    try:
+        content.text = open_tip_text(tip)
+        content.contact = open_tip_contact(tip)
+        content.assessment = open_tip_assessment(tip)
+    except TipShredded:
+        content.problem = "This tip was crypto-shredded after its retention period: its content is gone for good."
+        return content
+    except KeyringUnavailable as exc:
+        content.problem = f"The keyring is not available, so this tip cannot be opened ({exc})."
+        return content
+    except DecryptionFailed:
+        content.problem = "This tip does not open under its key: the data was altered. Tell the district admin."
+        return content
+    content.notes = [Entry(n.created_at, _open_text(tip, f"note:{n.id}", n.body_ct), names.get(n.staff_id, "?"))
+                     for n in tip.notes]
+    content.messages = [
+        Entry(m.created_at, _open_text(tip, f"message:{m.id}", m.body_ct),
+              "Reporter" if m.from_reporter else names.get(m.staff_id or 0, "Staff"), m.from_reporter)
+        for m in tip.messages
+    ]
+    return content
+
+
+def counselors_of(school_id: int) -> list[Staff]:
+    return list(db.session.scalars(
+        select(Staff).join(Assignment, Assignment.staff_id == Staff.id)
+        .where(Assignment.school_id == school_id, Staff.role == Role.COUNSELOR, Staff.active.is_(True))
+        .order_by(Staff.name)
+    ))
+
+
+def case_forms(tip: Tip) -> dict[str, Any]:
+    label = LabelForm(category=effective_category(tip), urgency=effective_urgency(tip))
+    status = StatusForm(status=tip.status, outcome=tip.outcome or "")
+    assign = AssignForm(counselor=tip.assigned_counselor_id or 0)
+    assign.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors_of(tip.school_id)])
+    message = MessageForm()
+    message.template.choices = as_choices(question_choices())
+    return {"label_form": label, "status_form": status, "assign_form": assign, "note_form": NoteForm(),
+            "message_form": message, "link_form": LinkForm(), "ack_form": ConfirmForm()}
+
+
+@bp.get("/tips/<ref>")
+def case(ref: str) -> str:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    staff_ids = {n.staff_id for n in tip.notes} | {m.staff_id for m in tip.messages if m.staff_id}
+    alerts = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip.id).order_by(Alert.id)))
+    staff_ids |= {a.staff_id for a in alerts if a.staff_id} | {
+        i for i in (tip.acknowledged_by_id, tip.labelled_by_id, tip.assigned_counselor_id) if i}
+    names = {s.id: s.name for s in db.session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))}
+    content = open_case(tip, names)
+    audit.record("tip.viewed", actor=staff, tip=tip, decrypted=content.problem is None)
+    if tip.reporter_reply_unread:
+        # Whoever opens the case has seen the reply: the queue's marker goes.
+        tip.reporter_reply_unread = False
+        now = utcnow()
+        for message in tip.messages:
+            if message.from_reporter and message.read_at is None:
+                message.read_at = now
+    db.session.commit()
+    related = list(db.session.scalars(
+        visible_tips(staff).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id).order_by(Tip.created_at)
+    )) if tip.incident_id is not None else []
+    school = db.session.get(School, tip.school_id)
+    return render_template(
+        "console/case.html", tip=tip, content=content, alerts=alerts, names=names, related=related, school=school,
+        category=effective_category(tip), urgency=effective_urgency(tip), **case_forms(tip),
+    )
+
+
+@bp.get("/tips/<ref>/attachments/<int:attachment_id>")
+def attachment(ref: str, attachment_id: int) -> Response:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    item = db.session.scalar(select(Attachment).where(Attachment.id == attachment_id, Attachment.tip_id == tip.id))
+    if item is None or item.data_ct is None:
+        abort(404)
+    try:
+        data = open_for_tip(tip, f"attachment:{item.id}", item.data_ct)
+    except (DecryptionFailed, TipShredded, KeyringUnavailable):
+        abort(410)
+    audit.record("attachment.viewed", actor=staff, tip=tip, attachment_id=item.id)
+    db.session.commit()
+    content_type = item.content_type if item.content_type in SAFE_IMAGE_TYPES else "application/octet-stream"
+    response = Response(data, mimetype=content_type)
+    # No filename from the reporter (it could identify them or carry an attack); sandboxed if opened directly.
+    response.headers["Content-Disposition"] = "inline" if content_type in SAFE_IMAGE_TYPES else "attachment"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
+    return response

@@ -1,0 +1,212 @@
+"""What staff do on a case: acknowledge, correct the labels, change status, assign, note, message, link.
+
+Each action changes the tip and writes one audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, url_for
+from werkzeug.wrappers import Response
+
+from app import audit
+from app.alerts.acknowledge import db_acknowledge_tip
+from app.console import bp
+from app.console.access import me
+from app.console.case import counselors_of
+from app.console.forms import (
+    AssignForm,
+    ConfirmForm,
+    LabelForm,
+    LinkForm,
+    MessageForm,
+    NoteForm,
+    StatusForm,
+    as_choices,
+)
+from app.console.labels import effective_category, effective_urgency
+from app.console.questions import READY_QUESTIONS, question_choices
+from app.console.scope import get_visible_tip, get_visible_tip_or_404
+from app.crypto.service import seal_for_tip
+from app.extensions import db
+from app.models import Incident, Message, Note, Outcome, Tip, TipStatus, utcnow
+from triage import urgency_rank
+
+STATUS_ORDER = [s.value for s in TipStatus]
+REOPEN_TO = TipStatus.INVESTIGATING.value
+
+
+def _back(tip: Tip, anchor: str = "") -> Response:
+    return redirect(url_for("console.case", ref=tip.ref) + (f"#{anchor}" if anchor else ""))
+
+
+def _form_errors(form: object) -> None:
+    for errors in getattr(form, "errors", {}).values():
+        for error in errors:
+            flash(str(error), "error")
+
+
+@bp.post("/tips/<ref>/acknowledge")
+def acknowledge(ref: str) -> Response:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    if ConfirmForm().validate_on_submit():
+        if db_acknowledge_tip(tip, staff, via="console"):  # it writes the audit event itself
+            flash("Acknowledged: escalation stopped.", "info")
+        else:
+            flash("This tip was acknowledged already.", "info")
+        db.session.commit()
+    return _back(tip)
+
+
+@bp.post("/tips/<ref>/label")
+def relabel(ref: str) -> Response:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    form = LabelForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(tip, "labels")
+    before = {"category": effective_category(tip), "urgency": effective_urgency(tip)}
+    category, urgency = str(form.category.data), str(form.urgency.data)
+    # The model's prediction stays in Tip.category/urgency; the correction is the label (see labels.py).
+    tip.label_category = category
+    tip.label_urgency = urgency
+    tip.urgency_rank = urgency_rank(urgency)
+    tip.labelled_by_id = staff.id
+    tip.labelled_at = utcnow()
+    audit.record("tip.relabelled", actor=staff, tip=tip, before=before,
+                 after={"category": category, "urgency": urgency},
+                 predicted={"category": tip.category, "urgency": tip.urgency})
+    db.session.commit()
+    flash("Category and urgency saved.", "info")
+    return _back(tip, "labels")
+
+
+def allowed_transition(current: str, new: str) -> bool:
+    """Forward along new > acknowledged > investigating > resolved > closed; resolved or closed may reopen."""
+    if new == current:
+        return False
+    if new == REOPEN_TO and current in (TipStatus.RESOLVED.value, TipStatus.CLOSED.value):
+        return True
+    return STATUS_ORDER.index(new) > STATUS_ORDER.index(current)
+
+
+@bp.post("/tips/<ref>/status")
+def change_status(ref: str) -> Response:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(tip, "status")
+    new, outcome = str(form.status.data), str(form.outcome.data or "")
+    if not allowed_transition(tip.status, new):
+        flash(f"A tip cannot go from {tip.status} to {new}.", "error")
+        return _back(tip, "status")
+    if new == TipStatus.CLOSED.value and outcome not in {o.value for o in Outcome}:
+        flash("Choose an outcome to close the case.", "error")
+        return _back(tip, "status")
+    previous = tip.status
+    if tip.acknowledged_at is None:
+        db_acknowledge_tip(tip, staff, via="console")  # moving the case on means someone has it: stop escalation
+    tip.status = new
+    if new == TipStatus.CLOSED.value:
+        tip.outcome = outcome
+        tip.closed_at = utcnow()
+    elif new == REOPEN_TO and previous in (TipStatus.RESOLVED.value, TipStatus.CLOSED.value):
+        tip.closed_at = None
+        tip.outcome = None
+    detail = {"before": previous, "after": new}
+    if new == TipStatus.CLOSED.value:
+        detail["outcome"] = outcome
+    audit.record("tip.closed" if new == TipStatus.CLOSED.value else "tip.status_changed", actor=staff, tip=tip,
+                 **detail)
+    db.session.commit()
+    flash(f"Status: {new}.", "info")
+    return _back(tip, "status")
+
+
+@bp.post("/tips/<ref>/assign")
+def assign(ref: str) -> Response:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    form = AssignForm()
+    counselors = {c.id: c for c in counselors_of(tip.school_id)}
+    form.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors.values()])
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(tip, "assign")
+    chosen = int(form.counselor.data or 0)
+    tip.assigned_counselor_id = chosen or None
+    audit.record("tip.assigned", actor=staff, tip=tip, counselor_id=chosen or None)
+    db.session.commit()
+    flash("Counselor assigned." if chosen else "Assignment removed.", "info")
+    return _back(tip, "assign")
+
+
+@bp.post("/tips/<ref>/notes")
+def add_note(ref: str) -> Response:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(tip, "notes")
+    note = Note(tip=tip, staff_id=staff.id)
+    db.session.add(note)
+    db.session.flush()  # the id is part of the ciphertext's associated data
+    note.body_ct = seal_for_tip(tip, f"note:{note.id}", str(form.body.data).encode("utf-8"))
+    audit.record("note.added", actor=staff, tip=tip, note_id=note.id)
+    db.session.commit()
+    flash("Note added.", "info")
+    return _back(tip, "notes")
+
+
+@bp.post("/tips/<ref>/messages")
+def send_message(ref: str) -> Response:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    form = MessageForm()
+    form.template.choices = as_choices(question_choices())
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(tip, "messages")
+    template = str(form.template.data or "")
+    body = (form.body.data or "").strip() or READY_QUESTIONS.get(template, "")
+    if not body:
+        flash("Pick a ready-made question or write a message.", "error")
+        return _back(tip, "messages")
+    message = Message(tip=tip, from_reporter=False, staff_id=staff.id)
+    db.session.add(message)
+    db.session.flush()
+    message.body_ct = seal_for_tip(tip, f"message:{message.id}", body.encode("utf-8"))
+    audit.record("message.sent", actor=staff, tip=tip, message_id=message.id, template=template or None)
+    db.session.commit()
+    flash("Message sent: the reporter sees it when they come back with their receipt code.", "info")
+    return _back(tip, "messages")
+
+
+@bp.post("/tips/<ref>/link")
+def link(ref: str) -> Response:
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref)
+    form = LinkForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(tip, "related")
+    other = get_visible_tip(staff, str(form.other_ref.data))
+    if other is None or other.id == tip.id:
+        flash("No other tip with that reference among your schools.", "error")
+        return _back(tip, "related")
+    incident = other.incident or tip.incident
+    if incident is None:
+        incident = Incident(school_id=other.school_id, category=effective_category(other), opened_at=utcnow(),
+                            last_tip_at=max(tip.created_at, other.created_at))
+        db.session.add(incident)
+    other.incident = incident
+    tip.incident = incident
+    db.session.flush()
+    audit.record("tip.linked", actor=staff, tip=tip, other_ref=other.ref, incident_id=incident.id)
+    db.session.commit()
+    flash(f"Linked with {other.ref} as one incident.", "info")
+    return _back(tip, "related")

@@ -1,0 +1,140 @@
+"""The console's forms. Every POST form carries a CSRF token (CSRFProtect is global); filter forms are GET."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from app.models import Outcome, Role, TipStatus
+from triage import CATEGORIES, URGENCIES
+
+ROLE_CHOICES = [(r.value, r.value.replace("_", " ")) for r in Role]
+CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
+URGENCY_CHOICES = [(u, u) for u in reversed(URGENCIES)]
+STATUS_CHOICES = [(s.value, s.value) for s in TipStatus]
+OUTCOME_CHOICES = [("", "(choose when closing)")] + [(o.value, o.value.replace("_", " ")) for o in Outcome]
+
+
+def as_choices(pairs: list[tuple[str, str]] | list[tuple[int, str]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms' option objects (plain tuples are deprecated)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField("Continue")
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField("Code from your authenticator app, or a recovery code",
+                       validators=[DataRequired(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text"})
+    submit = SubmitField("Sign in")
+
+
+class EnrolForm(FlaskForm):
+    password = PasswordField("New password (12 characters or more)", validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("New password again", validators=[DataRequired(), Length(max=256)],
+                            render_kw={"autocomplete": "new-password"})
+    code = StringField("Code shown by your authenticator app", validators=[DataRequired(), Length(max=10)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField("Finish set-up")
+
+
+class ConfirmForm(FlaskForm):
+    """A button and a CSRF token: acknowledge, sign out, sign out everywhere, deactivate."""
+
+    submit = SubmitField("Confirm")
+
+
+class LabelForm(FlaskForm):
+    category = SelectField("Category", choices=as_choices(CATEGORY_CHOICES))
+    urgency = SelectField("Urgency", choices=as_choices(URGENCY_CHOICES))
+    submit = SubmitField("Save correction")
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("Status", choices=as_choices(STATUS_CHOICES))
+    outcome = SelectField("Outcome", choices=as_choices(OUTCOME_CHOICES), validators=[Optional()])
+    submit = SubmitField("Change status")
+
+
+class AssignForm(FlaskForm):
+    counselor = SelectField("Counselor", coerce=int)
+    submit = SubmitField("Assign")
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("Internal note (never shown to the reporter)", validators=[DataRequired(), Length(max=5000)])
+    submit = SubmitField("Add note")
+
+
+class MessageForm(FlaskForm):
+    template = SelectField("Ready-made question", validators=[Optional()])
+    body = TextAreaField("Or write your own message", validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Send to reporter")
+
+
+class LinkForm(FlaskForm):
+    other_ref = StringField("Reference of a related tip", validators=[DataRequired(), Length(max=12)])
+    submit = SubmitField("Link as the same incident")
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    role = SelectField("Role", choices=as_choices(ROLE_CHOICES))
+    phone = StringField("Mobile phone for SMS alerts (E.164, e.g. +13075550123)",
+                        validators=[Optional(), Regexp(r"^\+[0-9]{8,15}$", message="Use the form +13075550123")])
+    schools = SelectMultipleField("Schools", coerce=int)
+    submit = SubmitField("Create account and show the enrolment link")
+
+
+class StaffEditForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    role = SelectField("Role", choices=as_choices(ROLE_CHOICES))
+    phone = StringField("Mobile phone (E.164)",
+                        validators=[Optional(), Regexp(r"^\+[0-9]{8,15}$", message="Use the form +13075550123")])
+    schools = SelectMultipleField("Schools", coerce=int)
+    active = BooleanField("Active (unticking signs the person out everywhere)")
+    submit = SubmitField("Save")
+
+
+class SchoolForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    town = StringField("Town", validators=[DataRequired(), Length(max=100)])
+    day_start = StringField("School day starts (HH:MM, local time)",
+                            validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])
+    day_end = StringField("School day ends (HH:MM)", validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])
+    active = BooleanField("Active")
+    submit = SubmitField("Save school")
+
+
+class ChainForm(FlaskForm):
+    """One select per chain position; filled in by the view with the school's assigned people."""
+
+    submit = SubmitField("Save escalation chain")
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    action = StringField("Action", validators=[Optional(), Length(max=64)])
+    actor = StringField("Who (email)", validators=[Optional(), Length(max=254)])
+    tip_ref = StringField("Tip reference", validators=[Optional(), Length(max=12)])
+    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1)])

@@ -1,0 +1,27 @@
+"""The category and urgency the console works with: staff's correction when there is one, else the model's.
+
+Tip.category/urgency keep the model's prediction (so label and prediction stay a pair for retraining and
+for measuring the model); Tip.label_category/label_urgency hold the correction; Tip.urgency_rank always
+follows the effective urgency, so the queue orders by what staff decided.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+
+from app.models import Tip
+
+
+def effective_category(tip: Tip) -> str:
+    return tip.label_category or tip.category
+
+
+def effective_urgency(tip: Tip) -> str:
+    return tip.label_urgency or tip.urgency
+
+
+def effective_category_column() -> Any:
+    return func.coalesce(Tip.label_category, Tip.category)
+

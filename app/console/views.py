@@ -1,1 +1,0 @@
-from app.console import bp  # noqa: F401

@@ -1,0 +1,157 @@
+"""Console test helpers: two schools, a few people with known passwords and TOTP secrets, sealed tips, and
+the real two-step sign-in with CSRF tokens."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyotp
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.accounts.passwords import hash_password
+from app.console import clock
+from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
+from app.crypto.service import db_new_tip_key, seal_for_tip
+from app.extensions import db
+from app.models import Agency, Assignment, Attachment, Role, School, Staff, Tip, utcnow
+from triage import urgency_rank
+
+PASSWORD = "correct horse battery staple"
+PASSWORD_HASH = hash_password(PASSWORD)  # once: Argon2 is slow on purpose
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@dataclass
+class World:
+    app: Flask
+    school_a: int
+    school_b: int
+    people: dict[str, int]  # key -> staff id
+    secrets: dict[str, str]  # key -> TOTP secret
+    emails: dict[str, str]
+
+
+PEOPLE = {
+    # key: (role, schools, chain position at school A)
+    "sro_a": (Role.SRO, ("A",), 1),
+    "counselor_a": (Role.COUNSELOR, ("A",), None),
+    "counselor_b": (Role.COUNSELOR, ("B",), None),
+    "sro_b": (Role.SRO, ("B",), None),
+    "admin": (Role.DISTRICT_ADMIN, (), None),
+}
+
+
+def build_world(app: Flask) -> World:
+    with app.app_context():
+        agency = Agency(name="Casper Police Department", short_name="CPD")
+        a = School(name="Alpha High School", short_name="AHS", town="Casper", agency=agency)
+        b = School(name="Beta Middle School", short_name="BMS", town="Casper", agency=agency)
+        db.session.add_all([agency, a, b])
+        db.session.flush()
+        people: dict[str, int] = {}
+        secrets: dict[str, str] = {}
+        emails: dict[str, str] = {}
+        for i, (key, (role, schools, position)) in enumerate(PEOPLE.items()):
+            secret = pyotp.random_base32()
+            staff = Staff(email=f"{key}@district.example", name=key.replace("_", " ").title(), role=role,
+                          phone=f"+1307555010{i}", password_hash=PASSWORD_HASH, totp_secret=secret)
+            db.session.add(staff)
+            for school in schools:
+                db.session.add(Assignment(staff=staff, school=a if school == "A" else b,
+                                          chain_position=position if school == "A" else None))
+            db.session.flush()
+            people[key], secrets[key], emails[key] = staff.id, secret, staff.email
+        db.session.commit()
+        return World(app, a.id, b.id, people, secrets, emails)
+
+
+def make_tip(
+    school_id: int, text: str = "someone said they will bring a gun tomorrow", *, urgency: str = "high",
+    category: str = "threat_of_violence", contact: str | None = None, created_at: datetime | None = None,
+    photo: bytes | None = None, incident_id: int | None = None, receipt_code: str | None = None,
+) -> Tip:
+    """A sealed tip through the real encryption service (inside an app context; commits)."""
+    code = normalize_code(receipt_code or new_receipt_code())
+    assert code is not None
+    tip = Tip(ref=db_new_reference(), school_id=school_id, receipt_hash=receipt_hash(code), category=category,
+              urgency=urgency, urgency_rank=urgency_rank(urgency), confidence=0.8, model_version="test",
+              created_at=created_at or utcnow(), incident_id=incident_id)
+    db_new_tip_key(tip)
+    tip.text_ct = seal_for_tip(tip, "text", text.encode())
+    if contact:
+        tip.contact_ct = seal_for_tip(tip, "contact", contact.encode())
+    assessment = {"category_probs": {category: 0.8, "other": 0.2}, "urgency_probs": {urgency: 0.9, "low": 0.1},
+                  "reasons": ["mentions a weapon", "says when"]}
+    tip.assessment_ct = seal_for_tip(tip, "assessment", json.dumps(assessment).encode())
+    db.session.add(tip)
+    db.session.flush()
+    if photo is not None:
+        item = Attachment(tip=tip, content_type="image/png", size=len(photo))
+        db.session.add(item)
+        db.session.flush()
+        item.data_ct = seal_for_tip(tip, f"attachment:{item.id}", photo)
+    db.session.commit()
+    return tip
+
+
+def csrf_from(client: FlaskClient, path: str = "/console/sign-in") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def totp_code(app: Flask, staff_id: int, secret: str) -> str:
+    """A code not used yet for this person (a code works once: use the next step if this one was)."""
+    totp = pyotp.TOTP(secret)
+    now = clock.now()
+    current = totp.timecode(now.replace(tzinfo=UTC))
+    with app.app_context():
+        staff = db.session.get(Staff, staff_id)
+        assert staff is not None
+        last = staff.totp_last_counter
+    counter = current if last is None or last < current else current + 1
+    if last is not None and last >= counter:
+        with app.app_context():
+            staff = db.session.get(Staff, staff_id)
+            assert staff is not None
+            staff.totp_last_counter = None
+            db.session.commit()
+        counter = current
+    return totp.generate_otp(counter)
+
+
+def sign_in(client: FlaskClient, world: World, key: str, *, code: str | None = None, password: str = PASSWORD) -> Any:
+    token = csrf_from(client)
+    client.post("/console/sign-in", data={"csrf_token": token, "email": world.emails[key], "password": password})
+    token = csrf_from(client, "/console/sign-in/code")
+    code = code or totp_code(world.app, world.people[key], world.secrets[key])
+    return client.post("/console/sign-in/code", data={"csrf_token": token, "code": code})
+
+
+class FrozenClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def audit_actions(app: Flask, tip_ref: str | None = None) -> list[str]:
+    from sqlalchemy import select
+
+    from app.models import AuditEvent
+
+    with app.app_context():
+        query = select(AuditEvent.action).order_by(AuditEvent.id)
+        if tip_ref is not None:
+            query = query.where(AuditEvent.tip_ref == tip_ref)
+        return list(db.session.scalars(query))

@@ -1,0 +1,119 @@
+"""Who may reach what: every /console route and method, enumerated from the app's URL map."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+
+from app.extensions import db
+from app.models import Attachment
+from tests.console.helpers import World, csrf_from, make_tip
+
+PUBLIC = {"console.sign_in", "console.second_factor", "console.enrol"}
+
+
+def console_rules(app: Flask) -> Iterator[tuple[Rule, str]]:
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/console") and rule.endpoint.startswith("console."):
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+def build(rule: Rule, **values: object) -> str:
+    arguments = {name: values.get(name, 1) for name in rule.arguments}
+    return rule.build(arguments, append_unknown=False)[1]  # type: ignore[index]
+
+
+def test_every_console_route_is_known_to_this_test(world: World) -> None:
+    # A new route must be classified here (public, tip, admin or personal) before it ships.
+    for rule, _ in console_rules(world.app):
+        assert (rule.endpoint in PUBLIC or "ref" in rule.arguments or rule.rule.startswith("/console/admin")
+                or rule.endpoint in {"console.queue", "console.sign_out", "console.sign_out_everywhere"}
+                or rule.rule.startswith("/console/dev/")), rule.rule
+
+
+def test_anonymous_is_sent_to_sign_in_everywhere(world: World) -> None:
+    client = world.app.test_client()
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    for rule, method in console_rules(world.app):
+        if rule.endpoint in PUBLIC:
+            continue
+        token = csrf_from(client)
+        response = client.open(build(rule, ref=ref), method=method, data={"csrf_token": token})
+        assert response.status_code in (302, 401), (rule.rule, method, response.status_code)
+        if response.status_code == 302:
+            assert "/console/sign-in" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("who", ["counselor_a", "sro_a"])
+def test_staff_of_school_a_get_404_on_every_tip_route_of_school_b(world: World, signed_in, who: str) -> None:
+    with world.app.app_context():
+        tip_b = make_tip(world.school_b, photo=b"\x89PNG fake")
+        other_b = make_tip(world.school_b)
+        attachment_id = db.session.query(Attachment.id).filter_by(tip_id=tip_b.id).scalar()
+        ref_b, other_ref = tip_b.ref, other_b.ref
+    client = signed_in(who)
+    token = csrf_from(client, "/console/")
+    checked = 0
+    for rule, method in console_rules(world.app):
+        if "ref" not in rule.arguments:
+            continue
+        url = build(rule, ref=ref_b, attachment_id=attachment_id)
+        data = {"csrf_token": token, "category": "other", "urgency": "low", "status": "closed",
+                "outcome": "unfounded", "body": "x", "other_ref": other_ref, "counselor": "0"}
+        response = client.open(url, method=method, data=data)
+        assert response.status_code == 404, (rule.rule, method, response.status_code)
+        checked += 1
+    assert checked >= 9
+    with world.app.app_context():
+        from app.models import Tip
+
+        tip = db.session.query(Tip).filter_by(ref=ref_b).one()
+        assert tip.status == "new" and tip.label_category is None and not tip.notes and not tip.messages
+
+
+def test_a_tip_of_another_school_cannot_be_linked(world: World, signed_in) -> None:
+    with world.app.app_context():
+        mine, theirs = make_tip(world.school_a).ref, make_tip(world.school_b).ref
+    client = signed_in("counselor_a")
+    token = csrf_from(client, "/console/")
+    client.post(f"/console/tips/{mine}/link", data={"csrf_token": token, "other_ref": theirs})
+    with world.app.app_context():
+        from app.models import Tip
+
+        assert db.session.query(Tip).filter_by(ref=theirs).one().incident_id is None
+
+
+@pytest.mark.parametrize("who", ["sro_a", "counselor_b"])
+def test_non_admins_get_403_or_404_on_every_admin_page(world: World, signed_in, who: str) -> None:
+    client = signed_in(who)
+    token = csrf_from(client, "/console/")
+    checked = 0
+    for rule, method in console_rules(world.app):
+        if not rule.rule.startswith("/console/admin"):
+            continue
+        response = client.open(build(rule, staff_id=world.people["sro_a"], school_id=world.school_a), method=method,
+                               data={"csrf_token": token, "name": "x", "role": "district_admin"})
+        assert response.status_code in (403, 404), (rule.rule, method, response.status_code)
+        checked += 1
+    assert checked >= 8
+
+
+def test_admin_reaches_every_admin_page(world: World, signed_in) -> None:
+    client = signed_in("admin")
+    for rule, method in console_rules(world.app):
+        if rule.rule.startswith("/console/admin") and method == "GET":
+            url = build(rule, staff_id=world.people["sro_a"], school_id=world.school_a)
+            assert client.get(url).status_code in (200, 302), url
+
+
+def test_admin_sees_tips_of_every_school(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref_b = make_tip(world.school_b).ref
+    assert signed_in("admin").get(f"/console/tips/{ref_b}").status_code == 200
+    assert signed_in("counselor_b").get(f"/console/tips/{ref_b}").status_code == 200
+    assert signed_in("counselor_a").get(f"/console/tips/{ref_b}").status_code == 404

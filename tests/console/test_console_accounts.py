@@ -1,0 +1,150 @@
+"""Accounts: `flask staff` commands, enrolment with a server-drawn QR code, recovery codes, admin pages."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+from sqlalchemy import select
+
+from app.accounts.policy import password_problems
+from app.extensions import db
+from app.models import Assignment, Staff
+from tests.console.helpers import World, audit_actions, csrf_from, sign_in
+
+
+def _create(world: World, *extra: str) -> str:
+    result = world.app.test_cli_runner().invoke(args=[
+        "staff", "create", "--email", "New.Person@District.example", "--name", "New Person", "--role", "counselor",
+        "--school", "AHS", "--school", "bms", "--phone", "+13075550177", *extra])
+    assert result.exit_code == 0, result.output
+    link = result.output.strip().splitlines()[-1]
+    assert link.startswith("http://tipline.test/console/enrol/")
+    return link.removeprefix("http://tipline.test")
+
+
+def test_password_policy() -> None:
+    assert password_problems("short")
+    assert password_problems("password1234")  # common
+    assert password_problems("Password2024!")  # common with noise on the end
+    assert password_problems("aaaaaaaaaaaaaaaa")
+    assert not password_problems("tumbleweed casper lantern")
+
+
+def test_staff_create_and_enrol(world: World) -> None:
+    path = _create(world)
+    client = world.app.test_client()
+    page = client.get(path).get_data(as_text=True)
+    assert "<svg" in page and "<img" not in page  # the QR code is drawn here, not fetched from anywhere
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)
+    assert secret
+    token = csrf_from(client, path)
+    weak = client.post(path, data={"csrf_token": token, "password": "password1234", "confirm": "password1234",
+                                   "code": pyotp.TOTP(secret.group(1)).now()})
+    assert "most common" in weak.get_data(as_text=True)
+    done = client.post(path, data={"csrf_token": token, "password": "tumbleweed casper lantern",
+                                   "confirm": "tumbleweed casper lantern",
+                                   "code": pyotp.TOTP(secret.group(1)).now()})
+    codes = re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", done.get_data(as_text=True))
+    assert len(codes) == 10
+    assert client.get(path).status_code == 404  # the link worked once
+    with world.app.app_context():
+        staff = db.session.scalar(select(Staff).where(Staff.email == "new.person@district.example"))
+        assert staff is not None and staff.password_hash and staff.password_hash.startswith("$argon2id$")
+        assert codes[0] not in (staff.recovery_codes or "")  # stored hashed
+        world.emails["new"], world.people["new"], world.secrets["new"] = staff.email, staff.id, secret.group(1)
+    # A recovery code signs in once.
+    new_password = "tumbleweed casper lantern"
+    assert sign_in(world.app.test_client(), world, "new", code=codes[0], password=new_password).status_code == 302
+    assert sign_in(world.app.test_client(), world, "new", code=codes[0], password=new_password).status_code == 200
+
+
+def test_staff_create_refuses_unknown_school_and_duplicates(world: World) -> None:
+    runner = world.app.test_cli_runner()
+    result = runner.invoke(args=["staff", "create", "--email", "x@d.example", "--name", "X", "--role", "sro",
+                                 "--school", "NOPE"])
+    assert result.exit_code != 0 and "unknown school" in result.output
+    result = runner.invoke(args=["staff", "create", "--email", world.emails["sro_a"], "--name", "X", "--role",
+                                 "sro", "--school", "AHS"])
+    assert result.exit_code != 0 and "exists already" in result.output
+
+
+def test_staff_list_and_set_password(world: World) -> None:
+    runner = world.app.test_cli_runner()
+    listing = runner.invoke(args=["staff", "list"]).output
+    assert "sro_a@district.example" in listing and "AHS" in listing and "active" in listing
+    refused = runner.invoke(args=["staff", "set-password", world.emails["sro_a"]], input="short\n")
+    assert refused.exit_code != 0
+    result = runner.invoke(args=["staff", "set-password", world.emails["sro_a"]], input="prairie wind sagebrush\n")
+    assert result.exit_code == 0, result.output
+    assert "staff.password_set" in audit_actions(world.app)
+
+
+def test_staff_totp_only_outside_production(world: World) -> None:
+    result = world.app.test_cli_runner().invoke(args=["staff", "totp", world.emails["sro_a"]])
+    assert result.exit_code == 0 and result.output.strip() == pyotp.TOTP(world.secrets["sro_a"]).now()
+    world.app.config["PRODUCTION"] = True
+    result = world.app.test_cli_runner().invoke(args=["staff", "totp", world.emails["sro_a"]])
+    assert result.exit_code != 0 and "production" in result.output
+
+
+def test_admin_invites_and_deactivates(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    token = csrf_from(admin, "/console/admin/staff")
+    page = admin.post("/console/admin/staff", data={
+        "csrf_token": token, "email": "invited@district.example", "name": "Invited", "role": "sro",
+        "schools": [str(world.school_a)], "phone": "+13075550155"}).get_data(as_text=True)
+    assert "/console/enrol/" in page
+    victim = signed_in("counselor_a")
+    admin.post(f"/console/admin/staff/{world.people['counselor_a']}", data={
+        "csrf_token": token, "name": "Counselor A", "role": "counselor", "phone": "",
+        "schools": [str(world.school_a)]})  # "active" unticked
+    assert victim.get("/console/").status_code == 302  # signed out at once
+    assert "staff.invited" in audit_actions(world.app) and "staff.updated" in audit_actions(world.app)
+
+
+def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    token = csrf_from(admin, f"/console/admin/schools/{world.school_a}")
+    admin.post(f"/console/admin/schools/{world.school_a}/chain", data={
+        "csrf_token": token, "position_1": str(world.people["counselor_a"]), "position_2": str(world.people["sro_a"])})
+    with world.app.app_context():
+        chain = {a.staff_id: a.chain_position for a in db.session.scalars(
+            select(Assignment).where(Assignment.school_id == world.school_a))}
+        assert chain[world.people["counselor_a"]] == 1 and chain[world.people["sro_a"]] == 2
+    assert "school.chain_updated" in audit_actions(world.app)
+
+
+def test_export_labels_writes_corrected_tips_as_jsonl(world: World, tmp_path) -> None:
+    import json
+
+    from tests.console.helpers import make_tip
+
+    with world.app.app_context():
+        corrected = make_tip(world.school_a, "there is a knife in his backpack", urgency="low", category="other")
+        corrected.label_category, corrected.label_urgency = "weapon", "high"
+        make_tip(world.school_a, "not corrected")
+        db.session.commit()
+    out = tmp_path / "labels.jsonl"
+    result = world.app.test_cli_runner().invoke(args=["triage", "export-labels", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines == [{"text": "there is a knife in his backpack", "category": "weapon", "urgency": "high"}]
+    assert out.stat().st_mode & 0o077 == 0
+    assert "labels.exported" in audit_actions(world.app)
+
+
+def test_demo_staff_sign_in_with_the_printed_logins(demo) -> None:
+    from pathlib import Path
+
+    line = next(x for x in (Path(demo.instance_path) / "demo_logins.txt").read_text().splitlines()
+                if x.startswith("d.ortiz@"))
+    email, password = line.split()[:2]
+    runner = demo.test_cli_runner()
+    code = runner.invoke(args=["staff", "totp", email]).output.strip()
+    client = demo.test_client()
+    client.post("/console/sign-in", data={"csrf_token": csrf_from(client), "email": email, "password": password})
+    response = client.post("/console/sign-in/code", data={"csrf_token": csrf_from(client, "/console/sign-in/code"),
+                                                          "code": code})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/console/")
+    assert "Queue" in client.get("/console/").get_data(as_text=True)

@@ -1,0 +1,122 @@
+"""The audit record is a hash chain: editing or deleting any event is found and named."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import delete, select, update
+
+from app import audit
+from app.extensions import db
+from app.models import AuditEvent
+from tests.console.helpers import World, audit_actions, csrf_from, make_tip
+
+
+def _events(app: Flask, n: int) -> list[int]:
+    with app.app_context():
+        ids = [audit.record("test.event", actor_label="tester", n=i).id for i in range(n)]
+        db.session.commit()
+        return ids
+
+
+def test_chain_links_each_event_to_the_one_before(app: Flask) -> None:
+    ids = _events(app, 3)
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [e.id for e in events] == ids
+        assert events[0].prev_hash == audit.GENESIS_HASH
+        assert events[1].prev_hash == events[0].hash and events[2].prev_hash == events[1].hash
+        assert audit.verify_chain().ok
+
+
+def test_audit_refuses_content_in_its_detail(app: Flask) -> None:
+    with app.app_context(), pytest.raises(audit.AuditDetailRefused):
+        audit.record("tip.viewed", actor_label="x", text="the tip itself")
+
+
+def test_editing_an_event_makes_verify_fail_and_name_it(app: Flask) -> None:
+    ids = _events(app, 5)
+    with app.app_context():
+        db.session.execute(update(AuditEvent).where(AuditEvent.id == ids[2]).values(actor_label="someone else"))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"audit event {ids[2]}" in result.output and "edited" in result.output
+
+
+def test_deleting_an_event_makes_verify_fail_and_name_the_next(app: Flask) -> None:
+    ids = _events(app, 5)
+    with app.app_context():
+        db.session.execute(delete(AuditEvent).where(AuditEvent.id == ids[1]))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and f"audit event {ids[2]}" in result.output
+
+
+def test_rehashing_an_edited_event_still_breaks_the_link(app: Flask) -> None:
+    ids = _events(app, 4)
+    with app.app_context():
+        event = db.session.get(AuditEvent, ids[1])
+        assert event is not None
+        event.action = "nothing.to.see"
+        event.hash = audit.event_hash(event)  # a forger who recomputes this event's hash
+        db.session.commit()
+        report = audit.verify_chain()
+        assert not report.ok and report.first_broken_id == ids[2]
+
+
+def test_verify_passes_on_an_intact_record(app: Flask) -> None:
+    _events(app, 3)
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "3 audit events" in result.output
+
+
+def test_case_work_leaves_the_expected_trail(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    token = csrf_from(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/label", data={"csrf_token": token, "category": "weapon", "urgency": "high"})
+    client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": "closed", "outcome": "unfounded"})
+    assert audit_actions(world.app, ref) == ["tip.viewed", "tip.relabelled", "tip.acknowledged", "tip.closed"]
+    with world.app.app_context():
+        closed = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "tip.closed"))
+        assert closed is not None and closed.actor_id == world.people["sro_a"]
+        assert audit.parse_detail(closed) == {"before": "new", "after": "closed", "outcome": "unfounded"}
+        assert audit.verify_chain().ok
+
+
+def test_admin_reads_and_filters_the_record(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    signed_in("sro_a").get(f"/console/tips/{ref}")
+    admin = signed_in("admin")
+    page = admin.get(f"/console/admin/audit?tip_ref={ref}").get_data(as_text=True)
+    assert "tip.viewed" in page and "sro_a@district.example" in page and "1 events" in page
+    assert "The chain holds" in admin.get("/console/admin/audit?verify=1").get_data(as_text=True)
+
+
+def test_concurrent_writers_do_not_fork_the_chain(app: Flask) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            with app.app_context():
+                for i in range(10):
+                    audit.record("test.concurrent", actor_label=f"writer{n}", i=i)
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # surfaced below; a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with app.app_context():
+        report = audit.verify_chain()
+        assert report.ok and report.checked == 60

@@ -1,0 +1,147 @@
+"""Sign-in: password and a one-time TOTP code, lockout, session expiry, CSRF, sign-out everywhere."""
+
+from __future__ import annotations
+
+import pyotp
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.console import clock
+from app.extensions import db
+from app.models import AuditEvent, Staff
+from tests.console.helpers import PASSWORD, FrozenClock, World, audit_actions, csrf_from, sign_in, totp_code
+
+
+def _password_step(client: FlaskClient, world: World, key: str, password: str = PASSWORD) -> str:
+    token = csrf_from(client)
+    response = client.post("/console/sign-in", data={"csrf_token": token, "email": world.emails[key],
+                                                     "password": password})
+    return response.headers.get("Location", "") if response.status_code == 302 else response.get_data(as_text=True)
+
+
+def test_console_pages_need_sign_in(world: World) -> None:
+    response = world.app.test_client().get("/console/")
+    assert response.status_code == 302 and "/console/sign-in" in response.headers["Location"]
+
+
+def test_password_alone_does_not_sign_in(world: World) -> None:
+    client = world.app.test_client()
+    assert _password_step(client, world, "sro_a").endswith("/console/sign-in/code")
+    response = client.get("/console/")
+    assert response.status_code == 302 and "/console/sign-in" in response.headers["Location"]
+
+
+def test_password_and_totp_sign_in(world: World, signed_in) -> None:
+    client = signed_in("sro_a")
+    assert client.get("/console/").status_code == 200
+    assert "signin" in audit_actions(world.app)
+
+
+def test_wrong_totp_code_is_refused(world: World) -> None:
+    client = world.app.test_client()
+    response = sign_in(client, world, "sro_a", code="000000")
+    assert response.status_code == 200 and "not valid" in response.get_data(as_text=True)
+    assert client.get("/console/").status_code == 302
+
+
+def test_reused_totp_code_is_refused(world: World) -> None:
+    code = totp_code(world.app, world.people["sro_a"], world.secrets["sro_a"])
+    first, second = world.app.test_client(), world.app.test_client()
+    assert sign_in(first, world, "sro_a", code=code).status_code == 302
+    response = sign_in(second, world, "sro_a", code=code)
+    assert response.status_code == 200 and "not valid" in response.get_data(as_text=True)
+    assert second.get("/console/").status_code == 302
+
+
+def test_five_failures_lock_the_account_for_ten_minutes(world: World, frozen_clock: FrozenClock) -> None:
+    client = world.app.test_client()
+    for _ in range(5):
+        _password_step(client, world, "sro_a", password="wrong password here")
+    page = _password_step(client, world, "sro_a")  # the right password, but locked
+    assert "locked" in page
+    frozen_clock.advance(minutes=9)
+    assert "locked" in _password_step(client, world, "sro_a")
+    frozen_clock.advance(minutes=2)
+    assert sign_in(client, world, "sro_a").status_code == 302
+    assert client.get("/console/").status_code == 200
+    actions = audit_actions(world.app)
+    assert actions.count("signin.failed") >= 6
+
+
+def test_failed_codes_count_towards_the_lockout(world: World, frozen_clock: FrozenClock) -> None:
+    client = world.app.test_client()
+    for _ in range(5):
+        sign_in(client, world, "sro_a", code="111111")
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_a"])
+        assert staff is not None and staff.locked_until is not None and staff.locked_until > clock.now()
+
+
+def test_session_expires_after_30_minutes_idle(world: World, signed_in, frozen_clock: FrozenClock) -> None:
+    client = signed_in("sro_a")
+    frozen_clock.advance(minutes=29)
+    assert client.get("/console/").status_code == 200
+    frozen_clock.advance(minutes=29)  # active: 29 minutes since the last request
+    assert client.get("/console/").status_code == 200
+    frozen_clock.advance(minutes=31)
+    response = client.get("/console/")
+    assert response.status_code == 302 and "/console/sign-in" in response.headers["Location"]
+    assert client.get("/console/").status_code == 302  # and it stays signed out
+
+
+def test_session_expires_after_12_hours_in_all(world: World, signed_in, frozen_clock: FrozenClock) -> None:
+    client = signed_in("sro_a")
+    for _ in range(24):  # busy all day, never idle
+        frozen_clock.advance(minutes=29)
+        assert client.get("/console/").status_code == 200
+    frozen_clock.advance(minutes=29)  # 12 h 5 min
+    assert client.get("/console/").status_code == 302
+
+
+def test_post_without_csrf_token_is_refused(world: World, signed_in) -> None:
+    client = signed_in("sro_a")
+    assert client.post("/console/sign-out").status_code == 400
+    assert client.get("/console/").status_code == 200  # still signed in
+    anonymous = world.app.test_client()
+    response = anonymous.post("/console/sign-in", data={"email": world.emails["sro_a"], "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_session_is_rotated_at_sign_in(world: World) -> None:
+    client = world.app.test_client()
+    client.get("/console/sign-in")
+    with client.session_transaction() as sess:
+        sess["planted"] = "by an attacker"
+    sign_in(client, world, "sro_a")
+    with client.session_transaction() as sess:
+        assert "planted" not in sess
+
+
+def test_sign_out_everywhere_ends_every_session(world: World, signed_in) -> None:
+    laptop, phone = signed_in("sro_a"), signed_in("sro_a")
+    laptop.post("/console/sign-out-everywhere", data={"csrf_token": csrf_from(laptop, "/console/")})
+    assert phone.get("/console/").status_code == 302
+    assert laptop.get("/console/").status_code == 302
+
+
+def test_sign_in_is_audited_without_the_password(world: World) -> None:
+    client = world.app.test_client()
+    _password_step(client, world, "sro_a", password="not the password at all")
+    with world.app.app_context():
+        events = db.session.scalars(select(AuditEvent)).all()
+        assert [e.action for e in events] == ["signin.failed"]
+        assert "not the password" not in events[0].detail
+        assert events[0].actor_id == world.people["sro_a"]
+
+
+def test_cookie_flags(world: World) -> None:
+    client = world.app.test_client()
+    response = client.get("/console/sign-in")
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_totp_secret_matches_pyotp(world: World) -> None:
+    # Guards the time base: our naive-UTC clock and pyotp must agree on the current code.
+    code = pyotp.TOTP(world.secrets["sro_a"]).now()
+    assert sign_in(world.app.test_client(), world, "sro_a", code=code).status_code == 302

@@ -1,0 +1,176 @@
+"""A case: what staff see and do, and that each step is on the audit record without the tip's content."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.crypto.service import open_for_tip, seal_for_tip
+from app.extensions import db
+from app.models import Alert, AuditEvent, Message, Note, Tip
+from tests.console.helpers import World, audit_actions, csrf_from, make_tip
+
+SECRET_TEXT = "Jordan said he will bring his dad's rifle to the assembly on Friday"
+
+
+def _tip(world: World, ref: str) -> Tip:
+    tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+    assert tip is not None
+    return tip
+
+
+def test_opening_a_case_shows_the_decrypted_tip_and_is_audited(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a, SECRET_TEXT, contact="call me at 307-555-0199").ref
+    page = signed_in("counselor_a").get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "rifle to the assembly" in page and "307-555-0199" in page
+    assert "mentions a weapon" in page  # the assessment's reasons
+    assert audit_actions(world.app, ref) == ["tip.viewed"]
+    with world.app.app_context():
+        details = " ".join(e.detail for e in db.session.scalars(select(AuditEvent)))
+        assert "rifle" not in details and "307-555" not in details
+
+
+def test_relabel_keeps_the_prediction_and_moves_the_tip_in_the_queue(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a, urgency="low", category="other").ref
+    client = signed_in("sro_a")
+    token = csrf_from(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/label", data={"csrf_token": token, "category": "weapon",
+                                                    "urgency": "critical"})
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        assert (tip.category, tip.urgency) == ("other", "low")  # the model's prediction stays
+        assert (tip.label_category, tip.label_urgency, tip.urgency_rank) == ("weapon", "critical", 3)
+        assert tip.labelled_by_id == world.people["sro_a"] and tip.labelled_at is not None
+    assert audit_actions(world.app, ref) == ["tip.viewed", "tip.relabelled"]
+
+
+def test_closing_needs_an_outcome_and_is_audited(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    token = csrf_from(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": "closed", "outcome": ""})
+    with world.app.app_context():
+        assert _tip(world, ref).status == "new"
+    client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": "closed",
+                                                     "outcome": "counselling_provided"})
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        assert (tip.status, tip.outcome) == ("closed", "counselling_provided") and tip.closed_at is not None
+        assert tip.acknowledged_at is not None  # moving a case on stops its escalation
+    assert audit_actions(world.app, ref) == ["tip.viewed", "tip.acknowledged", "tip.closed"]
+
+
+def test_status_moves_forward_and_reopens_only_to_investigating(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    token = csrf_from(client, f"/console/tips/{ref}")
+
+    def set_status(status: str) -> str:
+        client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": status,
+                                                         "outcome": "unfounded"})
+        with world.app.app_context():
+            return _tip(world, ref).status
+
+    assert set_status("investigating") == "investigating"
+    assert set_status("new") == "investigating"
+    assert set_status("resolved") == "resolved"
+    assert set_status("closed") == "closed"
+    assert set_status("investigating") == "investigating"
+    with world.app.app_context():
+        assert _tip(world, ref).outcome is None
+
+
+def test_acknowledge_stops_the_alerts(world: World, signed_in) -> None:
+    with world.app.app_context():
+        tip = make_tip(world.school_a, urgency="critical")
+        db.session.add(Alert(tip_id=tip.id, staff_id=world.people["sro_a"], chain_position=1, status="sent"))
+        db.session.commit()
+        ref = tip.ref
+    client = signed_in("sro_a")
+    client.post(f"/console/tips/{ref}/acknowledge", data={"csrf_token": csrf_from(client, f"/console/tips/{ref}")})
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        assert tip.status == "acknowledged" and tip.acknowledged_by_id == world.people["sro_a"]
+        alert = db.session.scalar(select(Alert).where(Alert.tip_id == tip.id))
+        assert alert is not None and alert.status == "acknowledged"
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "Alert history" in page and "Sro A" in page
+
+
+def test_notes_and_messages_are_sealed(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    token = csrf_from(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/notes", data={"csrf_token": token, "body": "Talked to the vice principal"})
+    client.post(f"/console/tips/{ref}/messages", data={"csrf_token": token, "template": "where.es", "body": ""})
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        note = db.session.scalar(select(Note).where(Note.tip_id == tip.id))
+        message = db.session.scalar(select(Message).where(Message.tip_id == tip.id))
+        assert note is not None and message is not None and not message.from_reporter
+        assert b"vice principal" not in (note.body_ct or b"")
+        assert open_for_tip(tip, f"note:{note.id}", note.body_ct or b"") == b"Talked to the vice principal"
+        assert open_for_tip(tip, f"message:{message.id}", message.body_ct or b"").decode().startswith("¿Dónde")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "Talked to the vice principal" in page and "¿Dónde está pasando esto?" in page
+    assert audit_actions(world.app, ref)[1:3] == ["note.added", "message.sent"]
+
+
+def test_opening_the_case_clears_the_new_reply_marker(world: World, signed_in) -> None:
+    with world.app.app_context():
+        tip = make_tip(world.school_a)
+        reply = Message(tip=tip, from_reporter=True)
+        db.session.add(reply)
+        db.session.flush()
+        reply.body_ct = seal_for_tip(tip, f"message:{reply.id}", b"It is in the gym")
+        tip.reporter_reply_unread = True
+        db.session.commit()
+        ref = tip.ref
+    client = signed_in("sro_a")
+    assert "New reply from reporter" in client.get("/console/").get_data(as_text=True)
+    assert "It is in the gym" in client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "New reply from reporter" not in client.get("/console/").get_data(as_text=True)
+
+
+def test_photo_is_served_with_safe_headers_and_audited(world: World, signed_in) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    with world.app.app_context():
+        tip = make_tip(world.school_a, photo=png)
+        ref, attachment_id = tip.ref, tip.attachments[0].id
+    response = signed_in("sro_a").get(f"/console/tips/{ref}/attachments/{attachment_id}")
+    assert response.status_code == 200 and response.data == png
+    assert response.mimetype == "image/png"
+    assert response.headers["Content-Disposition"] == "inline"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert audit_actions(world.app, ref) == ["attachment.viewed"]
+
+
+def test_assign_a_counselor_of_the_school_only(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    token = csrf_from(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/assign", data={"csrf_token": token, "counselor": world.people["counselor_b"]})
+    with world.app.app_context():
+        assert _tip(world, ref).assigned_counselor_id is None
+    client.post(f"/console/tips/{ref}/assign", data={"csrf_token": token, "counselor": world.people["counselor_a"]})
+    with world.app.app_context():
+        assert _tip(world, ref).assigned_counselor_id == world.people["counselor_a"]
+
+
+def test_linking_puts_two_tips_in_one_incident(world: World, signed_in) -> None:
+    with world.app.app_context():
+        first, second = make_tip(world.school_a).ref, make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    client.post(f"/console/tips/{first}/link", data={"csrf_token": csrf_from(client, f"/console/tips/{first}"),
+                                                     "other_ref": second})
+    with world.app.app_context():
+        a, b = _tip(world, first), _tip(world, second)
+        assert a.incident_id is not None and a.incident_id == b.incident_id
+    assert second in client.get(f"/console/tips/{first}").get_data(as_text=True)

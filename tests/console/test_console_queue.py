@@ -1,0 +1,99 @@
+"""The queue: most urgent first, then oldest; filters; overdue, reply and incident markers; scope."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from app.extensions import db
+from app.models import Incident, Tip, utcnow
+from tests.console.helpers import World, make_tip
+
+
+def _refs(page: str) -> list[str]:
+    return re.findall(r'data-ref="([0-9A-Z]+)"', page)
+
+
+def test_most_urgent_first_then_oldest(world: World, signed_in) -> None:
+    now = utcnow()
+    with world.app.app_context():
+        low = make_tip(world.school_a, urgency="low", created_at=now - timedelta(hours=5)).ref
+        high_new = make_tip(world.school_a, urgency="high", created_at=now - timedelta(minutes=1)).ref
+        high_old = make_tip(world.school_a, urgency="high", created_at=now - timedelta(hours=2)).ref
+        critical = make_tip(world.school_a, urgency="critical", created_at=now).ref
+    page = signed_in("sro_a").get("/console/").get_data(as_text=True)
+    assert _refs(page) == [critical, high_old, high_new, low]
+
+
+def test_queue_shows_only_the_persons_schools(world: World, signed_in) -> None:
+    with world.app.app_context():
+        mine, theirs = make_tip(world.school_a).ref, make_tip(world.school_b).ref
+    assert _refs(signed_in("counselor_a").get("/console/").get_data(as_text=True)) == [mine]
+    page = signed_in("counselor_a").get(f"/console/?school={world.school_b}").get_data(as_text=True)
+    assert theirs not in page
+    assert set(_refs(signed_in("admin").get("/console/").get_data(as_text=True))) == {mine, theirs}
+
+
+def test_filters(world: World, signed_in) -> None:
+    with world.app.app_context():
+        weapon = make_tip(world.school_a, category="weapon", urgency="high").ref
+        bullying = make_tip(world.school_a, category="bullying", urgency="low").ref
+        closed = make_tip(world.school_a, category="bullying", urgency="low")
+        closed.status = "closed"
+        db.session.commit()
+        closed_ref = closed.ref
+    client = signed_in("sro_a")
+    assert _refs(client.get("/console/?category=weapon").get_data(as_text=True)) == [weapon]
+    assert _refs(client.get("/console/?urgency=low").get_data(as_text=True)) == [bullying]
+    assert _refs(client.get("/console/?status=closed").get_data(as_text=True)) == [closed_ref]
+    assert closed_ref not in client.get("/console/").get_data(as_text=True)
+
+
+def test_overdue_when_not_acknowledged_in_time(world: World, signed_in) -> None:
+    now = utcnow()
+    with world.app.app_context():
+        late = make_tip(world.school_a, urgency="critical", created_at=now - timedelta(minutes=6)).ref
+        fresh = make_tip(world.school_a, urgency="critical", created_at=now - timedelta(minutes=1)).ref
+    page = signed_in("sro_a").get("/console/").get_data(as_text=True)
+    rows = {ref: row for ref, row in re.findall(r'data-ref="([0-9A-Z]+)">(.*?)</tr>', page, re.S)}
+    assert "OVERDUE" in rows[late] and "OVERDUE" not in rows[fresh]
+
+
+def test_related_tips_are_grouped(world: World, signed_in) -> None:
+    now = utcnow()
+    with world.app.app_context():
+        incident = Incident(school_id=world.school_a, category="weapon")
+        db.session.add(incident)
+        db.session.flush()
+        first = make_tip(world.school_a, urgency="critical", incident_id=incident.id, created_at=now).ref
+        make_tip(world.school_a, urgency="high", created_at=now - timedelta(hours=1))
+        second = make_tip(world.school_a, urgency="low", incident_id=incident.id, created_at=now).ref
+    page = signed_in("sro_a").get("/console/").get_data(as_text=True)
+    refs = _refs(page)
+    assert refs[:2] == [first, second] and "2 related tips" in page
+
+
+def test_queue_never_decrypts(world: World, signed_in, monkeypatch) -> None:
+    with world.app.app_context():
+        make_tip(world.school_a)
+
+    def refuse(*args: object) -> bytes:
+        raise AssertionError("the queue opened a tip")
+
+    monkeypatch.setattr("app.crypto.service.open_for_tip", refuse)
+    monkeypatch.setattr("app.crypto.envelope.open_sealed", refuse)
+    assert signed_in("sro_a").get("/console/").status_code == 200
+
+
+def test_pagination(world: World, signed_in) -> None:
+    now = utcnow()
+    with world.app.app_context():
+        for i in range(55):
+            db.session.add(Tip(ref=f"P{i:04d}", school_id=world.school_a, receipt_hash=f"{i:064d}", category="other",
+                               urgency="low", urgency_rank=0, confidence=0.5, model_version="t",
+                               created_at=now - timedelta(minutes=i)))
+        db.session.commit()
+    client = signed_in("sro_a")
+    first = client.get("/console/").get_data(as_text=True)
+    second = client.get("/console/?page=2").get_data(as_text=True)
+    assert len(_refs(first)) == 50 and len(_refs(second)) == 5 and "Page 1 of 2" in first
