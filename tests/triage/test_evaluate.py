@@ -1,0 +1,89 @@
+"""`python -m triage evaluate`: its JSON contract, and the floors the model must hold on dev."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from triage.cli import main
+from triage.dataset import DEV_FILE
+from triage.taxonomy import CATEGORIES, URGENCIES
+
+REPO = Path(__file__).resolve().parents[2]
+LABEL_REPORT_KEYS = {"accuracy", "macro_f1", "per_class", "confusion"}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "triage", *args],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def dev_report(trained_dir: Path) -> dict[str, Any]:
+    if not DEV_FILE.exists():
+        pytest.fail(f"{DEV_FILE} is missing")
+    report: dict[str, Any] = json.loads(run_cli("evaluate", str(DEV_FILE), "--json").stdout)
+    return report
+
+
+def test_evaluate_json_has_exactly_the_documented_keys(dev_report: dict[str, Any]) -> None:
+    assert set(dev_report) == {"n", "model_version", "critical_recall", "dangerous_misses", "urgency", "category"}
+    for target, labels in (("urgency", URGENCIES), ("category", CATEGORIES)):
+        part = dev_report[target]
+        assert set(part) == LABEL_REPORT_KEYS
+        assert list(part["per_class"]) == list(labels)
+        for figures in part["per_class"].values():
+            assert set(figures) == {"precision", "recall", "f1", "support"}
+        assert part["confusion"]["labels"] == list(labels)
+        matrix = part["confusion"]["matrix"]
+        assert len(matrix) == len(labels) and all(len(row) == len(labels) for row in matrix)
+        assert sum(map(sum, matrix)) == dev_report["n"]
+
+
+def test_no_critical_dev_tip_is_left_in_a_queue(dev_report: dict[str, Any]) -> None:
+    assert dev_report["dangerous_misses"] == 0
+
+
+def test_dev_critical_recall_at_least_95_percent(dev_report: dict[str, Any]) -> None:
+    assert dev_report["critical_recall"] >= 0.95
+
+
+def test_dev_urgency_macro_f1_at_least_080(dev_report: dict[str, Any]) -> None:
+    assert dev_report["urgency"]["macro_f1"] >= 0.80
+
+
+def test_dev_category_macro_f1_at_least_085(dev_report: dict[str, Any]) -> None:
+    assert dev_report["category"]["macro_f1"] >= 0.85
+
+
+def test_evaluate_prints_tables_without_json(trained_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(DEV_FILE)]) == 0
+    out = capsys.readouterr().out
+    assert "critical recall" in out and "confusion" in out
+
+
+def test_train_if_missing_is_quick_when_the_model_is_fresh(trained_dir: Path) -> None:
+    started = time.perf_counter()
+    out = run_cli("train", "--if-missing").stdout
+    assert "up to date" in out
+    assert time.perf_counter() - started < 20  # mostly the import of scikit-learn
+
+
+def test_assess_command_prints_the_assessment(trained_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["assess", "he has a knife in his locker right now", "--now"]) == 0
+    out = capsys.readouterr().out
+    assert "urgency   critical" in out and "reasons" in out

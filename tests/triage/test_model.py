@@ -1,0 +1,101 @@
+"""The trained model: its file, its promises (deterministic, thread-safe) and its behaviour on key tips."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import skops.io as sio
+
+import triage
+from triage.model import MAX_MODEL_BYTES, MODEL_FILE, forget_loaded
+from triage.text import normalize
+
+TIPS = [
+    "he has a gun in his backpack right now at kelly walsh",
+    "kids keep calling me fat in gym class every day",
+    "this test is killing me",
+    "mi amiga dijo que se va a matar esta noche, tiene las pastillas de su mamá",
+    "someone keyed the principal's car in the parking lot",
+    "test test is this thing working",
+]
+
+
+def test_model_file_loads_with_no_untrusted_types(trained_dir: Path) -> None:
+    assert sio.get_untrusted_types(file=trained_dir / MODEL_FILE) == []
+
+
+def test_model_file_is_at_most_10_mb(trained_dir: Path) -> None:
+    assert (trained_dir / MODEL_FILE).stat().st_size <= MAX_MODEL_BYTES
+
+
+def test_empty_dir_raises_model_not_trained(tmp_path: Path) -> None:
+    with pytest.raises(triage.ModelNotTrained, match="python -m triage train"):
+        triage.load_model(tmp_path)
+
+
+def test_assess_is_deterministic(trained_dir: Path) -> None:
+    first = [triage.assess(t) for t in TIPS]
+    forget_loaded()  # a fresh load of the same file gives the same answers
+    assert [triage.assess(t) for t in TIPS] == first
+
+
+def test_assess_from_8_threads_gives_the_same_results(trained_dir: Path) -> None:
+    texts = TIPS * 20
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(triage.assess, texts))
+    expected = {t: triage.assess(t) for t in TIPS}
+    assert all(result == expected[text] for result, text in zip(results, texts, strict=True))
+
+
+def test_probabilities_cover_every_label_and_sum_to_one(trained_dir: Path) -> None:
+    a = triage.assess(TIPS[1])
+    assert tuple(a.category_probabilities) == triage.CATEGORIES
+    assert tuple(a.urgency_probabilities) == triage.URGENCIES
+    assert sum(a.category_probabilities.values()) == pytest.approx(1.0)
+    assert sum(a.urgency_probabilities.values()) == pytest.approx(1.0)
+    assert a.model_version == triage.load_model().version
+
+
+def test_weapon_at_school_now_is_critical_with_reasons(trained_dir: Path) -> None:
+    a = triage.assess(TIPS[0])
+    assert a.urgency == "critical"
+    assert "rule: weapon at school now" in a.reasons
+    assert any(r.startswith('"') for r in a.reasons), "top n-grams of the text are shown too"
+
+
+def test_spanish_critical_tip_is_critical(trained_dir: Path) -> None:
+    a = triage.assess(TIPS[3])
+    assert (a.category, a.urgency) == ("suicide", "critical")
+
+
+def test_figurative_killing_me_is_not_critical(trained_dir: Path) -> None:
+    assert triage.assess("this test is killing me").urgency != "critical"
+    assert triage.assess("this test is killing me", happening_now=True).urgency != "critical"
+
+
+def test_happening_now_never_makes_a_test_message_critical(trained_dir: Path) -> None:
+    a = triage.assess(TIPS[5], happening_now=True)
+    assert a.urgency in ("low", "medium")
+
+
+def test_happening_now_never_lowers(trained_dir: Path) -> None:
+    for text in TIPS:
+        base = triage.urgency_rank(triage.assess(text).urgency)
+        for now in (True, False, None):
+            assert triage.urgency_rank(triage.assess(text, happening_now=now).urgency) >= base
+
+
+def test_fast_path_matches_the_pipeline(trained_dir: Path) -> None:
+    """assess() skips scikit-learn's per-call overhead; its numbers must be the pipeline's own."""
+    model = triage.load_model()
+    texts = [normalize(t) for t in TIPS]
+    expected = model.pipeline.predict_proba(texts)
+    ours = model.assess_many(TIPS)
+    for output, attribute in ((0, "category_probabilities"), (1, "urgency_probabilities")):
+        classes = model.pipeline.named_steps["classify"].estimators_[output].classes_
+        for row, assessment in enumerate(ours):
+            got = [getattr(assessment, attribute)[c] for c in classes]
+            assert got == pytest.approx(expected[output][row].tolist(), abs=1e-6)
+    assert (model.transform(texts) != model.pipeline.named_steps["features"].transform(texts)).nnz == 0

@@ -1,0 +1,88 @@
+"""The safety rules: they only ever raise urgency, in English and Spanish, and ignore figures of speech."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from triage.rules import RULES, apply_rules, fired_rules
+from triage.taxonomy import URGENCIES, urgency_rank
+from triage.text import normalize
+
+# Words the rules look for, so random texts often fire them.
+TRIGGERS = [
+    "gun",
+    "school",
+    "now",
+    "tonight",
+    "kill myself",
+    "pills",
+    "goodbye",
+    "shoot up",
+    "tomorrow",
+    "pistola",
+    "escuela",
+    "ahorita",
+    "matarme",
+    "esta noche",
+    "nerf",
+    "lol",
+    "update",
+    "afraid to go home",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.one_of(st.sampled_from(TRIGGERS), st.text(max_size=12)), max_size=12),
+    base=st.sampled_from(URGENCIES),
+)
+def test_rules_never_lower_urgency(words: list[str], base: str) -> None:
+    raised, fired = apply_rules(base, normalize(" ".join(words)))
+    assert urgency_rank(raised) >= urgency_rank(base)
+    assert urgency_rank(raised) == max([urgency_rank(base)] + [urgency_rank(r.floor) for r in fired])
+
+
+def test_every_rule_has_a_valid_floor_of_high_or_more() -> None:
+    assert all(rule.floor in ("high", "critical") for rule in RULES)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("he has a gun in his backpack right now in 3rd period", "weapon at school now"),
+        ("tiene una pistola en la mochila ahorita en la escuela", "weapon at school now"),
+        ("she has her moms pills and says she will kill herself tonight", "suicide plan with a time"),
+        ("mi amiga dijo que se va a matar esta noche", "suicide plan with a time"),
+        ("he posted a goodbye message to everyone", "goodbye message"),
+        ("dijo que mañana va a disparar en la escuela", "attack with a date"),
+        ("he said he will shoot up the school on friday", "attack with a date"),
+        ("my friend took a whole bottle of tylenol and is not breathing right", "overdose or unresponsive"),
+        ("I'm afraid to go home tonight, my stepdad said he'd hurt me", "afraid to go home tonight"),
+        ("tengo miedo de ir a mi casa hoy", "afraid to go home tonight"),
+    ],
+)
+def test_rule_fires_on_english_and_spanish(text: str, rule: str) -> None:
+    assert rule in [r.name for r in fired_rules(normalize(text))]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this test is killing me",
+        "my mom is gonna kill me if i fail tomorrow",
+        "im going to kill this presentation tomorrow lol",
+        "it was a nerf gun at school today and everyone knows it",
+        "mi mama me va a matar si repruebo mañana",
+    ],
+)
+def test_no_critical_rule_fires_on_figures_of_speech(text: str) -> None:
+    assert all(rule.floor != "critical" for rule in fired_rules(normalize(text)))
+
+
+def test_spanish_molestar_is_bullying_not_sexual_assault() -> None:
+    """"Molestar" means to bother: "los que lo molestan" are bullies, not molesters."""
+    names = [r.name for r in fired_rules(normalize("dijo que va a matar a los que lo molestan"))]
+    assert "sexual assault" not in names
+    assert "threat of an attack" in names

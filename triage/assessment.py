@@ -1,0 +1,205 @@
+"""Assessing a tip: the model's calibrated probabilities, the cost matrix, the safety rules, the reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import softmax
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.pipeline import Pipeline
+
+from triage.decision import COST, apply_happening_now, decide_category, decide_urgency
+from triage.model import CATEGORY_OUTPUT, URGENCY_OUTPUT
+from triage.rules import SafetyRule, apply_rules
+from triage.taxonomy import CATEGORIES, URGENCIES
+from triage.text import normalize
+
+MAX_PHRASES = 5
+# Words that say nothing to a counselor on their own; a phrase made only of them is not shown.
+_FILLER = frozenset(ENGLISH_STOP_WORDS) | frozenset(
+    [
+        "a",
+        "al",
+        "con",
+        "de",
+        "del",
+        "el",
+        "en",
+        "es",
+        "esta",
+        "este",
+        "la",
+        "las",
+        "lo",
+        "los",
+        "me",
+        "mi",
+        "muy",
+        "no",
+        "para",
+        "por",
+        "que",
+        "q",
+        "se",
+        "su",
+        "un",
+        "una",
+        "y",
+        "ya",
+        "yo",
+        "va",
+        "im",
+        "its",
+        "thats",
+        "dont",
+        "hes",
+        "shes",
+        "u",
+        "ur",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What a tip is about and how urgent it is.
+
+    The probabilities are the model's, calibrated; `urgency` may be above the most probable one
+    because of the cost matrix, a safety rule or the reporter's "happening now".
+    """
+
+    category: str
+    urgency: str
+    category_probabilities: Mapping[str, float]
+    urgency_probabilities: Mapping[str, float]
+    reasons: tuple[str, ...]
+    rules_fired: tuple[str, ...]
+    model_version: str
+
+    @property
+    def confidence(self) -> float:
+        """The model's probability that the chosen urgency is right."""
+        return self.urgency_probabilities[self.urgency]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["category_probabilities"] = dict(self.category_probabilities)
+        data["urgency_probabilities"] = dict(self.urgency_probabilities)
+        data["reasons"] = list(self.reasons)
+        data["rules_fired"] = list(self.rules_fired)
+        return data
+
+
+class TriageModel:
+    """A loaded pipeline and its card. Read-only after construction, so safe to share between threads."""
+
+    def __init__(self, pipeline: Pipeline, card: Mapping[str, Any]) -> None:
+        self.pipeline = pipeline
+        self.card = dict(card)
+        self.version = str(card["model_version"])
+        self._features = pipeline.named_steps["features"]
+        outputs = pipeline.named_steps["classify"].estimators_
+        self._category_model, self._urgency_model = outputs[CATEGORY_OUTPUT], outputs[URGENCY_OUTPUT]
+        names = self._features.get_feature_names_out().astype(str)
+        # Only word n-grams are shown as reasons: a counselor reads "shoot up", not "hoot ".
+        # The word block comes first in the FeatureUnion, so its columns are 0 .. n_word - 1.
+        self._n_word = int(np.char.startswith(names, "word__").sum())
+        self._names = np.array([n.removeprefix("word__") for n in names[: self._n_word]], dtype=object)
+        self._category_push = _class_push(self._category_model)
+        self._urgency_push = _class_push(self._urgency_model)
+        self._category_index = {c: i for i, c in enumerate(self._category_model.classes_)}
+        self._urgency_index = {u: i for i, u in enumerate(self._urgency_model.classes_)}
+
+    def assess(self, text: str, *, happening_now: bool | None = None) -> Assessment:
+        return self.assess_many([text], happening_now=happening_now)[0]
+
+    def assess_many(self, texts: Sequence[str], *, happening_now: bool | None = None) -> list[Assessment]:
+        normalized = [normalize(text) for text in texts]
+        features = self.transform(normalized)
+        category_p = _softmax_linear(self._category_model, features)
+        urgency_p = _softmax_linear(self._urgency_model, features)
+        results = []
+        for row, norm in enumerate(normalized):
+            categories = _as_mapping(self._category_model.classes_, category_p[row], CATEGORIES)
+            urgencies = _as_mapping(self._urgency_model.classes_, urgency_p[row], URGENCIES)
+            category, urgency, fired = decide_from_probabilities(norm, categories, urgencies, happening_now)
+            phrases = self._phrases(features[row], category, urgency)
+            results.append(
+                Assessment(
+                    category=category,
+                    urgency=urgency,
+                    category_probabilities=categories,
+                    urgency_probabilities=urgencies,
+                    reasons=tuple(f"rule: {rule.name}" for rule in fired) + tuple(f'"{p}"' for p in phrases),
+                    rules_fired=tuple(rule.name for rule in fired),
+                    model_version=self.version,
+                )
+            )
+        return results
+
+    def transform(self, normalized_texts: Sequence[str]) -> sp.csr_matrix:
+        """What the pipeline's FeatureUnion.transform computes, without its per-call joblib and validation
+        overhead (most of the latency of a single tip); a test checks both give the same matrix."""
+        blocks = [vectorizer.transform(normalized_texts) for _, vectorizer in self._features.transformer_list]
+        return sp.hstack(blocks, format="csr")
+
+    def _phrases(self, row: Any, category: str, urgency: str) -> list[str]:
+        """Word n-grams of the text that pushed most towards the chosen category and urgency."""
+        columns, values = row.indices, row.data
+        keep = columns < self._n_word
+        columns, values = columns[keep], values[keep]
+        push = np.zeros(len(columns))
+        if category in self._category_index:
+            push += self._category_push[self._category_index[category], columns]
+        if urgency in self._urgency_index:
+            push += self._urgency_push[self._urgency_index[urgency], columns]
+        contribution = values * push
+        chosen: list[str] = []
+        for i in np.argsort(-contribution, kind="stable"):
+            if contribution[i] <= 0 or len(chosen) == MAX_PHRASES:
+                break
+            phrase = str(self._names[columns[i]])
+            if all(word in _FILLER for word in phrase.split(" ")):
+                continue
+            # "shoot up" already says "shoot": skip words inside a phrase already chosen, and vice versa.
+            if any(phrase in c.split(" ") or c in phrase.split(" ") for c in chosen):
+                continue
+            chosen.append(phrase)
+        return chosen
+
+
+def decide_from_probabilities(
+    normalized_text: str,
+    category_probabilities: Mapping[str, float],
+    urgency_probabilities: Mapping[str, float],
+    happening_now: bool | None = None,
+    cost: Mapping[str, Mapping[str, float]] = COST,
+) -> tuple[str, str, list[SafetyRule]]:
+    """Category and urgency from the model's probabilities, the cost matrix, the rules and "now"."""
+    urgencies = {u: urgency_probabilities.get(u, 0.0) for u in URGENCIES}
+    category = decide_category(category_probabilities)
+    urgency, fired = apply_rules(decide_urgency(urgencies, cost), normalized_text)
+    urgency = apply_happening_now(urgency, category, urgencies, happening_now, danger_rule_fired=bool(fired))
+    return category, urgency, fired
+
+
+def _softmax_linear(linear: Any, features: sp.csr_matrix) -> np.ndarray:
+    """LogisticRegression.predict_proba of a multinomial model, computed directly (see `transform`)."""
+    scores = features @ linear.coef_.T + linear.intercept_
+    return np.asarray(softmax(scores, axis=1))
+
+
+def _class_push(linear: Any) -> np.ndarray:
+    """Per class, how much each feature pushes towards it rather than towards the average class."""
+    coef = np.asarray(linear.coef_, dtype=np.float64)
+    return coef - coef.mean(axis=0, keepdims=True)
+
+
+def _as_mapping(classes: Sequence[str], probabilities: np.ndarray, order: Sequence[str]) -> dict[str, float]:
+    """Probabilities of every label of the taxonomy, in taxonomy order; labels never seen get 0."""
+    known = {str(c): float(p) for c, p in zip(classes, probabilities, strict=True)}
+    return {label: known.get(label, 0.0) for label in order}

@@ -1,0 +1,140 @@
+"""`python -m triage train|assess|evaluate|bench|tune`: the command line of the classifier."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from triage.dataset import load_training, read_labelled
+from triage.model import MODEL_FILE, ModelNotTrained, load_model, model_dir, staleness, train
+
+
+def ensure_trained(directory: Path) -> None:
+    """Train into `directory` unless it already holds a fresh model."""
+    reason = staleness(directory)
+    if reason is not None:
+        print(f"training triage model into {directory} ({reason})", file=sys.stderr)
+        train(directory)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    directory = model_dir()
+    if args.if_missing:
+        reason = staleness(directory)
+        if reason is None:
+            print(f"triage model in {directory} is up to date")
+            return 0
+        print(f"training ({reason})")
+    card = train(directory)
+    cv = card["cv_metrics"]
+    print(
+        f"trained {card['model_version']} on {card['training_counts']['n']} tips in "
+        f"{card['training_seconds']} s -> {directory} ({card['model_bytes'] / 1e6:.1f} MB)"
+    )
+    print(
+        f"cross-validated: critical recall {cv['critical_recall']}, urgency macro-F1 {cv['urgency_macro_f1']}, "
+        f"category macro-F1 {cv['category_macro_f1']}"
+    )
+    if "dev_metrics" in card:
+        dev = card["dev_metrics"]
+        print(
+            f"dev: critical recall {dev['critical_recall']:.3f}, dangerous misses {dev['dangerous_misses']}, "
+            f"urgency macro-F1 {dev['urgency']['macro_f1']:.3f}, category macro-F1 {dev['category']['macro_f1']:.3f}"
+        )
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    assessment = load_model().assess(args.text, happening_now=True if args.now else None)
+    if args.json:
+        print(json.dumps(assessment.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"category  {assessment.category}  ({assessment.category_probabilities[assessment.category]:.2f})")
+    print(
+        f"urgency   {assessment.urgency}  "
+        + "  ".join(f"{u} {p:.2f}" for u, p in assessment.urgency_probabilities.items())
+    )
+    print("reasons   " + ", ".join(assessment.reasons))
+    print(f"model     {assessment.model_version}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from triage.evaluate import evaluate_tips, format_report
+
+    ensure_trained(model_dir())
+    report = evaluate_tips(load_model(), read_labelled(Path(args.file)))
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from triage.model import forget_loaded
+
+    directory = model_dir()
+    ensure_trained(directory)
+    forget_loaded()
+    started = time.perf_counter()
+    model = load_model()
+    load_seconds = time.perf_counter() - started
+    texts = [tip.text for tip in load_training()][: args.n]
+    while len(texts) < args.n:
+        texts += texts[: args.n - len(texts)]
+    timings = []
+    for text in texts:
+        started = time.perf_counter()
+        model.assess(text)
+        timings.append((time.perf_counter() - started) * 1000)
+    cuts = statistics.quantiles(timings, n=100)
+    print(f"load      {load_seconds * 1000:.0f} ms")
+    print(f"model     {(directory / MODEL_FILE).stat().st_size / 1e6:.2f} MB")
+    print(f"assess    p50 {statistics.median(timings):.2f} ms  p99 {cuts[98]:.2f} ms  over {len(timings)} tips")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from triage.tuning import print_tuning
+
+    print_tuning(c_values=args.c, missed_critical_costs=args.k)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m triage", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("train", help="train on triage/data and write the model to the model directory")
+    p.add_argument("--if-missing", action="store_true", help="only when there is no model or it is stale")
+    p.set_defaults(run=cmd_train)
+
+    p = commands.add_parser("assess", help="assess one tip")
+    p.add_argument("text")
+    p.add_argument("--now", action="store_true", help='the reporter said "happening right now"')
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_assess)
+
+    p = commands.add_parser("evaluate", help="score the model on a labelled JSON Lines file")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = commands.add_parser("bench", help="load time, model size and assess latency")
+    p.add_argument("-n", type=int, default=1000)
+    p.set_defaults(run=cmd_bench)
+
+    p = commands.add_parser("tune", help="cross-validate hyper-parameters and the cost of a missed critical")
+    p.add_argument("--c", type=float, nargs="+", default=[1.0, 3.0, 10.0])
+    p.add_argument("--k", type=float, nargs="+", default=[3.0, 4.0, 5.0, 6.0, 8.0])
+    p.set_defaults(run=cmd_tune)
+
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ModelNotTrained as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return code

@@ -1,0 +1,103 @@
+"""Reading labelled tips (JSON Lines, see TAXONOMY.md) and fingerprinting the training data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from triage.taxonomy import CATEGORIES, URGENCIES
+from triage.text import normalize
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+TRAIN_FILE = DATA_DIR / "train.jsonl"
+DEV_FILE = DATA_DIR / "dev.jsonl"
+PARTS_GLOB = "parts/train_*.jsonl"
+
+
+class InvalidLabelledData(ValueError):
+    """A labelled file has a line that is not a valid tip of the taxonomy."""
+
+
+class LabelledTip(NamedTuple):
+    text: str
+    category: str
+    urgency: str
+
+
+def parse_line(line: str, where: str) -> LabelledTip:
+    """One JSON line into a tip; raises InvalidLabelledData naming `where` (file:line)."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidLabelledData(f"{where}: not JSON ({exc.msg})") from exc
+    if not isinstance(row, dict) or set(row) != {"text", "category", "urgency"}:
+        raise InvalidLabelledData(f"{where}: expected exactly the keys text, category, urgency")
+    text, category, urgency = row["text"], row["category"], row["urgency"]
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidLabelledData(f"{where}: text must be a non-empty string")
+    if category not in CATEGORIES:
+        raise InvalidLabelledData(f"{where}: unknown category {category!r}")
+    if urgency not in URGENCIES:
+        raise InvalidLabelledData(f"{where}: unknown urgency {urgency!r}")
+    return LabelledTip(text, category, urgency)
+
+
+def read_labelled(path: Path, *, allow_partial_tail: bool = False) -> list[LabelledTip]:
+    """All tips of a JSON Lines file, blank lines skipped.
+
+    `allow_partial_tail` skips an unterminated last line, for files that writers are still appending to.
+    """
+    raw = path.read_text(encoding="utf-8")
+    lines = raw.split("\n")
+    tips: list[LabelledTip] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        is_tail = number == len(lines) and not raw.endswith("\n")
+        try:
+            tips.append(parse_line(line, f"{path}:{number}"))
+        except InvalidLabelledData:
+            if not (allow_partial_tail and is_tail):
+                raise
+    return tips
+
+
+def training_files(data_dir: Path = DATA_DIR) -> list[Path]:
+    """train.jsonl once the lead has merged it; until then the writers' parts."""
+    merged = data_dir / TRAIN_FILE.name
+    if merged.exists():
+        return [merged]
+    return sorted(data_dir.glob(PARTS_GLOB))
+
+
+def load_training(data_dir: Path = DATA_DIR) -> list[LabelledTip]:
+    """The training tips, exact duplicates (after normalisation) dropped, first one kept."""
+    files = training_files(data_dir)
+    if not files:
+        raise FileNotFoundError(f"no training data: neither {TRAIN_FILE.name} nor {PARTS_GLOB} in {data_dir}")
+    merged = len(files) == 1 and files[0].name == TRAIN_FILE.name
+    tips = [tip for f in files for tip in read_labelled(f, allow_partial_tail=not merged)]
+    return deduplicate(tips)
+
+
+def deduplicate(tips: Iterable[LabelledTip]) -> list[LabelledTip]:
+    seen: set[str] = set()
+    unique: list[LabelledTip] = []
+    for tip in tips:
+        key = normalize(tip.text)
+        if key not in seen:
+            seen.add(key)
+            unique.append(tip)
+    return unique
+
+
+def data_hash(tips: Sequence[LabelledTip]) -> str:
+    """SHA-256 of the tips in canonical form: the same data gives the same model version."""
+    digest = hashlib.sha256()
+    for tip in tips:
+        digest.update(json.dumps(tip._asdict(), ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()

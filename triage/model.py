@@ -1,0 +1,317 @@
+"""The scikit-learn pipeline, its training, and its files on disk (skops model + JSON card).
+
+The pipeline holds only scikit-learn types, so `skops.io.load` needs no untrusted type: text
+normalisation happens before it (`text.normalize`), never inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+import skops.io as sio
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multioutput import MultiOutputClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+from skops.io.exceptions import UntrustedTypesFoundException
+
+from triage.calibration import (
+    FOLDS,
+    apply_temperature,
+    calibrated_probabilities,
+    expected_calibration_error,
+    fit_temperature,
+    out_of_fold_scores,
+)
+from triage.dataset import DEV_FILE, LabelledTip, data_hash, load_training, read_labelled, training_files
+from triage.text import normalize
+
+# Bump when the pipeline or the normalisation changes: a model of another format is stale.
+MODEL_FORMAT = "tfidf-lr-3"
+MODEL_FILE = "model.skops"
+CARD_FILE = "model_card.json"
+MAX_MODEL_BYTES = 10 * 1024 * 1024
+MIN_EXAMPLES_PER_LABEL = 5
+# Index of each target in the pipeline's multi-output.
+CATEGORY_OUTPUT, URGENCY_OUTPUT = 0, 1
+
+# Chosen by 5-fold cross-validation on the training set (`python -m triage tune`).
+HYPER_PARAMETERS: dict[str, Any] = {"C": 3.0, "word_max_features": 30000, "char_max_features": 50000}
+
+
+class ModelNotTrained(RuntimeError):
+    """No trained model in the model directory."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            f"No trained triage model in {directory}. Train one with `python -m triage train` "
+            f"(or set TRIAGE_MODEL_DIR to a directory that holds {MODEL_FILE} and {CARD_FILE})."
+        )
+        self.directory = directory
+
+
+def model_dir() -> Path:
+    """$TRIAGE_MODEL_DIR, else instance/triage/ at the repository root (next to the triage package)."""
+    configured = os.environ.get("TRIAGE_MODEL_DIR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return Path(__file__).resolve().parent.parent / "instance" / "triage"
+
+
+def build_pipeline(
+    c: float = HYPER_PARAMETERS["C"],
+    word_max_features: int = HYPER_PARAMETERS["word_max_features"],
+    char_max_features: int = HYPER_PARAMETERS["char_max_features"],
+) -> Pipeline:
+    """Word 1-2 grams (readable reasons) + character 2-5 grams (typos, slang, Spanish without accents),
+    then one logistic regression per target (category, urgency) on the shared features."""
+    features = FeatureUnion(
+        [
+            (
+                "word",
+                TfidfVectorizer(
+                    analyzer="word",
+                    ngram_range=(1, 2),
+                    token_pattern=r"(?u)\b\w+\b",  # noqa: S106 (a regex, not a password)
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=word_max_features,
+                    dtype=np.float32,
+                ),
+            ),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=char_max_features,
+                    dtype=np.float32,
+                ),
+            ),
+        ]
+    )
+    # newton-cg converges in a handful of iterations here, ten times faster than lbfgs.
+    linear = LogisticRegression(C=c, class_weight="balanced", solver="newton-cg", max_iter=200)
+    return Pipeline([("features", features), ("classify", MultiOutputClassifier(linear, n_jobs=2))])
+
+
+def labels_of(tips: Sequence[LabelledTip]) -> np.ndarray:
+    """The (n, 2) label array the pipeline learns: category, urgency."""
+    return np.array([[tip.category, tip.urgency] for tip in tips], dtype=object)
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Calibrated probabilities of each training tip from models that did not see it, per target."""
+
+    classes: tuple[np.ndarray, np.ndarray]
+    probabilities: tuple[np.ndarray, np.ndarray]
+    temperatures: tuple[float, float]
+
+
+def fit_pipeline(tips: Sequence[LabelledTip], **hyper: Any) -> tuple[Pipeline, OutOfFold]:
+    """Fit the pipeline on all tips and calibrate each linear model on out-of-fold scores."""
+    pipeline = build_pipeline(**hyper)
+    labels = labels_of(tips)
+    features = pipeline.named_steps["features"].fit_transform([normalize(tip.text) for tip in tips])
+    classify = pipeline.named_steps["classify"].fit(features, labels)
+    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
+        # stop_words_ keeps every pruned n-gram: large and only for introspection, so it is not saved.
+        if hasattr(vectorizer, "stop_words_"):
+            del vectorizer.stop_words_
+        # numpy integers would be saved by skops one file each (minutes, megabytes); ints go in one JSON.
+        vectorizer.vocabulary_ = {term: int(column) for term, column in vectorizer.vocabulary_.items()}
+    classes, probabilities, temperatures = [], [], []
+    for output in (CATEGORY_OUTPUT, URGENCY_OUTPUT):
+        linear = classify.estimators_[output]
+        scores = out_of_fold_scores(classify.estimator, features, labels[:, output], linear.classes_)
+        temperature = fit_temperature(scores, labels[:, output], linear.classes_)
+        apply_temperature(linear, temperature)
+        classes.append(linear.classes_)
+        probabilities.append(calibrated_probabilities(scores, temperature))
+        temperatures.append(temperature)
+    oof = OutOfFold((classes[0], classes[1]), (probabilities[0], probabilities[1]), (temperatures[0], temperatures[1]))
+    return pipeline, oof
+
+
+def model_version(data_digest: str) -> str:
+    """Format, data and hyper-parameters: the same inputs always give the same version."""
+    config = hashlib.sha256(json.dumps(HYPER_PARAMETERS, sort_keys=True).encode()).hexdigest()
+    return f"{MODEL_FORMAT}.{data_digest[:8]}.{config[:4]}"
+
+
+def drop_rare_labels(tips: Sequence[LabelledTip]) -> tuple[list[LabelledTip], list[str]]:
+    """Leave out tips whose label has too few examples for 5-fold calibration (only while data grows)."""
+    counts = Counter(t.category for t in tips) + Counter(t.urgency for t in tips)
+    rare = sorted(label for label, n in counts.items() if n < MIN_EXAMPLES_PER_LABEL)
+    return [t for t in tips if t.category not in rare and t.urgency not in rare], rare
+
+
+def train(
+    directory: Path | None = None, tips: Sequence[LabelledTip] | None = None, dev_file: Path | None = DEV_FILE
+) -> dict[str, Any]:
+    """Train on the training data, write model + card into `directory`, return the card.
+
+    Dev is only scored for the card, never used to fit or tune anything.
+    """
+    from triage.evaluate import evaluate_tips  # evaluate imports this module
+
+    directory = directory or model_dir()
+    started = time.perf_counter()
+    sources = [str(p.relative_to(p.parent.parent)) for p in training_files()] if tips is None else ["<given>"]
+    tips, rare = drop_rare_labels(list(tips) if tips is not None else load_training())
+    pipeline, oof = fit_pipeline(tips)
+    seconds = round(time.perf_counter() - started, 2)
+
+    digest = data_hash(tips)
+    card: dict[str, Any] = {
+        "model_version": model_version(digest),
+        "format": MODEL_FORMAT,
+        "data_hash": digest,
+        "data_files": sources,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training_seconds": seconds,
+        "sklearn_version": sklearn.__version__,
+        "hyper_parameters": HYPER_PARAMETERS,
+        "dropped_rare_labels": rare,
+        "temperatures": {"category": round(oof.temperatures[0], 4), "urgency": round(oof.temperatures[1], 4)},
+        "cv_metrics": cross_validated_summary(tips, oof),
+        "training_counts": {
+            "n": len(tips),
+            "category": dict(sorted(Counter(t.category for t in tips).items())),
+            "urgency": dict(sorted(Counter(t.urgency for t in tips).items())),
+        },
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    tmp = model_path.with_suffix(".tmp")
+    sio.dump(pipeline, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)  # atomic rename below
+    tmp.replace(model_path)
+    card["model_bytes"] = model_path.stat().st_size
+    if card["model_bytes"] > MAX_MODEL_BYTES:
+        raise RuntimeError(f"model file is {card['model_bytes']} bytes, above the {MAX_MODEL_BYTES} limit")
+
+    forget_loaded(directory)
+    if dev_file is not None and dev_file.exists():
+        from triage.assessment import TriageModel
+
+        model = TriageModel(pipeline, card)
+        card["dev_metrics"] = evaluate_tips(model, read_labelled(dev_file))
+        card["dev_file"] = dev_file.name
+    (directory / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return card
+
+
+def out_of_fold_report(tips: Sequence[LabelledTip], oof: OutOfFold) -> dict[str, Any]:
+    """The evaluate report of the out-of-fold predictions, decided exactly as `assess` decides."""
+    from triage.assessment import decide_from_probabilities
+    from triage.evaluate import score
+
+    categories, urgencies = [], []
+    for row, tip in enumerate(tips):
+        category_p = dict(zip(oof.classes[0], oof.probabilities[0][row].tolist(), strict=True))
+        urgency_p = dict(zip(oof.classes[1], oof.probabilities[1][row].tolist(), strict=True))
+        category, urgency, _ = decide_from_probabilities(normalize(tip.text), category_p, urgency_p)
+        categories.append(category)
+        urgencies.append(urgency)
+    return score(tips, categories, urgencies, "out-of-fold")
+
+
+def cross_validated_summary(tips: Sequence[LabelledTip], oof: OutOfFold) -> dict[str, Any]:
+    report = out_of_fold_report(tips, oof)
+    labels = labels_of(tips)
+    return {
+        "folds": FOLDS,
+        "critical_recall": round(report["critical_recall"], 4),
+        "dangerous_misses": report["dangerous_misses"],
+        "urgency_macro_f1": round(report["urgency"]["macro_f1"], 4),
+        "category_macro_f1": round(report["category"]["macro_f1"], 4),
+        "urgency_ece": round(expected_calibration_error(oof.probabilities[1], labels[:, 1], oof.classes[1]), 4),
+        "category_ece": round(expected_calibration_error(oof.probabilities[0], labels[:, 0], oof.classes[0]), 4),
+    }
+
+
+def read_card(directory: Path | None = None) -> dict[str, Any]:
+    directory = directory or model_dir()
+    card_path = directory / CARD_FILE
+    if not card_path.exists() or not (directory / MODEL_FILE).exists():
+        raise ModelNotTrained(directory)
+    card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
+    return card
+
+
+def staleness(directory: Path | None = None) -> str | None:
+    """Why the model in `directory` must be (re)trained, or None when it is fresh."""
+    try:
+        card = read_card(directory)
+    except ModelNotTrained:
+        return "no model"
+    if card.get("format") != MODEL_FORMAT:
+        return f"model format {card.get('format')} is not {MODEL_FORMAT}"
+    if card.get("hyper_parameters") != HYPER_PARAMETERS:
+        return "hyper-parameters changed"
+    try:
+        current = data_hash(load_training())
+    except FileNotFoundError:
+        return None  # a deployed model without its training data is fine as it is
+    if card.get("data_hash") != current:
+        return "training data changed"
+    return None
+
+
+def load_pipeline(directory: Path) -> Pipeline:
+    """Load the skops file, refusing any type that skops does not trust by default."""
+    path = directory / MODEL_FILE
+    if not path.exists():
+        raise ModelNotTrained(directory)
+    try:
+        # trusted=[]: only the types skops trusts by default; anything else raises instead of loading.
+        pipeline = sio.load(path, trusted=[])
+    except UntrustedTypesFoundException as exc:
+        raise RuntimeError(f"{path} holds types skops does not trust; refusing to load it: {exc}") from exc
+    if not isinstance(pipeline, Pipeline):
+        raise RuntimeError(f"{path} does not hold a scikit-learn Pipeline")
+    return pipeline
+
+
+# One loaded model per directory per process, guarded so concurrent first calls load it once.
+_loaded: dict[Path, Any] = {}
+_load_lock = threading.Lock()
+
+
+def load_model(path: Path | str | None = None) -> Any:
+    """The TriageModel in `path` (default `model_dir()`), loaded once per process."""
+    from triage.assessment import TriageModel
+
+    directory = Path(path).expanduser().resolve() if path is not None else model_dir()
+    model = _loaded.get(directory)
+    if model is None:
+        with _load_lock:
+            model = _loaded.get(directory)
+            if model is None:
+                model = TriageModel(load_pipeline(directory), read_card(directory))
+                _loaded[directory] = model
+    return model
+
+
+def forget_loaded(directory: Path | None = None) -> None:
+    """Drop cached models (after training into a directory, the next call loads the new one)."""
+    with _load_lock:
+        if directory is None:
+            _loaded.clear()
+        else:
+            _loaded.pop(directory.expanduser().resolve(), None)

@@ -1,0 +1,469 @@
+"""Safety rules: a small table of English and Spanish patterns that can only RAISE urgency.
+
+The model learns from examples; these rules encode what a school-safety professional already knows
+must never wait (a weapon at school now, a suicide plan with a time, a goodbye message...). A rule
+sets a floor: the final urgency is the higher of the model's and the floor, so a rule can never
+lower anything. Patterns run on `text.normalize()` output: lowercase, no accents, no apostrophes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from triage.taxonomy import max_urgency
+
+
+def _words(*alternatives: str) -> str:
+    """A regex matching any of the alternatives as whole words."""
+    return r"\b(?:" + "|".join(alternatives) + r")\b"
+
+
+# --- Vocabulary shared by the rules (English | Spanish) --------------------------------------------
+WEAPON = _words(
+    r"guns?",
+    r"pistols?",
+    r"handguns?",
+    "glock",
+    r"rifles?",
+    r"ar ?-?15",
+    r"shotguns?",
+    r"firearms?",
+    "revolver",
+    "knife",
+    "knives",
+    "machete",
+    r"box ?cutter",
+    "switchblade",
+    "brass knuckles",
+    r"bullets?",
+    "ammo",
+    "emo_pistol",
+    "emo_hocho",
+    r"pistolas?",
+    r"armas?(?: de fuego)?",
+    r"cuchillos?",
+    r"navajas?",
+    r"escopetas?",
+    "balas",
+)
+# A toy or a tool is not a weapon; these only stop a rule from firing, the model still decides.
+NOT_A_WEAPON = _words(
+    "nerf",
+    r"toys?",
+    r"water ?guns?",
+    "squirt",
+    "finger gun",
+    r"glue gun",
+    "staple gun",
+    "fake",
+    "de juguete",
+    "de agua",
+    "butter knife",
+    "plastic knife",
+)
+AT_SCHOOL = _words(
+    "school",
+    "campus",
+    r"class(?:room)?",
+    "hallway",
+    r"halls?",
+    "locker",
+    "backpack",
+    r"bag",
+    "bus",
+    "cafeteria",
+    "lunch ?room",
+    "bathroom",
+    "restroom",
+    "gym",
+    "parking lot",
+    r"\d+(?:st|nd|rd|th) period",
+    "escuela",
+    "colegio",
+    "prepa",
+    "secundaria",
+    "clase",
+    "salon",
+    "pasillo",
+    "mochila",
+    "bano",
+    "camion",
+    "autobus",
+    "patio",
+    "estacionamiento",
+)
+NOW = _words(
+    "right now",
+    "rn",
+    "now",
+    "currently",
+    "at the moment",
+    "as we speak",
+    "today",
+    "this morning",
+    "ahorita",
+    "ahora",
+    "en este momento",
+    "ahora mismo",
+    "hoy",
+)
+# Within about a day, or a named day: the taxonomy's line between high and critical.
+SOON = _words(
+    "tonight",
+    "today",
+    "tomorrow",
+    "tmrw",
+    "tmr",
+    "right now",
+    "rn",
+    "now",
+    "after school",
+    r"this (?:weekend|afternoon|evening|morning|friday|monday)",
+    "at lunch",
+    r"after (?:practice|class)",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    r"in an? (?:hour|few hours|minutes?)",
+    r"\d{1,2}/\d{1,2}",
+    r"\d{1,2}(?::\d\d)? ?(?:am|pm)",
+    "esta noche",
+    "hoy",
+    "manana",
+    "ahorita",
+    "ahora",
+    r"este (?:fin|viernes|lunes)",
+    "en la noche",
+    "al rato",
+    r"despues de (?:la )?(?:escuela|clases?)",
+    "lunes",
+    "martes",
+    "miercoles",
+    "jueves",
+    "viernes",
+    "sabado",
+    "domingo",
+)
+# When a suicide would happen: a future time or "now"; "she said it this morning" is not a date.
+SUICIDE_SOON = _words(
+    "tonight",
+    "tomorrow",
+    "tmrw",
+    "right now",
+    "rn",
+    "after school",
+    "this weekend",
+    r"(?:by|on|this) (?:friday|monday)",
+    r"when (?:her|his|my) (?:mom|dad|parents) (?:go|goes) to (?:sleep|bed)",
+    r"after (?:her|his|my) (?:mom|dad|parents)",
+    "esta noche",
+    "manana",
+    "al rato",
+    "en la noche",
+    "ahorita",
+    "ahora mismo",
+    "en este momento",
+)
+PAST = _words("yesterday", r"last (?:week|month|year|semester)", "ayer", "la semana pasada", "el ano pasado")
+SUICIDE_INTENT = _words(
+    r"kill (?:my|him|her|them) ?sel(?:f|ves)",
+    r"killing (?:my|him|her) ?self",
+    "kms",
+    r"suicid\w*",
+    r"end (?:it all|my life|his life|her life|things)",
+    r"ending (?:it all|my life|his life|her life)",
+    r"take (?:my|his|her) (?:own )?life",
+    r"(?:want|wants|wanted|wanna) to die",
+    r"wish(?:es)? (?:i|he|she) (?:was|were) dead",
+    "better off dead",
+    r"hang (?:my|him|her) ?self",
+    r"jump(?:ing)? off",
+    "matarme",
+    "matarse",
+    r"se (?:va|iba|quiere) a matar",
+    r"me (?:voy|quiero) a matar",
+    r"(?:se|me) quier(?:e|o) matar",
+    r"suicidar\w*",
+    r"quitar(?:me|se) la vida",
+    r"quier(?:o|e) morir(?:me|se)?",
+    r"acabar con (?:todo|mi vida|su vida)",
+    r"no quier(?:o|e) vivir",
+    r"aventar(?:me|se)",
+    r"colgar(?:me|se)",
+    r"tirar(?:me|se) (?:del|de un|de su|de la)",
+)
+MEANS = _words(
+    r"pills?",
+    r"meds",
+    "tylenol",
+    "advil",
+    "bottle",
+    "rope",
+    "noose",
+    r"guns?",
+    "razor",
+    r"blades?",
+    "bridge",
+    "overpass",
+    "roof",
+    r"(?:train )?tracks",
+    "cliff",
+    r"pastillas?",
+    "cuerda",
+    "soga",
+    r"pistolas?",
+    "arma",
+    "navaja",
+    "puente",
+    "techo",
+    "vias",
+)
+GOODBYE = _words(
+    "goodbye",
+    "good bye",
+    "bye forever",
+    "farewell",
+    "suicide note",
+    r"(?:last|final) (?:message|text|post|note|letter)",
+    r"giving away (?:all )?(?:his|her|my) (?:stuff|things|belongings)",
+    r"take care of my (?:dog|cat|sister|brother|mom)",
+    r"wont (?:have to )?(?:worry about|see|be seeing) (?:me|him|her)",
+    r"wont (?:be around|be here|need anything)",
+    "to whoever finds me",
+    "sorry for everything",
+    r"se despid\w*",
+    "despedida",
+    r"despedir(?:se|me)",
+    r"adios (?:a todos|para siempre)",
+    r"carta (?:de despedida|suicida)",
+    r"cuiden a mi",
+    r"regalando (?:sus|mis) cosas",
+)
+OVERDOSE_OR_UNRESPONSIVE = _words(
+    r"overdos\w*",
+    r"took (?:a |the )?(?:whole|entire) bottle",
+    r"took (?:a bunch of|too many|a lot of|all (?:of )?(?:her|his|the|my)) (?:pills|meds)",
+    "unresponsive",
+    "not breathing",
+    r"(?:wont|cant|will not|doesnt) wake (?:up|him|her)",
+    "blue lips",
+    "sobredosis",
+    "no respira",
+    "no despierta",
+    "inconsciente",
+    r"(?:se|me) tomo (?:todas )?las pastillas",
+    r"ya (?:me )?tome las pastillas",
+    r"se tomo (?:un|una|el|la) (?:bote|frasco|caja)",
+)
+ATTACK = (
+    r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school|us|them)|school shooting|hit ?list|kill ?list|"
+    r"bomb|blow up the school|massacre|columbine|"
+    r"(?:gonna|going to|gunna|will|finna|plans? to|planning to|wants? to|about to|threaten\w* to) "
+    r"(?:shoot|stab|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself)\b)|"
+    r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
+    r"disparar|balacear|balacera|tiroteo|apunalar|bomba|lista negra|"
+    r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
+    r"(?:llevar|traer) (?:la|una|su) (?:pistola|arma))"
+)
+HOME_FEAR = _words(
+    r"(?:afraid|scared|terrified) (?:to|of) go(?:ing)? (?:back )?home",
+    "cant go home",
+    r"(?:dont|do not) want to go (?:back )?home",
+    r"miedo (?:de )?(?:ir|regresar|volver) a (?:mi |la |su )?casa",
+    r"no quier(?:o|e) (?:ir|regresar|volver) a (?:mi |su )?casa",
+)
+SEXUAL_ASSAULT = _words(
+    r"raped?",
+    "rapist",
+    r"sexually assault\w*",
+    "sexual assault",
+    r"molest(?:ed|ing|er|ers|s)",
+    r"touched (?:me|her|him) (?:inappropriately|down there)",
+    r"forced (?:me|her|him) to (?:have sex|do stuff)",
+    r"violo",
+    r"violada",
+    r"violacion",
+    "abuso sexual",
+    r"abuso de (?:mi|ella)",
+)
+ADULT_HURTS = (
+    r"\b(?:dad|father|mom|mother|stepdad|stepmom|step dad|uncle|parents?|boyfriend|coach|papa|mama|padrastro|tio)\b"
+    r".{0,40}\b(?:hits?|beats?|punch(?:es|ed)|chok(?:es|ed)|burn(?:s|ed)|whips?|slapp?(?:s|ed)|pega|golpea)\b"
+)
+SELF_HARM = _words(
+    r"cut(?:s|ting)? (?:my|him|her|them) ?sel(?:f|ves)",
+    r"self ?-?harm\w*",
+    r"burn(?:s|ing)? (?:my|him|her) ?self",
+    r"cuts on (?:her|his|my) (?:arms?|wrists?|legs?|thighs?)",
+    r"se (?:esta )?cort(?:a|ando)",
+    r"cortar(?:se|me)",
+    r"autolesion\w*",
+)
+# Someone is hurt or being hurt as the tip is written.
+INJURED_NOW = _words(
+    r"(?:wont|cant|doesnt|isnt) (?:stop|stopping) bleeding",
+    "bleeding a lot",
+    "lots of blood",
+    "not moving",
+    r"(?:wont|isnt|not) getting up",
+    "wont get up",
+    "unconscious",
+    "seizure",
+    r"cant breathe",
+    r"no (?:para|deja) de sangrar",
+    r"(?:ya )?no se (?:levanta|mueve)",
+    "no puede respirar",
+    "mucha sangre",
+)
+VIOLENCE_IN_PROGRESS = _words(
+    r"(?:are|is|theyre|hes|shes) (?:beating|jumping|stomping|kicking|choking|stabbing|attacking)",
+    r"(?:le|lo|la) (?:estan|esta) (?:pegando|golpeando|ahorcando|apunalando)",
+)
+HURRY = _words(
+    "right now",
+    "rn",
+    "hurry",
+    "asap",
+    "please come",
+    "send someone",
+    "someone needs to go",
+    "call 911",
+    "ahorita",
+    "ahora mismo",
+    "apurense",
+    "vengan",
+    "rapido",
+    "en este momento",
+)
+HAZARD = _words(
+    "gas leak",
+    r"smells? (?:like )?gas",
+    "carbon monoxide",
+    r"(?:on )?fire",
+    "smoke",
+    "fuga de gas",
+    "olor a gas",
+    r"monoxido",
+    "incendio",
+    "humo",
+    r"se (?:esta )?quemando",
+)
+HAZARD_HARM = _words(
+    "dizzy",
+    r"headaches?",
+    r"throwing up",
+    r"passed out",
+    "cant breathe",
+    "coughing",
+    r"sick",
+    r"maread[oa]s?",
+    "dolor de cabeza",
+    "vomitando",
+    r"se desmay\w*",
+    "no pueden respirar",
+)
+MEETING_ADULT = (
+    r"\b(?:meet|meeting|run(?:ning)? away (?:with|to)|pick (?:her|him) up|picking (?:her|him) up|"
+    r"ver(?:se)? con|escaparse con|irse con|fugarse con)\b.{0,60}"
+    r"\b(?:man|guy|adult|older|stranger|\d\d ?(?:year old|yo)|hes (?:19|2\d|3\d)|hombre|senor|adulto|mayor)\b"
+)
+# The tip itself says the danger is over, false, figurative or not now: the model decides, not a rule.
+SETTLED = _words(
+    r"follow(?:ing)? up",
+    "update",
+    "closing the loop",
+    "close it",
+    r"rumou?rs?",
+    "not true",
+    "no es cierto",
+    "fake",
+    r"false (?:alarm|rumou?r)",
+    "not credible",
+    r"already (?:met|talked|handled|checked|verified|told)",
+    "turned out",
+    "just talk",
+    "means beat",
+    r"(?:was|were|its|it was) (?:a )?(?:joke|lyrics|song|meme)",
+    "just kidding",
+    r"not (?:in danger|doing it|going to do it|gonna do it)",
+    r"(?:im|shes|hes|is|are) safe",
+    "no plan",
+    r"wont act",
+    r"no (?:tiene|tengo) (?:un )?plan",
+    "no hoy",
+    r"no (?:esta|estoy) pasando",
+    "ya lo verificaron",
+    r"(?:kill|murder|shoot) (?:the|this|that) (?:test|exam|presentation|video|game|quiz|project)",
+    "chess",
+    r"matar el examen",
+    "ya la vio",
+    "ya hablo con",
+)
+JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
+
+
+@dataclass(frozen=True)
+class SafetyRule:
+    """All of `all_of` must match and none of `none_of`; then urgency is at least `floor`."""
+
+    name: str
+    floor: str
+    all_of: tuple[str, ...]
+    none_of: tuple[str, ...] = ()
+
+
+# The table. Read it top to bottom: the critical rules, then the floors at high.
+RULES: tuple[SafetyRule, ...] = (
+    SafetyRule("weapon at school now", "critical", (WEAPON, AT_SCHOOL, NOW), (NOT_A_WEAPON, PAST, SETTLED)),
+    SafetyRule(
+        "weapon carried at school",
+        "critical",
+        (r"\b(?:has|have|got|is carrying|carrying|brought|trae|tiene|lleva|traia)\b.{0,25}" + WEAPON, AT_SCHOOL),
+        (NOT_A_WEAPON, PAST, SETTLED),
+    ),
+    SafetyRule("suicide plan with a time", "critical", (SUICIDE_INTENT, SUICIDE_SOON), (SETTLED, JOKING)),
+    SafetyRule("suicide plan with a means", "critical", (SUICIDE_INTENT, MEANS, SOON), (SETTLED, JOKING)),
+    SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING)),
+    SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST)),
+    SafetyRule("attack with a date", "critical", (ATTACK, SOON), (SETTLED, JOKING)),
+    SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED,)),
+    SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST)),
+    SafetyRule("assault in progress", "critical", (VIOLENCE_IN_PROGRESS, HURRY), (SETTLED,)),
+    SafetyRule("hazard hurting people now", "critical", (HAZARD, HAZARD_HARM, NOW), (SETTLED, PAST, r"\bdrill\b")),
+    SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED,)),
+    SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST)),
+    SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING)),
+    SafetyRule("weapon at school", "high", (WEAPON, AT_SCHOOL), (NOT_A_WEAPON, SETTLED)),
+    SafetyRule("afraid to go home", "high", (HOME_FEAR,)),
+    SafetyRule("sexual assault", "high", (SEXUAL_ASSAULT,), (SETTLED,)),
+    SafetyRule("adult hurting a child", "high", (ADULT_HURTS,), (SETTLED,)),
+)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def rule_fires(rule: SafetyRule, normalized_text: str) -> bool:
+    """Whether the rule matches a text already passed through `text.normalize()`."""
+    return all(_compiled(p).search(normalized_text) for p in rule.all_of) and not any(
+        _compiled(p).search(normalized_text) for p in rule.none_of
+    )
+
+
+def fired_rules(normalized_text: str) -> list[SafetyRule]:
+    """The rules of the table that match, in table order."""
+    return [rule for rule in RULES if rule_fires(rule, normalized_text)]
+
+
+def apply_rules(urgency: str, normalized_text: str) -> tuple[str, list[SafetyRule]]:
+    """Raise `urgency` to the floor of every rule that fires; never lower it."""
+    fired = fired_rules(normalized_text)
+    return max_urgency(urgency, *(rule.floor for rule in fired)), fired
