@@ -64,6 +64,7 @@ ENV_SETTINGS: dict[str, Any] = {
     "METRICS_TOKEN": _STR,
     "TRUSTED_PROXY_HOPS": _INT,
     "REPORT_SUPPRESSION_THRESHOLD": _INT,
+    "HEALTH_MAX_ALERT_LAG_S": _INT,
     "DISTRICT_NAME": _STR,
 }
 
@@ -91,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_DAYS": 365,
     "TRUSTED_PROXY_HOPS": 0,
     "REPORT_SUPPRESSION_THRESHOLD": 5,
+    # /healthz says "degraded" when an alert has been due for longer than this: no worker is sending SMS.
+    "HEALTH_MAX_ALERT_LAG_S": 120,
     "DISTRICT_NAME": "Natrona County School District",
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,

@@ -22,3 +22,13 @@ def install_web(app: Flask) -> None:
     app.register_blueprint(intake_bp)
     app.register_blueprint(console_bp, url_prefix="/console")
     app.register_blueprint(hooks_bp, url_prefix="/hooks")
+
+    from app.extensions import csrf, limiter
+    from app.ops import bp as ops_bp
+    from app.reports import bp as reports_bp
+
+    app.register_blueprint(reports_bp, url_prefix="/console/reports")
+    # Health and metrics only read; a flood of the reporter pages must not lock out the load balancer's probe.
+    csrf.exempt(ops_bp)
+    limiter.exempt(ops_bp)
+    app.register_blueprint(ops_bp)

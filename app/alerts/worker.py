@@ -19,6 +19,20 @@ from app.extensions import db
 from app.logs import log_event
 
 log = logging.getLogger("tipline.alerts")
+PURGE_EVERY_S = 24 * 3600  # retention is counted in days: once a day, and once at start, is enough
+
+
+def _purge_if_due(last_purge: float | None) -> float | None:
+    """Crypto-shred closed tips past retention once a day (app/retention.py). Returns when it last ran."""
+    now = time.monotonic()
+    if last_purge is not None and now - last_purge < PURGE_EVERY_S:
+        return last_purge
+    from app.retention import purge_expired_tips
+
+    result = purge_expired_tips()
+    if result.count:
+        log_event(log, "retention purge", shredded=result.count)
+    return now
 
 
 def worker_id() -> str:
@@ -55,12 +69,16 @@ class Waiter:
 
 
 def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch: int = 50,
-               max_rounds: int | None = None) -> int:
-    """Work until `stop` is set (or `max_rounds` rounds). Returns the number of rounds run."""
+               max_rounds: int | None = None, purge: bool = True) -> int:
+    """Work until `stop` is set (or `max_rounds` rounds). Returns the number of rounds run.
+
+    Besides alerts, the worker runs the daily retention purge (`purge=False` leaves that to cron).
+    """
     owner = worker_id()
     waiter = Waiter(app, poll_s)
     sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     rounds = 0
+    last_purge: float | None = None
     log_event(log, "alert worker started", owner=owner, poll_s=poll_s)
     try:
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
@@ -74,6 +92,8 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
                             stop.wait(poll_s)
                             continue
                     counts = run_once(owner, batch)
+                    if purge:
+                        last_purge = _purge_if_due(last_purge)
                 except OperationalError as exc:
                     # The database is down or locked for longer than the busy timeout: nothing is lost (rows
                     # stay due or come back when their lease ends); try again after a pause.

@@ -1,0 +1,126 @@
+"""Backups of the database, taken while the app runs, and their verification.
+
+SQLite: the online backup API copies a consistent snapshot page by page while writers carry on (a plain file
+copy of a WAL database can catch it half-written). PostgreSQL: pg_dump does the same job; we print how.
+The keyring is never part of a database backup (it is not in the database): a backup alone opens no tip, and
+the keyring must be backed up apart (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class BackupError(RuntimeError):
+    """The backup cannot be made or does not check out; the message says why."""
+
+
+class NotSQLite(BackupError):
+    """The database is not SQLite: use the database's own tool (pg_dump)."""
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    integrity: str
+    schema_version: str | None
+    head: str
+    tips: int
+    shredded: int
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity == "ok" and self.schema_version == self.head
+
+
+def sqlite_path(database_uri: str) -> Path:
+    url = make_url(database_uri)
+    if url.get_backend_name() != "sqlite":
+        raise NotSQLite(f"the database is {url.get_backend_name()}, not SQLite")
+    if not url.database or url.database == ":memory:":
+        raise BackupError("an in-memory database cannot be backed up")
+    return Path(url.database)
+
+
+def pg_dump_instructions(database_uri: str) -> str:
+    url = make_url(database_uri).set(drivername="postgresql")
+    safe = url.render_as_string(hide_password=True)  # never print the password
+    return (
+        "This database is PostgreSQL: back it up with pg_dump, which takes a consistent snapshot while the app "
+        "runs:\n"
+        f"  pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump '{safe}'\n"
+        "(give the password through ~/.pgpass or PGPASSWORD, not on the command line). Restore with\n"
+        "  pg_restore --clean --no-owner --dbname=<target database> tipline-YYYYMMDD.dump\n"
+        "then `flask db current` must show the head revision. Back up the keyring apart (docs/operations.md)."
+    )
+
+
+def create_backup(database_uri: str, target: Path) -> Path:
+    """Copy the live SQLite database into `target` (a new file, owner-only), consistently."""
+    source = sqlite_path(database_uri)
+    if not source.is_file():
+        raise BackupError("the database file does not exist")
+    if target.exists():
+        raise BackupError(f"{target} already exists; a backup never overwrites a file")
+    if target.resolve() == source.resolve():
+        raise BackupError("the backup cannot be the database itself")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Owner-only from the start: the file holds metadata about every tip even though no content is readable.
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    src = sqlite3.connect(source, timeout=30)
+    dst = sqlite3.connect(target)
+    try:
+        with dst:
+            # One step: in WAL mode it reads a single snapshot while writers carry on. Copying in several
+            # steps would start over after every write from another connection, and might never finish.
+            src.backup(dst, pages=-1)
+        # One self-contained file: no -wal or -shm beside it to forget when copying it away.
+        dst.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error as exc:
+        dst.close()
+        target.unlink(missing_ok=True)
+        raise BackupError(f"the backup failed: {exc}") from None
+    finally:
+        src.close()
+    dst.close()
+    return target
+
+
+def migration_head() -> str:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    if len(heads) != 1:
+        raise BackupError(f"the migrations have {len(heads)} heads; expected one")
+    return heads[0]
+
+
+def verify_backup(path: Path) -> VerifyResult:
+    """Open the backup read-only and check it: integrity, schema at the latest migration, tips counted."""
+    if not path.is_file():
+        raise BackupError(f"{path} is not a file")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot open {path}: {exc}") from None
+    try:
+        integrity = "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
+        try:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            tips, shredded = conn.execute(
+                "SELECT count(*), count(shredded_at) FROM tip").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"{path} is not a Tipline database: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path} is not a readable SQLite database: {exc}") from None
+    finally:
+        conn.close()
+    return VerifyResult(integrity, row[0] if row else None, migration_head(), int(tips), int(shredded))

@@ -1,0 +1,98 @@
+"""`flask tips purge`, `flask backup create|verify` and `flask health`: running Tipline in production."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.backup import BackupError, NotSQLite, create_backup, pg_dump_instructions, verify_backup
+from app.extensions import db
+from app.retention import DEFAULT_BATCH, PurgeResult, db_purge_expired_tips, purge_expired_tips
+
+
+@click.group("tips")
+def tips_group() -> None:
+    """Tips as a whole: retention."""
+
+
+@tips_group.command("purge")
+@click.option("--dry-run", is_flag=True, help="List what would be shredded; change nothing.")
+@click.option("--batch", default=DEFAULT_BATCH, show_default=True, help="Tips per transaction.")
+@with_appcontext
+def purge_command(dry_run: bool, batch: int) -> None:
+    """Crypto-shred closed tips older than RETENTION_DAYS (their content becomes unreadable for good)."""
+    days = current_app.config["RETENTION_DAYS"]
+    if dry_run:
+        result = db_purge_expired_tips(dry_run=True)
+        db.session.rollback()
+        for ref in result.refs:
+            click.echo(ref)
+        click.echo(f"{result.count} closed tips are older than {days} days and would be shredded (dry run).")
+        return
+
+    def progress(step: PurgeResult) -> None:
+        click.echo(f"shredded {step.count} tips: {', '.join(step.refs)}")
+
+    total = purge_expired_tips(batch=max(1, batch), progress=progress)
+    click.echo(f"{total.count} closed tips older than {days} days shredded.")
+
+
+@click.group("backup")
+def backup_group() -> None:
+    """Database backups (the keyring is never in them: back it up apart)."""
+
+
+@backup_group.command("create")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def create_command(path: Path) -> None:
+    """Copy the running database to PATH, consistently (SQLite online backup)."""
+    uri = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    try:
+        create_backup(uri, path)
+    except NotSQLite:
+        click.echo(pg_dump_instructions(uri), err=True)
+        sys.exit(2)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = verify_backup(path)
+    click.echo(f"backup written to {path}: {result.tips} tips, schema {result.schema_version}, "
+               f"integrity {result.integrity}.")
+    click.echo("The keyring is NOT in this backup; keep its own copy apart (docs/operations.md).")
+
+
+@backup_group.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def verify_command(path: Path) -> None:
+    """Open a backup read-only: integrity check, schema at the latest migration, tips counted."""
+    try:
+        result = verify_backup(path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"integrity: {result.integrity}")
+    click.echo(f"schema:    {result.schema_version} (latest: {result.head})")
+    click.echo(f"tips:      {result.tips} ({result.shredded} shredded after retention)")
+    if not result.ok:
+        click.echo("BACKUP NOT USABLE", err=True)
+        sys.exit(1)
+    click.echo("OK")
+
+
+@click.command("health")
+@with_appcontext
+def health_command() -> None:
+    """The same checks as GET /healthz, for a shell or a cron job; exit 1 unless ok."""
+    from app.ops.health import run_checks
+
+    report = run_checks(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(json.dumps(report, indent=2))
+    if report["status"] == "fail":
+        sys.exit(1)
+
+
+COMMANDS = [tips_group, backup_group, health_command]

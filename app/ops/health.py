@@ -1,0 +1,90 @@
+"""What /healthz checks. Each check says ok, degraded or fail and a fixed reason word: never an error
+message, a path or a setting, because the endpoint has no authentication."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+import triage
+from app.alerts.dispatcher import oldest_due_age_s
+from app.crypto.keyring import KeyringUnavailable, load_keyring
+from app.crypto.keystore import current_keyring, keyring_source
+from app.extensions import db
+
+OK, DEGRADED, FAIL = "ok", "degraded", "fail"
+_MODEL_OK = "tipline.health.model_ok"
+# Without these nothing works: no tip can be stored (keyring, model) or read (database).
+ESSENTIAL = ("database", "keyring", "model")
+
+
+def check_database() -> dict[str, Any]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"status": FAIL, "reason": "unreachable"}
+    return {"status": OK}
+
+
+def check_keyring(app: Flask, database_ok: bool) -> dict[str, Any]:
+    """Loaded as intake loads it, and checked against the database's key checks when the database answers."""
+    try:
+        if database_ok:
+            current_keyring()
+        else:
+            load_keyring(*keyring_source(app))
+    except KeyringUnavailable:
+        return {"status": FAIL, "reason": "unavailable"}
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"status": FAIL, "reason": "unverified"}
+    return {"status": OK}
+
+
+def check_model(app: Flask) -> dict[str, Any]:
+    """The triage model loads (once per process: the triage library keeps it, we remember that it worked)."""
+    if app.extensions.get(_MODEL_OK):
+        return {"status": OK}
+    try:
+        triage.load_model(Path(app.config["TRIAGE_MODEL_DIR"]))
+    except (RuntimeError, OSError, ValueError, KeyError):  # ModelNotTrained is a RuntimeError
+        return {"status": FAIL, "reason": "not_loaded"}
+    app.extensions[_MODEL_OK] = True
+    return {"status": OK}
+
+
+def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
+    """Outbox lag: an alert due for longer than HEALTH_MAX_ALERT_LAG_S means no worker is sending SMS."""
+    if not database_ok:
+        return {"status": FAIL, "reason": "unknown"}
+    try:
+        lag = oldest_due_age_s()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"status": FAIL, "reason": "unknown"}
+    limit = float(app.config["HEALTH_MAX_ALERT_LAG_S"])
+    lag_s = round(lag or 0.0, 1)
+    if lag is not None and lag > limit:
+        return {"status": DEGRADED, "reason": "outbox_stale", "oldest_due_s": lag_s}
+    return {"status": OK, "oldest_due_s": lag_s}
+
+
+def run_checks(app: Flask) -> dict[str, Any]:
+    """{"status": "ok" | "degraded" | "fail", "checks": {...}}. Degraded: the web side works, SMS lag."""
+    checks: dict[str, dict[str, Any]] = {"database": check_database()}
+    database_ok = checks["database"]["status"] == OK
+    checks["keyring"] = check_keyring(app, database_ok)
+    checks["model"] = check_model(app)
+    checks["alerts"] = check_alerts(app, database_ok)
+    if any(checks[name]["status"] != OK for name in ESSENTIAL):
+        status = FAIL
+    elif any(check["status"] != OK for check in checks.values()):
+        status = DEGRADED
+    else:
+        status = OK
+    return {"status": status, "checks": checks}

@@ -1,0 +1,82 @@
+"""The report page and its CSV exports. Viewing and exporting are both audit events."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import abort, current_app, render_template, request
+from werkzeug.wrappers import Response
+
+from app import audit
+from app.console.access import me
+from app.extensions import db
+from app.models import utcnow
+from app.reports import bp
+from app.reports.quarters import BadQuarter, Quarter
+from app.reports.report import Report, db_build_report
+from app.reports.scope import resolve_scope, scope_options
+from app.reports.tables import TABLE_KEYS
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _quarter_from_request() -> Quarter:
+    raw = request.args.get("quarter", "").strip()
+    if not raw:
+        return Quarter.containing(utcnow())
+    try:
+        return Quarter.parse(raw)
+    except BadQuarter:
+        abort(400)
+
+
+def _threshold() -> int:
+    return max(1, int(current_app.config["REPORT_SUPPRESSION_THRESHOLD"]))
+
+
+def _report() -> Report:
+    staff = me()
+    scope = resolve_scope(staff, request.args.get("scope"))
+    return db_build_report(_quarter_from_request(), scope, _threshold())
+
+
+@bp.get("/")
+def index() -> str:
+    staff = me()
+    report = _report()
+    audit.record("report.viewed", actor=staff, quarter=str(report.quarter), scope=report.scope.token)
+    db.session.commit()
+    current = Quarter.containing(utcnow())
+    quarters = [current]
+    for _ in range(7):
+        quarters.append(quarters[-1].previous())
+    if report.quarter not in quarters:
+        quarters.insert(0, report.quarter)
+    return render_template("reports/report.html", report=report, quarters=quarters,
+                           scopes=scope_options(staff), table_keys=TABLE_KEYS)
+
+
+def _csv_cell(value: str) -> str:
+    # A cell a spreadsheet would run as a formula is neutralised (none of ours should start so; a label might).
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+@bp.get("/<table>.csv")
+def export_csv(table: str) -> Response:
+    if table not in TABLE_KEYS:
+        abort(404)
+    staff = me()
+    report = _report()
+    data = report.tables[table]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([_csv_cell(cell) for cell in data.header])
+    writer.writerows([[_csv_cell(cell) for cell in row] for row in data.rows])
+    audit.record("report.exported", actor=staff, table=table, quarter=str(report.quarter),
+                 scope=report.scope.token)
+    db.session.commit()
+    scope_slug = report.scope.token.replace(":", "-")
+    filename = f"tipline-{report.quarter}-{scope_slug}-{table}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

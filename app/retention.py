@@ -1,0 +1,108 @@
+"""Retention by crypto-shredding: a case closed longer ago than RETENTION_DAYS loses its data key and every
+ciphertext, so nothing of what the reporter or staff wrote can ever be read again, by anyone, from any backup
+taken afterwards. The metadata the quarterly analysis needs (school, times, category, urgency, outcome, alerts)
+stays, so past quarters' figures do not change. Open tips are never purged, however old.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import ColumnElement, delete, or_, select, update
+
+from app import audit
+from app.extensions import db
+from app.logs import log_event
+from app.models import Attachment, Message, Note, ReporterSession, Tip, TipStatus, utcnow
+
+log = logging.getLogger("tipline.retention")
+DEFAULT_BATCH = 200
+
+
+@dataclass
+class PurgeResult:
+    refs: list[str] = field(default_factory=list)  # references of the tips shredded (or, dry run, to shred)
+    dry_run: bool = False
+    more: bool = False  # a `limit` stopped it before every expired tip was done
+
+    @property
+    def count(self) -> int:
+        return len(self.refs)
+
+
+def retention_cutoff(now: datetime | None = None) -> datetime:
+    """Tips closed before this instant (naive UTC) are past retention."""
+    return (now or utcnow()) - timedelta(days=int(current_app.config["RETENTION_DAYS"]))
+
+
+def _expired(cutoff: datetime) -> ColumnElement[bool]:
+    still_holds_content = or_(Tip.wrapped_dek.isnot(None), Tip.text_ct.isnot(None), Tip.contact_ct.isnot(None),
+                              Tip.assessment_ct.isnot(None), Tip.shredded_at.is_(None))
+    return (Tip.status == TipStatus.CLOSED.value) & Tip.closed_at.isnot(None) & (Tip.closed_at < cutoff) \
+        & still_holds_content
+
+
+def db_shred_tips(tips: list[Tip], now: datetime) -> None:
+    """Destroy the data key and every ciphertext of these tips (in the caller's transaction)."""
+    ids = [tip.id for tip in tips]
+    for tip in tips:
+        tip.wrapped_dek = None
+        tip.text_ct = None
+        tip.contact_ct = None
+        tip.assessment_ct = None
+        tip.shredded_at = now
+        # The receipt code opens nothing any more: a reporter coming back finds "no such receipt" rather
+        # than an empty case. A random value no HMAC of a code will ever equal (and unique, as the column is).
+        tip.receipt_hash = secrets.token_hex(32)
+    for model in (Message, Note):
+        db.session.execute(update(model).where(model.tip_id.in_(ids)).values(body_ct=None))
+    db.session.execute(update(Attachment).where(Attachment.tip_id.in_(ids)).values(data_ct=None))
+    # A reporter's follow-up session has nothing left to show; its sealed receipt code goes too.
+    db.session.execute(delete(ReporterSession).where(ReporterSession.tip_id.in_(ids)))
+
+
+def db_purge_expired_tips(now: datetime | None = None, dry_run: bool = False,
+                          limit: int | None = None) -> PurgeResult:
+    """Shred closed tips past retention, in the caller's transaction (the caller commits).
+
+    With `limit`, at most that many (oldest closed first) and `more` says whether others remain; the alert
+    worker's daily call may leave it out. The audit event names how many and which references, never content.
+    """
+    now = now or utcnow()
+    query = select(Tip).where(_expired(retention_cutoff(now))).order_by(Tip.closed_at, Tip.id)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    if not dry_run:
+        # PostgreSQL: lock the rows so a case reopened at this moment waits (and is re-checked) rather than
+        # being shredded under staff's hands. SQLite already holds the write lock (BEGIN IMMEDIATE).
+        query = query.with_for_update(of=Tip)
+    tips = list(db.session.scalars(query))
+    more = limit is not None and len(tips) > limit
+    tips = tips[:limit] if limit is not None else tips
+    result = PurgeResult([tip.ref for tip in tips], dry_run=dry_run, more=more)
+    if dry_run or not tips:
+        return result
+    db_shred_tips(tips, now)
+    audit.record("tips.purged", actor_label="retention", count=result.count, refs=result.refs,
+                 retention_days=int(current_app.config["RETENTION_DAYS"]))
+    log_event(log, "tips crypto-shredded after retention", count=result.count)
+    return result
+
+
+def purge_expired_tips(now: datetime | None = None, batch: int = DEFAULT_BATCH,
+                       progress: Callable[[PurgeResult], None] | None = None) -> PurgeResult:
+    """Shred everything past retention in batches, one transaction each, so no lock is held for long."""
+    total = PurgeResult()
+    while True:
+        step = db_purge_expired_tips(now, limit=batch)
+        db.session.commit()
+        total.refs.extend(step.refs)
+        if progress is not None and step.count:
+            progress(step)
+        if not step.more:
+            return total

@@ -1,0 +1,31 @@
+"""Gunicorn settings for production: `gunicorn -c gunicorn.conf.py wsgi:app` (deploy/tipline-web.service).
+
+Everything can be changed from the environment (the systemd EnvironmentFile) without editing this file.
+"""
+
+import os
+
+# Behind the TLS proxy on the same machine: listen on loopback only, never on a public interface.
+bind = os.environ.get("TIPLINE_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("TIPLINE_WEB_WORKERS", "2"))
+threads = int(os.environ.get("TIPLINE_WEB_THREADS", "4"))
+timeout = int(os.environ.get("TIPLINE_WEB_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+# Each worker builds its own app (and its own database pool); a preloaded app would share connections
+# across the fork.
+preload_app = False
+
+# The logger that scrubs addresses and user agents, with the safe access format (no %(h)s, no %(a)s).
+logger_class = "app.logs.SafeGunicornLogger"
+access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'
+accesslog = os.environ.get("TIPLINE_ACCESS_LOG", "-")  # stdout -> the journal
+errorlog = "-"
+loglevel = os.environ.get("TIPLINE_LOG_LEVEL", "info").lower()
+
+# Only the local proxy may set X-Forwarded-*; the app's ProxyFix trusts exactly TRUSTED_PROXY_HOPS of them.
+forwarded_allow_ips = "127.0.0.1"
+proxy_allow_ips = "127.0.0.1"
+
+# Large uploads are refused by the proxy and by the app (MAX_CONTENT_LENGTH); keep headers small.
+limit_request_field_size = 8190

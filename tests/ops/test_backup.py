@@ -1,0 +1,123 @@
+"""Backups: taken while the app runs, verified read-only, restored elsewhere and read with the keyring."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from app.backup import BackupError, create_backup, verify_backup
+from app.crypto.service import open_tip_text
+from app.extensions import db
+from app.models import Tip, utcnow
+from tests.ops.conftest import add_tip, build_district
+
+
+@pytest.fixture
+def sqlite_app(app: Flask, make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
+    """Always SQLite, even when the suite runs on PostgreSQL: the online backup is SQLite's.
+    (`app` first: on PostgreSQL the first app of a test is the one that empties the shared schema.)"""
+    (tmp_path / "sqlite").mkdir()
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'sqlite' / 'live.db'}")
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def test_backup_restores_and_opens_with_the_keyring(sqlite_app: Flask, tmp_path: Path,
+                                                    make_app: Callable[..., Flask]) -> None:
+    d = build_district(sqlite_app)
+    with sqlite_app.app_context():
+        ref = add_tip(d.schools["KWHS"], utcnow(), text="the back door is propped open at night").ref
+    backup = tmp_path / "backups" / "tipline.db"
+    result = sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(backup)])
+    assert result.exit_code == 0, result.output
+    assert "NOT in this backup" in result.output
+    assert backup.stat().st_mode & 0o077 == 0  # owner-only
+    assert b"back door" not in backup.read_bytes()  # the backup alone holds no readable tip
+
+    verified = sqlite_app.test_cli_runner().invoke(args=["backup", "verify", str(backup)])
+    assert verified.exit_code == 0, verified.output
+    assert "integrity: ok" in verified.output and "tips:      1" in verified.output
+
+    # Restore: the backup becomes the database of a new instance that has the same keyring.
+    restored_dir = tmp_path / "restored"
+    restored_dir.mkdir()
+    shutil.copyfile(backup, restored_dir / "tipline.db")
+    restored = make_app(DATABASE_URL=f"sqlite:///{restored_dir / 'tipline.db'}", INSTANCE_PATH=str(restored_dir),
+                        KEYRING_PATH=sqlite_app.config["KEYRING_PATH"])
+    with restored.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert tip is not None and open_tip_text(tip) == "the back door is propped open at night"
+
+
+def test_backup_never_overwrites(sqlite_app: Flask, tmp_path: Path) -> None:
+    target = tmp_path / "exists.db"
+    target.write_bytes(b"keep me")
+    result = sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(target)])
+    assert result.exit_code != 0 and "already exists" in result.output
+    assert target.read_bytes() == b"keep me"
+
+
+def test_verify_refuses_a_damaged_or_foreign_file(sqlite_app: Flask, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(BackupError):
+        verify_backup(junk)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    result = sqlite_app.test_cli_runner().invoke(args=["backup", "verify", str(other)])
+    assert result.exit_code != 0 and "not a Tipline database" in result.output
+
+    backup = tmp_path / "old.db"
+    assert sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(backup)]).exit_code == 0
+    with sqlite3.connect(backup) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'deadbeef'")
+    conn.close()
+    result = sqlite_app.test_cli_runner().invoke(args=["backup", "verify", str(backup)])
+    assert result.exit_code == 1 and "BACKUP NOT USABLE" in result.output
+
+
+def test_postgres_backup_explains_pg_dump_without_the_password(app: Flask, make_app: Callable[..., Flask],
+                                                               tmp_path: Path) -> None:
+    pg_app = make_app(DATABASE_URL="postgresql://tipline:s3cretpw@db.invalid:5432/tipline")
+    result = pg_app.test_cli_runner().invoke(args=["backup", "create", str(tmp_path / "x.db")])
+    assert result.exit_code != 0
+    assert "pg_dump" in result.output and "s3cretpw" not in result.output
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_backup_is_consistent_while_tips_are_written(sqlite_app: Flask, tmp_path: Path) -> None:
+    d = build_district(sqlite_app)
+    stop = threading.Event()
+    written: list[str] = []
+
+    def writer() -> None:
+        with sqlite_app.app_context():
+            while not stop.is_set():
+                written.append(add_tip(d.schools["KWHS"], utcnow()).ref)
+            db.session.remove()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(written) < 20:
+            time.sleep(0.01)
+        create_backup(sqlite_app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "during.db")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    result = verify_backup(tmp_path / "during.db")
+    assert result.ok and 20 <= result.tips <= len(written)
+    with sqlite3.connect(tmp_path / "during.db") as conn:  # every tip in the copy has its alert: no torn write
+        orphans = conn.execute("SELECT count(*) FROM tip WHERE id NOT IN (SELECT tip_id FROM alert)").fetchone()[0]
+    conn.close()
+    assert orphans == 0

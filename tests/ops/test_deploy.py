@@ -1,0 +1,127 @@
+"""The production set-up, tested where it can be: gunicorn's config, a real gunicorn serving /healthz with an
+access log that holds no client address, and the systemd units."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.conftest import REPO, SECRET
+
+DEPLOY = REPO / "deploy"
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def test_gunicorn_config_loads_with_safe_settings() -> None:
+    from gunicorn.config import Config
+
+    cfg = Config()
+    namespace: dict[str, object] = {}
+    exec(compile((REPO / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    for key, value in namespace.items():
+        if key in cfg.settings:
+            cfg.set(key, value)
+    assert cfg.bind == ["127.0.0.1:8000"]
+    assert cfg.logger_class.__name__ == "SafeGunicornLogger"
+    assert "%(h)s" not in cfg.access_log_format and "%(a)s" not in cfg.access_log_format
+    assert cfg.forwarded_allow_ips == ["127.0.0.1"]
+    assert cfg.preload_app is False and cfg.accesslog == "-"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_gunicorn_serves_healthz_and_logs_no_client_address(app: Flask, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE", "DATABASE_URL"))},
+        "TIPLINE_ENV": "production", "TIPLINE_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": SECRET, "RECEIPT_HMAC_KEY": "receipt-" + "k" * 40,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PUBLIC_BASE_URL": "https://tips.example.org",
+        "KEYRING_PATH": app.config["KEYRING_PATH"], "TRIAGE_MODEL_DIR": app.config["TRIAGE_MODEL_DIR"],
+        "TRUSTED_PROXY_HOPS": "1", "TIPLINE_BIND": f"127.0.0.1:{port}", "TIPLINE_WEB_WORKERS": "1",
+    }
+    out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        server = subprocess.Popen([str(GUNICORN), "-c", str(REPO / "gunicorn.conf.py"), "wsgi:app"], cwd=REPO,
+                                  env=env, stdout=stdout, stderr=stderr)
+    try:
+        body = b""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            headers = {"X-Forwarded-For": "203.0.113.77", "User-Agent": "Mozilla/5.0 (X11) Probe/1.0"}
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own server
+                    body = response.read()
+                    status = response.status
+                break
+            except (ConnectionError, OSError):
+                if server.poll() is not None:
+                    pytest.fail("gunicorn exited: " + err.read_text()[-2000:])
+                time.sleep(0.3)
+        assert body, "gunicorn did not answer: " + err.read_text()[-2000:]
+        assert status == 200 and b'"status":"ok"' in body.replace(b" ", b"")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    access = out.read_text()
+    assert "GET /healthz" in access, access + err.read_text()
+    for forbidden in ("127.0.0.1", "203.0.113.77", "Mozilla", "Probe/1.0"):
+        assert forbidden not in access and forbidden not in err.read_text(), forbidden
+
+
+def _unit(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  (systemd keys are case-sensitive)
+    parser.read_string((DEPLOY / name).read_text())
+    return parser
+
+
+@pytest.mark.parametrize(("name", "command"), [
+    ("tipline-web.service", ["gunicorn", "-c", "/opt/tipline/gunicorn.conf.py", "wsgi:app"]),
+    ("tipline-alerts.service", ["flask", "alerts", "run"]),
+])
+def test_systemd_units_parse_and_are_hardened(name: str, command: list[str]) -> None:
+    unit = _unit(name)
+    service = unit["Service"]
+    argv = shlex.split(service["ExecStart"])
+    assert Path(argv[0]).name == command[0] and argv[1:] == command[1:]
+    assert service["Restart"] == "always"
+    assert service["EnvironmentFile"].startswith("/etc/tipline/")
+    assert service["NoNewPrivileges"] == "true" and service["ProtectSystem"] == "strict"
+    assert service["PrivateTmp"] == "true" and "instance" in service["ReadWritePaths"]
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_environment_example_names_only_known_settings() -> None:
+    from app.config import ENV_SETTINGS
+
+    gunicorn_settings = {"TIPLINE_BIND", "TIPLINE_WEB_WORKERS", "TIPLINE_INSTANCE_PATH", "TIPLINE_KEYRING"}
+    for line in (DEPLOY / "tipline.env.example").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name = line.split("=", 1)[0]
+            assert name in ENV_SETTINGS or name in gunicorn_settings, name
+
+
+def test_nginx_site_sets_one_hop_of_forwarded_headers_and_keeps_no_access_log() -> None:
+    site = (DEPLOY / "nginx-tipline.conf").read_text()
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in site  # replaces, never appends, a client's value
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in site
+    assert "proxy_pass http://127.0.0.1:8000;" in site
+    assert site.count("access_log off;") == 2

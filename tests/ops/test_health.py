@@ -1,0 +1,108 @@
+"""GET /healthz (no auth, no secrets) and GET /metrics (token or admin)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.crypto.keystore import forget_keyring
+from app.extensions import db
+from app.models import Alert, utcnow
+from tests.ops.conftest import District, add_tip, sign_in_as
+
+
+def test_healthz_ok(app: Flask) -> None:
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert {name: check["status"] for name, check in body["checks"].items()} == {
+        "database": "ok", "keyring": "ok", "model": "ok", "alerts": "ok"}
+
+
+def test_missing_keyring_is_503_and_names_no_path(app: Flask) -> None:
+    Path(app.config["KEYRING_PATH"]).unlink()
+    forget_keyring(app)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "fail" and body["checks"]["keyring"] == {"status": "fail", "reason": "unavailable"}
+    text = response.get_data(as_text=True)
+    assert "/" not in text.replace("\\/", "")  # no path, no URL
+    assert app.config["SECRET_KEY"] not in text
+
+
+def test_missing_model_is_503(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(TRIAGE_MODEL_DIR=str(tmp_path / "no-model-here"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["model"] == {"status": "fail", "reason": "not_loaded"}
+    assert "no-model-here" not in response.get_data(as_text=True)
+
+
+def test_unreachable_database_is_503(app: Flask, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broken = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"]["status"] == "fail"
+
+
+def test_stale_outbox_is_degraded(app: Flask, district: District) -> None:
+    with app.app_context():
+        tip = add_tip(district.schools["KWHS"], utcnow() - timedelta(minutes=10), urgency="critical")
+        alert = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id)).first()
+        assert alert is not None
+        alert.status, alert.sent_at, alert.due_at = "pending", None, utcnow() - timedelta(minutes=10)
+        db.session.commit()
+    response = app.test_client().get("/healthz")
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "degraded"
+    assert body["checks"]["alerts"]["status"] == "degraded" and body["checks"]["alerts"]["oldest_due_s"] >= 590
+
+
+def test_metrics_hidden_without_token_or_admin(app: Flask, district: District) -> None:
+    assert app.test_client().get("/metrics").status_code == 404
+    assert sign_in_as(app, district.staff["counselor_kw"]).get("/metrics").status_code == 404
+    assert sign_in_as(app, district.staff["admin"]).get("/metrics").status_code == 200
+
+
+def test_metrics_with_bearer_token(make_app) -> None:  # type: ignore[no-untyped-def]
+    from tests.ops.conftest import build_district
+
+    token = "m" * 40
+    app = make_app(METRICS_TOKEN=token)
+    d = build_district(app)
+    with app.app_context():
+        now = utcnow()
+        add_tip(d.schools["KWHS"], now - timedelta(seconds=30), urgency="critical")
+        tip = add_tip(d.schools["KWHS"], now - timedelta(minutes=5), urgency="high")
+        alert = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id)).first()
+        assert alert is not None
+        alert.sent_at = tip.created_at + timedelta(seconds=4)
+        db.session.commit()
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = response.get_data(as_text=True)
+    assert 'tipline_tips{urgency="critical"} 1' in text and 'tipline_tips{urgency="high"} 1' in text
+    assert 'tipline_alerts{status="sent"} 2' in text
+    assert "tipline_alert_outbox_lag_seconds 0" in text
+    assert 'tipline_tip_to_sms_seconds_bucket{urgency="high",le="2"} 0' in text
+    assert 'tipline_tip_to_sms_seconds_bucket{urgency="high",le="5"} 1' in text
+    assert 'tipline_tip_to_sms_seconds_count{urgency="critical"} 1' in text
+    for line in text.splitlines():  # every sample line is "name{labels} number"
+        if not line.startswith("#"):
+            float(line.rsplit(" ", 1)[1])
+
+
+def test_health_command(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["health"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["status"] == "ok"

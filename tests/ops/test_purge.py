@@ -1,0 +1,139 @@
+"""Retention: closed tips past RETENTION_DAYS are crypto-shredded; open tips never; the figures stay."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.crypto.errors import TipShredded
+from app.crypto.service import open_for_tip, open_tip_text, seal_for_tip
+from app.extensions import db
+from app.models import Attachment, AuditEvent, Message, Note, ReporterSession, Tip, utcnow
+from app.retention import db_purge_expired_tips, purge_expired_tips
+from tests.ops.conftest import District, add_tip, denver, html_tables, sign_in_as
+
+
+def _with_thread(tip: Tip, staff_id: int) -> None:
+    """A message, a note and a photo on the tip, all sealed under its key, and a reporter's session."""
+    session = ReporterSession(token_hash="f" * 64, purpose="followup", tip_id=tip.id, expires_at=utcnow(),
+                              sealed=b"sealed receipt")
+    message = Message(tip=tip, from_reporter=True)
+    note = Note(tip=tip, staff_id=staff_id)
+    photo = Attachment(tip=tip, content_type="image/png", size=3)
+    db.session.add_all([message, note, photo, session])
+    db.session.flush()
+    message.body_ct = seal_for_tip(tip, f"message:{message.id}", b"he has it in his locker")
+    note.body_ct = seal_for_tip(tip, f"note:{note.id}", b"spoke to the family")
+    photo.data_ct = seal_for_tip(tip, f"attachment:{photo.id}", b"PNG")
+    db.session.commit()
+
+
+@pytest.fixture
+def aged(app: Flask, district: District) -> dict[str, str]:
+    """Three tips of last year: closed long ago, open long ago, and one closed recently."""
+    with app.app_context():
+        school = district.schools["KWHS"]
+        now = utcnow()
+        old_closed = add_tip(school, denver(2025, 4, 7), category="weapon", urgency="critical",
+                             acknowledged_at=denver(2025, 4, 7, 12, 3), closed_at=now - timedelta(days=400),
+                             outcome="referred_to_law_enforcement", text="a gun in the blue locker")
+        _with_thread(old_closed, district.staff["counselor_kw"])
+        old_open = add_tip(school, denver(2025, 4, 8), category="bullying", text="they corner her every lunch")
+        recent = add_tip(school, denver(2025, 4, 9), closed_at=now - timedelta(days=30), outcome="duplicate",
+                         text="same as the other one")
+        return {"old_closed": old_closed.ref, "old_open": old_open.ref, "recent": recent.ref}
+
+
+def _tip(ref: str) -> Tip:
+    tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+    assert tip is not None
+    return tip
+
+
+def test_purge_shreds_old_closed_tips_and_keeps_open_ones(app: Flask, aged: dict[str, str]) -> None:
+    with app.app_context():
+        assert open_tip_text(_tip(aged["old_closed"])) == "a gun in the blue locker"
+        receipt_before = _tip(aged["old_closed"]).receipt_hash
+        result = db_purge_expired_tips()
+        db.session.commit()
+        assert result.refs == [aged["old_closed"]] and result.count == 1
+
+        gone = _tip(aged["old_closed"])
+        assert gone.wrapped_dek is None and gone.shredded_at is not None
+        assert gone.receipt_hash != receipt_before  # the reporter's receipt code opens nothing any more
+        assert (gone.text_ct, gone.contact_ct, gone.assessment_ct) == (None, None, None)
+        assert all(m.body_ct is None for m in gone.messages) and all(n.body_ct is None for n in gone.notes)
+        assert all(a.data_ct is None for a in gone.attachments)
+        assert db.session.scalar(select(ReporterSession).where(ReporterSession.tip_id == gone.id)) is None
+        with pytest.raises(TipShredded):
+            open_tip_text(gone)
+        with pytest.raises(TipShredded):
+            open_for_tip(gone, "text", b"\x01" + b"\x00" * 40)
+        # What the reports need is still there.
+        assert (gone.category, gone.urgency, gone.outcome) == ("weapon", "critical", "referred_to_law_enforcement")
+        assert gone.acknowledged_at is not None and gone.closed_at is not None
+
+        assert open_tip_text(_tip(aged["old_open"])) == "they corner her every lunch"
+        assert open_tip_text(_tip(aged["recent"])) == "same as the other one"
+        # Nothing left to do the second time.
+        assert db_purge_expired_tips().count == 0
+
+
+def test_purge_is_audited_by_reference_never_content(app: Flask, aged: dict[str, str]) -> None:
+    with app.app_context():
+        db_purge_expired_tips()
+        db.session.commit()
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "tips.purged"))
+        assert event is not None
+        detail = json.loads(event.detail)
+        assert detail["count"] == 1 and detail["refs"] == [aged["old_closed"]]
+        assert "locker" not in event.detail
+
+
+def test_quarter_figures_do_not_change_after_purge(app: Flask, district: District, aged: dict[str, str]) -> None:
+    client = sign_in_as(app, district.staff["admin"])
+    before = html_tables(client.get("/console/reports/?quarter=2025Q2").get_data(as_text=True))
+    with app.app_context():
+        db_purge_expired_tips()
+        db.session.commit()
+        assert _tip(aged["old_closed"]).shredded_at is not None
+    after = html_tables(client.get("/console/reports/?quarter=2025Q2").get_data(as_text=True))
+    assert after == before and before["categories"][-1][4] == "<5"
+
+
+def test_dry_run_lists_and_changes_nothing(app: Flask, aged: dict[str, str]) -> None:
+    result = app.test_cli_runner().invoke(args=["tips", "purge", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert aged["old_closed"] in result.output and "1 closed tips" in result.output and "dry run" in result.output
+    with app.app_context():
+        assert _tip(aged["old_closed"]).wrapped_dek is not None
+        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "tips.purged")) is None
+
+
+def test_purge_command_works_in_batches(app: Flask, district: District) -> None:
+    with app.app_context():
+        long_ago = utcnow() - timedelta(days=366)
+        refs = {add_tip(district.schools["NCHS"], long_ago - timedelta(days=30), closed_at=long_ago,
+                        outcome="unfounded", text=f"tip {i}").ref for i in range(5)}
+    result = app.test_cli_runner().invoke(args=["tips", "purge", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("shredded 2 tips") == 2 and "shredded 1 tips" in result.output
+    assert "5 closed tips older than 365 days shredded" in result.output
+    with app.app_context():
+        assert {t.ref for t in db.session.scalars(select(Tip).where(Tip.shredded_at.isnot(None)))} == refs
+        assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "tips.purged")).all()) == 3
+
+
+def test_retention_days_is_configurable(make_app) -> None:  # type: ignore[no-untyped-def]
+    from tests.ops.conftest import build_district
+
+    app = make_app(RETENTION_DAYS=10)
+    d = build_district(app)
+    with app.app_context():
+        tip = add_tip(d.schools["KWHS"], utcnow() - timedelta(days=20), closed_at=utcnow() - timedelta(days=11),
+                      outcome="unfounded", text="x")
+        assert purge_expired_tips().refs == [tip.ref]

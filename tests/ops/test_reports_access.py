@@ -1,0 +1,61 @@
+"""Who may see which report, and the audit record of viewing and exporting."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent
+from tests.ops.conftest import District, add_tip, denver, sign_in_as
+
+
+def test_reports_require_sign_in(app: Flask, district: District) -> None:
+    client = app.test_client()
+    for path in ("/console/reports/", "/console/reports/categories.csv"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert "/console/sign-in" in response.headers["Location"]
+
+
+def test_an_expired_session_is_sent_to_sign_in(app: Flask, district: District) -> None:
+    client = sign_in_as(app, district.staff["admin"])
+    with client.session_transaction() as session:
+        session["last_seen"] = session["last_seen"] - 3 * 3600
+    assert client.get("/console/reports/").status_code == 302
+
+
+def test_counselor_cannot_see_another_schools_report(app: Flask, district: District) -> None:
+    client = sign_in_as(app, district.staff["counselor_kw"])
+    assert client.get(f"/console/reports/?scope=school:{district.schools['KWHS']}").status_code == 200
+    assert client.get(f"/console/reports/?scope=school:{district.schools['NCHS']}").status_code == 404
+    assert client.get(f"/console/reports/categories.csv?scope=school:{district.schools['NCHS']}").status_code == 404
+    page = client.get("/console/reports/").get_data(as_text=True)
+    assert "Natrona County High School" not in page and "All my schools" in page
+    assert client.get("/console/reports/nonsense.csv").status_code == 404
+
+
+def test_viewing_and_exporting_are_audit_events(app: Flask, district: District) -> None:
+    with app.app_context():
+        add_tip(district.schools["KWHS"], denver(2026, 5, 4))
+    client = sign_in_as(app, district.staff["admin"])
+    assert client.get("/console/reports/?quarter=2026Q2").status_code == 200
+    response = client.get(f"/console/reports/outcomes.csv?quarter=2026Q2&scope=school:{district.schools['KWHS']}")
+    assert response.status_code == 200
+    assert 'filename="tipline-2026Q2-school-' in response.headers["Content-Disposition"]
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        actions = [(e.action, e.actor_id, json.loads(e.detail)) for e in events]
+    assert ("report.viewed", district.staff["admin"], {"quarter": "2026Q2", "scope": "district"}) in actions
+    assert ("report.exported", district.staff["admin"],
+            {"quarter": "2026Q2", "scope": f"school:{district.schools['KWHS']}", "table": "outcomes"}) in actions
+
+
+def test_report_page_is_printable_and_has_no_script(app: Flask, district: District) -> None:
+    client = sign_in_as(app, district.staff["admin"])
+    page = client.get("/console/reports/").get_data(as_text=True)
+    assert "<script" not in page and "<svg" in page
+    with client.get("/console/reports/static/reports.css") as response:
+        assert "@media print" in response.get_data(as_text=True)
