@@ -8,6 +8,7 @@ from files that `flask setup` writes into instance/, in production from the envi
 from __future__ import annotations
 
 import os
+import re
 import runpy
 import secrets
 from pathlib import Path
@@ -150,6 +151,7 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
         if len(value) < MIN_SECRET_LENGTH:
             raise ConfigError(f"{name} is too short: at least {MIN_SECRET_LENGTH} characters of random data.")
 
+    validate_alert_settings(settings, production)
     settings.setdefault("KEYRING_PATH", str(instance_path / "keyring.json"))
     settings.setdefault("TRIAGE_MODEL_DIR", str(instance_path / "triage"))
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(settings["DATABASE_URL"])
@@ -164,6 +166,29 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
         settings.setdefault("SESSION_COOKIE_NAME", "tipline")
     settings["PUBLIC_BASE_URL"] = str(settings["PUBLIC_BASE_URL"]).rstrip("/")
     return settings
+
+
+_BASE_URL = re.compile(r"https?://[!-~]+")
+
+
+def validate_alert_settings(settings: dict[str, Any], production: bool) -> None:
+    """Settings whose mistakes would only show when an alert has to go out: caught at start-up instead."""
+    if production:
+        # Never print alerts to a log in production because the Twilio settings were forgotten.
+        settings.setdefault("SMS_TRANSPORT", "twilio")
+        if str(settings["SMS_TRANSPORT"]).lower() != "twilio":
+            raise ConfigError("SMS_TRANSPORT must be twilio in production: alerts must reach a phone.")
+    base_url = str(settings.get("PUBLIC_BASE_URL", "")).rstrip("/")
+    if not _BASE_URL.fullmatch(base_url):
+        raise ConfigError(f"PUBLIC_BASE_URL must be an http(s) URL in plain ASCII without spaces, not {base_url!r}")
+    for name in ("ALERT_ACK_TIMEOUT_CRITICAL_S", "ALERT_ACK_TIMEOUT_HIGH_S"):
+        if not 1 <= int(settings[name]) <= 36000:  # 36000 s is also Twilio's longest validity period
+            raise ConfigError(f"{name} must be between 1 and 36000 seconds")
+    if int(settings["ALERT_CLAIM_LEASE_S"]) <= 2 * int(settings["TWILIO_TIMEOUT_S"]):
+        raise ConfigError("ALERT_CLAIM_LEASE_S must exceed twice TWILIO_TIMEOUT_S, or a slow send could be "
+                          "taken over by another worker and sent twice")
+    if int(settings["ALERT_MAX_REPEATS"]) < 0:
+        raise ConfigError("ALERT_MAX_REPEATS must be 0 or more")
 
 
 def read_or_create_secret(path: Path) -> str:

@@ -32,8 +32,19 @@ def scrub(text: str) -> str:
     return _SCRUB.sub(REDACTED, text)
 
 
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrub_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_value(v) for v in value]
+    return value
+
+
 class NoClientDataFilter(logging.Filter):
-    """Rewrites every record so that no address or user agent survives, whatever logged it."""
+    """Rewrites every record so that no address or user agent survives, whatever logged it: the message,
+    structured fields and the traceback text alike."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -48,6 +59,12 @@ class NoClientDataFilter(logging.Filter):
         for name in _FORBIDDEN_ATTRS:
             if hasattr(record, name):
                 setattr(record, name, REDACTED)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = _scrub_value(fields)
+        if record.exc_info and not record.exc_text:
+            # Formatted here, scrubbed, and cached on the record: every formatter then prints this text.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = scrub(record.exc_text)
         return True
@@ -61,12 +78,14 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": record.getMessage(),
+            "event": scrub(record.getMessage()),
         }
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update({k: v for k, v in fields.items() if k not in entry})
-        if record.exc_info:
+        if isinstance(fields, dict):  # scrubbed here too, in case a handler was set up without the filter
+            entry.update({k: _scrub_value(v) for k, v in fields.items() if k not in entry})
+        if record.exc_text:
+            entry["exc"] = scrub(record.exc_text)
+        elif record.exc_info:
             entry["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
@@ -77,7 +96,7 @@ class TextFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict) and fields:
             line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
-        return line
+        return scrub(line)
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:

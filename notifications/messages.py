@@ -35,7 +35,7 @@ __all__ = [
 
 # Console routes the links point at; the app's console blueprint must serve them.
 TIP_PATH = "/console/tips/"
-QUEUE_PATH = "/console/queue"
+QUEUE_PATH = "/console/"
 
 # Short labels keep the alert in one segment ("threat_of_violence" alone is 18 characters).
 CATEGORY_LABELS: dict[str, str] = {

@@ -30,6 +30,9 @@ from app.extensions import db  # noqa: E402
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 SECRET = "test-secret-" + "x" * 40
+# Production refuses to run without Twilio; these settings satisfy it (nothing is sent in those tests).
+PRODUCTION_TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t" * 32,
+                     "TWILIO_FROM_NUMBER": "+15005550006", "TWILIO_API_BASE_URL": "http://127.0.0.1:9"}
 
 
 def on_postgres() -> bool:

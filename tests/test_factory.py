@@ -4,7 +4,7 @@ import pytest
 
 from app import create_app
 from app.config import ConfigError, normalise_database_url
-from tests.conftest import REPO
+from tests.conftest import PRODUCTION_TWILIO, REPO
 
 
 def test_factory_uses_test_config(app):
@@ -31,7 +31,7 @@ def test_production_starts_with_its_secrets(tmp_path):
     app = create_app({
         "TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
         "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
-        "PUBLIC_BASE_URL": "https://tips.example.org/",
+        "PUBLIC_BASE_URL": "https://tips.example.org/", **PRODUCTION_TWILIO,
     })
     assert app.config["PRODUCTION"]
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -78,3 +78,33 @@ def test_bad_integer_setting_is_a_clear_error(tmp_path, monkeypatch):
 @pytest.mark.parametrize("given", ["postgres://u@h/db", "postgresql://u@h/db", "postgresql+psycopg://u@h/db"])
 def test_postgres_urls_use_psycopg3(given):
     assert normalise_database_url(given) == "postgresql+psycopg://u@h/db"
+
+
+def _production(tmp_path, **extra):
+    settings = {"TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
+                "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+                "PUBLIC_BASE_URL": "https://tips.example.org", **PRODUCTION_TWILIO}
+    settings.update(extra)
+    return create_app(settings)
+
+
+def test_production_never_prints_alerts_instead_of_sending_them(tmp_path):
+    with pytest.raises(ConfigError, match="SMS_TRANSPORT must be twilio"):
+        _production(tmp_path, SMS_TRANSPORT="console")
+    from notifications import SmsSettingsError
+
+    with pytest.raises(SmsSettingsError, match="missing TWILIO_ACCOUNT_SID"):
+        _production(tmp_path, TWILIO_ACCOUNT_SID="")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"PUBLIC_BASE_URL": "tips.example.org"}, "PUBLIC_BASE_URL"),
+    ({"PUBLIC_BASE_URL": "https://tips example.org"}, "PUBLIC_BASE_URL"),
+    ({"ALERT_ACK_TIMEOUT_CRITICAL_S": 0}, "ALERT_ACK_TIMEOUT_CRITICAL_S"),
+    ({"ALERT_ACK_TIMEOUT_HIGH_S": 40000}, "ALERT_ACK_TIMEOUT_HIGH_S"),
+    ({"ALERT_CLAIM_LEASE_S": 15, "TWILIO_TIMEOUT_S": 10}, "ALERT_CLAIM_LEASE_S"),
+])
+def test_alert_settings_that_would_fail_an_alert_stop_the_start(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", **overrides})

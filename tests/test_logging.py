@@ -90,3 +90,39 @@ def test_gunicorn_access_log_has_no_address_or_agent():
     line = cfg.access_log_format % atoms
     assert "203.0.113.50" not in line and "iPhone" not in line
     assert "/report" in line
+
+
+def _emit(fmt: str, **kwargs) -> str:
+    import io
+
+    from app.logs import TextFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter("%(levelname)s %(message)s"))
+    handler.addFilter(NoClientDataFilter())
+    logger = logging.getLogger(f"tipline.test.{fmt}")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.error("something happened", **kwargs)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_structured_fields_are_scrubbed_in_both_formats(fmt):
+    out = _emit(fmt, extra={"fields": {"client": "203.0.113.77", "agent": UA, "nested": {"x": ["2001:db8::7"]}}})
+    assert "203.0.113.77" not in out and "iPhone" not in out and "2001:db8::7" not in out
+    assert "something happened" in out
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_tracebacks_are_scrubbed_in_both_formats(fmt):
+    try:
+        raise ValueError(f"bad request from 198.51.100.4 using {UA}")
+    except ValueError:
+        out = _emit(fmt, exc_info=True)
+    assert "ValueError" in out
+    assert "198.51.100.4" not in out and "iPhone" not in out

@@ -4,7 +4,7 @@ Intake calls `db_plan_alerts_for_new_tip(tip)` inside the transaction that store
 outbox), then `wake_dispatcher()` after the commit so the first SMS leaves without a polling delay.
 """
 
-from app.alerts.planning import ack_timeout_for, db_plan_alerts_for_new_tip
+from app.alerts.planning import ack_timeout_for, db_alert_after_relabel, db_plan_alerts_for_new_tip
 from app.alerts.signals import wake_dispatcher
 
-__all__ = ["ack_timeout_for", "db_plan_alerts_for_new_tip", "wake_dispatcher"]
+__all__ = ["ack_timeout_for", "db_alert_after_relabel", "db_plan_alerts_for_new_tip", "wake_dispatcher"]

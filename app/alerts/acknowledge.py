@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any
+
+from sqlalchemy import Select, select, update
 
 from app.extensions import db
-from app.models import Alert, AlertStatus, Staff, Tip, TipStatus, utcnow
+from app.models import Alert, AlertStatus, Assignment, Staff, Tip, TipStatus, utcnow
 
 _UNSENT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value)
 _SENT = (AlertStatus.SENT.value, AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value, AlertStatus.FAILED.value)
@@ -13,11 +15,16 @@ _SENT = (AlertStatus.SENT.value, AlertStatus.DELIVERED.value, AlertStatus.FOLDED
 
 def db_acknowledge_tip(tip: Tip, staff: Staff, via: str) -> bool:
     """Record that `staff` took the tip. False when it was already acknowledged (nothing changes)."""
-    if tip.acknowledged_at is not None:
-        return False
     now = utcnow()
-    tip.acknowledged_at = now
-    tip.acknowledged_by_id = staff.id
+    # One guarded UPDATE: an SMS "ACK" and a console click at the same moment cannot both win.
+    taken = db.session.execute(
+        update(Tip).where(Tip.id == tip.id, Tip.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by_id=staff.id)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(taken, "rowcount", 0):
+        return False
+    db.session.refresh(tip)
     if tip.status == TipStatus.NEW.value:
         tip.status = TipStatus.ACKNOWLEDGED.value
     db.session.execute(
@@ -32,22 +39,29 @@ def db_acknowledge_tip(tip: Tip, staff: Staff, via: str) -> bool:
     return True
 
 
+def _alerts_of(staff: Staff) -> Select[Any]:
+    """Alerts sent to this person about tips of schools they are still assigned to."""
+    return (
+        select(Alert).join(Tip, Tip.id == Alert.tip_id)
+        .join(Assignment, (Assignment.school_id == Tip.school_id) & (Assignment.staff_id == staff.id))
+        .where(Alert.staff_id == staff.id, Alert.sent_at.isnot(None))
+    )
+
+
 def newest_open_alert_for(staff: Staff) -> Alert | None:
     """The newest alert sent to this person whose tip nobody has acknowledged yet ("1" or a bare "ACK")."""
-    return db.session.scalar(
-        select(Alert).join(Tip, Tip.id == Alert.tip_id)
-        .where(Alert.staff_id == staff.id, Alert.sent_at.isnot(None), Tip.acknowledged_at.is_(None))
-        .order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(1)
+    alert: Alert | None = db.session.scalar(
+        _alerts_of(staff).where(Tip.acknowledged_at.is_(None)).order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(1)
     )
+    return alert
 
 
 def open_alert_for_ref(staff: Staff, ref: str) -> Alert | None:
     """An alert this person received for the tip `ref`; only tips they were told of can be acknowledged."""
-    return db.session.scalar(
-        select(Alert).join(Tip, Tip.id == Alert.tip_id)
-        .where(Alert.staff_id == staff.id, Tip.ref == ref.upper(), Alert.sent_at.isnot(None))
-        .order_by(Alert.id.desc()).limit(1)
+    alert: Alert | None = db.session.scalar(
+        _alerts_of(staff).where(Tip.ref == ref.upper()).order_by(Alert.id.desc()).limit(1)
     )
+    return alert
 
 
 def _audit(action: str, staff: Staff, tip: Tip, via: str) -> None:

@@ -12,7 +12,9 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from app.alerts.claims import db_claim_due_alerts
 from app.alerts.escalation import db_escalate_overdue
@@ -20,7 +22,7 @@ from app.alerts.planning import ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
 from app.extensions import db
 from app.logs import log_event
-from app.models import Alert, AlertStatus, School, Staff, Tip, utcnow
+from app.models import Alert, AlertStatus, Assignment, School, Staff, Tip, utcnow
 from notifications import PermanentSendError, TransientSendError
 
 log = logging.getLogger("tipline.alerts")
@@ -67,7 +69,7 @@ def _folded_companions(alert: Alert, tip: Tip) -> list[Alert]:
 
 def _should_fold(alert: Alert, tip: Tip, now: datetime) -> datetime | None:
     """For a non-critical alert close behind another SMS of its incident: when to send the folded SMS."""
-    if tip.urgency == "critical" or alert.repeat:
+    if tip.effective_urgency == "critical" or alert.repeat:
         return None  # critical tips are never delayed by folding
     last = _last_incident_sms(alert, tip)
     if last is not None and last + FOLD_INTERVAL > now:
@@ -75,73 +77,99 @@ def _should_fold(alert: Alert, tip: Tip, now: datetime) -> datetime | None:
     return None
 
 
-def send_one(alert_id: int) -> str:
-    """Send one claimed alert and commit the outcome. Returns the new status."""
+def _finish(alert: Alert, status: str, error_code: str | None = None) -> str:
+    alert.status = status
+    if error_code is not None:
+        alert.error_code = error_code
+    _release(alert)
+    db.session.commit()
+    return status
+
+
+def _still_assigned(staff: Staff, school_id: int) -> bool:
+    return db.session.scalar(
+        select(Assignment.id).where(Assignment.staff_id == staff.id, Assignment.school_id == school_id)
+    ) is not None
+
+
+def db_renew_claim(alert_id: int, owner: str) -> bool:
+    """Extend this worker's lease on a row just before sending; False if another worker has taken it over.
+
+    The lease of a claim covers one send (ALERT_CLAIM_LEASE_S is validated to exceed twice the Twilio
+    timeout), so renewing here, not only at claim time, keeps a slow batch from being sent twice.
+    """
+    until = utcnow() + timedelta(seconds=current_app.config["ALERT_CLAIM_LEASE_S"])
+    result = db.session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.lease_owner == owner, Alert.status == AlertStatus.SENDING.value)
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def send_one(alert_id: int, owner: str) -> str:
+    """Send one alert claimed by `owner` and commit the outcome. Returns the new status."""
     alert = db.session.get(Alert, alert_id)
-    if alert is None or alert.status != AlertStatus.SENDING.value:
+    if alert is None or alert.status != AlertStatus.SENDING.value or alert.lease_owner != owner:
         return "gone"
     tip = db.session.get(Tip, alert.tip_id)
     staff = db.session.get(Staff, alert.staff_id) if alert.staff_id else None
     assert tip is not None
     now = utcnow()
     if tip.acknowledged_at is not None:
-        alert.status = AlertStatus.CANCELLED.value
-        _release(alert)
-        db.session.commit()
-        return alert.status
+        return _finish(alert, AlertStatus.CANCELLED.value)
     if staff is None or not staff.phone or staff.sms_opted_out or not staff.active:
-        alert.status = AlertStatus.FAILED.value
-        alert.error_code = "opted_out" if staff is not None and staff.sms_opted_out else "no_phone"
-        _release(alert)
-        db.session.commit()
-        return alert.status
+        code = "opted_out" if staff is not None and staff.sms_opted_out else "no_phone"
+        return _finish(alert, AlertStatus.FAILED.value, code)
+    if not _still_assigned(staff, tip.school_id):
+        # Taken off the school since the row was written: they can no longer open the case; tell the next.
+        return _finish(alert, AlertStatus.FAILED.value, "not_assigned")
     fold_at = _should_fold(alert, tip, now) if alert.kind != "folded" else None
     if fold_at is not None:
         alert.kind = "folded"
-        alert.status = AlertStatus.PENDING.value
         alert.due_at = fold_at
-        _release(alert)
-        db.session.commit()
+        _finish(alert, AlertStatus.PENDING.value)
         return "postponed"
 
     companions = _folded_companions(alert, tip) if alert.kind == "folded" else []
     school = db.session.get(School, tip.school_id)
     assert school is not None
     body = body_for(alert, tip, school, folded_count=1 + len(companions) if companions else 0)
-    phone, ref, urgency = staff.phone, tip.ref, tip.urgency
+    phone, ref, urgency = staff.phone, tip.ref, tip.effective_urgency
     validity = int(ack_timeout_for(urgency).total_seconds()) if urgency == "critical" else None
+    if not db_renew_claim(alert_id, owner):
+        db.session.rollback()
+        return "gone"
     # End the transaction before calling out: on SQLite it holds the write lock, and no database work may
     # wait on Twilio. The row stays "sending" under its lease meanwhile.
     db.session.commit()
     try:
-        result = sms_transport().send(phone, body, status_callback=status_callback_url(), validity_period_s=validity)
+        result = sms_transport().send(phone, body, status_callback=status_callback_url(alert_id),
+                                      validity_period_s=validity)
     except TransientSendError as exc:
-        alert.status = AlertStatus.PENDING.value
         alert.due_at = utcnow() + backoff_for(alert.attempts)
-        alert.error_code = str(exc.code or exc.status or "network")
-        _release(alert)
-        db.session.commit()
-        log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert.id, tip=ref,
+        _finish(alert, AlertStatus.PENDING.value, str(exc.code or exc.status or "network"))
+        log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=ref,
                   code=alert.error_code, attempts=alert.attempts)
         return "retry"
     except PermanentSendError as exc:
-        alert.status = AlertStatus.FAILED.value
-        alert.error_code = str(exc.code or exc.status or "permanent")
-        _release(alert)
         if exc.code == 21610:  # the person replied STOP at Twilio: skip them from now on, tell the admins
             staff.sms_opted_out = True
             staff.sms_opted_out_at = utcnow()
-        db.session.commit()
-        log_event(log, "alert send failed for good, escalating", logging.ERROR, alert=alert.id, tip=ref,
+        _finish(alert, AlertStatus.FAILED.value, str(exc.code or exc.status or "permanent"))
+        log_event(log, "alert send failed for good, escalating", logging.ERROR, alert=alert_id, tip=ref,
                   code=alert.error_code)
-        return alert.status
+        return AlertStatus.FAILED.value
     sent_at = utcnow()
-    alert.status = AlertStatus.SENT.value
     alert.twilio_sid = result.sid
-    alert.twilio_status = result.status
     alert.body = body
     alert.sent_at = sent_at
-    alert.error_code = None
+    if alert.status == AlertStatus.SENDING.value:
+        alert.status = AlertStatus.SENT.value
+        alert.twilio_status = result.status
+        alert.error_code = None
+    # else a status callback got here first (delivered, or failed: then it escalates); keep what it said.
     _release(alert)
     for companion in companions:
         companion.status = AlertStatus.FOLDED.value
@@ -149,7 +177,16 @@ def send_one(alert_id: int) -> str:
         _release(companion)
     db.session.commit()
     log_event(log, "alert sent", alert=alert_id, tip=ref, urgency=urgency, folded=len(companions))
-    return alert.status
+    return AlertStatus.SENT.value
+
+
+def _fail_unexpectedly(alert_id: int, exc: Exception) -> None:
+    """A bug or a bad setting broke one row: mark it failed so that the next person is told, and go on."""
+    db.session.rollback()
+    alert = db.session.get(Alert, alert_id)
+    if alert is not None and alert.status in (AlertStatus.SENDING.value, AlertStatus.PENDING.value):
+        _finish(alert, AlertStatus.FAILED.value, "internal")
+    log.error("alert %s failed unexpectedly (%s); escalating", alert_id, type(exc).__name__, exc_info=exc)
 
 
 def run_once(owner: str, batch: int = 50) -> dict[str, int]:
@@ -162,7 +199,13 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     claimed = [alert.id for alert in db_claim_due_alerts(owner, batch)]
     db.session.commit()
     for alert_id in claimed:
-        outcome = send_one(alert_id)
+        try:
+            outcome = send_one(alert_id, owner)
+        except OperationalError:
+            raise  # the database itself: the worker loop pauses and retries; rows come back with their lease
+        except Exception as exc:  # noqa: BLE001 - one broken row must never stop every other alert
+            _fail_unexpectedly(alert_id, exc)
+            outcome = "internal_error"
         counts[outcome] = counts.get(outcome, 0) + 1
     if claimed:
         # A failed send escalates in the same round rather than a poll later.

@@ -11,7 +11,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.alerts.planning import ack_timeout_for, chain_of, next_in_chain
+from app.alerts.planning import SMS_URGENCIES, ack_timeout_for, chain_of, next_in_chain, next_school_day_start
 from app.extensions import db
 from app.models import Alert, AlertStatus, Tip, TipStatus, utcnow
 
@@ -24,21 +24,28 @@ _OPEN = (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT, AlertStatus
 def _needs_escalation(alert: Alert, tip: Tip, now: datetime) -> bool:
     if alert.status == AlertStatus.FAILED.value:
         return True  # failed for good: no point waiting for an acknowledgement
-    if tip.urgency not in ESCALATING_URGENCIES:
+    urgency = tip.effective_urgency
+    if urgency not in ESCALATING_URGENCIES:
         return False
     started = alert.sent_at or alert.created_at  # a row still retrying counts from when it was written
-    return started + ack_timeout_for(tip.urgency) <= now
+    return started + ack_timeout_for(urgency) <= now
 
 
 def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     """The row that follows `alert` in the chain, or None when the chain is exhausted."""
+    urgency = tip.effective_urgency
+    if urgency not in SMS_URGENCIES:
+        return None  # relabelled to low since: the queue is enough
+    # A medium tip whose SMS failed waits for the school day like its first SMS did.
+    due = now if urgency in ESCALATING_URGENCIES else next_school_day_start(tip.school, now)
     following = next_in_chain(tip.school_id, alert.chain_position)
     if following is not None:
         position, staff = following
         return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="escalation",
-                     status=AlertStatus.PENDING.value, due_at=now)
+                     status=AlertStatus.PENDING.value, due_at=due)
     chain = chain_of(tip.school_id)
-    if not chain or tip.urgency not in ESCALATING_URGENCIES:
+    if not chain or urgency not in ESCALATING_URGENCIES or alert.status == AlertStatus.FAILED.value:
+        # Re-sending to a number that just failed for good would only burn the repeats.
         return None
     # After the last person: re-send to the last one every timeout, a bounded number of times.
     if alert.repeat >= current_app.config["ALERT_MAX_REPEATS"]:
@@ -77,7 +84,7 @@ def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
         following = db_next_alert(alert, tip, now)
         if following is None:
             current_app.logger.error(
-                "escalation exhausted", extra={"fields": {"tip": tip.ref, "urgency": tip.urgency}}
+                "escalation exhausted", extra={"fields": {"tip": tip.ref, "urgency": tip.effective_urgency}}
             )
             continue
         db.session.add(following)

@@ -40,11 +40,6 @@ def next_in_chain(school_id: int, after_position: int) -> tuple[int, Staff] | No
     return None
 
 
-def last_in_chain(school_id: int) -> tuple[int, Staff] | None:
-    chain = chain_of(school_id)
-    return chain[-1] if chain else None
-
-
 def next_school_day_start(school: School, now: datetime) -> datetime:
     """`now` (naive UTC) if the school is in session, else the start of its next school day, in naive UTC."""
     zone = ZoneInfo(school.timezone)
@@ -88,11 +83,11 @@ def db_plan_alerts_for_new_tip(tip: Tip) -> list[Alert]:
     """
     now = utcnow()
     db_attach_incident(tip, now)
-    if tip.urgency not in SMS_URGENCIES:
+    if tip.effective_urgency not in SMS_URGENCIES:
         return []
     school = db.session.get(School, tip.school_id)
     assert school is not None
-    due = now if tip.urgency in IMMEDIATE_URGENCIES else next_school_day_start(school, now)
+    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(school, now)
     first = next_in_chain(tip.school_id, 0)
     if first is None:
         # Nobody reachable: still record the alert so the failure is visible and escalation is flagged.
@@ -106,3 +101,33 @@ def db_plan_alerts_for_new_tip(tip: Tip) -> list[Alert]:
                   status=AlertStatus.PENDING.value, due_at=due)
     db.session.add(alert)
     return [alert]
+
+
+_OPEN_ALERT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value, AlertStatus.SENT.value,
+               AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value)
+
+
+def db_alert_after_relabel(tip: Tip) -> Alert | None:
+    """After staff correct a tip's urgency: page its chain if it now calls for an SMS and nobody has it yet.
+
+    A tip raised from low to critical must wake someone exactly as if the model had said critical.
+    """
+    if tip.acknowledged_at is not None or tip.effective_urgency not in SMS_URGENCIES:
+        return None
+    pending = db.session.scalar(
+        select(Alert.id).where(Alert.tip_id == tip.id, Alert.status.in_(_OPEN_ALERT)).limit(1)
+    )
+    if pending is not None:
+        return None  # already on its way; escalation follows the corrected urgency from now on
+    school = db.session.get(School, tip.school_id)
+    assert school is not None
+    now = utcnow()
+    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(school, now)
+    first = next_in_chain(tip.school_id, 0)
+    if first is None:
+        return None
+    position, staff = first
+    alert = Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="initial",
+                  status=AlertStatus.PENDING.value, due_at=due)
+    db.session.add(alert)
+    return alert

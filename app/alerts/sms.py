@@ -1,14 +1,17 @@
-"""The app's SMS transport (one per process) and the text of each alert. No tip content ever goes in."""
+"""The app's SMS transport and the text of each alert. No tip content ever goes in."""
 
 from __future__ import annotations
+
+import threading
 
 from flask import Flask, current_app
 
 from app.models import Alert, School, Tip
-from notifications import SmsTransport, transport_from_settings
+from notifications import ConsoleTransport, SmsTransport, transport_from_settings
 from notifications.messages import alert_text, folded_text
 
 EXTENSION_KEY = "tipline_sms_transport"
+_per_thread = threading.local()
 
 
 def init_sms(app: Flask) -> None:
@@ -17,19 +20,31 @@ def init_sms(app: Flask) -> None:
 
 
 def sms_transport() -> SmsTransport:
-    transport: SmsTransport = current_app.extensions[EXTENSION_KEY]
-    return transport
+    """This thread's transport. The console transport is shared (the developer page lists what it kept);
+    a Twilio client is made per thread, because its HTTP session is not promised to be thread-safe."""
+    shared: SmsTransport = current_app.extensions[EXTENSION_KEY]
+    if isinstance(shared, ConsoleTransport):
+        return shared
+    cache: dict[int, SmsTransport] = _per_thread.__dict__.setdefault("transports", {})
+    key = id(shared)
+    if key not in cache:
+        cache[key] = transport_from_settings(current_app.config)
+    return cache[key]
 
 
-def status_callback_url() -> str:
-    return current_app.config["PUBLIC_BASE_URL"] + "/hooks/twilio/status"
+def status_callback_url(alert_id: int) -> str:
+    # The alert id rides in the (signed) URL: a callback that arrives before the SID is recorded still finds
+    # its row, so an early "failed" is never dropped.
+    return f"{current_app.config['PUBLIC_BASE_URL']}/hooks/twilio/status?alert={alert_id}"
 
 
 def body_for(alert: Alert, tip: Tip, school: School, folded_count: int = 0) -> str:
     base_url = current_app.config["PUBLIC_BASE_URL"]
     if folded_count > 1:
-        return folded_text(count=folded_count, school=school.short_name, category=tip.category, base_url=base_url)
+        return folded_text(count=folded_count, school=school.short_name, category=tip.effective_category,
+                           base_url=base_url)
     return alert_text(
-        ref=tip.ref, school=school.short_name, category=tip.category, urgency=tip.urgency, base_url=base_url,
+        ref=tip.ref, school=school.short_name, category=tip.effective_category, urgency=tip.effective_urgency,
+        base_url=base_url,
         escalated=alert.chain_position > 1, repeat=alert.repeat,
     )

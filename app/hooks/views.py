@@ -29,8 +29,8 @@ log = logging.getLogger("tipline.hooks")
 def _require_twilio_signature() -> None:
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
     signature = request.headers.get("X-Twilio-Signature", "")
-    params = {key: value for key, value in request.form.items()}
-    if not token or not signature or not is_valid_signature(token, request.url, params, signature):
+    # The MultiDict itself: Twilio signs every value of a repeated key.
+    if not token or not signature or not is_valid_signature(token, request.url, request.form, signature):
         log_event(log, "webhook refused: bad signature", logging.WARNING, path=request.path)
         abort(403)
 
@@ -93,17 +93,19 @@ def delivery_status() -> Response:
     _require_twilio_signature()
     sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
     status = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
-    alert = db.session.scalar(select(Alert).where(Alert.twilio_sid == sid)) if sid else None
+    alert = _alert_of_callback(sid)
     if alert is None:
         return Response(status=204)
     error_code = request.form.get("ErrorCode") or None
     outcome = delivery_outcome(status, error_code)
     alert.twilio_status = status
-    if outcome == "delivered" and alert.status == AlertStatus.SENT.value:
+    # SENDING too: the callback may beat the dispatcher's commit of the SID.
+    if outcome == "delivered" and alert.status in (AlertStatus.SENDING.value, AlertStatus.SENT.value):
         alert.status = AlertStatus.DELIVERED.value
         alert.delivered_at = utcnow()
-    elif outcome in ("permanent", "transient") and alert.status in (AlertStatus.SENT.value,
-                                                                  AlertStatus.DELIVERED.value):
+    elif outcome in ("permanent", "transient") and alert.status in (
+        AlertStatus.SENDING.value, AlertStatus.SENT.value, AlertStatus.DELIVERED.value
+    ):
         # Undelivered or failed at the carrier: the next person is told on the dispatcher's next round.
         alert.status = AlertStatus.FAILED.value
         alert.error_code = error_code or status
@@ -114,3 +116,14 @@ def delivery_status() -> Response:
 
         wake_dispatcher()
     return Response(status=204)
+
+
+def _alert_of_callback(sid: str) -> Alert | None:
+    """The alert a callback reports on: by the id in its (signed) URL, checked against the SID if known."""
+    alert_id = request.args.get("alert", "")
+    if alert_id.isascii() and alert_id.isdigit() and len(alert_id) <= 12:
+        alert = db.session.get(Alert, int(alert_id))
+        if alert is not None and (alert.twilio_sid is None or alert.twilio_sid == sid):
+            return alert
+        return None
+    return db.session.scalar(select(Alert).where(Alert.twilio_sid == sid)) if sid else None

@@ -105,6 +105,15 @@ class Tip(db.Model):  # type: ignore[name-defined]
 
     school = relationship("School")
     incident = relationship("Incident")
+
+    # Staff corrections win over the model's prediction everywhere a decision is made (alerts, queue).
+    @property
+    def effective_category(self) -> str:
+        return self.label_category or self.category
+
+    @property
+    def effective_urgency(self) -> str:
+        return self.label_urgency or self.urgency
     messages: Mapped[list[Message]] = relationship(
         back_populates="tip", cascade="all, delete-orphan", order_by="Message.created_at"
     )

@@ -23,6 +23,7 @@ from tests.conftest import REPO, on_postgres
 from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, FakeTwilio, Fault
 
 REF_IN_BODY = re.compile(r"#(T\d{5})")
+CLAIM_LEASE_S = 3  # must exceed twice the Twilio timeout (1 s here)
 SCHOOLS = ["KWHS", "NCHS", "RHS", "CYMS", "CMS", "MES", "MWS", "EVES"]
 
 
@@ -35,8 +36,8 @@ def worker_env(app: Flask, fake: FakeTwilio, **extra: str) -> dict[str, str]:
         "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "KEYRING_PATH": config["KEYRING_PATH"],
         "TRIAGE_MODEL_DIR": config["TRIAGE_MODEL_DIR"], "PUBLIC_BASE_URL": config["PUBLIC_BASE_URL"],
         "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": fake.auth_token,
-        "TWILIO_FROM_NUMBER": FAKE_SENDER, "TWILIO_API_BASE_URL": fake.url, "TWILIO_TIMEOUT_S": "2",
-        "ALERT_CLAIM_LEASE_S": "1", "ALERT_WORKER_LEASE_S": "1", "ALERT_ACK_TIMEOUT_CRITICAL_S": "3600",
+        "TWILIO_FROM_NUMBER": FAKE_SENDER, "TWILIO_API_BASE_URL": fake.url, "TWILIO_TIMEOUT_S": "1",
+        "ALERT_CLAIM_LEASE_S": str(CLAIM_LEASE_S), "ALERT_WORKER_LEASE_S": "1", "ALERT_ACK_TIMEOUT_CRITICAL_S": "3600",
         "LOG_LEVEL": "WARNING",
     })
     env.update(extra)
@@ -78,7 +79,7 @@ def test_worker_killed_five_times_loses_nothing(alert_app, fake_twilio, tmp_path
         time.sleep(rng.uniform(1.2, 2.0))
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-        time.sleep(1.1)  # leases end; the next worker takes the dead one's rows again
+        time.sleep(CLAIM_LEASE_S + 0.1)  # leases end; the next worker takes the dead one's rows again
     final = start_worker(env, tmp_path / "worker.log")
     try:
         _wait_until_all_sent(alert_app, len(refs), timeout=60)

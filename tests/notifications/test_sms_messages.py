@@ -58,7 +58,7 @@ def test_escalation_and_repeat_are_marked() -> None:
 
 def test_folded_message_points_to_the_queue() -> None:
     text = messages.folded_text(count=3, school="KWHS", category="weapon", base_url="https://x")
-    assert text == "TIPLINE +3 related tips at KWHS (weapon). Queue: https://x/console/queue"
+    assert text == "TIPLINE +3 related tips at KWHS (weapon). Queue: https://x/console/"
 
 
 def test_sms_never_contains_tip_text() -> None:

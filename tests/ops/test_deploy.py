@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.conftest import REPO, SECRET
+from tests.conftest import PRODUCTION_TWILIO, REPO, SECRET
 
 DEPLOY = REPO / "deploy"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -54,6 +54,7 @@ def test_gunicorn_serves_healthz_and_logs_no_client_address(app: Flask, tmp_path
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PUBLIC_BASE_URL": "https://tips.example.org",
         "KEYRING_PATH": app.config["KEYRING_PATH"], "TRIAGE_MODEL_DIR": app.config["TRIAGE_MODEL_DIR"],
         "TRUSTED_PROXY_HOPS": "1", "TIPLINE_BIND": f"127.0.0.1:{port}", "TIPLINE_WEB_WORKERS": "1",
+        **PRODUCTION_TWILIO,
     }
     out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
     with out.open("w") as stdout, err.open("w") as stderr:

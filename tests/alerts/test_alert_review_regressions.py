@@ -1,0 +1,136 @@
+"""Regressions found in review: slow batches, early callbacks, relabelling, removed staff, broken rows."""
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.alerts import db_alert_after_relabel
+from app.alerts.claims import db_claim_due_alerts
+from app.alerts.dispatcher import run_once
+from app.extensions import db
+from app.models import Alert, AlertStatus, Assignment, Tip
+from tests.alerts.conftest import alerts_of, chain_phones, make_tip, staff_by_phone
+from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, Fault
+from tests.fakes.twilio_webhooks import signed_headers
+
+
+def test_a_slow_batch_is_never_sent_twice_by_two_workers(alert_app, fake_twilio):
+    """Sends slower than the claim lease: the second worker takes over rows the first has not reached,
+    and the first, finding its lease gone, leaves them alone."""
+    # A claim lease shorter than a batch of slow sends (not a valid start-up value); no escalation meanwhile.
+    alert_app.config.update(ALERT_CLAIM_LEASE_S=1, ALERT_ACK_TIMEOUT_CRITICAL_S=3600)
+    with alert_app.app_context():
+        refs = [make_tip(school, "critical").ref for school in ("KWHS", "NCHS", "RHS", "CYMS", "CMS", "MES")]
+    fake_twilio.script(*[Fault.delay(0.4)] * 30)
+
+    def worker(name: str) -> None:
+        with alert_app.app_context():
+            run_once(name, batch=10)
+
+    first = threading.Thread(target=worker, args=("w1",))
+    first.start()
+    threading.Event().wait(1.3)  # w1's claim on the rows it has not sent yet has expired
+    second = threading.Thread(target=worker, args=("w2",))
+    second.start()
+    first.join(30)
+    second.join(30)
+    sent = [m.body for m in fake_twilio.messages]
+    for ref in refs:
+        assert sum(f"#{ref}" in body for body in sent) == 1, sent
+
+
+def test_a_failure_callback_that_beats_the_sid_still_escalates(alert_app, fake_twilio):
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+        (claimed,) = db_claim_due_alerts("w1", 5)
+        alert_id = claimed.id
+        db.session.commit()
+    url = f"http://127.0.0.1:9/hooks/twilio/status?alert={alert_id}"
+    params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "failed", "ErrorCode": "30005",
+              "AccountSid": FAKE_ACCOUNT_SID}
+    client = alert_app.test_client()
+    response = client.post("/hooks/twilio/status?alert=%d" % alert_id, data=params,
+                           headers=signed_headers(url, params, fake_twilio.auth_token), base_url="http://127.0.0.1:9")
+    assert response.status_code == 204
+    with alert_app.app_context():
+        assert db.session.get(Alert, alert_id).status == AlertStatus.FAILED.value
+        run_once("w2")
+        positions = [a.chain_position for a in alerts_of(tip.ref)]
+    assert positions == [1, 2]
+
+
+def test_relabelling_a_low_tip_to_critical_pages_the_chain(alert_app, fake_twilio):
+    with alert_app.app_context():
+        info = make_tip("NCHS", "low", "other")
+        tip = db.session.get(Tip, info.id)
+        tip.label_urgency, tip.label_category = "critical", "weapon"
+        assert db_alert_after_relabel(tip) is not None
+        assert db_alert_after_relabel(tip) is None  # once
+        db.session.commit()
+        run_once("w")
+    (sms,) = fake_twilio.wait_for(1)
+    assert "CRITICAL weapon" in sms.body and f"#{info.ref}" in sms.body
+
+
+def test_staff_taken_off_the_school_are_skipped_and_cannot_acknowledge(alert_app, fake_twilio):
+    with alert_app.app_context():
+        primary, backup = chain_phones("EVES")[:2]
+        info = make_tip("EVES", "critical")
+        staff = staff_by_phone(primary)
+        db.session.execute(Assignment.__table__.delete().where(Assignment.staff_id == staff.id))
+        db.session.commit()
+        run_once("w")
+        run_once("w")
+        first, second = alerts_of(info.ref)
+        assert first.error_code == "not_assigned" and second.chain_position == 2
+    assert [m.to for m in fake_twilio.messages] == [backup]
+
+
+def test_one_broken_row_does_not_stop_the_others(alert_app, fake_twilio, monkeypatch):
+    import app.alerts.dispatcher as dispatcher
+
+    with alert_app.app_context():
+        bad = make_tip("KWHS", "critical")
+        good = make_tip("NCHS", "critical")
+    real_body_for = dispatcher.body_for
+
+    def body_for(alert, tip, school, folded_count=0):
+        if tip.ref == bad.ref:
+            raise ValueError("a bug in one message")
+        return real_body_for(alert, tip, school, folded_count)
+
+    monkeypatch.setattr(dispatcher, "body_for", body_for)
+    with alert_app.app_context():
+        counts = run_once("w")
+        assert counts.get("internal_error") == 1
+        assert alerts_of(bad.ref)[0].error_code == "internal"
+    assert any(f"#{good.ref}" in m.body for m in fake_twilio.messages)
+
+
+def test_every_link_in_an_sms_is_a_real_page(alert_app):
+    from notifications.messages import QUEUE_PATH, TIP_PATH
+
+    adapter = alert_app.url_map.bind("tipline.test")
+    assert adapter.match(QUEUE_PATH)[0] == "console.queue"
+    assert adapter.match(TIP_PATH + "ABC234")[0] == "console.case"
+
+
+def test_medium_escalation_after_a_failure_waits_for_school_hours(alert_app, fake_twilio, monkeypatch):
+    from datetime import datetime
+
+    import app.alerts.escalation as escalation
+    import app.alerts.planning as planning
+
+    night = datetime(2026, 11, 25, 8, 0)  # 01:00 in Casper
+    monkeypatch.setattr(planning, "utcnow", lambda: night)
+    with alert_app.app_context():
+        info = make_tip("KWHS", "medium", "bullying")
+        (alert,) = alerts_of(info.ref)
+        alert.status, alert.error_code = AlertStatus.FAILED.value, "30005"
+        db.session.commit()
+        escalation.db_escalate_overdue(now=night)
+        db.session.commit()
+        follow = db.session.scalar(select(Alert).where(Alert.tip_id == info.id, Alert.chain_position == 2))
+        assert follow.due_at == datetime(2026, 11, 25, 14, 30)
+        assert follow.due_at - night > timedelta(hours=6)
