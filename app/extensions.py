@@ -31,6 +31,10 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Off: "basic" protection stores a hash of the staff member's IP address and user agent ("_id") in the session
+# cookie, which is signed but readable. Sessions end by Staff.session_generation (app/accounts/session.py);
+# sign-in drops the "_id" that login_user() writes anyway (app/console/auth.py).
+login_manager.session_protection = None
 # Keys are keyed hashes of the client address (app/client_keys.py): no address is ever held in clear.
 limiter = Limiter(key_func=client_key, default_limits=[], headers_enabled=False)
 babel = Babel()

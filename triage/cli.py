@@ -99,7 +99,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     from triage.tuning import print_tuning
 
-    print_tuning(c_values=args.c, missed_critical_costs=args.k)
+    print_tuning(c_values=args.c, missed_critical_costs=args.k, writers=not args.no_writers)
     return 0
 
 
@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("tune", help="cross-validate hyper-parameters and the cost of a missed critical")
     p.add_argument("--c", type=float, nargs="+", default=[1.0, 3.0, 10.0])
     p.add_argument("--k", type=float, nargs="+", default=[3.0, 4.0, 5.0, 6.0, 8.0])
+    p.add_argument("--no-writers", action="store_true", help="skip leave-one-writer-out (about a minute)")
     p.set_defaults(run=cmd_tune)
 
     args = parser.parse_args(argv)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
+from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
 from app.models import Assignment, Role, School, Staff
@@ -146,9 +147,11 @@ def db_create_staff(email: str, name: str, role: Role, schools: list[School], ph
         raise AccountError(f"an account for {email} exists already")
     if role != Role.DISTRICT_ADMIN and not schools:
         raise AccountError("staff other than district admins need at least one school")
-    if phone and not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
-        raise AccountError("phone numbers are written in E.164 form, e.g. +13075550123")
-    staff = Staff(email=email, name=name.strip(), role=role, phone=phone or None, active=True)
+    try:
+        phone = normalise_e164(phone)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+    staff = Staff(email=email, name=name.strip(), role=role, phone=phone, active=True)
     db.session.add(staff)
     for school in schools:
         db.session.add(Assignment(staff=staff, school=school))

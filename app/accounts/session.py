@@ -7,10 +7,6 @@ from app.extensions import db, login_manager
 from app.models import Staff
 
 
-def session_id_for(staff: Staff) -> str:
-    return f"{staff.id}:{staff.session_generation}"
-
-
 @login_manager.user_loader
 def load_staff(session_id: str) -> Staff | None:
     try:

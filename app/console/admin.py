@@ -6,6 +6,7 @@ from datetime import time
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from app import audit
@@ -15,6 +16,8 @@ from app.console.access import admin_required, me
 from app.console.forms import ChainForm, ConfirmForm, InviteForm, SchoolForm, StaffEditForm, as_choices
 from app.extensions import db
 from app.models import Assignment, ChainPosition, Role, School, Staff
+from app.small_ints import parse_small_int
+from app.transactions import commit_before_rendering
 
 
 def _school_choices() -> list[tuple[int, str]]:
@@ -49,11 +52,14 @@ def admin_staff() -> str:
             audit.record("staff.invited", actor=me(), target_id=staff.id, target=staff.email, role=staff.role.value,
                          school_ids=[s.id for s in schools])
             db.session.commit()
-            flash(f"Account created for {staff.email}. Give them the enrolment link below in person or by a "
-                  "channel you trust; it works once, for 3 days.", "info")
+            # No email or name in the flash: flashes travel in the (readable) session cookie.
+            flash("Account created. Give them the enrolment link below in person or by a channel you trust; "
+                  "it works once, for 3 days.", "info")
             form = InviteForm(formdata=None)
             form.schools.choices = as_choices(_school_choices())
-    people = list(db.session.scalars(select(Staff).order_by(Staff.active.desc(), Staff.name)))
+    people = list(db.session.scalars(select(Staff).order_by(Staff.active.desc(), Staff.name).options(
+        selectinload(Staff.assignments).selectinload(Assignment.school))))
+    commit_before_rendering()
     return render_template("console/admin_staff.html", form=form, people=people, link=link)
 
 
@@ -73,6 +79,7 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         db.session.commit()
         flash("Saved." if changed else "Nothing changed.", "info")
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
+    commit_before_rendering()
     return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=ConfirmForm())
 
 
@@ -129,7 +136,9 @@ def admin_staff_reset(staff_id: int) -> str | Response:
 @bp.get("/admin/schools")
 @admin_required
 def admin_schools() -> str:
-    schools = list(db.session.scalars(select(School).order_by(School.name)))
+    schools = list(db.session.scalars(select(School).order_by(School.name).options(
+        selectinload(School.assignments).selectinload(Assignment.staff))))
+    commit_before_rendering()
     return render_template("console/admin_schools.html", schools=schools, positions=list(ChainPosition))
 
 
@@ -158,9 +167,10 @@ def admin_school_edit(school_id: int) -> str | Response:
             db.session.commit()
             flash("School saved.", "info")
             return redirect(url_for("console.admin_school_edit", school_id=school.id))
+    assignments = sorted(school.assignments, key=lambda a: a.staff.name)
+    commit_before_rendering()
     return render_template("console/admin_school_edit.html", form=form, school=school, chain_form=ChainForm(),
-                           positions=list(ChainPosition), assignments=sorted(school.assignments,
-                                                                             key=lambda a: a.staff.name))
+                           positions=list(ChainPosition), assignments=assignments)
 
 
 @bp.post("/admin/schools/<int:school_id>/chain")
@@ -172,12 +182,12 @@ def admin_school_chain(school_id: int) -> Response:
     by_staff = {a.staff_id: a for a in school.assignments}
     chosen: dict[int, int] = {}
     for chain_position in ChainPosition:
-        value = request.form.get(f"position_{chain_position.value}", "")
-        if value.isdigit() and int(value) in by_staff:
-            if int(value) in chosen.values():
+        staff_id = parse_small_int(request.form.get(f"position_{chain_position.value}"))
+        if staff_id is not None and staff_id in by_staff:
+            if staff_id in chosen.values():
                 flash("One person can hold only one position in a school's chain.", "error")
                 return redirect(url_for("console.admin_school_edit", school_id=school.id))
-            chosen[chain_position.value] = int(value)
+            chosen[chain_position.value] = staff_id
     for assignment in school.assignments:
         assignment.chain_position = None
     db.session.flush()  # free every position first: (school, position) is unique

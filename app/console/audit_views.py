@@ -2,40 +2,65 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
-from sqlalchemy import func, select
+from typing import Any
+
+from flask import abort, render_template, request
+from sqlalchemy import false, func, select
 
 from app import audit
 from app.console import bp
 from app.console.access import admin_required, me
-from app.console.forms import AuditFilterForm
+from app.console.forms import AuditFilterForm, ConfirmForm
 from app.extensions import db
 from app.models import AuditEvent
+from app.transactions import commit_before_rendering
 
 PAGE_SIZE = 100
+
+
+def _filtered(form: AuditFilterForm) -> Any:
+    """The events the filters ask for. Each filter stands on its own: a bad page number drops none of them,
+    and a filter that does not validate matches nothing rather than widening the list."""
+    form.validate()
+    query = select(AuditEvent)
+    if form.action.errors or form.actor.errors or form.tip_ref.errors:
+        return query.where(false())
+    if form.action.data:
+        query = query.where(AuditEvent.action.startswith(form.action.data.strip(), autoescape=True))
+    if form.actor.data:
+        query = query.where(func.lower(AuditEvent.actor_label) == form.actor.data.strip().lower())
+    if form.tip_ref.data:
+        query = query.where(AuditEvent.tip_ref == form.tip_ref.data.strip().upper())
+    return query
+
+
+def _audit_page(report: audit.ChainReport | None = None) -> str:
+    form = AuditFilterForm(request.args)
+    query = _filtered(form)
+    page = 1 if form.page.errors or not form.page.data else int(form.page.data)
+    total = db.session.scalar(query.with_only_columns(func.count(AuditEvent.id)).order_by(None)) or 0
+    events = list(db.session.scalars(
+        query.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    commit_before_rendering()
+    return render_template("console/admin_audit.html", form=form, events=events, total=total, page=page,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), report=report,
+                           verify_form=ConfirmForm(), detail_of=audit.parse_detail)
 
 
 @bp.get("/admin/audit")
 @admin_required
 def admin_audit() -> str:
-    form = AuditFilterForm(request.args)
-    query = select(AuditEvent)
-    if form.validate():
-        if form.action.data:
-            query = query.where(AuditEvent.action.startswith(form.action.data.strip(), autoescape=True))
-        if form.actor.data:
-            query = query.where(func.lower(AuditEvent.actor_label) == form.actor.data.strip().lower())
-        if form.tip_ref.data:
-            query = query.where(AuditEvent.tip_ref == form.tip_ref.data.strip().upper())
-    page = form.page.data or 1 if not form.page.errors else 1
-    total = db.session.scalar(query.with_only_columns(func.count(AuditEvent.id)).order_by(None)) or 0
-    events = list(db.session.scalars(
-        query.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
-    report = audit.verify_chain() if request.args.get("verify") == "1" else None
-    if report is not None:
-        audit.record("audit.verified", actor=me(), ok=report.ok, checked=report.checked,
-                     first_broken_id=report.first_broken_id)
-        db.session.commit()
-    return render_template("console/admin_audit.html", form=form, events=events, total=total, page=page,
-                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), report=report,
-                           detail_of=audit.parse_detail)
+    return _audit_page()
+
+
+@bp.post("/admin/audit/verify")
+@admin_required
+def admin_audit_verify() -> str:
+    """Check the whole chain. A POST: the check is itself an audit event, and a GET must change nothing."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    report = audit.verify_chain()
+    audit.record("audit.verified", actor=me(), ok=report.ok, checked=report.checked,
+                 first_broken_id=report.first_broken_id)
+    db.session.commit()
+    return _audit_page(report)

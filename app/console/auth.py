@@ -23,6 +23,7 @@ from app.console.access import me
 from app.console.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
 from app.extensions import db
 from app.models import Staff
+from app.transactions import commit_before_rendering
 
 PENDING_FOR_S = 300  # between a right password and the second factor
 
@@ -93,6 +94,9 @@ def second_factor() -> str | Response:
             session.clear()  # rotate again: the session that proved the password is not the signed-in one
             service.db_sign_in_succeeded(staff, now)
             login_user(staff)
+            # login_user() stores "_id", a hash of the address and user agent, even with session protection off
+            # (app/extensions.py): the cookie is readable, and nothing here checks it.
+            session.pop("_id", None)
             session["signed_in_at"] = session["last_seen"] = now.timestamp()
             audit.record("signin", actor=staff, method=method)
             db.session.commit()
@@ -106,6 +110,7 @@ def second_factor() -> str | Response:
             flash("Too many failed attempts: this account is locked for 10 minutes.", "error")
             return redirect(url_for("console.sign_in"))
         flash("That code is not valid (a code works once; wait for the next one).", "error")
+    commit_before_rendering()
     return render_template("console/second_factor.html", form=form)
 
 
@@ -140,12 +145,13 @@ def enrol(token: str) -> str | Response:
     now = clock.now()
     staff = service.staff_for_enrolment(token, now)
     if staff is None:
+        db.session.rollback()
         return render_template("console/enrol_invalid.html"), 404  # type: ignore[return-value]
     if not staff.totp_secret:
         # Kept on the row (not in the readable session cookie) so a reload shows the same, already scanned code.
         staff.totp_secret = new_totp_secret()
         staff.totp_last_counter = None
-        db.session.commit()
+        commit_before_rendering()
     secret = staff.totp_secret
     assert secret is not None
     form = EnrolForm()
@@ -166,5 +172,6 @@ def enrol(token: str) -> str | Response:
             db.session.commit()
             return render_template("console/recovery_codes.html", codes=codes, staff=staff)
     uri = provisioning_uri(staff, secret)
+    commit_before_rendering()
     return render_template("console/enrol.html", form=form, staff=staff, qr=qr_svg(uri), secret=secret,
                            errors=errors, district=current_app.config["DISTRICT_NAME"])

@@ -31,10 +31,12 @@ from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
 from app.crypto.service import open_for_tip, open_tip_assessment, open_tip_contact, open_tip_text
 from app.extensions import db
 from app.models import Alert, Assignment, Attachment, Role, School, Staff, Tip, utcnow
+from app.transactions import commit_before_rendering
 
 # Served as what they are; anything else is a download of opaque bytes, never rendered.
 SAFE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 UNREADABLE = "[this part cannot be opened: the key is missing or the data was altered]"
+SHREDDED = "This case was crypto-shredded after retention: its content is gone for good."
 
 
 @dataclass
@@ -73,7 +75,7 @@ def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
         content.contact = open_tip_contact(tip)
         content.assessment = open_tip_assessment(tip)
     except TipShredded:
-        content.problem = "This tip was crypto-shredded after its retention period: its content is gone for good."
+        content.problem = SHREDDED
         return content
     except KeyringUnavailable as exc:
         content.problem = f"The keyring is not available, so this tip cannot be opened ({exc})."
@@ -119,7 +121,13 @@ def case(ref: str) -> str:
     staff_ids |= {a.staff_id for a in alerts if a.staff_id} | {
         i for i in (tip.acknowledged_by_id, tip.labelled_by_id, tip.assigned_counselor_id) if i}
     names = {s.id: s.name for s in db.session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))}
-    content = open_case(tip, names)
+    content = open_case(tip, names) if tip.wrapped_dek is not None else CaseContent(problem=SHREDDED)
+    related = list(db.session.scalars(
+        visible_tips(staff).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id).order_by(Tip.created_at)
+    )) if tip.incident_id is not None else []
+    school = db.session.get(School, tip.school_id)
+    forms = case_forms(tip)
+    attachments = list(tip.attachments)
     audit.record("tip.viewed", actor=staff, tip=tip, decrypted=content.problem is None)
     if tip.reporter_reply_unread:
         # Whoever opens the case has seen the reply: the queue's marker goes.
@@ -128,14 +136,11 @@ def case(ref: str) -> str:
         for message in tip.messages:
             if message.from_reporter and message.read_at is None:
                 message.read_at = now
-    db.session.commit()
-    related = list(db.session.scalars(
-        visible_tips(staff).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id).order_by(Tip.created_at)
-    )) if tip.incident_id is not None else []
-    school = db.session.get(School, tip.school_id)
+    commit_before_rendering()  # the view is on the record before anything is shown; the lock is free again
     return render_template(
         "console/case.html", tip=tip, content=content, alerts=alerts, names=names, related=related, school=school,
-        category=effective_category(tip), urgency=effective_urgency(tip), **case_forms(tip),
+        attachments=attachments, shredded=tip.wrapped_dek is None, category=effective_category(tip),
+        urgency=effective_urgency(tip), **forms,
     )
 
 

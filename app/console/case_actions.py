@@ -6,9 +6,11 @@ Each action changes the tip and writes one audit event in the same transaction.
 from __future__ import annotations
 
 from flask import flash, redirect, url_for
+from sqlalchemy import update
 from werkzeug.wrappers import Response
 
 from app import audit
+from app.alerts import db_alert_after_relabel, wake_dispatcher
 from app.alerts.acknowledge import db_acknowledge_tip
 from app.console import bp
 from app.console.access import me
@@ -26,6 +28,7 @@ from app.console.forms import (
 from app.console.labels import effective_category, effective_urgency
 from app.console.questions import READY_QUESTIONS, question_choices
 from app.console.scope import get_visible_tip, get_visible_tip_or_404
+from app.crypto.errors import KeyringUnavailable, TipShredded
 from app.crypto.service import seal_for_tip
 from app.extensions import db
 from app.models import Incident, Message, Note, Outcome, Tip, TipStatus, utcnow
@@ -37,6 +40,24 @@ REOPEN_TO = TipStatus.INVESTIGATING.value
 
 def _back(tip: Tip, anchor: str = "") -> Response:
     return redirect(url_for("console.case", ref=tip.ref) + (f"#{anchor}" if anchor else ""))
+
+
+def _refuse_if_shredded(tip: Tip, anchor: str) -> Response | None:
+    """Nothing can be added to a shredded tip: its key is gone, so nothing new could be sealed for it."""
+    if tip.wrapped_dek is None:
+        flash("This case was crypto-shredded after retention: nothing can be added to it.", "error")
+        return _back(tip, anchor)
+    return None
+
+
+def _cannot_seal(tip: Tip, anchor: str, exc: TipShredded | KeyringUnavailable) -> Response:
+    db.session.rollback()  # the empty note or message row goes too
+    if isinstance(exc, TipShredded):
+        flash("This case was crypto-shredded after retention: nothing can be added to it.", "error")
+    else:
+        flash("The keyring is not available, so nothing can be sealed for this tip now. Nothing was saved; "
+              "tell the district admin.", "error")
+    return _back(tip, anchor)
 
 
 def _form_errors(form: object) -> None:
@@ -77,8 +98,12 @@ def relabel(ref: str) -> Response:
     audit.record("tip.relabelled", actor=staff, tip=tip, before=before,
                  after={"category": category, "urgency": urgency},
                  predicted={"category": tip.category, "urgency": tip.urgency})
+    # Raised to an urgency that pages someone: the chain is told exactly as if the model had said so.
+    paged = db_alert_after_relabel(tip)
     db.session.commit()
-    flash("Category and urgency saved.", "info")
+    if paged is not None:
+        wake_dispatcher()
+    flash("Category and urgency saved." + (" The school's SRO is being alerted." if paged else ""), "info")
     return _back(tip, "labels")
 
 
@@ -152,10 +177,16 @@ def add_note(ref: str) -> Response:
     if not form.validate_on_submit():
         _form_errors(form)
         return _back(tip, "notes")
+    refused = _refuse_if_shredded(tip, "notes")
+    if refused is not None:
+        return refused
     note = Note(tip=tip, staff_id=staff.id)
     db.session.add(note)
     db.session.flush()  # the id is part of the ciphertext's associated data
-    note.body_ct = seal_for_tip(tip, f"note:{note.id}", str(form.body.data).encode("utf-8"))
+    try:
+        note.body_ct = seal_for_tip(tip, f"note:{note.id}", str(form.body.data).encode("utf-8"))
+    except (TipShredded, KeyringUnavailable) as exc:
+        return _cannot_seal(tip, "notes", exc)
     audit.record("note.added", actor=staff, tip=tip, note_id=note.id)
     db.session.commit()
     flash("Note added.", "info")
@@ -176,10 +207,16 @@ def send_message(ref: str) -> Response:
     if not body:
         flash("Pick a ready-made question or write a message.", "error")
         return _back(tip, "messages")
+    refused = _refuse_if_shredded(tip, "messages")
+    if refused is not None:
+        return refused
     message = Message(tip=tip, from_reporter=False, staff_id=staff.id)
     db.session.add(message)
     db.session.flush()
-    message.body_ct = seal_for_tip(tip, f"message:{message.id}", body.encode("utf-8"))
+    try:
+        message.body_ct = seal_for_tip(tip, f"message:{message.id}", body.encode("utf-8"))
+    except (TipShredded, KeyringUnavailable) as exc:
+        return _cannot_seal(tip, "messages", exc)
     audit.record("message.sent", actor=staff, tip=tip, message_id=message.id, template=template or None)
     db.session.commit()
     flash("Message sent: the reporter sees it when they come back with their receipt code.", "info")
@@ -198,15 +235,41 @@ def link(ref: str) -> Response:
     if other is None or other.id == tip.id:
         flash("No other tip with that reference among your schools.", "error")
         return _back(tip, "related")
+    if other.school_id != tip.school_id:
+        flash("Tips of different schools cannot be one incident.", "error")
+        return _back(tip, "related")
+    if tip.incident_id is not None and tip.incident_id == other.incident_id:
+        flash("These tips are one incident already.", "info")
+        return _back(tip, "related")
+    incident, merged_from = db_merge_incidents(tip, other)
+    audit.record("tip.linked", actor=staff, tip=tip, other_ref=other.ref, incident_id=incident.id,
+                 merged_incident_id=merged_from)
+    db.session.commit()
+    # No reference in the flash: flashes travel in the (readable) session cookie.
+    flash("Linked.", "info")
+    return _back(tip, "related")
+
+
+def db_merge_incidents(tip: Tip, other: Tip) -> tuple[Incident, int | None]:
+    """Put both tips, and every tip already linked to `tip`, into one incident (the other tip's, if any).
+
+    Moving only `tip` would split its incident: the tips it was linked to before would stay behind.
+    Returns the incident and the id of the incident merged into it (now empty), if there was one.
+    """
     incident = other.incident or tip.incident
     if incident is None:
         incident = Incident(school_id=other.school_id, category=effective_category(other), opened_at=utcnow(),
                             last_tip_at=max(tip.created_at, other.created_at))
         db.session.add(incident)
+        db.session.flush()
+    merged_from = tip.incident_id if tip.incident_id not in (None, incident.id) else None
+    if merged_from is not None:
+        db.session.execute(update(Tip).where(Tip.incident_id == merged_from).values(incident_id=incident.id),
+                           execution_options={"synchronize_session": "fetch"})
     other.incident = incident
     tip.incident = incident
+    latest = max(tip.created_at, other.created_at)
+    if incident.last_tip_at < latest:
+        incident.last_tip_at = latest
     db.session.flush()
-    audit.record("tip.linked", actor=staff, tip=tip, other_ref=other.ref, incident_id=incident.id)
-    db.session.commit()
-    flash(f"Linked with {other.ref} as one incident.", "info")
-    return _back(tip, "related")
+    return incident, merged_from

@@ -15,9 +15,11 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from app.accounts.phones import normalise_e164
 from app.models import Outcome, Role, TipStatus
+from app.small_ints import MAX_DIGITS
 from triage import CATEGORIES, URGENCIES
 
 ROLE_CHOICES = [(r.value, r.value.replace("_", " ")) for r in Role]
@@ -25,6 +27,14 @@ CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
 URGENCY_CHOICES = [(u, u) for u in reversed(URGENCIES)]
 STATUS_CHOICES = [(s.value, s.value) for s in TipStatus]
 OUTCOME_CHOICES = [("", "(choose when closing)")] + [(o.value, o.value.replace("_", " ")) for o in Outcome]
+
+
+def e164_phone(_form: FlaskForm, field: StringField) -> None:
+    """WTForms validator: the one E.164 check (app/accounts/phones.py); stores the normalised number."""
+    try:
+        field.data = normalise_e164(field.data)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def as_choices(pairs: list[tuple[str, str]] | list[tuple[int, str]]) -> list[SelectChoice]:
@@ -98,8 +108,7 @@ class InviteForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=as_choices(ROLE_CHOICES))
-    phone = StringField("Mobile phone for SMS alerts (E.164, e.g. +13075550123)",
-                        validators=[Optional(), Regexp(r"^\+[0-9]{8,15}$", message="Use the form +13075550123")])
+    phone = StringField("Mobile phone for SMS alerts (E.164, e.g. +13075550123)", validators=[Optional(), e164_phone])
     schools = SelectMultipleField("Schools", coerce=int)
     submit = SubmitField("Create account and show the enrolment link")
 
@@ -107,8 +116,7 @@ class InviteForm(FlaskForm):
 class StaffEditForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=as_choices(ROLE_CHOICES))
-    phone = StringField("Mobile phone (E.164)",
-                        validators=[Optional(), Regexp(r"^\+[0-9]{8,15}$", message="Use the form +13075550123")])
+    phone = StringField("Mobile phone (E.164)", validators=[Optional(), e164_phone])
     schools = SelectMultipleField("Schools", coerce=int)
     active = BooleanField("Active (unticking signs the person out everywhere)")
     submit = SubmitField("Save")
@@ -137,4 +145,5 @@ class AuditFilterForm(FlaskForm):
     action = StringField("Action", validators=[Optional(), Length(max=64)])
     actor = StringField("Who (email)", validators=[Optional(), Length(max=254)])
     tip_ref = StringField("Tip reference", validators=[Optional(), Length(max=12)])
-    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1)])
+    # At most 9 digits: a bigger offset overflows the database's integers (a 500, not a page).
+    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=10**MAX_DIGITS - 1)])

@@ -15,11 +15,11 @@ from app.models import Tip
 
 
 def effective_category(tip: Tip) -> str:
-    return tip.label_category or tip.category
+    return tip.effective_category  # one rule for the console and the alerts: app/models/tips.py
 
 
 def effective_urgency(tip: Tip) -> str:
-    return tip.label_urgency or tip.urgency
+    return tip.effective_urgency
 
 
 def effective_category_column() -> Any:

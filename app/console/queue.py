@@ -20,6 +20,8 @@ from app.console.labels import effective_category, effective_category_column, ef
 from app.console.scope import sees_all_schools, visible_school_ids, visible_tips
 from app.extensions import db
 from app.models import School, Staff, Tip, TipStatus
+from app.small_ints import parse_small_int
+from app.transactions import commit_before_rendering
 from triage import urgency_rank
 
 PAGE_SIZE = 50
@@ -71,8 +73,8 @@ def visible_schools(staff: Staff) -> list[School]:
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    """A numeric filter; anything but 1 to 9 ASCII digits counts as absent."""
+    return parse_small_int(request.args.get(name))
 
 
 @bp.get("/")
@@ -111,6 +113,7 @@ def queue() -> str:
     tips = [rows_by_id[i] for i in ids]
     sizes = _incident_sizes(staff, {t.incident_id for t in tips if t.incident_id is not None})
     schools = visible_schools(staff)
+    commit_before_rendering()  # a read: the write lock is free before the page renders
     return render_template(
         "console/queue.html", rows=_grouped_rows(tips, sizes, now), total=total, page=page,
         pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), schools=schools,

@@ -16,6 +16,7 @@ from app.models import Assignment, Role, Staff, Tip
 
 
 def sees_all_schools(staff: Staff) -> bool:
+    """A district admin: every school, and the admin pages (app/console/access.py)."""
     return staff.role == Role.DISTRICT_ADMIN
 
 
@@ -29,14 +30,6 @@ def visible_tips(staff: Staff) -> Select[Any]:
     if not sees_all_schools(staff):
         query = query.where(Tip.school_id.in_(visible_school_ids(staff)))
     return query
-
-
-def can_see_school(staff: Staff, school_id: int) -> bool:
-    if sees_all_schools(staff):
-        return True
-    return db.session.scalar(
-        select(Assignment.id).where(Assignment.staff_id == staff.id, Assignment.school_id == school_id)
-    ) is not None
 
 
 def get_visible_tip(staff: Staff, ref: str) -> Tip | None:

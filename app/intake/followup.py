@@ -22,6 +22,7 @@ from app.intake.throttle import receipt_attempt_allowed
 from app.intake.validation import Checked, check_photos, check_text
 from app.logs import log_event
 from app.models import Tip, TipStatus, utcnow
+from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
 MAX_CODE_INPUT = 100
@@ -51,10 +52,11 @@ def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> t
         conversation.append({"from_reporter": message.from_reporter, "at": message.created_at, "body": body})
         if not message.from_reporter and message.read_at is None:
             message.read_at = utcnow()
+    # Commit (the idle timeout, the read marks) before rendering: on SQLite the transaction holds the write lock.
+    commit_before_rendering()
     page = render_template("intake/followup_case.html", tip=tip, status=status_words(tip.status),
                            conversation=conversation, values=checked.values if checked else {},
                            errors=checked.errors if checked else {})
-    db.session.commit()
     return page, status
 
 
@@ -66,6 +68,7 @@ def followup() -> str | tuple[str, int]:
             rs.db_end(rs.FOLLOWUP)
             db.session.commit()
             return _not_found()
+        commit_before_rendering()
         return render_template("intake/followup_start.html", error=None)
     return _case_page(tip)
 

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
 
 from app.intake.photos import MAX_PHOTO_BYTES, MAX_PHOTOS, CleanPhoto, PhotoRejected, clean_photo
+from app.small_ints import parse_small_int
 
 MIN_TEXT = 10
 MAX_TEXT = 10_000
@@ -63,7 +64,7 @@ def check_report(form: ImmutableMultiDict[str, str], files: MultiDict[str, FileS
                  school_ids: set[int]) -> Checked:
     checked = Checked()
     raw_school = form.get("school", "")
-    school_id = int(raw_school) if raw_school.isdigit() and len(raw_school) < 10 else None
+    school_id = parse_small_int(raw_school)
     if school_id is None or school_id not in school_ids:
         checked.errors["school"] = _("Choose the school this is about.")
     checked.values["school"] = school_id

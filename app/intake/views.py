@@ -23,6 +23,7 @@ from app.intake.throttle import intake_rate_limit
 from app.intake.validation import check_report
 from app.logs import log_event
 from app.models import School
+from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
 
@@ -59,6 +60,7 @@ def schools_by_town() -> dict[str, list[SchoolChoice]]:
 
 @bp.get("/")
 def home() -> str:
+    commit_before_rendering()  # nothing read: this only makes sure no transaction outlives the view
     return render_template("intake/home.html")
 
 
@@ -67,7 +69,10 @@ def report_form() -> str:
     # Fail closed before the reporter types anything, not after; this also loads the model ahead of the POST.
     current_keyring()
     triage_model()
-    return render_template("intake/report.html", groups=schools_by_town(), values={}, errors={})
+    groups = schools_by_town()
+    # A flood of anonymous page views must not hold the write lock (SQLite) while their pages render.
+    commit_before_rendering()
+    return render_template("intake/report.html", groups=groups, values={}, errors={})
 
 
 @bp.post("/report")
@@ -103,6 +108,7 @@ def receipt() -> Response | str | tuple[str, int]:
     pending = rs.db_pending_receipt()
     if pending is None:
         session.pop("r", None)
+        commit_before_rendering()
         return render_template("intake/receipt_gone.html"), 404
     tip, code = pending
     if request.method == "POST":
@@ -112,10 +118,13 @@ def receipt() -> Response | str | tuple[str, int]:
             return redirect(url_for("intake.done"), code=303)
         error = _("Please tick the box to confirm you have saved your receipt code. Without it, you cannot "
                   "answer questions or add information later.")
+        commit_before_rendering()
         return render_template("intake/receipt.html", tip=tip, code=code, error=error), 422
+    commit_before_rendering()
     return render_template("intake/receipt.html", tip=tip, code=code, error=None)
 
 
 @bp.get("/done")
 def done() -> str:
+    commit_before_rendering()
     return render_template("intake/done.html")

@@ -50,7 +50,7 @@ def test_a_failure_callback_that_beats_the_sid_still_escalates(alert_app, fake_t
     params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "failed", "ErrorCode": "30005",
               "AccountSid": FAKE_ACCOUNT_SID}
     client = alert_app.test_client()
-    response = client.post("/hooks/twilio/status?alert=%d" % alert_id, data=params,
+    response = client.post(f"/hooks/twilio/status?alert={alert_id}", data=params,
                            headers=signed_headers(url, params, fake_twilio.auth_token), base_url="http://127.0.0.1:9")
     assert response.status_code == 204
     with alert_app.app_context():

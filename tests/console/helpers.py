@@ -4,7 +4,6 @@ the real two-step sign-in with CSRF tokens."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,11 +18,11 @@ from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_co
 from app.crypto.service import db_new_tip_key, seal_for_tip
 from app.extensions import db
 from app.models import Agency, Assignment, Attachment, Role, School, Staff, Tip, utcnow
+from tests.support.forms import csrf_token
 from triage import urgency_rank
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD)  # once: Argon2 is slow on purpose
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 @dataclass
@@ -99,13 +98,6 @@ def make_tip(
     return tip
 
 
-def csrf_from(client: FlaskClient, path: str = "/console/sign-in") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = _CSRF.search(page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
 def totp_code(app: Flask, staff_id: int, secret: str) -> str:
     """A code not used yet for this person (a code works once: use the next step if this one was)."""
     totp = pyotp.TOTP(secret)
@@ -127,9 +119,9 @@ def totp_code(app: Flask, staff_id: int, secret: str) -> str:
 
 
 def sign_in(client: FlaskClient, world: World, key: str, *, code: str | None = None, password: str = PASSWORD) -> Any:
-    token = csrf_from(client)
+    token = csrf_token(client, "/console/sign-in")
     client.post("/console/sign-in", data={"csrf_token": token, "email": world.emails[key], "password": password})
-    token = csrf_from(client, "/console/sign-in/code")
+    token = csrf_token(client, "/console/sign-in/code")
     code = code or totp_code(world.app, world.people[key], world.secrets[key])
     return client.post("/console/sign-in/code", data={"csrf_token": token, "code": code})
 

@@ -10,7 +10,8 @@ from werkzeug.routing import Rule
 
 from app.extensions import db
 from app.models import Attachment
-from tests.console.helpers import World, csrf_from, make_tip
+from tests.console.helpers import World, make_tip
+from tests.support.forms import csrf_token
 
 PUBLIC = {"console.sign_in", "console.second_factor", "console.enrol"}
 
@@ -42,7 +43,7 @@ def test_anonymous_is_sent_to_sign_in_everywhere(world: World) -> None:
     for rule, method in console_rules(world.app):
         if rule.endpoint in PUBLIC:
             continue
-        token = csrf_from(client)
+        token = csrf_token(client, "/console/sign-in")
         response = client.open(build(rule, ref=ref), method=method, data={"csrf_token": token})
         assert response.status_code in (302, 401), (rule.rule, method, response.status_code)
         if response.status_code == 302:
@@ -57,7 +58,7 @@ def test_staff_of_school_a_get_404_on_every_tip_route_of_school_b(world: World, 
         attachment_id = db.session.query(Attachment.id).filter_by(tip_id=tip_b.id).scalar()
         ref_b, other_ref = tip_b.ref, other_b.ref
     client = signed_in(who)
-    token = csrf_from(client, "/console/")
+    token = csrf_token(client, "/console/")
     checked = 0
     for rule, method in console_rules(world.app):
         if "ref" not in rule.arguments:
@@ -80,7 +81,7 @@ def test_a_tip_of_another_school_cannot_be_linked(world: World, signed_in) -> No
     with world.app.app_context():
         mine, theirs = make_tip(world.school_a).ref, make_tip(world.school_b).ref
     client = signed_in("counselor_a")
-    token = csrf_from(client, "/console/")
+    token = csrf_token(client, "/console/")
     client.post(f"/console/tips/{mine}/link", data={"csrf_token": token, "other_ref": theirs})
     with world.app.app_context():
         from app.models import Tip
@@ -91,7 +92,7 @@ def test_a_tip_of_another_school_cannot_be_linked(world: World, signed_in) -> No
 @pytest.mark.parametrize("who", ["sro_a", "counselor_b"])
 def test_non_admins_get_403_or_404_on_every_admin_page(world: World, signed_in, who: str) -> None:
     client = signed_in(who)
-    token = csrf_from(client, "/console/")
+    token = csrf_token(client, "/console/")
     checked = 0
     for rule, method in console_rules(world.app):
         if not rule.rule.startswith("/console/admin"):

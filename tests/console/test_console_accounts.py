@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 
 import pyotp
+import pytest
 from sqlalchemy import select
 
+from app.accounts import service
+from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
-from app.models import Assignment, Staff
-from tests.console.helpers import World, audit_actions, csrf_from, sign_in
+from app.models import Assignment, Role, Staff
+from tests.console.helpers import World, audit_actions, sign_in
+from tests.support.forms import csrf_token
+from tests.support.write_lock import rendering_holding_the_lock
 
 
 def _create(world: World, *extra: str) -> str:
@@ -38,7 +43,7 @@ def test_staff_create_and_enrol(world: World) -> None:
     assert "<svg" in page and "<img" not in page  # the QR code is drawn here, not fetched from anywhere
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)
     assert secret
-    token = csrf_from(client, path)
+    token = csrf_token(client, path)
     weak = client.post(path, data={"csrf_token": token, "password": "password1234", "confirm": "password1234",
                                    "code": pyotp.TOTP(secret.group(1)).now()})
     assert "most common" in weak.get_data(as_text=True)
@@ -90,7 +95,7 @@ def test_staff_totp_only_outside_production(world: World) -> None:
 
 def test_admin_invites_and_deactivates(world: World, signed_in) -> None:
     admin = signed_in("admin")
-    token = csrf_from(admin, "/console/admin/staff")
+    token = csrf_token(admin, "/console/admin/staff")
     page = admin.post("/console/admin/staff", data={
         "csrf_token": token, "email": "invited@district.example", "name": "Invited", "role": "sro",
         "schools": [str(world.school_a)], "phone": "+13075550155"}).get_data(as_text=True)
@@ -105,7 +110,7 @@ def test_admin_invites_and_deactivates(world: World, signed_in) -> None:
 
 def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
     admin = signed_in("admin")
-    token = csrf_from(admin, f"/console/admin/schools/{world.school_a}")
+    token = csrf_token(admin, f"/console/admin/schools/{world.school_a}")
     admin.post(f"/console/admin/schools/{world.school_a}/chain", data={
         "csrf_token": token, "position_1": str(world.people["counselor_a"]), "position_2": str(world.people["sro_a"])})
     with world.app.app_context():
@@ -143,8 +148,48 @@ def test_demo_staff_sign_in_with_the_printed_logins(demo) -> None:
     runner = demo.test_cli_runner()
     code = runner.invoke(args=["staff", "totp", email]).output.strip()
     client = demo.test_client()
-    client.post("/console/sign-in", data={"csrf_token": csrf_from(client), "email": email, "password": password})
-    response = client.post("/console/sign-in/code", data={"csrf_token": csrf_from(client, "/console/sign-in/code"),
+    client.post("/console/sign-in", data={"csrf_token": csrf_token(client, "/console/sign-in"), "email": email,
+                                          "password": password})
+    response = client.post("/console/sign-in/code", data={"csrf_token": csrf_token(client, "/console/sign-in/code"),
                                                           "code": code})
     assert response.status_code == 302 and response.headers["Location"].endswith("/console/")
     assert "Queue" in client.get("/console/").get_data(as_text=True)
+
+
+def test_chain_positions_that_are_not_plain_digits_are_ignored(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    token = csrf_token(admin, f"/console/admin/schools/{world.school_a}")
+    response = admin.post(f"/console/admin/schools/{world.school_a}/chain", data={
+        "csrf_token": token, "position_1": "²", "position_2": "9" * 30, "position_3": str(world.people["sro_a"])})
+    assert response.status_code == 302
+    with world.app.app_context():
+        chain = {a.staff_id: a.chain_position for a in db.session.scalars(
+            select(Assignment).where(Assignment.school_id == world.school_a))}
+        assert chain[world.people["sro_a"]] == 3 and chain[world.people["counselor_a"]] is None
+
+
+@pytest.mark.parametrize("phone", ["+１３０７５５５０１２３", "+1307555０123", "+1 307 555 0123", "13075550123",
+                                   "+123"])
+def test_one_e164_check_everywhere(world: World, signed_in, phone: str) -> None:
+    with world.app.app_context(), pytest.raises(service.AccountError, match="E.164"):
+        service.db_create_staff("new@district.example", "New", Role.DISTRICT_ADMIN, [], phone=phone)
+    admin = signed_in("admin")
+    token = csrf_token(admin, "/console/admin/staff")
+    page = admin.post("/console/admin/staff", data={
+        "csrf_token": token, "email": "new@district.example", "name": "New", "role": "sro",
+        "schools": [str(world.school_a)], "phone": phone}).get_data(as_text=True)
+    assert "E.164" in page and "/console/enrol/" not in page
+    page = admin.post(f"/console/admin/staff/{world.people['sro_a']}", data={
+        "csrf_token": token, "name": "Sro A", "role": "sro", "phone": phone, "active": "y",
+        "schools": [str(world.school_a)]}).get_data(as_text=True)
+    assert "E.164" in page
+    assert normalise_e164(" +13075550123 ") == "+13075550123" and normalise_e164("") is None
+
+
+def test_admin_pages_render_without_the_write_lock(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    with rendering_holding_the_lock(world.app) as held:
+        for path in ("/console/admin/staff", f"/console/admin/staff/{world.people['sro_a']}",
+                     "/console/admin/schools", f"/console/admin/schools/{world.school_a}", "/console/admin/audit"):
+            assert admin.get(path).status_code == 200, path
+    assert held == []

@@ -9,7 +9,8 @@ from sqlalchemy import delete, select, update
 from app import audit
 from app.extensions import db
 from app.models import AuditEvent
-from tests.console.helpers import World, audit_actions, csrf_from, make_tip
+from tests.console.helpers import World, audit_actions, make_tip
+from tests.support.forms import csrf_token
 
 
 def _events(app: Flask, n: int) -> list[int]:
@@ -75,7 +76,7 @@ def test_case_work_leaves_the_expected_trail(world: World, signed_in) -> None:
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
     client = signed_in("sro_a")
-    token = csrf_from(client, f"/console/tips/{ref}")
+    token = csrf_token(client, f"/console/tips/{ref}")
     client.post(f"/console/tips/{ref}/label", data={"csrf_token": token, "category": "weapon", "urgency": "high"})
     client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": "closed", "outcome": "unfounded"})
     assert audit_actions(world.app, ref) == ["tip.viewed", "tip.relabelled", "tip.acknowledged", "tip.closed"]
@@ -93,7 +94,9 @@ def test_admin_reads_and_filters_the_record(world: World, signed_in) -> None:
     admin = signed_in("admin")
     page = admin.get(f"/console/admin/audit?tip_ref={ref}").get_data(as_text=True)
     assert "tip.viewed" in page and "sro_a@district.example" in page and "1 events" in page
-    assert "The chain holds" in admin.get("/console/admin/audit?verify=1").get_data(as_text=True)
+    token = csrf_token(admin, "/console/admin/audit")
+    assert "The chain holds" in admin.post("/console/admin/audit/verify", data={"csrf_token": token}).get_data(
+        as_text=True)
 
 
 def test_concurrent_writers_do_not_fork_the_chain(app: Flask) -> None:
@@ -120,3 +123,26 @@ def test_concurrent_writers_do_not_fork_the_chain(app: Flask) -> None:
     with app.app_context():
         report = audit.verify_chain()
         assert report.ok and report.checked == 60
+
+
+def test_checking_the_chain_is_a_post_and_a_get_changes_nothing(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    before = audit_actions(world.app)
+    page = admin.get("/console/admin/audit?verify=1").get_data(as_text=True)
+    assert "The chain holds" not in page and audit_actions(world.app) == before
+    assert admin.post("/console/admin/audit/verify", data={}).status_code == 400  # no CSRF token
+    token = csrf_token(admin, "/console/admin/audit")
+    page = admin.post("/console/admin/audit/verify?action=signin", data={"csrf_token": token}).get_data(as_text=True)
+    assert "The chain holds" in page and audit_actions(world.app)[-1] == "audit.verified"
+    assert 'value="signin"' in page  # the filters stay
+
+
+@pytest.mark.parametrize("page", ["²", "0", "-3", "x", "9" * 30])
+def test_a_bad_page_number_keeps_the_other_filters(world: World, signed_in, page: str) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    signed_in("sro_a").get(f"/console/tips/{ref}")
+    admin = signed_in("admin")
+    response = admin.get(f"/console/admin/audit?tip_ref={ref}&page={page}")
+    assert response.status_code == 200
+    assert "1 events" in response.get_data(as_text=True)  # only the tip's view, not every sign-in

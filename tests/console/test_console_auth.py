@@ -9,11 +9,13 @@ from sqlalchemy import select
 from app.console import clock
 from app.extensions import db
 from app.models import AuditEvent, Staff
-from tests.console.helpers import PASSWORD, FrozenClock, World, audit_actions, csrf_from, sign_in, totp_code
+from tests.console.helpers import PASSWORD, FrozenClock, World, audit_actions, sign_in, totp_code
+from tests.support.forms import csrf_token
+from tests.support.sessions import session_of
 
 
 def _password_step(client: FlaskClient, world: World, key: str, password: str = PASSWORD) -> str:
-    token = csrf_from(client)
+    token = csrf_token(client, "/console/sign-in")
     response = client.post("/console/sign-in", data={"csrf_token": token, "email": world.emails[key],
                                                      "password": password})
     return response.headers.get("Location", "") if response.status_code == 302 else response.get_data(as_text=True)
@@ -119,7 +121,7 @@ def test_session_is_rotated_at_sign_in(world: World) -> None:
 
 def test_sign_out_everywhere_ends_every_session(world: World, signed_in) -> None:
     laptop, phone = signed_in("sro_a"), signed_in("sro_a")
-    laptop.post("/console/sign-out-everywhere", data={"csrf_token": csrf_from(laptop, "/console/")})
+    laptop.post("/console/sign-out-everywhere", data={"csrf_token": csrf_token(laptop, "/console/")})
     assert phone.get("/console/").status_code == 302
     assert laptop.get("/console/").status_code == 302
 
@@ -145,3 +147,21 @@ def test_totp_secret_matches_pyotp(world: World) -> None:
     # Guards the time base: our naive-UTC clock and pyotp must agree on the current code.
     code = pyotp.TOTP(world.secrets["sro_a"]).now()
     assert sign_in(world.app.test_client(), world, "sro_a", code=code).status_code == 302
+
+
+def test_session_cookie_holds_no_hash_of_address_or_browser(world: World, signed_in) -> None:
+    client = signed_in("sro_a")
+    assert client.get("/console/").status_code == 200
+    held = session_of(world.app, client)
+    assert "_user_id" in held  # it is the signed-in session
+    assert "_id" not in held  # Flask-Login's session protection would put a hash of IP and user agent here
+
+
+def test_a_code_of_other_digits_is_refused_not_a_500(world: World) -> None:
+    # "²".isdigit() is true, and a non-ASCII str makes hmac.compare_digest raise TypeError.
+    client = world.app.test_client()
+    _password_step(client, world, "sro_a")
+    token = csrf_token(client, "/console/sign-in/code")
+    for code in ("²²²²²²", "١٢٣٤٥٦", "12345²"):
+        response = client.post("/console/sign-in/code", data={"csrf_token": token, "code": code})
+        assert response.status_code == 200 and "not valid" in response.get_data(as_text=True)

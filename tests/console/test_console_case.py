@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.crypto.service import open_for_tip, seal_for_tip
 from app.extensions import db
-from app.models import Alert, AuditEvent, Message, Note, Tip
-from tests.console.helpers import World, audit_actions, csrf_from, make_tip
+from app.models import Alert, AuditEvent, Incident, Message, Note, Tip, utcnow
+from app.retention import db_shred_tips
+from tests.console.helpers import World, audit_actions, make_tip
+from tests.support.forms import csrf_token
+from tests.support.sessions import session_of
+from tests.support.write_lock import rendering_holding_the_lock
 
 SECRET_TEXT = "Jordan said he will bring his dad's rifle to the assembly on Friday"
 
@@ -34,7 +38,7 @@ def test_relabel_keeps_the_prediction_and_moves_the_tip_in_the_queue(world: Worl
     with world.app.app_context():
         ref = make_tip(world.school_a, urgency="low", category="other").ref
     client = signed_in("sro_a")
-    token = csrf_from(client, f"/console/tips/{ref}")
+    token = csrf_token(client, f"/console/tips/{ref}")
     client.post(f"/console/tips/{ref}/label", data={"csrf_token": token, "category": "weapon",
                                                     "urgency": "critical"})
     with world.app.app_context():
@@ -42,6 +46,9 @@ def test_relabel_keeps_the_prediction_and_moves_the_tip_in_the_queue(world: Worl
         assert (tip.category, tip.urgency) == ("other", "low")  # the model's prediction stays
         assert (tip.label_category, tip.label_urgency, tip.urgency_rank) == ("weapon", "critical", 3)
         assert tip.labelled_by_id == world.people["sro_a"] and tip.labelled_at is not None
+        # Raised to critical: the school's chain is paged as if the model had said so.
+        (alert,) = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id))
+        assert alert.staff_id == world.people["sro_a"] and alert.status == "pending"
     assert audit_actions(world.app, ref) == ["tip.viewed", "tip.relabelled"]
 
 
@@ -49,7 +56,7 @@ def test_closing_needs_an_outcome_and_is_audited(world: World, signed_in) -> Non
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
     client = signed_in("counselor_a")
-    token = csrf_from(client, f"/console/tips/{ref}")
+    token = csrf_token(client, f"/console/tips/{ref}")
     client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": "closed", "outcome": ""})
     with world.app.app_context():
         assert _tip(world, ref).status == "new"
@@ -66,7 +73,7 @@ def test_status_moves_forward_and_reopens_only_to_investigating(world: World, si
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
     client = signed_in("sro_a")
-    token = csrf_from(client, f"/console/tips/{ref}")
+    token = csrf_token(client, f"/console/tips/{ref}")
 
     def set_status(status: str) -> str:
         client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": status,
@@ -90,7 +97,7 @@ def test_acknowledge_stops_the_alerts(world: World, signed_in) -> None:
         db.session.commit()
         ref = tip.ref
     client = signed_in("sro_a")
-    client.post(f"/console/tips/{ref}/acknowledge", data={"csrf_token": csrf_from(client, f"/console/tips/{ref}")})
+    client.post(f"/console/tips/{ref}/acknowledge", data={"csrf_token": csrf_token(client, f"/console/tips/{ref}")})
     with world.app.app_context():
         tip = _tip(world, ref)
         assert tip.status == "acknowledged" and tip.acknowledged_by_id == world.people["sro_a"]
@@ -104,7 +111,7 @@ def test_notes_and_messages_are_sealed(world: World, signed_in) -> None:
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
     client = signed_in("counselor_a")
-    token = csrf_from(client, f"/console/tips/{ref}")
+    token = csrf_token(client, f"/console/tips/{ref}")
     client.post(f"/console/tips/{ref}/notes", data={"csrf_token": token, "body": "Talked to the vice principal"})
     client.post(f"/console/tips/{ref}/messages", data={"csrf_token": token, "template": "where.es", "body": ""})
     with world.app.app_context():
@@ -155,7 +162,7 @@ def test_assign_a_counselor_of_the_school_only(world: World, signed_in) -> None:
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
     client = signed_in("sro_a")
-    token = csrf_from(client, f"/console/tips/{ref}")
+    token = csrf_token(client, f"/console/tips/{ref}")
     client.post(f"/console/tips/{ref}/assign", data={"csrf_token": token, "counselor": world.people["counselor_b"]})
     with world.app.app_context():
         assert _tip(world, ref).assigned_counselor_id is None
@@ -168,9 +175,109 @@ def test_linking_puts_two_tips_in_one_incident(world: World, signed_in) -> None:
     with world.app.app_context():
         first, second = make_tip(world.school_a).ref, make_tip(world.school_a).ref
     client = signed_in("sro_a")
-    client.post(f"/console/tips/{first}/link", data={"csrf_token": csrf_from(client, f"/console/tips/{first}"),
+    client.post(f"/console/tips/{first}/link", data={"csrf_token": csrf_token(client, f"/console/tips/{first}"),
                                                      "other_ref": second})
     with world.app.app_context():
         a, b = _tip(world, first), _tip(world, second)
         assert a.incident_id is not None and a.incident_id == b.incident_id
     assert second in client.get(f"/console/tips/{first}").get_data(as_text=True)
+
+
+def _shred(world: World, ref: str) -> None:
+    with world.app.app_context():
+        db_shred_tips([_tip(world, ref)], utcnow())
+        db.session.commit()
+
+
+def _count(model: type, tip_ref: str, world: World) -> int:
+    with world.app.app_context():
+        tip = _tip(world, tip_ref)
+        return int(db.session.scalar(select(func.count()).select_from(model).where(model.tip_id == tip.id)) or 0)
+
+
+def test_a_shredded_case_says_so_and_takes_no_note_or_message(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a, SECRET_TEXT).ref
+    client = signed_in("counselor_a")
+    token = csrf_token(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/notes", data={"csrf_token": token, "body": "Before the shredding"})
+    _shred(world, ref)
+    page = client.get(f"/console/tips/{ref}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "This case was crypto-shredded after retention" in text and "rifle" not in text
+    assert f'action="/console/tips/{ref}/notes"' not in text and f'action="/console/tips/{ref}/messages"' not in text
+    for path, data in (("notes", {"body": "After the shredding"}), ("messages", {"template": "where.en"})):
+        response = client.post(f"/console/tips/{ref}/{path}", data={"csrf_token": token, **data},
+                               follow_redirects=True)
+        assert response.status_code == 200
+        assert "crypto-shredded after retention: nothing can be added" in response.get_data(as_text=True)
+    assert _count(Note, ref, world) == 1 and _count(Message, ref, world) == 0
+
+
+def test_note_or_message_without_the_keyring_is_refused_not_a_500(world: World, signed_in, tmp_path) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    token = csrf_token(client, f"/console/tips/{ref}")
+    world.app.config["KEYRING_PATH"] = str(tmp_path / "gone.json")
+    for path, data in (("notes", {"body": "A note"}), ("messages", {"template": "where.en"})):
+        response = client.post(f"/console/tips/{ref}/{path}", data={"csrf_token": token, **data})
+        assert response.status_code == 302
+        page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+        assert "keyring is not available" in page and "Nothing was saved" in page
+    assert _count(Note, ref, world) == 0 and _count(Message, ref, world) == 0
+
+
+def test_linking_merges_the_whole_incident(world: World, signed_in) -> None:
+    with world.app.app_context():
+        first, second = Incident(school_id=world.school_a, category="weapon"), \
+            Incident(school_id=world.school_a, category="weapon")
+        db.session.add_all([first, second])
+        db.session.flush()
+        a1, a2 = make_tip(world.school_a, incident_id=first.id).ref, make_tip(world.school_a, incident_id=first.id).ref
+        b1 = make_tip(world.school_a, incident_id=second.id).ref
+        target = second.id
+    client = signed_in("sro_a")
+    client.post(f"/console/tips/{a1}/link", data={"csrf_token": csrf_token(client, f"/console/tips/{a1}"),
+                                                  "other_ref": b1})
+    with world.app.app_context():
+        # a2 was linked to a1 before: it follows a1 into the other incident rather than being left behind.
+        assert {_tip(world, r).incident_id for r in (a1, a2, b1)} == {target}
+
+
+def test_linking_refuses_tips_of_different_schools(world: World, signed_in) -> None:
+    with world.app.app_context():
+        mine, other = make_tip(world.school_a).ref, make_tip(world.school_b).ref
+    client = signed_in("admin")  # sees both schools
+    response = client.post(f"/console/tips/{mine}/link", data={
+        "csrf_token": csrf_token(client, f"/console/tips/{mine}"), "other_ref": other}, follow_redirects=True)
+    assert "different schools" in response.get_data(as_text=True)
+    with world.app.app_context():
+        assert _tip(world, mine).incident_id is None and _tip(world, other).incident_id is None
+
+
+def test_flash_after_linking_names_no_tip(world: World, signed_in) -> None:
+    with world.app.app_context():
+        first, second = make_tip(world.school_a).ref, make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    client.post(f"/console/tips/{first}/link", data={"csrf_token": csrf_token(client, f"/console/tips/{first}"),
+                                                     "other_ref": second})
+    flashes = session_of(world.app, client).get("_flashes", [])
+    assert [message for _category, message in flashes] == ["Linked."]
+
+
+def test_case_page_renders_without_the_write_lock(world: World, signed_in) -> None:
+    with world.app.app_context():
+        incident = Incident(school_id=world.school_a, category="weapon")
+        db.session.add(incident)
+        db.session.flush()
+        ref = make_tip(world.school_a, photo=b"\x89PNG\r\n\x1a\n", incident_id=incident.id).ref
+        make_tip(world.school_a, incident_id=incident.id)
+    client = signed_in("sro_a")
+    token = csrf_token(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/notes", data={"csrf_token": token, "body": "A note"})
+    with rendering_holding_the_lock(world.app) as held:
+        page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert held == [] and "A note" in page and "Photos" in page
+    assert audit_actions(world.app, ref).count("tip.viewed") == 2  # the view is on the record all the same

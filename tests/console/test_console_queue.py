@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from app.extensions import db
 from app.models import Incident, Tip, utcnow
 from tests.console.helpers import World, make_tip
+from tests.support.write_lock import rendering_holding_the_lock
 
 
 def _refs(page: str) -> list[str]:
@@ -75,14 +79,61 @@ def test_related_tips_are_grouped(world: World, signed_in) -> None:
 
 def test_queue_never_decrypts(world: World, signed_in, monkeypatch) -> None:
     with world.app.app_context():
-        make_tip(world.school_a)
+        make_tip(world.school_a, contact="call me", photo=b"\x89PNG\r\n\x1a\n")
+    client = signed_in("sro_a")
+    calls: list[str] = []
 
-    def refuse(*args: object) -> bytes:
+    def refuse(*args: object, **kwargs: object) -> bytes:
+        calls.append("decrypt")
         raise AssertionError("the queue opened a tip")
 
-    monkeypatch.setattr("app.crypto.service.open_for_tip", refuse)
-    monkeypatch.setattr("app.crypto.envelope.open_sealed", refuse)
-    assert signed_in("sro_a").get("/console/").status_code == 200
+    # Every opening of anything (a data key, a field, a sealed receipt) ends in AES-GCM's decrypt: patching
+    # it catches the queue whatever name a caller imported.
+    monkeypatch.setattr(AESGCM, "decrypt", refuse)
+    for query in ("", "?status=all", f"?school={world.school_a}"):
+        assert client.get(f"/console/{query}").status_code == 200
+    assert calls == []
+
+
+def test_the_decryption_guard_sees_a_case_being_opened(world: World, signed_in, monkeypatch) -> None:
+    # The guard above must be able to fail: the case page does decrypt, and the same patch catches it.
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    calls: list[str] = []
+    original = AESGCM.decrypt
+
+    def spy(self: AESGCM, *args: object, **kwargs: object) -> bytes:
+        calls.append("decrypt")
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AESGCM, "decrypt", spy)
+    assert client.get(f"/console/tips/{ref}").status_code == 200
+    assert calls
+
+
+@pytest.mark.parametrize("query", ["page=²", "page=" + "9" * 20, "school=²", "school=" + "1" * 20, "incident=³",
+                                   "incident=" + str(10**20), "page=-1", "page=١"])
+def test_odd_numbers_in_the_query_are_ignored_not_a_500(world: World, signed_in, query: str) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    response = signed_in("sro_a").get(f"/console/?{query}")
+    assert response.status_code == 200
+    assert _refs(response.get_data(as_text=True)) == [ref]  # treated as absent: the filter is simply not set
+
+
+def test_queue_renders_without_the_write_lock(world: World, signed_in) -> None:
+    with world.app.app_context():
+        incident = Incident(school_id=world.school_a, category="weapon")
+        db.session.add(incident)
+        db.session.flush()
+        make_tip(world.school_a, incident_id=incident.id)
+        make_tip(world.school_a, incident_id=incident.id)
+    client = signed_in("admin")
+    with rendering_holding_the_lock(world.app) as held:
+        assert client.get("/console/").status_code == 200
+        assert client.get("/console/?status=all&page=1").status_code == 200
+    assert held == []
 
 
 def test_pagination(world: World, signed_in) -> None:

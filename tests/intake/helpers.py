@@ -14,8 +14,8 @@ from werkzeug.test import encode_multipart
 
 from app.extensions import db
 from app.models import Agency, Assignment, ChainPosition, Role, School, Staff
+from tests.support.forms import csrf_token
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODE = re.compile(r'id="receipt-code"[^>]*>([^<]+)<')
 REF = re.compile(r'id="tip-ref"[^>]*>([^<]+)<')
 LOOSE_LIMITS = {"INTAKE_RATE_LIMIT": "10000 per minute", "RECEIPT_RATE_LIMIT": "10000 per minute",
@@ -40,18 +40,11 @@ def seed_schools() -> dict[str, int]:
     return {"kelly": kelly.id, "mills": mills.id, "closed": closed.id}
 
 
-def csrf_of(client: Any, path: str = "/report") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = CSRF.search(page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
 def submit(client: Any, school: int | str, description: str, *, photos: list[tuple[bytes, str]] | None = None,
            csrf: str | None = None, **extra: str) -> Any:
     """POST the report form as a browser would (multipart); returns the response, not following redirects."""
     data: dict[str, Any] = {"school": str(school), "description": description, **extra}
-    data["csrf_token"] = csrf if csrf is not None else csrf_of(client)
+    data["csrf_token"] = csrf if csrf is not None else csrf_token(client, "/report")
     return post_multipart(client, "/report", data, photos)
 
 
@@ -79,7 +72,7 @@ def submit_ok(client: Any, school: int, description: str, **kwargs: Any) -> tupl
 
 
 def open_followup(client: Any, code: str) -> Any:
-    token = csrf_of(client, "/followup")
+    token = csrf_token(client, "/followup")
     return client.post("/followup", data={"code": code, "csrf_token": token}, follow_redirects=True)
 
 

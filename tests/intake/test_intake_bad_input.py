@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from app.crypto.service import open_tip_text
 from app.extensions import db
 from app.models import Alert, Attachment, Incident, ReporterSession, Tip
-from tests.intake.helpers import csrf_of, jpeg_bytes, submit, submit_ok
+from tests.intake.helpers import jpeg_bytes, submit, submit_ok
+from tests.support.forms import csrf_token
 
 
 def assert_nothing_stored(app) -> None:
@@ -86,7 +87,7 @@ def test_missing_or_wrong_csrf_token_is_refused(intake_app, schools):
 
 def test_invalid_utf8_in_the_raw_body_is_refused(intake_app, schools):
     client = intake_app.test_client()
-    token = csrf_of(client)
+    token = csrf_token(client, "/report")
     body = f"csrf_token={token}&school={schools['kelly']}&description=bad%FF%FEbytes+here+and+more".encode()
     response = client.post("/report", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400 and "valid UTF-8" in response.get_data(as_text=True)
@@ -105,7 +106,7 @@ def test_invalid_utf8_in_the_raw_body_is_refused(intake_app, schools):
 
 def test_fifty_megabyte_upload_gets_a_friendly_413(intake_app, schools):
     client = intake_app.test_client()
-    token, boundary = csrf_of(client), "XyZ"
+    token, boundary = csrf_token(client, "/report"), "XyZ"
     # A raw body (not the test client's file helper, which would spool 50 MB into a temporary file).
     body = (
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
@@ -182,3 +183,12 @@ def test_photo_loses_its_metadata_and_keeps_its_orientation(intake_app, schools)
         with Image.open(io.BytesIO(clean)) as image:
             assert image.size == (48, 64)  # upright
             assert not image.getexif() and "exif" not in image.info
+
+
+@pytest.mark.parametrize("school", ["²", "١", "1" * 20, "-1", " 1", "0x1"])
+def test_school_that_is_not_plain_digits_is_a_validation_error(intake_app, schools, school):
+    # "²".isdigit() is true but int("²") raises: this was a 500 on the public form.
+    response = submit(intake_app.test_client(), school, "A real description of a real problem.")
+    assert response.status_code == 422
+    assert "Choose the school" in response.get_data(as_text=True)
+    assert_nothing_stored(intake_app)

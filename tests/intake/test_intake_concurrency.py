@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from app.crypto.receipts import db_find_tip_by_receipt
 from app.extensions import db
 from app.models import Tip
-from tests.intake.helpers import CODE, CSRF, REF
+from tests.intake.helpers import CODE, REF
+from tests.support.forms import csrf_token_in
 from tests.support.live_server import LiveServer
 
 REPORTERS = 50
@@ -27,9 +28,8 @@ def _reporter(base: str, school: int, index: int, results: list[tuple[str, str]]
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
     try:
         with opener.open(f"{base}/report", timeout=60) as response:
-            match = CSRF.search(response.read().decode())
-        assert match
-        token = match.group(1)
+            token = csrf_token_in(response.read().decode())
+        assert token
         for n in range(TIPS_EACH):
             body = urllib.parse.urlencode({
                 "csrf_token": token, "school": school,

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from app.crypto.keyring import new_keyring, write_keyring
 from app.extensions import db
 from app.models import Alert, KeyCheck, Tip
-from tests.intake.helpers import csrf_of, submit, submit_ok
+from tests.intake.helpers import submit, submit_ok
+from tests.support.forms import csrf_token
 
 TEXT = "Someone posted that they will bring a gun to school tomorrow."
 
@@ -20,7 +21,7 @@ def _post(app, client=None):
     client = client or app.test_client()
     form = client.get("/report")
     assert form.status_code == 503 and "911" in form.get_data(as_text=True)
-    return submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT, csrf=csrf_of(client, "/followup"))
+    return submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT, csrf=csrf_token(client, "/followup"))
 
 
 def _refused(app, response, caplog, words: str) -> None:

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from app.crypto.service import open_for_tip, seal_for_tip
 from app.extensions import db
 from app.models import Alert, Attachment, Message, Tip
-from tests.intake.helpers import csrf_of, jpeg_bytes, open_followup, post_multipart, submit_ok
+from tests.intake.helpers import jpeg_bytes, open_followup, post_multipart, submit_ok
+from tests.support.forms import csrf_token
 
 
 def test_home_page(intake_app):
@@ -41,7 +42,7 @@ def test_tip_is_classified_and_alerts_planned(intake_app, schools):
 def test_receipt_must_be_confirmed_and_is_shown_until_then(intake_app, schools):
     client = intake_app.test_client()
     ref, code = submit_ok(client, schools["kelly"], "A student is being bullied every day at lunch.")
-    token = csrf_of(client, "/receipt")
+    token = csrf_token(client, "/receipt")
     unconfirmed = client.post("/receipt", data={"csrf_token": token})
     page = unconfirmed.get_data(as_text=True)
     assert unconfirmed.status_code == 422 and "tick the box" in page and code in page
@@ -67,7 +68,7 @@ def test_followup_shows_status_and_questions_and_takes_replies(intake_app, schoo
         db.session.commit()
     page = open_followup(client, code).get_data(as_text=True)
     assert "Being reviewed" in page and "Which bathroom? &lt;b&gt;When&lt;/b&gt;?" in page
-    token = csrf_of(client, "/followup")
+    token = csrf_token(client, "/followup")
     response = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "The one by the gym."},
                               [(jpeg_bytes(), "gym.jpg")])
     assert response.status_code == 303
