@@ -3,7 +3,7 @@
 SQLite: the online backup API copies a consistent snapshot page by page while writers carry on (a plain file
 copy of a WAL database can catch it half-written). PostgreSQL: pg_dump does the same job; we print how.
 The keyring is never part of a database backup (it is not in the database): a backup alone opens no tip, and
-the keyring must be backed up apart (docs/operations.md).
+the keyring must be backed up apart (README, Running in production).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def pg_dump_instructions(database_uri: str) -> str:
         f"  pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump '{safe}'\n"
         "(give the password through ~/.pgpass or PGPASSWORD, not on the command line). Restore with\n"
         "  pg_restore --clean --no-owner --dbname=<target database> tipline-YYYYMMDD.dump\n"
-        "then `flask db current` must show the head revision. Back up the keyring apart (docs/operations.md)."
+        "then `flask db current` must show the head revision. Back up the keyring apart (README, Running in production)."
     )
 
 

@@ -63,7 +63,7 @@ def create_command(path: Path) -> None:
     result = verify_backup(path)
     click.echo(f"backup written to {path}: {result.tips} tips, schema {result.schema_version}, "
                f"integrity {result.integrity}.")
-    click.echo("The keyring is NOT in this backup; keep its own copy apart (docs/operations.md).")
+    click.echo("The keyring is NOT in this backup; keep its own copy apart (README, Running in production).")
 
 
 @backup_group.command("verify")

@@ -1,4 +1,4 @@
-"""Quarterly analysis for staff: /console/reports (tables, charts, CSV). See docs/operations.md.
+"""Quarterly analysis for staff: /console/reports (tables, charts, CSV). See README, Running in production.
 
 A blueprint of its own, so it enforces sign-in itself: the console's guard only covers the console blueprint.
 """
