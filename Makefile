@@ -41,13 +41,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy app triage notifications
 
-pytest: $(STAMP)
+# axe-core for the accessibility test (npm registry, pinned in package-lock.json, served locally to the browser).
+# Without npm the test skips with a reason (CI, with TIPLINE_REQUIRE_BROWSER=1, fails instead).
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the accessibility test will be skipped"; fi
+
+pytest: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 # The suite against PostgreSQL (a fresh schema per run); .ci/run calls it.
-test-pg: $(STAMP)
+test-pg: $(STAMP) $(AXE)
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
