@@ -59,7 +59,8 @@ def pg_dump_instructions(database_uri: str) -> str:
         f"  pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump '{safe}'\n"
         "(give the password through ~/.pgpass or PGPASSWORD, not on the command line). Restore with\n"
         "  pg_restore --clean --no-owner --dbname=<target database> tipline-YYYYMMDD.dump\n"
-        "then `flask db current` must show the head revision. Back up the keyring apart (README, Running in production)."
+        "then `flask db current` must show the head revision.\n"
+        "Back up the keyring apart (README, Running in production)."
     )
 
 
