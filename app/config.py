@@ -58,6 +58,7 @@ ENV_SETTINGS: dict[str, Any] = {
     "ALERT_FOLD_WINDOW_S": _INT,
     "ALERT_IN_PROCESS_DISPATCHER": _bool,
     "ALERT_CLAIM_LEASE_S": _INT,
+    "ALERT_WAKE_PORT": _INT,
     "ALERT_WORKER_LEASE_S": _INT,
     "SMS_TRANSPORT": _STR,
     "TWILIO_TIMEOUT_S": _INT,
@@ -88,6 +89,8 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_IN_PROCESS_DISPATCHER": False,
     # A claimed alert whose worker died is due again after this; a single SQLite worker's lease likewise.
     "ALERT_CLAIM_LEASE_S": 60,
+    # SQLite: the web wakes the worker with a datagram to this loopback port (0: the worker only polls).
+    "ALERT_WAKE_PORT": 47551,
     "ALERT_WORKER_LEASE_S": 15,
     "TWILIO_TIMEOUT_S": 10,
     "RETENTION_DAYS": 365,

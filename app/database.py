@@ -4,10 +4,33 @@ once with "database is locked" when another writer got there first, instead of w
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from flask import current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads_only(view: F) -> F:
+    """Mark a view that never writes: on SQLite its transaction begins DEFERRED and takes no write lock.
+
+    For the pages anyone can load without limit (the reporter's form), so that a flood of page views never
+    queues the writers that store tips and send alerts. A view marked so must not write: a deferred
+    transaction that reads and then writes can fail at once with "database is locked".
+    """
+    view.reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def begin_statement() -> str:
+    if has_request_context():
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "reads_only", False):
+            return "BEGIN"
+    return "BEGIN IMMEDIATE"
 
 
 def engine_options(database_uri: str, busy_timeout_s: int) -> dict[str, Any]:
@@ -38,4 +61,4 @@ def configure_sqlite(engine: Engine, busy_timeout_s: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin_statement())

@@ -54,6 +54,7 @@ def base_config(tmp: Path, database_url: str, model_dir: Path) -> dict[str, Any]
         "PUBLIC_BASE_URL": "http://tipline.test",
         "LOG_FORMAT": "json",
         "RATELIMIT_STORAGE_URI": "memory://",
+        "ALERT_WAKE_PORT": 0,  # tests that want the cross-process wake-up choose a free port themselves
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -40,13 +41,18 @@ def worker_id() -> str:
 
 
 class Waiter:
-    """Sleeps until new alerts are announced or `poll_s` passes: LISTEN/NOTIFY on PostgreSQL, else an Event."""
+    """Sleeps until new alerts are announced or `poll_s` passes: LISTEN/NOTIFY on PostgreSQL, a datagram on
+    127.0.0.1:ALERT_WAKE_PORT on SQLite (when the port is free), else an in-process Event."""
 
     def __init__(self, app: Flask, poll_s: float) -> None:
         self.poll_s = poll_s
         self.event = local_wake_event()
         self._pg: Any = None
+        self._udp: socket.socket | None = None
         url = app.config["SQLALCHEMY_DATABASE_URI"]
+        port = int(app.config.get("ALERT_WAKE_PORT") or 0)
+        if url.startswith("sqlite") and port:
+            self._udp = _listen(port)
         if url.startswith("postgresql"):
             import psycopg
 
@@ -59,6 +65,11 @@ class Waiter:
         if self._pg is not None:
             for _ in self._pg.notifies(timeout=self.poll_s, stop_after=1):
                 pass
+        elif self._udp is not None:
+            if not self.event.is_set():
+                readable, _, _ = select.select([self._udp], [], [], self.poll_s)
+                if readable:
+                    _drain(self._udp)
         else:
             self.event.wait(self.poll_s)
         self.event.clear()
@@ -66,6 +77,29 @@ class Waiter:
     def close(self) -> None:
         if self._pg is not None:
             self._pg.close()
+        if self._udp is not None:
+            self._udp.close()
+
+
+def _listen(port: int) -> socket.socket | None:
+    """Bind the wake-up port on loopback; None if taken (a standby worker then simply polls)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        return None
+    sock.setblocking(False)
+    return sock
+
+
+def _drain(sock: socket.socket) -> None:
+    """Read every queued wake-up: one round handles them all."""
+    while True:
+        try:
+            sock.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return
 
 
 def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch: int = 50,

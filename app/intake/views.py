@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from app.alerts import wake_dispatcher
 from app.crypto.keystore import current_keyring
+from app.database import reads_only
 from app.extensions import db, limiter
 from app.intake import bp
 from app.intake import reporter_sessions as rs
@@ -59,12 +60,14 @@ def schools_by_town() -> dict[str, list[SchoolChoice]]:
 
 
 @bp.get("/")
+@reads_only
 def home() -> str:
     commit_before_rendering()  # nothing read: this only makes sure no transaction outlives the view
     return render_template("intake/home.html")
 
 
 @bp.get("/report")
+@reads_only
 def report_form() -> str:
     # Fail closed before the reporter types anything, not after; this also loads the model ahead of the POST.
     current_keyring()

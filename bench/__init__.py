@@ -1,0 +1,1 @@
+"""Tipline benchmarks and the worst-day soak: `python -m bench`, `python -m bench.soak`."""
