@@ -29,7 +29,7 @@ from app.console.labels import effective_category, effective_urgency
 from app.console.questions import READY_QUESTIONS, question_choices
 from app.console.scope import get_visible_tip, get_visible_tip_or_404
 from app.crypto.errors import KeyringUnavailable, TipShredded
-from app.crypto.service import seal_for_tip
+from app.crypto.service import db_add_sealed
 from app.extensions import db
 from app.models import Incident, Message, Note, Outcome, Tip, TipStatus, utcnow
 from triage import urgency_rank
@@ -181,10 +181,8 @@ def add_note(ref: str) -> Response:
     if refused is not None:
         return refused
     note = Note(tip=tip, staff_id=staff.id)
-    db.session.add(note)
-    db.session.flush()  # the id is part of the ciphertext's associated data
     try:
-        note.body_ct = seal_for_tip(tip, f"note:{note.id}", str(form.body.data).encode("utf-8"))
+        db_add_sealed(tip, note, "note", str(form.body.data).encode("utf-8"))
     except (TipShredded, KeyringUnavailable) as exc:
         return _cannot_seal(tip, "notes", exc)
     audit.record("note.added", actor=staff, tip=tip, note_id=note.id)
@@ -211,10 +209,8 @@ def send_message(ref: str) -> Response:
     if refused is not None:
         return refused
     message = Message(tip=tip, from_reporter=False, staff_id=staff.id)
-    db.session.add(message)
-    db.session.flush()
     try:
-        message.body_ct = seal_for_tip(tip, f"message:{message.id}", body.encode("utf-8"))
+        db_add_sealed(tip, message, "message", body.encode("utf-8"))
     except (TipShredded, KeyringUnavailable) as exc:
         return _cannot_seal(tip, "messages", exc)
     audit.record("message.sent", actor=staff, tip=tip, message_id=message.id, template=template or None)

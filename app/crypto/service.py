@@ -69,6 +69,16 @@ def seal_for_tip(tip: Tip, field: str, plaintext: bytes) -> bytes:
     return seal(_data_key(tip), associated_data(tip.ref, field), plaintext)
 
 
+def db_add_sealed(tip: Tip, row: Any, kind: str, plaintext: bytes, column: str = "body_ct") -> None:
+    """Add a message, note or attachment row with its content sealed under the tip's key, in the caller's
+    transaction. The row is flushed first: its id is part of the associated data ("note:<id>")."""
+    from app.extensions import db
+
+    db.session.add(row)
+    db.session.flush()
+    setattr(row, column, seal_for_tip(tip, f"{kind}:{row.id}", plaintext))
+
+
 def open_for_tip(tip: Tip, field: str, blob: bytes) -> bytes:
     _check_field(field)
     return open_sealed(_data_key(tip), associated_data(tip.ref, field), blob)

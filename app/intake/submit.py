@@ -11,7 +11,7 @@ from flask import current_app
 import triage
 from app.alerts import db_plan_alerts_for_new_tip
 from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
-from app.crypto.service import db_new_tip_key, seal_for_tip
+from app.crypto.service import db_add_sealed, db_new_tip_key, seal_for_tip
 from app.extensions import db
 from app.intake.photos import CleanPhoto
 from app.models import Attachment, Message, Tip, utcnow
@@ -73,16 +73,12 @@ def db_add_photos(tip: Tip, photos: list[CleanPhoto], message: Message | None) -
     for photo in photos:
         row = Attachment(tip_id=tip.id, message_id=message.id if message else None,
                          content_type=photo.content_type, size=len(photo.data))
-        db.session.add(row)
-        db.session.flush()  # the id goes into the associated data
-        row.data_ct = seal_for_tip(tip, f"attachment:{row.id}", photo.data)
+        db_add_sealed(tip, row, "attachment", photo.data, column="data_ct")
 
 
 def db_add_reporter_message(tip: Tip, text: str, photos: list[CleanPhoto]) -> Message:
     message = Message(tip_id=tip.id, from_reporter=True)
-    db.session.add(message)
-    db.session.flush()
-    message.body_ct = seal_for_tip(tip, f"message:{message.id}", text.encode("utf-8"))
+    db_add_sealed(tip, message, "message", text.encode("utf-8"))
     db_add_photos(tip, photos, message)
     tip.reporter_replied_at = utcnow()
     tip.reporter_reply_unread = True
