@@ -122,6 +122,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     _configured_handler = handler
     # The twilio client logs every request and header at INFO; our own "alert sent" lines say what matters.
     logging.getLogger("twilio").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at every start
     install_filter_everywhere()
 
 
