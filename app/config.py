@@ -46,6 +46,7 @@ ENV_SETTINGS: dict[str, Any] = {
     "INTAKE_RATE_LIMIT": _STR,
     "RECEIPT_RATE_LIMIT": _STR,
     "RECEIPT_GLOBAL_RATE_LIMIT": _STR,
+    "SIGNIN_RATE_LIMIT": _STR,
     "TRIAGE_MODEL_DIR": _STR,
     "TWILIO_ACCOUNT_SID": _STR,
     "TWILIO_AUTH_TOKEN": _STR,
@@ -80,6 +81,8 @@ DEFAULTS: dict[str, Any] = {
     "INTAKE_RATE_LIMIT": "30 per hour;10 per minute",
     "RECEIPT_RATE_LIMIT": "10 per minute;50 per hour",
     "RECEIPT_GLOBAL_RATE_LIMIT": "600 per minute",
+    # Staff sign-in attempts per client, on top of the per-account lockout (password spraying).
+    "SIGNIN_RATE_LIMIT": "20 per minute;100 per hour",
     "RATELIMIT_STORAGE_URI": "memory://",
     "TWILIO_API_BASE_URL": "https://api.twilio.com",
     "ALERT_ACK_TIMEOUT_CRITICAL_S": 300,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from app import audit
@@ -21,7 +22,7 @@ from app.accounts.totp import (
 from app.console import bp, clock
 from app.console.access import me
 from app.console.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import Staff
 from app.transactions import commit_before_rendering
 
@@ -35,7 +36,17 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.queue")
 
 
+def signin_rate_limit() -> str:
+    return str(current_app.config["SIGNIN_RATE_LIMIT"])
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many_attempts(_error: TooManyRequests) -> tuple[str, int]:
+    return render_template("console/too_many.html"), 429
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(signin_rate_limit, methods=["POST"])
 def sign_in() -> str | Response:
     form = SignInForm()
     if form.validate_on_submit():
@@ -73,6 +84,7 @@ def _pending_staff() -> Staff | None:
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
+@limiter.limit(signin_rate_limit, methods=["POST"])
 def second_factor() -> str | Response:
     staff = _pending_staff()
     if staff is None:

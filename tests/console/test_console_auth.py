@@ -165,3 +165,16 @@ def test_a_code_of_other_digits_is_refused_not_a_500(world: World) -> None:
     for code in ("²²²²²²", "١٢٣٤٥٦", "12345²"):
         response = client.post("/console/sign-in/code", data={"csrf_token": token, "code": code})
         assert response.status_code == 200 and "not valid" in response.get_data(as_text=True)
+
+
+def test_sign_in_attempts_are_limited_per_client(world: World) -> None:
+    world.app.config["SIGNIN_RATE_LIMIT"] = "3 per minute"
+    client = world.app.test_client()
+    token = csrf_token(client, "/console/sign-in")
+    statuses = [
+        client.post("/console/sign-in", data={"csrf_token": token, "email": f"nobody{i}@district.example",
+                                              "password": "wrong password here"}).status_code
+        for i in range(5)
+    ]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+    assert b"Too many sign-in attempts" in client.post("/console/sign-in", data={"csrf_token": token}).data
