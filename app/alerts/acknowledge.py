@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 
+from app import audit
 from app.extensions import db
 from app.models import Alert, AlertStatus, Assignment, Staff, Tip, TipStatus, utcnow
 
@@ -35,7 +36,7 @@ def db_acknowledge_tip(tip: Tip, staff: Staff, via: str) -> bool:
         update(Alert).where(Alert.tip_id == tip.id, Alert.status.in_(_SENT))
         .values(status=AlertStatus.ACKNOWLEDGED.value, acknowledged_at=now)
     )
-    _audit("tip.acknowledged", staff, tip, via=via)
+    audit.record("tip.acknowledged", actor=staff, tip=tip, via=via)
     return True
 
 
@@ -62,9 +63,3 @@ def open_alert_for_ref(staff: Staff, ref: str) -> Alert | None:
         _alerts_of(staff).where(Tip.ref == ref.upper()).order_by(Alert.id.desc()).limit(1)
     )
     return alert
-
-
-def _audit(action: str, staff: Staff, tip: Tip, via: str) -> None:
-    from app.audit import record  # imported late: the audit module imports the models this module uses
-
-    record(action, actor=staff, tip=tip, via=via)

@@ -11,11 +11,17 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.alerts.planning import SMS_URGENCIES, ack_timeout_for, chain_of, next_in_chain, next_school_day_start
+from app.alerts.planning import (
+    IMMEDIATE_URGENCIES,
+    SMS_URGENCIES,
+    ack_timeout_for,
+    chain_of,
+    next_in_chain,
+    next_school_day_start,
+)
 from app.extensions import db
 from app.models import Alert, AlertStatus, Tip, TipStatus, utcnow
 
-ESCALATING_URGENCIES = ("critical", "high")
 # Rows whose tip may still need someone: not acknowledged, not cancelled.
 _OPEN = (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT, AlertStatus.DELIVERED, AlertStatus.FOLDED,
          AlertStatus.FAILED)
@@ -25,7 +31,7 @@ def _needs_escalation(alert: Alert, tip: Tip, now: datetime) -> bool:
     if alert.status == AlertStatus.FAILED.value:
         return True  # failed for good: no point waiting for an acknowledgement
     urgency = tip.effective_urgency
-    if urgency not in ESCALATING_URGENCIES:
+    if urgency not in IMMEDIATE_URGENCIES:
         return False
     started = alert.sent_at or alert.created_at  # a row still retrying counts from when it was written
     return started + ack_timeout_for(urgency) <= now
@@ -37,14 +43,14 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     if urgency not in SMS_URGENCIES:
         return None  # relabelled to low since: the queue is enough
     # A medium tip whose SMS failed waits for the school day like its first SMS did.
-    due = now if urgency in ESCALATING_URGENCIES else next_school_day_start(tip.school, now)
+    due = now if urgency in IMMEDIATE_URGENCIES else next_school_day_start(tip.school, now)
     following = next_in_chain(tip.school_id, alert.chain_position)
     if following is not None:
         position, staff = following
         return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="escalation",
                      status=AlertStatus.PENDING.value, due_at=due)
     chain = chain_of(tip.school_id)
-    if not chain or urgency not in ESCALATING_URGENCIES or alert.status == AlertStatus.FAILED.value:
+    if not chain or urgency not in IMMEDIATE_URGENCIES or alert.status == AlertStatus.FAILED.value:
         # Re-sending to a number that just failed for good would only burn the repeats.
         return None
     # After the last person: re-send to the last one every timeout, a bounded number of times.

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Alert, AlertStatus, Assignment, Incident, School, Staff, Tip, utcnow
 
-SMS_URGENCIES = {"critical", "high", "medium"}
-IMMEDIATE_URGENCIES = {"critical", "high"}
+SMS_URGENCIES = frozenset({"critical", "high", "medium"})
+# Paged at once, day or night, and escalated when nobody acknowledges in time.
+IMMEDIATE_URGENCIES = frozenset({"critical", "high"})
 
 
 def ack_timeout_for(urgency: str) -> timedelta:

@@ -32,10 +32,9 @@ def session_expired() -> bool:
             or now - signed_in_at > ABSOLUTE_TIMEOUT.total_seconds())
 
 
-@bp.before_request
-def _require_staff() -> Response | None:
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
+def require_signed_in_staff() -> Response | None:
+    """The guard of every staff page (the console's and the reports' blueprints): signed in, and the session
+    neither idle nor too old; otherwise back to the sign-in page."""
     if not current_user.is_authenticated:
         session.pop("_user_id", None)
         return redirect(url_for("console.sign_in", next=request.full_path if request.method == "GET" else None))
@@ -46,6 +45,13 @@ def _require_staff() -> Response | None:
         return redirect(url_for("console.sign_in"))
     session["last_seen"] = clock.now().timestamp()
     return None
+
+
+@bp.before_request
+def _require_staff() -> Response | None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    return require_signed_in_staff()
 
 
 from app.console import admin, audit_views, auth, case, case_actions, dev_sms, queue  # noqa: E402,F401  (register the routes)

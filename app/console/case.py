@@ -24,7 +24,6 @@ from app.console.forms import (
     StatusForm,
     as_choices,
 )
-from app.console.labels import effective_category, effective_urgency
 from app.console.questions import question_choices
 from app.console.scope import get_visible_tip_or_404, visible_tips
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
@@ -102,7 +101,7 @@ def counselors_of(school_id: int) -> list[Staff]:
 
 
 def case_forms(tip: Tip) -> dict[str, Any]:
-    label = LabelForm(category=effective_category(tip), urgency=effective_urgency(tip))
+    label = LabelForm(category=tip.effective_category, urgency=tip.effective_urgency)
     status = StatusForm(status=tip.status, outcome=tip.outcome or "")
     assign = AssignForm(counselor=tip.assigned_counselor_id or 0)
     assign.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors_of(tip.school_id)])
@@ -139,8 +138,8 @@ def case(ref: str) -> str:
     commit_before_rendering()  # the view is on the record before anything is shown; the lock is free again
     return render_template(
         "console/case.html", tip=tip, content=content, alerts=alerts, names=names, related=related, school=school,
-        attachments=attachments, shredded=tip.wrapped_dek is None, category=effective_category(tip),
-        urgency=effective_urgency(tip), **forms,
+        attachments=attachments, shredded=tip.wrapped_dek is None, category=tip.effective_category,
+        urgency=tip.effective_urgency, **forms,
     )
 
 

@@ -25,7 +25,6 @@ from app.console.forms import (
     StatusForm,
     as_choices,
 )
-from app.console.labels import effective_category, effective_urgency
 from app.console.questions import READY_QUESTIONS, question_choices
 from app.console.scope import get_visible_tip, get_visible_tip_or_404
 from app.crypto.errors import KeyringUnavailable, TipShredded
@@ -87,7 +86,7 @@ def relabel(ref: str) -> Response:
     if not form.validate_on_submit():
         _form_errors(form)
         return _back(tip, "labels")
-    before = {"category": effective_category(tip), "urgency": effective_urgency(tip)}
+    before = {"category": tip.effective_category, "urgency": tip.effective_urgency}
     category, urgency = str(form.category.data), str(form.urgency.data)
     # The model's prediction stays in Tip.category/urgency; the correction is the label (see labels.py).
     tip.label_category = category
@@ -254,7 +253,7 @@ def db_merge_incidents(tip: Tip, other: Tip) -> tuple[Incident, int | None]:
     """
     incident = other.incident or tip.incident
     if incident is None:
-        incident = Incident(school_id=other.school_id, category=effective_category(other), opened_at=utcnow(),
+        incident = Incident(school_id=other.school_id, category=other.effective_category, opened_at=utcnow(),
                             last_tip_at=max(tip.created_at, other.created_at))
         db.session.add(incident)
         db.session.flush()

@@ -1,4 +1,5 @@
-"""The category and urgency the console works with: staff's correction when there is one, else the model's.
+"""The category the console filters on, in SQL: staff's correction when there is one, else the model's
+(the same rule as Tip.effective_category, which the console and the alerts use for one tip).
 
 Tip.category/urgency keep the model's prediction (so label and prediction stay a pair for retraining and
 for measuring the model); Tip.label_category/label_urgency hold the correction; Tip.urgency_rank always
@@ -12,14 +13,6 @@ from typing import Any
 from sqlalchemy import func
 
 from app.models import Tip
-
-
-def effective_category(tip: Tip) -> str:
-    return tip.effective_category  # one rule for the console and the alerts: app/models/tips.py
-
-
-def effective_urgency(tip: Tip) -> str:
-    return tip.effective_urgency
 
 
 def effective_category_column() -> Any:

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import load_only
 
 from app.alerts import ack_timeout_for
+from app.alerts.planning import IMMEDIATE_URGENCIES
 from app.console import bp, clock
 from app.console.access import me
 from app.console.forms import CATEGORY_CHOICES, STATUS_CHOICES, URGENCY_CHOICES
-from app.console.labels import effective_category, effective_category_column, effective_urgency
+from app.console.labels import effective_category_column
 from app.console.scope import sees_all_schools, visible_school_ids, visible_tips
 from app.extensions import db
 from app.models import School, Staff, Tip, TipStatus
@@ -26,7 +27,6 @@ from triage import urgency_rank
 
 PAGE_SIZE = 50
 OPEN_STATUSES = (TipStatus.NEW.value, TipStatus.ACKNOWLEDGED.value, TipStatus.INVESTIGATING.value)
-SMS_ACK_URGENCIES = ("critical", "high")  # the urgencies that page someone at once and wait for an ACK
 _QUEUE_COLUMNS = (
     Tip.id, Tip.ref, Tip.school_id, Tip.created_at, Tip.category, Tip.urgency, Tip.label_category,
     Tip.label_urgency, Tip.urgency_rank, Tip.status, Tip.acknowledged_at, Tip.incident_id,
@@ -59,8 +59,8 @@ def describe_age(delta: timedelta) -> str:
 
 def is_overdue(tip: Tip, now: datetime) -> bool:
     """Not acknowledged within the time its urgency allows (the same timeout that escalates its alert)."""
-    urgency = effective_urgency(tip)
-    if tip.acknowledged_at is not None or tip.status != TipStatus.NEW.value or urgency not in SMS_ACK_URGENCIES:
+    urgency = tip.effective_urgency
+    if tip.acknowledged_at is not None or tip.status != TipStatus.NEW.value or urgency not in IMMEDIATE_URGENCIES:
         return False
     return now - tip.created_at > ack_timeout_for(urgency)
 
@@ -149,7 +149,7 @@ def _grouped_rows(tips: list[Tip], sizes: dict[int, int], now: datetime) -> list
         for position, member in enumerate(group):
             placed.add(member.id)
             rows.append(QueueRow(
-                tip=member, category=effective_category(member), urgency=effective_urgency(member),
+                tip=member, category=member.effective_category, urgency=member.effective_urgency,
                 age=describe_age(now - member.created_at), overdue=is_overdue(member, now),
                 incident_size=sizes.get(member.incident_id, 1) if member.incident_id is not None else 1,
                 grouped=position > 0,

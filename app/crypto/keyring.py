@@ -69,6 +69,13 @@ def parse_keyring(text: str) -> Keyring:
     return Keyring(active=active, keys=keys)
 
 
+def unreadable_keyring(path: Path, exc: OSError) -> KeyringUnavailable:
+    """The operator's message for a keyring file that is missing or cannot be read."""
+    if isinstance(exc, FileNotFoundError):
+        return KeyringUnavailable(f"no keyring at {path}; run `flask setup` or set TIPLINE_KEYRING")
+    return KeyringUnavailable(f"the keyring at {path} cannot be read ({exc.strerror})")
+
+
 def load_keyring(path: str | Path, env_value: str | None = None) -> Keyring:
     """Read the keyring from the environment value if given, else from the file."""
     if env_value:
@@ -76,10 +83,8 @@ def load_keyring(path: str | Path, env_value: str | None = None) -> Keyring:
     path = Path(path)
     try:
         text = path.read_text()
-    except FileNotFoundError:
-        raise KeyringUnavailable(f"no keyring at {path}; run `flask setup` or set TIPLINE_KEYRING") from None
     except OSError as exc:
-        raise KeyringUnavailable(f"the keyring at {path} cannot be read ({exc.strerror})") from None
+        raise unreadable_keyring(path, exc) from None
     return parse_keyring(text)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.crypto.envelope import open_sealed, seal
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable
-from app.crypto.keyring import Keyring, load_keyring
+from app.crypto.keyring import Keyring, load_keyring, unreadable_keyring
 from app.extensions import db
 from app.models import KeyCheck
 
@@ -53,10 +53,8 @@ def _stamp(app: Flask) -> tuple[object, ...]:
         return ("env", hash(env_value))
     try:
         st = path.stat()
-    except FileNotFoundError:
-        raise KeyringUnavailable(f"no keyring at {path}; run `flask setup` or set TIPLINE_KEYRING") from None
     except OSError as exc:
-        raise KeyringUnavailable(f"the keyring at {path} cannot be read ({exc.strerror})") from None
+        raise unreadable_keyring(path, exc) from None
     return ("file", st.st_mtime_ns, st.st_ino, st.st_size)
 
 

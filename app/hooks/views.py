@@ -8,12 +8,12 @@ else gets 403 and changes nothing. Twilio retries webhooks, so every handler is 
 from __future__ import annotations
 
 import logging
-from typing import Any
 from xml.sax.saxutils import escape
 
 from flask import Response, abort, current_app, request
 from sqlalchemy import select
 
+from app import audit
 from app.alerts.acknowledge import db_acknowledge_tip, newest_open_alert_for, open_alert_for_ref
 from app.extensions import csrf, db
 from app.hooks import bp
@@ -43,12 +43,6 @@ def _twiml(message: str) -> Response:
     return Response(body, mimetype="application/xml")
 
 
-def _audit(action: str, staff: Staff, **detail: Any) -> None:
-    from app.audit import record
-
-    record(action, actor=staff, **detail)
-
-
 @bp.post("/twilio/sms")
 @csrf.exempt
 def inbound_sms() -> Response:
@@ -61,7 +55,7 @@ def inbound_sms() -> Response:
     if reply.kind == "stop":
         staff.sms_opted_out = True
         staff.sms_opted_out_at = utcnow()
-        _audit("staff.sms_opted_out", staff)
+        audit.record("staff.sms_opted_out", actor=staff)
         db.session.commit()
         log_event(log, "staff opted out of SMS: skipped in escalation chains until START", logging.WARNING,
                   staff=staff.id)
@@ -69,7 +63,7 @@ def inbound_sms() -> Response:
     if reply.kind == "start":
         staff.sms_opted_out = False
         staff.sms_opted_out_at = None
-        _audit("staff.sms_opted_in", staff)
+        audit.record("staff.sms_opted_in", actor=staff)
         db.session.commit()
         return _twiml(texts.start_reply())
     if reply.kind == "help":

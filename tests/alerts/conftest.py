@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,14 +10,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.alerts import db_plan_alerts_for_new_tip
 from app.extensions import db
 from app.models import Alert, School, Staff, Tip
 from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, FakeTwilio
+from tests.support.tips import make_tip as make_sealed_tip
 
-_refs = itertools.count(1)
 CLOSED_PORT_URL = "http://127.0.0.1:9"
-RANKS = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 @pytest.fixture
@@ -55,16 +52,10 @@ class TipInfo:
 
 
 def make_tip(school_short: str, urgency: str, category: str = "weapon") -> TipInfo:
-    """A tip's metadata row plus its outbox rows, as intake writes them (no content needed here)."""
-    school = db.session.scalar(select(School).where(School.short_name == school_short))
-    assert school is not None
-    n = next(_refs)
-    tip = Tip(ref=f"T{n:05d}", school_id=school.id, receipt_hash=f"{n:064d}", wrapped_dek=b"k" * 40, kek_version=1,
-              category=category, urgency=urgency, urgency_rank=RANKS[urgency], confidence=0.9, model_version="t")
-    db.session.add(tip)
-    db.session.flush()
-    db_plan_alerts_for_new_tip(tip)
-    db.session.commit()
+    """A sealed tip of the school and its outbox rows, written in one transaction as intake writes them."""
+    school_id = db.session.scalar(select(School.id).where(School.short_name == school_short))
+    assert school_id is not None
+    tip = make_sealed_tip(school_id, urgency=urgency, category=category, plan_alerts=True)
     return TipInfo(tip.id, tip.ref, tip.incident_id)
 
 

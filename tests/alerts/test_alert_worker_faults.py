@@ -22,7 +22,7 @@ from tests.alerts.conftest import make_tip
 from tests.conftest import REPO, on_postgres
 from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, FakeTwilio, Fault
 
-REF_IN_BODY = re.compile(r"#(T\d{5})")
+REF_IN_BODY = re.compile(r"#([0-9A-Z]{4,12}) ")
 CLAIM_LEASE_S = 3  # must exceed twice the Twilio timeout (1 s here)
 SCHOOLS = ["KWHS", "NCHS", "RHS", "CYMS", "CMS", "MES", "MWS", "EVES"]
 

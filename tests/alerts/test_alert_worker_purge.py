@@ -6,7 +6,8 @@ from datetime import timedelta
 from app.alerts.worker import run_worker
 from app.extensions import db
 from app.models import Tip, utcnow
-from tests.console.helpers import build_world, make_tip
+from tests.console.helpers import build_world
+from tests.support.tips import make_tip
 
 
 def test_worker_round_shreds_closed_tips_past_retention(app):

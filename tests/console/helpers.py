@@ -3,7 +3,6 @@ the real two-step sign-in with CSRF tokens."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,12 +13,9 @@ from flask.testing import FlaskClient
 
 from app.accounts.passwords import hash_password
 from app.console import clock
-from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
-from app.crypto.service import db_new_tip_key, seal_for_tip
 from app.extensions import db
-from app.models import Agency, Assignment, Attachment, Role, School, Staff, Tip, utcnow
+from app.models import Agency, Assignment, Role, School, Staff
 from tests.support.forms import csrf_token
-from triage import urgency_rank
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD)  # once: Argon2 is slow on purpose
@@ -67,35 +63,6 @@ def build_world(app: Flask) -> World:
             people[key], secrets[key], emails[key] = staff.id, secret, staff.email
         db.session.commit()
         return World(app, a.id, b.id, people, secrets, emails)
-
-
-def make_tip(
-    school_id: int, text: str = "someone said they will bring a gun tomorrow", *, urgency: str = "high",
-    category: str = "threat_of_violence", contact: str | None = None, created_at: datetime | None = None,
-    photo: bytes | None = None, incident_id: int | None = None, receipt_code: str | None = None,
-) -> Tip:
-    """A sealed tip through the real encryption service (inside an app context; commits)."""
-    code = normalize_code(receipt_code or new_receipt_code())
-    assert code is not None
-    tip = Tip(ref=db_new_reference(), school_id=school_id, receipt_hash=receipt_hash(code), category=category,
-              urgency=urgency, urgency_rank=urgency_rank(urgency), confidence=0.8, model_version="test",
-              created_at=created_at or utcnow(), incident_id=incident_id)
-    db_new_tip_key(tip)
-    tip.text_ct = seal_for_tip(tip, "text", text.encode())
-    if contact:
-        tip.contact_ct = seal_for_tip(tip, "contact", contact.encode())
-    assessment = {"category_probs": {category: 0.8, "other": 0.2}, "urgency_probs": {urgency: 0.9, "low": 0.1},
-                  "reasons": ["mentions a weapon", "says when"]}
-    tip.assessment_ct = seal_for_tip(tip, "assessment", json.dumps(assessment).encode())
-    db.session.add(tip)
-    db.session.flush()
-    if photo is not None:
-        item = Attachment(tip=tip, content_type="image/png", size=len(photo))
-        db.session.add(item)
-        db.session.flush()
-        item.data_ct = seal_for_tip(tip, f"attachment:{item.id}", photo)
-    db.session.commit()
-    return tip
 
 
 def totp_code(app: Flask, staff_id: int, secret: str) -> str:

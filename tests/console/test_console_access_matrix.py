@@ -10,8 +10,9 @@ from werkzeug.routing import Rule
 
 from app.extensions import db
 from app.models import Attachment
-from tests.console.helpers import World, make_tip
+from tests.console.helpers import World
 from tests.support.forms import csrf_token
+from tests.support.tips import make_tip
 
 PUBLIC = {"console.sign_in", "console.second_factor", "console.enrol"}
 

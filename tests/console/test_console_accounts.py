@@ -123,7 +123,7 @@ def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
 def test_export_labels_writes_corrected_tips_as_jsonl(world: World, tmp_path) -> None:
     import json
 
-    from tests.console.helpers import make_tip
+    from tests.support.tips import make_tip
 
     with world.app.app_context():
         corrected = make_tip(world.school_a, "there is a knife in his backpack", urgency="low", category="other")

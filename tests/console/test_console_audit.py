@@ -9,8 +9,9 @@ from sqlalchemy import delete, select, update
 from app import audit
 from app.extensions import db
 from app.models import AuditEvent
-from tests.console.helpers import World, audit_actions, make_tip
+from tests.console.helpers import World, audit_actions
 from tests.support.forms import csrf_token
+from tests.support.tips import make_tip
 
 
 def _events(app: Flask, n: int) -> list[int]:

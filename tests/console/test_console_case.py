@@ -8,9 +8,10 @@ from app.crypto.service import open_for_tip, seal_for_tip
 from app.extensions import db
 from app.models import Alert, AuditEvent, Incident, Message, Note, Tip, utcnow
 from app.retention import db_shred_tips
-from tests.console.helpers import World, audit_actions, make_tip
+from tests.console.helpers import World, audit_actions
 from tests.support.forms import csrf_token
 from tests.support.sessions import session_of
+from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
 
 SECRET_TEXT = "Jordan said he will bring his dad's rifle to the assembly on Friday"

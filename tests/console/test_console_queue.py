@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.extensions import db
 from app.models import Incident, Tip, utcnow
-from tests.console.helpers import World, make_tip
+from tests.console.helpers import World
+from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from app.crypto.receipts import new_receipt_code
 from app.models import utcnow
-from tests.console.helpers import PASSWORD, build_world, make_tip, totp_code
+from tests.console.helpers import PASSWORD, build_world, totp_code
 from tests.e2e.conftest import PHONE
 from tests.intake.helpers import LOOSE_LIMITS
+from tests.support.tips import make_tip
 
 pytestmark = pytest.mark.e2e
 

@@ -19,9 +19,9 @@ from app.crypto.receipts import db_new_reference
 from app.crypto.service import db_new_tip_key, seal_for_tip
 from app.extensions import db
 from app.models import Agency, Alert, Assignment, Role, School, Staff, Tip
+from triage import urgency_rank
 
 DENVER = ZoneInfo("America/Denver")
-RANKS = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 _receipts = itertools.count(1)
 
 
@@ -77,7 +77,7 @@ def add_tip(school_id: int, created_at: datetime, *, category: str = "bullying",
     """A tip's metadata (and, with `text`, its sealed content through the real encryption); commits."""
     n = next(_receipts)
     tip = Tip(ref=db_new_reference(), school_id=school_id, receipt_hash=f"{n:064x}", category=category,
-              urgency=urgency, urgency_rank=RANKS[urgency], confidence=0.8, model_version="test",
+              urgency=urgency, urgency_rank=urgency_rank(urgency), confidence=0.8, model_version="test",
               created_at=created_at, acknowledged_at=acknowledged_at, closed_at=closed_at, outcome=outcome,
               status="closed" if closed_at else ("acknowledged" if acknowledged_at else "new"),
               label_category=label_category)
