@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.alerts.planning import (
     IMMEDIATE_URGENCIES,
@@ -62,8 +63,23 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
                  status=AlertStatus.PENDING.value, due_at=now)
 
 
+def _overdue_in_sql(now: datetime) -> ColumnElement[bool]:
+    """`_needs_escalation` as a condition, so that only rows due for escalation are read.
+
+    Reading every open row and filtering here would let a backlog of open rows that are not yet due (a
+    day of medium tips, say) fill the batch and hide an overdue critical one behind it.
+    """
+    urgency = func.coalesce(Tip.label_urgency, Tip.urgency)
+    started = func.coalesce(Alert.sent_at, Alert.created_at)
+    return or_(
+        Alert.status == AlertStatus.FAILED.value,
+        *(and_(urgency == level, started <= now - ack_timeout_for(level)) for level in sorted(IMMEDIATE_URGENCIES)),
+    )
+
+
 def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
-    """Escalate every open newest alert that has waited too long or failed. Returns rows written."""
+    """Escalate every open newest alert that has waited too long or failed (at most `limit` a call, the
+    oldest first). Returns rows written."""
     now = now or utcnow()
     newest = (
         select(func.max(Alert.id)).where(Alert.tip_id == Tip.id).correlate(Tip).scalar_subquery()
@@ -74,6 +90,7 @@ def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
         .where(
             Alert.escalated_at.is_(None),
             Alert.status.in_([s.value for s in _OPEN]),
+            _overdue_in_sql(now),
             Alert.id == newest,
             Tip.status == TipStatus.NEW.value,
         )

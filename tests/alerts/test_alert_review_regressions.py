@@ -134,3 +134,22 @@ def test_medium_escalation_after_a_failure_waits_for_school_hours(alert_app, fak
         follow = db.session.scalar(select(Alert).where(Alert.tip_id == info.id, Alert.chain_position == 2))
         assert follow.due_at == datetime(2026, 11, 25, 14, 30)
         assert follow.due_at - night > timedelta(hours=6)
+
+
+def test_a_backlog_of_open_alerts_never_hides_an_overdue_critical_one(alert_app):
+    """Escalation reads at most `limit` rows a round: they must be rows that are due, not merely open ones."""
+    from app.alerts.escalation import db_escalate_overdue
+    from app.models import utcnow
+
+    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=300, ALERT_ACK_TIMEOUT_HIGH_S=3600)
+    with alert_app.app_context():
+        backlog = [make_tip("KWHS", "medium", "bullying") for _ in range(8)]  # older ids, never overdue
+        critical = make_tip("NCHS", "critical")
+        (open_row,) = alerts_of(critical.ref)
+        open_row.status, open_row.sent_at = AlertStatus.SENT.value, utcnow() - timedelta(minutes=10)
+        db.session.commit()
+        assert db_escalate_overdue(limit=3) == 1
+        db.session.commit()
+        following = alerts_of(critical.ref)
+        assert [a.chain_position for a in following] == [1, 2]
+        assert all(len(alerts_of(info.ref)) == 1 for info in backlog)
