@@ -27,7 +27,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS",
-        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_S"]),
+        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_S"],
+                       app.config["SQLITE_WRITER_QUEUE"]),
     )
     from app import models  # noqa: F401  (the tables must be known to SQLAlchemy and Alembic)
     from app.accounts import session as _session  # noqa: F401  (the user loader)

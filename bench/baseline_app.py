@@ -34,7 +34,8 @@ baseline_tip = Table(
 
 def baseline_engine(database_url: str) -> Engine:
     url = normalise_database_url(database_url)
-    engine = create_engine(url, **engine_options(url, 30))
+    queue = os.environ.get("SQLITE_WRITER_QUEUE", "1").strip().lower() in {"1", "true", "yes", "on"}
+    engine = create_engine(url, **engine_options(url, 30, queue))
     configure_sqlite(engine, 30)
     return engine
 
