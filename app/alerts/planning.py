@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -41,7 +43,35 @@ def next_in_chain(school_id: int, after_position: int) -> tuple[int, Staff] | No
     return None
 
 
-def next_school_day_start(school: School, now: datetime) -> datetime:
+class SchoolHours(Protocol):
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def day_start(self) -> time: ...
+    @property
+    def day_end(self) -> time: ...
+
+
+@dataclass(frozen=True)
+class AlertRoute:
+    """Where a new tip of a school is alerted, read before its write transaction (plain values)."""
+
+    short_name: str
+    timezone: str
+    day_start: time
+    day_end: time
+    first: tuple[int, int] | None  # (chain position, staff id) of the first person who can get an SMS
+
+
+def db_alert_route(school_id: int) -> AlertRoute:
+    school = db.session.get(School, school_id)
+    assert school is not None
+    first = next_in_chain(school_id, 0)
+    return AlertRoute(school.short_name, school.timezone, school.day_start, school.day_end,
+                      None if first is None else (first[0], first[1].id))
+
+
+def next_school_day_start(school: SchoolHours, now: datetime) -> datetime:
     """`now` (naive UTC) if the school is in session, else the start of its next school day, in naive UTC."""
     zone = ZoneInfo(school.timezone)
     local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
@@ -77,28 +107,28 @@ def db_attach_incident(tip: Tip, now: datetime) -> Incident:
     return incident
 
 
-def db_plan_alerts_for_new_tip(tip: Tip) -> list[Alert]:
+def db_plan_alerts_for_new_tip(tip: Tip, route: AlertRoute | None = None) -> list[Alert]:
     """Write the first alert row(s) of a new tip into the outbox. Runs inside the intake transaction.
 
-    The tip must have its school, category and urgency set. Nothing is committed here.
+    The tip must have its school, category and urgency set. `route` may have been read before the
+    transaction began (intake does, to keep its write short); else it is read here. Nothing is committed.
     """
     now = utcnow()
+    if route is None:
+        route = db_alert_route(tip.school_id)
     db_attach_incident(tip, now)
     if tip.effective_urgency not in SMS_URGENCIES:
         return []
-    school = db.session.get(School, tip.school_id)
-    assert school is not None
-    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(school, now)
-    first = next_in_chain(tip.school_id, 0)
-    if first is None:
+    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(route, now)
+    if route.first is None:
         # Nobody reachable: still record the alert so the failure is visible and escalation is flagged.
         alert = Alert(tip=tip, staff_id=None, chain_position=0, kind="initial", status=AlertStatus.FAILED.value,
                       due_at=due, error_code="no_recipient")
         db.session.add(alert)
-        current_app.logger.error("no reachable person in the escalation chain of school %s", school.short_name)
+        current_app.logger.error("no reachable person in the escalation chain of school %s", route.short_name)
         return [alert]
-    position, staff = first
-    alert = Alert(tip=tip, staff_id=staff.id, chain_position=position, kind="initial",
+    position, staff_id = route.first
+    alert = Alert(tip=tip, staff_id=staff_id, chain_position=position, kind="initial",
                   status=AlertStatus.PENDING.value, due_at=due)
     db.session.add(alert)
     return [alert]

@@ -10,8 +10,10 @@ from flask import current_app
 
 import triage
 from app.alerts import db_plan_alerts_for_new_tip
+from app.alerts.planning import db_alert_route
 from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
 from app.crypto.service import db_add_sealed, db_new_tip_key, seal_for_tip
+from app.database import reading
 from app.extensions import db
 from app.intake.photos import CleanPhoto
 from app.models import Attachment, Message, Tip, utcnow
@@ -47,7 +49,13 @@ def assess(text: str, happening_now: bool | None) -> triage.Assessment:
 
 
 def db_store_tip(new: NewTip, assessment: triage.Assessment) -> tuple[Tip, str]:
-    """Seal and add the tip, its photos and its alert rows; returns the tip and its receipt code."""
+    """Seal and add the tip, its photos and its alert rows; returns the tip and its receipt code.
+
+    Who is alerted is read first, outside the writing transaction; on SQLite that transaction holds the one
+    write lock, so it does only what must be atomic: the new rows.
+    """
+    with reading():
+        route = db_alert_route(new.school_id)
     code = new_receipt_code()
     canonical = normalize_code(code)
     assert canonical is not None
@@ -62,10 +70,12 @@ def db_store_tip(new: NewTip, assessment: triage.Assessment) -> tuple[Tip, str]:
     if new.contact.strip():
         tip.contact_ct = seal_for_tip(tip, "contact", new.contact.encode("utf-8"))
     tip.assessment_ct = seal_for_tip(tip, "assessment", json.dumps(assessment.to_dict()).encode())
+    # The incident and the alert before the first flush: the tip's row is inserted once, complete.
+    with db.session.no_autoflush:
+        db_plan_alerts_for_new_tip(tip, route)
     db.session.add(tip)
     db.session.flush()
     db_add_photos(tip, new.photos, message=None)
-    db_plan_alerts_for_new_tip(tip)
     return tip, code
 
 

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from app.alerts import wake_dispatcher
 from app.crypto.keystore import current_keyring
-from app.database import reads_only
+from app.database import reading, reads_only
 from app.extensions import db, limiter
 from app.intake import bp
 from app.intake import reporter_sessions as rs
@@ -81,10 +81,10 @@ def report_form() -> str:
 @bp.post("/report")
 @limiter.limit(intake_rate_limit, methods=["POST"])
 def report_submit() -> Response | tuple[str, int]:
-    groups = schools_by_town()
+    # Read without the write lock (SQLite): the only write of this request is the short one that stores it.
+    with reading():
+        groups = schools_by_town()
     school_ids = {s.id for schools in groups.values() for s in schools}
-    # Close the read transaction before the slow part: on SQLite every transaction holds the write lock.
-    db.session.rollback()
     checked = check_report(request.form, request.files, school_ids)
     if checked.errors:
         return render_template("intake/report.html", groups=groups, values=checked.values,
