@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -20,6 +21,7 @@ from app.alerts.claims import db_claim_due_alerts
 from app.alerts.escalation import db_escalate_overdue
 from app.alerts.planning import ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
+from app.database import reading
 from app.extensions import db
 from app.logs import log_event
 from app.models import Alert, AlertStatus, Assignment, School, Staff, Tip, utcnow
@@ -108,36 +110,87 @@ def db_renew_claim(alert_id: int, owner: str) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-def send_one(alert_id: int, owner: str) -> str:
-    """Send one alert claimed by `owner` and commit the outcome. Returns the new status."""
+@dataclass(frozen=True)
+class _Plan:
+    """What to do with one claimed row, decided from a read-only look at it (plain values only)."""
+
+    action: str  # "gone", "finish" (end without an SMS) or "send"
+    status: str = ""
+    error_code: str | None = None
+    fold_at: datetime | None = None
+    staff_id: int | None = None
+    phone: str = ""
+    body: str = ""
+    ref: str = ""
+    urgency: str = ""
+    validity_s: int | None = None
+    attempts: int = 0
+    companion_ids: tuple[int, ...] = ()
+
+
+def _plan(alert_id: int, owner: str, now: datetime) -> _Plan:
     alert = db.session.get(Alert, alert_id)
     if alert is None or alert.status != AlertStatus.SENDING.value or alert.lease_owner != owner:
-        return "gone"
+        return _Plan("gone")
     tip = db.session.get(Tip, alert.tip_id)
     staff = db.session.get(Staff, alert.staff_id) if alert.staff_id else None
     assert tip is not None
-    now = utcnow()
     if tip.acknowledged_at is not None:
-        return _finish(alert, AlertStatus.CANCELLED.value)
+        return _Plan("finish", AlertStatus.CANCELLED.value)
     if staff is None or not staff.phone or staff.sms_opted_out or not staff.active:
         code = "opted_out" if staff is not None and staff.sms_opted_out else "no_phone"
-        return _finish(alert, AlertStatus.FAILED.value, code)
+        return _Plan("finish", AlertStatus.FAILED.value, code)
     if not _still_assigned(staff, tip.school_id):
         # Taken off the school since the row was written: they can no longer open the case; tell the next.
-        return _finish(alert, AlertStatus.FAILED.value, "not_assigned")
+        return _Plan("finish", AlertStatus.FAILED.value, "not_assigned")
     fold_at = _should_fold(alert, tip, now) if alert.kind != "folded" else None
     if fold_at is not None:
-        alert.kind = "folded"
-        alert.due_at = fold_at
-        _finish(alert, AlertStatus.PENDING.value)
-        return "postponed"
-
+        return _Plan("finish", AlertStatus.PENDING.value, fold_at=fold_at)
     companions = _folded_companions(alert, tip) if alert.kind == "folded" else []
     school = db.session.get(School, tip.school_id)
     assert school is not None
-    body = body_for(alert, tip, school, folded_count=1 + len(companions) if companions else 0)
-    phone, ref, urgency = staff.phone, tip.ref, tip.effective_urgency
-    validity = int(ack_timeout_for(urgency).total_seconds()) if urgency == "critical" else None
+    urgency = tip.effective_urgency
+    return _Plan(
+        "send", staff_id=staff.id, phone=staff.phone, ref=tip.ref, urgency=urgency, attempts=alert.attempts,
+        body=body_for(alert, tip, school, folded_count=1 + len(companions) if companions else 0),
+        validity_s=int(ack_timeout_for(urgency).total_seconds()) if urgency == "critical" else None,
+        companion_ids=tuple(c.id for c in companions),
+    )
+
+
+def _db_end_claim(alert_id: int, owner: str, status: str, **values: object) -> bool:
+    """Set a row this worker still holds to `status` and give up the claim; False if it is no longer ours."""
+    result = db.session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.lease_owner == owner, Alert.status == AlertStatus.SENDING.value)
+        .values(status=status, lease_owner=None, lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def send_one(alert_id: int, owner: str) -> str:
+    """Send one alert claimed by `owner` and commit the outcome. Returns the new status.
+
+    On SQLite every writing transaction is a turn at the one write lock that the intake needs too, so the
+    row is looked at in a read-only transaction and each write is one short guarded UPDATE.
+    """
+    now = utcnow()
+    with reading():
+        plan = _plan(alert_id, owner, now)
+    if plan.action == "gone":
+        return "gone"
+    if plan.action == "finish":
+        if plan.fold_at is not None:
+            ended = _db_end_claim(alert_id, owner, plan.status, kind="folded", due_at=plan.fold_at)
+        elif plan.error_code is not None:
+            ended = _db_end_claim(alert_id, owner, plan.status, error_code=plan.error_code)
+        else:
+            ended = _db_end_claim(alert_id, owner, plan.status)
+        db.session.commit()
+        if not ended:
+            return "gone"
+        return "postponed" if plan.fold_at is not None else plan.status
     if not db_renew_claim(alert_id, owner):
         db.session.rollback()
         return "gone"
@@ -145,38 +198,42 @@ def send_one(alert_id: int, owner: str) -> str:
     # wait on Twilio. The row stays "sending" under its lease meanwhile.
     db.session.commit()
     try:
-        result = sms_transport().send(phone, body, status_callback=status_callback_url(alert_id),
-                                      validity_period_s=validity)
+        result = sms_transport().send(plan.phone, plan.body, status_callback=status_callback_url(alert_id),
+                                      validity_period_s=plan.validity_s)
     except TransientSendError as exc:
-        alert.due_at = utcnow() + backoff_for(alert.attempts)
-        _finish(alert, AlertStatus.PENDING.value, str(exc.code or exc.status or "network"))
-        log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=ref,
-                  code=alert.error_code, attempts=alert.attempts)
+        code = str(exc.code or exc.status or "network")
+        _db_end_claim(alert_id, owner, AlertStatus.PENDING.value, error_code=code,
+                      due_at=utcnow() + backoff_for(plan.attempts))
+        db.session.commit()
+        log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=plan.ref,
+                  code=code, attempts=plan.attempts)
         return "retry"
     except PermanentSendError as exc:
+        code = str(exc.code or exc.status or "permanent")
         if exc.code == 21610:  # the person replied STOP at Twilio: skip them from now on, tell the admins
-            staff.sms_opted_out = True
-            staff.sms_opted_out_at = utcnow()
-        _finish(alert, AlertStatus.FAILED.value, str(exc.code or exc.status or "permanent"))
-        log_event(log, "alert send failed for good, escalating", logging.ERROR, alert=alert_id, tip=ref,
-                  code=alert.error_code)
+            db.session.execute(update(Staff).where(Staff.id == plan.staff_id)
+                               .values(sms_opted_out=True, sms_opted_out_at=utcnow()))
+        _db_end_claim(alert_id, owner, AlertStatus.FAILED.value, error_code=code)
+        db.session.commit()
+        log_event(log, "alert send failed for good, escalating", logging.ERROR, alert=alert_id, tip=plan.ref,
+                  code=code)
         return AlertStatus.FAILED.value
     sent_at = utcnow()
-    alert.twilio_sid = result.sid
-    alert.body = body
-    alert.sent_at = sent_at
-    if alert.status == AlertStatus.SENDING.value:
-        alert.status = AlertStatus.SENT.value
-        alert.twilio_status = result.status
-        alert.error_code = None
-    # else a status callback got here first (delivered, or failed: then it escalates); keep what it said.
-    _release(alert)
-    for companion in companions:
-        companion.status = AlertStatus.FOLDED.value
-        companion.sent_at = sent_at
-        _release(companion)
+    db.session.execute(update(Alert).where(Alert.id == alert_id)
+                       .values(twilio_sid=result.sid, body=plan.body, sent_at=sent_at, lease_owner=None,
+                               lease_until=None))
+    # A status callback may have got here first (delivered, or failed: then it escalates); keep what it said.
+    db.session.execute(update(Alert).where(Alert.id == alert_id, Alert.status == AlertStatus.SENDING.value)
+                       .values(status=AlertStatus.SENT.value, twilio_status=result.status, error_code=None))
+    if plan.companion_ids:
+        waiting = (Alert.status == AlertStatus.PENDING.value) | (
+            (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_owner == owner))
+        db.session.execute(update(Alert).where(Alert.id.in_(plan.companion_ids), waiting)
+                           .values(status=AlertStatus.FOLDED.value, sent_at=sent_at, lease_owner=None,
+                                   lease_until=None))
     db.session.commit()
-    log_event(log, "alert sent", alert=alert_id, tip=ref, urgency=urgency, folded=len(companions))
+    log_event(log, "alert sent", alert=alert_id, tip=plan.ref, urgency=plan.urgency,
+              folded=len(plan.companion_ids))
     return AlertStatus.SENT.value
 
 
@@ -192,8 +249,10 @@ def _fail_unexpectedly(alert_id: int, exc: Exception) -> None:
 def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     """One round: escalate what is overdue, then send what is due. Returns counts per outcome."""
     counts: dict[str, int] = {}
+    # Escalating and claiming share one transaction: on SQLite each transaction is a turn at the write lock,
+    # which the intake needs too. An alert written by escalation is claimed in the same round.
     escalated = db_escalate_overdue()
-    db.session.commit()
+    db.session.flush()
     if escalated:
         counts["escalated"] = escalated
     claimed = [alert.id for alert in db_claim_due_alerts(owner, batch)]
@@ -207,8 +266,8 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
             _fail_unexpectedly(alert_id, exc)
             outcome = "internal_error"
         counts[outcome] = counts.get(outcome, 0) + 1
-    if claimed:
-        # A failed send escalates in the same round rather than a poll later.
+    if counts.get(AlertStatus.FAILED.value) or counts.get("internal_error"):
+        # A send that failed for good escalates in the same round rather than a poll later.
         more = db_escalate_overdue()
         db.session.commit()
         if more:

@@ -119,12 +119,11 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
             rounds += 1
             with app.app_context():
                 try:
-                    if sqlite:
-                        mine = db_take_worker_lease(owner)
+                    # On SQLite the lease is renewed in the round's first transaction (one write-lock turn).
+                    if sqlite and not db_take_worker_lease(owner):
                         db.session.commit()
-                        if not mine:
-                            stop.wait(poll_s)
-                            continue
+                        stop.wait(poll_s)
+                        continue
                     counts = run_once(owner, batch)
                     if purge:
                         last_purge = _purge_if_due(last_purge)
