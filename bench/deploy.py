@@ -22,6 +22,7 @@ from urllib.parse import quote
 from bench.common import REPO, VENV_BIN, Child, free_port, wait_http
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 FAKE_ACCOUNT_SID = "AC" + "fa4e" * 8  # the fake's default account (tests/fakes/twilio_api.py)
 FAKE_SENDER = "+15005550006"
 GUNICORN_CONF = REPO / "gunicorn.conf.py"
@@ -73,6 +74,8 @@ class Deployment:
         })
         # Production insists on Twilio: until a fake runs (twilio_env), SMS would go to a closed loopback port.
         env.update(self.twilio_env(CLOSED_PORT_URL, CLOSED_PORT_URL))
+        # Limits shared between gunicorn workers, as production runs them (deploy/tipline.env.example).
+        env["RATELIMIT_STORAGE_URI"] = REDIS_URL if redis_available() else "memory://"
         env.update(self.extra_env)
         self.env = env
         self._migrate_and_seed()
@@ -171,6 +174,18 @@ def _pg_execute(sql: str) -> None:
     with engine.begin() as conn:
         conn.execute(text(sql))
     engine.dispose()
+
+
+def redis_available() -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(REDIS_URL)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def pg_available() -> bool:

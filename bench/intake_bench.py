@@ -21,15 +21,16 @@ from typing import Any
 
 from bench.alert_timing import alert_delays_ms
 from bench.baseline_app import create_baseline_table
-from bench.common import RESULTS, VENV_BIN, children_of, free_port, print_table, rss_mb, summary_ms
+from bench.common import RESULTS, VENV_BIN, children_of, cpu_seconds, free_port, print_table, rss_mb, summary_ms
 from bench.deploy import Deployment, fake_state, wait_until
 from bench.load import LoadResult, run_locust, warm_up
 from bench.reporter import submit_tip
 from bench.texts import critical_texts, load_texts, write_texts
 
 CONCURRENCY = (1, 8, 32)
-# Also measure bench/whatif_wsgi.py (the school list cached) at 8 reporters on SQLite; BENCH_WHATIF=0 skips it.
-WHATIF = os.environ.get("BENCH_WHATIF", "1") == "1"
+# On SQLite, also measure the intake with SQLITE_WRITER_QUEUE=0 (SQLite's own busy handler) at 8 reporters,
+# the before of that change, side by side; BENCH_COMPARE_QUEUE=0 skips it.
+COMPARE_QUEUE = os.environ.get("BENCH_COMPARE_QUEUE", "1") == "1"
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"  # py-spy the intake at c8 and the worker (bench/results/)
 
 
@@ -97,6 +98,23 @@ def memory_after_tips(deploy: Deployment, server_pid: int, url: str, env: dict[s
     return checkpoints[-1][1], total, checkpoints
 
 
+class CpuMeter:
+    """CPU time per role (the intake's gunicorn workers, the alert worker, the fake Twilio, the load
+    generator) over one load run: where a tip's CPU goes when the machine, not a lock, is the limit."""
+
+    def __init__(self, roles: dict[str, list[int]]) -> None:
+        self.roles = roles
+        self.start = {role: sum(cpu_seconds(p) for p in pids) for role, pids in roles.items()}
+        self.children_start = os.times()
+
+    def per_tip_ms(self, tips: int) -> dict[str, float]:
+        used = {role: sum(cpu_seconds(p) for p in pids) - self.start[role] for role, pids in self.roles.items()}
+        now = os.times()  # locust: a child this process has waited for
+        used["load generator (locust)"] = (now.children_user + now.children_system
+                                           - self.children_start.children_user - self.children_start.children_system)
+        return {role: round(1000 * seconds / max(tips, 1), 1) for role, seconds in used.items()}
+
+
 def run_engine(engine: str, seconds: int, memory_target: int, memory_budget_s: float) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     tag = "sqlite" if engine == "sqlite" else "pg"
@@ -113,10 +131,10 @@ def run_engine(engine: str, seconds: int, memory_target: int, memory_budget_s: f
             baseline_env["DATABASE_URL"] = f"sqlite:///{deploy.tmp / 'baseline.db'}"
         create_baseline_table(baseline_env["DATABASE_URL"])
         _base, base_url = deploy.gunicorn("baseline", "bench.baseline_app:create_baseline_app()", env=baseline_env)
-        whatif_url = None
-        if engine == "sqlite" and WHATIF:
-            _whatif, whatif_url = deploy.gunicorn("whatif", "bench.whatif_wsgi:app", env=tw_env)
-            warm_up(whatif_url)
+        noqueue_url = None
+        if engine == "sqlite" and COMPARE_QUEUE:
+            _noqueue, noqueue_url = deploy.gunicorn("intake-noqueue", env={**tw_env, "SQLITE_WRITER_QUEUE": "0"})
+            warm_up(noqueue_url)
         worker = deploy.alert_worker(tw_env)  # production defaults: poll 1 s
         warm_up(url)
         warm_up(base_url)
@@ -127,19 +145,26 @@ def run_engine(engine: str, seconds: int, memory_target: int, memory_budget_s: f
         results: dict[tuple[str, int], LoadResult] = {}
         for users in CONCURRENCY:
             for name, target in (("intake", url), ("baseline", base_url)):
+                roles = {"intake workers": children_of(intake.pid), "alert worker": [worker.pid],
+                         "fake Twilio": [_fake.pid]}
+                meter = CpuMeter(roles) if (name, users) == ("intake", 8) else None
                 with profiled(intake.pid, f"intake-{tag}-c{users}", seconds) if (name, users) == ("intake", 8) \
                         else _nothing():
                     result = run_locust(target, users, seconds, locust_env, log)
+                if meter is not None:
+                    cpu = meter.per_tip_ms(result.submitted)
+                    figures.update({f"cpu_ms_per_tip_{tag}_c8_{role.split()[0].lower()}": ms
+                                    for role, ms in cpu.items()})
+                    figures[f"cpu_ms_per_tip_{tag}_c8_total"] = round(sum(cpu.values()), 1)
                 results[(name, users)] = result
                 rows.append([name, users, result.submitted, result.rps, result.p50_ms, result.p99_ms,
                              result.form_p50_ms, result.failures])
-        if whatif_url:
-            result = run_locust(whatif_url, 8, seconds, locust_env, log)
-            rows.append(["what-if: school list cached", 8, result.submitted, result.rps, result.p50_ms,
+        if noqueue_url:
+            result = run_locust(noqueue_url, 8, seconds, locust_env, log)
+            rows.append(["intake, writer queue off", 8, result.submitted, result.rps, result.p50_ms,
                          result.p99_ms, result.form_p50_ms, result.failures])
-            figures.update({"whatif_cached_schools_sqlite_c8_rps": result.rps,
-                            "whatif_cached_schools_sqlite_c8_p99_ms": result.p99_ms,
-                            "whatif_cached_schools_vs_baseline_sqlite_c8": result.rps / results[("baseline", 8)].rps})
+            figures.update({"intake_noqueue_sqlite_c8_rps": result.rps,
+                            "intake_noqueue_sqlite_c8_p99_ms": result.p99_ms})
         for users in CONCURRENCY:
             intake_r, base_r = results[("intake", users)], results[("baseline", users)]
             figures[f"intake_{tag}_c{users}_rps"] = intake_r.rps
@@ -152,6 +177,10 @@ def run_engine(engine: str, seconds: int, memory_target: int, memory_budget_s: f
         print_table(f"Intake vs baseline on {engine} ({seconds} s per run, gunicorn.conf.py, tips/s = GET form + "
                     "POST tip)", ["app", "reporters", "tips", "tips/s", "p50 ms", "p99 ms", "form p50", "errors"],
                     rows)
+        cpu_rows = [[key.removeprefix(f"cpu_ms_per_tip_{tag}_c8_"), value] for key, value in figures.items()
+                    if key.startswith(f"cpu_ms_per_tip_{tag}_c8_")]
+        print_table(f"CPU per tip at 8 reporters on {engine} (ms; {os.cpu_count()} CPUs: at most "
+                    f"{os.cpu_count() or 1} x 1000 / total tips/s)", ["role", "CPU ms per tip"], cpu_rows)
 
         delays, missing = _wait_for_alerts(deploy, fake_url, since, timeout=30)
         under_load = summary_ms(delays)
