@@ -7,6 +7,7 @@ import logging
 from flask import render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable
@@ -48,6 +49,15 @@ def decryption_failed(exc: DecryptionFailed) -> tuple[str, int]:
 def triage_unavailable(exc: TriageUnavailable) -> tuple[str, int]:
     log_event(log, "OPERATOR: intake refused, the triage model is unavailable; nothing was stored",
               logging.CRITICAL, reason=str(exc))
+    return _unavailable()
+
+
+@bp.errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError) -> tuple[str, int]:
+    # Locked for longer than the busy timeout, or unreachable: the transaction is rolled back whole, so
+    # nothing half-stored remains; the reporter is told to send again. No SQL and no values are logged.
+    log_event(log, "OPERATOR: intake refused, the database is locked or unreachable; nothing was stored",
+              logging.ERROR, error=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
     return _unavailable()
 
 

@@ -66,3 +66,31 @@ def test_missing_triage_model(make_intake_app, tmp_path, caplog):
     app = make_intake_app(TRIAGE_MODEL_DIR=str(tmp_path / "no-model"))
     response = _post(app)
     _refused(app, response, caplog, "triage model is unavailable")
+
+
+def test_a_database_locked_too_long_answers_503_and_the_tip_can_be_sent_again(make_intake_app, caplog):
+    import fcntl
+    import os
+
+    import pytest
+
+    from app.database import WRITER_QUEUE_SUFFIX
+
+    app = make_intake_app(SQLITE_BUSY_TIMEOUT_S=1)
+    url = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not url.startswith("sqlite:///"):
+        pytest.skip("the writer queue is SQLite's")
+    client = app.test_client()
+    token = csrf_token(client, "/report")
+    holder = os.open(url.removeprefix("sqlite:///") + WRITER_QUEUE_SUFFIX, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another writer that does not finish
+    try:
+        response = submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT, csrf=token)
+    finally:
+        os.close(holder)
+    _refused(app, response, caplog, "database is locked or unreachable")
+    assert not any(TEXT[:20] in r.getMessage() or TEXT[:20] in str(getattr(r, "fields", {})) for r in caplog.records)
+    ref, _code = submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 1
+        assert db.session.scalar(select(Tip.ref)) == ref
