@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,9 @@ from bench.reporter import submit_tip
 from bench.texts import critical_texts, load_texts, write_texts
 
 CONCURRENCY = (1, 8, 32)
-# On SQLite, also measure the intake with SQLITE_WRITER_QUEUE=0 (SQLite's own busy handler) at 8 reporters,
-# the before of that change, side by side; BENCH_COMPARE_QUEUE=0 skips it.
+# On SQLite, also measure at 8 reporters a second, identical deployment (its own database, fake Twilio, alert
+# worker and callbacks) with SQLITE_WRITER_QUEUE=0 (SQLite's own busy handler): the before of that change,
+# right after the intake's own c8 run; BENCH_COMPARE_QUEUE=0 skips it.
 COMPARE_QUEUE = os.environ.get("BENCH_COMPARE_QUEUE", "1") == "1"
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"  # py-spy the intake at c8 and the worker (bench/results/)
 
@@ -118,7 +119,7 @@ class CpuMeter:
 def run_engine(engine: str, seconds: int, memory_target: int, memory_budget_s: float) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     tag = "sqlite" if engine == "sqlite" else "pg"
-    with Deployment(engine, name=f"intake-{tag}") as deploy:
+    with Deployment(engine, name=f"intake-{tag}") as deploy, ExitStack() as extra:
         texts_file = write_texts(deploy.tmp / "texts.json", load_texts())
         critical = critical_texts(Path(deploy.env["TRIAGE_MODEL_DIR"]))
         _fake, fake_url = deploy.fake_twilio()
@@ -131,9 +132,17 @@ def run_engine(engine: str, seconds: int, memory_target: int, memory_budget_s: f
             baseline_env["DATABASE_URL"] = f"sqlite:///{deploy.tmp / 'baseline.db'}"
         create_baseline_table(baseline_env["DATABASE_URL"])
         _base, base_url = deploy.gunicorn("baseline", "bench.baseline_app:create_baseline_app()", env=baseline_env)
-        noqueue_url = None
+        noqueue: Deployment | None = None
+        noqueue_url = ""
         if engine == "sqlite" and COMPARE_QUEUE:
-            _noqueue, noqueue_url = deploy.gunicorn("intake-noqueue", env={**tw_env, "SQLITE_WRITER_QUEUE": "0"})
+            noqueue = extra.enter_context(Deployment("sqlite", name="intake-noqueue",
+                                                     extra_env={"SQLITE_WRITER_QUEUE": "0"}))
+            _nq_fake, nq_fake_url = noqueue.fake_twilio()
+            nq_port = free_port()
+            noqueue_url = f"http://127.0.0.1:{nq_port}"
+            nq_env = {**noqueue.env, **noqueue.twilio_env(nq_fake_url, noqueue_url)}
+            noqueue.gunicorn("intake", env=nq_env, port=nq_port)
+            noqueue.alert_worker(nq_env)
             warm_up(noqueue_url)
         worker = deploy.alert_worker(tw_env)  # production defaults: poll 1 s
         warm_up(url)
@@ -159,12 +168,13 @@ def run_engine(engine: str, seconds: int, memory_target: int, memory_budget_s: f
                 results[(name, users)] = result
                 rows.append([name, users, result.submitted, result.rps, result.p50_ms, result.p99_ms,
                              result.form_p50_ms, result.failures])
-        if noqueue_url:
-            result = run_locust(noqueue_url, 8, seconds, locust_env, log)
-            rows.append(["intake, writer queue off", 8, result.submitted, result.rps, result.p50_ms,
-                         result.p99_ms, result.form_p50_ms, result.failures])
-            figures.update({"intake_noqueue_sqlite_c8_rps": result.rps,
-                            "intake_noqueue_sqlite_c8_p99_ms": result.p99_ms})
+                if noqueue is not None and (name, users) == ("intake", 8):
+                    result = run_locust(noqueue_url, 8, seconds, locust_env, log)
+                    rows.append(["intake, writer queue off", 8, result.submitted, result.rps, result.p50_ms,
+                                 result.p99_ms, result.form_p50_ms, result.failures])
+                    figures.update({"intake_noqueue_sqlite_c8_rps": result.rps,
+                                    "intake_noqueue_sqlite_c8_p99_ms": result.p99_ms})
+        extra.close()  # the comparison's deployment is done
         for users in CONCURRENCY:
             intake_r, base_r = results[("intake", users)], results[("baseline", users)]
             figures[f"intake_{tag}_c{users}_rps"] = intake_r.rps

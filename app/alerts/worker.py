@@ -53,6 +53,11 @@ class Waiter:
         port = int(app.config.get("ALERT_WAKE_PORT") or 0)
         if url.startswith("sqlite") and port:
             self._udp = _listen(port)
+            if self._udp is None:
+                # Another worker (a standby, or another deployment on this machine) has the port: new tips
+                # wake that one, and this one polls. Two deployments on one machine need different ports.
+                log_event(log, "alert wake-up port in use; polling instead", logging.WARNING, port=port,
+                          poll_s=poll_s)
         if url.startswith("postgresql"):
             import psycopg
 
