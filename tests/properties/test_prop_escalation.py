@@ -196,11 +196,11 @@ def tip_outcome(tip_id: int, chain_length: int) -> str:
         assert not unsent, f"acknowledged tip {tip.ref} still has alerts to send: {unsent}"
         return "acknowledged"
     last = rows[-1]
-    if last.escalated_at is not None and last.chain_position == chain_length:
-        # Exhausted: the last person was re-sent to as often as allowed, or their number failed for good
-        # (re-sending to it would only burn the repeats; app/alerts/escalation.py:db_next_alert).
-        if last.repeat >= MAX_REPEATS or last.status == AlertStatus.FAILED.value:
-            return "exhausted"
+    # Exhausted: the last person was re-sent to as often as allowed, or their number failed for good
+    # (re-sending to it would only burn the repeats; app/alerts/escalation.py:db_next_alert).
+    ended = last.repeat >= MAX_REPEATS or last.status == AlertStatus.FAILED.value
+    if last.escalated_at is not None and last.chain_position == chain_length and ended:
+        return "exhausted"
     return "waiting"
 
 
