@@ -83,8 +83,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
+def free_port(udp: bool = False) -> int:
+    """A free port on 127.0.0.1 (TCP, or UDP for the alert wake-up)."""
+    with socket.socket(type=socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

@@ -75,7 +75,7 @@ class Deployment:
         # Production insists on Twilio: until a fake runs (twilio_env), SMS would go to a closed loopback port.
         env.update(self.twilio_env(CLOSED_PORT_URL, CLOSED_PORT_URL))
         # Its own wake-up port: another deployment's worker on the default port would get this one's wake-ups.
-        env["ALERT_WAKE_PORT"] = str(free_udp_port())
+        env["ALERT_WAKE_PORT"] = str(free_port(udp=True))
         # Limits shared between gunicorn workers, as production runs them (deploy/tipline.env.example).
         env["RATELIMIT_STORAGE_URI"] = REDIS_URL if redis_available() else "memory://"
         env.update(self.extra_env)
@@ -176,14 +176,6 @@ def _pg_execute(sql: str) -> None:
     with engine.begin() as conn:
         conn.execute(text(sql))
     engine.dispose()
-
-
-def free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def redis_available() -> bool:

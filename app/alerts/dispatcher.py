@@ -39,11 +39,6 @@ def backoff_for(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not a secret
 
 
-def _release(alert: Alert) -> None:
-    alert.lease_owner = None
-    alert.lease_until = None
-
-
 def _last_incident_sms(alert: Alert, tip: Tip) -> datetime | None:
     """When this person last got an SMS about the same incident (another tip of it)."""
     if tip.incident_id is None or alert.staff_id is None:
@@ -77,15 +72,6 @@ def _should_fold(alert: Alert, tip: Tip, now: datetime) -> datetime | None:
     if last is not None and last + FOLD_INTERVAL > now:
         return last + FOLD_INTERVAL
     return None
-
-
-def _finish(alert: Alert, status: str, error_code: str | None = None) -> str:
-    alert.status = status
-    if error_code is not None:
-        alert.error_code = error_code
-    _release(alert)
-    db.session.commit()
-    return status
 
 
 def _still_assigned(staff: Staff, school_id: int) -> bool:
@@ -240,9 +226,13 @@ def send_one(alert_id: int, owner: str) -> str:
 def _fail_unexpectedly(alert_id: int, exc: Exception) -> None:
     """A bug or a bad setting broke one row: mark it failed so that the next person is told, and go on."""
     db.session.rollback()
-    alert = db.session.get(Alert, alert_id)
-    if alert is not None and alert.status in (AlertStatus.SENDING.value, AlertStatus.PENDING.value):
-        _finish(alert, AlertStatus.FAILED.value, "internal")
+    db.session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.status.in_([AlertStatus.SENDING.value, AlertStatus.PENDING.value]))
+        .values(status=AlertStatus.FAILED.value, error_code="internal", lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
     log.error("alert %s failed unexpectedly (%s); escalating", alert_id, type(exc).__name__, exc_info=exc)
 
 

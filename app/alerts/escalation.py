@@ -28,16 +28,6 @@ _OPEN = (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT, AlertStatus
          AlertStatus.FAILED)
 
 
-def _needs_escalation(alert: Alert, tip: Tip, now: datetime) -> bool:
-    if alert.status == AlertStatus.FAILED.value:
-        return True  # failed for good: no point waiting for an acknowledgement
-    urgency = tip.effective_urgency
-    if urgency not in IMMEDIATE_URGENCIES:
-        return False
-    started = alert.sent_at or alert.created_at  # a row still retrying counts from when it was written
-    return started + ack_timeout_for(urgency) <= now
-
-
 def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     """The row that follows `alert` in the chain, or None when the chain is exhausted."""
     urgency = tip.effective_urgency
@@ -64,10 +54,12 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
 
 
 def _overdue_in_sql(now: datetime) -> ColumnElement[bool]:
-    """`_needs_escalation` as a condition, so that only rows due for escalation are read.
+    """The rows due for escalation: failed for good (no point waiting for an acknowledgement), or a critical
+    or high alert unacknowledged past its timeout, counted from its send (from when it was written while it
+    is still retrying).
 
-    Reading every open row and filtering here would let a backlog of open rows that are not yet due (a
-    day of medium tips, say) fill the batch and hide an overdue critical one behind it.
+    A condition, not a filter after reading: reading every open row would let a backlog of open rows that
+    are not yet due (a day of medium tips, say) fill the batch and hide an overdue critical one behind it.
     """
     urgency = func.coalesce(Tip.label_urgency, Tip.urgency)
     started = func.coalesce(Alert.sent_at, Alert.created_at)
@@ -101,8 +93,6 @@ def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
         query = query.with_for_update(of=Alert, skip_locked=True)
     written = 0
     for alert, tip in db.session.execute(query).all():
-        if not _needs_escalation(alert, tip, now):
-            continue
         alert.escalated_at = now
         following = db_next_alert(alert, tip, now)
         if following is None:

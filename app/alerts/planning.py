@@ -150,15 +150,13 @@ def db_alert_after_relabel(tip: Tip) -> Alert | None:
     )
     if pending is not None:
         return None  # already on its way; escalation follows the corrected urgency from now on
-    school = db.session.get(School, tip.school_id)
-    assert school is not None
-    now = utcnow()
-    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(school, now)
-    first = next_in_chain(tip.school_id, 0)
-    if first is None:
+    route = db_alert_route(tip.school_id)
+    if route.first is None:
         return None
-    position, staff = first
-    alert = Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="initial",
+    now = utcnow()
+    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(route, now)
+    position, staff_id = route.first
+    alert = Alert(tip_id=tip.id, staff_id=staff_id, chain_position=position, kind="initial",
                   status=AlertStatus.PENDING.value, due_at=due)
     db.session.add(alert)
     return alert

@@ -41,22 +41,24 @@ def _back(tip: Tip, anchor: str = "") -> Response:
     return redirect(url_for("console.case", ref=tip.ref) + (f"#{anchor}" if anchor else ""))
 
 
-def _refuse_if_shredded(tip: Tip, anchor: str) -> Response | None:
-    """Nothing can be added to a shredded tip: its key is gone, so nothing new could be sealed for it."""
-    if tip.wrapped_dek is None:
+def _add_sealed_or_refuse(tip: Tip, row: Note | Message, kind: str, text: str, anchor: str) -> Response | None:
+    """Add `row` with `text` sealed under the tip's key; or, when nothing can be sealed for the tip (it was
+    shredded, or the keyring is unavailable), roll back and return the page to go back to, with why."""
+    if tip.wrapped_dek is None:  # shredded: its key is gone, so nothing new could be sealed for it
+        db.session.rollback()  # the new row must not ride along with anything committed later
         flash("This case was crypto-shredded after retention: nothing can be added to it.", "error")
         return _back(tip, anchor)
+    try:
+        db_add_sealed(tip, row, kind, text.encode("utf-8"))
+    except (TipShredded, KeyringUnavailable) as exc:
+        db.session.rollback()  # the empty note or message row goes too
+        if isinstance(exc, TipShredded):
+            flash("This case was crypto-shredded after retention: nothing can be added to it.", "error")
+        else:
+            flash("The keyring is not available, so nothing can be sealed for this tip now. Nothing was saved; "
+                  "tell the district admin.", "error")
+        return _back(tip, anchor)
     return None
-
-
-def _cannot_seal(tip: Tip, anchor: str, exc: TipShredded | KeyringUnavailable) -> Response:
-    db.session.rollback()  # the empty note or message row goes too
-    if isinstance(exc, TipShredded):
-        flash("This case was crypto-shredded after retention: nothing can be added to it.", "error")
-    else:
-        flash("The keyring is not available, so nothing can be sealed for this tip now. Nothing was saved; "
-              "tell the district admin.", "error")
-    return _back(tip, anchor)
 
 
 def _form_errors(form: object) -> None:
@@ -176,14 +178,10 @@ def add_note(ref: str) -> Response:
     if not form.validate_on_submit():
         _form_errors(form)
         return _back(tip, "notes")
-    refused = _refuse_if_shredded(tip, "notes")
+    note = Note(tip=tip, staff_id=staff.id)
+    refused = _add_sealed_or_refuse(tip, note, "note", str(form.body.data), "notes")
     if refused is not None:
         return refused
-    note = Note(tip=tip, staff_id=staff.id)
-    try:
-        db_add_sealed(tip, note, "note", str(form.body.data).encode("utf-8"))
-    except (TipShredded, KeyringUnavailable) as exc:
-        return _cannot_seal(tip, "notes", exc)
     audit.record("note.added", actor=staff, tip=tip, note_id=note.id)
     db.session.commit()
     flash("Note added.", "info")
@@ -204,14 +202,10 @@ def send_message(ref: str) -> Response:
     if not body:
         flash("Pick a ready-made question or write a message.", "error")
         return _back(tip, "messages")
-    refused = _refuse_if_shredded(tip, "messages")
+    message = Message(tip=tip, from_reporter=False, staff_id=staff.id)
+    refused = _add_sealed_or_refuse(tip, message, "message", body, "messages")
     if refused is not None:
         return refused
-    message = Message(tip=tip, from_reporter=False, staff_id=staff.id)
-    try:
-        db_add_sealed(tip, message, "message", body.encode("utf-8"))
-    except (TipShredded, KeyringUnavailable) as exc:
-        return _cannot_seal(tip, "messages", exc)
     audit.record("message.sent", actor=staff, tip=tip, message_id=message.id, template=template or None)
     db.session.commit()
     flash("Message sent: the reporter sees it when they come back with their receipt code.", "info")
