@@ -12,8 +12,9 @@ from scipy.special import softmax
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.pipeline import Pipeline
 
+from triage.calibration import aligned, calibrated_probabilities, mixed_urgency_scores
 from triage.decision import COST, apply_happening_now, decide_category, decide_urgency
-from triage.model import CATEGORY_OUTPUT, URGENCY_OUTPUT
+from triage.model import CATEGORY_OUTPUT, FIRST_CONDITIONAL_OUTPUT, URGENCY_OUTPUT
 from triage.rules import SafetyRule, apply_rules
 from triage.taxonomy import CATEGORIES, URGENCIES
 from triage.text import normalize
@@ -104,6 +105,15 @@ class TriageModel:
         self._features = pipeline.named_steps["features"]
         outputs = pipeline.named_steps["classify"].estimators_
         self._category_model, self._urgency_model = outputs[CATEGORY_OUTPUT], outputs[URGENCY_OUTPUT]
+        for head in outputs:  # stored in half precision (`fit_pipeline`); computed in single
+            head.coef_ = np.asarray(head.coef_, dtype=np.float32)
+        # The per-category urgency heads, stacked into one matrix: one product per call instead of eleven.
+        conditional = outputs[FIRST_CONDITIONAL_OUTPUT:]
+        self._conditional_classes = [head.classes_ for head in conditional]
+        self._conditional_coef = np.vstack([head.coef_ for head in conditional]).T
+        self._conditional_intercept = np.concatenate([head.intercept_ for head in conditional])
+        self._conditional_split = np.cumsum([len(head.classes_) for head in conditional])[:-1]
+        self._urgency_temperature = float(card["temperatures"]["urgency"])
         names = self._features.get_feature_names_out().astype(str)
         # Only word n-grams are shown as reasons: a counselor reads "shoot up", not "hoot ".
         # The word block comes first in the FeatureUnion, so its columns are 0 .. n_word - 1.
@@ -121,7 +131,7 @@ class TriageModel:
         normalized = [normalize(text) for text in texts]
         features = self.transform(normalized)
         category_p = _softmax_linear(self._category_model, features)
-        urgency_p = _softmax_linear(self._urgency_model, features)
+        urgency_p = self._urgency_probabilities(features, category_p)
         results = []
         for row, norm in enumerate(normalized):
             categories = _as_mapping(self._category_model.classes_, category_p[row], CATEGORIES)
@@ -140,6 +150,18 @@ class TriageModel:
                 )
             )
         return results
+
+    def _urgency_probabilities(self, features: sp.csr_matrix, category_p: np.ndarray) -> np.ndarray:
+        """The urgency head and the per-category urgency heads, mixed and calibrated as in training."""
+        scores = np.asarray(features @ self._conditional_coef + self._conditional_intercept)
+        conditional = [
+            aligned(softmax(block, axis=1), classes, self._urgency_model.classes_)
+            for block, classes in zip(
+                np.split(scores, self._conditional_split, axis=1), self._conditional_classes, strict=True
+            )
+        ]
+        mixed = mixed_urgency_scores(_linear_scores(self._urgency_model, features), category_p, conditional)
+        return calibrated_probabilities(mixed, self._urgency_temperature)
 
     def transform(self, normalized_texts: Sequence[str]) -> sp.csr_matrix:
         """What the pipeline's FeatureUnion.transform computes, without its per-call joblib and validation
@@ -187,10 +209,14 @@ def decide_from_probabilities(
     return category, urgency, fired
 
 
+def _linear_scores(linear: Any, features: sp.csr_matrix) -> np.ndarray:
+    """LogisticRegression.decision_function, computed directly (see `transform`)."""
+    return np.asarray(features @ linear.coef_.T + linear.intercept_)
+
+
 def _softmax_linear(linear: Any, features: sp.csr_matrix) -> np.ndarray:
     """LogisticRegression.predict_proba of a multinomial model, computed directly (see `transform`)."""
-    scores = features @ linear.coef_.T + linear.intercept_
-    return np.asarray(softmax(scores, axis=1))
+    return np.asarray(softmax(_linear_scores(linear, features), axis=1))
 
 
 def _class_push(linear: Any) -> np.ndarray:

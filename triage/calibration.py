@@ -44,6 +44,40 @@ def out_of_fold_scores(
     return scores
 
 
+def _fold_conditional(
+    estimator: Any,
+    features: Any,
+    labels: np.ndarray,
+    categories: Any,
+    urgency_classes: Any,
+    train: np.ndarray,
+    test: np.ndarray,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    probabilities = []
+    for category in categories:
+        own = train[labels[train, 0] == category]
+        model = clone(estimator).fit(features[own], labels[own, 1])
+        probabilities.append(aligned(model.predict_proba(features[test]), model.classes_, urgency_classes))
+    return test, probabilities
+
+
+def out_of_fold_conditional(
+    estimator: Any, features: Any, labels: np.ndarray, categories: Any, urgency_classes: Any, n_jobs: int = 2
+) -> list[np.ndarray]:
+    """P(urgency | text, category) of each training tip for every category, each from a head trained on
+    that category's tips of the other folds (the folds of `out_of_fold_scores`). `labels`: (category, urgency)."""
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(labels)), labels[:, 1])
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(_fold_conditional)(estimator, features, labels, categories, urgency_classes, train, test)
+        for train, test in folds
+    )
+    out = [np.zeros((len(labels), len(urgency_classes))) for _ in categories]
+    for test, probabilities in parts:
+        for i, p in enumerate(probabilities):
+            out[i][test] = p
+    return out
+
+
 def fit_temperature(scores: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> float:
     """The T minimising the log-loss of softmax(scores / T) against the true labels."""
     target = np.searchsorted(classes, labels)
@@ -78,3 +112,27 @@ def expected_calibration_error(
         if in_bin.any():
             total += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
     return float(total)
+
+
+def aligned(probabilities: np.ndarray, classes: Any, order: Any) -> np.ndarray:
+    """Columns of `probabilities` (one per entry of `classes`) put in `order`; a class never seen gets 0."""
+    column = {str(c): i for i, c in enumerate(classes)}
+    out = np.zeros((probabilities.shape[0], len(order)))
+    for j, label in enumerate(order):
+        if str(label) in column:
+            out[:, j] = probabilities[:, column[str(label)]]
+    return out
+
+
+def mixed_urgency_scores(
+    urgency_scores: np.ndarray, category_probabilities: np.ndarray, conditional: list[np.ndarray]
+) -> np.ndarray:
+    """The urgency head and "urgency given the category", averaged in log space.
+
+    `urgency_scores` are the urgency head's raw scores; `conditional[i]` is P(urgency | text, category i)
+    from the head trained on category i's tips alone, and `category_probabilities[:, i]` the (calibrated)
+    P(category i | text). The result is one score per urgency class, which `calibrated_probabilities`
+    turns into probabilities with the mix's own temperature, fitted out of fold.
+    """
+    by_category = sum(category_probabilities[:, [i]] * p for i, p in enumerate(conditional))
+    return np.asarray((log_softmax(urgency_scores, axis=1) + np.log(np.asarray(by_category) + 1e-6)) / 2)

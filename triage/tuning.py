@@ -12,11 +12,20 @@ from typing import Any
 import numpy as np
 
 from triage.assessment import decide_from_probabilities
-from triage.calibration import calibrated_probabilities, fit_temperature
+from triage.calibration import aligned, calibrated_probabilities, fit_temperature, mixed_urgency_scores
 from triage.dataset import DATA_DIR, PARTS_GLOB, LabelledTip, deduplicate, load_training, read_labelled
 from triage.decision import cost_matrix
 from triage.evaluate import score
-from triage.model import CATEGORY_OUTPUT, URGENCY_OUTPUT, OutOfFold, build_pipeline, fit_heads, fit_pipeline, labels_of
+from triage.model import (
+    CATEGORY_OUTPUT,
+    FIRST_CONDITIONAL_OUTPUT,
+    URGENCY_OUTPUT,
+    OutOfFold,
+    build_pipeline,
+    fit_heads,
+    fit_pipeline,
+    labels_of,
+)
 from triage.text import normalize
 
 
@@ -117,8 +126,11 @@ def writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarr
     return unique, np.array(aligned)
 
 
-def _writer_scores(tips: Sequence[LabelledTip], held_out: np.ndarray, hyper: dict[str, Any]) -> list[np.ndarray]:
-    """Decision scores of the held-out writer's tips by a pipeline trained on the other writers."""
+def _writer_scores(
+    tips: Sequence[LabelledTip], held_out: np.ndarray, hyper: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """For the held-out writer's tips, by a pipeline trained on the other writers: the category and urgency
+    heads' scores, and P(urgency | text, category) from each category's urgency head."""
     train_rows = np.where(~held_out)[0]
     pipeline = build_pipeline(**hyper)
     texts = [normalize(tip.text) for tip in tips]
@@ -126,29 +138,45 @@ def _writer_scores(tips: Sequence[LabelledTip], held_out: np.ndarray, hyper: dic
     features = pipeline.named_steps["features"]
     x_train = features.fit_transform([texts[i] for i in train_rows])
     x_test = features.transform([texts[i] for i in np.where(held_out)[0]])
-    classify = fit_heads(pipeline.named_steps["classify"], x_train, labels[train_rows])
-    return [classify.estimators_[o].decision_function(x_test) for o in (CATEGORY_OUTPUT, URGENCY_OUTPUT)]
+    heads = fit_heads(pipeline.named_steps["classify"], x_train, labels[train_rows]).estimators_
+    urgency_classes = heads[URGENCY_OUTPUT].classes_
+    conditional = [
+        aligned(head.predict_proba(x_test), head.classes_, urgency_classes) for head in heads[FIRST_CONDITIONAL_OUTPUT:]
+    ]
+    return (
+        heads[CATEGORY_OUTPUT].decision_function(x_test),
+        heads[URGENCY_OUTPUT].decision_function(x_test),
+        conditional,
+    )
 
 
 def leave_one_writer_out(tips: Sequence[LabelledTip], writers: np.ndarray, **hyper: Any) -> OutOfFold:
     """Calibrated probabilities of each tip from a model that saw none of its writer's tips.
 
-    Each writer is a stand-in for the outsiders who will write real tips (and dev). The temperature
-    used on a writer's tips is fitted on the other writers' held-out scores, so no label of a tip is
+    Each writer is a stand-in for the outsiders who will write real tips (and dev). The temperatures
+    used on a writer's tips are fitted on the other writers' held-out scores, so no label of a tip is
     used to score it.
     """
     labels = labels_of(tips)
     names = sorted(set(writers.tolist()))
-    classes = tuple(np.unique(labels[:, o]) for o in (CATEGORY_OUTPUT, URGENCY_OUTPUT))
-    scores = [np.zeros((len(tips), len(c))) for c in classes]
-    for name in names:  # one writer at a time: MultiOutputClassifier already uses both cores
+    category_classes, urgency_classes = (np.unique(labels[:, o]) for o in (CATEGORY_OUTPUT, URGENCY_OUTPUT))
+    category_scores = np.zeros((len(tips), len(category_classes)))
+    urgency_scores = np.zeros((len(tips), len(urgency_classes)))
+    conditional = [np.zeros((len(tips), len(urgency_classes))) for _ in category_classes]
+    for name in names:  # one writer at a time: the heads are already fitted on both cores
         held_out = writers == name
-        for o, s in enumerate(_writer_scores(tips, held_out, hyper)):
-            scores[o][held_out] = s
-    probabilities = [np.zeros_like(s) for s in scores]
+        category_scores[held_out], urgency_scores[held_out], parts = _writer_scores(tips, held_out, hyper)
+        for i, p in enumerate(parts):
+            conditional[i][held_out] = p
+    category_p = np.zeros_like(category_scores)
     for name in names:
         held_out = writers == name
-        for o in (0, 1):
-            temperature = fit_temperature(scores[o][~held_out], labels[~held_out, o], classes[o])
-            probabilities[o][held_out] = calibrated_probabilities(scores[o][held_out], temperature)
-    return OutOfFold((classes[0], classes[1]), (probabilities[0], probabilities[1]), (1.0, 1.0))
+        t = fit_temperature(category_scores[~held_out], labels[~held_out, CATEGORY_OUTPUT], category_classes)
+        category_p[held_out] = calibrated_probabilities(category_scores[held_out], t)
+    mixed = mixed_urgency_scores(urgency_scores, category_p, conditional)
+    urgency_p = np.zeros_like(mixed)
+    for name in names:
+        held_out = writers == name
+        t = fit_temperature(mixed[~held_out], labels[~held_out, URGENCY_OUTPUT], urgency_classes)
+        urgency_p[held_out] = calibrated_probabilities(mixed[held_out], t)
+    return OutOfFold((category_classes, urgency_classes), (category_p, urgency_p), (1.0, 1.0))

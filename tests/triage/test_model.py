@@ -9,6 +9,7 @@ import pytest
 import skops.io as sio
 
 import triage
+from triage.calibration import aligned, calibrated_probabilities, mixed_urgency_scores
 from triage.model import MAX_MODEL_BYTES, MODEL_FILE, forget_loaded
 from triage.text import normalize
 
@@ -91,11 +92,20 @@ def test_fast_path_matches_the_pipeline(trained_dir: Path) -> None:
     """assess() skips scikit-learn's per-call overhead; its numbers must be the pipeline's own."""
     model = triage.load_model()
     texts = [normalize(t) for t in TIPS]
-    expected = model.pipeline.predict_proba(texts)
+    heads = model.pipeline.named_steps["classify"].estimators_
+    category_expected = model.pipeline.predict_proba(texts)[0]
+    # Urgency: the heads' own predict_proba and decision_function, mixed and calibrated as in training.
+    features = model.pipeline.named_steps["features"].transform(texts)
+    conditional = [aligned(h.predict_proba(features), h.classes_, heads[1].classes_) for h in heads[2:]]
+    mixed = mixed_urgency_scores(heads[1].decision_function(features), category_expected, conditional)
+    urgency_expected = calibrated_probabilities(mixed, model.card["temperatures"]["urgency"])
     ours = model.assess_many(TIPS)
-    for output, attribute in ((0, "category_probabilities"), (1, "urgency_probabilities")):
-        classes = model.pipeline.named_steps["classify"].estimators_[output].classes_
+    for output, attribute, expected in (
+        (0, "category_probabilities", category_expected),
+        (1, "urgency_probabilities", urgency_expected),
+    ):
+        classes = heads[output].classes_
         for row, assessment in enumerate(ours):
             got = [getattr(assessment, attribute)[c] for c in classes]
-            assert got == pytest.approx(expected[output][row].tolist(), abs=1e-6)
+            assert got == pytest.approx(expected[row].tolist(), abs=1e-6)
     assert (model.transform(texts) != model.pipeline.named_steps["features"].transform(texts)).nnz == 0

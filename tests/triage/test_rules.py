@@ -82,7 +82,7 @@ def test_no_critical_rule_fires_on_figures_of_speech(text: str) -> None:
 
 
 def test_spanish_molestar_is_bullying_not_sexual_assault() -> None:
-    """"Molestar" means to bother: "los que lo molestan" are bullies, not molesters."""
+    """ "Molestar" means to bother: "los que lo molestan" are bullies, not molesters."""
     names = [r.name for r in fired_rules(normalize("dijo que va a matar a los que lo molestan"))]
     assert "sexual assault" not in names
     assert "threat of an attack" in names
