@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=cmd_bench)
 
     p = commands.add_parser("tune", help="cross-validate hyper-parameters and the cost of a missed critical")
-    p.add_argument("--c", type=float, nargs="+", default=[1.0, 3.0, 10.0])
+    p.add_argument("--c", type=float, nargs="+", default=[0.1, 0.2, 0.5], help="category_C values to cross-validate")
     p.add_argument("--k", type=float, nargs="+", default=[3.0, 4.0, 5.0, 6.0, 8.0])
     p.add_argument("--no-writers", action="store_true", help="skip leave-one-writer-out (about a minute)")
     p.set_defaults(run=cmd_tune)

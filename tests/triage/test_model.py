@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import skops.io as sio
+from scipy.special import softmax
 
 import triage
 from triage.calibration import aligned, calibrated_probabilities, mixed_urgency_scores
@@ -93,9 +94,10 @@ def test_fast_path_matches_the_pipeline(trained_dir: Path) -> None:
     model = triage.load_model()
     texts = [normalize(t) for t in TIPS]
     heads = model.pipeline.named_steps["classify"].estimators_
-    category_expected = model.pipeline.predict_proba(texts)[0]
-    # Urgency: the heads' own predict_proba and decision_function, mixed and calibrated as in training.
     features = model.pipeline.named_steps["features"].transform(texts)
+    # Category: the linear SVM's own decision function, its temperature already in its weights.
+    category_expected = softmax(heads[0].decision_function(features), axis=1)
+    # Urgency: the heads' own predict_proba and decision_function, mixed and calibrated as in training.
     conditional = [aligned(h.predict_proba(features), h.classes_, heads[1].classes_) for h in heads[2:]]
     mixed = mixed_urgency_scores(heads[1].decision_function(features), category_expected, conditional)
     urgency_expected = calibrated_probabilities(mixed, model.card["temperatures"]["urgency"])
