@@ -14,6 +14,8 @@ from triage.text import normalize
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAIN_FILE = DATA_DIR / "train.jsonl"
 DEV_FILE = DATA_DIR / "dev.jsonl"
+# 1,000 tips by four writers whose tips were never trained on (README, Triage): a second test set.
+HOLDOUT_FILE = DATA_DIR / "holdout.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
 
 
