@@ -109,6 +109,8 @@ class TriageModel:
             head.coef_ = np.asarray(head.coef_, dtype=np.float32)
         # The per-category urgency heads, stacked into one matrix: one product per call instead of eleven.
         conditional = outputs[FIRST_CONDITIONAL_OUTPUT:]
+        if len(conditional) != len(self._category_model.classes_):
+            raise RuntimeError("the model has not one urgency head per category; retrain it")
         self._conditional_classes = [head.classes_ for head in conditional]
         self._conditional_coef = np.vstack([head.coef_ for head in conditional]).T
         self._conditional_intercept = np.concatenate([head.intercept_ for head in conditional])
@@ -119,10 +121,15 @@ class TriageModel:
         # The word block comes first in the FeatureUnion, so its columns are 0 .. n_word - 1.
         self._n_word = int(np.char.startswith(names, "word__").sum())
         self._names = np.array([n.removeprefix("word__") for n in names[: self._n_word]], dtype=object)
-        self._category_push = _class_push(self._category_model)
-        self._urgency_push = _class_push(self._urgency_model)
+        self._category_push = _class_push(self._category_model, self._n_word)
+        self._urgency_push = _class_push(self._urgency_model, self._n_word)
         self._category_index = {c: i for i, c in enumerate(self._category_model.classes_)}
         self._urgency_index = {u: i for i, u in enumerate(self._urgency_model.classes_)}
+        # Per category, what each word pushes towards each urgency among that category's tips.
+        self._conditional_push = {
+            str(category): (_class_push(head, self._n_word), {u: i for i, u in enumerate(head.classes_)})
+            for category, head in zip(self._category_model.classes_, conditional, strict=True)
+        }
 
     def assess(self, text: str, *, happening_now: bool | None = None) -> Assessment:
         return self.assess_many([text], happening_now=happening_now)[0]
@@ -179,6 +186,9 @@ class TriageModel:
             push += self._category_push[self._category_index[category], columns]
         if urgency in self._urgency_index:
             push += self._urgency_push[self._urgency_index[urgency], columns]
+        conditional_push, index = self._conditional_push.get(category, (None, {}))
+        if conditional_push is not None and urgency in index:
+            push += conditional_push[index[urgency], columns]
         contribution = values * push
         chosen: list[str] = []
         for i in np.argsort(-contribution, kind="stable"):
@@ -210,18 +220,21 @@ def decide_from_probabilities(
 
 
 def _linear_scores(linear: Any, features: sp.csr_matrix) -> np.ndarray:
-    """LogisticRegression.decision_function, computed directly (see `transform`)."""
+    """A linear model's decision_function, computed directly (see `transform`)."""
     return np.asarray(features @ linear.coef_.T + linear.intercept_)
 
 
 def _softmax_linear(linear: Any, features: sp.csr_matrix) -> np.ndarray:
-    """LogisticRegression.predict_proba of a multinomial model, computed directly (see `transform`)."""
+    """Softmax of a linear model's scores, computed directly (see `transform`): predict_proba for a
+    multinomial logistic regression; for the category's SVM, whose temperature is in its weights, the
+    calibrated probabilities."""
     return np.asarray(softmax(_linear_scores(linear, features), axis=1))
 
 
-def _class_push(linear: Any) -> np.ndarray:
-    """Per class, how much each feature pushes towards it rather than towards the average class."""
-    coef = np.asarray(linear.coef_, dtype=np.float64)
+def _class_push(linear: Any, n_word: int) -> np.ndarray:
+    """Per class, how much each word feature (the first `n_word` columns) pushes towards it rather than
+    towards the average class."""
+    coef = np.asarray(linear.coef_[:, :n_word], dtype=np.float32)
     return coef - coef.mean(axis=0, keepdims=True)
 
 
