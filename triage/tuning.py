@@ -51,7 +51,7 @@ def out_of_fold_metrics(tips: Sequence, oof: OutOfFold, missed_critical: float) 
 def print_tuning(c_values: Sequence[float], missed_critical_costs: Sequence[float], writers: bool = True) -> None:
     tips = load_training()
     print(f"{len(tips)} training tips, 5-fold out-of-fold predictions, rules applied")
-    print(f"{'C':>6}{'K':>6}{'crit recall':>13}{'dangerous':>11}{'urg F1':>8}{'cat F1':>8}")
+    print(f"{'cat C':>6}{'K':>6}{'crit recall':>13}{'dangerous':>11}{'urg F1':>8}{'cat F1':>8}")
     for c in c_values:
         _, oof = fit_pipeline(tips, category_c=c)
         for k in missed_critical_costs:
