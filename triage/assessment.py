@@ -107,14 +107,15 @@ class TriageModel:
         self._category_model, self._urgency_model = outputs[CATEGORY_OUTPUT], outputs[URGENCY_OUTPUT]
         for head in outputs:  # stored in half precision (`fit_pipeline`); computed in single
             head.coef_ = np.asarray(head.coef_, dtype=np.float32)
-        # The per-category urgency heads, stacked into one matrix: one product per call instead of eleven.
         conditional = outputs[FIRST_CONDITIONAL_OUTPUT:]
         if len(conditional) != len(self._category_model.classes_):
             raise RuntimeError("the model has not one urgency head per category; retrain it")
         self._conditional_classes = [head.classes_ for head in conditional]
-        self._conditional_coef = np.vstack([head.coef_ for head in conditional]).T
-        self._conditional_intercept = np.concatenate([head.intercept_ for head in conditional])
-        self._conditional_split = np.cumsum([len(head.classes_) for head in conditional])[:-1]
+        # Every head's weights in one C-ordered (features x classes) matrix: one sparse product per call,
+        # and no copy of the weights (a transposed view would be copied by each product).
+        self._weights = np.ascontiguousarray(np.vstack([head.coef_ for head in outputs]).T)
+        self._intercepts = np.concatenate([head.intercept_ for head in outputs]).astype(np.float32)
+        self._head_split = np.cumsum([len(head.classes_) for head in outputs])[:-1]
         self._urgency_temperature = float(card["temperatures"]["urgency"])
         names = self._features.get_feature_names_out().astype(str)
         # Only word n-grams are shown as reasons: a counselor reads "shoot up", not "hoot ".
@@ -137,8 +138,10 @@ class TriageModel:
     def assess_many(self, texts: Sequence[str], *, happening_now: bool | None = None) -> list[Assessment]:
         normalized = [normalize(text) for text in texts]
         features = self.transform(normalized)
-        category_p = _softmax_linear(self._category_model, features)
-        urgency_p = self._urgency_probabilities(features, category_p)
+        scores = np.split(np.asarray(features @ self._weights + self._intercepts), self._head_split, axis=1)
+        # The category SVM's temperature is in its weights: its softmax is the calibrated probability.
+        category_p = softmax(scores[CATEGORY_OUTPUT], axis=1)
+        urgency_p = self._urgency_probabilities(scores[URGENCY_OUTPUT], scores[FIRST_CONDITIONAL_OUTPUT:], category_p)
         results = []
         for row, norm in enumerate(normalized):
             categories = _as_mapping(self._category_model.classes_, category_p[row], CATEGORIES)
@@ -158,16 +161,15 @@ class TriageModel:
             )
         return results
 
-    def _urgency_probabilities(self, features: sp.csr_matrix, category_p: np.ndarray) -> np.ndarray:
+    def _urgency_probabilities(
+        self, urgency_scores: np.ndarray, conditional_scores: Sequence[np.ndarray], category_p: np.ndarray
+    ) -> np.ndarray:
         """The urgency head and the per-category urgency heads, mixed and calibrated as in training."""
-        scores = np.asarray(features @ self._conditional_coef + self._conditional_intercept)
         conditional = [
             aligned(softmax(block, axis=1), classes, self._urgency_model.classes_)
-            for block, classes in zip(
-                np.split(scores, self._conditional_split, axis=1), self._conditional_classes, strict=True
-            )
+            for block, classes in zip(conditional_scores, self._conditional_classes, strict=True)
         ]
-        mixed = mixed_urgency_scores(_linear_scores(self._urgency_model, features), category_p, conditional)
+        mixed = mixed_urgency_scores(urgency_scores, category_p, conditional)
         return calibrated_probabilities(mixed, self._urgency_temperature)
 
     def transform(self, normalized_texts: Sequence[str]) -> sp.csr_matrix:
@@ -217,18 +219,6 @@ def decide_from_probabilities(
     urgency, fired = apply_rules(decide_urgency(urgencies, cost), normalized_text)
     urgency = apply_happening_now(urgency, category, urgencies, happening_now, danger_rule_fired=bool(fired))
     return category, urgency, fired
-
-
-def _linear_scores(linear: Any, features: sp.csr_matrix) -> np.ndarray:
-    """A linear model's decision_function, computed directly (see `transform`)."""
-    return np.asarray(features @ linear.coef_.T + linear.intercept_)
-
-
-def _softmax_linear(linear: Any, features: sp.csr_matrix) -> np.ndarray:
-    """Softmax of a linear model's scores, computed directly (see `transform`): predict_proba for a
-    multinomial logistic regression; for the category's SVM, whose temperature is in its weights, the
-    calibrated probabilities."""
-    return np.asarray(softmax(_linear_scores(linear, features), axis=1))
 
 
 def _class_push(linear: Any, n_word: int) -> np.ndarray:
