@@ -50,7 +50,11 @@ class Plan:
     max_repeats: int
 
 
-FULL = Plan(tips=300, bursts=6, burst_every_s=30, restart_every_s=60, settle_s=240, ack_timeout_critical_s=20,
+# settle_s: how long after the last burst the day may take to settle. A high tip of the last burst needs its
+# chain (4 people and a repeat at 30 s each) plus retries: with 30% of sends failing, a row can back off for
+# a minute or two more (2, 4, 8 ... s). One run of 2026-11-23 still had a row backing off at 240 s; at 330 s the
+# whole soak stays under ten minutes (about 9).
+FULL = Plan(tips=300, bursts=6, burst_every_s=30, restart_every_s=60, settle_s=330, ack_timeout_critical_s=20,
             ack_timeout_high_s=30, max_repeats=1)
 QUICK = Plan(tips=120, bursts=4, burst_every_s=10, restart_every_s=15, settle_s=120, ack_timeout_critical_s=5,
              ack_timeout_high_s=8, max_repeats=1)

@@ -55,9 +55,18 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
 
         now = utcnow()
         stuck = db.session.execute(
-            select(Alert.id, Alert.status, Tip.urgency).join(Tip, Tip.id == Alert.tip_id)
+            select(Alert.id, Alert.status, Tip.urgency, Alert.kind, Alert.attempts, Alert.error_code, Alert.due_at,
+                   Alert.chain_position, Alert.repeat, Tip.acknowledged_at).join(Tip, Tip.id == Alert.tip_id)
             .where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
                    Alert.due_at <= now + timedelta(minutes=10))).all()
+        # What each stuck row is, so that a failure says whether it is a retry still backing off or a row
+        # nobody will ever take.
+        stuck_rows = [
+            f"alert {r.id} ({r.urgency}, {r.kind}, {r.status}, chain {r.chain_position} repeat {r.repeat}, "
+            f"{r.attempts} attempts, last error {r.error_code}, due in {(r.due_at - now).total_seconds():.0f} s, "
+            f"tip {'acknowledged' if r.acknowledged_at else 'not acknowledged'})"
+            for r in stuck[:5]
+        ]
         later = db.session.scalar(select(func.count()).select_from(Alert).where(
             Alert.status == AlertStatus.PENDING.value, Alert.due_at > now + timedelta(minutes=10))) or 0
         outcomes: Counter[str] = Counter()
@@ -75,7 +84,7 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
                 waiting.append(tip.ref)
         statuses = Counter(db.session.scalars(select(Alert.status)))
         checks.append(("no alert stuck pending or sending", not stuck,
-                       f"{len(stuck)} stuck; {later} medium alerts wait for the next school day; "
+                       f"{len(stuck)} stuck {stuck_rows}; {later} medium alerts wait for the next school day; "
                        f"alert rows by status: {dict(sorted(statuses.items()))}"))
         checks.append(("every critical/high tip acknowledged or escalated to the end of its chain", not waiting,
                        f"{dict(outcomes)}; still waiting: {waiting[:10]}"))
