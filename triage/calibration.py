@@ -44,40 +44,6 @@ def out_of_fold_scores(
     return scores
 
 
-def _fold_conditional(
-    estimator: Any,
-    features: Any,
-    labels: np.ndarray,
-    categories: Any,
-    urgency_classes: Any,
-    train: np.ndarray,
-    test: np.ndarray,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    probabilities = []
-    for category in categories:
-        own = train[labels[train, 0] == category]
-        model = clone(estimator).fit(features[own], labels[own, 1])
-        probabilities.append(aligned(model.predict_proba(features[test]), model.classes_, urgency_classes))
-    return test, probabilities
-
-
-def out_of_fold_conditional(
-    estimator: Any, features: Any, labels: np.ndarray, categories: Any, urgency_classes: Any, n_jobs: int = 2
-) -> list[np.ndarray]:
-    """P(urgency | text, category) of each training tip for every category, each from a head trained on
-    that category's tips of the other folds (the folds of `out_of_fold_scores`). `labels`: (category, urgency)."""
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(labels)), labels[:, 1])
-    parts = Parallel(n_jobs=n_jobs)(
-        delayed(_fold_conditional)(estimator, features, labels, categories, urgency_classes, train, test)
-        for train, test in folds
-    )
-    out = [np.zeros((len(labels), len(urgency_classes))) for _ in categories]
-    for test, probabilities in parts:
-        for i, p in enumerate(probabilities):
-            out[i][test] = p
-    return out
-
-
 def fit_temperature(scores: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> float:
     """The T minimising the log-loss of softmax(scores / T) against the true labels."""
     target = np.searchsorted(classes, labels)
