@@ -24,7 +24,7 @@ from typing import Any
 from bench.common import free_port, print_table
 from bench.deploy import Deployment, fake_state
 from bench.reporter import ReporterError, open_with_receipt, school_ids, submit_tip
-from bench.soak_checks import Day, run_checks
+from bench.soak_checks import Day, open_alert_rows, run_checks
 from bench.texts import dev_texts
 
 EXPECTED = {"form": 200, "submit": 303, "receipt": 200, "saved": 303}
@@ -135,20 +135,17 @@ def acknowledger(url: str, fake_url: str, token: str, day: Day, stop: threading.
 
 def settled(app: Any, max_repeats: int) -> bool:
     """Nothing left to send or escalate (medium alerts waiting for the next school day aside)."""
-    from datetime import timedelta
 
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from app.alerts.planning import chain_of
     from app.extensions import db
-    from app.models import Alert, AlertStatus, Tip, utcnow
+    from app.models import Alert, Tip, utcnow
 
     with app.app_context():
         try:
-            busy = db.session.scalar(select(func.count()).select_from(Alert).where(
-                Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
-                Alert.due_at <= utcnow() + timedelta(minutes=10)))
-            if busy:
+            stuck, _backing_off = open_alert_rows(utcnow())
+            if stuck:  # a send backing off is tried again later; its tip's escalation does not wait for it
                 return False
             for tip in db.session.scalars(select(Tip).where(Tip.urgency.in_(["critical", "high"]),
                                                             Tip.acknowledged_at.is_(None))):

@@ -31,6 +31,34 @@ class Day:
     worker_restarts: int = 0
 
 
+def open_alert_rows(now: Any) -> tuple[list[Any], list[Any]]:
+    """Alert rows pending or sending and due within ten minutes (medium alerts waiting for the next school day
+    are later), split in two: (stuck, backing off).
+
+    Backing off: a send that failed for a transient reason (the fake's injected 500, 429, dropped connection)
+    and waits for its next try (2, 4, 8 ... s, at most five minutes). It will be tried again; meanwhile the
+    escalation of its tip goes on without it. Stuck: anything else, a row that is due and nobody has taken.
+    Needs an application context.
+    """
+    from app.extensions import db
+    from app.models import Alert, AlertStatus, Tip
+
+    rows = db.session.execute(
+        select(Alert.id, Alert.status, Tip.urgency, Alert.kind, Alert.attempts, Alert.error_code, Alert.due_at,
+               Alert.chain_position, Alert.repeat, Tip.acknowledged_at).join(Tip, Tip.id == Alert.tip_id)
+        .where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
+               Alert.due_at <= now + timedelta(minutes=10))).all()
+    backing_off = [r for r in rows if r.status == AlertStatus.PENDING.value and r.error_code and r.due_at > now]
+    return [r for r in rows if r not in backing_off], backing_off
+
+
+def describe_alert_row(row: Any, now: Any) -> str:
+    return (f"alert {row.id} ({row.urgency}, {row.kind}, {row.status}, chain {row.chain_position} repeat "
+            f"{row.repeat}, {row.attempts} attempts, last error {row.error_code}, due in "
+            f"{(row.due_at - now).total_seconds():.0f} s, tip "
+            f"{'acknowledged' if row.acknowledged_at else 'not acknowledged'})")
+
+
 def distinctive_words(text: str) -> set[str]:
     return set(WORD.findall(text.lower())) - TEMPLATE_WORDS
 
@@ -54,19 +82,10 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
                        f"through the follow-up page {via_page}/{len(followup_sample)}"))
 
         now = utcnow()
-        stuck = db.session.execute(
-            select(Alert.id, Alert.status, Tip.urgency, Alert.kind, Alert.attempts, Alert.error_code, Alert.due_at,
-                   Alert.chain_position, Alert.repeat, Tip.acknowledged_at).join(Tip, Tip.id == Alert.tip_id)
-            .where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
-                   Alert.due_at <= now + timedelta(minutes=10))).all()
-        # What each stuck row is, so that a failure says whether it is a retry still backing off or a row
-        # nobody will ever take.
-        stuck_rows = [
-            f"alert {r.id} ({r.urgency}, {r.kind}, {r.status}, chain {r.chain_position} repeat {r.repeat}, "
-            f"{r.attempts} attempts, last error {r.error_code}, due in {(r.due_at - now).total_seconds():.0f} s, "
-            f"tip {'acknowledged' if r.acknowledged_at else 'not acknowledged'})"
-            for r in stuck[:5]
-        ]
+        stuck, backing_off = open_alert_rows(now)
+        # Each row named, so that a failure says what it was.
+        stuck_rows = [describe_alert_row(r, now) for r in stuck[:5]]
+        backing_off_rows = [describe_alert_row(r, now) for r in backing_off[:5]]
         later = db.session.scalar(select(func.count()).select_from(Alert).where(
             Alert.status == AlertStatus.PENDING.value, Alert.due_at > now + timedelta(minutes=10))) or 0
         outcomes: Counter[str] = Counter()
@@ -84,7 +103,9 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
                 waiting.append(tip.ref)
         statuses = Counter(db.session.scalars(select(Alert.status)))
         checks.append(("no alert stuck pending or sending", not stuck,
-                       f"{len(stuck)} stuck {stuck_rows}; {later} medium alerts wait for the next school day; "
+                       f"{len(stuck)} stuck {stuck_rows}; {len(backing_off)} sends backing off after injected "
+                       f"failures, to be tried again {backing_off_rows}; "
+                       f"{later} medium alerts wait for the next school day; "
                        f"alert rows by status: {dict(sorted(statuses.items()))}"))
         checks.append(("every critical/high tip acknowledged or escalated to the end of its chain", not waiting,
                        f"{dict(outcomes)}; still waiting: {waiting[:10]}"))
