@@ -48,8 +48,12 @@ def open_alert_rows(now: Any) -> tuple[list[Any], list[Any]]:
                Alert.chain_position, Alert.repeat, Tip.acknowledged_at).join(Tip, Tip.id == Alert.tip_id)
         .where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
                Alert.due_at <= now + timedelta(minutes=10))).all()
-    backing_off = [r for r in rows if r.status == AlertStatus.PENDING.value and r.error_code and r.due_at > now]
-    return [r for r in rows if r not in backing_off], backing_off
+    stuck: list[Any] = []
+    backing_off: list[Any] = []
+    for row in rows:
+        retrying = row.status == AlertStatus.PENDING.value and row.error_code and row.due_at > now
+        (backing_off if retrying else stuck).append(row)
+    return stuck, backing_off
 
 
 def describe_alert_row(row: Any, now: Any) -> str:

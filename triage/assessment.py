@@ -105,15 +105,14 @@ class TriageModel:
         self._features = pipeline.named_steps["features"]
         outputs = pipeline.named_steps["classify"].estimators_
         self._category_model, self._urgency_model = outputs[CATEGORY_OUTPUT], outputs[URGENCY_OUTPUT]
-        for head in outputs:  # stored in half precision (`fit_pipeline`); computed in single
-            head.coef_ = np.asarray(head.coef_, dtype=np.float32)
         conditional = outputs[FIRST_CONDITIONAL_OUTPUT:]
         if len(conditional) != len(self._category_model.classes_):
             raise RuntimeError("the model has not one urgency head per category; retrain it")
         self._conditional_classes = [head.classes_ for head in conditional]
-        # Every head's weights in one C-ordered (features x classes) matrix: one sparse product per call,
-        # and no copy of the weights (a transposed view would be copied by each product).
-        self._weights = np.ascontiguousarray(np.vstack([head.coef_ for head in outputs]).T)
+        # Every head's weights (stored in half precision, `fit_pipeline`) in one C-ordered, single-precision
+        # (features x classes) matrix: one sparse product per call, and no copy of the weights on each call
+        # (a transposed or half-precision matrix would be copied by every product).
+        self._weights = np.vstack([head.coef_ for head in outputs]).T.astype(np.float32, order="C")
         self._intercepts = np.concatenate([head.intercept_ for head in outputs]).astype(np.float32)
         self._head_split = np.cumsum([len(head.classes_) for head in outputs])[:-1]
         self._urgency_temperature = float(card["temperatures"]["urgency"])

@@ -174,15 +174,20 @@ def fit_heads(classify: MultiOutputClassifier, features: Any, labels: np.ndarray
     return classify
 
 
+def conditional_probabilities(heads: Sequence[Any], features: Any, urgency_classes: Any) -> list[np.ndarray]:
+    """P(urgency | text, category i) from each fitted per-category head, columns in `urgency_classes` order."""
+    return [aligned(head.predict_proba(features), head.classes_, urgency_classes) for head in heads]
+
+
 def _conditional_fold(
     estimator: Any, features: Any, labels: np.ndarray, urgency_classes: Any, train: np.ndarray, test: np.ndarray
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """P(urgency | text, category) of the `test` rows, from each category's head fitted on `train` rows."""
-    probabilities = []
-    for own, targets in head_rows(labels, train)[FIRST_CONDITIONAL_OUTPUT:]:
-        model = clone(estimator).fit(features[own], targets)
-        probabilities.append(aligned(model.predict_proba(features[test]), model.classes_, urgency_classes))
-    return test, probabilities
+    heads = [
+        clone(estimator).fit(features[own], targets)
+        for own, targets in head_rows(labels, train)[FIRST_CONDITIONAL_OUTPUT:]
+    ]
+    return test, conditional_probabilities(heads, features[test], urgency_classes)
 
 
 def out_of_fold_conditional(

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from triage.assessment import decide_from_probabilities
-from triage.calibration import aligned, calibrated_probabilities, fit_temperature, mixed_urgency_scores
+from triage.calibration import calibrated_probabilities, fit_temperature, mixed_urgency_scores
 from triage.dataset import DATA_DIR, PARTS_GLOB, LabelledTip, deduplicate, load_training, read_labelled
 from triage.decision import cost_matrix
 from triage.evaluate import score
@@ -22,6 +22,7 @@ from triage.model import (
     URGENCY_OUTPUT,
     OutOfFold,
     build_pipeline,
+    conditional_probabilities,
     fit_heads,
     fit_pipeline,
     labels_of,
@@ -139,14 +140,10 @@ def _writer_scores(
     x_train = features.fit_transform([texts[i] for i in train_rows])
     x_test = features.transform([texts[i] for i in np.where(held_out)[0]])
     heads = fit_heads(pipeline.named_steps["classify"], x_train, labels[train_rows]).estimators_
-    urgency_classes = heads[URGENCY_OUTPUT].classes_
-    conditional = [
-        aligned(head.predict_proba(x_test), head.classes_, urgency_classes) for head in heads[FIRST_CONDITIONAL_OUTPUT:]
-    ]
     return (
         heads[CATEGORY_OUTPUT].decision_function(x_test),
         heads[URGENCY_OUTPUT].decision_function(x_test),
-        conditional,
+        conditional_probabilities(heads[FIRST_CONDITIONAL_OUTPUT:], x_test, heads[URGENCY_OUTPUT].classes_),
     )
 
 
