@@ -44,7 +44,8 @@ def open_alert_rows(now: Any) -> tuple[list[Any], list[Any]]:
     from app.models import Alert, AlertStatus, Tip
 
     rows = db.session.execute(
-        select(Alert.id, Alert.status, Tip.urgency, Alert.kind, Alert.attempts, Alert.error_code, Alert.due_at,
+        select(Alert.id, Alert.status, Tip.urgency, Alert.kind, Alert.attempts, Alert.send_failures,
+               Alert.error_code, Alert.due_at,
                Alert.chain_position, Alert.repeat, Tip.acknowledged_at).join(Tip, Tip.id == Alert.tip_id)
         .where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
                Alert.due_at <= now + timedelta(minutes=10))).all()
@@ -58,7 +59,8 @@ def open_alert_rows(now: Any) -> tuple[list[Any], list[Any]]:
 
 def describe_alert_row(row: Any, now: Any) -> str:
     return (f"alert {row.id} ({row.urgency}, {row.kind}, {row.status}, chain {row.chain_position} repeat "
-            f"{row.repeat}, {row.attempts} attempts, last error {row.error_code}, due in "
+            f"{row.repeat}, {row.attempts} claims, {row.send_failures} failed sends, last error {row.error_code}, "
+            f"due in "
             f"{(row.due_at - now).total_seconds():.0f} s, tip "
             f"{'acknowledged' if row.acknowledged_at else 'not acknowledged'})")
 

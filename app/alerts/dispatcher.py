@@ -33,9 +33,13 @@ FOLD_INTERVAL = timedelta(seconds=60)  # at most one SMS a minute per person abo
 MAX_BACKOFF_S = 300
 
 
-def backoff_for(attempts: int) -> timedelta:
-    """Exponential backoff with full jitter: 2, 4, 8 ... seconds, at most five minutes."""
-    ceiling = min(MAX_BACKOFF_S, 2 ** max(1, attempts))
+def backoff_for(failures: int) -> timedelta:
+    """Exponential backoff with jitter after the n-th failed send: 2, 4, 8 ... seconds, at most five minutes.
+
+    Counted in failed sends, not claims: a row whose worker was killed before sending was not refused by
+    anyone, and waiting longer for it would only delay the SMS.
+    """
+    ceiling = min(MAX_BACKOFF_S, 2 ** max(1, failures))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not a secret
 
 
@@ -111,6 +115,7 @@ class _Plan:
     urgency: str = ""
     validity_s: int | None = None
     attempts: int = 0
+    send_failures: int = 0
     companion_ids: tuple[int, ...] = ()
 
 
@@ -138,6 +143,7 @@ def _plan(alert_id: int, owner: str, now: datetime) -> _Plan:
     urgency = tip.effective_urgency
     return _Plan(
         "send", staff_id=staff.id, phone=staff.phone, ref=tip.ref, urgency=urgency, attempts=alert.attempts,
+        send_failures=alert.send_failures,
         body=body_for(alert, tip, school, folded_count=1 + len(companions) if companions else 0),
         validity_s=int(ack_timeout_for(urgency).total_seconds()) if urgency == "critical" else None,
         companion_ids=tuple(c.id for c in companions),
@@ -188,11 +194,12 @@ def send_one(alert_id: int, owner: str) -> str:
                                       validity_period_s=plan.validity_s)
     except TransientSendError as exc:
         code = str(exc.code or exc.status or "network")
-        _db_end_claim(alert_id, owner, AlertStatus.PENDING.value, error_code=code,
-                      due_at=utcnow() + backoff_for(plan.attempts))
+        failures = plan.send_failures + 1
+        _db_end_claim(alert_id, owner, AlertStatus.PENDING.value, error_code=code, send_failures=failures,
+                      due_at=utcnow() + backoff_for(failures))
         db.session.commit()
         log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=plan.ref,
-                  code=code, attempts=plan.attempts)
+                  code=code, failures=failures, attempts=plan.attempts)
         return "retry"
     except PermanentSendError as exc:
         code = str(exc.code or exc.status or "permanent")

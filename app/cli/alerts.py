@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Alert
+from app.models import Alert, AlertStatus
 
 
 @click.group("alerts")
@@ -50,6 +50,12 @@ def status_command() -> None:
     rows = db.session.execute(select(Alert.status, func.count()).group_by(Alert.status)).all()
     for status, count in sorted(rows):
         click.echo(f"{status:14} {count}")
+    retrying = db.session.execute(
+        select(Alert.error_code, func.count(), func.max(Alert.send_failures))
+        .where(Alert.status == AlertStatus.PENDING.value, Alert.send_failures > 0)
+        .group_by(Alert.error_code)).all()
+    for code, count, most in sorted(retrying, key=lambda row: str(row[0])):
+        click.echo(f"retrying after failed sends: {count} (last error {code}, up to {most} failures)")
     lag = oldest_due_age_s()
     click.echo(f"oldest due alert: {'none' if lag is None else f'{lag:.1f} s'}")
 

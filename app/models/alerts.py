@@ -35,7 +35,9 @@ class Alert(db.Model):  # type: ignore[name-defined]
     status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING.value)
     due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims, a killed worker's included
+    # Sends that failed and will be retried: the backoff grows with these, not with claims.
+    send_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     body: Mapped[str | None] = mapped_column(String(320))  # never tip text: see notifications/messages.py

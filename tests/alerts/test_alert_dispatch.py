@@ -97,6 +97,47 @@ def test_transient_faults_retry_until_delivered(alert_app, fake_twilio, monkeypa
         assert alert.status == AlertStatus.SENT.value and alert.attempts == 5
 
 
+def test_backoff_grows_with_failed_sends_not_with_claims_of_a_killed_worker(alert_app, fake_twilio, monkeypatch):
+    """A worker killed after claiming a row never sent it: nobody refused the SMS, so the row's next wait after
+    a real failure is the first failure's, not one stretched by the claims that came to nothing."""
+    from datetime import timedelta
+
+    from app.alerts.claims import db_claim_due_alerts
+    from app.models import utcnow
+
+    asked: list[int] = []
+    monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda failures: asked.append(failures) or timedelta(0))
+    with alert_app.app_context():
+        tip = make_tip("NCHS", "high")
+        for minutes, dead in ((0, "killed-1"), (30, "killed-2")):  # claimed; the worker died before sending
+            assert len(db_claim_due_alerts(dead, 10, now=utcnow() + timedelta(minutes=minutes))) == 1
+            db.session.commit()
+        (alert,) = alerts_of(tip.ref)
+        assert alert.attempts == 2 and alert.send_failures == 0
+        alert.lease_until = utcnow() - timedelta(seconds=1)  # the dead worker's lease has run out
+        db.session.commit()
+    fake_twilio.script(Fault.server_error(), Fault.too_many_requests())
+    assert _round(alert_app).get("retry") == 1
+    assert _round(alert_app).get("retry") == 1
+    assert _round(alert_app).get("sent") == 1
+    assert asked == [1, 2]
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value
+        assert (alert.attempts, alert.send_failures) == (5, 2)
+
+
+def test_alerts_status_shows_the_rows_retrying_after_failed_sends(alert_app, fake_twilio):
+    fake_twilio.script(Fault.too_many_requests())
+    with alert_app.app_context():
+        make_tip("NCHS", "high")
+        make_tip("KWHS", "high")
+    assert _round(alert_app) == {"retry": 1, "sent": 1, "claimed": 2}
+    output = alert_app.test_cli_runner().invoke(args=["alerts", "status"]).output
+    assert "retrying after failed sends: 1 (last error 20429, up to 1 failures)" in output
+    assert "pending        1" in output and "sent           1" in output
+
+
 def test_timeout_is_transient(alert_app, fake_twilio, monkeypatch):
     monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda attempts: __import__("datetime").timedelta(0))
     fake_twilio.script(Fault.delay(1.5))  # longer than the client's 1 s timeout
