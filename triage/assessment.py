@@ -116,6 +116,8 @@ class TriageModel:
         self._intercepts = np.concatenate([head.intercept_ for head in outputs]).astype(np.float32)
         self._head_split = np.cumsum([len(head.classes_) for head in outputs])[:-1]
         self._urgency_temperature = float(card["temperatures"]["urgency"])
+        self._blocks = _TfidfBlock.for_union(self._features)
+        self._n_features = sum(len(v.vocabulary_) for _, v in self._features.transformer_list)
         names = self._features.get_feature_names_out().astype(str)
         # Only word n-grams are shown as reasons: a counselor reads "shoot up", not "hoot ".
         # The word block comes first in the FeatureUnion, so its columns are 0 .. n_word - 1.
@@ -172,10 +174,25 @@ class TriageModel:
         return calibrated_probabilities(mixed, self._urgency_temperature)
 
     def transform(self, normalized_texts: Sequence[str]) -> sp.csr_matrix:
-        """What the pipeline's FeatureUnion.transform computes, without its per-call joblib and validation
-        overhead (most of the latency of a single tip); a test checks both give the same matrix."""
-        blocks = [vectorizer.transform(normalized_texts) for _, vectorizer in self._features.transformer_list]
-        return sp.hstack(blocks, format="csr")
+        """What the pipeline's FeatureUnion.transform computes, without its per-call joblib, validation and
+        sparse-matrix overhead (most of the latency of a single tip); a test checks both give the same matrix."""
+        if self._blocks is None:
+            blocks = [vectorizer.transform(normalized_texts) for _, vectorizer in self._features.transformer_list]
+            return sp.hstack(blocks, format="csr")
+        indices: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        indptr = [0]
+        for text in normalized_texts:
+            for block in self._blocks:
+                columns, values = block.row(text)
+                indices.append(columns)
+                data.append(values)
+            indptr.append(indptr[-1] + sum(len(c) for c in indices[-len(self._blocks):]))
+        return sp.csr_matrix(
+            (np.concatenate(data) if data else np.zeros(0, np.float32),
+             np.concatenate(indices) if indices else np.zeros(0, np.int32), np.asarray(indptr, dtype=np.int32)),
+            shape=(len(normalized_texts), self._n_features),
+        )
 
     def _phrases(self, row: Any, category: str, urgency: str) -> list[str]:
         """Word n-grams of the text that pushed most towards the chosen category and urgency."""
@@ -203,6 +220,59 @@ class TriageModel:
                 continue
             chosen.append(phrase)
         return chosen
+
+
+class _TfidfBlock:
+    """One fitted TfidfVectorizer of the feature union, applied to one text with plain Python and NumPy: the
+    same steps as scikit-learn's (analyse, count in the vocabulary, sublinear tf, idf, L2 norm), in the same
+    single precision and order, so the matrix is identical."""
+
+    def __init__(self, vectorizer: Any, offset: int) -> None:
+        self.analyze = vectorizer.build_analyzer()
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.dtype = np.dtype(vectorizer.dtype)
+        self.idf = np.asarray(vectorizer.idf_, dtype=self.dtype)
+        self.sublinear = bool(vectorizer.sublinear_tf)
+        self.offset = offset
+
+    @classmethod
+    def for_union(cls, union: Any) -> list[_TfidfBlock] | None:
+        """The blocks of a feature union, or None when a vectorizer uses a setting this path does not copy."""
+        blocks = []
+        offset = 0
+        for _, vectorizer in union.transformer_list:
+            supported = (
+                type(vectorizer).__name__ == "TfidfVectorizer" and vectorizer.use_idf and vectorizer.norm == "l2"
+                and not vectorizer.binary and np.dtype(vectorizer.dtype) in (np.float32, np.float64)
+            )
+            if not supported or union.transformer_weights:
+                return None
+            blocks.append(cls(vectorizer, offset))
+            offset += len(vectorizer.vocabulary_)
+        return blocks
+
+    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        counts: dict[int, int] = {}
+        vocabulary = self.vocabulary
+        for feature in self.analyze(text):
+            column = vocabulary.get(feature)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+        order = np.argsort(columns, kind="stable")
+        columns = columns[order]
+        values = np.fromiter(counts.values(), dtype=np.intc, count=len(counts))[order].astype(self.dtype)
+        if self.sublinear:
+            np.log(values, values)
+            values += 1.0
+        values *= self.idf[columns]
+        # As scikit-learn's L2 normalisation: squares in the data's precision, summed one by one in double
+        # precision (cumsum is sequential), each value divided in double precision.
+        squares = (values * values).astype(np.float64)
+        norm = float(np.sqrt(np.cumsum(squares)[-1])) if len(squares) else 0.0
+        if norm > 0:
+            values = (values.astype(np.float64) / norm).astype(self.dtype)
+        return columns + self.offset, values
 
 
 def decide_from_probabilities(
