@@ -400,12 +400,24 @@ SETTLED = _words(
     r"no (?:esta|estoy) pasando",
     "ya lo verificaron",
     r"(?:kill|murder|shoot) (?:the|this|that) (?:test|exam|presentation|video|game|quiz|project)",
+    # Figurative: "gonna murder this geometry test", "kill this final". Never a team or people: that stays a threat.
+    r"(?:kill|murder|destroy) (?:the|this|that|my|our) (?:\w+ )?(?:test|exam|final|quiz|presentation|project|essay)",
+    # A goodbye that is a move or a hacked account, as the reporter says.
+    r"(?:was|got|been) hacked",
+    r"hacked (?:account|acct|page)",
+    r"cuenta falsa",
+    r"(?:we are|were|our family is) moving",
+    r"moving (?:away|to (?:another|a new|a different) (?:school|town|city|state))",
+    r"se (?:muda|mudan|va a mudar|cambia de escuela)",
     "chess",
     r"matar el examen",
     "ya la vio",
     "ya hablo con",
 )
-JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
+JOKING = _words(
+    "lol", "lmao", "jk", "just kidding", r"(?:obviously|clearly) joking", "haha", "jaja", "jajaja",
+    "bromeando", "era broma",
+)
 
 
 @dataclass(frozen=True)

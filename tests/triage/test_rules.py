@@ -75,10 +75,40 @@ def test_rule_fires_on_english_and_spanish(text: str, rule: str) -> None:
         "im going to kill this presentation tomorrow lol",
         "it was a nerf gun at school today and everyone knows it",
         "mi mama me va a matar si repruebo mañana",
+        "ya im going to murder this chem final on thursday, been studying all week",
+        "she's gonna destroy our history project tomorrow, she always does the whole thing",
+        "he's obviously joking about killing his sister tomorrow, she took his charger",
     ],
 )
 def test_no_critical_rule_fires_on_figures_of_speech(text: str) -> None:
     assert all(rule.floor != "critical" for rule in fired_rules(normalize(text)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the goodbye post on Maya's snap was from when her account got hacked, her dad already talked to the school",
+        "Her 'goodbye everyone' story is because we are moving to Billings next week. She is fine, I'm her mom.",
+        "el mensaje de despedida de Sofi es porque se muda a Laramie, no pasa nada",
+        "la carta de despedida que circula es de una cuenta falsa, no es de él",
+    ],
+)
+def test_a_goodbye_the_reporter_explains_is_left_to_the_model(text: str) -> None:
+    assert "goodbye message" not in [r.name for r in fired_rules(normalize(text))]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("he says he is going to kill the whole wrestling team tomorrow at practice", "attack with a date"),
+        ("he is moving to the gym right now and he has a gun in his hoodie", "weapon at school now"),
+        ("she texted me goodbye tonight and said to take care of my sister. she is moving her stuff out",
+         "goodbye message"),
+        ("he said he was only joking but he told me he'd shoot up the school on monday", "attack with a date"),
+    ],
+)
+def test_the_exceptions_do_not_excuse_a_real_danger(text: str, rule: str) -> None:
+    assert rule in [r.name for r in fired_rules(normalize(text))]
 
 
 def test_spanish_molestar_is_bullying_not_sexual_assault() -> None:
