@@ -117,7 +117,7 @@ class TriageModel:
         self._head_split = np.cumsum([len(head.classes_) for head in outputs])[:-1]
         self._urgency_temperature = float(card["temperatures"]["urgency"])
         self._blocks = _TfidfBlock.for_union(self._features)
-        self._n_features = sum(len(v.vocabulary_) for _, v in self._features.transformer_list)
+        self._n_features = self._blocks[-1].offset + len(self._blocks[-1].vocabulary) if self._blocks else 0
         names = self._features.get_feature_names_out().astype(str)
         # Only word n-grams are shown as reasons: a counselor reads "shoot up", not "hoot ".
         # The word block comes first in the FeatureUnion, so its columns are 0 .. n_word - 1.
@@ -176,7 +176,7 @@ class TriageModel:
     def transform(self, normalized_texts: Sequence[str]) -> sp.csr_matrix:
         """What the pipeline's FeatureUnion.transform computes, without its per-call joblib, validation and
         sparse-matrix overhead (most of the latency of a single tip); a test checks both give the same matrix."""
-        if self._blocks is None:
+        if not self._blocks:
             blocks = [vectorizer.transform(normalized_texts) for _, vectorizer in self._features.transformer_list]
             return sp.hstack(blocks, format="csr")
         indices: list[np.ndarray] = []
@@ -231,7 +231,7 @@ class _TfidfBlock:
         self.analyze = vectorizer.build_analyzer()
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.dtype = np.dtype(vectorizer.dtype)
-        self.idf = np.asarray(vectorizer.idf_, dtype=self.dtype)
+        self.idf = np.asarray(vectorizer.idf_)  # as stored: scikit-learn multiplies by it in its own dtype
         self.sublinear = bool(vectorizer.sublinear_tf)
         self.offset = offset
 
@@ -265,7 +265,7 @@ class _TfidfBlock:
         if self.sublinear:
             np.log(values, values)
             values += 1.0
-        values *= self.idf[columns]
+        values *= self.idf[columns]  # in place, so the result keeps the data's dtype, as scikit-learn's does
         # As scikit-learn's L2 normalisation: squares in the data's precision, summed one by one in double
         # precision (cumsum is sequential), each value divided in double precision.
         squares = (values * values).astype(np.float64)

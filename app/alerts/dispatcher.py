@@ -174,7 +174,9 @@ def send_one(alert_id: int, owner: str) -> str:
         return "gone"
     if plan.action == "finish":
         if plan.fold_at is not None:
-            ended = _db_end_claim(alert_id, owner, plan.status, kind="folded", due_at=plan.fold_at)
+            # Postponed to fold, not failing: an earlier failed send no longer says anything about this row.
+            ended = _db_end_claim(alert_id, owner, plan.status, kind="folded", due_at=plan.fold_at, error_code=None,
+                                  send_failures=0)
         elif plan.error_code is not None:
             ended = _db_end_claim(alert_id, owner, plan.status, error_code=plan.error_code)
         else:

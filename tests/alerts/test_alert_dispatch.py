@@ -138,6 +138,23 @@ def test_alerts_status_shows_the_rows_retrying_after_failed_sends(alert_app, fak
     assert "pending        1" in output and "sent           1" in output
 
 
+def test_a_row_postponed_to_fold_after_a_failed_send_is_not_listed_as_retrying(alert_app, fake_twilio, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda failures: timedelta(0))
+    fake_twilio.script(Fault.too_many_requests())  # the first tip's SMS fails; the second's goes through
+    with alert_app.app_context():
+        first = make_tip("NCHS", "high", "threat_of_violence")
+        make_tip("NCHS", "high", "threat_of_violence")
+    assert _round(alert_app) == {"retry": 1, "sent": 1, "claimed": 2}
+    assert _round(alert_app).get("postponed") == 1  # within a minute of the incident's last SMS: folded
+    with alert_app.app_context():
+        (alert,) = alerts_of(first.ref)
+        assert (alert.status, alert.kind) == (AlertStatus.PENDING.value, "folded")
+        assert alert.error_code is None and alert.send_failures == 0
+    assert "retrying" not in alert_app.test_cli_runner().invoke(args=["alerts", "status"]).output
+
+
 def test_timeout_is_transient(alert_app, fake_twilio, monkeypatch):
     monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda attempts: __import__("datetime").timedelta(0))
     fake_twilio.script(Fault.delay(1.5))  # longer than the client's 1 s timeout
