@@ -473,10 +473,22 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+# A guard the reporter denies is no guard: "this is not a rumor", "it is not fake", "no es falso".
+_DENIED = re.compile(r"\b(?:not|isnt|wasnt|arent|werent|aint|never|no es|no era|nada de)\s+(?:a |an |un |una )?$")
+
+
+def _guards(pattern: str, normalized_text: str) -> bool:
+    """Whether a none_of pattern holds somewhere in the text, other than right after a denial."""
+    return any(
+        not _DENIED.search(normalized_text, max(0, match.start() - 20), match.start())
+        for match in _compiled(pattern).finditer(normalized_text)
+    )
+
+
 def rule_fires(rule: SafetyRule, normalized_text: str) -> bool:
     """Whether the rule matches a text already passed through `text.normalize()`."""
     return all(_compiled(p).search(normalized_text) for p in rule.all_of) and not any(
-        _compiled(p).search(normalized_text) for p in rule.none_of
+        _guards(p, normalized_text) for p in rule.none_of
     )
 
 

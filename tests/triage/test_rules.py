@@ -122,3 +122,29 @@ def test_spanish_molestar_is_bullying_not_sexual_assault() -> None:
     names = [r.name for r in fired_rules(normalize("dijo que va a matar a los que lo molestan"))]
     assert "sexual assault" not in names
     assert "threat of an attack" in names
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("this is not a rumor, he has a gun in his backpack at school right now", "weapon at school now"),
+        ("its not fake, he has a real gun at school right now", "weapon at school now"),
+        ("it is NOT a nerf gun, he has a real gun in his backpack at school right now", "weapon at school now"),
+        ("no es un rumor, trae una pistola en la escuela ahorita", "weapon at school now"),
+        ("no es de juguete, trae una pistola en la mochila en la escuela ahorita", "weapon at school now"),
+    ],
+)
+def test_a_guard_the_reporter_denies_does_not_stop_a_rule(text: str, rule: str) -> None:
+    assert rule in [r.name for r in fired_rules(normalize(text))]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "that rumor was fake, there is no gun at school today",
+        "the gun at school today was fake, the office checked",
+        "tiene una pistola de juguete en la escuela hoy",
+    ],
+)
+def test_a_guard_the_reporter_means_still_stops_the_critical_rules(text: str) -> None:
+    assert all(rule.floor != "critical" for rule in fired_rules(normalize(text)))
