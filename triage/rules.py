@@ -236,6 +236,10 @@ GOODBYE = _words(
     r"wont (?:have to )?(?:worry about|see|be seeing) (?:me|him|her)",
     r"wont (?:be around|be here|need anything)",
     "to whoever finds me",
+    r"if (?:youre|you are|ur|u r) reading this",
+    r"by the time (?:you|u) (?:read|see|get) this",
+    r"giving (?:all )?(?:his|her|my) (?:stuff|things|belongings) away",
+    r"cuando (?:leas|lean) esto",
     "sorry for everything",
     r"se despid\w*",
     "despedida",
@@ -268,8 +272,41 @@ ATTACK = (
     r"(?:shoot|stab|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself)\b)|"
     r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
     r"disparar|balacear|balacera|tiroteo|apunalar|bomba|lista negra|"
-    r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
+    r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|para matar(?:lo|la|los|las|te)|"
     r"(?:llevar|traer) (?:la|una|su) (?:pistola|arma))"
+)
+# An attempt happening as the tip is written.
+HANGING_NOW = _words(
+    r"(?:she|he|shes|hes|she is|he is|she was|he was) hanging (?:from|in|off|by)",
+    r"hanging (?:herself|himself|themselves|themself)",
+    r"se esta (?:ahorcando|colgando)",
+    r"(?:esta|estaba) colgad[oa] (?:de|del|en)",
+)
+# "Don't come to school Friday": the warning that comes before many attacks.
+STAY_AWAY_WARNING = _words(
+    r"(?:not to|to not|dont|shouldnt|do not|should not|better not) (?:come|go|be) (?:to|at) school",
+    r"(?:stay|keep) (?:away from|home from|out of) (?:the )?school",
+    r"no (?:vengas|vayas|vengan|vayan|vaya|venga|vayamos) a la escuela",
+)
+# ... unless the reason given is ordinary: weather, a closure, illness.
+STAY_AWAY_ORDINARY = _words(
+    r"snow\w*",
+    "blizzard",
+    r"(?:school|schools|it) (?:is|was|will be) (?:closed|canceled|cancelled)",
+    "school closure",
+    r"no school (?:tomorrow|today|on|this)",
+    "day off",
+    r"sick(?! of)",
+    "flu",
+    "fever",
+    "covid",
+    "holiday",
+    "vacation",
+    "nieve",
+    r"(?:la escuela|las escuelas) (?:esta|estan|va a estar) cerrada",
+    "no hay clases",
+    r"enferm\w*",
+    "vacaciones",
 )
 HOME_FEAR = _words(
     r"(?:afraid|scared|terrified) (?:to|of) go(?:ing)? (?:back )?home",
@@ -453,6 +490,9 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule("suicide plan with a means", "critical", (SUICIDE_INTENT, MEANS, SOON), (SETTLED, JOKING)),
     SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING, GOODBYE_EXPLAINED)),
     SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST)),
+    SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST)),
+    SafetyRule("warning to stay away on a day", "critical", (STAY_AWAY_WARNING, SOON),
+               (SETTLED, JOKING, STAY_AWAY_ORDINARY)),
     SafetyRule("attack with a date", "critical", (ATTACK, SOON), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
     SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED,)),
     SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST)),
@@ -461,6 +501,7 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED,)),
     SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST)),
     SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
+    SafetyRule("warning to stay away", "high", (STAY_AWAY_WARNING,), (SETTLED, JOKING, STAY_AWAY_ORDINARY)),
     SafetyRule("weapon at school", "high", (WEAPON, AT_SCHOOL), (NOT_A_WEAPON, SETTLED)),
     SafetyRule("afraid to go home", "high", (HOME_FEAR,)),
     SafetyRule("sexual assault", "high", (SEXUAL_ASSAULT,), (SETTLED,)),

@@ -148,3 +148,34 @@ def test_a_guard_the_reporter_denies_does_not_stop_a_rule(text: str, rule: str) 
 )
 def test_a_guard_the_reporter_means_still_stops_the_critical_rules(text: str) -> None:
     assert all(rule.floor != "critical" for rule in fired_rules(normalize(text)))
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("he told a bunch of us not to come to school on thursday, 'trust me'", "warning to stay away on a day"),
+        ("someone posted 'dont come to school tmrw' with a picture of the cafeteria", "warning to stay away on a day"),
+        ("mi primo me dijo que no vaya a la escuela mañana, que va a pasar algo", "warning to stay away on a day"),
+        ("dont come to school tomorrow, hes sick of everyone and he has his dads gun", "warning to stay away on a day"),
+        ("she's hanging from her closet door on the video call, please send someone", "hanging now"),
+        ("mi hermana se esta ahorcando en el baño", "hanging now"),
+        ("my friend sent me 'if you're reading this i'm already gone'", "goodbye message"),
+        ("he's been giving his stuff away all week and said he won't need it", "goodbye message"),
+        ("dicen que lo van a esperar hoy a la salida con bates para matarlo", "attack with a date"),
+    ],
+)
+def test_warnings_attempts_and_goodbyes_a_professional_would_act_on(text: str, rule: str) -> None:
+    assert rule in [r.name for r in fired_rules(normalize(text))]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the light fixture by room 40 is hanging by one chain and swinging",
+        "ice is hanging off the roof over the main doors",
+        "the district said dont come to school tomorrow because of the blizzard",
+        "my son is sick with the flu, told him not to go to school tomorrow",
+    ],
+)
+def test_ordinary_hanging_objects_and_closures_raise_nothing(text: str) -> None:
+    assert fired_rules(normalize(text)) == []
