@@ -183,6 +183,7 @@ SUICIDE_INTENT = _words(
     r"wish(?:es)? (?:i|he|she) (?:was|were) dead",
     "better off dead",
     r"hang (?:my|him|her) ?self",
+    r"hanging (?:my|him|her) ?self",
     r"jump(?:ing)? off",
     "matarme",
     "matarse",
@@ -224,6 +225,8 @@ MEANS = _words(
     "techo",
     "vias",
 )
+# A farewell word close behind: "if you're reading this" also opens ordinary tips.
+_FAREWELL_SOON = r"\W+(?:\w+\W+){0,6}?(?:gone|dead|too late|no longer|not here|not alive|goodbye|bye|sorry)"
 GOODBYE = _words(
     "goodbye",
     "good bye",
@@ -236,8 +239,8 @@ GOODBYE = _words(
     r"wont (?:have to )?(?:worry about|see|be seeing) (?:me|him|her)",
     r"wont (?:be around|be here|need anything)",
     "to whoever finds me",
-    r"if (?:youre|you are|ur|u r) reading this",
-    r"by the time (?:you|u) (?:read|see|get) this",
+    r"if (?:youre|you are|ur|u r) reading this" + _FAREWELL_SOON,
+    r"by the time (?:you|u) (?:read|see|get) this" + _FAREWELL_SOON,
     r"giving (?:all )?(?:his|her|my) (?:stuff|things|belongings) away",
     r"cuando (?:leas|lean) esto",
     "sorry for everything",
@@ -272,40 +275,59 @@ ATTACK = (
     r"(?:shoot|stab|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself)\b)|"
     r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
     r"disparar|balacear|balacera|tiroteo|apunalar|bomba|lista negra|"
-    r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|para matar(?:lo|la|los|las|te)|"
+    r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
+    r"para matar(?:lo|la|los|las|te)\b(?! de (?:risa|hambre|aburrimiento))|"
     r"(?:llevar|traer) (?:la|una|su) (?:pistola|arma))"
 )
 # An attempt happening as the tip is written.
 HANGING_NOW = _words(
-    r"(?:she|he|shes|hes|she is|he is|she was|he was) hanging (?:from|in|off|by)",
-    r"hanging (?:herself|himself|themselves|themself)",
-    r"se esta (?:ahorcando|colgando)",
-    r"(?:esta|estaba) colgad[oa] (?:de|del|en)",
+    r"(?:she|he|shes|hes|she is|he is|she was|he was) hanging (?:from|off) (?:\w+ ){0,2}"
+    r"(?:rope|belt|tree|ceiling|fan|closet|door|shower|rod|beam|rafter|railing|banister|noose|sheet|cord|bunk|bed)s?",
+    r"(?<!about )(?<!of )hanging (?:herself|himself|themselves|themself)",
+    r"(?:found|find|see|saw) (?:her|him|them) hanging",
+    "se esta ahorcando",
+    r"se esta colgando (?:de|del|con)",
+    r"(?:esta|estaba) colgad[oa] (?:de|del) (?:\w+ ){0,2}"
+    r"(?:cuerda|soga|viga|arbol|cinturon|puerta|techo|regadera|closet|ropero|barandal|ventilador)",
 )
 # "Don't come to school Friday": the warning that comes before many attacks.
 STAY_AWAY_WARNING = _words(
-    r"(?:not to|to not|dont|shouldnt|do not|should not|better not) (?:come|go|be) (?:to|at) school",
-    r"(?:stay|keep) (?:away from|home from|out of) (?:the )?school",
-    r"no (?:vengas|vayas|vengan|vayan|vaya|venga|vayamos) a la escuela",
+    r"(?<!\bi )(?<!\bwe )(?<!\bthey )(?<!\bhim )(?<!\bher )(?:not to|to not|dont|do not|better not) "
+    r"(?:come|go|be|show up) (?:to|at) (?:school|skool|skl)",
+    r"(?:you|u|yall|everyone|anyone|people|nobody|we) (?:shouldnt|should not) (?:come|go|be) (?:to|at) "
+    r"(?:school|skool)",
+    r"(?<!wants to )(?<!want to )(?<!begs to )(?<!begged to )(?<!asked to )(?<!let him )(?<!let her )"
+    r"(?:stay|keep) (?:away from|home from|out of) (?:the )?(?:school|skool)",
+    r"no (?:vengas|vayas|vengan|vayan|venga|vayamos|vengamos)(?: \w+)? (?:a la escuela|al colegio|a clases?)",
+    r"(?<!prefiero que )(?<!mejor que )no vaya(?: \w+)? (?:a la escuela|al colegio|a clases?)",
 )
 # ... unless the reason given is ordinary: weather, a closure, illness.
 STAY_AWAY_ORDINARY = _words(
-    r"snow\w*",
+    r"snow(?:s|ed|ing|storm)?",
+    "snow day",
     "blizzard",
-    r"(?:school|schools|it) (?:is|was|will be) (?:closed|canceled|cancelled)",
+    r"(?:school|schools|it|classes) (?:is|are|was|will be) (?:closed|canceled|cancelled)",
     "school closure",
-    r"no school (?:tomorrow|today|on|this)",
-    "day off",
-    r"sick(?! of)",
+    r"(?<!will be )(?<!gonna be )no school (?:tomorrow|today|on|this|monday|tuesday|wednesday|thursday|friday)",
+    r"(?<!take a )(?<!take the )(?<!taking the )(?<!taking a )day off",
+    r"(?:is|im|i am|hes|shes|was|got|gets|getting|feel|feels|feeling|been|home|still) (?:really |so |very |super )?"
+    r"sick(?! of| and tired)",
     "flu",
     "fever",
     "covid",
-    "holiday",
-    "vacation",
+    r"(?:for|its|its a|is a|over) (?:the )?(?:holiday|vacation)",
+    "skip day",
+    "ditch day",
+    "teacher workday",
+    r"(?:suspended|expelled)\b[^.!?\n]{0,80}\bnot to (?:come|go)",
     "nieve",
     r"(?:la escuela|las escuelas) (?:esta|estan|va a estar) cerrada",
-    "no hay clases",
-    r"enferm\w*",
+    r"no (?:hay|habra) clases",
+    r"suspen\w* (?:de )?(?:las )?clases",
+    "paro de maestros",
+    "huelga",
+    "consejo tecnico",
+    r"(?:esta|estoy|estan|estaba|anda|se puso) (?:muy )?enferm[oa]s?(?! de la cabeza| mental)",
     "vacaciones",
 )
 HOME_FEAR = _words(
@@ -442,7 +464,7 @@ SETTLED = _words(
     "ya la vio",
     "ya hablo con",
 )
-JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
+JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", r"(?<!no )era broma")
 # Guards that belong to one rule only (a word that excuses a goodbye post does not excuse a gun).
 # A goodbye post the reporter explains: a hacked or fake account, or the family moving to another town;
 # not when the same sentence goes on "but it's real" ("his snap got hacked last week but this one is real").
@@ -515,7 +537,10 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 # A guard the reporter denies is no guard: "this is not a rumor", "it is not fake", "no es falso".
-_DENIED = re.compile(r"\b(?:not|isnt|wasnt|arent|werent|aint|never|no es|no era|nada de)\s+(?:a |an |un |una )?$")
+_DENIED = re.compile(
+    r"\b(?:not|isnt|wasnt|arent|werent|aint|never|no|no es|no era|no son|nada de)\s+"
+    r"(?:(?:a|an|un|una|just|only|some|simply|solo)\s+){0,2}$"
+)
 
 
 def _guards(pattern: str, normalized_text: str) -> bool:

@@ -132,6 +132,8 @@ def test_spanish_molestar_is_bullying_not_sexual_assault() -> None:
         ("it is NOT a nerf gun, he has a real gun in his backpack at school right now", "weapon at school now"),
         ("no es un rumor, trae una pistola en la escuela ahorita", "weapon at school now"),
         ("no es de juguete, trae una pistola en la mochila en la escuela ahorita", "weapon at school now"),
+        ("this is not just a rumor, he has a gun in his backpack at school right now", "weapon at school now"),
+        ("dijo que va a disparar mañana, no era broma", "attack with a date"),
     ],
 )
 def test_a_guard_the_reporter_denies_does_not_stop_a_rule(text: str, rule: str) -> None:
@@ -162,6 +164,11 @@ def test_a_guard_the_reporter_means_still_stops_the_critical_rules(text: str) ->
         ("my friend sent me 'if you're reading this i'm already gone'", "goodbye message"),
         ("he's been giving his stuff away all week and said he won't need it", "goodbye message"),
         ("dicen que lo van a esperar hoy a la salida con bates para matarlo", "attack with a date"),
+        ("hes sick and tired of everyone, he told me dont come to school tomorrow", "warning to stay away on a day"),
+        ("he said take the day off friday, dont come to school, trust me", "warning to stay away on a day"),
+        ("esta enfermo de la cabeza, me dijo que no vaya a la escuela mañana", "warning to stay away on a day"),
+        ("we found him hanging in the garage", "hanging now"),
+        ("by the time u read this ill be dead", "goodbye message"),
     ],
 )
 def test_warnings_attempts_and_goodbyes_a_professional_would_act_on(text: str, rule: str) -> None:
@@ -175,6 +182,14 @@ def test_warnings_attempts_and_goodbyes_a_professional_would_act_on(text: str, r
         "ice is hanging off the roof over the main doors",
         "the district said dont come to school tomorrow because of the blizzard",
         "my son is sick with the flu, told him not to go to school tomorrow",
+        "She's hanging in there but the bullying keeps getting worse",
+        "he was hanging by the bike racks with high schoolers after school",
+        "My son got suspended and the principal told him not to come to school until Monday",
+        "my son wants to stay home from school tomorrow because kids bully him",
+        "dont go to school friday its senior skip day",
+        "no vayas a la escuela mañana, hay paro de maestros",
+        "If you're reading this, please do something about the vaping in the boys bathroom",
+        "un chiste para matarlos de risa hoy",
     ],
 )
 def test_ordinary_hanging_objects_and_closures_raise_nothing(text: str) -> None:
