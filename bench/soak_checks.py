@@ -58,11 +58,10 @@ def open_alert_rows(now: Any) -> tuple[list[Any], list[Any]]:
 
 
 def describe_alert_row(row: Any, now: Any) -> str:
+    due_in = (row.due_at - now).total_seconds()
     return (f"alert {row.id} ({row.urgency}, {row.kind}, {row.status}, chain {row.chain_position} repeat "
             f"{row.repeat}, {row.attempts} claims, {row.send_failures} failed sends, last error {row.error_code}, "
-            f"due in "
-            f"{(row.due_at - now).total_seconds():.0f} s, tip "
-            f"{'acknowledged' if row.acknowledged_at else 'not acknowledged'})")
+            f"due in {due_in:.0f} s, tip {'acknowledged' if row.acknowledged_at else 'not acknowledged'})")
 
 
 def distinctive_words(text: str) -> set[str]:

@@ -179,20 +179,12 @@ class TriageModel:
         if not self._blocks:
             blocks = [vectorizer.transform(normalized_texts) for _, vectorizer in self._features.transformer_list]
             return sp.hstack(blocks, format="csr")
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
-        indptr = [0]
-        for text in normalized_texts:
-            for block in self._blocks:
-                columns, values = block.row(text)
-                indices.append(columns)
-                data.append(values)
-            indptr.append(indptr[-1] + sum(len(c) for c in indices[-len(self._blocks):]))
-        return sp.csr_matrix(
-            (np.concatenate(data) if data else np.zeros(0, np.float32),
-             np.concatenate(indices) if indices else np.zeros(0, np.int32), np.asarray(indptr, dtype=np.int32)),
-            shape=(len(normalized_texts), self._n_features),
-        )
+        parts = [block.row(text) for text in normalized_texts for block in self._blocks]
+        lengths = [len(columns) for columns, _ in parts]
+        indptr = np.concatenate([[0], np.cumsum(lengths)])[:: len(self._blocks)].astype(np.int32)
+        columns = np.concatenate([c for c, _ in parts]) if parts else np.zeros(0, np.int32)
+        values = np.concatenate([v for _, v in parts]) if parts else np.zeros(0, self._blocks[0].dtype)
+        return sp.csr_matrix((values, columns, indptr), shape=(len(normalized_texts), self._n_features))
 
     def _phrases(self, row: Any, category: str, urgency: str) -> list[str]:
         """Word n-grams of the text that pushed most towards the chosen category and urgency."""

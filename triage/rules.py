@@ -464,7 +464,7 @@ SETTLED = _words(
     "ya la vio",
     "ya hablo con",
 )
-JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", r"(?<!no )era broma")
+JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
 # Guards that belong to one rule only (a word that excuses a goodbye post does not excuse a gun).
 # A goodbye post the reporter explains: a hacked or fake account, or the family moving to another town;
 # not when the same sentence goes on "but it's real" ("his snap got hacked last week but this one is real").

@@ -33,6 +33,15 @@ TRIGGERS = [
 ]
 
 
+def fired(text: str) -> list[str]:
+    """The names of the rules that fire on a raw tip text."""
+    return [rule.name for rule in fired_rules(normalize(text))]
+
+
+def floors(text: str) -> list[str]:
+    return [rule.floor for rule in fired_rules(normalize(text))]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     words=st.lists(st.one_of(st.sampled_from(TRIGGERS), st.text(max_size=12)), max_size=12),
@@ -64,7 +73,7 @@ def test_every_rule_has_a_valid_floor_of_high_or_more() -> None:
     ],
 )
 def test_rule_fires_on_english_and_spanish(text: str, rule: str) -> None:
-    assert rule in [r.name for r in fired_rules(normalize(text))]
+    assert rule in fired(text)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +89,7 @@ def test_rule_fires_on_english_and_spanish(text: str, rule: str) -> None:
     ],
 )
 def test_no_critical_rule_fires_on_figures_of_speech(text: str) -> None:
-    assert all(rule.floor != "critical" for rule in fired_rules(normalize(text)))
+    assert "critical" not in floors(text)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +102,7 @@ def test_no_critical_rule_fires_on_figures_of_speech(text: str) -> None:
     ],
 )
 def test_a_goodbye_the_reporter_explains_is_left_to_the_model(text: str) -> None:
-    assert "goodbye message" not in [r.name for r in fired_rules(normalize(text))]
+    assert "goodbye message" not in fired(text)
 
 
 @pytest.mark.parametrize(
@@ -114,12 +123,12 @@ def test_a_goodbye_the_reporter_explains_is_left_to_the_model(text: str) -> None
     ],
 )
 def test_the_exceptions_do_not_excuse_a_real_danger(text: str, rule: str) -> None:
-    assert rule in [r.name for r in fired_rules(normalize(text))]
+    assert rule in fired(text)
 
 
 def test_spanish_molestar_is_bullying_not_sexual_assault() -> None:
     """ "Molestar" means to bother: "los que lo molestan" are bullies, not molesters."""
-    names = [r.name for r in fired_rules(normalize("dijo que va a matar a los que lo molestan"))]
+    names = fired("dijo que va a matar a los que lo molestan")
     assert "sexual assault" not in names
     assert "threat of an attack" in names
 
@@ -137,7 +146,7 @@ def test_spanish_molestar_is_bullying_not_sexual_assault() -> None:
     ],
 )
 def test_a_guard_the_reporter_denies_does_not_stop_a_rule(text: str, rule: str) -> None:
-    assert rule in [r.name for r in fired_rules(normalize(text))]
+    assert rule in fired(text)
 
 
 @pytest.mark.parametrize(
@@ -149,7 +158,7 @@ def test_a_guard_the_reporter_denies_does_not_stop_a_rule(text: str, rule: str) 
     ],
 )
 def test_a_guard_the_reporter_means_still_stops_the_critical_rules(text: str) -> None:
-    assert all(rule.floor != "critical" for rule in fired_rules(normalize(text)))
+    assert "critical" not in floors(text)
 
 
 @pytest.mark.parametrize(
@@ -172,7 +181,7 @@ def test_a_guard_the_reporter_means_still_stops_the_critical_rules(text: str) ->
     ],
 )
 def test_warnings_attempts_and_goodbyes_a_professional_would_act_on(text: str, rule: str) -> None:
-    assert rule in [r.name for r in fired_rules(normalize(text))]
+    assert rule in fired(text)
 
 
 @pytest.mark.parametrize(
@@ -193,4 +202,4 @@ def test_warnings_attempts_and_goodbyes_a_professional_would_act_on(text: str, r
     ],
 )
 def test_ordinary_hanging_objects_and_closures_raise_nothing(text: str) -> None:
-    assert fired_rules(normalize(text)) == []
+    assert fired(text) == []
