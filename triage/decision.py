@@ -14,9 +14,10 @@ from triage.taxonomy import DANGER_ORDER, URGENCIES
 # COST[true][predicted]. Rows: what the tip really is; columns: what we say.
 # Any error costs about 1, except leaving a critical tip below critical: 5 for "high", 10 when it
 # would wait in a queue (medium, low). Chosen on the training set only (`python -m triage tune`), with
-# each writer's tips held out in turn (a stand-in for tips from outsiders): 4 gives critical recall 0.965
-# with 7 dangerous misses and a worst writer at 0.923; 5 gives 0.975 with 3, worst writer 0.942; 6 gives
-# 0.978 with 3 for 1.2 points less urgency macro-F1. (tfidf-linear-6, 10 writers.)
+# each writer's tips held out in turn (a stand-in for tips from outsiders): 4 gives critical recall 0.973
+# with 4 dangerous misses and a worst writer at 0.922; 5 gives 0.981 with 3, worst writer 0.956; 6 gives
+# 0.984 with 3 for 1.1 points less urgency macro-F1. (tfidf-linear-6, 18 writers; with 10 writers it was
+# 0.965 / 7, 0.975 / 3 and 0.978 / 3, and 5 was chosen the same way.)
 MISSED_CRITICAL_COST = 5.0
 
 

@@ -56,10 +56,10 @@ def test_evaluate_json_has_exactly_the_documented_keys(dev_report: dict[str, Any
 
 # The issue asks for critical recall >= 0.95, no dangerous miss, urgency macro-F1 >= 0.80 and category
 # macro-F1 >= 0.85 on dev. The model meets the second and the fourth but not yet the others (README, Triage:
-# 0.902, 0, 0.696, 0.856 when these lines were last raised, from 0.883, 3, 0.665, 0.838), so the issue stays
+# 0.926, 0, 0.699, 0.883 when these lines were last raised, from 0.902, 0, 0.696, 0.856), so the issue stays
 # open. Until they are met, these tests hold the line where the model measurably is, so that no change makes
 # it worse unnoticed; raise them whenever the model improves.
-DEV_FLOORS = {"critical_recall": 0.895, "urgency_macro_f1": 0.69, "category_macro_f1": 0.85}
+DEV_FLOORS = {"critical_recall": 0.92, "urgency_macro_f1": 0.695, "category_macro_f1": 0.875}
 MAX_DANGEROUS_MISSES = 0
 
 
