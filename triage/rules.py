@@ -290,6 +290,41 @@ HANGING_NOW = _words(
     r"(?:esta|estaba) colgad[oa] (?:de|del) (?:\w+ ){0,2}"
     r"(?:cuerda|soga|viga|arbol|cinturon|puerta|techo|regadera|closet|ropero|barandal|ventilador)",
 )
+# Someone on the way to hurt a person, as the tip is written: an angry parent driving to the school "to make
+# that teacher pay", a group heading to the park "to jump him". Schools lock the doors for this. The person
+# hurt must be named as a person ("to beat my mom", not "to beat Kelly Walsh", "the traffic" or "me at madden";
+# "to shoot everyone", not "hoops" or "senior pictures"), in the same clause, and not in a story ("was on his
+# way", "last friday they headed"), a figure of speech ("shes going to kill me when she sees my grades") or a
+# reason given for something else ("on her way to the nurse because some girls tried to hurt her").
+_PERSON = (
+    r"(?:me|him|her|them|us|you|u|everyone|everybody|people|someone|somebody|(?:ms|mr|mrs)\.? \w+|"
+    r"(?:my|his|her|their|our|your|that|this|the|a|some) (?:\w+ )?(?:teacher|coach|principal|kid|boy|girl|"
+    r"student|freshman|sophomore|junior|senior|brother|sister|mom|dad|mother|father|ex|boyfriend|girlfriend|"
+    r"friend|cousin|son|daughter|wife|husband|family|class|guy)s?)\b"
+)
+_ON_THE_WAY = (
+    r"(?<!was )(?<!were )(?<!already )(?<!iba )(?<!iban )(?<!estaba )"
+    r"\b(?:on (?:his|her|their|my|our|the) way(?! out\b)|omw|otw|heading (?:over|here|back|(?=to\b))|"
+    r"(?:is|are|hes|shes|theyre|just) headed (?:over|here|back|(?=to\b))|coming (?:over|here|back|(?=to\b))|"
+    r"driving (?:over|here|(?=to\b))|en camino|vienen? (?:para aca|para aqui|pa aca|paca|a la escuela)|"
+    r"ya vienen?|van? (?:para|hacia) (?:el|la|al|su))\b"
+)
+_SAME_CLAUSE = (
+    r"(?:(?!\b(?:because|bc|cuz|tried|trying|scared|afraid|yesterday|last|porque|tomorrow|tmrw|monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday)\b)[^.!?\n]){0,60}?"
+)
+_TO_HURT = (
+    r"(?:(?<!going )(?<!gonna )\bto (?:(?:hurt|kill|stab|attack) " + _PERSON + r"|"
+    r"shoot (?:up\b|" + _PERSON + r"(?! (?:a|an) (?:text|message|dm|snap|email|pic)\b))|"
+    r"jump (?!(?:\w+ )?(?:car|truck|battery|fence|line|stairs|rope)\b)" + _PERSON + r"|"
+    r"beat (?:" + _PERSON + r"(?! (?:team|squad|at|in|to|on)\b)|the (?:shit|crap|hell) out of)|"
+    r"get (?:revenge on|back at) " + _PERSON + r"|"
+    r"make (?:him|her|them|that \w+|the \w+) pay(?! for (?:the|a|an|my|his|her|their|our)\b))|"
+    r"\b(?:a|para) (?:(?:matar|golpear)(?:me|te|lo|la|le|nos|los|las|les)\b|(?:matar|golpear|lastimar) a\b|"
+    r"lastimar\w*|pegarles?\b(?! (?:los|las|el|la|un|una)\b)|balacear\w*|disparar\w*|apunalar\w*|"
+    r"acuchillar\w*|partirle la madre))"
+)
+COMING_TO_HARM = _ON_THE_WAY + _SAME_CLAUSE + _TO_HURT
 # "Don't come to school Friday": the warning that comes before many attacks.
 STAY_AWAY_WARNING = _words(
     r"(?<!\bi )(?<!\bwe )(?<!\bthey )(?<!\bhim )(?<!\bher )(?:not to|to not|dont|do not|better not) "
@@ -519,6 +554,7 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED,)),
     SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST)),
     SafetyRule("assault in progress", "critical", (VIOLENCE_IN_PROGRESS, HURRY), (SETTLED,)),
+    SafetyRule("someone on the way to hurt", "critical", (COMING_TO_HARM,), (SETTLED, JOKING)),
     SafetyRule("hazard hurting people now", "critical", (HAZARD, HAZARD_HARM, NOW), (SETTLED, PAST, r"\bdrill\b")),
     SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED,)),
     SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST)),

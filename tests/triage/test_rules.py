@@ -178,6 +178,17 @@ def test_a_guard_the_reporter_means_still_stops_the_critical_rules(text: str) ->
         ("esta enfermo de la cabeza, me dijo que no vaya a la escuela mañana", "warning to stay away on a day"),
         ("we found him hanging in the garage", "hanging now"),
         ("by the time u read this ill be dead", "goodbye message"),
+        ("a parent called saying he's on his way over to 'make that teacher pay', he sounded drunk",
+         "someone on the way to hurt"),
+        ("her ex is on his way to the school to hurt her because she told the counselor last week",
+         "someone on the way to hurt"),
+        ("theyre heading over to the park to jump him, like 10 of them", "someone on the way to hurt"),
+        ("el papa de Luis viene para aca a golpearlo, esta borracho", "someone on the way to hurt"),
+        ("my stepdad is driving here to beat my mom again, he just texted", "someone on the way to hurt"),
+        ("hes coming to kill me, please send someone", "someone on the way to hurt"),
+        ("my dad is on his way to the school right now to hurt ms. alvarez, he's drunk", "someone on the way to hurt"),
+        ("mi papa viene para aca a matarme", "someone on the way to hurt"),
+        ("ya vienen a pegarles a los de primero", "someone on the way to hurt"),
     ],
 )
 def test_warnings_attempts_and_goodbyes_a_professional_would_act_on(text: str, rule: str) -> None:
@@ -199,7 +210,23 @@ def test_warnings_attempts_and_goodbyes_a_professional_would_act_on(text: str, r
         "no vayas a la escuela mañana, hay paro de maestros",
         "If you're reading this, please do something about the vaping in the boys bathroom",
         "un chiste para matarlos de risa hoy",
+        "my mom is on her way to pick me up from practice",
+        "we were coming over to kill time before the game",
+        "coming to school to kill it at the talent show",
+        "on the way to school i saw someone hurt a dog",
+        "she is on her way to the nurse, she hurt her ankle in gym",
+        "last week he said he was on his way to beat him up but nothing happened",
+        "hes coming back to class to make up the test",
+        "on our way to beat Kelly Walsh!!",
+        "hes on his way to the gym to shoot hoops",
+        "my dad is on his way to the school to jump her car, the battery died",
+        "she's on her way to the nurse because some girls tried to hurt her in PE",
+        "my mom is on her way to pick me up and she is going to kill me, i got detention",
+        "he was already on his way to beat him up but his mom stopped him",
+        "my dad is heading to the school to make that kid pay for the phone he broke",
+        "ya vienen mis primos a matar el rato",
+        "vienen a la escuela a golpear la piñata para el cumple de la maestra",
     ],
 )
-def test_ordinary_hanging_objects_and_closures_raise_nothing(text: str) -> None:
+def test_ordinary_wording_near_the_newer_rules_raises_nothing(text: str) -> None:
     assert fired(text) == []
