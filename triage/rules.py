@@ -320,7 +320,7 @@ _TO_HURT = (
     r"beat (?:" + _PERSON + r"(?! (?:team|squad|at|in|to|on)\b)|the (?:shit|crap|hell) out of)|"
     r"get (?:revenge on|back at) " + _PERSON + r"|"
     r"make (?:him|her|them|that \w+|the \w+) pay(?! for (?:the|a|an|my|his|her|their|our)\b))|"
-    r"\b(?:a|para) (?:(?:matar|golpear)(?:me|te|lo|la|le|nos|los|las|les)\b|(?:matar|golpear|lastimar) a\b|"
+    r"\b(?:a|para) (?:(?:matar|golpear)(?:me|te|lo|la|le|nos|los|las|les)\b|(?:matar|golpear) a\b|"
     r"lastimar\w*|pegarles?\b(?! (?:los|las|el|la|un|una)\b)|balacear\w*|disparar\w*|apunalar\w*|"
     r"acuchillar\w*|partirle la madre))"
 )

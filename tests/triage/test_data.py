@@ -97,6 +97,15 @@ def test_at_least_15_percent_spanish_or_mixed(path: Path) -> None:
     assert spanish / len(tips) >= 0.15
 
 
+@pytest.mark.parametrize("path", [TRAIN_FILE, HOLDOUT2_FILE], ids=["train", "holdout2"])
+def test_every_tip_has_its_writer(path: Path) -> None:
+    """Leave-one-writer-out needs the writer of each tip: one letter a line, line for line with the tips."""
+    writers = require(path.with_name(f"{path.stem}_writers.txt")).read_text().split()
+    lines = [line for line in require(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(writers) == len(lines)
+    assert all(len(w) == 1 and w.isalpha() for w in writers)
+
+
 def test_few_near_duplicates_within_and_across_files() -> None:
     texts = [t.text for path in ALL_FILES for t in read_labelled(require(path))]
     involved = {i for pair in near_duplicate_pairs(texts) for i in pair}
