@@ -469,17 +469,30 @@ MEETING_ADULT = (
 )
 # The tip itself says the danger is over, false, figurative or not now: the model decides, not a rule.
 SETTLED = _words(
-    r"follow(?:ing)? up",
-    "update",
     "closing the loop",
-    "close it",
-    r"rumou?rs?",
+    r"clos(?:e|ed) (?:it|this|the (?:case|report|tip))(?: out)?",
+    r"cerr(?:ar|aron|o|amos) (?:el|este) (?:caso|reporte)",
+    r"(?:just|only) (?:a )?rumou?rs?",
+    r"rumou?rs? (?:was|were|is|are) (?:false|fake|wrong|not true|made up)",
+    r"(?:solo|puro|pura|era|es un|fue un) (?:rumor|chisme)",
     "not true",
     "no es cierto",
+    "no era cierto",
     "fake",
     r"false (?:alarm|rumou?r)",
+    r"(?:es|era|fue|eran|son) (?:mentira|falso|falsa)",
+    "falsa alarma",
     "not credible",
-    r"already (?:met|talked|handled|checked|verified|told)",
+    r"already (?:met|talked|handled|checked|verified|told|looked into|cleared|investigated|dealt with|resolved)",
+    r"(?:was|were|been|got|has been|have been) (?:cleared|resolved|handled|dealt with|looked into)",
+    r"(?:is|was|its|it was|are|were) not real",
+    r"(?:isnt|wasnt|arent|werent) real",
+    r"no (?:es|era|son|eran) real(?:es)?",
+    r"made ?-?up",
+    r"inventad[oa]s?",
+    r"no (?:concern|danger|threat|risk) (?:remains|left|anymore)",
+    r"(?:nadie|no) corre peligro",
+    r"ya (?:lo |la |los |las )?(?:revisaron|investigaron|checaron|resolvieron|aclararon)",
     "turned out",
     "just talk",
     "means beat",
@@ -513,6 +526,7 @@ GOODBYE_EXPLAINED = (
         r"moving to (?:another|a new|a different) (?:school|town|city|state)",
         r"se (?:muda|mudan|va a mudar|van a mudar) a",
         "se cambia de escuela",
+        r"fictional|fiction story|creative writing|(?:song )?lyrics",
     )
     + r"(?![^.!?\n]*\b(?:but|pero|real|really|de verdad|this time|esta vez)\b)"
 )

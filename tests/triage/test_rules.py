@@ -230,3 +230,38 @@ def test_warnings_attempts_and_goodbyes_a_professional_would_act_on(text: str, r
 )
 def test_ordinary_wording_near_the_newer_rules_raises_nothing(text: str) -> None:
     assert fired(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("UPDATE: he's on his way here to hurt her", "someone on the way to hurt"),
+        ("following up on my tip, he has a gun in his backpack at school right now", "weapon at school now"),
+        ("update - the kid i reported still has the knife in his locker today", "weapon carried at school"),
+        ("there's a rumor he's going to shoot up the school tomorrow", "attack with a date"),
+        ("hay un rumor que mañana van a poner una bomba en la escuela", "attack with a date"),
+        ("rumor going around she posted goodbye forever and has pills", "goodbye message"),
+        ("sigo con lo de ayer, following up: she said she will kill herself tonight", "suicide plan with a time"),
+    ],
+)
+def test_an_update_or_a_rumour_of_a_danger_still_fires(text: str, rule: str) -> None:
+    # "Update", "following up" and "rumor" say how a tip came, not that the danger is over: many real
+    # critical tips are rumours ("everyone's saying he's bringing a gun tomorrow") or second tips.
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "update: the gun at school today was a nerf gun, the office checked",
+        "that rumor about a shooting at school friday is not real, police checked",
+        "el rumor de la balacera del viernes en la escuela era mentira",
+        "the rumour that he is bringing a gun to school tomorrow was made up",
+        "follow up: the threat about shooting up the school friday was already looked into and cleared",
+        "update: her goodbye post was song lyrics, she is fine",
+        "ya lo investigaron, lo de que va a disparar mañana fue inventado",
+        "following up on the hit list rumor, its just a rumor, the sro closed it",
+    ],
+)
+def test_an_update_or_a_rumour_that_says_it_is_over_raises_no_critical(text: str) -> None:
+    assert "critical" not in floors(text)
