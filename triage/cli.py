@@ -1,4 +1,4 @@
-"""`python -m triage train|assess|evaluate|bench|tune`: the command line of the classifier."""
+"""`python -m triage train|assess|evaluate|bench|tune|agreement`: the command line of the classifier."""
 
 from __future__ import annotations
 
@@ -96,6 +96,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from triage.agreement import agreement, format_agreement, load_readings
+
+    ensure_trained(model_dir())
+    result = agreement(load_readings(), load_model())
+    print(json.dumps(result) if args.json else format_agreement(result))
+    return 0
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from triage.tuning import print_tuning
 
@@ -131,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--k", type=float, nargs="+", default=[3.0, 4.0, 5.0, 6.0, 8.0])
     p.add_argument("--no-writers", action="store_true", help="skip leave-one-writer-out (about a minute)")
     p.set_defaults(run=cmd_tune)
+
+    p = commands.add_parser(
+        "agreement", help="two blind readers of the taxonomy, and the model, scored against the labels of 600 tips"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=cmd_agreement)
 
     args = parser.parse_args(argv)
     try:
