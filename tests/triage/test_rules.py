@@ -265,3 +265,39 @@ def test_an_update_or_a_rumour_of_a_danger_still_fires(text: str, rule: str) -> 
 )
 def test_an_update_or_a_rumour_that_says_it_is_over_raises_no_critical(text: str) -> None:
     assert "critical" not in floors(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "floor"),
+    [
+        ("he drew the school map with xs on some classrooms and keeps saying one more day", "critical"),
+        ("somebody posted a floor plan of the school with the doors circled and a countdown that ends 8:15", "critical"),
+        ("he said friday is the day and showed us the map with our science room circled", "critical"),
+        ("dibujó un mapa de la escuela con equis en los salones y dice que mañana", "critical"),
+        ("mi hermano vio un dibujo del edificio con los salones tachados y dice que falta un día", "critical"),
+        ("he has a drawing of the school with Xs on the rooms of the teachers he hates", "high"),
+        ("he keeps a doc with the school floor plan and our names in the rooms, highlighted red", "high"),
+        ("un estudiante tiene un mapa de la escuela con equis en los salones de los maestros que odia", "high"),
+    ],
+)
+def test_a_marked_up_map_of_the_school_is_an_attack_plan(text: str, floor: str) -> None:
+    assert floor in floors(text)
+    if floor == "high":  # no time given: serious, not yet critical
+        assert "critical" not in floors(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we made a map of the school with xs for the scavenger hunt tomorrow",
+        "the fire drill map in every classroom has the exits marked, we practice friday",
+        "he made a minecraft map of our school with the gym circled lol",
+        "the new student got a map of the school with her classrooms circled, first day is monday",
+        "Open house is Thursday; the PTA map with circled rooms for each teacher is on the website",
+        "one more day till spring break!!",
+        "la maestra marcó con X en el mapa de la escuela donde van a entregar las donas de la recaudación el viernes",
+        "hicimos un mapa del tesoro de la escuela con equis para la fiesta del viernes",
+    ],
+)
+def test_ordinary_maps_and_countdowns_raise_nothing(text: str) -> None:
+    assert fired(text) == []
