@@ -62,6 +62,9 @@ NOT_A_WEAPON = _words(
     "de agua",
     "butter knife",
     "plastic knife",
+    # school programmes that talk about guns in Wyoming: a safety class, a team, a range
+    r"(?:gun|firearm|hunter|hunters) (?:safety|education|ed)\b",
+    r"(?:rifle|trap|skeet|archery|shooting) (?:team|club|range|sports|practice|meet)",
 )
 AT_SCHOOL = _words(
     "school",

@@ -301,3 +301,16 @@ def test_a_marked_up_map_of_the_school_is_an_attack_plan(text: str, floor: str) 
 )
 def test_ordinary_maps_and_countdowns_raise_nothing(text: str) -> None:
     assert fired(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "update: we have a gun safety assembly at school today",
+        "the rifle team has practice at the school range today after class",
+        "hunter ed class is using the orange dummy rifles in the ag room at school today",
+    ],
+)
+def test_school_programmes_about_guns_are_left_to_the_model(text: str) -> None:
+    # Wyoming schools teach hunter safety and field rifle and trap teams; a rule must not page an SRO for them.
+    assert "critical" not in floors(text)
