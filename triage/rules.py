@@ -22,11 +22,12 @@ def _words(*alternatives: str) -> str:
 
 # --- Vocabulary shared by the rules (English | Spanish) --------------------------------------------
 WEAPON = _words(
-    r"guns?",
+    # not the gun of a school programme: a gun or hunter safety class, a rifle or trap team, a range
+    r"guns?(?! (?:safety(?! off)|club|range|show)\b)",
     r"pistols?",
     r"handguns?",
     "glock",
-    r"rifles?",
+    r"(?<!drill )(?<!dummy )rifles?(?! (?:team|club|range|practice|match|meet)\b)",
     r"ar ?-?15",
     r"shotguns?",
     r"firearms?",
@@ -57,14 +58,12 @@ NOT_A_WEAPON = _words(
     "finger gun",
     r"glue gun",
     "staple gun",
-    "fake",
+    r"fake(?![^\n]*\b(?:but|pero|this time|esta vez|now (?:he|she|they))\b)",
     "de juguete",
     "de agua",
     "butter knife",
     "plastic knife",
-    # school programmes that talk about guns in Wyoming: a safety class, a team, a range
-    r"(?:gun|firearm|hunter|hunters) (?:safety|education|ed)\b",
-    r"(?:rifle|trap|skeet|archery|shooting) (?:team|club|range|sports|practice|meet)",
+    "vape pen",
 )
 AT_SCHOOL = _words(
     "school",
@@ -272,10 +271,13 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
     r"se tomo (?:un|una|el|la) (?:bote|frasco|caja)",
 )
 ATTACK = (
-    r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school|us|them)|school shooting|hit ?list|kill ?list|"
+    r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school(?! (?:video|photos?|pics?|pictures?|play|musical))|us|them)|"
+    r"school shooting|hit ?list|kill ?list|"
     r"bomb|blow up the school|massacre|columbine|"
     r"(?:gonna|going to|gunna|will|finna|plans? to|planning to|wants? to|about to|threaten\w* to) "
-    r"(?:shoot|stab|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself)\b)|"
+    r"(?:shoot|stab|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself|"
+    r"us (?:with (?:this|that|the) (?:test|quiz|exam|final|workout|project)|at practice)|"
+    r"(?:the |a )?(?:school )?(?:video|photos?|pics?|pictures?|film))\b)|"
     r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
     r"disparar|balacear|balacera|tiroteo|apunalar|bomba|lista negra|"
     r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
@@ -332,13 +334,17 @@ COMING_TO_HARM = _ON_THE_WAY + _SAME_CLAUSE + _TO_HURT
 # with x's on certain classrooms", "un mapa de la escuela con equis en los salones"). Threat assessors treat it
 # as a plan; with a near time or a countdown ("one more day") as an attack about to happen.
 ATTACK_MAP = _words(
-    r"(?:maps?|floor ?plans?|layout|diagram|blueprints?|sketch|mapa|plano|croquis)(?: \w+){0,3} (?:of|de|del) "
-    r"(?:the |our |this |la |el |nuestra |nuestro |esta )?(?:\w+ )?(?:school|building|classrooms?|hallways?|halls|"
+    r"(?:maps?|floor ?plans?|plans?|layouts?|diagrams?|blueprints?|sketch(?:es)?|pic|picture|photo|screenshot|drawing|"
+    r"mapas?|planos?|croquis|dibujo|foto)(?: \w+){0,3} (?:of|de|del) "
+    r"(?:the |our |this |da |la |el |nuestra |nuestro |esta |mi )?(?:\w+ ){0,3}"
+    r"(?:school|skool|skl|campus|bldg|prepa|colegio|building|classrooms?|hallways?|halls|"
     r"cafeteria|gym|escuela|edificio|salones|pasillos)",
-    r"(?:school|schools|building|escuela|edificio)(?:s)? (?:map|floor ?plan|layout|diagram|blueprint)s?",
+    r"(?:school|schools|skool|building|bldg|campus|escuela|edificio)(?:s)? "
+    r"(?:map|floor ?plan|layout|diagram|blueprint)s?",
     r"(?:mapa|plano|croquis|dibujo) (?:de la|del) (?:escuela|edificio|colegio|prepa|secundaria|gimnasio|pasillos?)",
     r"(?:drew|drawn|drawing|draws|sketched|sketching|mapped|mapping|dibujo|dibujado|dibujando) (?:out )?(?:all )?"
-    r"(?:of )?(?:the |our |a |la |el |los )?(?:whole )?(?:school|building|hallways|halls|escuela|edificio|salones|pasillos)",
+    r"(?:of )?(?:the |our |a |la |el |los )?(?:whole )?"
+    r"(?:school|building|hallways|halls|escuela|edificio|salones|pasillos)",
     r"(?:our|the) (?:school|building) (?:drawn|sketched|mapped) out",
     r"(?:maps?|floor ?plans?|layout|diagram|blueprints?|mapa|plano)\b[^.!?\n]{0,40}\b(?:rooms?|classrooms?|lab|"
     r"cafeteria|lunch ?room|gym|library|office|hallways?|bleachers|salon(?:es)?|pasillos?|gimnasio|biblioteca|oficina)",
@@ -356,7 +362,7 @@ MAP_MARKED = _words(
     r"targets?",
     r"equis",
     r"marcad[oa]s?",
-    r"marco",
+    r"marco (?:con|los|las|el|la|en)",
     r"circul\w+",
     r"tachad\w+",
     r"shaded",
@@ -367,7 +373,41 @@ MAP_MARKED = _words(
     r"resaltad\w+",
     r"flechas",
     r"nombres (?:de|en)",
+    r"(?:red )?dots? on",
+    r"red (?:circles?|dots?|marks?|xs)",
+    r"colou?red (?:in|red)",
+    r"labell?ed",
+    r"starred",
+    r"skulls?",
+    r"emo_skull\w*",
+    r"cruces",
+    r"x ?-?(?:d|ed) (?:out|off)",
+    r"puntos? rojos?",
+    r"circulos?",
+    r"(?:times|room numbers) (?:written|next to|on)",
 )
+# Marks that name targets: only these, or a countdown, make a map with a time critical.
+MAP_TARGETED = _words(
+    r"xs",
+    r"xes",
+    r"(?:an? )?x (?:on|over|through|en)",
+    r"equis en",
+    r"x marks? on",
+    r"crossed (?:out|off)",
+    r"targets?",
+    r"equis",
+    r"tachad\w+",
+    r"names? (?:in|inside|on|written)",
+    r"nombres (?:de|en)",
+    r"skulls?",
+    r"emo_skull\w*",
+    r"cruces",
+    r"x ?-?(?:d|ed) (?:out|off)",
+    r"red (?:circles?|dots?|marks?|xs)",
+    r"colou?red (?:in )?red",
+    r"puntos? rojos?",
+)
+_ANY_MARK = MAP_MARKED + "|" + MAP_TARGETED
 COUNTDOWN = _words(
     r"one more day",
     r"(?:\d+|one|two|three|four|five) (?:more )?days? (?:left|to go|more)",
@@ -378,29 +418,37 @@ COUNTDOWN = _words(
     r"soon (?:yall|you all|u all|everyone|you|u) (?:will|gonna|are gonna)",
     r"less than (?:24|a day)",
     r"(?:after|despues de) (?:tonight|hoy)",
+    r"(?:\d+|one|two|three|four|five) more days?",
+    r"in (?:\d+|two|three|four|five|a couple(?: of)?|a few) days",
+    r"en (?:\d+|dos|tres|cuatro|cinco|unos) dias",
+    r"(?:is|es) (?:the|el) (?:day|dia)",
     r"pronto",
     r"ya casi",
 )
 # ... unless the map is an ordinary one: a game, a drill, a class project, a scavenger hunt.
-MAP_ORDINARY = _words(
+_MAP_MENACE = (
+    r"(?<![\s\S])(?![\s\S]*\b(?:hide|hiding|lockdown|where (?:the )?(?:most )?(?:kids|students|people)|"
+    r"cameras?|unlocked|"
+    r"sro|cops?|police|one more day|count ?down|see you|soon (?:yall|you|u|everyone)|un dia mas)\b)[\s\S]*?"
+)
+MAP_ORDINARY = _MAP_MENACE + _words(
     r"scavenger",
     r"treasure",
     r"fire ?drill",
-    r"evacuation",
-    r"project",
-    r"assignment",
-    r"homework",
+    r"evacuation (?:drill|route|plan)s?",
+    r"(?:for|para) (?:a|an|the|his|her|my|our|un|una|el|la|su|mi) (?:\w+ )?"
+    r"(?:project|assignment|homework|proyecto|tarea)",
     r"geography",
     r"art class",
     r"minecraft|fortnite|roblox|video ?games?|game map|dnd|d ?n ?d|dungeons",
     r"seating chart",
-    r"new (?:student|kid)",
+    r"(?:for|help|helping|show|showing) (?:a |the |our )?new (?:student|kid)s?",
+    r"first day (?:of (?:school|class)|is|back)",
+    r"(?:class )?schedule",
     r"fundraiser",
     r"bus route",
-    r"proyecto",
-    r"tarea",
     r"simulacro",
-    r"juego",
+    r"(?:para|de) (?:un|el) juego",
     r"busqueda del tesoro",
     r"egg hunt",
     r"tesoro",
@@ -409,10 +457,15 @@ MAP_ORDINARY = _words(
     r"(?:race|tag|board|card) game",
     r"for (?:a|the) game",
     r"open house",
-    r"pta",
-    r"orientation",
+    r"pto|parent teacher",
+    r"(?:at|for|from) (?:the )?(?:freshman |new student )?orientation",
     r"back to school night",
-    r"website",
+    r"(?:school|district|official) website",
+    r"vap(?:e|es|ing)\b",
+    r"senior assassin",
+    r"land nav\w*|orienteering|checkpoints?",
+    r"construction",
+    r"construccion",
 )
 # "Don't come to school Friday": the warning that comes before many attacks.
 STAY_AWAY_WARNING = _words(
@@ -557,9 +610,11 @@ MEETING_ADULT = (
     r"\b(?:man|guy|adult|older|stranger|\d\d ?(?:year old|yo)|hes (?:19|2\d|3\d)|hombre|senor|adulto|mayor)\b"
 )
 # The tip itself says the danger is over, false, figurative or not now: the model decides, not a rule.
-SETTLED = _words(
+# Over, false or handled, unless the tip goes on to a new danger ("the last rumor was fake but this time he has
+# the gun", "ya lo investigaron una vez, hoy trae una pistola").
+_SETTLED_OVER = _words(
     "closing the loop",
-    r"clos(?:e|ed) (?:it|this|the (?:case|report|tip))(?: out)?",
+    r"clos(?:e|ed) (?:the|this) (?:case|report|tip)(?: out)?",
     r"cerr(?:ar|aron|o|amos) (?:el|este) (?:caso|reporte)",
     r"(?:just|only) (?:a )?rumou?rs?",
     r"rumou?rs? (?:was|were|is|are) (?:false|fake|wrong|not true|made up)",
@@ -573,34 +628,52 @@ SETTLED = _words(
     "falsa alarma",
     "not credible",
     r"already (?:met|talked|handled|checked|verified|told|looked into|cleared|investigated|dealt with|resolved)",
-    r"(?:was|were|been|got|has been|have been) (?:cleared|resolved|handled|dealt with|looked into)",
-    r"(?:is|was|its|it was|are|were) not real",
-    r"(?:isnt|wasnt|arent|werent) real",
+    r"(?:was|were|been|got|has been|have been) (?:cleared|resolved|handled|dealt with|looked into)(?! to\b)",
+    r"(?<!life )(?:is|was|its|it was|are|were) not real(?! (?:to|anymore)\b)",
+    r"(?<!life )(?:isnt|wasnt|arent|werent) real(?! (?:to|anymore)\b)",
     r"no (?:es|era|son|eran) real(?:es)?",
-    r"made ?-?up",
-    r"inventad[oa]s?",
-    r"no (?:concern|danger|threat|risk) (?:remains|left|anymore)",
-    r"(?:nadie|no) corre peligro",
+    r"(?:was|were|is|its|are|all|totally|completely|thats) made ?-?up|"
+    r"made ?-?up (?:story|stories|rumou?rs?|threats?|lies?|thing)",
+    r"(?:es|era|fue|son|eran|todo|esta|estaba) inventad[oa]s?|(?:historia|cuento|chisme|rumor|amenaza) inventad[oa]",
+    r"no (?:concern|danger|threat|risk) (?:remains|left|anymore)(?! for\b)",
+    r"(?:nadie|ya no) corre peligro",
+    r"(?:in|into) custody",
+    r"(?:was|were|got|been|has been) (?:arrested|sent home|detained)",
+    r"(?:there was|there is|found|they found) no (?:gun|knife|weapon)",
+    r"(?:threat|danger) is over",
+    r"(?:at|in) the (?:hospital|er) (?:now )?and (?:stable|safe|ok|okay)",
     r"ya (?:lo |la |los |las )?(?:revisaron|investigaron|checaron|resolvieron|aclararon)",
     "turned out",
-    "just talk",
-    "means beat",
     r"(?:was|were|its|it was) (?:a )?(?:joke|lyrics|song|meme)",
     "just kidding",
-    r"not (?:in danger|doing it|going to do it|gonna do it)",
     r"(?:im|shes|hes|is|are) safe",
+    "ya lo verificaron",
+    "ya la vio",
+    "ya hablo con",
+)
+_CONTRAST = (
+    r"(?![^\n]*\b(?:(?:but|pero)\W+(?:\w+\W+){0,3}?(?:he|she|they|hes|shes|theyre|him|her|now|today|tonight|tomorrow|rn|"
+    r"i saw|el|ella|ellos|se|ahora|hoy|manana|yo vi|has|had|got|brought|tiene|trae|lleva)|"
+    r"this time|esta vez|otra vez|again|"
+    r"(?:now|today) (?:he|she|they|hes|shes|theyre)|(?:hoy|ahora) (?:si|el|ella|trae|tiene))\b)"
+)
+# Not now, not meant, or a figure of speech ("not in danger right now but she wants to die" is not a plan
+# for tonight), unless the tip says it is different this time.
+_SETTLED_NOT_NOW = _words(
+    "just talk",
+    "means beat",
+    r"not (?:in danger|doing it|going to do it|gonna do it)",
     "no plan",
     r"wont act",
     r"no (?:tiene|tengo) (?:un )?plan",
     "no hoy",
     r"no (?:esta|estoy) pasando",
-    "ya lo verificaron",
     r"(?:kill|murder|shoot) (?:the|this|that) (?:test|exam|presentation|video|game|quiz|project)",
     "chess",
     r"matar el examen",
-    "ya la vio",
-    "ya hablo con",
 )
+_SETTLED_AGAIN = r"(?![^\n]*\b(?:this time|esta vez|otra vez|again)\b)"
+SETTLED = "(?:" + _SETTLED_OVER + _CONTRAST + ")|(?:" + _SETTLED_NOT_NOW + _SETTLED_AGAIN + ")"
 JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
 # Guards that belong to one rule only (a word that excuses a goodbye post does not excuse a gun).
 # A goodbye post the reporter explains: a hacked or fake account, or the family moving to another town;
@@ -615,7 +688,10 @@ GOODBYE_EXPLAINED = (
         r"moving to (?:another|a new|a different) (?:school|town|city|state)",
         r"se (?:muda|mudan|va a mudar|van a mudar) a",
         "se cambia de escuela",
-        r"fictional|fiction story|creative writing|(?:song )?lyrics",
+        r"(?:is|was|its|it was|just|only|thats) (?:just |only )?(?:a |some )?"
+        r"(?:fictional|fiction|(?:fiction )?story|creative writing|(?:song )?lyrics)",
+        r"(?:words|lyrics|lines?|quote) (?:to|from|of) (?:a|the|that|this) song|letra de (?:una|la) cancion",
+        r"(?:a|her|his) fictional story|(?:a )?story (?:shes|hes|she is|he is) writing",
     )
     + r"(?![^.!?\n]*\b(?:but|pero|real|really|de verdad|this time|esta vez)\b)"
 )
@@ -651,20 +727,31 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING, GOODBYE_EXPLAINED)),
     SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST)),
     SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST)),
-    SafetyRule("warning to stay away on a day", "critical", (STAY_AWAY_WARNING, SOON),
-               (SETTLED, JOKING, STAY_AWAY_ORDINARY)),
+    SafetyRule(
+        "warning to stay away on a day", "critical", (STAY_AWAY_WARNING, SOON), (SETTLED, JOKING, STAY_AWAY_ORDINARY)
+    ),
     SafetyRule("attack with a date", "critical", (ATTACK, SOON), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
     SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED,)),
     SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST)),
     SafetyRule("assault in progress", "critical", (VIOLENCE_IN_PROGRESS, HURRY), (SETTLED,)),
     SafetyRule("someone on the way to hurt", "critical", (COMING_TO_HARM,), (SETTLED, JOKING)),
-    SafetyRule("attack plan on a map, with a time", "critical", (ATTACK_MAP, MAP_MARKED, SOON + "|" + COUNTDOWN),
-               (SETTLED, JOKING, MAP_ORDINARY)),
+    SafetyRule(
+        "attack plan on a map, with a time",
+        "critical",
+        (ATTACK_MAP, MAP_TARGETED, SOON + "|" + COUNTDOWN),
+        (SETTLED, JOKING, MAP_ORDINARY),
+    ),
+    SafetyRule(
+        "attack plan on a map, with a countdown",
+        "critical",
+        (ATTACK_MAP, _ANY_MARK, COUNTDOWN),
+        (SETTLED, JOKING, MAP_ORDINARY),
+    ),
     SafetyRule("hazard hurting people now", "critical", (HAZARD, HAZARD_HARM, NOW), (SETTLED, PAST, r"\bdrill\b")),
     SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED,)),
     SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST)),
     SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
-    SafetyRule("attack plan on a map", "high", (ATTACK_MAP, MAP_MARKED), (SETTLED, JOKING, MAP_ORDINARY)),
+    SafetyRule("attack plan on a map", "high", (ATTACK_MAP, _ANY_MARK), (SETTLED, JOKING, MAP_ORDINARY)),
     SafetyRule("warning to stay away", "high", (STAY_AWAY_WARNING,), (SETTLED, JOKING, STAY_AWAY_ORDINARY)),
     SafetyRule("weapon at school", "high", (WEAPON, AT_SCHOOL), (NOT_A_WEAPON, SETTLED)),
     SafetyRule("afraid to go home", "high", (HOME_FEAR,)),
@@ -685,10 +772,17 @@ _DENIED = re.compile(
 )
 
 
+_HEDGED = re.compile(
+    r"\b(?:if|whether|hope|hopefully|maybe|might|could|prob|probably|si|ojala|tal vez|quizas|a lo mejor)\s+"
+    r"(?:(?:its|it is|this is|it was|thats|be|is|was|es|sea|era|fue|un|una)\s+){0,2}$"
+)
+
+
 def _guards(pattern: str, normalized_text: str) -> bool:
     """Whether a none_of pattern holds somewhere in the text, other than right after a denial."""
     return any(
         not _DENIED.search(normalized_text, max(0, match.start() - 20), match.start())
+        and not (pattern == SETTLED and _HEDGED.search(normalized_text, max(0, match.start() - 20), match.start()))
         for match in _compiled(pattern).finditer(normalized_text)
     )
 

@@ -114,8 +114,10 @@ def test_a_goodbye_the_reporter_explains_is_left_to_the_model(text: str) -> None
         ("he is moving to the gym right now and he has a gun in his hoodie", "weapon at school now"),
         ("some kids were moving a gun into his locker at school right now", "weapon at school now"),
         ("he was hacked with a machete in the parking lot and is not moving", "someone badly hurt now"),
-        ("she texted me goodbye tonight and said to take care of my sister. she is moving her stuff out",
-         "goodbye message"),
+        (
+            "she texted me goodbye tonight and said to take care of my sister. she is moving her stuff out",
+            "goodbye message",
+        ),
         ("his snapchat got hacked last week but this goodbye post is real, he posted it tonight", "goodbye message"),
         ("mi amiga se muda y me dijo que se va a matar esta noche, tiene las pastillas", "suicide plan with a time"),
         ("he said he was only joking but he told me he'd shoot up the school on monday", "attack with a date"),
@@ -178,10 +180,14 @@ def test_a_guard_the_reporter_means_still_stops_the_critical_rules(text: str) ->
         ("esta enfermo de la cabeza, me dijo que no vaya a la escuela mañana", "warning to stay away on a day"),
         ("we found him hanging in the garage", "hanging now"),
         ("by the time u read this ill be dead", "goodbye message"),
-        ("a parent called saying he's on his way over to 'make that teacher pay', he sounded drunk",
-         "someone on the way to hurt"),
-        ("her ex is on his way to the school to hurt her because she told the counselor last week",
-         "someone on the way to hurt"),
+        (
+            "a parent called saying he's on his way over to 'make that teacher pay', he sounded drunk",
+            "someone on the way to hurt",
+        ),
+        (
+            "her ex is on his way to the school to hurt her because she told the counselor last week",
+            "someone on the way to hurt",
+        ),
         ("theyre heading over to the park to jump him, like 10 of them", "someone on the way to hurt"),
         ("el papa de Luis viene para aca a golpearlo, esta borracho", "someone on the way to hurt"),
         ("my stepdad is driving here to beat my mom again, he just texted", "someone on the way to hurt"),
@@ -271,7 +277,10 @@ def test_an_update_or_a_rumour_that_says_it_is_over_raises_no_critical(text: str
     ("text", "floor"),
     [
         ("he drew the school map with xs on some classrooms and keeps saying one more day", "critical"),
-        ("somebody posted a floor plan of the school with the doors circled and a countdown that ends 8:15", "critical"),
+        (
+            "somebody posted a floor plan of the school with the doors circled and a countdown that ends 8:15",
+            "critical",
+        ),
         ("he said friday is the day and showed us the map with our science room circled", "critical"),
         ("dibujó un mapa de la escuela con equis en los salones y dice que mañana", "critical"),
         ("mi hermano vio un dibujo del edificio con los salones tachados y dice que falta un día", "critical"),
@@ -313,4 +322,52 @@ def test_ordinary_maps_and_countdowns_raise_nothing(text: str) -> None:
 )
 def test_school_programmes_about_guns_are_left_to_the_model(text: str) -> None:
     # Wyoming schools teach hunter safety and field rifle and trap teams; a rule must not page an SRO for them.
+    assert "critical" not in floors(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # a hedged "just a rumor" is no guard
+        ("idk if its just a rumor but ppl are saying hes bringing a gun tmrw", "attack with a date"),
+        ("no se si es un rumor pero dicen que mañana va a traer la pistola a la escuela", "attack with a date"),
+        # an earlier matter settled, then a new danger
+        ("the last rumor was fake but this time he has the gun in his backpack right now", "weapon at school now"),
+        (
+            "counselor already looked into it but today he brought a gun to school in his backpack",
+            "weapon at school now",
+        ),
+        ("la policia cerro el caso pero el sigue diciendo que va a matar a su ex mañana", "attack with a date"),
+        ("la otra vez era mentira pero hoy si trae navaja en la mochila", "weapon at school now"),
+        # ordinary words that only look like a settled matter
+        ("hes made up his mind to shoot up the school tomorrow", "attack with a date"),
+        ("its not real to me anymore i want to end my life tonight", "suicide plan with a time"),
+        (
+            "he opened his backpack, showed me a gun and closed it fast. this is right now in the cafeteria",
+            "weapon at school now",
+        ),
+        ("he got kicked off the rifle team and now he has a gun in his backpack right now", "weapon at school now"),
+        (
+            "her creative writing assignment was a goodbye letter to her family and she is giving away her stuff",
+            "goodbye message",
+        ),
+    ],
+)
+def test_a_settled_word_elsewhere_in_the_tip_does_not_silence_a_danger(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "update: the kid who brought a knife to school today was sent home and the sro has the knife",
+        "UPDATE: police arrested the boy with the gun at school this morning, he is in custody now",
+        "follow up on my tip: admin searched his backpack this morning and there was no gun",
+        "rumor has it mr davis is gonna kill us with this test tomorrow",
+        "rumor: someone is gonna shoot the school video tomorrow for the yearbook",
+        "she's not in danger right now but she told me she's been thinking about suicide",
+        "I learned the goodbye note he posted was the words to a song by his favourite band, he is fine",
+    ],
+)
+def test_a_follow_up_that_says_the_danger_is_over_raises_no_critical(text: str) -> None:
     assert "critical" not in floors(text)
