@@ -58,7 +58,7 @@ NOT_A_WEAPON = _words(
     "finger gun",
     r"glue gun",
     "staple gun",
-    r"fake(?![^\n]*\b(?:but|pero|this time|esta vez|now (?:he|she|they))\b)",
+    r"fake(?![^\n]{0,200}?\b(?:but|pero|this time|esta vez|now (?:he|she|they))\b)",
     "de juguete",
     "de agua",
     "butter knife",
@@ -652,7 +652,7 @@ _SETTLED_OVER = _words(
     "ya hablo con",
 )
 _CONTRAST = (
-    r"(?![^\n]*\b(?:(?:but|pero)\W+(?:\w+\W+){0,3}?(?:he|she|they|hes|shes|theyre|him|her|now|today|tonight|tomorrow|rn|"
+    r"(?![^\n]{0,200}?\b(?:(?:but|pero)\W+(?:\w+\W+){0,3}?(?:he|she|they|hes|shes|theyre|him|her|now|today|tonight|tomorrow|rn|"
     r"i saw|el|ella|ellos|se|ahora|hoy|manana|yo vi|has|had|got|brought|tiene|trae|lleva)|"
     r"this time|esta vez|otra vez|again|"
     r"(?:now|today) (?:he|she|they|hes|shes|theyre)|(?:hoy|ahora) (?:si|el|ella|trae|tiene))\b)"
@@ -672,7 +672,7 @@ _SETTLED_NOT_NOW = _words(
     "chess",
     r"matar el examen",
 )
-_SETTLED_AGAIN = r"(?![^\n]*\b(?:this time|esta vez|otra vez|again)\b)"
+_SETTLED_AGAIN = r"(?![^\n]{0,200}?\b(?:this time|esta vez|otra vez|again)\b)"
 SETTLED = "(?:" + _SETTLED_OVER + _CONTRAST + ")|(?:" + _SETTLED_NOT_NOW + _SETTLED_AGAIN + ")"
 JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
 # Guards that belong to one rule only (a word that excuses a goodbye post does not excuse a gun).
@@ -693,7 +693,7 @@ GOODBYE_EXPLAINED = (
         r"(?:words|lyrics|lines?|quote) (?:to|from|of) (?:a|the|that|this) song|letra de (?:una|la) cancion",
         r"(?:a|her|his) fictional story|(?:a )?story (?:shes|hes|she is|he is) writing",
     )
-    + r"(?![^.!?\n]*\b(?:but|pero|real|really|de verdad|this time|esta vez)\b)"
+    + r"(?![^.!?\n]{0,200}?\b(?:but|pero|real|really|de verdad|this time|esta vez)\b)"
 )
 # "Murder this geometry test": schoolwork, never people ("the final two people on his list").
 SCHOOLWORK_FIGURATIVE = (
