@@ -58,8 +58,10 @@ def test_evaluate_json_has_exactly_the_documented_keys(dev_report: dict[str, Any
 # macro-F1 >= 0.85 on dev. The model meets the second and the fourth but not yet the others (README, Triage:
 # 0.926, 0, 0.699, 0.883 when these lines were last raised, from 0.902, 0, 0.696, 0.856), so the issue stays
 # open. Until they are met, these tests hold the line where the model measurably is, so that no change makes
-# it worse unnoticed; raise them whenever the model improves.
-DEV_FLOORS = {"critical_recall": 0.92, "urgency_macro_f1": 0.695, "category_macro_f1": 0.875}
+# it worse unnoticed; raise them whenever the model improves. Training is not bit-identical across CPUs: the
+# same code and data gave 0.699 / 0.883 on one machine and 0.696 / 0.880 on another, so the F1 lines sit a
+# little below both rather than on one machine's last digit.
+DEV_FLOORS = {"critical_recall": 0.92, "urgency_macro_f1": 0.69, "category_macro_f1": 0.875}
 MAX_DANGEROUS_MISSES = 0
 
 
