@@ -770,8 +770,7 @@ _DENIED = re.compile(
     r"\b(?:not|isnt|wasnt|arent|werent|aint|never|no|no es|no era|no son|nada de)\s+"
     r"(?:(?:a|an|un|una|just|only|some|simply|solo)\s+){0,2}$"
 )
-
-
+# ... nor one the reporter doubts: "idk if its just a rumor", "maybe its fake", "no se si es un rumor".
 _HEDGED = re.compile(
     r"\b(?:if|whether|hope|hopefully|maybe|might|could|prob|probably|si|ojala|tal vez|quizas|a lo mejor)\s+"
     r"(?:(?:its|it is|this is|it was|thats|be|is|was|es|sea|era|fue|un|una)\s+){0,2}$"
@@ -779,10 +778,9 @@ _HEDGED = re.compile(
 
 
 def _guards(pattern: str, normalized_text: str) -> bool:
-    """Whether a none_of pattern holds somewhere in the text, other than right after a denial."""
+    """Whether a none_of pattern holds somewhere in the text, other than right after a denial or a doubt."""
     return any(
-        not _DENIED.search(normalized_text, max(0, match.start() - 20), match.start())
-        and not (pattern == SETTLED and _HEDGED.search(normalized_text, max(0, match.start() - 20), match.start()))
+        not any(cue.search(normalized_text, max(0, match.start() - 20), match.start()) for cue in (_DENIED, _HEDGED))
         for match in _compiled(pattern).finditer(normalized_text)
     )
 

@@ -145,6 +145,8 @@ def test_spanish_molestar_is_bullying_not_sexual_assault() -> None:
         ("no es de juguete, trae una pistola en la mochila en la escuela ahorita", "weapon at school now"),
         ("this is not just a rumor, he has a gun in his backpack at school right now", "weapon at school now"),
         ("dijo que va a disparar mañana, no era broma", "attack with a date"),
+        ("idk maybe its fake, he has a gun in his backpack at school right now", "weapon at school now"),
+        ("no se si es de juguete, trae una pistola en la mochila en la escuela ahorita", "weapon at school now"),
     ],
 )
 def test_a_guard_the_reporter_denies_does_not_stop_a_rule(text: str, rule: str) -> None:
