@@ -349,41 +349,25 @@ ATTACK_MAP = _words(
     r"(?:maps?|floor ?plans?|layout|diagram|blueprints?|mapa|plano)\b[^.!?\n]{0,40}\b(?:rooms?|classrooms?|lab|"
     r"cafeteria|lunch ?room|gym|library|office|hallways?|bleachers|salon(?:es)?|pasillos?|gimnasio|biblioteca|oficina)",
 )
+# Marks that show where, not whom: a tour or a drill map has them too.
 MAP_MARKED = _words(
-    r"xs",
-    r"xes",
-    r"x marks?",
-    r"(?:an? )?x (?:on|over|through)",
     r"marked",
     r"marking",
     r"circled",
     r"circles? (?:on|around)",
-    r"crossed (?:out|off)",
-    r"targets?",
-    r"equis",
     r"marcad[oa]s?",
     r"marco (?:con|los|las|el|la|en)",
     r"circul\w+",
-    r"tachad\w+",
     r"shaded",
     r"highlighted",
     r"numbered",
     r"arrows?",
-    r"names? (?:in|inside|on|written)",
     r"resaltad\w+",
     r"flechas",
-    r"nombres (?:de|en)",
     r"(?:red )?dots? on",
-    r"red (?:circles?|dots?|marks?|xs)",
-    r"colou?red (?:in|red)",
+    r"colou?red in",
     r"labell?ed",
     r"starred",
-    r"skulls?",
-    r"emo_skull\w*",
-    r"cruces",
-    r"x ?-?(?:d|ed) (?:out|off)",
-    r"puntos? rojos?",
-    r"circulos?",
     r"(?:times|room numbers) (?:written|next to|on)",
 )
 # Marks that name targets: only these, or a countdown, make a map with a time critical.
@@ -409,7 +393,6 @@ MAP_TARGETED = _words(
 )
 _ANY_MARK = MAP_MARKED + "|" + MAP_TARGETED
 COUNTDOWN = _words(
-    r"one more day",
     r"(?:\d+|one|two|three|four|five) (?:more )?days? (?:left|to go|more)",
     r"count(?:ing)? ?down",
     r"un dia mas",
