@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from triage.dataset import DATA_DIR, LabelledTip, read_labelled
-from triage.evaluate import score
+from triage.evaluate import headline, score
 from triage.taxonomy import CATEGORIES, URGENCIES
 
 if TYPE_CHECKING:
@@ -43,9 +43,9 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def load_readings(path: Path = READERS_FILE, data_dir: Path | None = None) -> list[ReadTip]:
-    """The readers' labels joined to the labelled tips they read; raises if a tip moved or changed."""
-    data_dir = data_dir or path.parent
+def load_readings(path: Path = READERS_FILE) -> list[ReadTip]:
+    """The readers' labels joined to the labelled tips they read (beside `path`); raises if a tip moved or
+    changed."""
     files: dict[str, list[LabelledTip]] = {}
     out: list[ReadTip] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -55,7 +55,7 @@ def load_readings(path: Path = READERS_FILE, data_dir: Path | None = None) -> li
         record = json.loads(line)
         name = record["file"]
         if name not in files:
-            files[name] = read_labelled(data_dir / name)
+            files[name] = read_labelled(path.parent / name)
         tips = files[name]
         index = int(record["line"]) - 1
         if not 0 <= index < len(tips):
@@ -74,13 +74,7 @@ def load_readings(path: Path = READERS_FILE, data_dir: Path | None = None) -> li
 
 
 def _figures(report: dict[str, Any]) -> dict[str, float]:
-    return {
-        "n": report["n"],
-        "critical_recall": report["critical_recall"],
-        "dangerous_misses": report["dangerous_misses"],
-        "urgency_macro_f1": report["urgency"]["macro_f1"],
-        "category_macro_f1": report["category"]["macro_f1"],
-    }
+    return {"n": report["n"], **headline(report)}
 
 
 def agreement(readings: list[ReadTip], model: TriageModel | None = None) -> dict[str, dict[str, dict[str, float]]]:

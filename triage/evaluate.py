@@ -57,6 +57,16 @@ def score(
     }
 
 
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The four figures the issue sets floors on, flat, from a `score` report."""
+    return {
+        "critical_recall": report["critical_recall"],
+        "dangerous_misses": report["dangerous_misses"],
+        "urgency_macro_f1": report["urgency"]["macro_f1"],
+        "category_macro_f1": report["category"]["macro_f1"],
+    }
+
+
 def evaluate_tips(model: TriageModel, tips: Sequence[LabelledTip]) -> dict[str, Any]:
     assessments = model.assess_many([tip.text for tip in tips])
     return score(tips, [a.category for a in assessments], [a.urgency for a in assessments], model.version)

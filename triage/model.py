@@ -13,7 +13,7 @@ import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,30 +332,35 @@ def train(
     return card
 
 
-def out_of_fold_report(tips: Sequence[LabelledTip], oof: OutOfFold) -> dict[str, Any]:
-    """The evaluate report of the out-of-fold predictions, decided exactly as `assess` decides."""
+def out_of_fold_report(
+    tips: Sequence[LabelledTip], oof: OutOfFold, cost: Mapping[str, Mapping[str, float]] | None = None
+) -> dict[str, Any]:
+    """The evaluate report of the out-of-fold predictions, decided exactly as `assess` decides (with the
+    shipped cost matrix unless another is given, as `tune` does)."""
     from triage.assessment import decide_from_probabilities
+    from triage.decision import COST
     from triage.evaluate import score
 
     categories, urgencies = [], []
     for row, tip in enumerate(tips):
         category_p = dict(zip(oof.classes[0], oof.probabilities[0][row].tolist(), strict=True))
         urgency_p = dict(zip(oof.classes[1], oof.probabilities[1][row].tolist(), strict=True))
-        category, urgency, _ = decide_from_probabilities(normalize(tip.text), category_p, urgency_p)
+        category, urgency, _ = decide_from_probabilities(
+            normalize(tip.text), category_p, urgency_p, cost=COST if cost is None else cost
+        )
         categories.append(category)
         urgencies.append(urgency)
     return score(tips, categories, urgencies, "out-of-fold")
 
 
 def cross_validated_summary(tips: Sequence[LabelledTip], oof: OutOfFold) -> dict[str, Any]:
+    from triage.evaluate import headline
+
     report = out_of_fold_report(tips, oof)
     labels = labels_of(tips)
     return {
         "folds": FOLDS,
-        "critical_recall": round(report["critical_recall"], 4),
-        "dangerous_misses": report["dangerous_misses"],
-        "urgency_macro_f1": round(report["urgency"]["macro_f1"], 4),
-        "category_macro_f1": round(report["category"]["macro_f1"], 4),
+        **{name: round(value, 4) for name, value in headline(report).items()},
         "urgency_ece": round(expected_calibration_error(oof.probabilities[1], labels[:, 1], oof.classes[1]), 4),
         "category_ece": round(expected_calibration_error(oof.probabilities[0], labels[:, 0], oof.classes[0]), 4),
     }

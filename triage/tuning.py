@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from triage.assessment import decide_from_probabilities
 from triage.calibration import calibrated_probabilities, fit_temperature, mixed_urgency_scores
 from triage.dataset import DATA_DIR, PARTS_GLOB, LabelledTip, deduplicate, load_training, read_labelled
 from triage.decision import cost_matrix
-from triage.evaluate import score
+from triage.evaluate import headline
 from triage.model import (
     CATEGORY_OUTPUT,
     FIRST_CONDITIONAL_OUTPUT,
@@ -26,27 +25,13 @@ from triage.model import (
     fit_heads,
     fit_pipeline,
     labels_of,
+    out_of_fold_report,
 )
 from triage.text import normalize
 
 
 def out_of_fold_metrics(tips: Sequence, oof: OutOfFold, missed_critical: float) -> dict[str, float]:
-    cost = cost_matrix(missed_critical)
-    normalized = [normalize(tip.text) for tip in tips]
-    categories, urgencies = [], []
-    for row, text in enumerate(normalized):
-        category_p = dict(zip(oof.classes[0], oof.probabilities[0][row].tolist(), strict=True))
-        urgency_p = dict(zip(oof.classes[1], oof.probabilities[1][row].tolist(), strict=True))
-        category, urgency, _ = decide_from_probabilities(text, category_p, urgency_p, cost=cost)
-        categories.append(category)
-        urgencies.append(urgency)
-    report = score(tips, categories, urgencies, "cv")
-    return {
-        "critical_recall": report["critical_recall"],
-        "dangerous_misses": report["dangerous_misses"],
-        "urgency_macro_f1": report["urgency"]["macro_f1"],
-        "category_macro_f1": report["category"]["macro_f1"],
-    }
+    return headline(out_of_fold_report(tips, oof, cost_matrix(missed_critical)))
 
 
 def print_tuning(c_values: Sequence[float], missed_critical_costs: Sequence[float], writers: bool = True) -> None:

@@ -81,18 +81,7 @@ def test_dev_category_macro_f1_does_not_fall(dev_report: dict[str, Any]) -> None
     assert dev_report["category"]["macro_f1"] >= DEV_FLOORS["category_macro_f1"]
 
 
-@pytest.mark.parametrize(("path", "n"), [(HOLDOUT_FILE, 1000), (HOLDOUT2_FILE, 2000)], ids=["holdout", "holdout2"])
-def test_holdouts_meet_the_issue_floors(trained_dir: Path, path: Path, n: int) -> None:
-    """Tips by writers the model never trained on: four in holdout.jsonl, eight later ones in holdout2.jsonl
-    (README, Triage). Unlike dev, the model meets the issue's floors on both; this holds them."""
-    report = json.loads(run_cli("evaluate", str(path), "--json").stdout)
-    assert report["n"] == n
-    assert report["critical_recall"] >= 0.95
-    assert report["dangerous_misses"] == 0
-    assert report["urgency"]["macro_f1"] >= 0.80
-    assert report["category"]["macro_f1"] >= 0.85
-
-
+ISSUE_FLOORS = {"critical_recall": 0.95, "urgency_macro_f1": 0.80, "category_macro_f1": 0.85}
 # holdout3.jsonl: 2,000 tips by eight more writers, written after every model choice here and scored once
 # (README, Triage): 0.996 / 0 / 0.792 / 0.903. It misses the urgency floor (0.80), mostly medium tips ranked
 # high or critical, so it is held where it is, like dev; its one dangerous miss became a safety rule
@@ -100,13 +89,20 @@ def test_holdouts_meet_the_issue_floors(trained_dir: Path, path: Path, n: int) -
 HOLDOUT3_FLOORS = {"critical_recall": 0.99, "urgency_macro_f1": 0.785, "category_macro_f1": 0.895}
 
 
-def test_holdout3_does_not_fall(trained_dir: Path) -> None:
-    report = json.loads(run_cli("evaluate", str(HOLDOUT3_FILE), "--json").stdout)
-    assert report["n"] == 2000
+@pytest.mark.parametrize(
+    ("path", "n", "floors"),
+    [(HOLDOUT_FILE, 1000, ISSUE_FLOORS), (HOLDOUT2_FILE, 2000, ISSUE_FLOORS), (HOLDOUT3_FILE, 2000, HOLDOUT3_FLOORS)],
+    ids=["holdout", "holdout2", "holdout3"],
+)
+def test_holdouts_hold_their_floors(trained_dir: Path, path: Path, n: int, floors: dict[str, float]) -> None:
+    """Tips by writers the model never trained on: four in holdout.jsonl, eight later ones in holdout2.jsonl
+    (README, Triage), where the model meets the issue's floors, and eight more in holdout3.jsonl."""
+    report = json.loads(run_cli("evaluate", str(path), "--json").stdout)
+    assert report["n"] == n
     assert report["dangerous_misses"] == 0
-    assert report["critical_recall"] >= HOLDOUT3_FLOORS["critical_recall"]
-    assert report["urgency"]["macro_f1"] >= HOLDOUT3_FLOORS["urgency_macro_f1"]
-    assert report["category"]["macro_f1"] >= HOLDOUT3_FLOORS["category_macro_f1"]
+    assert report["critical_recall"] >= floors["critical_recall"]
+    assert report["urgency"]["macro_f1"] >= floors["urgency_macro_f1"]
+    assert report["category"]["macro_f1"] >= floors["category_macro_f1"]
 
 
 def test_evaluate_prints_tables_without_json(trained_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
