@@ -65,6 +65,11 @@ NOT_A_WEAPON = _words(
     "de agua",
     "butter knife",
     "plastic knife",
+    # a stage or craft object: "a prop gun", "una pistola de pegamento", "a cardboard machete"
+    r"(?:cardboard|rubber|plastic|foam|wooden|paper) (?:knife|knives|guns?|swords?|machete|rifles?)",
+    r"(?:cuchillos?|pistolas?|espadas?|navajas?|rifles?) de (?:plastico|carton|hule|madera|utileria|pegamento|silicon)",
+    r"prop (?:guns?|knife|knives|rifles?|swords?|weapons?)",
+    r"(?:was|is|its|it was) (?:a |an )?(?:theater |theatre |stage )?prop",
     "vape pen",
 )
 AT_SCHOOL = _words(
@@ -114,12 +119,13 @@ NOW = _words(
     "hoy",
 )
 # Within about a day, or a named day: the taxonomy's line between high and critical.
+# Text-speak spellings of tonight and tomorrow, as students type them.
+_TONIGHT_TOMORROW_TYPED = r"tonite|2nite|2night|tnite|tomorow|tomoro|tommorow|tommorrow|2morrow|2moro|2mrw|tmrw|tmr"
 SOON = _words(
     "tonight",
     "today",
     "tomorrow",
-    "tmrw",
-    "tmr",
+    _TONIGHT_TOMORROW_TYPED,
     "right now",
     "rn",
     "now",
@@ -158,7 +164,7 @@ SOON = _words(
 SUICIDE_SOON = _words(
     "tonight",
     "tomorrow",
-    "tmrw",
+    _TONIGHT_TOMORROW_TYPED,
     "right now",
     "rn",
     "after school",
@@ -685,6 +691,31 @@ GOODBYE_EXPLAINED = (
     )
     + r"(?![^.!?\n]{0,200}?\b(?:but|pero|real|really|de verdad|this time|esta vez)\b)"
 )
+# For the floors at high only: the reporter says the words were not meant, were fiction or a game, or the post
+# comes from somewhere else ("not a threat", "a line from the school play", "a chain message from years ago").
+# A critical rule does not listen to these: "a kid from another school says he'll shoot up KW tomorrow".
+NOT_MEANT = (
+    _words(
+        r"not (?:a )?(?:real )?threat",
+        r"no (?:es|era|fue) (?:una )?amenaza",
+        r"(?:is|was|its|it was|hes|shes|he was|she was)(?: not|nt) (?:being )?serious",
+        r"no (?:es|era|lo dijo|lo dice) (?:en )?serio",
+        r"(?:nobody|no one|nobodys|noone) (?:is )?(?:actually |really )?(?:sad|suicidal|in danger|hurt)",
+        r"(?:for|in|from|of) (?:the|a|our|his|her|this) (?:school )?(?:play|musical|film|movie|script|book report|"
+        r"research project|history project)",
+        r"obra de teatro",
+        # what the words were about, not where they were said ("told me on roblox hes going to stab his sister")
+        r"(?:talking|was|its|is|it was|all) about (?:a |the |that )?"
+        r"(?:video ?game|roblox|fortnite|minecraft|call of duty)",
+        r"(?:hablaba|hablando|era) (?:de|del) (?:un )?(?:videojuego|juego)",
+        r"(?:video|post|message|threat|screenshot|repost|trend|mensaje|publicacion) (?:is |was |es |era |fue )?"
+        r"(?:from|de) (?:another|a different|otra|otro|una escuela de|a school in|years ago|hace anos|\d{4})",
+        r"chain (?:message|mail|letter|post)",
+        r"(?:mensaje|cadena) (?:de cadena|viral)",
+        r"(?:trend|repost) from",
+    )
+    + _CONTRAST
+)
 # "Murder this geometry test": schoolwork, never people ("the final two people on his list").
 SCHOOLWORK_FIGURATIVE = (
     r"\b(?:kill|murder|destroy) (?:this|that|the) (?:(?:math|geometry|algebra|chem|chemistry|bio|biology|"
@@ -739,11 +770,11 @@ RULES: tuple[SafetyRule, ...] = (
     ),
     SafetyRule("hazard hurting people now", "critical", (HAZARD, HAZARD_HARM, NOW), (SETTLED, PAST, r"\bdrill\b")),
     SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED,)),
-    SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST)),
-    SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
+    SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST, NOT_MEANT)),
+    SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, NOT_MEANT)),
     SafetyRule("attack plan on a map", "high", (ATTACK_MAP, _ANY_MARK), (SETTLED, JOKING, MAP_ORDINARY)),
     SafetyRule("warning to stay away", "high", (STAY_AWAY_WARNING,), (SETTLED, JOKING, STAY_AWAY_ORDINARY)),
-    SafetyRule("weapon at school", "high", (WEAPON, AT_SCHOOL), (NOT_A_WEAPON, SETTLED)),
+    SafetyRule("weapon at school", "high", (WEAPON, AT_SCHOOL), (NOT_A_WEAPON, SETTLED, NOT_MEANT)),
     SafetyRule("afraid to go home", "high", (HOME_FEAR,)),
     SafetyRule("sexual assault", "high", (SEXUAL_ASSAULT,), (SETTLED,)),
     SafetyRule("adult hurting a child", "high", (ADULT_HURTS,), (SETTLED,)),

@@ -373,3 +373,59 @@ def test_a_settled_word_elsewhere_in_the_tip_does_not_silence_a_danger(text: str
 )
 def test_a_follow_up_that_says_the_danger_is_over_raises_no_critical(text: str) -> None:
     assert "critical" not in floors(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a kid said 'im gonna kill you' to his twin in the lunch line over fries. not a threat",
+        "the kid who said he'd shoot up the school was talking about a video game, everyone in the chat knows",
+        "the 'I want to die' line Mason said is from the school play he is rehearsing",
+        "the tiktok 'shoot up your school day' thing is a trend from years ago, nothing about casper",
+        "the post about a kid with a gun at school is a repost from a school in texas",
+        "mi hija recibio un mensaje de que van a atacar la escuela pero es una cadena viral vieja",
+        "ya me quiero morir con tanta tarea de algebra jaja no es en serio",
+        "it's a prop gun from the theater class, it was at school all day and the teacher has it",
+        "kids say he brings a machete to school but its a cardboard machete for his history project",
+        "la pistola que vieron en el baño de la escuela era una pistola de pegamento del club de arte",
+    ],
+)
+def test_words_the_reporter_says_were_not_meant_raise_no_floor(text: str) -> None:
+    # "Not a threat", a line from a play, a game, a post from elsewhere, a prop: the model decides, not a rule.
+    assert floors(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # where the words were said is not what they were about
+        ("my cousin told me on roblox hes going to stab his sister tonite when she falls asleep", "attack with a date"),
+        ("he told me on roblox he is going to shoot up the school", "threat of an attack"),
+        # a prop room is not a prop, nor is a weapon someone says is not one
+        (
+            "there's a machete in the theater prop room that is NOT a prop, a senior carries it around campus",
+            "weapon at school",
+        ),
+        ("it's not a prop, he has a real gun in his backpack at school", "weapon carried at school"),
+        # a post from elsewhere does not excuse a threat that is here
+        ("that post was from another school but this time he says he'll shoot up our school", "threat of an attack"),
+        # a critical rule does not listen to "not meant"
+        ("he said he wasn't serious but he said he will shoot up the school tomorrow", "attack with a date"),
+        # "not suicidal" is no excuse for the suicidal-statement rule's own word
+        ("she says she's not suicidal but she wants to kill herself", "suicidal statement"),
+    ],
+)
+def test_not_meant_does_not_excuse_a_real_danger(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("a boy said he is bringing his dads gun tomorow and shooting the kids who laughed", "attack with a date"),
+        ("she said she's gonna kill herself 2nite when her mom is asleep", "suicide plan with a time"),
+        ("he says he will shoot up the school 2moro", "attack with a date"),
+    ],
+)
+def test_text_speak_spellings_of_tonight_and_tomorrow_are_a_date(text: str, rule: str) -> None:
+    assert rule in fired(text)
