@@ -55,7 +55,8 @@ NOT_A_WEAPON = _words(
     r"toys?",
     r"water ?guns?",
     "squirt",
-    "finger gun",
+    r"finger ?guns?",
+    r"pistolas? con (?:los|sus) dedos",
     r"glue gun",
     "staple gun",
     # "fake" here as well as among the settled words: a fake weapon stays no weapon even when the tip goes on
@@ -65,11 +66,6 @@ NOT_A_WEAPON = _words(
     "de agua",
     "butter knife",
     "plastic knife",
-    # a stage or craft object: "a prop gun", "una pistola de pegamento", "a cardboard machete"
-    r"(?:cardboard|rubber|plastic|foam|wooden|paper) (?:knife|knives|guns?|swords?|machete|rifles?)",
-    r"(?:cuchillos?|pistolas?|espadas?|navajas?|rifles?) de (?:plastico|carton|hule|madera|utileria|pegamento|silicon)",
-    r"prop (?:guns?|knife|knives|rifles?|swords?|weapons?)",
-    r"(?:was|is|its|it was) (?:a |an )?(?:theater |theatre |stage )?prop",
     "vape pen",
 )
 AT_SCHOOL = _words(
@@ -142,6 +138,9 @@ SOON = _words(
     "sunday",
     r"in an? (?:hour|few hours|minutes?)",
     r"\d{1,2}/\d{1,2}",
+    r"(?:jan|january|feb|february|march|april|june|july|aug|august|sept?|september|oct|october|nov|november|dec|"
+    r"december) \d{1,2}(?:st|nd|rd|th)?",
+    r"\d{1,2} de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)",
     r"\d{1,2}(?::\d\d)? ?(?:am|pm)",
     "esta noche",
     "hoy",
@@ -180,7 +179,11 @@ SUICIDE_SOON = _words(
     "ahora mismo",
     "en este momento",
 )
-PAST = _words("yesterday", r"last (?:week|month|year|semester)", "ayer", "la semana pasada", "el ano pasado")
+# An earlier day; "since yesterday" is not over ("hasn't woken up since yesterday", "no ha comido desde ayer").
+PAST = _words(
+    r"(?<!since )yesterday", r"(?<!since )last (?:week|month|year|semester)", r"(?<!desde )ayer",
+    r"(?<!desde )la semana pasada", r"(?<!desde )el ano pasado",
+)
 SUICIDE_INTENT = _words(
     r"kill (?:my|him|her|them) ?sel(?:f|ves)",
     r"killing (?:my|him|her) ?self",
@@ -262,6 +265,15 @@ GOODBYE = _words(
     r"cuiden a mi",
     r"regalando (?:sus|mis) cosas",
 )
+# Pills or other means saved up: a plan, even with no word of dying ("ive decided. saturday. i have my grandpas
+# pills saved up", "stockpiling his pills in an Altoids tin", "esta juntando sus pastillas").
+MEANS_SAVED_UP = (
+    r"\b(?:saved|saving|stockpil\w*|hoard\w*|collect(?:ed|ing)|counting|count(?:ed|ing|s)? (?:them )?out|"
+    r"guardando|juntando|ahorrando|junto|guardo|guardaba|juntaba)\b(?: up)?(?: \w+){0,3} "
+    r"(?:pills|meds|medications?|pastillas|medicinas|medicamentos|antidepressants|sleeping pills|painkillers)\b"
+    r"(?! (?:forms?|slips?|drive|take ?-?back|permission|log|for (?:the|a) (?:drive|nurse|take ?-?back))\b)|"
+    r"\b(?:pills|meds|pastillas|medicinas) (?:\w+ ){0,2}(?:saved up|stockpiled|guardadas|juntadas)\b"
+)
 OVERDOSE_OR_UNRESPONSIVE = _words(
     r"overdos\w*",
     r"took (?:a |the )?(?:whole|entire) bottle",
@@ -269,6 +281,8 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
     "unresponsive",
     "not breathing",
     r"(?:wont|cant|will not|doesnt) wake (?:up|him|her)",
+    r"(?:hasnt|has not|isnt|is not) (?:woken|woke|waking) up(?! from (?:a |her |his |the |their )?nap)",
+    r"no se (?:ha )?despert(?:ado|a)",
     "blue lips",
     "sobredosis",
     "no respira",
@@ -281,9 +295,13 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
 ATTACK = (
     r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school(?! (?:video|photos?|pics?|pictures?|play|musical))|us|them)|"
     r"school shooting|hit ?list|kill ?list|"
-    r"bomb|blow up the school|massacre|columbine|"
+    r"wants? (?:them|him|her|everyone|all of them|those \w+) dead|(?:list|names) of [^.!?\n]{0,40}\bwants? dead|"
+    r"take (?:some |a few |a bunch of |other |all the |as many )?(?:people|others|everyone|kids|students|teachers)"
+    r"(?: \w+){0,3} with (?:him|her|me|them)\b|llevarse a (?:otros|varios|todos|mas|unos)(?: \w+){0,3} con (?:el|ella)|"
+    r"(?<!bath )(?<!photo )bomb|blow up the school|massacre|columbine|"
     r"(?:gonna|going to|gunna|will|finna|plans? to|planning to|wants? to|about to|threaten\w* to) "
     r"(?:shoot|stab|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself|"
+    r"(?:my|his|her|your|their|our) shot|"
     r"us (?:with (?:this|that|the) (?:test|quiz|exam|final|workout|project)|at practice)|"
     r"(?:the |a )?(?:school )?(?:video|photos?|pics?|pictures?|film))\b)|"
     r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
@@ -704,6 +722,9 @@ NOT_MEANT = (
         r"(?:for|in|from|of) (?:the|a|our|his|her|this) (?:school )?(?:play|musical|film|movie|script|book report|"
         r"research project|history project)",
         r"obra de teatro",
+        r"monologue",
+        r"(?:is|its|thats|from) (?:the|a) script",
+        r"(?:song )?lyrics|(?:from|of|to) (?:a|the|that) song|letra de (?:una|la|esa) cancion",
         # what the words were about, not where they were said ("told me on roblox hes going to stab his sister")
         r"(?:talking|was|its|is|it was|all) about (?:a |the |that )?"
         r"(?:video ?game|roblox|fortnite|minecraft|call of duty)",
@@ -713,6 +734,14 @@ NOT_MEANT = (
         r"chain (?:message|mail|letter|post)",
         r"(?:mensaje|cadena) (?:de cadena|viral)",
         r"(?:trend|repost) from",
+        # a stage or craft object ("a prop gun", "a cardboard machete", "una pistola de pegamento"); not a guard of the
+        # critical rules, where a prop and a real weapon in one tip would silence the real one ("his 'prop knife'
+        # is actually a real switchblade", "the foam sword is on his bed but the machete is gone")
+        r"(?:cardboard|rubber|plastic|foam|wooden|paper) (?:knife|knives|guns?|swords?|machete|rifles?)",
+        r"(?:cuchillos?|pistolas?|espadas?|navajas?|rifles?) de "
+        r"(?:plastico|carton|hule|madera|utileria|pegamento|silicon)",
+        r"prop (?:guns?|knife|knives|rifles?|swords?|weapons?)",
+        r"(?:was|is|its|it was) (?:a |an )?(?:theater |theatre |stage )?prop",
     )
     + _CONTRAST
 )
@@ -745,6 +774,7 @@ RULES: tuple[SafetyRule, ...] = (
     ),
     SafetyRule("suicide plan with a time", "critical", (SUICIDE_INTENT, SUICIDE_SOON), (SETTLED, JOKING)),
     SafetyRule("suicide plan with a means", "critical", (SUICIDE_INTENT, MEANS, SOON), (SETTLED, JOKING)),
+    SafetyRule("pills saved up, with a time", "critical", (MEANS_SAVED_UP, SOON), (SETTLED, JOKING, PAST)),
     SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING, GOODBYE_EXPLAINED)),
     SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST)),
     SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST)),
@@ -770,6 +800,7 @@ RULES: tuple[SafetyRule, ...] = (
     ),
     SafetyRule("hazard hurting people now", "critical", (HAZARD, HAZARD_HARM, NOW), (SETTLED, PAST, r"\bdrill\b")),
     SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED,)),
+    SafetyRule("pills saved up", "high", (MEANS_SAVED_UP,), (SETTLED, JOKING, PAST)),
     SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST, NOT_MEANT)),
     SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, NOT_MEANT)),
     SafetyRule("attack plan on a map", "high", (ATTACK_MAP, _ANY_MARK), (SETTLED, JOKING, MAP_ORDINARY)),

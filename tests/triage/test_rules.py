@@ -388,6 +388,10 @@ def test_a_follow_up_that_says_the_danger_is_over_raises_no_critical(text: str) 
         "it's a prop gun from the theater class, it was at school all day and the teacher has it",
         "kids say he brings a machete to school but its a cardboard machete for his history project",
         "la pistola que vieron en el baño de la escuela era una pistola de pegamento del club de arte",
+        "someone reported jaylen for saying hes gonna 'shoot his shot' at the dance friday, its about asking emma out",
+        "two boys on the bus play 'bang you're dead' with finger guns at the same kid every day",
+        "mateo wrote 'me quiero morir' en su cuaderno pero es la letra de una cancion que traducimos en clase",
+        "the lyrics 'I want to die' are from a song, that's what was written on the locker",
     ],
 )
 def test_words_the_reporter_says_were_not_meant_raise_no_floor(text: str) -> None:
@@ -413,6 +417,17 @@ def test_words_the_reporter_says_were_not_meant_raise_no_floor(text: str) -> Non
         ("he said he wasn't serious but he said he will shoot up the school tomorrow", "attack with a date"),
         # "not suicidal" is no excuse for the suicidal-statement rule's own word
         ("she says she's not suicidal but she wants to kill herself", "suicidal statement"),
+        # a prop in the same tip as a real weapon does not silence the real one
+        (
+            "a classmate's 'prop knife' for the macbeth scene is actually a real switchblade, "
+            "he flicked it open in class today",
+            "weapon at school now",
+        ),
+        (
+            "my son's foam sword for the play is still on his bed, but the machete from our garage is gone and "
+            "he has his duffel bag at school today",
+            "weapon at school now",
+        ),
     ],
 )
 def test_not_meant_does_not_excuse_a_real_danger(text: str, rule: str) -> None:
@@ -429,3 +444,37 @@ def test_not_meant_does_not_excuse_a_real_danger(text: str, rule: str) -> None:
 )
 def test_text_speak_spellings_of_tonight_and_tomorrow_are_a_date(text: str, rule: str) -> None:
     assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # means saved up: a plan even with no word of dying
+        ("ive decided. saturday. i have my grandpas pills saved up", "pills saved up, with a time"),
+        ("he's been stockpiling his pills in an altoids tin and said today is the day", "pills saved up, with a time"),
+        ("mi hermana esta juntando sus pastillas y dijo que esta noche ya", "pills saved up, with a time"),
+        ("she's been saving up her antidepressants in a sock", "pills saved up"),
+        # a parent or child who does not wake
+        ("mommy's been on the couch and hasn't woken up since yesterday", "overdose or unresponsive"),
+        ("mi papa no se ha despertado y tiene los labios morados", "overdose or unresponsive"),
+        # a date written with the month is a date
+        ("he made a list of teachers he wants dead and wrote december 5 on it", "attack with a date"),
+        ("dice que va a atacar la escuela el 14 de noviembre", "attack with a date"),
+        # taking others along
+        ("he said he'd kill himself and take some people at school with him", "threat of an attack"),
+    ],
+)
+def test_plans_said_without_the_usual_words(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the nurse is collecting meds forms tomorrow, bring them to the office",
+        "drug take back day: the school is collecting pills for the drive on friday",
+        "the baby hasn't woken up from her nap yet lol",
+    ],
+)
+def test_ordinary_pills_and_sleep_raise_no_critical(text: str) -> None:
+    assert "critical" not in floors(text)
