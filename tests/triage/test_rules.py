@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import triage
 from triage.rules import RULES, apply_rules, fired_rules
 from triage.taxonomy import URGENCIES, urgency_rank
 from triage.text import normalize
+
+REVIEW_NOT_MEANT = Path(__file__).with_name("review_not_meant.jsonl")
 
 # Words the rules look for, so random texts often fire them.
 TRIGGERS = [
@@ -478,3 +484,20 @@ def test_plans_said_without_the_usual_words(text: str, rule: str) -> None:
 )
 def test_ordinary_pills_and_sleep_raise_no_critical(text: str) -> None:
     assert "critical" not in floors(text)
+
+
+def test_a_blind_review_of_words_not_meant_holds_where_it_is(trained_dir: Path) -> None:
+    """120 tips a helper wrote from TAXONOMY.md alone, never seeing the rules (README, Triage): 60 where the
+    alarming words were not meant, 60 real dangers despite a phrase that sounds like an excuse."""
+    tips = [json.loads(line) for line in REVIEW_NOT_MEANT.read_text(encoding="utf-8").splitlines()]
+    assert len(tips) == 120
+    harmless = [t for t in tips if t["kind"] == "not_meant"]
+    real = [t for t in tips if t["kind"] == "real_despite"]
+    # rules fired on 20 of the harmless ones before the not-meant guard; 13 now
+    assert sum(1 for t in harmless if fired(t["text"])) <= 13
+    # every real critical is critical with the model, and no real danger is ranked below medium
+    assessed = triage.load_model().assess_many([t["text"] for t in real])
+    for tip, assessment in zip(real, assessed, strict=True):
+        if tip["urgency"] == "critical":
+            assert assessment.urgency == "critical", tip["text"]
+        assert urgency_rank(assessment.urgency) >= urgency_rank("medium"), tip["text"]
