@@ -829,10 +829,26 @@ _HEDGED = re.compile(
 )
 
 
+# ... nor one the tip leaves behind for a new matter: "this is different", "separately", "unrelated but", "for
+# real", "ahora es algo serio", or a sentence that opens on now ("... was handled. This morning a boy ...").
+_NEW_MATTER = re.compile(
+    r"\b(?:this is (?:different|real|serious|not (?:a joke|fake|that))|this (?:one )?isnt|this one is real|"
+    r"separately|unrelated|on another note|(?:a )?different (?:thing|kid|student|issue|matter|person)|"
+    r"not why im (?:writing|reporting|texting)|another thing|(?:but|pero) (?:for real|de verdad|en serio)|"
+    r"(?:so )?that parts? (?:is |was )?(?:handled|done|over|fine)|esto es (?:diferente|serio|otra cosa)|"
+    r"ahora es (?:algo )?(?:serio|diferente|otra cosa)|otra cosa|aparte de eso)\b|"
+    r"[.!?] (?:now|today|tonight|this morning|this afternoon|last night|ahora|hoy|esta manana|anoche)\W+"
+    r"(?:\w+\W+){0,8}?(?:has|had|have|is holding|brought|showed|took|is in|is posting|messaged|tiene|trae|lleva|"
+    r"se tomo|mostro|ensena)\b"
+)
+
+
 def _guards(pattern: str, normalized_text: str) -> bool:
-    """Whether a none_of pattern holds somewhere in the text, other than right after a denial or a doubt."""
+    """Whether a none_of pattern holds somewhere in the text, other than right after a denial or a doubt, or
+    before the tip turns to a new matter."""
     return any(
         not any(cue.search(normalized_text, max(0, match.start() - 20), match.start()) for cue in (_DENIED, _HEDGED))
+        and not _NEW_MATTER.search(normalized_text, match.end(), match.end() + 300)
         for match in _compiled(pattern).finditer(normalized_text)
     )
 

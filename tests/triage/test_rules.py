@@ -15,6 +15,7 @@ from triage.taxonomy import URGENCIES, urgency_rank
 from triage.text import normalize
 
 REVIEW_NOT_MEANT = Path(__file__).with_name("review_not_meant.jsonl")
+REVIEW_MIXED = Path(__file__).with_name("review_mixed.jsonl")
 
 # Words the rules look for, so random texts often fire them.
 TRIGGERS = [
@@ -501,3 +502,68 @@ def test_a_blind_review_of_words_not_meant_holds_where_it_is(trained_dir: Path) 
         if tip["urgency"] == "critical":
             assert assessment.urgency == "critical", tip["text"]
         assert urgency_rank(assessment.urgency) >= urgency_rank("medium"), tip["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        (
+            "the bomb threat in october turned out to be a kid in another state. this is different, "
+            "he has a handgun in his backpack rn at kelly walsh",
+            "weapon at school now",
+        ),
+        (
+            "the broken window on my bus last week was handled. This morning a boy got off at centennial "
+            "and has a pistol in his waistband",
+            "weapon carried at school",
+        ),
+        (
+            "the bullying is handled, so that part's done. last night she wrote a goodbye letter to her family",
+            "goodbye message",
+        ),
+        (
+            "la queja del autobus ya la resolvieron. ahora es algo serio: un alumno dice que mañana va a disparar "
+            "en la escuela",
+            "attack with a date",
+        ),
+        (
+            "the phone theft I reported was resolved. Separately, a student told me today she was raped by an "
+            "older student",
+            "sexual assault",
+        ),
+        ("lmao the bomb was a vape charger. unrelated but a kid says hes gonna shoot up kw", "threat of an attack"),
+    ],
+)
+def test_a_settled_matter_does_not_silence_a_new_one(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "update: the kid with the knife at school this morning was sent home and the sro has it. now all is calm",
+        "ayer un chavo saco una navaja en el partido. hoy si vino a la escuela",
+        "my son's friend overdosed last month and survived. now he is doing better and back at school",
+    ],
+)
+def test_a_settled_matter_followed_by_ordinary_news_stays_settled(text: str) -> None:
+    assert "critical" not in floors(text)
+
+
+def test_a_blind_review_of_settled_and_new_matters_in_one_tip_holds_where_it_is(trained_dir: Path) -> None:
+    """100 tips a helper wrote from TAXONOMY.md alone (README, Triage): 60 with a settled, past or joking matter and
+    a new real danger in one tip, 40 where everything is settled though danger words are there."""
+    tips = [json.loads(line) for line in REVIEW_MIXED.read_text(encoding="utf-8").splitlines()]
+    assert len(tips) == 100
+    real = [t for t in tips if t["kind"] == "mixed_real"]
+    settled = [t for t in tips if t["kind"] == "mixed_settled"]
+
+    def top_floor_rank(text: str) -> int:
+        return max((urgency_rank(floor) for floor in floors(text)), default=-1)
+
+    # a rule reaches the label of 32 of the real dangers (22 before a new matter ended the guards' reach) ...
+    assert sum(1 for t in real if top_floor_rank(t["text"]) >= urgency_rank(t["urgency"])) >= 32
+    # ... and raises no more of the settled tips above their label than before (9)
+    assert sum(1 for t in settled if top_floor_rank(t["text"]) > urgency_rank(t["urgency"])) <= 9
+    assessed = triage.load_model().assess_many([t["text"] for t in real if t["urgency"] == "critical"])
+    assert [a.urgency for a in assessed] == ["critical"] * 35
