@@ -142,6 +142,8 @@ SOON = _words(
     r"december) \d{1,2}(?:st|nd|rd|th)?",
     r"\d{1,2} de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)",
     r"\d{1,2}(?::\d\d)? ?(?:am|pm)",
+    r"at \d{1,2}:\d\d",
+    r"a las \d{1,2}(?::\d\d)?",
     "esta noche",
     "hoy",
     "manana",
@@ -528,6 +530,20 @@ HOME_FEAR = _words(
     r"miedo (?:de )?(?:ir|regresar|volver) a (?:mi |la |su )?casa",
     r"no quier(?:o|e) (?:ir|regresar|volver) a (?:mi |su )?casa",
 )
+# A child who goes home today to someone who hurts them ("his stepdad does it when he's drunk... picks him up at
+# 3:30", "su papa le va a pegar con el cinto cuando vea la boleta que les dieron hoy").
+GOING_HOME = _words(
+    r"(?:when|after|once) (?:he|she|they) (?:gets?|goes|go) (?:back )?home",
+    r"(?:picks?|picking) (?:him|her|them) up",
+    r"(?:bus|ride) home",
+    r"when (?:his|her|their) (?:dad|mom|stepdad|stepmom|father|mother|parents?) (?:sees?|finds? out|gets? home)",
+    r"(?:report cards?) (?:went|go|come|came)",
+    r"cuando (?:llegue|regrese|vuelva) a (?:la |su )?casa",
+    r"cuando (?:lo|la|los|las) recoja",
+    r"cuando (?:su|el|la) (?:papa|mama|padrastro|madrastra) (?:vea|se entere|llegue)",
+    r"(?:when|once) (?:he|she|they) (?:sees?|finds? out|gets?) (?:the|her|his|their) (?:report cards?|grades)",
+    r"cuando (?:vea|vean|se entere|se enteren) (?:de )?(?:la|las|su|sus) (?:boleta|calificaciones|notas)",
+)
 SEXUAL_ASSAULT = _words(
     r"raped?",
     "rapist",
@@ -545,6 +561,17 @@ SEXUAL_ASSAULT = _words(
 ADULT_HURTS = (
     r"\b(?:dad|father|mom|mother|stepdad|stepmom|step dad|uncle|parents?|boyfriend|coach|papa|mama|padrastro|tio)\b"
     r".{0,40}\b(?:hits?|beats?|punch(?:es|ed)|chok(?:es|ed)|burn(?:s|ed)|whips?|slapp?(?:s|ed)|pega|golpea)\b"
+)
+HURT_AT_HOME = (
+    ADULT_HURTS
+    + "|"
+    + _words(
+        r"(?:will|gonna|going to|is going to) (?:hit|beat|hurt|whip|kill|punish|burn)",
+        r"(?:va|van) a (?:pegar|golpear|castigar|matar|quemar)",
+        r"(?:the|a|his|her) belt",
+        r"(?:el|con el) cinto",
+        r"next time|otra vez|again",
+    )
 )
 SELF_HARM = _words(
     r"cut(?:s|ting)? (?:my|him|her|them) ?sel(?:f|ves)",
@@ -784,6 +811,7 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule("attack with a date", "critical", (ATTACK, SOON), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
     SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED,)),
     SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST)),
+    SafetyRule("child to be hurt at home today", "critical", (GOING_HOME, HURT_AT_HOME, SOON), (SETTLED, JOKING)),
     SafetyRule("assault in progress", "critical", (VIOLENCE_IN_PROGRESS, HURRY), (SETTLED,)),
     SafetyRule("someone on the way to hurt", "critical", (COMING_TO_HARM,), (SETTLED, JOKING)),
     SafetyRule(

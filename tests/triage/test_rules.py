@@ -567,3 +567,19 @@ def test_a_blind_review_of_settled_and_new_matters_in_one_tip_holds_where_it_is(
     assert sum(1 for t in settled if top_floor_rank(t["text"]) > urgency_rank(t["urgency"])) <= 9
     assessed = triage.load_model().assess_many([t["text"] for t in real if t["urgency"] == "critical"])
     assert [a.urgency for a in assessed] == ["critical"] * 35
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a 5th grader has a swollen eye, says his stepdad hits him when he drinks. stepdad picks him up at 3:30",
+        "when her stepdad sees the report card he'll use the belt again. report cards went home today",
+        "mi amigo dice que su papa le va a pegar con el cinto cuando vea la boleta, nos la dieron hoy",
+    ],
+)
+def test_a_child_going_home_today_to_someone_who_hurts_them_is_critical(text: str) -> None:
+    assert "child to be hurt at home today" in fired(text)
+
+
+def test_going_home_today_with_no_harm_raises_nothing() -> None:
+    assert floors("his dad picks him up at 3:30 today for the dentist, please send him to the office") == []
