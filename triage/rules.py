@@ -47,6 +47,13 @@ WEAPON = _words(
     r"cuchillos?",
     r"navajas?",
     r"escopetas?",
+    # slang: fusca, cuete (not "bien cuete", drunk), el cuerno (de chivo), filero
+    r"fuscas?",
+    r"(?<!bien )(?<!muy )(?<!andaba )cuetes?",
+    # "cuerno" alone is a horn: a cuerno de chivo, "el cuerno de su tio", "trae el cuerno"
+    r"cuernos? de (?:chivo|su|mi|tu) ?(?:tio|papa|apa|primo|hermano|jefe)?",
+    r"(?:trae|traer|lleva|llevar|tiene|saco|sacar) (?:el|un|su) cuerno",
+    r"fileros?",
     "balas",
 )
 # A toy or a tool is not a weapon; these only stop a rule from firing, the model still decides.
@@ -212,6 +219,9 @@ SUICIDE_INTENT = _words(
     r"no quier(?:o|e) vivir",
     r"aventar(?:me|se)",
     r"colgar(?:me|se)",
+    r"(?:se|me) (?:va|voy|iba|iban|van) a (?:colgar|ahorcar|aventar|tirar)",
+    r"ahorcar(?:me|se)",
+    r"(?:se|me) (?:va|voy) a tomar (?:todas )?(?:las|sus|mis) pastillas",
     r"tirar(?:me|se) (?:del|de un|de su|de la)",
 )
 MEANS = _words(
@@ -266,6 +276,12 @@ GOODBYE = _words(
     r"carta (?:de despedida|suicida)",
     r"cuiden a mi",
     r"regalando (?:sus|mis) cosas",
+    r"perdon por todo",
+    r"(?:ya )?no (?:me|lo|la|nos) (?:van|vas) a (?:ver|volver a ver)(?: mas)?",
+    r"(?:hoy|manana) es (?:mi|su) ultimo dia",
+    r"cuid(?:a|en|ame|enme) a mi (?:gato|perro|hermanit[oa]|mama)",
+    r"ya no (?:voy|va) a necesitar nada",
+    r"te quedas con mi (?:cuarto|ropa|cosas|celular|perro|gato)",
 )
 # Pills or other means saved up: a plan, even with no word of dying ("ive decided. saturday. i have my grandpas
 # pills saved up", "stockpiling his pills in an Altoids tin", "esta juntando sus pastillas").
@@ -290,6 +306,8 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
     "no respira",
     "no despierta",
     "inconsciente",
+    r"no (?:lo|la|le) (?:podemos|puedo|pueden|puede) despertar",
+    r"(?:espuma|foam\w*) (?:de|en|por|at|from) (?:la|the) (?:boca|mouth)",
     r"(?:se|me) tomo (?:todas )?las pastillas",
     r"ya (?:me )?tome las pastillas",
     r"se tomo (?:un|una|el|la) (?:bote|frasco|caja)",
@@ -308,9 +326,18 @@ ATTACK = (
     r"(?:the |a )?(?:school )?(?:video|photos?|pics?|pictures?|film))\b)|"
     r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
     r"disparar|balacear|balacera|tiroteo|apunalar|bomba|lista negra|"
+    r"(?:le|les|te|nos) (?:van|va|vamos) a dar (?:piso|cuello)|(?:lo|la|los|las) (?:van|va) a picar|"
+    r"(?:se|me) (?:va|van|voy) a echar a (?:todos|alguien|uno|unos|los que)|"
     r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
     r"para matar(?:lo|la|los|las|te)\b(?! de (?:risa|hambre|aburrimiento))|"
-    r"(?:llevar|traer) (?:la|una|su) (?:pistola|arma))"
+    r"(?:llevar|traer) (?:la|una|su|el|un) (?:pistola|arma|fusca|cuete|cuerno|filero|navaja|cuchillo|escopeta|rifle))"
+)
+# Someone at a height or on the edge as the tip is written ("esta en el techo de su casa gritando que se va a
+# tirar", "she's on the bridge by the river and says she'll jump").
+ON_THE_EDGE = _words(
+    r"(?:esta|estan|anda|is|hes|shes|are|theyre|standing|sitting) (?:arriba )?(?:en|on|at|sobre|in) "
+    r"(?:el |la |the |a |su |his |her )?(?:techo|azotea|puente|orilla|barandal|roof|rooftop|bridge|edge|ledge|railing|"
+    r"overpass)",
 )
 # An attempt happening as the tip is written.
 HANGING_NOW = _words(
@@ -527,7 +554,7 @@ HOME_FEAR = _words(
     r"(?:afraid|scared|terrified) (?:to|of) go(?:ing)? (?:back )?home",
     "cant go home",
     r"(?:dont|do not) want to go (?:back )?home",
-    r"miedo (?:de )?(?:ir|regresar|volver) a (?:mi |la |su )?casa",
+    r"miedo (?:de )?(?:ir|regresar|volver|llegar) a (?:mi |la |su )?casa",
     r"no quier(?:o|e) (?:ir|regresar|volver) a (?:mi |su )?casa",
 )
 # A child who goes home today to someone who hurts them ("his stepdad does it when he's drunk... picks him up at
@@ -647,7 +674,7 @@ HAZARD_HARM = _words(
 )
 MEETING_ADULT = (
     r"\b(?:meet|meeting|run(?:ning)? away (?:with|to)|pick (?:her|him) up|picking (?:her|him) up|"
-    r"ver(?:se)? con|escaparse con|irse con|fugarse con)\b.{0,60}"
+    r"ver(?:se)?(?: \w+){0,5} con|escaparse con|irse con|fugarse con)\b.{0,60}"
     r"\b(?:man|guy|adult|older|stranger|\d\d ?(?:year old|yo)|hes (?:19|2\d|3\d)|hombre|senor|adulto|mayor)\b"
 )
 # The tip itself says the danger is over, false, figurative or not now: the model decides, not a rule.
@@ -805,6 +832,7 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING, GOODBYE_EXPLAINED)),
     SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST)),
     SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST)),
+    SafetyRule("on the edge now", "critical", (ON_THE_EDGE, SUICIDE_INTENT), (SETTLED, JOKING, PAST)),
     SafetyRule(
         "warning to stay away on a day", "critical", (STAY_AWAY_WARNING, SOON), (SETTLED, JOKING, STAY_AWAY_ORDINARY)
     ),

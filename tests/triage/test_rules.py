@@ -16,6 +16,7 @@ from triage.text import normalize
 
 REVIEW_NOT_MEANT = Path(__file__).with_name("review_not_meant.jsonl")
 REVIEW_MIXED = Path(__file__).with_name("review_mixed.jsonl")
+REVIEW_SPANISH = Path(__file__).with_name("review_spanish.jsonl")
 
 # Words the rules look for, so random texts often fire them.
 TRIGGERS = [
@@ -494,8 +495,9 @@ def test_a_blind_review_of_words_not_meant_holds_where_it_is(trained_dir: Path) 
     assert len(tips) == 120
     harmless = [t for t in tips if t["kind"] == "not_meant"]
     real = [t for t in tips if t["kind"] == "real_despite"]
-    # rules fired on 20 of the harmless ones before the not-meant guard; 13 now
-    assert sum(1 for t in harmless if fired(t["text"])) <= 13
+    # rules fired on 20 of the harmless ones before the not-meant guard, 13 after; 14 since "me voy a aventar del
+    # puente" is suicidal intent (README, Triage; here it meets a boy who lost at Fortnite and laughed)
+    assert sum(1 for t in harmless if fired(t["text"])) <= 14
     # every real critical is critical with the model, and no real danger is ranked below medium
     assessed = triage.load_model().assess_many([t["text"] for t in real])
     for tip, assessment in zip(real, assessed, strict=True):
@@ -583,3 +585,56 @@ def test_a_child_going_home_today_to_someone_who_hurts_them_is_critical(text: st
 
 def test_going_home_today_with_no_harm_raises_nothing() -> None:
     assert floors("his dad picks him up at 3:30 today for the dentist, please send him to the office") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # the words of Casper's Mexican and Central American families, as students type them
+        ("un morro trae una fusca en la mochila ahorita en el salon de historia", "weapon at school now"),
+        ("neta hay un chavo con un filero en la cafeteria, lo trae en la mochila ahorita", "weapon at school now"),
+        ("ese vato trae un cuete en la mochila rn, lo vi en el locker room", "weapon at school now"),
+        ("dijo en discord que mañana va a llevar el cuerno de su tio a la escuela", "attack with a date"),
+        ("le van a dar piso a josue mañana saliendo de la escuela", "attack with a date"),
+        ("dice que mañana lo van a picar en el baño de la escuela", "attack with a date"),
+        ("mi prima dice que hoy en la noche se va a colgar en el garage", "suicide plan with a time"),
+        ("mi hermana dijo que esta noche se va a tomar todas las pastillas de mi mama", "suicide plan with a time"),
+        ("me mando 'perdon por todo, diganle a mi mama que la quiero' y ya no contesta", "goodbye message"),
+        ("dijo que mañana es su ultimo dia y ya escribio las cartas", "goodbye message"),
+        ("tomo algo en la fiesta y no lo podemos despertar", "overdose or unresponsive"),
+        ("se cayo y tiene espuma en la boca, no responde", "overdose or unresponsive"),
+        ("mi vecina esta en el techo de su casa gritando que se va a tirar", "on the edge now"),
+        ("she's on the bridge by the river and says she wants to die", "on the edge now"),
+        ("mi hermanita va a verse hoy a las 8 con un hombre que conocio en roblox", "child meeting an adult tonight"),
+        ("tengo miedo de llegar a mi casa hoy, mi papa dijo que nos va a matar", "afraid to go home tonight"),
+    ],
+)
+def test_spanish_as_it_is_typed_in_casper(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "andaba bien cuete en la fiesta de ayer jaja, hoy en la escuela le duele la cabeza",
+        "mi hermano toca el cuerno en la banda de la escuela hoy en la tarde",
+        "me muero de risa con el video que subieron hoy en la escuela",
+    ],
+)
+def test_spanish_words_that_only_sound_alarming_raise_no_critical(text: str) -> None:
+    assert "critical" not in floors(text)
+
+
+def test_a_blind_review_in_spanish_holds_where_it_is(trained_dir: Path) -> None:
+    """100 tips in Spanish or code-switched, as Casper's Latino families and students type them, that a helper
+    wrote from TAXONOMY.md alone (README, Triage): 55 critical, 20 high, 25 medium or low with alarming words."""
+    tips = [json.loads(line) for line in REVIEW_SPANISH.read_text(encoding="utf-8").splitlines()]
+    critical = [t for t in tips if t["urgency"] == "critical"]
+    calm = [t for t in tips if t["urgency"] in ("low", "medium")]
+    assert (len(tips), len(critical), len(calm)) == (100, 55, 25)
+    # the rules put a critical floor under 32 of the 55 (16 before the Spanish words of this session) ...
+    assert sum(1 for t in critical if "critical" in floors(t["text"])) >= 32
+    # ... and put any floor under no more than 2 of the 25 calm ones
+    assert sum(1 for t in calm if floors(t["text"])) <= 2
+    assessed = triage.load_model().assess_many([t["text"] for t in critical])
+    assert [a.urgency for a in assessed] == ["critical"] * 55
