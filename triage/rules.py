@@ -47,7 +47,13 @@ WEAPON = _words(
     r"cuchillos?",
     r"navajas?",
     r"escopetas?",
-    # slang: fusca, cuete (not "bien cuete", drunk), el cuerno (de chivo), filero
+    # slang: strapped (not "strapped in" or "for cash"), a strap (not a backpack's), a blicky, a shank, "his dad's
+    # piece" (not "a piece of"); fusca, cuete (not "bien cuete", drunk), el cuerno (de chivo), filero
+    r"(?:im|hes|shes|theyre|were|was|is|are|stay|staying|be|got) strapped(?! (?:in|for|down|to|into)\b)",
+    r"(?:a|his|her|the|my|their|your) strap(?! (?:on|of|broke|ripped|came|snapped)\b)",
+    r"blick(?:y|ies|s)?",
+    r"shanks?",
+    r"(?:dads|moms|brothers|uncles|cousins|grandpas) piece(?! of\b)",
     r"fuscas?",
     r"(?<!bien )(?<!muy )(?<!andaba )cuetes?",
     # "cuerno" alone is a horn: a cuerno de chivo, "el cuerno de su tio", "trae el cuerno"
@@ -195,6 +201,11 @@ PAST = _words(
 )
 SUICIDE_INTENT = _words(
     r"kill (?:my|him|her|them) ?sel(?:f|ves)",
+    # not "unalive urself", which is said to someone else (bullying)
+    r"sewer ?slide",
+    r"unalive (?:my|him|her|them) ?sel(?:f|ves)|unaliving|"
+    r"(?:gonna|going to|wants? to|wanna|will) unalive(?! (?:this|that|the|my|ur|your) (?!self)\w)",
+    r"(?:gonna|going to|wants? to|wanna|will|im|hes|shes) end(?:ing)? it(?! (?:with|for|between|off)\b)",
     r"killing (?:my|him|her) ?self",
     "kms",
     r"suicid\w*",
@@ -302,6 +313,9 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
     r"(?:hasnt|has not|isnt|is not) (?:woken|woke|waking) up(?! from (?:a |her |his |the |their )?nap)",
     r"no se (?:ha )?despert(?:ado|a)",
     "blue lips",
+    r"lips (?:look |are |turning |went )?(?:kinda |kind of |really |all )?(?:blue|purple|gray|grey)",
+    r"(?<!about )(?<!of )(?:not|isnt) waking up",
+    r"swallowed (?:a |the |her |his )?(?:whole|entire) bottle",
     "sobredosis",
     "no respira",
     "no despierta",
@@ -327,6 +341,9 @@ ATTACK = (
     r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
     r"disparar|balacear|balacera|tiroteo|apunalar|bomba|lista negra|"
     r"(?:le|les|te|nos) (?:van|va|vamos) a dar (?:piso|cuello)|(?:lo|la|los|las) (?:van|va) a picar|"
+    r"air (?:out )?(?:the|this|that) (?:school|cafeteria|place|class|building|gym|hallway|lunchroom|bus)|"
+    r"(?:gonna|finna|going to|bout to|about to|will) (?:slide on|smoke (?:him|her|them|u|you|that|this)|"
+    r"poke (?:him|her|them|u|you) up|run up on|light (?:this|the) (?:school|place) up)|"
     r"(?:se|me) (?:va|van|voy) a echar a (?:todos|alguien|uno|unos|los que)|"
     r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
     r"para matar(?:lo|la|los|las|te)\b(?! de (?:risa|hambre|aburrimiento))|"
@@ -648,6 +665,7 @@ HURRY = _words(
 HAZARD = _words(
     "gas leak",
     r"smells? (?:like )?gas",
+    r"gas smell|smell of gas",
     "carbon monoxide",
     r"(?:on )?fire",
     "smoke",

@@ -17,6 +17,7 @@ from triage.text import normalize
 REVIEW_NOT_MEANT = Path(__file__).with_name("review_not_meant.jsonl")
 REVIEW_MIXED = Path(__file__).with_name("review_mixed.jsonl")
 REVIEW_SPANISH = Path(__file__).with_name("review_spanish.jsonl")
+REVIEW_ENGLISH = Path(__file__).with_name("review_english.jsonl")
 
 # Words the rules look for, so random texts often fire them.
 TRIGGERS = [
@@ -625,16 +626,62 @@ def test_spanish_words_that_only_sound_alarming_raise_no_critical(text: str) -> 
     assert "critical" not in floors(text)
 
 
-def test_a_blind_review_in_spanish_holds_where_it_is(trained_dir: Path) -> None:
-    """100 tips in Spanish or code-switched, as Casper's Latino families and students type them, that a helper
-    wrote from TAXONOMY.md alone (README, Triage): 55 critical, 20 high, 25 medium or low with alarming words."""
-    tips = [json.loads(line) for line in REVIEW_SPANISH.read_text(encoding="utf-8").splitlines()]
+@pytest.mark.parametrize(
+    ("path", "critical_floors", "calm_floors"),
+    # the rules put a critical floor under 32 of the Spanish set's 55 criticals (16 before the Spanish words of
+    # README, Triage) and under 18 of the English set's (9 before its slang), and any floor under no more than
+    # 2 and 0 of their 25 calm tips
+    [(REVIEW_SPANISH, 32, 2), (REVIEW_ENGLISH, 18, 0)],
+    ids=["spanish", "english"],
+)
+def test_a_blind_review_of_implied_dangers_holds_where_it_is(
+    trained_dir: Path, path: Path, critical_floors: int, calm_floors: int
+) -> None:
+    """100 tips a helper wrote from TAXONOMY.md alone (README, Triage): Spanish or code-switched as Casper's
+    Latino families and students type them, or English in teen slang; 55 critical, a third of them implied,
+    20 high, 25 medium or low with alarming words."""
+    tips = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     critical = [t for t in tips if t["urgency"] == "critical"]
     calm = [t for t in tips if t["urgency"] in ("low", "medium")]
     assert (len(tips), len(critical), len(calm)) == (100, 55, 25)
-    # the rules put a critical floor under 32 of the 55 (16 before the Spanish words of this session) ...
-    assert sum(1 for t in critical if "critical" in floors(t["text"])) >= 32
-    # ... and put any floor under no more than 2 of the 25 calm ones
-    assert sum(1 for t in calm if floors(t["text"])) <= 2
+    assert sum(1 for t in critical if "critical" in floors(t["text"])) >= critical_floors
+    assert sum(1 for t in calm if floors(t["text"])) <= calm_floors
     assessed = triage.load_model().assess_many([t["text"] for t in critical])
     assert [a.urgency for a in assessed] == ["critical"] * 55
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("kid in my 4th hour says hes strapped rn, its in his backpack", "weapon at school now"),
+        ("he keeps a strap in his glovebox and showed us in the school lot today", "weapon at school now"),
+        ("bro said he got the blicky in his bag at school rn", "weapon at school now"),
+        ("he has a shank in his sock in math class right now", "weapon at school now"),
+        ("he said hes gonna air out the cafeteria tmrw at b lunch", "attack with a date"),
+        ("opps finna slide on the game tonight at the stadium", "attack with a date"),
+        ("she said she's ending it tonight and has the pills", "suicide plan with a time"),
+        ("he said sewerslide tonight and hes not joking", "suicide plan with a time"),
+        ("i want to unalive myself most days", "suicidal statement"),
+        ("my friend is passed out at the party and not waking up, her lips look purple", "overdose or unresponsive"),
+        ("she swallowed a whole bottle of tylenol 20 min ago", "overdose or unresponsive"),
+        ("strong gas smell in the science wing right now, kids are dizzy", "hazard hurting people now"),
+    ],
+)
+def test_teen_slang_for_weapons_attacks_and_suicide(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my backpack strap broke at school today lol",
+        "we got strapped in for the field trip bus ride today",
+        "kids keep saying 'im gonna unalive this homework', it's just slang",
+        "ppl keep telling him to unalive urself in the comments",
+        "i think about not waking up sometimes",
+        "she's ending it with her boyfriend tonight finally",
+        "my dads piece of land by the school is where we park",
+    ],
+)
+def test_slang_lookalikes_raise_no_critical(text: str) -> None:
+    assert "critical" not in floors(text)
