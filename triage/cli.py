@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from triage.dataset import load_training, read_labelled
+from triage.dataset import InvalidLabelledData, load_training, read_labelled
 from triage.model import MODEL_FILE, ModelNotTrained, load_model, model_dir, staleness, train
 
 
@@ -66,8 +66,20 @@ def cmd_assess(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from triage.evaluate import evaluate_tips, format_report
 
+    path = Path(args.file)
+    try:
+        tips = read_labelled(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"triage evaluate: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    except InvalidLabelledData as exc:
+        print(f"triage evaluate: {exc}", file=sys.stderr)
+        return 2
+    if not tips:
+        print(f"triage evaluate: {path} holds no labelled tips", file=sys.stderr)
+        return 2
     ensure_trained(model_dir())
-    report = evaluate_tips(load_model(), read_labelled(Path(args.file)))
+    report = evaluate_tips(load_model(), tips)
     print(json.dumps(report) if args.json else format_report(report))
     return 0
 

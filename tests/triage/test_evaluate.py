@@ -122,3 +122,26 @@ def test_assess_command_prints_the_assessment(trained_dir: Path, capsys: pytest.
     assert main(["assess", "he has a knife in his locker right now", "--now"]) == 0
     out = capsys.readouterr().out
     assert "urgency   critical" in out and "reasons" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("", "holds no labelled tips"),
+        ('{"text": "a gun at school", "category": "weapon", "urgency": "critical"}\nnot json\n', ":2: not JSON"),
+        ('{"text": "x", "category": "weapon", "urgency": "soon"}\n', "unknown urgency 'soon'"),
+        ('{"text": "x", "category": "weapon", "urgency": "low", "kind": "a"}\n', "expected exactly the keys"),
+    ],
+    ids=["missing", "empty", "not-json", "bad-urgency", "extra-key"],
+)
+def test_evaluate_refuses_a_bad_file_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    path = tmp_path / "tips.jsonl"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    assert main(["evaluate", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""
