@@ -47,17 +47,22 @@ WEAPON = _words(
     r"cuchillos?",
     r"navajas?",
     r"escopetas?",
-    # slang: strapped (not "strapped in" or "for cash"), a strap (not a backpack's), a blicky, a shank, "his dad's
-    # piece" (not "a piece of"); fusca, cuete (not "bien cuete", drunk), el cuerno (de chivo), filero
-    r"(?:im|hes|shes|theyre|were|was|is|are|stay|staying|be|got) strapped(?! (?:in|for|down|to|into)\b)",
-    r"(?:a|his|her|the|my|their|your) strap(?! (?:on|of|broke|ripped|came|snapped)\b)",
-    r"blick(?:y|ies|s)?",
-    r"shanks?",
-    r"(?:dads|moms|brothers|uncles|cousins|grandpas) piece(?! of\b)",
+    # slang: strapped (not strapped into a seat, for cash or down), a strap (not a backpack's or a guitar's), a
+    # blicky (not Blick, the art supplier), a shank (not lamb shanks nor a golf shot); fusca, un cuete (not
+    # "tirando cuetes", firecrackers, nor "llego cuete", drunk), cuerno de chivo, filero
+    r"(?:im|hes|shes|theyre|were|was|is|are|stay|staying|be|got) strapped"
+    r"(?! (?:in (?:a |the |his |her |my |their )?(?:seat|car ?seat|harness|stroller|chair)|in for|into|"
+    r"for (?:cash|money|time)|down|to)\b)",
+    r"(?:a|his|her|the|my|their|your) strap(?! (?:on (?:my|the|his|her|your|their|its) (?:backpack|bag|bookbag|guitar|"
+    r"helmet|shoe|purse|case)|of|broke|ripped|came|snapped|for (?:his|her|my|the|a) (?:guitar|bag|camera|backpack|bass|"
+    r"helmet))\b)",
+    r"blick(?:y|ies)|(?:a|the|his|her|my) blicks?(?! (?:art|paint|markers?|supplies|catalog|order|store)\b)",
+    r"(?:a|his|her|the|my|their|dads|brothers|cousins|uncles) shanks?(?! (?:of|steak|roast|bone|shot))\b",
+    r"(?:pull|pulls|pulling|come|comes|coming|show|shows|showing) up strapped",
     r"fuscas?",
-    r"(?<!bien )(?<!muy )(?<!andaba )cuetes?",
-    # "cuerno" alone is a horn: a cuerno de chivo, "el cuerno de su tio", "trae el cuerno"
-    r"cuernos? de (?:chivo|su|mi|tu) ?(?:tio|papa|apa|primo|hermano|jefe)?",
+    r"(?:un|el|la|su|mi) cuete",
+    # "cuerno" alone is a horn, "los cuernos" cheating: a cuerno de chivo, "el cuerno de su tio", "trae el cuerno"
+    r"cuerno de (?:chivo|(?:su|mi|tu) (?:tio|papa|apa|primo|hermano|jefe))",
     r"(?:trae|traer|lleva|llevar|tiene|saco|sacar) (?:el|un|su) cuerno",
     r"fileros?",
     "balas",
@@ -151,9 +156,6 @@ SOON = _words(
     "sunday",
     r"in an? (?:hour|few hours|minutes?)",
     r"\d{1,2}/\d{1,2}",
-    r"(?:jan|january|feb|february|march|april|june|july|aug|august|sept?|september|oct|october|nov|november|dec|"
-    r"december) \d{1,2}(?:st|nd|rd|th)?",
-    r"\d{1,2} de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre)",
     r"\d{1,2}(?::\d\d)? ?(?:am|pm)",
     r"at \d{1,2}:\d\d",
     r"a las \d{1,2}(?::\d\d)?",
@@ -205,7 +207,8 @@ SUICIDE_INTENT = _words(
     r"sewer ?slide",
     r"unalive (?:my|him|her|them) ?sel(?:f|ves)|unaliving|"
     r"(?:gonna|going to|wants? to|wanna|will) unalive(?! (?:this|that|the|my|ur|your) (?!self)\w)",
-    r"(?:gonna|going to|wants? to|wanna|will|im|hes|shes) end(?:ing)? it(?! (?:with|for|between|off)\b)",
+    r"(?:gonna|going to|wants? to|wanna|will|im|hes|shes) end(?:ing)? it"
+    r"(?! (?:with|between|off|for (?:the|a|this|our))\b)",
     r"killing (?:my|him|her) ?self",
     "kms",
     r"suicid\w*",
@@ -230,9 +233,11 @@ SUICIDE_INTENT = _words(
     r"no quier(?:o|e) vivir",
     r"aventar(?:me|se)",
     r"colgar(?:me|se)",
-    r"(?:se|me) (?:va|voy|iba|iban|van) a (?:colgar|ahorcar|aventar|tirar)",
+    r"(?:se|me) (?:va|voy|iba) a (?:colgar|ahorcar|aventar|tirar)"
+    r"(?! (?:el|la|los|las|un|una|unos|unas|lo|a \w+(?:ar|er|ir))\b)",
     r"ahorcar(?:me|se)",
-    r"(?:se|me) (?:va|voy) a tomar (?:todas )?(?:las|sus|mis) pastillas",
+    r"(?:se|me) (?:va|voy) a tomar todas (?:las|sus|mis) pastillas|"
+    r"(?:se|me) (?:va|voy) a tomar (?:las|sus|mis) pastillas de (?:su|mi|la) (?:mama|papa|abuela|abuelita|abuelo|tia)",
     r"tirar(?:me|se) (?:del|de un|de su|de la)",
 )
 MEANS = _words(
@@ -287,21 +292,24 @@ GOODBYE = _words(
     r"carta (?:de despedida|suicida)",
     r"cuiden a mi",
     r"regalando (?:sus|mis) cosas",
-    r"perdon por todo",
-    r"(?:ya )?no (?:me|lo|la|nos) (?:van|vas) a (?:ver|volver a ver)(?: mas)?",
-    r"(?:hoy|manana) es (?:mi|su) ultimo dia",
-    r"cuid(?:a|en|ame|enme) a mi (?:gato|perro|hermanit[oa]|mama)",
+    r"perdon por todo(?! (?:el|la|lo|los|las|esto|eso)\b)",
+    r"ya no (?:me|lo|la|nos) (?:van|vas) a (?:ver|volver a ver)|no (?:me|lo|la|nos) (?:van|vas) a volver a ver",
+    r"(?:hoy|manana) es (?:mi|su) ultimo dia(?! (?:de|del|en|antes|aqui)\b)",
+    # not a favour for the weekend ("cuida a mi perro este fin de semana")
+    r"cuid(?:a|en|ame|enme) a mi (?:gato|perro|hermanit[oa]|mama)"
+    r"(?!(?: \w+){0,3} (?:fin de semana|mientras|manana|hoy)\b)",
     r"ya no (?:voy|va) a necesitar nada",
-    r"te quedas con mi (?:cuarto|ropa|cosas|celular|perro|gato)",
 )
 # Pills or other means saved up: a plan, even with no word of dying ("ive decided. saturday. i have my grandpas
 # pills saved up", "stockpiling his pills in an Altoids tin", "esta juntando sus pastillas").
 MEANS_SAVED_UP = (
-    r"\b(?:saved|saving|stockpil\w*|hoard\w*|collect(?:ed|ing)|counting|count(?:ed|ing|s)? (?:them )?out|"
-    r"guardando|juntando|ahorrando|junto|guardo|guardaba|juntaba)\b(?: up)?(?: \w+){0,3} "
+    r"\b(?:saved|saving|stockpil\w*|hoard\w*|collect(?:ed|ing)|juntando|ahorrando|juntaba|"
+    r"junt(?:o|e|aron) (?:las|sus|mis))"
+    r"\b(?: up)?(?: \w+){0,3} "
     r"(?:pills|meds|medications?|pastillas|medicinas|medicamentos|antidepressants|sleeping pills|painkillers)\b"
     r"(?! (?:forms?|slips?|drive|take ?-?back|permission|log|for (?:the|a) (?:drive|nurse|take ?-?back))\b)|"
-    r"\b(?:pills|meds|pastillas|medicinas) (?:\w+ ){0,2}(?:saved up|stockpiled|guardadas|juntadas)\b"
+    r"\b(?:pills|meds|pastillas|medicinas) (?:\w+ ){0,2}(?:saved up|stockpiled|guardadas|juntadas)\b|"
+    r"\bcount(?:ing|ed|s)? (?:out )?(?:\w+ ){0,3}(?:pills|meds) into (?:a|her|his|my|their)\b"
 )
 OVERDOSE_OR_UNRESPONSIVE = _words(
     r"overdos\w*",
@@ -310,12 +318,13 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
     "unresponsive",
     "not breathing",
     r"(?:wont|cant|will not|doesnt) wake (?:up|him|her)",
-    r"(?:hasnt|has not|isnt|is not) (?:woken|woke|waking) up(?! from (?:a |her |his |the |their )?nap)",
+    r"(?:hasnt|has not) (?:woken|woke) up (?:since|for|and|even)",
     r"no se (?:ha )?despert(?:ado|a)",
     "blue lips",
-    r"lips (?:look |are |turning |went )?(?:kinda |kind of |really |all )?(?:blue|purple|gray|grey)",
-    r"(?<!about )(?<!of )(?:not|isnt) waking up",
-    r"swallowed (?:a |the |her |his )?(?:whole|entire) bottle",
+    r"lips (?:\w+ ){0,3}(?:blue|purple|gray|grey)(?! (?:from|after) (?:the|a|eating|drinking|that|his|her|a)\b)",
+    r"(?<!about )(?<!of )(?<!about him )(?<!about her )(?:not|isnt|is not) waking up"
+    r"(?! (?:in time|on time|early|for)\b)",
+    r"swallowed (?:a |the |her |his )?(?:whole|entire) bottle(?! of (?:water|soda|juice|gatorade|milk|coke|pop)\b)",
     "sobredosis",
     "no respira",
     "no despierta",
@@ -329,33 +338,39 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
 ATTACK = (
     r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school(?! (?:video|photos?|pics?|pictures?|play|musical))|us|them)|"
     r"school shooting|hit ?list|kill ?list|"
-    r"wants? (?:them|him|her|everyone|all of them|those \w+) dead|(?:list|names) of [^.!?\n]{0,40}\bwants? dead|"
-    r"take (?:some |a few |a bunch of |other |all the |as many )?(?:people|others|everyone|kids|students|teachers)"
-    r"(?: \w+){0,3} with (?:him|her|me|them)\b|llevarse a (?:otros|varios|todos|mas|unos)(?: \w+){0,3} con (?:el|ella)|"
+    r"wants? (?:them|him|her|you|u|us|everyone|everybody|all of (?:them|us|you)|those \w+)(?: \w+){0,3} dead\b|"
+    r"(?:list|names) of [^.!?\n]{0,40}\bwants? dead\b|"
+    # killing oneself and others ("kill himself and take some people at school with him")
+    r"(?:kill|shoot|end) (?:him|her|my|them) ?sel(?:f|ves)\W+(?:\w+\W+){0,3}?take (?:some|a few|others|people|everyone|"
+    r"us|them|you)(?: \w+){0,4} with (?:him|her|me|them)\b|llevarse a (?:otros|varios|todos|mas|unos)(?: \w+){0,3} "
+    r"con (?:el|ella)|"
     r"(?<!bath )(?<!photo )bomb|blow up the school|massacre|columbine|"
     r"(?:gonna|going to|gunna|will|finna|plans? to|planning to|wants? to|about to|threaten\w* to) "
-    r"(?:shoot|stab|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself|"
+    r"(?:shoot|stab|shank|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself|"
     r"(?:my|his|her|your|their|our) shot|"
     r"us (?:with (?:this|that|the) (?:test|quiz|exam|final|workout|project)|at practice)|"
     r"(?:the |a )?(?:school )?(?:video|photos?|pics?|pictures?|film))\b)|"
     r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
     r"disparar|balacear|balacera|tiroteo|apunalar|bomba|lista negra|"
-    r"(?:le|les|te|nos) (?:van|va|vamos) a dar (?:piso|cuello)|(?:lo|la|los|las) (?:van|va) a picar|"
-    r"air (?:out )?(?:the|this|that) (?:school|cafeteria|place|class|building|gym|hallway|lunchroom|bus)|"
-    r"(?:gonna|finna|going to|bout to|about to|will) (?:slide on|smoke (?:him|her|them|u|you|that|this)|"
-    r"poke (?:him|her|them|u|you) up|run up on|light (?:this|the) (?:school|place) up)|"
-    r"(?:se|me) (?:va|van|voy) a echar a (?:todos|alguien|uno|unos|los que)|"
+    # slang, with a person as the target ("air them out", not "air out the gym")
+    r"(?:le|les|te|nos) (?:van|va|vamos) a dar (?:piso|cuello)|"
+    r"(?:cuchillo|navaja|filero|punta)[^.!?\n]{0,60}\b(?:lo|la|le|los|las|les) (?:van|va|voy) a picar|"
+    r"(?:lo|la|le|los|las|les) (?:van|va|voy) a picar[^.!?\n]{0,40}\b(?:cuchillo|navaja|filero|punta)|"
+    r"air (?:him|her|them|everyone|everybody|it|us|you|u) out|"
+    r"(?:gonna|finna|going to|bout to|about to|will) (?:slide on (?:him|her|them|us|you|u|the opps|opps)|"
+    r"smoke (?:him|her|them|u|you)|poke (?:him|her|them|u|you) up|run up on (?:him|her|them|us|you|u))\b|"
     r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
     r"para matar(?:lo|la|los|las|te)\b(?! de (?:risa|hambre|aburrimiento))|"
-    r"(?:llevar|traer) (?:la|una|su|el|un) (?:pistola|arma|fusca|cuete|cuerno|filero|navaja|cuchillo|escopeta|rifle))"
+    r"(?:llevar|traer) (?:la|una|su|el|un) (?:pistola|arma|fusca|cuete|cuerno|escopeta|rifle)\b)"
 )
 # Someone at a height or on the edge as the tip is written ("esta en el techo de su casa gritando que se va a
 # tirar", "she's on the bridge by the river and says she'll jump").
 ON_THE_EDGE = _words(
-    r"(?:esta|estan|anda|is|hes|shes|are|theyre|standing|sitting) (?:arriba )?(?:en|on|at|sobre|in) "
-    r"(?:el |la |the |a |su |his |her )?(?:techo|azotea|puente|orilla|barandal|roof|rooftop|bridge|edge|ledge|railing|"
-    r"overpass)",
+    r"(?:esta|estan|anda|is|hes|shes|are|theyre|standing|sitting|climbed|climbing) (?:arriba |up )?"
+    r"(?:en|on|at|sobre|in|on top of|onto) (?:el |la |the |a |su |his |her )?(?:techo|azotea|puente|barandal|roof|"
+    r"rooftop|bridge|ledge|railing|overpass|edge of (?:the|a) (?:roof|bridge|building|cliff|overpass|parking garage))",
 )
+JUMP = _words(r"jump(?:ing)?", r"(?:tirar|aventar)(?:me|se)?", r"(?:se|me) (?:va|voy) a (?:tirar|aventar)")
 # An attempt happening as the tip is written.
 HANGING_NOW = _words(
     r"(?:she|he|shes|hes|she is|he is|she was|he was) hanging (?:from|off) (?:\w+ ){0,2}"
@@ -612,9 +627,9 @@ HURT_AT_HOME = (
     + _words(
         r"(?:will|gonna|going to|is going to) (?:hit|beat|hurt|whip|kill|punish|burn)",
         r"(?:va|van) a (?:pegar|golpear|castigar|matar|quemar)",
-        r"(?:the|a|his|her) belt",
-        r"(?:el|con el) cinto",
-        r"next time|otra vez|again",
+        r"(?:use|uses|with|get|gets|whip\w*) (?:the|a|his|her) belt",
+        r"(?:pegar|pega|golpear)(?:le|les)? con el cinto",
+        r"next time (?:its|it is|he|she|ill|i will) ",
     )
 )
 SELF_HARM = _words(
@@ -692,7 +707,7 @@ HAZARD_HARM = _words(
 )
 MEETING_ADULT = (
     r"\b(?:meet|meeting|run(?:ning)? away (?:with|to)|pick (?:her|him) up|picking (?:her|him) up|"
-    r"ver(?:se)?(?: \w+){0,5} con|escaparse con|irse con|fugarse con)\b.{0,60}"
+    r"(?:se (?:va|van|iba) a ver|verse)(?: \w+){0,5} con|ver con|escaparse con|irse con|fugarse con)\b.{0,60}"
     r"\b(?:man|guy|adult|older|stranger|\d\d ?(?:year old|yo)|hes (?:19|2\d|3\d)|hombre|senor|adulto|mayor)\b"
 )
 # The tip itself says the danger is over, false, figurative or not now: the model decides, not a rule.
@@ -786,23 +801,34 @@ GOODBYE_EXPLAINED = (
 # A critical rule does not listen to these: "a kid from another school says he'll shoot up KW tomorrow".
 NOT_MEANT = (
     _words(
-        r"not (?:a )?(?:real )?threat",
+        r"not (?:a )?(?:real )?threat(?! to\b)",
         r"no (?:es|era|fue) (?:una )?amenaza",
         r"(?:is|was|its|it was|hes|shes|he was|she was)(?: not|nt) (?:being )?serious",
         r"no (?:es|era|lo dijo|lo dice) (?:en )?serio",
-        r"(?:nobody|no one|nobodys|noone) (?:is )?(?:actually |really )?(?:sad|suicidal|in danger|hurt)",
-        r"(?:for|in|from|of) (?:the|a|our|his|her|this) (?:school )?(?:play|musical|film|movie|script|book report|"
-        r"research project|history project)",
+        r"(?:nobody|no one|nobodys|noone) (?:is |was )?(?:actually |really )?(?:sad|suicidal|in danger)",
+        # the words themselves come from a play or a film ("it's a line from the school play"), not "kicked out of
+        # the school play and now says he wants to die" nor "shoot up the school like in the movie"
+        r"(?:is|was|its|it was|thats|are|were|a line|lines?) (?:just )?(?:from|for|in|part of) "
+        r"(?:the|a|our|his|her|this) (?:school )?(?:play|musical|film|movie|script|book report|research project|"
+        r"history project)",
+        r"(?:for|in) (?:the|a|his|her|their) (?:history project|book report|research project|science project)",
+        r"(?:for|used in) (?:the|a|our|his|her) (?:school )?(?:play|musical|film|movie)",
         r"obra de teatro",
         r"monologue",
         r"(?:is|its|thats|from) (?:the|a) script",
-        r"(?:song )?lyrics|(?:from|of|to) (?:a|the|that) song|letra de (?:una|la|esa) cancion",
+        r"(?:is|was|its|it was|thats|are|were|just|only) (?:just |only )?(?:a |the |some )?(?:song )?lyrics|"
+        r"lyrics (?:from|of|to)|(?:words|lines?|quote) (?:from|of|to) (?:a|the|that) song|"
+        r"(?:are|is|was|were|its|it was) (?:from|of) (?:a|the|that|some) (?:\w+ )?song|"
+        r"(?:es|era|son) (?:la )?letra de (?:una|la|esa) cancion",
         # what the words were about, not where they were said ("told me on roblox hes going to stab his sister")
         r"(?:talking|was|its|is|it was|all) about (?:a |the |that )?"
         r"(?:video ?game|roblox|fortnite|minecraft|call of duty)",
         r"(?:hablaba|hablando|era) (?:de|del) (?:un )?(?:videojuego|juego)",
+        # a post from another place or year, not "a message from another student"
         r"(?:video|post|message|threat|screenshot|repost|trend|mensaje|publicacion) (?:is |was |es |era |fue )?"
-        r"(?:from|de) (?:another|a different|otra|otro|una escuela de|a school in|years ago|hace anos|\d{4})",
+        r"(?:from|de) (?:(?:another|a different|otra|otro) "
+        r"(?:state|school|town|city|country|estado|escuela|ciudad|pais)|una escuela de|a school in|years ago|hace anos|"
+        r"\d{4})",
         r"chain (?:message|mail|letter|post)",
         r"(?:mensaje|cadena) (?:de cadena|viral)",
         r"(?:trend|repost) from",
@@ -850,7 +876,7 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING, GOODBYE_EXPLAINED)),
     SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST)),
     SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST)),
-    SafetyRule("on the edge now", "critical", (ON_THE_EDGE, SUICIDE_INTENT), (SETTLED, JOKING, PAST)),
+    SafetyRule("on the edge now", "critical", (ON_THE_EDGE, SUICIDE_INTENT + "|" + JUMP), (SETTLED, JOKING, PAST)),
     SafetyRule(
         "warning to stay away on a day", "critical", (STAY_AWAY_WARNING, SOON), (SETTLED, JOKING, STAY_AWAY_ORDINARY)
     ),
@@ -908,21 +934,32 @@ _HEDGED = re.compile(
 _NEW_MATTER = re.compile(
     r"\b(?:this is (?:different|real|serious|not (?:a joke|fake|that))|this (?:one )?isnt|this one is real|"
     r"separately|unrelated|on another note|(?:a )?different (?:thing|kid|student|issue|matter|person)|"
-    r"not why im (?:writing|reporting|texting)|another thing|(?:but|pero) (?:for real|de verdad|en serio)|"
+    r"not why im (?:writing|reporting|texting)|(?:but|pero) (?:for real|de verdad|en serio)|"
     r"(?:so )?that parts? (?:is |was )?(?:handled|done|over|fine)|esto es (?:diferente|serio|otra cosa)|"
-    r"ahora es (?:algo )?(?:serio|diferente|otra cosa)|otra cosa|aparte de eso)\b|"
+    r"ahora es (?:algo )?(?:serio|diferente|otra cosa)|aparte de eso)\b|"
     r"[.!?] (?:now|today|tonight|this morning|this afternoon|last night|ahora|hoy|esta manana|anoche)\W+"
     r"(?:\w+\W+){0,8}?(?:has|had|have|is holding|brought|showed|took|is in|is posting|messaged|tiene|trae|lleva|"
     r"se tomo|mostro|ensena)\b"
 )
 
 
-def _guards(pattern: str, normalized_text: str) -> bool:
+_AGAIN = re.compile(r"\b(?:again|otra vez|de nuevo)\b")
+
+
+def _turns_to_new_danger(normalized_text: str, after: int, danger: str) -> bool:
+    """Whether, after position `after`, the tip turns to a new matter and the rule's danger is told there."""
+    turn = _NEW_MATTER.search(normalized_text, after, after + 300)
+    if turn is None:
+        return False
+    return bool(_compiled(danger).search(normalized_text, turn.start()) or _AGAIN.search(normalized_text, turn.start()))
+
+
+def _guards(pattern: str, normalized_text: str, danger: str) -> bool:
     """Whether a none_of pattern holds somewhere in the text, other than right after a denial or a doubt, or
-    before the tip turns to a new matter."""
+    before the tip turns to a new matter that tells the rule's danger (`danger`: the rule's first pattern)."""
     return any(
         not any(cue.search(normalized_text, max(0, match.start() - 20), match.start()) for cue in (_DENIED, _HEDGED))
-        and not _NEW_MATTER.search(normalized_text, match.end(), match.end() + 300)
+        and not _turns_to_new_danger(normalized_text, match.end(), danger)
         for match in _compiled(pattern).finditer(normalized_text)
     )
 
@@ -930,7 +967,7 @@ def _guards(pattern: str, normalized_text: str) -> bool:
 def rule_fires(rule: SafetyRule, normalized_text: str) -> bool:
     """Whether the rule matches a text already passed through `text.normalize()`."""
     return all(_compiled(p).search(normalized_text) for p in rule.all_of) and not any(
-        _guards(p, normalized_text) for p in rule.none_of
+        _guards(p, normalized_text, rule.all_of[0]) for p in rule.none_of
     )
 
 
