@@ -773,7 +773,9 @@ _SETTLED_NOT_NOW = _words(
     "chess",
     r"matar el examen",
 )
-_SETTLED_AGAIN = r"(?![^\n]{0,200}?\b(?:this time|esta vez|otra vez|again)\b)"
+# "This time", "again": the words by which a tip says a danger is back (shared by the guards below).
+_AGAIN_WORDS = r"this time|esta vez|otra vez|de nuevo|again"
+_SETTLED_AGAIN = r"(?![^\n]{0,200}?\b(?:" + _AGAIN_WORDS + r")\b)"
 SETTLED = "(?:" + _SETTLED_OVER + _CONTRAST + ")|(?:" + _SETTLED_NOT_NOW + _SETTLED_AGAIN + ")"
 JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
 # Guards that belong to one rule only (a word that excuses a goodbye post does not excuse a gun).
@@ -943,7 +945,7 @@ _NEW_MATTER = re.compile(
 )
 
 
-_AGAIN = re.compile(r"\b(?:again|otra vez|de nuevo)\b")
+_AGAIN = re.compile(r"\b(?:" + _AGAIN_WORDS + r")\b")
 
 
 def _turns_to_new_danger(normalized_text: str, after: int, danger: str) -> bool:

@@ -51,6 +51,20 @@ def floors(text: str) -> list[str]:
     return [rule.floor for rule in fired_rules(normalize(text))]
 
 
+def top_floor_rank(text: str) -> int:
+    """The rank of the highest floor the rules set on a raw tip text, -1 when none fires."""
+    return max((urgency_rank(floor) for floor in floors(text)), default=-1)
+
+
+def read_review(path: Path) -> list[dict[str, str]]:
+    """A blind review set: the taxonomy's keys, and for some sets the `kind` of tip the writer was asked for."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def model_urgencies(tips: list[dict[str, str]]) -> list[str]:
+    return [a.urgency for a in triage.load_model().assess_many([t["text"] for t in tips])]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     words=st.lists(st.one_of(st.sampled_from(TRIGGERS), st.text(max_size=12)), max_size=12),
@@ -466,7 +480,7 @@ def test_text_speak_spellings_of_tonight_and_tomorrow_are_a_date(text: str, rule
         # a parent or child who does not wake
         ("mommy's been on the couch and hasn't woken up since yesterday", "overdose or unresponsive"),
         ("mi papa no se ha despertado y tiene los labios morados", "overdose or unresponsive"),
-        # a date written with the month is a date
+        # a weekday on a list, a time of day
         ("he made a list of teachers he wants dead and wrote friday on it", "attack with a date"),
         ("dice que va a atacar la escuela a las 2", "attack with a date"),
         # taking others along
@@ -492,7 +506,7 @@ def test_ordinary_pills_and_sleep_raise_no_critical(text: str) -> None:
 def test_a_blind_review_of_words_not_meant_holds_where_it_is(trained_dir: Path) -> None:
     """120 tips a helper wrote from TAXONOMY.md alone, never seeing the rules (README, Triage): 60 where the
     alarming words were not meant, 60 real dangers despite a phrase that sounds like an excuse."""
-    tips = [json.loads(line) for line in REVIEW_NOT_MEANT.read_text(encoding="utf-8").splitlines()]
+    tips = read_review(REVIEW_NOT_MEANT)
     assert len(tips) == 120
     harmless = [t for t in tips if t["kind"] == "not_meant"]
     real = [t for t in tips if t["kind"] == "real_despite"]
@@ -500,11 +514,10 @@ def test_a_blind_review_of_words_not_meant_holds_where_it_is(trained_dir: Path) 
     # puente" is suicidal intent (README, Triage; here it meets a boy who lost at Fortnite and laughed)
     assert sum(1 for t in harmless if fired(t["text"])) <= 14
     # every real critical is critical with the model, and no real danger is ranked below medium
-    assessed = triage.load_model().assess_many([t["text"] for t in real])
-    for tip, assessment in zip(real, assessed, strict=True):
+    for tip, urgency in zip(real, model_urgencies(real), strict=True):
         if tip["urgency"] == "critical":
-            assert assessment.urgency == "critical", tip["text"]
-        assert urgency_rank(assessment.urgency) >= urgency_rank("medium"), tip["text"]
+            assert urgency == "critical", tip["text"]
+        assert urgency_rank(urgency) >= urgency_rank("medium"), tip["text"]
 
 
 @pytest.mark.parametrize(
@@ -556,20 +569,15 @@ def test_a_settled_matter_followed_by_ordinary_news_stays_settled(text: str) -> 
 def test_a_blind_review_of_settled_and_new_matters_in_one_tip_holds_where_it_is(trained_dir: Path) -> None:
     """100 tips a helper wrote from TAXONOMY.md alone (README, Triage): 60 with a settled, past or joking matter and
     a new real danger in one tip, 40 where everything is settled though danger words are there."""
-    tips = [json.loads(line) for line in REVIEW_MIXED.read_text(encoding="utf-8").splitlines()]
+    tips = read_review(REVIEW_MIXED)
     assert len(tips) == 100
     real = [t for t in tips if t["kind"] == "mixed_real"]
     settled = [t for t in tips if t["kind"] == "mixed_settled"]
-
-    def top_floor_rank(text: str) -> int:
-        return max((urgency_rank(floor) for floor in floors(text)), default=-1)
-
     # a rule reaches the label of 32 of the real dangers (22 before a new matter ended the guards' reach) ...
     assert sum(1 for t in real if top_floor_rank(t["text"]) >= urgency_rank(t["urgency"])) >= 32
     # ... and raises no more of the settled tips above their label than before (9)
     assert sum(1 for t in settled if top_floor_rank(t["text"]) > urgency_rank(t["urgency"])) <= 9
-    assessed = triage.load_model().assess_many([t["text"] for t in real if t["urgency"] == "critical"])
-    assert [a.urgency for a in assessed] == ["critical"] * 35
+    assert model_urgencies([t for t in real if t["urgency"] == "critical"]) == ["critical"] * 35
 
 
 @pytest.mark.parametrize(
@@ -641,14 +649,13 @@ def test_a_blind_review_of_implied_dangers_holds_where_it_is(
     """100 tips a helper wrote from TAXONOMY.md alone (README, Triage): Spanish or code-switched as Casper's
     Latino families and students type them, or English in teen slang; 55 critical, a third of them implied,
     20 high, 25 medium or low with alarming words."""
-    tips = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    tips = read_review(path)
     critical = [t for t in tips if t["urgency"] == "critical"]
     calm = [t for t in tips if t["urgency"] in ("low", "medium")]
     assert (len(tips), len(critical), len(calm)) == (100, 55, 25)
     assert sum(1 for t in critical if "critical" in floors(t["text"])) >= critical_floors
     assert sum(1 for t in calm if floors(t["text"])) <= calm_floors
-    assessed = triage.load_model().assess_many([t["text"] for t in critical])
-    assert [a.urgency for a in assessed] == ["critical"] * 55
+    assert model_urgencies(critical) == ["critical"] * 55
 
 
 @pytest.mark.parametrize(
