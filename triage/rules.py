@@ -60,7 +60,7 @@ WEAPON = _words(
     r"(?:a|his|her|the|my|their|dads|brothers|cousins|uncles) shanks?(?! (?:of|steak|roast|bone|shot))\b",
     r"(?:pull|pulls|pulling|come|comes|coming|show|shows|showing) up strapped",
     r"fuscas?",
-    r"(?:un|el|la|su|mi) cuete",
+    r"(?<!prendio )(?<!prendieron )(?<!prender )(?<!tronaron )(?<!trono )(?<!aventaron )(?:un|el|la|su|mi) cuete",
     # "cuerno" alone is a horn, "los cuernos" cheating: a cuerno de chivo, "el cuerno de su tio", "trae el cuerno"
     r"cuerno de (?:chivo|(?:su|mi|tu) (?:tio|papa|apa|primo|hermano|jefe))",
     r"(?:trae|traer|lleva|llevar|tiene|saco|sacar) (?:el|un|su) cuerno",
@@ -201,8 +201,16 @@ PAST = _words(
     r"(?<!since )yesterday", r"(?<!since )last (?:week|month|year|semester)", r"(?<!desde )ayer",
     r"(?<!desde )la semana pasada", r"(?<!desde )el ano pasado",
 )
+# Words that put the danger in the present as the tip is written: an earlier day told beside them is history, not
+# the danger ("he overdosed last week and right now he's unresponsive", "he showed me yesterday, it's in his
+# backpack rn"). "Today" and "now" alone are not enough: "last week he brought a knife, now he's suspended".
+STRONG_NOW = _words(
+    "right now", "rn", "as we speak", "at this moment", "ahora mismo", "en este momento", "ahorita mismo"
+)
+# The past guard: an earlier day, in a tip that does not also say "right now".
+PAST_ONLY = r"(?<![\s\S])(?![\s\S]*" + STRONG_NOW + r")[\s\S]*?" + PAST
 SUICIDE_INTENT = _words(
-    r"kill (?:my|him|her|them) ?sel(?:f|ves)",
+    r"kills? (?:my|him|her|them) ?sel(?:f|ves)",
     # not "unalive urself", which is said to someone else (bullying)
     r"sewer ?slide",
     r"unalive (?:my|him|her|them) ?sel(?:f|ves)|unaliving|"
@@ -234,11 +242,12 @@ SUICIDE_INTENT = _words(
     r"aventar(?:me|se)",
     r"colgar(?:me|se)",
     r"(?:se|me) (?:va|voy|iba) a (?:colgar|ahorcar|aventar|tirar)"
-    r"(?! (?:el|la|los|las|un|una|unos|unas|lo|a \w+(?:ar|er|ir))\b)",
+    r"(?! (?:el|la|los|las|un|una|unos|unas|lo|a \w+(?:ar|er|ir)|al (?:agua|pasto|piso|sillon)|"
+    r"a la (?:alberca|piscina|cama))\b)",
     r"ahorcar(?:me|se)",
     r"(?:se|me) (?:va|voy) a tomar todas (?:las|sus|mis) pastillas|"
     r"(?:se|me) (?:va|voy) a tomar (?:las|sus|mis) pastillas de (?:su|mi|la) (?:mama|papa|abuela|abuelita|abuelo|tia)",
-    r"tirar(?:me|se) (?:del|de un|de su|de la)",
+    r"tirar(?:me|se) (?:del|de un|de su|de la)(?! (?:resbaladilla|trampolin|columpio|tobogan|alberca|piscina)\b)",
 )
 MEANS = _words(
     r"pills?",
@@ -251,7 +260,7 @@ MEANS = _words(
     r"guns?",
     "razor",
     r"blades?",
-    "bridge",
+    r"bridge(?! (?:team|club|game|tournament|project|building|design))",
     "overpass",
     "roof",
     r"(?:train )?tracks",
@@ -290,7 +299,7 @@ GOODBYE = _words(
     r"despedir(?:se|me)",
     r"adios (?:a todos|para siempre)",
     r"carta (?:de despedida|suicida)",
-    r"cuiden a mi",
+    r"cuiden a mi(?! (?:hij[oa]s?|nin[oa]s?|bebe)\b)",
     r"regalando (?:sus|mis) cosas",
     r"perdon por todo(?! (?:el|la|lo|los|las|esto|eso)\b)",
     r"ya no (?:me|lo|la|nos) (?:van|vas) a (?:ver|volver a ver)|no (?:me|lo|la|nos) (?:van|vas) a volver a ver",
@@ -305,32 +314,46 @@ GOODBYE = _words(
 MEANS_SAVED_UP = (
     r"\b(?:saved|saving|stockpil\w*|hoard\w*|collect(?:ed|ing)|juntando|ahorrando|juntaba|"
     r"junt(?:o|e|aron) (?:las|sus|mis))"
-    r"\b(?: up)?(?: \w+){0,3} "
+    r"\b(?: up)?(?: (?!for\b|to\b|money\b)\w+){0,3} "
     r"(?:pills|meds|medications?|pastillas|medicinas|medicamentos|antidepressants|sleeping pills|painkillers)\b"
     r"(?! (?:forms?|slips?|drive|take ?-?back|permission|log|for (?:the|a) (?:drive|nurse|take ?-?back))\b)|"
     r"\b(?:pills|meds|pastillas|medicinas) (?:\w+ ){0,2}(?:saved up|stockpiled|guardadas|juntadas)\b|"
     r"\bcount(?:ing|ed|s)? (?:out )?(?:\w+ ){0,3}(?:pills|meds) into (?:a|her|his|my|their)\b"
+    r"(?! (?:\w+ )?(?:pill ?(?:organi[sz]er|box|case)|organi[sz]er|weekly|daily|days? of the week)\b)"
+)
+# A whole bottle of a drink or a sauce is no overdose ("took a whole bottle of hot sauce on a dare").
+_HARMLESS_BOTTLE = (
+    r"(?! of (?:water|soda|juice|gatorade|powerade|sprite|milk|coke|pop|tea|hot sauce|sauce|ketchup|ranch|mustard|"
+    r"sriracha|dressing|shampoo|lotion|perfume|glue|sunscreen|syrup|energy drink)\b)"
 )
 OVERDOSE_OR_UNRESPONSIVE = _words(
     r"overdos\w*",
-    r"took (?:a |the )?(?:whole|entire) bottle",
+    r"took (?:a |the )?(?:whole|entire) bottle" + _HARMLESS_BOTTLE,
     r"took (?:a bunch of|too many|a lot of|all (?:of )?(?:her|his|the|my)) (?:pills|meds)",
     "unresponsive",
     "not breathing",
     r"(?:wont|cant|will not|doesnt) wake (?:up|him|her)",
-    r"(?:hasnt|has not) (?:woken|woke) up (?:since|for|and|even)",
+    r"(?:hasnt|has not) (?:woken|woke) up "
+    r"(?:since|and|even|for (?:\d+|a|an|two|three|hours?|days?|over|like|almost|more))\b",
+    # "can't get her to wake up", not "to wake up for school"
+    r"(?:cant|cannot|can not|couldnt) get (?:him|her|them|my \w+|\w+) to wake up"
+    r"(?! (?:for|in time|on time|in the morning|early|before|at|when)\b)",
     r"no se (?:ha )?despert(?:ado|a)",
     "blue lips",
-    r"lips (?:\w+ ){0,3}(?:blue|purple|gray|grey)(?! (?:from|after) (?:the|a|eating|drinking|that|his|her|a)\b)",
+    r"lips (?:\w+ ){0,3}(?:blue|purple|gray|grey)(?! (?:from|after) (?:the|a|eating|drinking|that|his|her|a)\b)"
+    r"(?![^.!?\n]{0,40}\b(?:pool|lake|swim\w*|cold|freezing|snow|popsicle|slushie|icee|candy|marker|lipstick|makeup|"
+    r"costume|paint)\b)",
     r"(?<!about )(?<!of )(?<!about him )(?<!about her )(?:not|isnt|is not) waking up"
-    r"(?! (?:in time|on time|early|for)\b)",
-    r"swallowed (?:a |the |her |his )?(?:whole|entire) bottle(?! of (?:water|soda|juice|gatorade|milk|coke|pop)\b)",
+    r"(?! (?:in time|on time|early|for|to|when|at|until|till|before|with)\b)",
+    r"swallowed (?:a |the |her |his )?(?:whole|entire) bottle" + _HARMLESS_BOTTLE,
     "sobredosis",
     "no respira",
     "no despierta",
     "inconsciente",
-    r"no (?:lo|la|le) (?:podemos|puedo|pueden|puede) despertar",
-    r"(?:espuma|foam\w*) (?:de|en|por|at|from) (?:la|the) (?:boca|mouth)",
+    r"no (?:lo|la|le) (?:podemos|puedo|pueden|puede) despertar(?! (?:para|a tiempo|temprano|en la manana)\b)",
+    # not a coach or a parent "foaming at the mouth" at a call
+    r"(?:espuma|foam\w*) (?:de|en|por|at|from) (?:la|the) (?:boca|mouth)"
+    r"(?![^.!?\n]{0,60}\b(?:yell\w*|scream\w*|mad|angry|furious|rage|rant\w*|refs?|referee|call|about|over)\b)",
     r"(?:se|me) tomo (?:todas )?las pastillas",
     r"ya (?:me )?tome las pastillas",
     r"se tomo (?:un|una|el|la) (?:bote|frasco|caja)",
@@ -338,7 +361,9 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
 ATTACK = (
     r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school(?! (?:video|photos?|pics?|pictures?|play|musical))|us|them)|"
     r"school shooting|hit ?list|kill ?list|"
-    r"wants? (?:them|him|her|you|u|us|everyone|everybody|all of (?:them|us|you)|those \w+)(?: \w+){0,3} dead\b|"
+    r"wants? (?:them|him|her|you|u|us|everyone|everybody|all of (?:them|us|you)|those (?:kids|boys|girls|guys|dudes|"
+    r"people|teachers|students|freshmen|seniors|juniors|sophomores|preps|jocks|bullies))(?: \w+){0,3} dead\b"
+    r"(?! (?:silent|quiet|serious|tired|last|center|set|ass|end|weight|wrong|even)\b)|"
     r"(?:list|names) of [^.!?\n]{0,40}\bwants? dead\b|"
     # killing oneself and others ("kill himself and take some people at school with him")
     r"(?:kill|shoot|end) (?:him|her|my|them) ?sel(?:f|ves)\W+(?:\w+\W+){0,3}?take (?:some|a few|others|people|everyone|"
@@ -356,9 +381,23 @@ ATTACK = (
     r"(?:le|les|te|nos) (?:van|va|vamos) a dar (?:piso|cuello)|"
     r"(?:cuchillo|navaja|filero|punta)[^.!?\n]{0,60}\b(?:lo|la|le|los|las|les) (?:van|va|voy) a picar|"
     r"(?:lo|la|le|los|las|les) (?:van|va|voy) a picar[^.!?\n]{0,40}\b(?:cuchillo|navaja|filero|punta)|"
-    r"air (?:him|her|them|everyone|everybody|it|us|you|u) out|"
+    r"air (?:him|her|them|everyone|everybody|it|us|you|u) out(?! (?:with|between|together|and talk)\b)|"
+    # "air out the school", "light the school up": not to freshen a room or to decorate it
+    r"(?:air out|light up) (?:the |this |da )?(?:school|assembly|pep rally|cafeteria|lunch ?room)\b"
+    r"(?![^.!?\n]{0,60}\b(?:smell\w*|stink\w*|odou?r|fumes|paint|mold|windows?|fans?|lights|christmas|holidays?|"
+    r"decorat\w*|colou?rs|blue|gold|pride|candles|spirit)\b)|"
+    r"light (?:the |this |da )?(?:school|assembly|pep rally|cafeteria|lunch ?room|him|her|them|everyone|everybody) up"
+    r"(?![^.!?\n]{0,60}\b(?:lights|christmas|holidays?|decorat\w*|colou?rs|blue|gold|pride|candles|spirit|laser tag|"
+    r"paintball|airsoft|nerf|water balloons?)\b)|"
+    r"(?:pull|pulls|pulling|come|comes|coming|show|shows|showing) up strapped|"
+    # murder-suicide, in another order ("take people with him before he kills himself", "kill them and then himself")
+    r"take (?:some|a few|others|people|everyone|us|as many)(?: \w+){0,4} (?:with (?:him|her)|out)\W+(?:\w+\W+){0,4}?"
+    r"(?:kills?|shoots?|ends?) (?:him|her)sel(?:f|ves)|"
+    r"kill (?:them|everyone|everybody|people|us|some \w+)(?: \w+){0,3} (?:and|then) (?:then )?(?:him|her)self|"
     r"(?:gonna|finna|going to|bout to|about to|will) (?:slide on (?:him|her|them|us|you|u|the opps|opps)|"
-    r"smoke (?:him|her|them|u|you)|poke (?:him|her|them|u|you) up|run up on (?:him|her|them|us|you|u))\b|"
+    r"smoke (?:him|her|them|u|you|(?:that|this|dat|the) (?:boy|kid|dude|guy|girl|opp|fool))"
+    r"(?![^.!?\n]{0,40}\b(?:cigs?|cigarettes?|blunts?|joints?|vapes?|carts?|weed|pot|bowl|hookah|pack)\b)|"
+    r"poke (?:him|her|them|u|you) up|run up on (?:him|her|them|us|you|u))\b|"
     r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
     r"para matar(?:lo|la|los|las|te)\b(?! de (?:risa|hambre|aburrimiento))|"
     r"(?:llevar|traer) (?:la|una|su|el|un) (?:pistola|arma|fusca|cuete|cuerno|escopeta|rifle)\b)"
@@ -368,9 +407,16 @@ ATTACK = (
 ON_THE_EDGE = _words(
     r"(?:esta|estan|anda|is|hes|shes|are|theyre|standing|sitting|climbed|climbing) (?:arriba |up )?"
     r"(?:en|on|at|sobre|in|on top of|onto) (?:el |la |the |a |su |his |her )?(?:techo|azotea|puente|barandal|roof|"
-    r"rooftop|bridge|ledge|railing|overpass|edge of (?:the|a) (?:roof|bridge|building|cliff|overpass|parking garage))",
+    r"rooftop|bridge|ledge|railing|overpass|edge of (?:the|a) (?:roof|bridge|building|cliff|overpass|parking garage))"
+    r"(?! (?:team|club|game|tournament|crew|practice)\b)",
 )
-JUMP = _words(r"jump(?:ing)?", r"(?:tirar|aventar)(?:me|se)?", r"(?:se|me) (?:va|voy) a (?:tirar|aventar)")
+# Jumping, not into a pool or at a chance ("climbed on the roof of the shed to jump into the pool").
+JUMP = _words(
+    r"jump(?:ing)?(?! (?:(?:in|into|onto|on) (?:the|a) (?:pool|water|lake|snow|trampoline|pile|leaves|hay|foam pit)|"
+    r"at the (?:chance|opportunity)|rope|in line|ship|the gun|to conclusions|on the bandwagon|on it|start)\b)",
+    r"(?:tirar|aventar)(?:me|se)?",
+    r"(?:se|me) (?:va|voy) a (?:tirar|aventar)",
+)
 # An attempt happening as the tip is written.
 HANGING_NOW = _words(
     r"(?:she|he|shes|hes|she is|he is|she was|he was) hanging (?:from|off) (?:\w+ ){0,2}"
@@ -619,7 +665,8 @@ SEXUAL_ASSAULT = _words(
 )
 ADULT_HURTS = (
     r"\b(?:dad|father|mom|mother|stepdad|stepmom|step dad|uncle|parents?|boyfriend|coach|papa|mama|padrastro|tio)\b"
-    r".{0,40}\b(?:hits?|beats?|punch(?:es|ed)|chok(?:es|ed)|burn(?:s|ed)|whips?|slapp?(?:s|ed)|pega|golpea)\b"
+    r"(?:(?!\b(?:a boy|a girl|some (?:kids?|boys?|girls?)|another (?:kid|student|boy|girl)|someone|somebody)\b).){0,40}"
+    r"\b(?:hits?|beats?|punch(?:es|ed)|chok(?:es|ed)|burn(?:s|ed)|whips?|slapp?(?:s|ed)|pega|golpea)\b"
 )
 HURT_AT_HOME = (
     ADULT_HURTS
@@ -747,7 +794,6 @@ _SETTLED_OVER = _words(
     "turned out",
     r"(?:was|were|its|it was) (?:a )?(?:joke|lyrics|song|meme)",
     "just kidding",
-    r"(?:im|shes|hes|is|are) safe",
     "ya lo verificaron",
     "ya la vio",
     "ya hablo con",
@@ -777,6 +823,16 @@ _SETTLED_NOT_NOW = _words(
 _AGAIN_WORDS = r"this time|esta vez|otra vez|de nuevo|again"
 _SETTLED_AGAIN = r"(?![^\n]{0,200}?\b(?:" + _AGAIN_WORDS + r")\b)"
 SETTLED = "(?:" + _SETTLED_OVER + _CONTRAST + ")|(?:" + _SETTLED_NOT_NOW + _SETTLED_AGAIN + ")"
+# "She's safe at home tonight": the person at risk is safe, a guard for the rules about that person only. Not for a
+# weapon or an attack, where the safe one is someone else ("gun in the cafeteria, my class is safe in lockdown").
+PERSON_SAFE = (
+    _words(
+        r"(?:im|shes|hes|theyre|is|are|was|were) safe(?! (?:in|inside) (?:\w+ )?(?:lockdown|hiding)|"
+        r" for now but| (?:from (?:him|her|them)|to (?:go|come|leave|be)))",
+        r"(?:esta|estan|estoy) a salvo",
+    )
+    + _CONTRAST
+)
 JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
 # Guards that belong to one rule only (a word that excuses a goodbye post does not excuse a gun).
 # A goodbye post the reporter explains: a hacked or fake account, or the family moving to another town;
@@ -791,6 +847,9 @@ GOODBYE_EXPLAINED = (
         r"moving to (?:another|a new|a different) (?:school|town|city|state)",
         r"se (?:muda|mudan|va a mudar|van a mudar) a",
         "se cambia de escuela",
+        r"(?:me|se|nos) (?:cambio|cambia|cambiamos|voy a cambiar|va a cambiar) de "
+        r"(?:escuela|turno|ciudad|casa|trabajo)",
+        r"(?:me|nos|se) (?:mudo|mudamos|muda|mudan)\b",
         r"(?:is|was|its|it was|just|only|thats) (?:just |only )?(?:a |some )?"
         r"(?:fictional|fiction|(?:fiction )?story|creative writing|(?:song )?lyrics)",
         r"(?:words|lyrics|lines?|quote) (?:to|from|of) (?:a|the|that|this) song|letra de (?:una|la) cancion",
@@ -865,27 +924,42 @@ class SafetyRule:
 
 # The table. Read it top to bottom: the critical rules, then the floors at high.
 RULES: tuple[SafetyRule, ...] = (
-    SafetyRule("weapon at school now", "critical", (WEAPON, AT_SCHOOL, NOW), (NOT_A_WEAPON, PAST, SETTLED)),
+    SafetyRule("weapon at school now", "critical", (WEAPON, AT_SCHOOL, NOW), (NOT_A_WEAPON, PAST_ONLY, SETTLED)),
     SafetyRule(
         "weapon carried at school",
         "critical",
         (r"\b(?:has|have|got|is carrying|carrying|brought|trae|tiene|lleva|traia)\b.{0,25}" + WEAPON, AT_SCHOOL),
-        (NOT_A_WEAPON, PAST, SETTLED),
+        (NOT_A_WEAPON, PAST_ONLY, SETTLED),
     ),
-    SafetyRule("suicide plan with a time", "critical", (SUICIDE_INTENT, SUICIDE_SOON), (SETTLED, JOKING)),
-    SafetyRule("suicide plan with a means", "critical", (SUICIDE_INTENT, MEANS, SOON), (SETTLED, JOKING)),
-    SafetyRule("pills saved up, with a time", "critical", (MEANS_SAVED_UP, SOON), (SETTLED, JOKING, PAST)),
-    SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING, GOODBYE_EXPLAINED)),
-    SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST)),
-    SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST)),
-    SafetyRule("on the edge now", "critical", (ON_THE_EDGE, SUICIDE_INTENT + "|" + JUMP), (SETTLED, JOKING, PAST)),
+    SafetyRule("suicide plan with a time", "critical", (SUICIDE_INTENT, SUICIDE_SOON), (SETTLED, JOKING, PERSON_SAFE)),
+    SafetyRule("suicide plan with a means", "critical", (SUICIDE_INTENT, MEANS, SOON), (SETTLED, JOKING, PERSON_SAFE)),
+    SafetyRule(
+        "pills saved up, with a time",
+        "critical",
+        (MEANS_SAVED_UP, SOON),
+        (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE),
+    ),
+    SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING, GOODBYE_EXPLAINED, PERSON_SAFE)),
+    SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST_ONLY, PERSON_SAFE)),
+    SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST_ONLY, PERSON_SAFE)),
+    SafetyRule(
+        "on the edge now",
+        "critical",
+        (ON_THE_EDGE, SUICIDE_INTENT + "|" + JUMP),
+        (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE),
+    ),
     SafetyRule(
         "warning to stay away on a day", "critical", (STAY_AWAY_WARNING, SOON), (SETTLED, JOKING, STAY_AWAY_ORDINARY)
     ),
     SafetyRule("attack with a date", "critical", (ATTACK, SOON), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
-    SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED,)),
-    SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST)),
-    SafetyRule("child to be hurt at home today", "critical", (GOING_HOME, HURT_AT_HOME, SOON), (SETTLED, JOKING)),
+    SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED, PERSON_SAFE)),
+    SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST_ONLY, PERSON_SAFE)),
+    SafetyRule(
+        "child to be hurt at home today",
+        "critical",
+        (GOING_HOME, HURT_AT_HOME, SOON),
+        (SETTLED, JOKING, PERSON_SAFE),
+    ),
     SafetyRule("assault in progress", "critical", (VIOLENCE_IN_PROGRESS, HURRY), (SETTLED,)),
     SafetyRule("someone on the way to hurt", "critical", (COMING_TO_HARM,), (SETTLED, JOKING)),
     SafetyRule(
@@ -900,17 +974,22 @@ RULES: tuple[SafetyRule, ...] = (
         (ATTACK_MAP, _ANY_MARK, COUNTDOWN),
         (SETTLED, JOKING, MAP_ORDINARY),
     ),
-    SafetyRule("hazard hurting people now", "critical", (HAZARD, HAZARD_HARM, NOW), (SETTLED, PAST, r"\bdrill\b")),
-    SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED,)),
-    SafetyRule("pills saved up", "high", (MEANS_SAVED_UP,), (SETTLED, JOKING, PAST)),
-    SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST, NOT_MEANT)),
+    SafetyRule(
+        "hazard hurting people now",
+        "critical",
+        (HAZARD, HAZARD_HARM, NOW),
+        (SETTLED, PAST_ONLY, r"\bdrill\b", PERSON_SAFE),
+    ),
+    SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED, PERSON_SAFE)),
+    SafetyRule("pills saved up", "high", (MEANS_SAVED_UP,), (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE)),
+    SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST_ONLY, NOT_MEANT, PERSON_SAFE)),
     SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, NOT_MEANT)),
     SafetyRule("attack plan on a map", "high", (ATTACK_MAP, _ANY_MARK), (SETTLED, JOKING, MAP_ORDINARY)),
     SafetyRule("warning to stay away", "high", (STAY_AWAY_WARNING,), (SETTLED, JOKING, STAY_AWAY_ORDINARY)),
     SafetyRule("weapon at school", "high", (WEAPON, AT_SCHOOL), (NOT_A_WEAPON, SETTLED, NOT_MEANT)),
     SafetyRule("afraid to go home", "high", (HOME_FEAR,)),
-    SafetyRule("sexual assault", "high", (SEXUAL_ASSAULT,), (SETTLED,)),
-    SafetyRule("adult hurting a child", "high", (ADULT_HURTS,), (SETTLED,)),
+    SafetyRule("sexual assault", "high", (SEXUAL_ASSAULT,), (SETTLED, PERSON_SAFE)),
+    SafetyRule("adult hurting a child", "high", (ADULT_HURTS,), (SETTLED, PERSON_SAFE)),
 )
 
 
@@ -946,10 +1025,20 @@ _NEW_MATTER = re.compile(
 
 
 _AGAIN = re.compile(r"\b(?:" + _AGAIN_WORDS + r")\b")
+# The reporter vouches for the danger after the guard's words: "last week it was a nerf gun but this is real",
+# "dicen que es mentira pero esto es en serio". The danger may have been told before the guard.
+_AFFIRMED = re.compile(
+    r"\b(?:this|this one|this time (?:it|its)) (?:is|was|its)? ?(?:real|serious|(?:not|nt) (?:a joke|fake|a drill))\b|"
+    r"\b(?:this|this one) (?:isnt|wasnt) (?:a joke|fake|a drill)\b|"
+    r"\besto (?:si )?(?:es|va) (?:serio|en serio|de verdad|real)\b|\besta vez es (?:en serio|de verdad|real)\b"
+)
 
 
 def _turns_to_new_danger(normalized_text: str, after: int, danger: str) -> bool:
-    """Whether, after position `after`, the tip turns to a new matter and the rule's danger is told there."""
+    """Whether, after position `after`, the tip vouches for its danger ("but this is real"), or turns to a new
+    matter and tells the rule's danger there."""
+    if _AFFIRMED.search(normalized_text, after, after + 300):
+        return True
     turn = _NEW_MATTER.search(normalized_text, after, after + 300)
     if turn is None:
         return False

@@ -746,3 +746,79 @@ def test_ordinary_senses_of_the_newer_words_raise_no_critical(text: str) -> None
 )
 def test_dangers_near_the_newer_words_still_fire(text: str, rule: str) -> None:
     assert rule in fired(text)
+
+
+# A second review of the rules, both ways (README, Triage): dangers that a guard silenced or the words missed.
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # "safe" is about the person at risk, not a bystander's class
+        ("he has a gun in the cafeteria right now, my class is safe in lockdown", "weapon at school now"),
+        # an earlier day told beside "right now" is history, not the danger
+        ("he overdosed last week and right now hes unresponsive", "overdose or unresponsive"),
+        ("he has a gun in his backpack right now, he showed me yesterday", "weapon carried at school"),
+        # the reporter vouches for the danger after the guard's words
+        ("he brought a real gun to school today, last week it was a nerf gun but this is real", "weapon at school now"),
+        ("dicen que era de juguete pero esto es en serio, trae una pistola hoy en la escuela", "weapon at school now"),
+        ("theyre gonna air out the school friday", "attack with a date"),
+        ("he said hes gonna light the school up tomorrow", "attack with a date"),
+        ("if he gets expelled he'll come back and light everyone up. he got expelled today.", "attack with a date"),
+        ("im finna smoke that boy after school today", "attack with a date"),
+        ("hes gonna take some people with him before he kills himself tomorrow", "attack with a date"),
+        ("he wants to kill them and then himself on friday", "attack with a date"),
+        ("he said he kills himself tonight if she leaves him", "suicide plan with a time"),
+        ("hes pulling up strapped to lunch tomorrow", "attack with a date"),
+        ("i cant get her to wake up and her lips look weird", "overdose or unresponsive"),
+        ("le prendieron fuego al carro y ahora trae un cuete en la mochila", "weapon at school now"),
+        ("se va a tirar al rio esta noche", "suicide plan with a time"),
+    ],
+)
+def test_dangers_a_second_review_found_silenced_or_missed(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we need to air it out with the counselor tomorrow",
+        "he hasnt woken up for school on time all week",
+        "shes not waking up to her alarm today",
+        "her lips went blue in the pool today but shes fine",
+        "he took a whole bottle of hot sauce on a dare today",
+        "shes saving up for her pills this month",
+        "my grandma counts her pills into a pill organizer every sunday",
+        "the sub wants us dead silent today",
+        "my dad wants those roaches dead by friday",
+        "my mom picks her up at 3:30 because a boy hits her on the bus",
+        "shes on the bridge team and said she would jump at the chance on friday",
+        "he climbed on the roof of the shed to jump into the pool today",
+        "hoy es mi ultimo dia, me cambio de escuela",
+        "ya no me van a ver en la tarde, me cambio de turno",
+        "no lo podemos despertar para ir a la escuela hoy",
+        "mi hermano se va a tirar al agua hoy en la alberca",
+        "le prendieron un cuete al perro hoy",
+        "cuiden a mi hijo hoy por favor, llego tarde",
+        "they were gonna smoke them after school, cigarettes i mean",
+        "the coach was foaming at the mouth at the ref today",
+        "we will air out the cafeteria today because of the paint smell",
+        "they light up the school for christmas tonight",
+        "Connor's post saying 'we're gonna light everyone up tomorrow' was about the laser tag tournament",
+    ],
+)
+def test_look_alikes_a_second_review_found_raise_no_critical(text: str) -> None:
+    assert "critical" not in floors(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the person at risk is safe: the model decides, as before
+        "i keep thinking i should kill myself tonight but im safe, my mom is home with me",
+        "she overdosed and shes safe now at the hospital, just wanted the counselor to know",
+        # an earlier day with no "right now" stays history
+        "he overdosed last week, hes back at school and doing ok",
+        "he brought a knife to school last week and got suspended",
+    ],
+)
+def test_safe_and_past_still_keep_the_critical_rules_away(text: str) -> None:
+    assert "critical" not in floors(text)
