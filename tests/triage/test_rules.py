@@ -822,3 +822,36 @@ def test_look_alikes_a_second_review_found_raise_no_critical(text: str) -> None:
 )
 def test_safe_and_past_still_keep_the_critical_rules_away(text: str) -> None:
     assert "critical" not in floors(text)
+
+
+# Goodbyes and counted-out pills said without the usual words, from held-out training writers' misses.
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("he's on a live right now saying bye to everyone, he's on the roof of his apartment", "goodbye message"),
+        ("she keeps telling people she wants them to have something to remember her by", "goodbye message"),
+        ("he shared a playlist called 'songs for my funeral' at 2am", "goodbye message"),
+        ("she's asking the group chat which of her stuff we want, says she's moving but she isn't", "goodbye message"),
+        ("his story just says 'last post, love u all' and he won't answer", "goodbye message"),
+        ("she left a note that says sorry, love you all and took her mom's car", "goodbye message"),
+        ("has his grandmas pills, counted them out in the bathroom, said after lunch", "pills saved up, with a time"),
+    ],
+)
+def test_goodbyes_and_counted_pills_without_the_usual_words(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "she signed my yearbook so i have something to remember her by, she's moving to denver",
+        "the teacher said bye to everyone today because she retires friday",
+        "last game of the season tonight, love you guys",
+        "love you all, see you monday! - coach",
+        "who wants my old stuff? im cleaning my room for the garage sale saturday",
+        "my grandma counted her pills out into the pill organizer tonight",
+        "he said bye to all of us at lunch because he's moving to cheyenne tomorrow",
+    ],
+)
+def test_ordinary_farewells_raise_no_critical(text: str) -> None:
+    assert "critical" not in floors(text)
