@@ -207,8 +207,9 @@ PAST = _words(
 STRONG_NOW = _words(
     "right now", "rn", "as we speak", "at this moment", "ahora mismo", "en este momento", "ahorita mismo"
 )
-# The past guard: an earlier day, in a tip that does not also say "right now".
-PAST_ONLY = r"(?<![\s\S])(?![\s\S]*" + STRONG_NOW + r")[\s\S]*?" + PAST
+# The past guard: an earlier day. It does not hold when a clause of the tip tells the rule's danger with "right
+# now" (see `_danger_now`), so "he brought a knife last week, he's suspended rn" stays in the past.
+PAST_ONLY = PAST
 SUICIDE_INTENT = _words(
     r"kills? (?:my|him|her|them) ?sel(?:f|ves)",
     # not "unalive urself", which is said to someone else (bullying)
@@ -848,7 +849,25 @@ PERSON_SAFE = (
     )
     + _CONTRAST
 )
-JOKING = _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
+# Laughter, unless the reporter is plainly worried ("idk what to do lol", "everyone laughed lol ... im scared") or
+# goes on to what was said ("jajaja todos se rieron pero dijo que manana va a disparar").
+_WORRIED = _words(
+    r"idk what to do",
+    r"i dont know what to do",
+    r"(?:im|i am|i was|were|we are) (?:so |really |kinda |kind of |lowkey )?(?:scared|worried|terrified|freaking out)",
+    r"freaking out",
+    r"please help",
+    r"not joking",
+    r"no (?:es|era) (?:broma|chiste)",
+    r"no se que hacer",
+    r"tengo miedo",
+    r"estoy (?:muy )?preocupad[oa]",
+)
+JOKING = (
+    r"(?<![\s\S])(?![\s\S]*" + _WORRIED + r")[\s\S]*?"
+    + _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
+    + r"(?![^\n]{0,200}?\b(?:but|pero) (?:(?:he|she|they|el|ella) )?(?:said|says|dijo|dice|told|posted|publico)\b)"
+)
 # Guards that belong to one rule only (a word that excuses a goodbye post does not excuse a gun).
 # A goodbye post the reporter explains: a hacked or fake account, or the family moving to another town;
 # not when the same sentence goes on "but it's real" ("his snap got hacked last week but this one is real").
@@ -1024,7 +1043,9 @@ _DENIED = re.compile(
 # ... nor one the reporter doubts: "idk if its just a rumor", "maybe its fake", "no se si es un rumor".
 _HEDGED = re.compile(
     r"\b(?:if|whether|hope|hopefully|maybe|might|could|prob|probably|si|ojala|tal vez|quizas|a lo mejor)\s+"
-    r"(?:(?:its|it is|this is|it was|thats|be|is|was|es|sea|era|fue|un|una)\s+){0,2}$"
+    r"(?:(?:its|it is|this is|it was|thats|be|is|was|es|sea|era|fue|un|una)\s+){0,2}$|"
+    r"\b(?:if|whether|(?:dont|do not|didnt|doesnt) think|not sure|make sure|(?:check|see|know|wonder) (?:if|that)|"
+    r"no (?:creo|se si) que|no creo)\s+(?:(?:she|he|they|shes|hes|theyre|my \w+|her|him|ella|el)\s+)?$"
 )
 
 
@@ -1049,35 +1070,69 @@ _AFFIRMED = re.compile(
     r"\b(?:this|this one|this time (?:it|its)) (?:is|was|its)? ?(?:real|serious|(?:not|nt) (?:a joke|fake|a drill))\b|"
     r"\b(?:this|this one) (?:isnt|wasnt) (?:a joke|fake|a drill)\b|"
     r"\besto (?:si )?(?:es|va) (?:serio|en serio|de verdad|real)\b|\besta vez es (?:en serio|de verdad|real)\b"
+    # only when it closes its sentence: "this is serious, people keep calling him a shooter" vouches for the bullying
+    r"(?=\W{0,3}(?:[.!?\n]|$))"
 )
+# A clause of a tip: what lies between sentence marks, commas and the words that join clauses.
+_CLAUSE_BREAK = re.compile(r"[.!?\n,;:]|\b(?:and|but|pero|then|so|y)\b")
+_STRONG_NOW = re.compile(STRONG_NOW)
+# How far after a turn to a new matter the rule's danger must be told.
+_TURN_REACH = 600
 
 
-def _turns_to_new_danger(normalized_text: str, after: int, danger: str) -> bool:
-    """Whether, after position `after`, the tip vouches for its danger ("but this is real"), or turns to a new
-    matter and tells the rule's danger there."""
+def _now_clauses(normalized_text: str, danger: str) -> list[int]:
+    """Where the clauses begin that tell the rule's danger with "right now" ("right now hes unresponsive", "its in
+    his backpack rn"). A guard before such a clause does not reach it; the past guard is lifted by any of them."""
+    breaks = list(_CLAUSE_BREAK.finditer(normalized_text))
+    starts = [0] + [m.end() for m in breaks]
+    ends = [m.start() for m in breaks] + [len(normalized_text)]
+    pattern = _compiled(danger)
+    return [
+        start
+        for start, end in zip(starts, ends, strict=True)
+        if end > start
+        and _STRONG_NOW.search(normalized_text, start, end)
+        and pattern.search(normalized_text, start, end)
+    ]
+
+
+def _turns_to_new_danger(normalized_text: str, after: int, dangers: tuple[str, ...], now_clauses: list[int]) -> bool:
+    """Whether, after position `after`, the tip vouches for its danger ("but this is real"), tells it in a clause of
+    its own with "right now", or turns to a new matter and tells the rule's danger (its first pattern) there."""
     if _AFFIRMED.search(normalized_text, after, after + 300):
+        return True
+    if any(start >= after for start in now_clauses):
         return True
     turn = _NEW_MATTER.search(normalized_text, after, after + 300)
     if turn is None:
         return False
-    return bool(_compiled(danger).search(normalized_text, turn.start()) or _AGAIN.search(normalized_text, turn.start()))
+    reach = turn.start() + _TURN_REACH
+    if _AGAIN.search(normalized_text, turn.start(), reach):
+        return True
+    return bool(_compiled(dangers[0]).search(normalized_text, turn.start(), reach))
 
 
-def _guards(pattern: str, normalized_text: str, danger: str) -> bool:
-    """Whether a none_of pattern holds somewhere in the text, other than right after a denial or a doubt, or
-    before the tip turns to a new matter that tells the rule's danger (`danger`: the rule's first pattern)."""
+def _guards(pattern: str, normalized_text: str, dangers: tuple[str, ...], now_clauses: list[int]) -> bool:
+    """Whether a none_of pattern holds somewhere in the text: not right after a denial or a doubt, not before the
+    tip vouches for or turns to a danger (`dangers`: the rule's all_of), and for the past guard, not in a tip that
+    tells the danger right now."""
+    if pattern == PAST and now_clauses:
+        return False
     return any(
         not any(cue.search(normalized_text, max(0, match.start() - 20), match.start()) for cue in (_DENIED, _HEDGED))
-        and not _turns_to_new_danger(normalized_text, match.end(), danger)
+        and not _turns_to_new_danger(normalized_text, match.end(), dangers, now_clauses)
         for match in _compiled(pattern).finditer(normalized_text)
     )
 
 
 def rule_fires(rule: SafetyRule, normalized_text: str) -> bool:
     """Whether the rule matches a text already passed through `text.normalize()`."""
-    return all(_compiled(p).search(normalized_text) for p in rule.all_of) and not any(
-        _guards(p, normalized_text, rule.all_of[0]) for p in rule.none_of
-    )
+    if not all(_compiled(p).search(normalized_text) for p in rule.all_of):
+        return False
+    if not rule.none_of:
+        return True
+    now_clauses = _now_clauses(normalized_text, rule.all_of[0])
+    return not any(_guards(p, normalized_text, rule.all_of, now_clauses) for p in rule.none_of)
 
 
 def fired_rules(normalized_text: str) -> list[SafetyRule]:
