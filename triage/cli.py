@@ -84,6 +84,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# The intake's maximum tip length (app/intake/validation.py) and a unit of words that wakes every guard of the rules.
+LONG_TIP_CHARS = 10_000
+LONG_TIP_UNIT = (
+    "the rumor was fake lol, it was a nerf gun last week and shes safe. separately, this is real: he has a gun "
+    "in his backpack right now and says he will shoot up the school tomorrow. "
+)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from triage.model import forget_loaded
 
@@ -105,6 +113,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"load      {load_seconds * 1000:.0f} ms")
     print(f"model     {(directory / MODEL_FILE).stat().st_size / 1e6:.2f} MB")
     print(f"assess    p50 {statistics.median(timings):.2f} ms  p99 {cuts[98]:.2f} ms  over {len(timings)} tips")
+    # The worst case the intake lets through: a tip of its maximum length made of the rules' guard and danger words.
+    long_tip = (LONG_TIP_UNIT * (LONG_TIP_CHARS // len(LONG_TIP_UNIT) + 1))[:LONG_TIP_CHARS]
+    started = time.perf_counter()
+    model.assess(long_tip)
+    long_ms = (time.perf_counter() - started) * 1000
+    print(f"long tip  {long_ms:.0f} ms  ({LONG_TIP_CHARS:,} characters of guard and danger words)")
     return 0
 
 

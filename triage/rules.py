@@ -23,7 +23,8 @@ def _words(*alternatives: str) -> str:
 # --- Vocabulary shared by the rules (English | Spanish) --------------------------------------------
 WEAPON = _words(
     # not the gun of a school programme: a gun or hunter safety class, a rifle or trap team, a range
-    r"guns?(?! (?:safety(?! off)|club|range|show)\b)",
+    r"(?<!thermometer )(?<!temperature )(?<!temp )(?<!glue )(?<!staple )(?<!nail )"
+    r"guns?(?! (?:safety(?! off)|club|range|show|laws?|violence|control|free|rights|polic(?:y|ies))\b)",
     r"pistols?",
     r"handguns?",
     "glock",
@@ -34,6 +35,10 @@ WEAPON = _words(
     "revolver",
     "knife",
     "knives",
+    r"pocket ?knife|pocketknives|\d+ ?mm",
+    r"armed(?! (?:forces|services)\b)",
+    r"armad[oa]s? (?:a|en|con)",
+    r"punal(?:es)?",
     "machete",
     r"box ?cutter",
     "switchblade",
@@ -43,7 +48,7 @@ WEAPON = _words(
     "emo_pistol",
     "emo_hocho",
     r"pistolas?",
-    r"armas?(?: de fuego)?",
+    r"(?<!quien )(?<!que )(?<!se )armas?(?: de fuego)?(?! (?:su|sus|la|el|los|las|un|una|mi|tu)\b)",
     r"cuchillos?",
     r"navajas?",
     r"escopetas?",
@@ -52,25 +57,30 @@ WEAPON = _words(
     # "tirando cuetes", firecrackers, nor "llego cuete", drunk), cuerno de chivo, filero
     r"(?:im|hes|shes|theyre|were|was|is|are|stay|staying|be|got) strapped"
     r"(?! (?:in (?:a |the |his |her |my |their )?(?:seat|car ?seat|harness|stroller|chair)|in for|into|"
-    r"for (?:cash|money|time)|down|to)\b)",
+    r"for (?:cash|money|time)|down|to|(?:(?:right now|rn|this month) )?(?:and|so) (?:\w+ )?(?:cant|couldnt))\b)",
+    r"(?:came|comes|come) to school strapped|(?:walked in|been) strapped",
     r"(?:a|his|her|the|my|their|your) strap(?! (?:on (?:my|the|his|her|your|their|its) (?:backpack|bag|bookbag|guitar|"
-    r"helmet|shoe|purse|case)|of|broke|ripped|came|snapped|for (?:his|her|my|the|a) (?:guitar|bag|camera|backpack|bass|"
+    r"helmet|shoe|purse|case|"
+    r"tank|top|dress|shirt|bra|swimsuit|bathing suit|sandals?|watch)|of|broke|ripped|came|snapped|"
+    r"fell|slipped|was showing|for (?:his|her|my|the|a) (?:guitar|bag|camera|backpack|bass|"
     r"helmet))\b)",
     r"blick(?:y|ies)|(?:a|the|his|her|my) blicks?(?! (?:art|paint|markers?|supplies|catalog|order|store)\b)",
     r"(?:a|his|her|the|my|their|dads|brothers|cousins|uncles) shanks?(?! (?:of|steak|roast|bone|shot))\b",
     r"(?:pull|pulls|pulling|come|comes|coming|show|shows|showing) up strapped",
     r"fuscas?",
-    r"(?<!prendio )(?<!prendieron )(?<!prender )(?<!tronaron )(?<!trono )(?<!aventaron )(?:un|el|la|su|mi) cuete",
+    r"(?<!prendio )(?<!prendieron )(?<!prender )(?<!tronaron )(?<!trono )(?<!aventaron )(?<!tiraron )(?<!tiro )"
+    r"(?:un|el|la|su|mi) cuete(?![^.!?\n]{0,40}\b(?:alcohol|borracho|tomado|pedo|crudo)\b)",
+    r"(?:trae|traia|tiene|lleva|anda con|andaba con) cuete",
     # "cuerno" alone is a horn, "los cuernos" cheating: a cuerno de chivo, "el cuerno de su tio", "trae el cuerno"
     r"cuerno de (?:chivo|(?:su|mi|tu) (?:tio|papa|apa|primo|hermano|jefe))",
-    r"(?:trae|traer|lleva|llevar|tiene|saco|sacar) (?:el|un|su) cuerno",
+    r"(?:trae|traer|lleva|llevar|tiene|saco|sacar) (?:el|un|su) cuerno(?! de (?:jamon|pan|queso|chocolate|crema))",
     r"fileros?",
     "balas",
 )
 # A toy or a tool is not a weapon; these only stop a rule from firing, the model still decides.
 NOT_A_WEAPON = _words(
     "nerf",
-    r"toys?",
+    r"toys?(?![^\n]{0,120}?\b(?:but|pero) (?:its|it is|es|it was) (?:\w+ )?(?:real|de verdad)\b)",
     r"water ?guns?",
     "squirt",
     r"finger ?guns?",
@@ -79,9 +89,14 @@ NOT_A_WEAPON = _words(
     "staple gun",
     # "fake" here as well as among the settled words: a fake weapon stays no weapon even when the tip goes on
     # ("the fake drill ones for practice, just saying before somebody panics"), unless it turns to a new danger.
-    r"fake(?![^\n]{0,200}?\b(?:but|pero|this time|esta vez|now (?:he|she|they))\b)",
+    r"fake(?! (?:account|acct|insta\w*|ig|snap\w*|page|profile|name|number|id)\b)"
+    r"(?![^\n]{0,200}?\b(?:but|pero|this time|esta vez|now (?:he|she|they))\b)",
     "de juguete",
-    "de agua",
+    r"(?<!botella )(?<!botellas )(?<!vaso )(?<!termo )de agua",
+    r"pistolas? de (?:silicon|pegamento)",
+    r"(?:culinary|cooking|foods?|facs|fcs|home ec|cocina) (?:class|lab)",
+    r"forks?,? (?:and|&) knives|knives and forks|silverware|utensils|cubiertos",
+    r"gun with (?:his|her|their|my) (?:fingers|hand)|(?:hand|fingers) (?:like|into|as) a gun",
     "butter knife",
     "plastic knife",
     "vape pen",
@@ -119,6 +134,9 @@ AT_SCHOOL = _words(
 )
 NOW = _words(
     "right now",
+    "just now",
+    r"\d+ min(?:ute)?s? ago",
+    r"hace (?:\d+|unos|un par de) minutos",
     "rn",
     "now",
     "currently",
@@ -179,6 +197,10 @@ SOON = _words(
 # When a suicide would happen: a future time or "now"; "she said it this morning" is not a date.
 SUICIDE_SOON = _words(
     "tonight",
+    "tn",
+    r"at midnight|a (?:la )?medianoche",
+    r"(?:kill|end|hang|shoot)(?:ing)? (?:my|him|her) ?sel(?:f|ves) (?:today|hoy)",
+    r"(?:today|hoy) (?:she|he|i|se|me)\W+(?:\w+\W+){0,3}?(?:va a matar|voy a matar|gonna kill|going to kill)",
     "tomorrow",
     _TONIGHT_TOMORROW_TYPED,
     "right now",
@@ -211,7 +233,7 @@ STRONG_NOW = _words(
 # now" (see `_danger_now`), so "he brought a knife last week, he's suspended rn" stays in the past.
 PAST_ONLY = PAST
 SUICIDE_INTENT = _words(
-    r"kills? (?:my|him|her|them) ?sel(?:f|ves)",
+    r"(?<!rather )kills? (?:my|him|her|them) ?sel(?:f|ves)(?! than\b)",
     # not "unalive urself", which is said to someone else (bullying)
     r"sewer ?slide",
     r"unalive (?:my|him|her|them) ?sel(?:f|ves)|unaliving|"
@@ -220,8 +242,17 @@ SUICIDE_INTENT = _words(
     r"(?! (?:with|between|off|for (?:the|a|this|our))\b)",
     r"killing (?:my|him|her) ?self",
     "kms",
-    r"suicid\w*",
-    r"end (?:it all|my life|his life|her life|things)",
+    r"(?<!run )(?<!running )(?<!ran )(?<!runs )suicid\w*"
+    r"(?! (?:prevention|awareness|hotline|lifeline|squad|walk|training|"
+    r"assembly|speaker|week|month|drills?|sprints?|runs?)\b)",
+    r"shoot(?:ing)? (?:my|him|her) ?sel(?:f|ves)",
+    r"(?:slit|cut|cutting|slitting) (?:my|his|her) wrists",
+    r"cortar(?:se|me) las venas|(?:se|me) (?:va|voy) a cortar las venas",
+    r"(?:se|me) (?:va|voy|iba) a dar un (?:tiro|balazo)|dar(?:se|me) un (?:tiro|balazo)",
+    r"(?:take|swallow|taking|swallowing) (?:all|a bunch|the whole bottle) (?:of )?(?:my|her|his|the|their) (?:\w+ )?"
+    r"(?:pills|meds)",
+    r"(?:gonna|going to|will|wants? to|finna|about to|bout to|gon) od",
+    r"end (?:it all|my life|his life|her life|things(?! with))",
     r"ending (?:it all|my life|his life|her life)",
     r"take (?:my|his|her) (?:own )?life",
     r"(?:want|wants|wanted|wanna) to die",
@@ -229,18 +260,21 @@ SUICIDE_INTENT = _words(
     "better off dead",
     r"hang (?:my|him|her) ?self",
     r"hanging (?:my|him|her) ?self",
-    r"jump(?:ing)? off",
+    r"(?:gonna|going to|wants? to|will|wanna|threaten\w* to|about to) jump off|"
+    r"jump(?:ing)? off (?:a|the|his|her) (?:bridge|roof|building|overpass|cliff|parking garage|balcony)",
     "matarme",
     "matarse",
-    r"se (?:va|iba|quiere) a matar",
-    r"me (?:voy|quiero) a matar",
+    r"se (?:va|iba|quiere) a matar"
+    r"(?! (?:estudiando|trabajando|entrenando|de (?:la )?(?:risa|hambre|sueno|cansancio))\b)",
+    r"me (?:voy|quiero) a matar(?! (?:estudiando|trabajando|entrenando|de (?:la )?(?:risa|hambre|sueno|cansancio))\b)",
     r"(?:se|me) quier(?:e|o) matar",
     r"suicidar\w*",
     r"quitar(?:me|se) la vida",
-    r"quier(?:o|e) morir(?:me|se)?",
+    r"quier(?:o|e) morir(?:me|se)?(?! de (?:la )?(?:verguenza|pena|risa|hambre|sueno|aburrimiento|nervios)\b)",
     r"acabar con (?:todo|mi vida|su vida)",
     r"no quier(?:o|e) vivir",
-    r"aventar(?:me|se)",
+    r"aventar(?:me|se)(?! (?:del|de la|al|a la) (?:resbaladilla|trampolin|columpio|tobogan|alberca|piscina|agua)|"
+    r" a \w+(?:ar|er|ir)\b)",
     r"colgar(?:me|se)",
     r"(?:se|me) (?:va|voy|iba) a (?:colgar|ahorcar|aventar|tirar)"
     r"(?! (?:el|la|los|las|un|una|unos|unas|lo|a \w+(?:ar|er|ir)|al (?:agua|pasto|piso|sillon)|"
@@ -279,16 +313,20 @@ MEANS = _words(
 # A farewell word close behind: "if you're reading this" also opens ordinary tips.
 _FAREWELL_SOON = r"\W+(?:\w+\W+){0,6}?(?:gone|dead|too late|no longer|not here|not alive|goodbye|bye|sorry)"
 GOODBYE = _words(
-    "goodbye",
+    r"goodbye(?! (?:loser|bitch|freak|nerd|weirdo|idiot|party)\b)",
     "good bye",
     "bye forever",
-    "farewell",
+    r"farewell(?! (?:party|assembly|lunch|breakfast|tour|concert|card|gift|celebration|game)\b)",
     "suicide note",
     r"(?:last|final) (?:message|text|post|note|letter)",
     r"giving away (?:all )?(?:his|her|my) (?:stuff|things|belongings)",
-    r"take care of my (?:dog|cat|sister|brother|mom)",
-    r"wont (?:have to )?(?:worry about|see|be seeing) (?:me|him|her)",
-    r"wont (?:be around|be here|need anything)",
+    r"(?:take care of my (?:dog|cat|sister|brother|mom)|take care of (?:her|his) (?:dog|cat))"
+    r"(?![^.!?\n]{0,40}\b(?:while|this weekend|over (?:the )?break|"
+    r"vacation|trip|for (?:the|a) (?:weekend|week|night))\b)",
+    r"wont (?:have to )?(?:worry about (?:me|him|her)|see me|be seeing me)",
+    r"wont (?:be around|be here)(?! (?:next|this|on|until|till|for (?:the|a|practice|class))\b)|wont need anything",
+    r"the last time (?:youll|you will|u will|ull|anyone will|yall will) (?:hear from|see) me",
+    r"(?:los|las) quiero (?:mucho )?a todos[^.!?\n]{0,40}ya no puedo mas",
     "to whoever finds me",
     r"if (?:youre|you are|ur|u r) reading this" + _FAREWELL_SOON,
     r"by the time (?:you|u) (?:read|see|get) this" + _FAREWELL_SOON,
@@ -296,11 +334,11 @@ GOODBYE = _words(
     r"cuando (?:leas|lean) esto",
     "sorry for everything",
     r"se despid\w*",
-    "despedida",
+    r"(?<!fiesta de )(?<!comida de )(?<!convivio de )(?<!misa de )despedida",
     r"despedir(?:se|me)",
     r"adios (?:a todos|para siempre)",
     r"carta (?:de despedida|suicida)",
-    r"cuiden a mi(?! (?:hij[oa]s?|nin[oa]s?|bebe)\b)",
+    r"cuiden a mi(?! (?:hij[oa]s?|nin[oa]s?|bebe|sobrin[oa]s?|niet[oa]s?|alumn[oa]s?|estudiantes?)\b)",
     r"regalando (?:sus|mis) cosas",
     r"perdon por todo(?! (?:el|la|lo|los|las|esto|eso)\b)",
     r"ya no (?:me|lo|la|nos) (?:van|vas) a (?:ver|volver a ver)|no (?:me|lo|la|nos) (?:van|vas) a volver a ver",
@@ -318,8 +356,9 @@ GOODBYE = _words(
     r"(?:which|what) of (?:her|his|my) (?:stuff|things)(?: \w+){0,3} (?:they|we|you|u|people) want",
     r"who wants (?:my|her|his) (?:stuff|things)",
     r"(?:(?:last|final) (?:one|thing|post|message|text|time)|sorry|bye|im done|its been real|forever)"
-    r"\W+(?:\w+\W+){0,6}?love (?:u|you) (?:all|guys|yall)|"
-    r"love (?:u|you) (?:all|guys|yall)\W+(?:\w+\W+){0,6}?(?:bye|goodbye|forever|sorry|its been real)",
+    r"\W+(?:\w+\W+){0,6}?love (?:u|you) (?:all|guys|yall)(?!\W+(?:\w+\W+){0,3}?see (?:you|u|yall)\b)|"
+    r"love (?:u|you) (?:all|guys|yall)(?!\W+(?:\w+\W+){0,3}?see (?:you|u|yall)\b)"
+    r"\W+(?:\w+\W+){0,6}?(?:bye|goodbye|forever|sorry|its been real)",
 )
 # Pills or other means saved up: a plan, even with no word of dying ("ive decided. saturday. i have my grandpas
 # pills saved up", "stockpiling his pills in an Altoids tin", "esta juntando sus pastillas").
@@ -343,29 +382,40 @@ _HARMLESS_BOTTLE = (
     r"sriracha|dressing|shampoo|lotion|perfume|glue|sunscreen|syrup|energy drink)\b)"
 )
 OVERDOSE_OR_UNRESPONSIVE = _words(
-    r"overdos\w*",
+    r"(?<!died of an )(?<!died from an )(?<!died of )(?<!died from )(?<!training for )(?<!narcan for )overdos\w*"
+    r"(?! (?:prevention|awareness|training)\b)",
+    r"(?:not|isnt|wont|is not|stopped) respond(?:ing)?(?! to\b)",
+    # "no responde" is also "doesn't answer": after a body or a drug, or "ya no responde", not to messages
+    r"(?:(?:pastillas|tirad[oa]|vomitando|desmayad[oa]|morad[oa]|tomo|respira\w*|piso|suelo)[^.!?\n]{0,60}\b|ya )"
+    r"no responde(?! (?:los|mis|sus|el|a|al|mensajes|llamadas|whatsapp|telefono)\b)",
+    r"took (?:like |about |maybe )?(?:\d+|a bunch|a lot|too many|all) (?:of )?"
+    r"(?:\w+ ){0,2}(?:pills|meds|xanax|percs|bars)"
+    r"\W+(?:\w+\W+){0,6}?(?:passed out|not breathing|wont wake|cant wake|not waking|unresponsive)",
+    r"se tomo (?:un monton de|muchas|como \d+|un chingo de|todas (?:sus|las)) pastillas",
     r"took (?:a |the )?(?:whole|entire) bottle" + _HARMLESS_BOTTLE,
     r"took (?:a bunch of|too many|a lot of|all (?:of )?(?:her|his|the|my)) (?:pills|meds)",
-    "unresponsive",
+    r"unresponsive(?! to\b)",
     "not breathing",
-    r"(?:wont|cant|will not|doesnt) wake (?:up|him|her)",
+    r"(?:wont|cant|will not|doesnt) wake (?:up|him|her)"
+    r"(?! (?:for|in time|on time|in the morning|early|before|anymore|most mornings|these days|without)\b)",
     r"(?:hasnt|has not) (?:woken|woke) up "
     r"(?:since|and|even|for (?:\d+|a|an|two|three|hours?|days?|over|like|almost|more))\b",
     # "can't get her to wake up", not "to wake up for school"
     r"(?:cant|cannot|can not|couldnt) get (?:him|her|them|my \w+|\w+) to wake up"
-    r"(?! (?:for|in time|on time|in the morning|early|before|at|when)\b)",
+    r"(?! (?:for|in time|on time|in the morning|early|before|at (?!all\b)|anymore|most mornings|without)\b)",
     r"no se (?:ha )?despert(?:ado|a)",
     "blue lips",
     r"lips (?:\w+ ){0,3}(?:blue|purple|gray|grey)(?! (?:from|after) (?:the|a|eating|drinking|that|his|her|a)\b)"
     r"(?![^.!?\n]{0,40}\b(?:pool|lake|swim\w*|cold|freezing|snow|popsicle|slushie|icee|candy|marker|lipstick|makeup|"
     r"costume|paint)\b)",
     r"(?<!about )(?<!of )(?<!about him )(?<!about her )(?:not|isnt|is not) waking up"
-    r"(?! (?:in time|on time|early|for|to|when|at|until|till|before|with)\b)",
+    r"(?! (?:in time|on time|early|for|to|at|until|till|before|with)\b)",
+    r"still (?:hasnt|has not) (?:woken|woke) up",
     r"swallowed (?:a |the |her |his )?(?:whole|entire) bottle" + _HARMLESS_BOTTLE,
     "sobredosis",
     "no respira",
-    "no despierta",
-    "inconsciente",
+    r"no despierta(?! (?:temprano|a tiempo|para|en la manana|solo)\b)",
+    r"(?<!un )(?<!una )(?<!es )(?<!son )inconsciente",
     r"no (?:lo|la|le) (?:podemos|puedo|pueden|puede) despertar(?! (?:para|a tiempo|temprano|en la manana)\b)",
     # not a coach or a parent "foaming at the mouth" at a call
     r"(?:espuma|foam\w*) (?:de|en|por|at|from) (?:la|the) (?:boca|mouth)"
@@ -375,8 +425,17 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
     r"se tomo (?:un|una|el|la) (?:bote|frasco|caja)",
 )
 ATTACK = (
-    r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school(?! (?:video|photos?|pics?|pictures?|play|musical))|us|them)|"
-    r"school shooting|hit ?list|kill ?list|"
+    r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school(?! (?:video|photos?|pics?|pictures?|play|musical))|"
+    r"(?:us|them)(?! (?:a|an) (?:email|text|message|dm|snap|line|note|pic|reminder|call)\b))|"
+    # a shooting in the news or a history lesson is not a threat
+    r"(?<!about the )(?<!after the )(?<!since the )(?<!of the )school shooting(?! (?:in|on) the news|drill)|"
+    r"hit ?list|kill ?list|"
+    r"(?:everyone|everybody|all of (?:you|them|us)|yall)(?: \w+){0,4} (?:is|are) (?:gonna|going to) die|"
+    r"(?:tirar|dar|echar) balazos|"
+    r"(?:coming|come|going|headed) (?:back )?(?:to (?:the )?school )?"
+    r"with (?:a|his|her) (?:gun|knife|rifle|pistol|weapon)|"
+    r"(?:get|getting|grab|grabbing) (?:his|her|a|their) (?:gun|rifle|pistol|knife)\W+(?:\w+\W+){0,3}?"
+    r"(?:come|coming) back|"
     r"wants? (?:them|him|her|you|u|us|everyone|everybody|all of (?:them|us|you)|those (?:kids|boys|girls|guys|dudes|"
     r"people|teachers|students|freshmen|seniors|juniors|sophomores|preps|jocks|bullies))(?: \w+){0,3} dead\b"
     r"(?! (?:silent|quiet|serious|tired|last|center|set|ass|end|weight|wrong|even)\b)|"
@@ -385,25 +444,38 @@ ATTACK = (
     r"(?:kill|shoot|end) (?:him|her|my|them) ?sel(?:f|ves)\W+(?:\w+\W+){0,3}?take (?:some|a few|others|people|everyone|"
     r"us|them|you)(?: \w+){0,4} with (?:him|her|me|them)\b|llevarse a (?:otros|varios|todos|mas|unos)(?: \w+){0,3} "
     r"con (?:el|ella)|"
-    r"(?<!bath )(?<!photo )bomb|blow up the school|massacre|columbine|"
+    r"(?<!bath )(?<!photo )(?<!stink )(?<!smoke )(?<!glitter )(?<!f )(?<!seed )bombs?\b(?! emoji)|blow up the school|"
+    r"(?<!boston )massacre(?! (?:quiz|test|project|essay))|"
+    r"(?<!reading about )(?<!studying )(?<!learning about )(?<!lesson on )columbine|"
     r"(?:gonna|going to|gunna|will|finna|plans? to|planning to|wants? to|about to|threaten\w* to) "
     r"(?:shoot|stab|shank|kill|murder|bomb|attack|blow up)\b(?! (?:me|it|myself|himself|herself|themselves|yourself|"
     r"(?:my|his|her|your|their|our) shot|"
-    r"us (?:with (?:this|that|the) (?:test|quiz|exam|final|workout|project)|at practice)|"
+    r"us (?:with|at|in) (?:this |that |the )?(?:\w+ )?(?:test|quiz|exam|final|workout|project|sprints|drills|"
+    r"conditioning|laps|practice|homework)|time|"
+    r"(?:hoops|baskets|free throws|threes|(?:the|some) (?:ball|breeze)|around|pool)|"
+    r"(?:the |a |some )?(?:senior |class |team )?(?:portraits?|headshots?|tiktoks?|scenes?)|"
+    r"(?:us|them) (?:a|an) \w+|"
     r"(?:the |a )?(?:school )?(?:video|photos?|pics?|pictures?|film))\b)|"
-    r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?(?:gun|knife|weapon|pistol|rifle)|"
-    r"disparar|balacear|balacera|tiroteo|apunalar|bomba|lista negra|"
+    r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?"
+    r"(?:gun|knife|weapon|pistol|rifle|glock|strap|ar ?-?15|ar|blicky|piece)\b"
+    r"(?![^.!?\n]{0,30}\b(?:cake|pumpkin|carv\w*|cooking|culinary|food|fruit|pastel)\b)|"
+    r"disparar|balacear|balacera|"
+    r"(?<!estudiando el )(?<!sobre el )tiroteo(?! (?:de|en) (?:uvalde|parkland|texas|florida))|"
+    r"apunalar|bomba(?! de (?:agua|aire|gasolina|humo|semilla))|lista negra|"
     # slang, with a person as the target ("air them out", not "air out the gym")
     r"(?:le|les|te|nos) (?:van|va|vamos) a dar (?:piso|cuello)|"
     r"(?:cuchillo|navaja|filero|punta)[^.!?\n]{0,60}\b(?:lo|la|le|los|las|les) (?:van|va|voy) a picar|"
     r"(?:lo|la|le|los|las|les) (?:van|va|voy) a picar[^.!?\n]{0,40}\b(?:cuchillo|navaja|filero|punta)|"
-    r"air (?:him|her|them|everyone|everybody|it|us|you|u) out(?! (?:with|between|together|and talk)\b)|"
+    r"air (?:him|her|them|everyone|everybody|us|you|u) out(?! (?:with|between|together|and talk)\b)|"
     # "air out the school", "light the school up": not to freshen a room or to decorate it
     r"(?:air out|light up) (?:the |this |da )?(?:school|assembly|pep rally|cafeteria|lunch ?room)\b"
-    r"(?![^.!?\n]{0,60}\b(?:smell\w*|stink\w*|odou?r|fumes|paint|mold|windows?|fans?|lights|christmas|holidays?|"
-    r"decorat\w*|colou?rs|blue|gold|pride|candles|spirit)\b)|"
+    r"(?![^.!?\n]{0,60}\b(?:smell\w*|stink\w*|odou?r|fumes|paint|mold|lights|christmas|holidays?|"
+    r"decorat\w*|colou?rs|pride|candles|spirit|kindness|chants?|cheers?|music|songs?|smiles?|love|energy|dance|"
+    r"game|scoreboard|defense|offense|football|basketball|homecoming|points|court|field)\b)|"
     r"light (?:the |this |da )?(?:school|assembly|pep rally|cafeteria|lunch ?room|him|her|them|everyone|everybody) up"
-    r"(?![^.!?\n]{0,60}\b(?:lights|christmas|holidays?|decorat\w*|colou?rs|blue|gold|pride|candles|spirit|laser tag|"
+    r"(?![^.!?\n]{0,60}\b(?:lights|christmas|holidays?|laser tag|"
+    r"decorat\w*|colou?rs|pride|candles|spirit|kindness|chants?|cheers?|music|songs?|smiles?|love|energy|dance|"
+    r"game|scoreboard|defense|offense|football|basketball|homecoming|points|court|field|"
     r"paintball|airsoft|nerf|water balloons?)\b)|"
     r"(?:pull|pulls|pulling|come|comes|coming|show|shows|showing) up strapped|"
     # murder-suicide, in another order ("take people with him before he kills himself", "kill them and then himself")
@@ -412,7 +484,8 @@ ATTACK = (
     r"kill (?:them|everyone|everybody|people|us|some \w+)(?: \w+){0,3} (?:and|then) (?:then )?(?:him|her)self|"
     r"(?:gonna|finna|going to|bout to|about to|will) (?:slide on (?:him|her|them|us|you|u|the opps|opps)|"
     r"smoke (?:him|her|them|u|you|(?:that|this|dat|the) (?:boy|kid|dude|guy|girl|opp|fool))"
-    r"(?![^.!?\n]{0,40}\b(?:cigs?|cigarettes?|blunts?|joints?|vapes?|carts?|weed|pot|bowl|hookah|pack)\b)|"
+    r"(?![^.!?\n]{0,40}\b(?:cigs?|cigarettes?|blunts?|joints?|weed|pot|bowl|hookah|pack|race|meet|"
+    r"\d+ ?m|mile|relay|game|fortnite|madden|2k|1v1|chess|court|track|ranked)\b)|"
     r"poke (?:him|her|them|u|you) up|run up on (?:him|her|them|us|you|u))\b|"
     r"(?<!me )(?<!se )(?<!te )(?<!nos )(?:va|van|voy) a (?:matar|atacar)|"
     r"para matar(?:lo|la|los|las|te)\b(?! de (?:risa|hambre|aburrimiento))|"
@@ -438,7 +511,7 @@ HANGING_NOW = _words(
     r"(?:she|he|shes|hes|she is|he is|she was|he was) hanging (?:from|off) (?:\w+ ){0,2}"
     r"(?:rope|belt|tree|ceiling|fan|closet|door|shower|rod|beam|rafter|railing|banister|noose|sheet|cord|bunk|bed)s?",
     r"(?<!about )(?<!of )hanging (?:herself|himself|themselves|themself)",
-    r"(?:found|find|see|saw) (?:her|him|them) hanging",
+    r"(?:found|find|see|saw) (?:her|him|them) hanging(?! (?:out|around|with|by|at|near|behind)\b)",
     "se esta ahorcando",
     r"se esta colgando (?:de|del|con)",
     r"(?:esta|estaba) colgad[oa] (?:de|del) (?:\w+ ){0,2}"
@@ -611,7 +684,7 @@ STAY_AWAY_WARNING = _words(
     r"(?:you|u|yall|everyone|anyone|people|nobody|we) (?:shouldnt|should not) (?:come|go|be) (?:to|at) "
     r"(?:school|skool)",
     r"(?<!wants to )(?<!want to )(?<!begs to )(?<!begged to )(?<!asked to )(?<!let him )(?<!let her )"
-    r"(?:stay|keep) (?:away from|home from|out of) (?:the )?(?:school|skool)",
+    r"(?<!will )(?<!gonna )(?<!going to )(?:stay|keep) (?:away from|home from|out of) (?:the )?(?:school|skool)",
     r"no (?:vengas|vayas|vengan|vayan|venga|vayamos|vengamos)(?: \w+)? (?:a la escuela|al colegio|a clases?)",
     r"(?<!prefiero que )(?<!mejor que )no vaya(?: \w+)? (?:a la escuela|al colegio|a clases?)",
 )
@@ -625,7 +698,10 @@ STAY_AWAY_ORDINARY = _words(
     r"(?<!will be )(?<!gonna be )no school (?:tomorrow|today|on|this|monday|tuesday|wednesday|thursday|friday)",
     r"(?<!take a )(?<!take the )(?<!taking the )(?<!taking a )day off",
     r"(?:is|im|i am|hes|shes|was|got|gets|getting|feel|feels|feeling|been|home|still) (?:really |so |very |super )?"
-    r"sick(?! of| and tired)",
+    r"sick(?! of| and tired| in the head)",
+    r"doctor|concussion|surgery|appointment|dentist|funeral",
+    r"ice storm|icy|(?:winter |snow |ice )?storm|weather|power outage|flood\w*",
+    r"cita|medico|dentista|inundacion|lluvia|tormenta|helada|sin luz|dice la directora|le dije",
     "flu",
     "fever",
     "covid",
@@ -646,7 +722,7 @@ STAY_AWAY_ORDINARY = _words(
 )
 HOME_FEAR = _words(
     r"(?:afraid|scared|terrified) (?:to|of) go(?:ing)? (?:back )?home",
-    "cant go home",
+    r"cant go home(?![^.!?\n]{0,40}\b(?:works? late|at work|no key|locked out|no ride|can i stay)\b)",
     r"(?:dont|do not) want to go (?:back )?home",
     r"miedo (?:de )?(?:ir|regresar|volver|llegar) a (?:mi |la |su )?casa",
     r"no quier(?:o|e) (?:ir|regresar|volver) a (?:mi |su )?casa",
@@ -654,12 +730,12 @@ HOME_FEAR = _words(
 # A child who goes home today to someone who hurts them ("his stepdad does it when he's drunk... picks him up at
 # 3:30", "su papa le va a pegar con el cinto cuando vea la boleta que les dieron hoy").
 GOING_HOME = _words(
-    r"(?:when|after|once) (?:he|she|they) (?:gets?|goes|go) (?:back )?home",
+    r"(?:when|after|once) (?:he|she|they|i) (?:gets?|goes|go) (?:back )?home",
     r"(?:picks?|picking) (?:him|her|them) up",
     r"(?:bus|ride) home",
     r"when (?:his|her|their) (?:dad|mom|stepdad|stepmom|father|mother|parents?) (?:sees?|finds? out|gets? home)",
     r"(?:report cards?) (?:went|go|come|came)",
-    r"cuando (?:llegue|regrese|vuelva) a (?:la |su )?casa",
+    r"cuando (?:llegue|regrese|vuelva) a (?:la |su |mi )?casa",
     r"cuando (?:lo|la|los|las) recoja",
     r"cuando (?:su|el|la) (?:papa|mama|padrastro|madrastra) (?:vea|se entere|llegue)",
     r"(?:when|once) (?:he|she|they) (?:sees?|finds? out|gets?) (?:the|her|his|their) (?:report cards?|grades)",
@@ -688,8 +764,8 @@ HURT_AT_HOME = (
     ADULT_HURTS
     + "|"
     + _words(
-        r"(?:will|gonna|going to|is going to) (?:hit|beat|hurt|whip|kill|punish|burn)",
-        r"(?:va|van) a (?:pegar|golpear|castigar|matar|quemar)",
+        r"(?:will|gonna|going to|is going to) (?:hit|beat|hurt|whip|burn)",
+        r"(?:va|van) a (?:pegar|golpear|quemar)",
         r"(?:use|uses|with|get|gets|whip\w*) (?:the|a|his|her) belt",
         r"(?:pegar|pega|golpear)(?:le|les)? con el cinto",
         r"next time (?:its|it is|he|she|ill|i will) ",
@@ -709,20 +785,26 @@ INJURED_NOW = _words(
     r"(?:wont|cant|doesnt|isnt) (?:stop|stopping) bleeding",
     "bleeding a lot",
     "lots of blood",
-    "not moving",
-    r"(?:wont|isnt|not) getting up",
-    "wont get up",
-    "unconscious",
-    "seizure",
-    r"cant breathe",
+    r"(?<!line was )(?<!line is )(?<!traffic is )(?<!traffic was )(?<!bus was )(?<!bus is )(?<!line )not moving",
+    r"(?:wont|isnt|not) getting up(?! (?:for|in the morning|on time|early|out of bed)\b)",
+    r"wont get up(?! (?:for|in the morning|on time|early|out of bed)\b)",
+    r"unconscious(?! bias)",
+    r"(?:having|is having|just had|had) a seizure|seizing|"
+    r"seizure(?! (?:disorder|plan|action plan|meds?|medication|history|dog|"
+    r"alert)\b)",
+    r"(?<!you )cant breathe(?! in (?:there|here)\b)",
+    r"just (?:got|been) (?:stabbed|shot)",
     r"no (?:para|deja) de sangrar",
-    r"(?:ya )?no se (?:levanta|mueve)",
+    r"(?:ya )?no se (?:levanta|mueve)(?! (?:para|temprano|a tiempo|en la manana|de la cama)\b)",
     "no puede respirar",
     "mucha sangre",
 )
 VIOLENCE_IN_PROGRESS = _words(
-    r"(?:are|is|theyre|hes|shes) (?:beating|jumping|stomping|kicking|choking|stabbing|attacking)",
-    r"(?:le|lo|la) (?:estan|esta) (?:pegando|golpeando|ahorcando|apunalando)",
+    r"(?:are|is|theyre|hes|shes) (?:beating|jumping|stomping|kicking|choking|stabbing|attacking)"
+    r"(?! (?:(?:on|off|over|around|in) (?:the|a|their) (?:lunch )?(?:tables?|beds?|trampoline|couch|furniture|desks?|"
+    r"chairs?|bleachers)|the (?:vending|machine|door|wall|locker|ball|table)|a ball|around)\b)",
+    r"(?:is|are|getting|being) (?:jumped|beat up|beaten(?: up)?|stomped|stabbed|attacked|choked)",
+    r"(?:(?:le|lo|la|les|los) )?(?:estan|esta) (?:pegando|golpeando|ahorcando|apunalando|madreando)(?: a)?",
 )
 HURRY = _words(
     "right now",
@@ -745,8 +827,8 @@ HAZARD = _words(
     r"smells? (?:like )?gas",
     r"gas smell|smell of gas",
     "carbon monoxide",
-    r"(?:on )?fire",
-    "smoke",
+    r"(?:on )?fire(?! (?:alarm|drill|extinguisher|marshal|department|truck|fighter|station|pit)\b)",
+    r"(?<!vape )(?<!vaping )smoke(?! (?:in|weed|cigs?|vapes?|pot)\b)",
     "fuga de gas",
     "olor a gas",
     r"monoxido",
@@ -754,12 +836,21 @@ HAZARD = _words(
     "humo",
     r"se (?:esta )?quemando",
 )
+# A fire in a building as the tip is written is critical by itself ("there's a fire in the boys bathroom right now").
+FIRE_NOW = _words(
+    r"(?:theres|there is|theres a) (?:a )?fire",
+    r"(?:is|esta|estan) (?:on fire|en llamas|quemandose)",
+    r"hay (?:un )?incendio",
+    r"(?<!camp)(?<!bon)fire (?:in|at) (?:the|a) (?!hole\b)\w+",
+    r"incendio en (?:la|el) \w+",
+    r"smoke (?:everywhere|filling|pouring)",
+)
 HAZARD_HARM = _words(
     "dizzy",
     r"headaches?",
     r"throwing up",
     r"passed out",
-    "cant breathe",
+    r"(?<!you )cant breathe(?! in (?:there|here)\b)",
     "coughing",
     r"sick",
     r"maread[oa]s?",
@@ -768,10 +859,22 @@ HAZARD_HARM = _words(
     r"se desmay\w*",
     "no pueden respirar",
 )
-MEETING_ADULT = (
-    r"\b(?:meet|meeting|run(?:ning)? away (?:with|to)|pick (?:her|him) up|picking (?:her|him) up|"
-    r"(?:se (?:va|van|iba) a ver|verse)(?: \w+){0,5} con|ver con|escaparse con|irse con|fugarse con)\b.{0,60}"
-    r"\b(?:man|guy|adult|older|stranger|\d\d ?(?:year old|yo)|hes (?:19|2\d|3\d)|hombre|senor|adulto|mayor)\b"
+_ADULT = (
+    r"(?:man|guy|adult|older|stranger|\d\d ?-?(?:year|yr) ?-?old|\d\d ?yo|hes (?:19|2\d|3\d)|hombre|senor|adulto|"
+    r"mayor|(?:chavo|senor|hombre|tipo|vato) de (?:1[89]|[2-5]\d))"
+)
+_MEET = (
+    r"(?:meet|meeting|run(?:ning)? away (?:with|to)|pick (?:her|him) up|picking (?:her|him) up|sneak(?:ing)? out|"
+    r"(?:se (?:va|van|iba) a ver|verse)(?: \w+){0,5} con|ver con|escapar(?:se)? con|se va a escapar|irse con|"
+    r"fugarse con)"
+)
+MEETING_ADULT = r"\b" + _MEET + r"\b.{0,60}\b" + _ADULT + r"\b|\b" + _ADULT + r"\b.{0,60}\b" + _MEET + r"\b"
+# A relative is not a stranger ("meeting her older sister", "her grandpa will pick her up").
+FAMILY = _words(
+    r"older (?:sister|brother|cousin|sibling)",
+    r"(?:hermana|hermano|prima|primo) mayor",
+    r"grand(?:pa|ma|father|mother)",
+    r"abuel[oa]",
 )
 # The tip itself says the danger is over, false, figurative or not now: the model decides, not a rule.
 # Over, false or handled, unless the tip goes on to a new danger ("the last rumor was fake but this time he has
@@ -791,9 +894,10 @@ _SETTLED_OVER = _words(
     r"(?:es|era|fue|eran|son) (?:mentira|falso|falsa)",
     "falsa alarma",
     "not credible",
-    r"already (?:met|talked|handled|checked|verified|told|looked into|cleared|investigated|dealt with|resolved)",
+    # not "already told the office and nobody came": telling someone settles nothing (talking to them may)
+    r"already (?:met|talked|handled|checked|verified|looked into|cleared|investigated|dealt with|resolved)",
     r"(?:was|were|been|got|has been|have been) (?:cleared|resolved|handled|dealt with|looked into)(?! to\b)",
-    r"(?<!life )(?:is|was|its|it was|are|were) not real(?! (?:to|anymore)\b)",
+    r"(?<!life )(?<!world )(?:is|was|its|it was|are|were) not real(?! (?:to|anymore)\b)",
     r"(?<!life )(?:isnt|wasnt|arent|werent) real(?! (?:to|anymore)\b)",
     r"no (?:es|era|son|eran) real(?:es)?",
     r"(?:was|were|is|its|are|all|totally|completely|thats) made ?-?up|"
@@ -807,7 +911,7 @@ _SETTLED_OVER = _words(
     r"(?:threat|danger) is over",
     r"(?:at|in) the (?:hospital|er) (?:now )?and (?:stable|safe|ok|okay)",
     r"ya (?:lo |la |los |las )?(?:revisaron|investigaron|checaron|resolvieron|aclararon)",
-    "turned out",
+    r"turned out(?! (?:to be )?(?:real|true|that (?:he|she|they) (?:has|had|did|is)|(?:he|she|they) (?:has|had|is)))",
     r"(?:was|were|its|it was) (?:a )?(?:joke|lyrics|song|meme)",
     "just kidding",
     "ya lo verificaron",
@@ -829,10 +933,10 @@ _SETTLED_NOT_NOW = _words(
     "no plan",
     r"wont act",
     r"no (?:tiene|tengo) (?:un )?plan",
-    "no hoy",
+    r"no hoy(?!,? (?:que |pero |sino )?manana)",
     r"no (?:esta|estoy) pasando",
     r"(?:kill|murder|shoot) (?:the|this|that) (?:test|exam|presentation|video|game|quiz|project)",
-    "chess",
+    r"chess(?! (?:club|team))",
     r"matar el examen",
 )
 # "This time", "again": the words by which a tip says a danger is back (shared by the guards below).
@@ -844,9 +948,11 @@ SETTLED = "(?:" + _SETTLED_OVER + _CONTRAST + ")|(?:" + _SETTLED_NOT_NOW + _SETT
 PERSON_SAFE = (
     _words(
         r"(?:im|shes|hes|theyre|is|are|was|were) safe(?! (?:in|inside) (?:\w+ )?(?:lockdown|hiding)|"
-        r" for now but| (?:from (?:him|her|them)|to (?:go|come|leave|be)))",
+        r" for now but| (?:from (?:him|her|them)|to (?:go|come|leave|be)|with (?:him|her|them|that \w+)\b))",
         r"(?:esta|estan|estoy) a salvo",
     )
+    # the safe one is someone else ("im safe but my mom took a whole bottle of pills")
+    + r"(?![^\n]{0,200}?\b(?:but|pero) (?:my|mi|his|her|su|another|the other|a) \w+)"
     + _CONTRAST
 )
 # Laughter, unless the reporter is plainly worried ("idk what to do lol", "everyone laughed lol ... im scared") or
@@ -863,10 +969,11 @@ _WORRIED = _words(
     r"tengo miedo",
     r"estoy (?:muy )?preocupad[oa]",
 )
+_WORRIED_RE = re.compile(_WORRIED)
 JOKING = (
-    r"(?<![\s\S])(?![\s\S]*" + _WORRIED + r")[\s\S]*?"
-    + _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
-    + r"(?![^\n]{0,200}?\b(?:but|pero) (?:(?:he|she|they|el|ella) )?(?:said|says|dijo|dice|told|posted|publico)\b)"
+    _words("lol", "lmao", "jk", "just kidding", "haha", "jaja", "jajaja", "bromeando", "era broma")
+    + r"(?![^\n]{0,200}?\b(?:but|pero) (?:(?:he|she|they|el|ella|my friend|mi amig[oa]) )?"
+    r"(?:said|says|dijo|dice|told|posted|publico)\b)"
 )
 # Guards that belong to one rule only (a word that excuses a goodbye post does not excuse a gun).
 # A goodbye post the reporter explains: a hacked or fake account, or the family moving to another town;
@@ -879,9 +986,10 @@ GOODBYE_EXPLAINED = (
         "we are moving",
         r"(?:our|her|his|their) family (?:is|are) moving",
         r"moving to (?:another|a new|a different) (?:school|town|city|state)",
+        r"(?:going|went|leaving|flying) (?:to|for) (?:\w+ ){0,4}(?:competition|tournament|trip|vacation|camp|meet)",
         r"(?<!not )(?<!isnt )(?:hes|shes|theyre|is|are|literally|actually) moving (?:to|away)\b",
         r"retir(?:es|ing|ed|ement)|(?:hes|shes|is|theyre|are|im) graduating|(?:because|cuz|bc) (?:of )?graduation",
-        r"last day (?:of|before) (?:school|break|summer|the year|winter break)",
+        r"jubil\w+",
         r"se (?:muda|mudan|va a mudar|van a mudar) a",
         "se cambia de escuela",
         r"(?:me|se|nos) (?:cambio|cambia|cambiamos|voy a cambiar|va a cambiar) de "
@@ -965,7 +1073,12 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule(
         "weapon carried at school",
         "critical",
-        (r"\b(?:has|have|got|is carrying|carrying|brought|trae|tiene|lleva|traia)\b.{0,25}" + WEAPON, AT_SCHOOL),
+        (
+            r"\b(?:has|have|got|is carrying|carrying|brought|trae|tiene|lleva|traia|pulls(?: out)?|waving|sacando|"
+            r"(?:theres|there is|hay|is|esta|estan|just)(?: \w+){1,6} (?:with|w|con))\b"
+            r".{0,25}" + WEAPON,
+            AT_SCHOOL,
+        ),
         (NOT_A_WEAPON, PAST_ONLY, SETTLED),
     ),
     SafetyRule("suicide plan with a time", "critical", (SUICIDE_INTENT, SUICIDE_SOON), (SETTLED, JOKING, PERSON_SAFE)),
@@ -1017,7 +1130,10 @@ RULES: tuple[SafetyRule, ...] = (
         (HAZARD, HAZARD_HARM, NOW),
         (SETTLED, PAST_ONLY, r"\bdrill\b", PERSON_SAFE),
     ),
-    SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED, PERSON_SAFE)),
+    SafetyRule(
+        "fire now", "critical", (FIRE_NOW, HURRY), (SETTLED, PAST_ONLY, r"\bdrills?\b|simulacro|fire ?pit|fogata")
+    ),
+    SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED, PERSON_SAFE, FAMILY)),
     SafetyRule("pills saved up", "high", (MEANS_SAVED_UP,), (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE)),
     SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST_ONLY, NOT_MEANT, PERSON_SAFE)),
     SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, NOT_MEANT)),
@@ -1075,14 +1191,33 @@ _AFFIRMED = re.compile(
 )
 # A clause of a tip: what lies between sentence marks, commas and the words that join clauses.
 _CLAUSE_BREAK = re.compile(r"[.!?\n,;:]|\b(?:and|but|pero|then|so|y)\b")
-_STRONG_NOW = re.compile(STRONG_NOW)
+# The present, said in the danger's own clause: "now she wont wake up", "its still there today".
+_CLAUSE_NOW = re.compile(
+    STRONG_NOW + "|" + _words("now", "today", "this morning", "still", "todavia", "sigue", "hoy", "ahorita")
+)
+# An earlier day in a clause: it tells of then, not now ("over the weekend he showed them a knife").
+_PAST = re.compile(
+    PAST
+    + "|"
+    + _words(r"(?:over|on|this past|last) (?:the )?weekend", r"on (?:saturday|sunday)", r"el (?:sabado|domingo|fin)")
+)
+# The same weapon still there: "he still has it", "brought it again today", "todavia la trae".
+_STILL = re.compile(
+    _words(
+        r"still (?:has|have|got) (?:it|the|a|his|her)|still there|still in (?:his|her|the)",
+        r"(?:brought|has|had|got) it (?:again|back)",
+        r"todavia (?:la|lo) (?:trae|tiene)",
+        r"sigue (?:con|trayendo)",
+    )
+)
 # How far after a turn to a new matter the rule's danger must be told.
 _TURN_REACH = 600
 
 
 def _now_clauses(normalized_text: str, danger: str) -> list[int]:
-    """Where the clauses begin that tell the rule's danger with "right now" ("right now hes unresponsive", "its in
-    his backpack rn"). A guard before such a clause does not reach it; the past guard is lifted by any of them."""
+    """Where the clauses begin that tell the rule's danger in the present and no earlier day ("and right now hes
+    unresponsive", "its in his backpack rn", "and now she wont wake up"). A guard before such a clause does not
+    reach it; the past guard is lifted by any of them."""
     breaks = list(_CLAUSE_BREAK.finditer(normalized_text))
     starts = [0] + [m.end() for m in breaks]
     ends = [m.start() for m in breaks] + [len(normalized_text)]
@@ -1091,7 +1226,8 @@ def _now_clauses(normalized_text: str, danger: str) -> list[int]:
         start
         for start, end in zip(starts, ends, strict=True)
         if end > start
-        and _STRONG_NOW.search(normalized_text, start, end)
+        and _CLAUSE_NOW.search(normalized_text, start, end)
+        and not _PAST.search(normalized_text, start, end)
         and pattern.search(normalized_text, start, end)
     ]
 
@@ -1112,11 +1248,20 @@ def _turns_to_new_danger(normalized_text: str, after: int, dangers: tuple[str, .
     return bool(_compiled(dangers[0]).search(normalized_text, turn.start(), reach))
 
 
+def _still_there(normalized_text: str) -> bool:
+    """Whether the tip says the weapon is still there, not as a doubt ("idk if its still there")."""
+    return any(
+        not _HEDGED.search(normalized_text, max(0, m.start() - 20), m.start()) for m in _STILL.finditer(normalized_text)
+    )
+
+
 def _guards(pattern: str, normalized_text: str, dangers: tuple[str, ...], now_clauses: list[int]) -> bool:
     """Whether a none_of pattern holds somewhere in the text: not right after a denial or a doubt, not before the
     tip vouches for or turns to a danger (`dangers`: the rule's all_of), and for the past guard, not in a tip that
     tells the danger right now."""
-    if pattern == PAST and now_clauses:
+    if pattern == PAST and (now_clauses or _still_there(normalized_text)):
+        return False
+    if pattern == JOKING and _WORRIED_RE.search(normalized_text):
         return False
     return any(
         not any(cue.search(normalized_text, max(0, match.start() - 20), match.start()) for cue in (_DENIED, _HEDGED))

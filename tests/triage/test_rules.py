@@ -855,3 +855,16 @@ def test_goodbyes_and_counted_pills_without_the_usual_words(text: str, rule: str
 )
 def test_ordinary_farewells_raise_no_critical(text: str) -> None:
     assert "critical" not in floors(text)
+
+
+def _third_review() -> list[dict[str, str]]:
+    path = Path(__file__).with_name("review_rules3.jsonl")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# A third adversarial review (README, Triage): 170 probes it confirmed against the rules, fixed since. "critical": a
+# danger a guard silenced or the words missed; "no critical": an ordinary text that met a critical rule.
+@pytest.mark.parametrize("probe", _third_review(), ids=lambda probe: probe["text"][:60])
+def test_a_third_review_of_the_rules_holds(probe: dict[str, str]) -> None:
+    critical = "critical" in floors(probe["text"])
+    assert critical == (probe["expect"] == "critical"), probe["why"]
