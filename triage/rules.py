@@ -781,6 +781,8 @@ HURT_AT_HOME = (
         r"next time (?:its|it is|he|she|ill|i will) ",
     )
 )
+# Self-harm, and as the tip is written ("she is cutting herself right now"): critical with the present. The
+# words alone are not a floor: "self-harm awareness", "ganas de cortarse" and healed scars are in many calm tips.
 SELF_HARM = _words(
     r"cut(?:s|ting)? (?:my|him|her|them) ?sel(?:f|ves)",
     r"self ?-?harm\w*",
@@ -789,6 +791,12 @@ SELF_HARM = _words(
     r"se (?:esta )?cort(?:a|ando)",
     r"cortar(?:se|me)",
     r"autolesion\w*",
+)
+# ... told with "right now" in the same clause, not "she used to cut herself, right now she is doing better".
+_HARM_NOW_WORDS = STRONG_NOW + "|" + _words("ahorita")
+SELF_HARM_NOW = (
+    "(?:" + SELF_HARM + r")[^.!?\n,;]{0,40}(?:" + _HARM_NOW_WORDS + ")|"
+    "(?:" + _HARM_NOW_WORDS + r")[^.!?\n,;]{0,40}(?:" + SELF_HARM + ")"
 )
 # Someone is hurt or being hurt as the tip is written.
 INJURED_NOW = _words(
@@ -940,6 +948,7 @@ _SETTLED_NOT_NOW = _words(
     "just talk",
     "means beat",
     r"not (?:in danger|doing it|going to do it|gonna do it)",
+    r"(?:its|it is|thats|is) not happening",
     "no plan",
     r"wont act",
     r"no (?:tiene|tengo) (?:un )?plan",
@@ -1147,6 +1156,7 @@ RULES: tuple[SafetyRule, ...] = (
         (HAZARD, HAZARD_HARM, NOW),
         (SETTLED, PAST_ONLY, r"\bdrill\b", PERSON_SAFE),
     ),
+    SafetyRule("self-harm now", "critical", (SELF_HARM_NOW,), (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE)),
     SafetyRule(
         "fire now", "critical", (FIRE_NOW, HURRY), (SETTLED, PAST_ONLY, r"\bdrills?\b|simulacro|fire ?pit|fogata")
     ),

@@ -868,3 +868,47 @@ def _third_review() -> list[dict[str, str]]:
 def test_a_third_review_of_the_rules_holds(probe: dict[str, str]) -> None:
     critical = "critical" in floors(probe["text"])
     assert critical == (probe["expect"] == "critical"), probe["why"]
+
+
+def test_a_blind_review_of_criticals_beyond_weapons_and_suicide_holds_where_it_is(trained_dir: Path) -> None:
+    """120 tips a helper wrote from TAXONOMY.md alone (README, Triage): 60 criticals in the other categories
+    (abuse, sexual misconduct, drugs, fights, hazards, missing children, self-harm), 49 of them with the urgency
+    implied; 40 near misses on the same topics; 20 calm tips with alarming words."""
+    tips = read_review(Path(__file__).with_name("review_other_critical.jsonl"))
+    assert len(tips) == 120
+    critical = [t for t in tips if t["kind"] == "critical_other"]
+    calmer = [t for t in tips if t["kind"] != "critical_other"]
+    urgencies = model_urgencies(critical)
+    # the model ranks 58 of the 60 critical; the two it ranks medium are planned fights against a child with a
+    # shunt and a pregnant girl, which no rule names (README, Triage)
+    assert sum(1 for u in urgencies if u == "critical") >= 58
+    assert sum(1 for u in urgencies if urgency_rank(u) < urgency_rank("high")) <= 2
+    # a critical floor on 1 of the 60 calmer tips ("somebody overdosed at a party saturday, hes ok")
+    assert sum(1 for t in calmer if "critical" in floors(t["text"])) <= 1
+    # the rules' own reach here is small (10 of 60): the model carries these categories
+    assert sum(1 for t in critical if "critical" in floors(t["text"])) >= 10
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("my friend is cutting herself right now in the bathroom, there's blood", "self-harm now"),
+        ("se esta cortando ahorita en el baño de la escuela", "self-harm now"),
+    ],
+)
+def test_self_harm_as_the_tip_is_written_is_critical(text: str, rule: str) -> None:
+    assert rule in fired(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "she used to cut herself, right now she is doing better",
+        "she said she cuts herself sometimes, right now shes at practice",
+        "we did a self-harm awareness unit in health class today",
+        "my friend has been cutting for months. she says she doesnt want to die. its not happening right now but im "
+        "really worried",
+    ],
+)
+def test_self_harm_words_without_the_present_raise_no_critical(text: str) -> None:
+    assert "critical" not in floors(text)
