@@ -35,8 +35,9 @@ WEAPON = _words(
     "revolver",
     "knife",
     "knives",
-    r"pocket ?knife|pocketknives|\d+ ?mm",
-    r"armed(?! (?:forces|services)\b)",
+    r"pocket ?knife|pocketknives|9 ?mm",
+    r"(?<!sro is )(?<!officer is )(?<!officers are )(?<!police are )(?<!guard is )(?<!deputy is )"
+    r"armed(?! (?:forces|services|guards?|officers?|police|sros?|robbery|with (?!a |an )\w+)\b)",
     r"armad[oa]s? (?:a|en|con)",
     r"punal(?:es)?",
     "machete",
@@ -203,6 +204,7 @@ SUICIDE_SOON = _words(
     "tonight",
     "tn",
     r"at midnight|a (?:la )?medianoche",
+    r"today is the day",
     r"(?:kill|end|hang|shoot)(?:ing)? (?:my|him|her) ?sel(?:f|ves) (?:today|hoy)",
     r"(?:today|hoy) (?:she|he|i|se|me)\W+(?:\w+\W+){0,3}?(?:va a matar|voy a matar|gonna kill|going to kill)",
     "tomorrow",
@@ -253,6 +255,7 @@ SUICIDE_INTENT = _words(
     r"(?:slit|cut|cutting|slitting) (?:my|his|her) wrists",
     r"cortar(?:se|me) las venas|(?:se|me) (?:va|voy) a cortar las venas",
     r"(?:se|me) (?:va|voy|iba) a dar un (?:tiro|balazo)|dar(?:se|me) un (?:tiro|balazo)",
+    r"(?<!if i )(?<!if you )"
     r"(?:take|swallow|taking|swallowing) (?:all|a bunch|the whole bottle) (?:of )?(?:my|her|his|the|their) (?:\w+ )?"
     r"(?:pills|meds)",
     r"(?:gonna|going to|will|wants? to|finna|about to|bout to|gon) od",
@@ -393,9 +396,11 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
     r"(?:(?:pastillas|tirad[oa]|vomitando|desmayad[oa]|morad[oa]|tomo|respira\w*|piso|suelo)[^.!?\n]{0,60}\b|ya )"
     r"no responde(?! (?:los|mis|sus|el|a|al|mensajes|llamadas|whatsapp|telefono)\b)",
     r"took (?:like |about |maybe )?(?:\d+|a bunch|a lot|too many|all) (?:of )?"
-    r"(?:\w+ ){0,2}(?:pills|meds|xanax|percs|bars)"
-    r"\W+(?:\w+\W+){0,6}?(?:passed out|not breathing|wont wake|cant wake|not waking|unresponsive)",
-    r"se tomo (?:un monton de|muchas|como \d+|un chingo de|todas (?:sus|las)) pastillas",
+    r"(?:\w+ ){0,3}(?:pills|meds|xanax|percs|bars|antidepressants)"
+    r"\W+(?:\w+\W+){0,6}?(?:passed out|not breathing|wont wake|cant wake|not waking|unresponsive|out of it|slurring|"
+    r"throwing up|vomiting|"
+    r"cant stay awake|barely (?:awake|breathing))",
+    r"se tomo (?:un monton de|muchas|como \d+|\d+|un chingo de|todas (?:sus|las)) pastillas",
     r"took (?:a |the )?(?:whole|entire) bottle" + _HARMLESS_BOTTLE,
     r"took (?:a bunch of|too many|a lot of|all (?:of )?(?:her|his|the|my)) (?:pills|meds)",
     r"unresponsive(?! to\b)",
@@ -461,7 +466,7 @@ ATTACK = (
     r"(?:us|them) (?:a|an) \w+|"
     r"(?:the |a )?(?:school )?(?:video|photos?|pics?|pictures?|film))\b)|"
     r"(?:bring|bringing) (?:a |his |her |the |their |my )?(?:dads |moms )?"
-    r"(?:gun|knife|weapon|pistol|rifle|glock|strap|ar ?-?15|ar|blicky|piece)\b"
+    r"(?:gun|knife|weapon|pistol|rifle|glock|strap(?! for)|ar ?-?15|ar(?! project)|blicky)\b"
     r"(?![^.!?\n]{0,30}\b(?:cake|pumpkin|carv\w*|cooking|culinary|food|fruit|pastel)\b)|"
     r"disparar|balacear|balacera|"
     r"(?<!estudiando el )(?<!sobre el )tiroteo(?! (?:de|en) (?:uvalde|parkland|texas|florida))|"
@@ -474,13 +479,14 @@ ATTACK = (
     # "air out the school", "light the school up": not to freshen a room or to decorate it
     r"(?:air out|light up) (?:the |this |da )?(?:school|assembly|pep rally|cafeteria|lunch ?room)\b"
     r"(?![^.!?\n]{0,60}\b(?:smell\w*|stink\w*|odou?r|fumes|paint|mold|lights|christmas|holidays?|"
+    r"prank|toilet paper|band|"
     r"decorat\w*|colou?rs|pride|candles|spirit|kindness|chants?|cheers?|music|songs?|smiles?|love|energy|dance|"
     r"game|scoreboard|defense|offense|football|basketball|homecoming|points|court|field)\b)|"
     r"light (?:the |this |da )?(?:school|assembly|pep rally|cafeteria|lunch ?room|him|her|them|everyone|everybody) up"
     r"(?![^.!?\n]{0,60}\b(?:lights|christmas|holidays?|laser tag|"
     r"decorat\w*|colou?rs|pride|candles|spirit|kindness|chants?|cheers?|music|songs?|smiles?|love|energy|dance|"
     r"game|scoreboard|defense|offense|football|basketball|homecoming|points|court|field|"
-    r"paintball|airsoft|nerf|water balloons?)\b)|"
+    r"paintball|airsoft|nerf|water balloons?|prank|toilet paper|tp|band)\b)|"
     r"(?:pull|pulls|pulling|come|comes|coming|show|shows|showing) up strapped|"
     # murder-suicide, in another order ("take people with him before he kills himself", "kill them and then himself")
     r"take (?:some|a few|others|people|everyone|us|as many)(?: \w+){0,4} (?:with (?:him|her)|out)\W+(?:\w+\W+){0,4}?"
@@ -557,11 +563,16 @@ _TO_HURT = (
 )
 COMING_TO_HARM = _ON_THE_WAY + _SAME_CLAUSE + _TO_HURT
 # ... or on the way with a weapon ("he's coming to the school with a gun", "going back to get his gun").
-COMING_ARMED = (
+COMING_ARMED = "(?:" + (
     r"\b(?:coming|headed|heading|on (?:his|her|their) way|driving) (?:back )?(?:to (?:the )?(?:school|campus) |here )?"
-    r"with (?:a|his|her|their|the) (?:gun|knife|rifle|pistol|shotgun|weapon|glock)s?\b|"
-    r"\bgoing (?:back )?(?:home )?to get (?:his|her|their|a) (?:gun|rifle|pistol|shotgun|knife)s?\b"
-)
+    r"with (?:a|his|her|their|the) (?:\w+s )?(?:gun|knife|rifle|pistol|shotgun|weapon|glock)s?\b|"
+    r"\b(?:viene|va|vienen|van) (?:para|a|hacia) (?:la|el) (?:escuela|colegio|prepa|secundaria) "
+    r"con (?:una|un|su|la|el) "
+    r"(?:pistola|arma|cuchillo|navaja|rifle|escopeta|fusca)\b|"
+    r"\bgoing (?:back )?(?:home )?to get (?:his|her|their|a) (?:gun|rifle|pistol|shotgun|knife)s?\b|"
+    r"\b(?:va|viene) en camino (?:a|para) (?:la|el) \w+ con (?:una|un|su|la|el) (?:pistola|arma|cuchillo|navaja|rifle)|"
+    r"\b(?:go|went|left to go|going to) get (?:his|her) (?:\w+s )?(?:gun|rifle|pistol)[^.!?\n]{0,40}\bcoming back"
+) + r")(?![^.!?\n]{0,40}\b(?:hunting|hunt|range|safety|cleaning|culinary|cooking|class|final)\b)"
 # Attack planning with no alarming word: a map or plan of the school marked up as targets ("drew the school map
 # with x's on certain classrooms", "un mapa de la escuela con equis en los salones"). Threat assessors treat it
 # as a plan; with a near time or a countdown ("one more day") as an attack about to happen.
@@ -748,7 +759,7 @@ GOING_HOME = _words(
     r"cuando (?:llegue|regrese|vuelva) a (?:la |su |mi )?casa",
     r"cuando (?:lo|la|los|las) recoja",
     r"cuando (?:su|el|la) (?:papa|mama|padrastro|madrastra) (?:vea|se entere|llegue)",
-    r"(?:when|once) (?:he|she|they) (?:sees?|finds? out|gets?) (?:the|her|his|their) (?:report cards?|grades)",
+    r"(?:when|once) (?:he|she|they) (?:sees?|finds? out|gets?) (?:the|her|his|their|my) (?:report cards?|grades)",
     r"cuando (?:vea|vean|se entere|se enteren) (?:de )?(?:la|las|su|sus) (?:boleta|calificaciones|notas)",
 )
 SEXUAL_ASSAULT = _words(
@@ -774,8 +785,8 @@ HURT_AT_HOME = (
     ADULT_HURTS
     + "|"
     + _words(
-        r"(?:will|gonna|going to|is going to) (?:hit|beat|hurt|whip|burn)",
-        r"(?:va|van) a (?:pegar|golpear|quemar)",
+        r"(?:will|gonna|going to|is going to) (?:hit|beat|hurt|whip|kill|burn)",
+        r"(?:va|van) a (?:pegar|golpear|matar|quemar)",
         r"(?:use|uses|with|get|gets|whip\w*) (?:the|a|his|her) belt",
         r"(?:pegar|pega|golpear)(?:le|les)? con el cinto",
         r"next time (?:its|it is|he|she|ill|i will) ",
@@ -791,6 +802,10 @@ SELF_HARM = _words(
     r"se (?:esta )?cort(?:a|ando)",
     r"cortar(?:se|me)",
     r"autolesion\w*",
+    r"cutting (?:her|his|my) (?:arms?|wrists?|legs?|thighs?|stomach)|cutting (?:rn|right now)",
+    r"(?:shes|hes|im|is|are|theyre) cutting"
+    r"(?! (?:class|school|hair|paper|the|a|his|her|my|onions?|cake|grass|wood|up|out|"
+    r"back|it|them|in line)\b)",
 )
 # ... told with "right now" in the same clause, not "she used to cut herself, right now she is doing better".
 _HARM_NOW_WORDS = STRONG_NOW + "|" + _words("ahorita")
@@ -857,7 +872,8 @@ HAZARD = _words(
 # A fire in a building as the tip is written is critical by itself ("there's a fire in the boys bathroom right now").
 FIRE_NOW = _words(
     r"(?:theres|there is|theres a) (?:a )?fire",
-    r"(?:is|esta|estan) (?:on fire|en llamas|quemandose)",
+    r"(?:building|house|school|room|bathroom|kitchen|car|gym|classroom|trash can|dumpster|garage|bus|escuela|casa|"
+    r"cocina|bano|salon|carro) (?:is|esta|estan) (?:on fire|en llamas|quemandose)",
     r"hay (?:un )?incendio",
     r"(?<!camp)(?<!bon)fire (?:in|at) (?:the|a) (?!hole\b)\w+",
     r"incendio en (?:la|el) \w+",
@@ -878,7 +894,9 @@ HAZARD_HARM = _words(
     "no pueden respirar",
 )
 _ADULT = (
-    r"(?:man|guy|adult|older|stranger|\d\d ?-?(?:year|yr) ?-?old|\d\d ?yo|hes (?:19|2\d|3\d)|hombre|senor|adulto|"
+    r"(?:man|guy|adult|older(?! (?:kids|students|friends|teens|girls|boys|sister|brother|cousin|sibling)\b)"
+    r"|stranger|"
+    r"\d\d ?-?(?:year|yr) ?-?old|\d\d ?yo|hes (?:19|2\d|3\d)|hombre|senor|adulto|"
     r"mayor|(?:chavo|senor|hombre|tipo|vato) de (?:1[89]|[2-5]\d))"
 )
 _MEET = (
@@ -966,7 +984,11 @@ SETTLED = "(?:" + _SETTLED_OVER + _CONTRAST + ")|(?:" + _SETTLED_NOT_NOW + _SETT
 # weapon or an attack, where the safe one is someone else ("gun in the cafeteria, my class is safe in lockdown").
 PERSON_SAFE = (
     _words(
-        r"(?:im|shes|hes|theyre|is|are|was|were) safe(?! (?:in|inside) (?:\w+ )?(?:lockdown|hiding)|"
+        r"(?<!this )(?<!it )(?<!app )(?<!anonymous )(?<!site )(?<!everyone )(?<!everybody )(?<!kids )(?<!we )"
+        r"(?<!brother )(?<!sister )(?:im|shes|hes|theyre|is|are|was|were) safe"
+        r"(?![,.]? (?:im|i am|its) not (?:the one|me|about me)\b)"
+        r"(?!,? (?:just|only) )"
+        r"(?! with me\b)(?! (?:in|inside) (?:\w+ )?(?:lockdown|hiding)|"
         r" for now but| (?:from (?:him|her|them)|to (?:go|come|leave|be)|with (?:him|her|them|that \w+)\b))",
         r"(?:esta|estan|estoy) a salvo",
     )
@@ -1009,6 +1031,8 @@ GOODBYE_EXPLAINED = (
         r"(?<!not )(?<!isnt )(?:hes|shes|theyre|is|are|literally|actually) moving (?:to|away)\b",
         r"retir(?:es|ing|ed|ement)|(?:hes|shes|is|theyre|are|im) graduating|(?:because|cuz|bc) (?:of )?graduation",
         r"jubil\w+",
+        r"last day of school|(?:senior|school) year is over",
+        r"passed away|(?:grand(?:ma|pa|mother|father)|aunt|uncle|abuel[oa]|tia|tio)\w* (?:passed|died)|fallecio",
         r"se (?:muda|mudan|va a mudar|van a mudar) a",
         "se cambia de escuela",
         r"(?:me|se|nos) (?:cambio|cambia|cambiamos|voy a cambiar|va a cambiar) de "
@@ -1073,9 +1097,18 @@ SCHOOLWORK_FIGURATIVE = (
     r"\b(?:kill|murder|destroy) (?:this|that|the) (?:(?:math|geometry|algebra|chem|chemistry|bio|biology|"
     r"physics|history|english|spanish|science|calc|calculus|stats) )?(?:test|exam|final|quiz|essay)\b"
     r"(?! (?:two|three|four|five|\d+|people|kids|ones?|students?|boys?|girls?|guys?|teachers?)\b)|"
-    # a parent who "is gonna kill him" over a grade: a figure of speech
+    # "the test tomorrow is so hard everybody is going to die"
+    r"\b(?:test|quiz|exam|final|homework)\b[^.!?\n]{0,60}\b(?:everyone|everybody|all of us|were all) (?:is |are )?"
+    r"(?:gonna|going to) die\b"
+)
+# A parent who "is gonna kill him" over a grade is a figure of speech, unless the tip tells of real harm ("last
+# time he broke his arm", "lo dejo morado").
+PARENT_FIGURATIVE = (
+    r"(?<![\s\S])(?![\s\S]*\b(?:broke|bruis\w*|belt|hits?|beats?|beat (?:him|her)|"
+    r"punch\w*|chok\w*|marks?|morad[oa]|golpe\w*|"
+    r"pega|cinto|cinturon|hurt|hospital)\b)[\s\S]*?"
     r"\b(?:mom|dad|mother|father|parents?|mama|papa|grandma|abuela)\b[^.!?\n]{0,20}"
-    r"\b(?:gonna|going to|will|va a|van a) "
+    r"\b(?:gonna|going to|will|va a|van a|(?:lo|la|le) va a) "
     r"(?:kill|matar)\b[^\n]{0,80}\b(?:grades?|test|report card|boleta|calificaciones|examen|failed|reprobo)\b"
 )
 
@@ -1124,19 +1157,30 @@ RULES: tuple[SafetyRule, ...] = (
     SafetyRule(
         "warning to stay away on a day", "critical", (STAY_AWAY_WARNING, SOON), (SETTLED, JOKING, STAY_AWAY_ORDINARY)
     ),
-    SafetyRule("attack with a date", "critical", (ATTACK, SOON), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE)),
+    SafetyRule(
+        "attack with a date", "critical", (ATTACK, SOON), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, PARENT_FIGURATIVE)
+    ),
     SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED, PERSON_SAFE)),
     SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST_ONLY, PERSON_SAFE)),
     SafetyRule(
         "child to be hurt at home today",
         "critical",
         (GOING_HOME, HURT_AT_HOME, SOON),
-        (SETTLED, JOKING, PERSON_SAFE),
+        (SETTLED, JOKING, PERSON_SAFE, PARENT_FIGURATIVE),
     ),
     SafetyRule("assault in progress", "critical", (VIOLENCE_IN_PROGRESS, HURRY), (SETTLED,)),
     SafetyRule("someone on the way to hurt", "critical", (COMING_TO_HARM,), (SETTLED, JOKING)),
     SafetyRule(
-        "someone on the way with a weapon", "critical", (COMING_ARMED,), (SETTLED, JOKING, PAST_ONLY, NOT_A_WEAPON)
+        "someone on the way with a weapon",
+        "critical",
+        (COMING_ARMED,),
+        (
+            SETTLED,
+            JOKING,
+            PAST_ONLY,
+            NOT_A_WEAPON,
+            r"\bif (?:they|he|she|we|you|i) (?:\w+ ){0,3}(?:expel|suspend|kick|cut|fire|ban|break|dump)\w*",
+        ),
     ),
     SafetyRule(
         "attack plan on a map, with a time",
@@ -1156,14 +1200,37 @@ RULES: tuple[SafetyRule, ...] = (
         (HAZARD, HAZARD_HARM, NOW),
         (SETTLED, PAST_ONLY, r"\bdrill\b", PERSON_SAFE),
     ),
-    SafetyRule("self-harm now", "critical", (SELF_HARM_NOW,), (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE)),
     SafetyRule(
-        "fire now", "critical", (FIRE_NOW, HURRY), (SETTLED, PAST_ONLY, r"\bdrills?\b|simulacro|fire ?pit|fogata")
+        "self-harm now",
+        "critical",
+        (SELF_HARM_NOW,),
+        (
+            SETTLED,
+            JOKING,
+            PAST_ONLY,
+            PERSON_SAFE,
+            r"\b(?:isnt|is not|wasnt|not|no|never|stopped|quit) (?:\w+ )?(?:cutting|burning|self ?-?harming)|"
+            r"\bawareness\b|\bbeen clean\b",
+        ),
+    ),
+    SafetyRule(
+        "fire now",
+        "critical",
+        (FIRE_NOW, HURRY),
+        (
+            SETTLED,
+            JOKING,
+            PAST_ONLY,
+            r"\bdrills?\b|simulacro|fire ?pit|fogata|bonfire|campfire|put (?:it|the fire) out|extinguish\w*|"
+            r"firefighters are there|everyone is (?:fine|ok|okay|safe|out)",
+        ),
     ),
     SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED, PERSON_SAFE, FAMILY)),
     SafetyRule("pills saved up", "high", (MEANS_SAVED_UP,), (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE)),
     SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST_ONLY, NOT_MEANT, PERSON_SAFE)),
-    SafetyRule("threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, NOT_MEANT)),
+    SafetyRule(
+        "threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, PARENT_FIGURATIVE, NOT_MEANT)
+    ),
     SafetyRule("attack plan on a map", "high", (ATTACK_MAP, _ANY_MARK), (SETTLED, JOKING, MAP_ORDINARY)),
     SafetyRule("warning to stay away", "high", (STAY_AWAY_WARNING,), (SETTLED, JOKING, STAY_AWAY_ORDINARY)),
     SafetyRule("weapon at school", "high", (WEAPON, AT_SCHOOL), (NOT_A_WEAPON, SETTLED, NOT_MEANT)),
@@ -1187,7 +1254,8 @@ _DENIED = re.compile(
 _HEDGED = re.compile(
     r"\b(?:if|whether|hope|hopefully|maybe|might|could|prob|probably|si|ojala|tal vez|quizas|a lo mejor)\s+"
     r"(?:(?:its|it is|this is|it was|thats|be|is|was|es|sea|era|fue|un|una)\s+){0,2}$|"
-    r"\b(?:if|whether|(?:dont|do not|didnt|doesnt) think|not sure|make sure|(?:check|see|know|wonder) (?:if|that)|"
+    r"\b(?:if|whether|hope|(?:dont|do not|didnt|doesnt) think|not sure|make sure|(?:check|see|know|wonder) (?:if|that)|"
+    r"(?:keeps|kept) (?:saying|telling (?:me|us|everyone))|"
     r"no (?:creo|se si) que|no creo)\s+"
     r"(?:(?:she|he|they|shes|hes|theyre|my \w+|her|him|ella|el|its|it is|it was|thats|a|an|un|una|sea|es)\s+){0,3}$"
 )
@@ -1225,6 +1293,9 @@ _CLAUSE_NOW = re.compile(
     STRONG_NOW + "|" + _words("now", "today", "this morning", "still", "todavia", "sigue", "hoy", "ahorita")
 )
 # An earlier day in a clause: it tells of then, not now ("over the weekend he showed them a knife").
+_STRONG_NOW = re.compile(STRONG_NOW)
+# Someone has, carries or was seen with the danger: "i saw the gun in his backpack today", "he has a knife".
+_HOLDING = re.compile(_words(r"has|have|got|saw|see|seen|brought|bringing|carrying|showed|tiene|trae|vi|lleva"))
 _PAST = re.compile(
     PAST
     + "|"
@@ -1233,7 +1304,13 @@ _PAST = re.compile(
 # The same weapon still there: "he still has it", "brought it again today", "todavia la trae".
 _STILL = re.compile(
     _words(
-        r"still (?:has|have|got) (?:it|the|a|his|her)|still there|still in (?:his|her|the)",
+        r"(?:he|she|they|hes|shes|theyre) (?:still|todavia) (?:has|have|got|carries|carrying) (?:it|the|a|his|her)|"
+        r"(?:its|it is|it s) still (?:there|in (?:his|her|the))",
+        r"(?:he|she|they) (?:has|have|got|brought|is carrying|carries) it "
+        r"(?:\w+ ){0,5}(?:today|rn|right now|now|hoy|ahorita)",
+        r"(?:its|it is|la tiene|lo tiene|la trae|lo trae) (?:\w+ ){0,3}(?:in|en) (?:his|her|the|su|la|el) "
+        r"(?:backpack|bag|locker|pocket|waistband|hoodie|mochila|bolsa)\b[^.!?\n]{0,30}"
+        r"\b(?:rn|right now|ahorita|now|today|hoy)",
         r"(?:brought|has|had|got) it (?:again|back)",
         r"todavia (?:la|lo) (?:trae|tiene)",
         r"sigue (?:con|trayendo)",
@@ -1243,16 +1320,23 @@ _STILL = re.compile(
 _TURN_REACH = 600
 
 
-def _now_clauses(normalized_text: str, danger: str) -> list[int]:
+def _now_clauses(normalized_text: str, danger: str) -> list[tuple[int, bool]]:
     """Where the clauses begin that tell the rule's danger in the present and no earlier day ("and right now hes
-    unresponsive", "its in his backpack rn", "and now she wont wake up"). A guard before such a clause does not
-    reach it; the past guard is lifted by any of them."""
+    unresponsive", "and now she wont wake up"), each with whether it also says "right now" or someone has or saw
+    the danger there ("i saw the gun in his backpack today"). The past guard is lifted by any of them; another
+    guard only by such a clause after it ("already cleared, the gun he had is with the police now" stays
+    cleared)."""
     breaks = list(_CLAUSE_BREAK.finditer(normalized_text))
     starts = [0] + [m.end() for m in breaks]
     ends = [m.start() for m in breaks] + [len(normalized_text)]
     pattern = _compiled(danger)
     return [
-        start
+        (
+            start,
+            bool(
+                _STRONG_NOW.search(normalized_text, start, end) or _HOLDING.search(normalized_text, start, end)
+            ),
+        )
         for start, end in zip(starts, ends, strict=True)
         if end > start
         and _CLAUSE_NOW.search(normalized_text, start, end)
@@ -1261,12 +1345,14 @@ def _now_clauses(normalized_text: str, danger: str) -> list[int]:
     ]
 
 
-def _turns_to_new_danger(normalized_text: str, after: int, dangers: tuple[str, ...], now_clauses: list[int]) -> bool:
+def _turns_to_new_danger(
+    normalized_text: str, after: int, dangers: tuple[str, ...], now_clauses: list[tuple[int, bool]]
+) -> bool:
     """Whether, after position `after`, the tip vouches for its danger ("but this is real"), tells it in a clause of
     its own with "right now", or turns to a new matter and tells the rule's danger (its first pattern) there."""
     if _AFFIRMED.search(normalized_text, after, after + 300):
         return True
-    if any(start >= after for start in now_clauses):
+    if any(start >= after and holds for start, holds in now_clauses):
         return True
     turn = _NEW_MATTER.search(normalized_text, after, after + 300)
     if turn is None:
@@ -1284,7 +1370,7 @@ def _still_there(normalized_text: str) -> bool:
     )
 
 
-def _guards(pattern: str, normalized_text: str, dangers: tuple[str, ...], now_clauses: list[int]) -> bool:
+def _guards(pattern: str, normalized_text: str, dangers: tuple[str, ...], now_clauses: list[tuple[int, bool]]) -> bool:
     """Whether a none_of pattern holds somewhere in the text: not right after a denial or a doubt, not before the
     tip vouches for or turns to a danger (`dangers`: the rule's all_of), and for the past guard, not in a tip that
     tells the danger right now."""
