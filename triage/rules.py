@@ -225,6 +225,8 @@ SUICIDE_SOON = _words(
     "en este momento",
 )
 # An earlier day; "since yesterday" is not over ("hasn't woken up since yesterday", "no ha comido desde ayer").
+# As a guard it is lifted by a clause that tells the danger in the present with no earlier day in it ("and right now
+# he's unresponsive"), or by the weapon still being there ("he still has it"): see `_guards`.
 PAST = _words(
     r"(?<!since )yesterday", r"(?<!since )last (?:week|month|year|semester)", r"(?<!desde )ayer",
     r"(?<!desde )la semana pasada", r"(?<!desde )el ano pasado",
@@ -235,9 +237,6 @@ PAST = _words(
 STRONG_NOW = _words(
     "right now", "rn", "as we speak", "at this moment", "ahora mismo", "en este momento", "ahorita mismo"
 )
-# The past guard: an earlier day. It does not hold when a clause of the tip tells the rule's danger with "right
-# now" (see `_danger_now`), so "he brought a knife last week, he's suspended rn" stays in the past.
-PAST_ONLY = PAST
 SUICIDE_INTENT = _words(
     r"(?<!rather )kills? (?:my|him|her|them) ?sel(?:f|ves)(?! than\b)",
     # not "unalive urself", which is said to someone else (bullying)
@@ -1125,7 +1124,7 @@ class SafetyRule:
 
 # The table. Read it top to bottom: the critical rules, then the floors at high.
 RULES: tuple[SafetyRule, ...] = (
-    SafetyRule("weapon at school now", "critical", (WEAPON, AT_SCHOOL, NOW), (NOT_A_WEAPON, PAST_ONLY, SETTLED)),
+    SafetyRule("weapon at school now", "critical", (WEAPON, AT_SCHOOL, NOW), (NOT_A_WEAPON, PAST, SETTLED)),
     SafetyRule(
         "weapon carried at school",
         "critical",
@@ -1135,7 +1134,7 @@ RULES: tuple[SafetyRule, ...] = (
             r".{0,25}" + WEAPON,
             AT_SCHOOL,
         ),
-        (NOT_A_WEAPON, PAST_ONLY, SETTLED),
+        (NOT_A_WEAPON, PAST, SETTLED),
     ),
     SafetyRule("suicide plan with a time", "critical", (SUICIDE_INTENT, SUICIDE_SOON), (SETTLED, JOKING, PERSON_SAFE)),
     SafetyRule("suicide plan with a means", "critical", (SUICIDE_INTENT, MEANS, SOON), (SETTLED, JOKING, PERSON_SAFE)),
@@ -1143,16 +1142,16 @@ RULES: tuple[SafetyRule, ...] = (
         "pills saved up, with a time",
         "critical",
         (MEANS_SAVED_UP, SOON),
-        (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE),
+        (SETTLED, JOKING, PAST, PERSON_SAFE),
     ),
     SafetyRule("goodbye message", "critical", (GOODBYE,), (SETTLED, JOKING, GOODBYE_EXPLAINED, PERSON_SAFE)),
-    SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST_ONLY, PERSON_SAFE)),
-    SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST_ONLY, PERSON_SAFE)),
+    SafetyRule("overdose or unresponsive", "critical", (OVERDOSE_OR_UNRESPONSIVE,), (SETTLED, PAST, PERSON_SAFE)),
+    SafetyRule("hanging now", "critical", (HANGING_NOW,), (SETTLED, PAST, PERSON_SAFE)),
     SafetyRule(
         "on the edge now",
         "critical",
         (ON_THE_EDGE, SUICIDE_INTENT + "|" + JUMP),
-        (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE),
+        (SETTLED, JOKING, PAST, PERSON_SAFE),
     ),
     SafetyRule(
         "warning to stay away on a day", "critical", (STAY_AWAY_WARNING, SOON), (SETTLED, JOKING, STAY_AWAY_ORDINARY)
@@ -1161,7 +1160,7 @@ RULES: tuple[SafetyRule, ...] = (
         "attack with a date", "critical", (ATTACK, SOON), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, PARENT_FIGURATIVE)
     ),
     SafetyRule("afraid to go home tonight", "critical", (HOME_FEAR, SOON), (SETTLED, PERSON_SAFE)),
-    SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST_ONLY, PERSON_SAFE)),
+    SafetyRule("someone badly hurt now", "critical", (INJURED_NOW,), (SETTLED, PAST, PERSON_SAFE)),
     SafetyRule(
         "child to be hurt at home today",
         "critical",
@@ -1177,7 +1176,7 @@ RULES: tuple[SafetyRule, ...] = (
         (
             SETTLED,
             JOKING,
-            PAST_ONLY,
+            PAST,
             NOT_A_WEAPON,
             r"\bif (?:they|he|she|we|you|i) (?:\w+ ){0,3}(?:expel|suspend|kick|cut|fire|ban|break|dump)\w*",
         ),
@@ -1198,7 +1197,7 @@ RULES: tuple[SafetyRule, ...] = (
         "hazard hurting people now",
         "critical",
         (HAZARD, HAZARD_HARM, NOW),
-        (SETTLED, PAST_ONLY, r"\bdrill\b", PERSON_SAFE),
+        (SETTLED, PAST, r"\bdrill\b", PERSON_SAFE),
     ),
     SafetyRule(
         "self-harm now",
@@ -1207,7 +1206,7 @@ RULES: tuple[SafetyRule, ...] = (
         (
             SETTLED,
             JOKING,
-            PAST_ONLY,
+            PAST,
             PERSON_SAFE,
             r"\b(?:isnt|is not|wasnt|not|no|never|stopped|quit) (?:\w+ )?(?:cutting|burning|self ?-?harming)|"
             r"\bawareness\b|\bbeen clean\b",
@@ -1220,14 +1219,14 @@ RULES: tuple[SafetyRule, ...] = (
         (
             SETTLED,
             JOKING,
-            PAST_ONLY,
+            PAST,
             r"\bdrills?\b|simulacro|fire ?pit|fogata|bonfire|campfire|put (?:it|the fire) out|extinguish\w*|"
             r"firefighters are there|everyone is (?:fine|ok|okay|safe|out)",
         ),
     ),
     SafetyRule("child meeting an adult tonight", "critical", (MEETING_ADULT, SOON), (SETTLED, PERSON_SAFE, FAMILY)),
-    SafetyRule("pills saved up", "high", (MEANS_SAVED_UP,), (SETTLED, JOKING, PAST_ONLY, PERSON_SAFE)),
-    SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST_ONLY, NOT_MEANT, PERSON_SAFE)),
+    SafetyRule("pills saved up", "high", (MEANS_SAVED_UP,), (SETTLED, JOKING, PAST, PERSON_SAFE)),
+    SafetyRule("suicidal statement", "high", (SUICIDE_INTENT,), (SETTLED, JOKING, PAST, NOT_MEANT, PERSON_SAFE)),
     SafetyRule(
         "threat of an attack", "high", (ATTACK,), (SETTLED, JOKING, SCHOOLWORK_FIGURATIVE, PARENT_FIGURATIVE, NOT_MEANT)
     ),
