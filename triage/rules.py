@@ -1291,10 +1291,10 @@ _CLAUSE_BREAK = re.compile(r"[.!?\n,;:]|\b(?:and|but|pero|then|so|y)\b")
 _CLAUSE_NOW = re.compile(
     STRONG_NOW + "|" + _words("now", "today", "this morning", "still", "todavia", "sigue", "hoy", "ahorita")
 )
-# An earlier day in a clause: it tells of then, not now ("over the weekend he showed them a knife").
 _STRONG_NOW = re.compile(STRONG_NOW)
 # Someone has, carries or was seen with the danger: "i saw the gun in his backpack today", "he has a knife".
 _HOLDING = re.compile(_words(r"has|have|got|saw|see|seen|brought|bringing|carrying|showed|tiene|trae|vi|lleva"))
+# An earlier day in a clause: it tells of then, not now ("over the weekend he showed them a knife").
 _PAST = re.compile(
     PAST
     + "|"
@@ -1348,7 +1348,8 @@ def _turns_to_new_danger(
     normalized_text: str, after: int, dangers: tuple[str, ...], now_clauses: list[tuple[int, bool]]
 ) -> bool:
     """Whether, after position `after`, the tip vouches for its danger ("but this is real"), tells it in a clause of
-    its own with "right now", or turns to a new matter and tells the rule's danger (its first pattern) there."""
+    its own with "right now" or someone holding it, or turns to a new matter and tells the rule's danger (its first
+    pattern) there."""
     if _AFFIRMED.search(normalized_text, after, after + 300):
         return True
     if any(start >= after and holds for start, holds in now_clauses):
