@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from triage.taxonomy import max_urgency
 
@@ -432,6 +432,12 @@ OVERDOSE_OR_UNRESPONSIVE = _words(
     r"ya (?:me )?tome las pastillas",
     r"se tomo (?:un|una|el|la) (?:bote|frasco|caja)",
 )
+# What lights up or airs out a school when nobody is attacking it: a holiday, a prank, a game, a cheer.
+_FESTIVE = (
+    r"lights|christmas|holidays?|prank|toilet paper|band|decorat\w*|colou?rs|pride|candles|spirit|kindness|chants?|"
+    r"cheers?|music|songs?|smiles?|love|energy|dance|game|scoreboard|defense|offense|football|basketball|homecoming|"
+    r"points|court|field"
+)
 ATTACK = (
     r"\b(?:shoot(?:ing)? (?:up|everyone|people|the school(?! (?:video|photos?|pics?|pictures?|play|musical))|"
     r"(?:us|them)(?! (?:a|an) (?:email|text|message|dm|snap|line|note|pic|reminder|call)\b))|"
@@ -477,15 +483,9 @@ ATTACK = (
     r"air (?:him|her|them|everyone|everybody|us|you|u) out(?! (?:with|between|together|and talk)\b)|"
     # "air out the school", "light the school up": not to freshen a room or to decorate it
     r"(?:air out|light up) (?:the |this |da )?(?:school|assembly|pep rally|cafeteria|lunch ?room)\b"
-    r"(?![^.!?\n]{0,60}\b(?:smell\w*|stink\w*|odou?r|fumes|paint|mold|lights|christmas|holidays?|"
-    r"prank|toilet paper|band|"
-    r"decorat\w*|colou?rs|pride|candles|spirit|kindness|chants?|cheers?|music|songs?|smiles?|love|energy|dance|"
-    r"game|scoreboard|defense|offense|football|basketball|homecoming|points|court|field)\b)|"
+    r"(?![^.!?\n]{0,60}\b(?:smell\w*|stink\w*|odou?r|fumes|paint|mold|" + _FESTIVE + r")\b)|"
     r"light (?:the |this |da )?(?:school|assembly|pep rally|cafeteria|lunch ?room|him|her|them|everyone|everybody) up"
-    r"(?![^.!?\n]{0,60}\b(?:lights|christmas|holidays?|laser tag|"
-    r"decorat\w*|colou?rs|pride|candles|spirit|kindness|chants?|cheers?|music|songs?|smiles?|love|energy|dance|"
-    r"game|scoreboard|defense|offense|football|basketball|homecoming|points|court|field|"
-    r"paintball|airsoft|nerf|water balloons?|prank|toilet paper|tp|band)\b)|"
+    r"(?![^.!?\n]{0,60}\b(?:" + _FESTIVE + r"|laser tag|paintball|airsoft|nerf|water balloons?|tp)\b)|"
     r"(?:pull|pulls|pulling|come|comes|coming|show|shows|showing) up strapped|"
     # murder-suicide, in another order ("take people with him before he kills himself", "kill them and then himself")
     r"take (?:some|a few|others|people|everyone|us|as many)(?: \w+){0,4} (?:with (?:him|her)|out)\W+(?:\w+\W+){0,4}?"
@@ -812,6 +812,8 @@ SELF_HARM_NOW = (
     "(?:" + SELF_HARM + r")[^.!?\n,;]{0,40}(?:" + _HARM_NOW_WORDS + ")|"
     "(?:" + _HARM_NOW_WORDS + r")[^.!?\n,;]{0,40}(?:" + SELF_HARM + ")"
 )
+# A person who cannot breathe, not "you cant breathe in there" for the vape smoke.
+_CANT_BREATHE = r"(?<!you )cant breathe(?! in (?:there|here)\b)"
 # Someone is hurt or being hurt as the tip is written.
 INJURED_NOW = _words(
     r"(?:wont|cant|doesnt|isnt) (?:stop|stopping) bleeding",
@@ -824,7 +826,7 @@ INJURED_NOW = _words(
     r"(?:having|is having|just had|had) a seizure|seizing|"
     r"seizure(?! (?:disorder|plan|action plan|meds?|medication|history|dog|"
     r"alert)\b)",
-    r"(?<!you )cant breathe(?! in (?:there|here)\b)",
+    _CANT_BREATHE,
     r"just (?:got|been) (?:stabbed|shot)",
     r"no (?:para|deja) de sangrar",
     r"(?:ya )?no se (?:levanta|mueve)(?! (?:para|temprano|a tiempo|en la manana|de la cama)\b)",
@@ -883,7 +885,7 @@ HAZARD_HARM = _words(
     r"headaches?",
     r"throwing up",
     r"passed out",
-    r"(?<!you )cant breathe(?! in (?:there|here)\b)",
+    _CANT_BREATHE,
     "coughing",
     r"sick",
     r"maread[oa]s?",
@@ -1319,15 +1321,20 @@ _STILL = re.compile(
 _TURN_REACH = 600
 
 
+@lru_cache(maxsize=16)
+def _clause_spans(normalized_text: str) -> tuple[list[int], list[int]]:
+    """Where each clause of the text begins and ends (the same for every rule, so worked out once a tip)."""
+    breaks = list(_CLAUSE_BREAK.finditer(normalized_text))
+    return [0] + [m.end() for m in breaks], [m.start() for m in breaks] + [len(normalized_text)]
+
+
 def _now_clauses(normalized_text: str, danger: str) -> list[tuple[int, bool]]:
     """Where the clauses begin that tell the rule's danger in the present and no earlier day ("and right now hes
     unresponsive", "and now she wont wake up"), each with whether it also says "right now" or someone has or saw
     the danger there ("i saw the gun in his backpack today"). The past guard is lifted by any of them; another
     guard only by such a clause after it ("already cleared, the gun he had is with the police now" stays
     cleared)."""
-    breaks = list(_CLAUSE_BREAK.finditer(normalized_text))
-    starts = [0] + [m.end() for m in breaks]
-    ends = [m.start() for m in breaks] + [len(normalized_text)]
+    starts, ends = _clause_spans(normalized_text)
     pattern = _compiled(danger)
     return [
         (
@@ -1389,10 +1396,11 @@ def rule_fires(rule: SafetyRule, normalized_text: str) -> bool:
     """Whether the rule matches a text already passed through `text.normalize()`."""
     if not all(_compiled(p).search(normalized_text) for p in rule.all_of):
         return False
-    if not rule.none_of:
+    present = [p for p in rule.none_of if _compiled(p).search(normalized_text)]
+    if not present:  # no guard word at all: nothing to weigh
         return True
     now_clauses = _now_clauses(normalized_text, rule.all_of[0])
-    return not any(_guards(p, normalized_text, rule.all_of, now_clauses) for p in rule.none_of)
+    return not any(_guards(p, normalized_text, rule.all_of, now_clauses) for p in present)
 
 
 def fired_rules(normalized_text: str) -> list[SafetyRule]:

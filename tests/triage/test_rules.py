@@ -857,17 +857,13 @@ def test_ordinary_farewells_raise_no_critical(text: str) -> None:
     assert "critical" not in floors(text)
 
 
-def _review_probes(name: str) -> list[dict[str, str]]:
-    path = Path(__file__).with_name(name)
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 # The third and fourth adversarial reviews (README, Triage): the probes they confirmed against the rules, fixed
 # since. "critical": a danger a guard silenced or the words missed; "no critical": an ordinary text that met a
 # critical rule.
 @pytest.mark.parametrize(
     "probe",
-    _review_probes("review_rules3.jsonl") + _review_probes("review_rules4.jsonl"),
+    read_review(Path(__file__).with_name("review_rules3.jsonl"))
+    + read_review(Path(__file__).with_name("review_rules4.jsonl")),
     ids=lambda probe: probe["text"][:60],
 )
 def test_the_third_and_fourth_reviews_of_the_rules_hold(probe: dict[str, str]) -> None:
