@@ -1322,10 +1322,13 @@ _TURN_REACH = 600
 
 
 @lru_cache(maxsize=16)
-def _clause_spans(normalized_text: str) -> tuple[list[int], list[int]]:
-    """Where each clause of the text begins and ends (the same for every rule, so worked out once a tip)."""
+def _clause_spans(normalized_text: str) -> tuple[tuple[int, int], ...]:
+    """Where each clause of the text begins and ends (the same for every rule, so worked out once a tip; a
+    tuple, since the cache hands the same value to every caller)."""
     breaks = list(_CLAUSE_BREAK.finditer(normalized_text))
-    return [0] + [m.end() for m in breaks], [m.start() for m in breaks] + [len(normalized_text)]
+    starts = [0] + [m.end() for m in breaks]
+    ends = [m.start() for m in breaks] + [len(normalized_text)]
+    return tuple(zip(starts, ends, strict=True))
 
 
 def _now_clauses(normalized_text: str, danger: str) -> list[tuple[int, bool]]:
@@ -1334,7 +1337,6 @@ def _now_clauses(normalized_text: str, danger: str) -> list[tuple[int, bool]]:
     the danger there ("i saw the gun in his backpack today"). The past guard is lifted by any of them; another
     guard only by such a clause after it ("already cleared, the gun he had is with the police now" stays
     cleared)."""
-    starts, ends = _clause_spans(normalized_text)
     pattern = _compiled(danger)
     return [
         (
@@ -1343,7 +1345,7 @@ def _now_clauses(normalized_text: str, danger: str) -> list[tuple[int, bool]]:
                 _STRONG_NOW.search(normalized_text, start, end) or _HOLDING.search(normalized_text, start, end)
             ),
         )
-        for start, end in zip(starts, ends, strict=True)
+        for start, end in _clause_spans(normalized_text)
         if end > start
         and _CLAUSE_NOW.search(normalized_text, start, end)
         and not _PAST.search(normalized_text, start, end)
