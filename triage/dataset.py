@@ -20,6 +20,8 @@ HOLDOUT_FILE = DATA_DIR / "holdout.jsonl"
 HOLDOUT2_FILE = DATA_DIR / "holdout2.jsonl"
 # 2,000 tips by eight more writers (A to H in holdout3_writers.txt), written after every model choice made here.
 HOLDOUT3_FILE = DATA_DIR / "holdout3.jsonl"
+# 240 tips by one more writer, from the taxonomy alone, a third of them critical and most of those implied.
+HOLDOUT4_FILE = DATA_DIR / "holdout4.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
 
 

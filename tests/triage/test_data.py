@@ -9,10 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from triage.dataset import DEV_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT_FILE, TRAIN_FILE, read_labelled
+from triage.dataset import (
+    DEV_FILE,
+    HOLDOUT2_FILE,
+    HOLDOUT3_FILE,
+    HOLDOUT4_FILE,
+    HOLDOUT_FILE,
+    TRAIN_FILE,
+    read_labelled,
+)
 from triage.taxonomy import CATEGORIES
 
-ALL_FILES = [TRAIN_FILE, DEV_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE]
+ALL_FILES = [TRAIN_FILE, DEV_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE]
+ALL_IDS = ["train", "dev", "holdout", "holdout2", "holdout3", "holdout4"]
 NEAR_DUPLICATE_JACCARD = 0.8
 MAX_NEAR_DUPLICATE_SHARE = 0.02
 # Words that are common in Spanish and rare in English tips; two distinct ones mark a tip as Spanish or mixed.
@@ -79,7 +88,7 @@ def test_near_duplicate_finder_finds_what_brute_force_finds() -> None:
     assert near_duplicate_pairs(texts) == brute
 
 
-@pytest.mark.parametrize("path", ALL_FILES, ids=["train", "dev", "holdout", "holdout2", "holdout3"])
+@pytest.mark.parametrize("path", ALL_FILES, ids=ALL_IDS)
 def test_file_format_and_labels_are_valid(path: Path) -> None:
     tips = read_labelled(require(path))  # raises on a bad key or label
     assert {t.category for t in tips} == set(CATEGORIES), "every category must be present"
@@ -90,7 +99,7 @@ def test_counts() -> None:
     assert len(read_labelled(require(DEV_FILE))) >= 600
 
 
-@pytest.mark.parametrize("path", ALL_FILES, ids=["train", "dev", "holdout", "holdout2", "holdout3"])
+@pytest.mark.parametrize("path", ALL_FILES, ids=ALL_IDS)
 def test_at_least_15_percent_spanish_or_mixed(path: Path) -> None:
     tips = read_labelled(require(path))
     spanish = sum(len(tokens(t.text) & SPANISH_WORDS) >= 2 for t in tips)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from triage.cli import main
-from triage.dataset import DEV_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT_FILE
+from triage.dataset import DEV_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT_FILE
 from triage.taxonomy import CATEGORIES, URGENCIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,12 +91,18 @@ HOLDOUT3_FLOORS = {"critical_recall": 0.99, "urgency_macro_f1": 0.785, "category
 
 @pytest.mark.parametrize(
     ("path", "n", "floors"),
-    [(HOLDOUT_FILE, 1000, ISSUE_FLOORS), (HOLDOUT2_FILE, 2000, ISSUE_FLOORS), (HOLDOUT3_FILE, 2000, HOLDOUT3_FLOORS)],
-    ids=["holdout", "holdout2", "holdout3"],
+    [
+        (HOLDOUT_FILE, 1000, ISSUE_FLOORS),
+        (HOLDOUT2_FILE, 2000, ISSUE_FLOORS),
+        (HOLDOUT3_FILE, 2000, HOLDOUT3_FLOORS),
+        (HOLDOUT4_FILE, 240, ISSUE_FLOORS),
+    ],
+    ids=["holdout", "holdout2", "holdout3", "holdout4"],
 )
 def test_holdouts_hold_their_floors(trained_dir: Path, path: Path, n: int, floors: dict[str, float]) -> None:
     """Tips by writers the model never trained on: four in holdout.jsonl, eight later ones in holdout2.jsonl
-    (README, Triage), where the model meets the issue's floors, and eight more in holdout3.jsonl."""
+    (README, Triage), where the model meets the issue's floors, eight more in holdout3.jsonl, and one more
+    in holdout4.jsonl (240 tips, a third critical, most of those with the danger implied)."""
     report = json.loads(run_cli("evaluate", str(path), "--json").stdout)
     assert report["n"] == n
     assert report["dangerous_misses"] == 0
