@@ -21,7 +21,6 @@ from triage.dataset import (
 from triage.taxonomy import CATEGORIES
 
 ALL_FILES = [TRAIN_FILE, DEV_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE]
-ALL_IDS = ["train", "dev", "holdout", "holdout2", "holdout3", "holdout4"]
 NEAR_DUPLICATE_JACCARD = 0.8
 MAX_NEAR_DUPLICATE_SHARE = 0.02
 # Words that are common in Spanish and rare in English tips; two distinct ones mark a tip as Spanish or mixed.
@@ -88,7 +87,7 @@ def test_near_duplicate_finder_finds_what_brute_force_finds() -> None:
     assert near_duplicate_pairs(texts) == brute
 
 
-@pytest.mark.parametrize("path", ALL_FILES, ids=ALL_IDS)
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda path: path.stem)
 def test_file_format_and_labels_are_valid(path: Path) -> None:
     tips = read_labelled(require(path))  # raises on a bad key or label
     assert {t.category for t in tips} == set(CATEGORIES), "every category must be present"
@@ -99,14 +98,14 @@ def test_counts() -> None:
     assert len(read_labelled(require(DEV_FILE))) >= 600
 
 
-@pytest.mark.parametrize("path", ALL_FILES, ids=ALL_IDS)
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda path: path.stem)
 def test_at_least_15_percent_spanish_or_mixed(path: Path) -> None:
     tips = read_labelled(require(path))
     spanish = sum(len(tokens(t.text) & SPANISH_WORDS) >= 2 for t in tips)
     assert spanish / len(tips) >= 0.15
 
 
-@pytest.mark.parametrize("path", [TRAIN_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE], ids=["train", "holdout2", "holdout3"])
+@pytest.mark.parametrize("path", [TRAIN_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE], ids=lambda path: path.stem)
 def test_every_tip_has_its_writer(path: Path) -> None:
     """Leave-one-writer-out needs the writer of each tip: one letter a line, line for line with the tips."""
     writers = require(path.with_name(f"{path.stem}_writers.txt")).read_text().split()

@@ -89,16 +89,15 @@ ISSUE_FLOORS = {"critical_recall": 0.95, "urgency_macro_f1": 0.80, "category_mac
 HOLDOUT3_FLOORS = {"critical_recall": 0.99, "urgency_macro_f1": 0.785, "category_macro_f1": 0.895}
 
 
-@pytest.mark.parametrize(
-    ("path", "n", "floors"),
-    [
-        (HOLDOUT_FILE, 1000, ISSUE_FLOORS),
-        (HOLDOUT2_FILE, 2000, ISSUE_FLOORS),
-        (HOLDOUT3_FILE, 2000, HOLDOUT3_FLOORS),
-        (HOLDOUT4_FILE, 240, ISSUE_FLOORS),
-    ],
-    ids=["holdout", "holdout2", "holdout3", "holdout4"],
-)
+HOLDOUTS = [
+    (HOLDOUT_FILE, 1000, ISSUE_FLOORS),
+    (HOLDOUT2_FILE, 2000, ISSUE_FLOORS),
+    (HOLDOUT3_FILE, 2000, HOLDOUT3_FLOORS),
+    (HOLDOUT4_FILE, 240, ISSUE_FLOORS),
+]
+
+
+@pytest.mark.parametrize(("path", "n", "floors"), HOLDOUTS, ids=[path.stem for path, _, _ in HOLDOUTS])
 def test_holdouts_hold_their_floors(trained_dir: Path, path: Path, n: int, floors: dict[str, float]) -> None:
     """Tips by writers the model never trained on: four in holdout.jsonl, eight later ones in holdout2.jsonl
     (README, Triage), where the model meets the issue's floors, eight more in holdout3.jsonl, and one more
