@@ -134,7 +134,10 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     from triage.tuning import print_tuning
 
-    print_tuning(c_values=args.c, missed_critical_costs=args.k, writers=not args.no_writers)
+    if args.pooled and args.no_writers:
+        print("--pooled is a leave-one-writer-out option: it cannot go with --no-writers", file=sys.stderr)
+        return 2
+    print_tuning(c_values=args.c, missed_critical_costs=args.k, writers=not args.no_writers, pooled=args.pooled)
     return 0
 
 
@@ -163,8 +166,15 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("tune", help="cross-validate hyper-parameters and the cost of a missed critical")
     p.add_argument("--c", type=float, nargs="+", default=[0.1, 0.2, 0.5], help="category_C values to cross-validate")
-    p.add_argument("--k", type=float, nargs="+", default=[3.0, 4.0, 5.0, 6.0, 8.0])
-    p.add_argument("--no-writers", action="store_true", help="skip leave-one-writer-out (about a minute)")
+    p.add_argument(
+        "--k", type=float, nargs="+", default=[3.0, 4.0, 5.0, 6.0, 8.0], help="costs of a missed critical to score"
+    )
+    p.add_argument("--no-writers", action="store_true", help="skip leave-one-writer-out (two to three minutes)")
+    p.add_argument(
+        "--pooled",
+        action="store_true",
+        help="leave-one-writer-out over train.jsonl and holdout, holdout2 and holdout3 (38 writers, about ten minutes)",
+    )
     p.set_defaults(run=cmd_tune)
 
     p = commands.add_parser(

@@ -15,6 +15,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAIN_FILE = DATA_DIR / "train.jsonl"
 DEV_FILE = DATA_DIR / "dev.jsonl"
 # 1,000 tips by four writers whose tips were never trained on (README, Triage): a second test set.
+# Each wrote 250 lines in turn (I to L in holdout_writers.txt).
 HOLDOUT_FILE = DATA_DIR / "holdout.jsonl"
 # 2,000 tips by eight later writers (one letter a line in holdout2_writers.txt), never trained on.
 HOLDOUT2_FILE = DATA_DIR / "holdout2.jsonl"

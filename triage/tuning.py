@@ -34,7 +34,9 @@ def out_of_fold_metrics(tips: Sequence, oof: OutOfFold, missed_critical: float) 
     return headline(out_of_fold_report(tips, oof, cost_matrix(missed_critical)))
 
 
-def print_tuning(c_values: Sequence[float], missed_critical_costs: Sequence[float], writers: bool = True) -> None:
+def print_tuning(
+    c_values: Sequence[float], missed_critical_costs: Sequence[float], writers: bool = True, pooled: bool = False
+) -> None:
     tips = load_training()
     print(f"{len(tips)} training tips, 5-fold out-of-fold predictions, rules applied")
     print(f"{'cat C':>6}{'K':>6}{'crit recall':>13}{'dangerous':>11}{'urg F1':>8}{'cat F1':>8}")
@@ -48,18 +50,22 @@ def print_tuning(c_values: Sequence[float], missed_critical_costs: Sequence[floa
                 flush=True,
             )
     if writers:
-        print_leave_one_writer_out(missed_critical_costs)
+        print_leave_one_writer_out(missed_critical_costs, pooled=pooled)
 
 
-def print_leave_one_writer_out(missed_critical_costs: Sequence[float]) -> None:
-    """The figures that matter most: each writer's tips scored by a model trained on the other writers."""
+def print_leave_one_writer_out(missed_critical_costs: Sequence[float], pooled: bool = False) -> None:
+    """The figures that matter most: each writer's tips scored by a model trained on the other writers.
+
+    `pooled` adds the writers of `POOLED_FILES`: the question is then how a model trained on all of them
+    would read a new writer, not how the shipped one does."""
     try:
-        tips, writers = writer_parts()
+        tips, writers = pooled_writer_parts() if pooled else writer_parts()
     except FileNotFoundError as exc:
         print(f"no leave-one-writer-out: {exc}")
         return
     names = sorted(set(writers.tolist()))
-    print(f"\nleave-one-writer-out over {len(names)} writers ({', '.join(names)}), current hyper-parameters")
+    pool = f"train.jsonl and {', '.join(POOLED_FILES)}" if pooled else "train.jsonl"
+    print(f"\nleave-one-writer-out over {len(names)} writers of {pool} ({', '.join(names)}), {len(tips)} tips")
     print(f"{'K':>6}{'crit recall':>13}{'dangerous':>11}{'urg F1':>8}{'cat F1':>8}   worst writer's critical recall")
     oof = leave_one_writer_out(tips, writers)
     for k in missed_critical_costs:
@@ -81,6 +87,9 @@ def out_of_fold_metrics_subset(tips: Sequence, oof: OutOfFold, missed_critical: 
 
 
 WRITERS_FILE = "train_writers.txt"
+# The labelled files whose writers are known, besides train.jsonl. Pooled with it, they are the most writers
+# leave-one-writer-out can hold out in turn; dev.jsonl and holdout4.jsonl stay out of every pool.
+POOLED_FILES = ("holdout.jsonl", "holdout2.jsonl", "holdout3.jsonl")
 
 
 def writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarray]:
@@ -92,15 +101,41 @@ def writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarr
         for tip in read_labelled(path):
             tips.append(tip)
             writers.append(path.stem.removeprefix("train_"))
-    by_line = data_dir / WRITERS_FILE
-    if not files and by_line.exists():
+    if not files and (data_dir / WRITERS_FILE).exists():
         # The shipped form: train.jsonl plus, line for line, which writer wrote each tip.
-        tips = read_labelled(data_dir / "train.jsonl")
-        writers = by_line.read_text().split()
-        if len(writers) != len(tips):
-            raise FileNotFoundError(f"{WRITERS_FILE} does not match train.jsonl line for line")
+        tips, writers = _with_writers(data_dir / "train.jsonl")
     if not tips:
         raise FileNotFoundError(f"no writer parts ({PARTS_GLOB}) nor {WRITERS_FILE} in {data_dir}")
+    return _first_of_each_text(tips, writers)
+
+
+def pooled_writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarray]:
+    """The training tips and those of `POOLED_FILES`, with the writer of each (a letter that no other file
+    uses); a text already seen in an earlier file is dropped, as `load_training` drops duplicates."""
+    tips, writers = writer_parts(data_dir)
+    all_tips, all_writers = list(tips), writers.tolist()
+    for name in POOLED_FILES:
+        more, more_writers = _with_writers(data_dir / name)
+        if set(more_writers) & set(all_writers):
+            raise ValueError(f"{name}: a writer letter already used by another file")
+        all_tips += more
+        all_writers += more_writers
+    return _first_of_each_text(all_tips, all_writers)
+
+
+def _with_writers(path: Path) -> tuple[list[LabelledTip], list[str]]:
+    """A labelled file and its `<stem>_writers.txt`, one writer a line, line for line with the tips."""
+    tips = read_labelled(path)
+    by_line = path.with_name(f"{path.stem}_writers.txt")
+    if not by_line.exists():
+        raise FileNotFoundError(f"{by_line.name} is missing: leave-one-writer-out needs the writer of each tip")
+    writers = by_line.read_text().split()
+    if len(writers) != len(tips):
+        raise FileNotFoundError(f"{by_line.name} does not match {path.name} line for line")
+    return tips, writers
+
+
+def _first_of_each_text(tips: list[LabelledTip], writers: list[str]) -> tuple[list[LabelledTip], np.ndarray]:
     unique = deduplicate(tips)
     kept = iter(unique)
     # deduplicate keeps the first of each text in order: walk both lists to keep the writers aligned.
