@@ -60,7 +60,7 @@ def print_leave_one_writer_out(missed_critical_costs: Sequence[float], pooled: b
     would read a new writer, not how the shipped one does."""
     try:
         tips, writers = pooled_writer_parts() if pooled else writer_parts()
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:  # a writers file missing or out of step; a letter in two files
         print(f"no leave-one-writer-out: {exc}")
         return
     names = sorted(set(writers.tolist()))

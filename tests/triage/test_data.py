@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from triage.dataset import (
+    DATA_DIR,
     DEV_FILE,
     HOLDOUT2_FILE,
     HOLDOUT3_FILE,
@@ -19,6 +20,7 @@ from triage.dataset import (
     read_labelled,
 )
 from triage.taxonomy import CATEGORIES
+from triage.tuning import POOLED_FILES
 
 ALL_FILES = [TRAIN_FILE, DEV_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE]
 NEAR_DUPLICATE_JACCARD = 0.8
@@ -105,7 +107,7 @@ def test_at_least_15_percent_spanish_or_mixed(path: Path) -> None:
     assert spanish / len(tips) >= 0.15
 
 
-@pytest.mark.parametrize("path", [TRAIN_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE], ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", [TRAIN_FILE, *(DATA_DIR / name for name in POOLED_FILES)], ids=lambda path: path.stem)
 def test_every_tip_has_its_writer(path: Path) -> None:
     """Leave-one-writer-out needs the writer of each tip: one letter a line, line for line with the tips."""
     writers = require(path.with_name(f"{path.stem}_writers.txt")).read_text().split()

@@ -106,3 +106,13 @@ def test_pooled_leave_one_writer_out_scores_all_38_writers(
     assert "38 writers of train.jsonl and holdout.jsonl, holdout2.jsonl, holdout3.jsonl" in out
     row = out.strip().splitlines()[-1].split()
     assert row[:3] == ["5", "1.000", "0"]
+
+
+def test_leave_one_writer_out_names_a_writer_letter_two_files_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clash of writer letters is reported as the reason there is no leave-one-writer-out, not a traceback."""
+    _small_pool(tmp_path, ["I", "a"])
+    monkeypatch.setattr(tuning, "pooled_writer_parts", lambda: pooled_writer_parts(tmp_path))
+    tuning.print_leave_one_writer_out([5.0], pooled=True)
+    assert "no leave-one-writer-out: holdout.jsonl: a writer letter already used" in capsys.readouterr().out
