@@ -15,6 +15,7 @@ from triage.dataset import (
     HOLDOUT2_FILE,
     HOLDOUT3_FILE,
     HOLDOUT4_FILE,
+    HOLDOUT5_FILE,
     HOLDOUT_FILE,
     TRAIN_FILE,
     read_labelled,
@@ -22,7 +23,7 @@ from triage.dataset import (
 from triage.taxonomy import CATEGORIES
 from triage.tuning import POOLED_FILES
 
-ALL_FILES = [TRAIN_FILE, DEV_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE]
+ALL_FILES = [TRAIN_FILE, DEV_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE]
 NEAR_DUPLICATE_JACCARD = 0.8
 MAX_NEAR_DUPLICATE_SHARE = 0.02
 # Words that are common in Spanish and rare in English tips; two distinct ones mark a tip as Spanish or mixed.

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from triage.cli import main
-from triage.dataset import DEV_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT_FILE
+from triage.dataset import DEV_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE, HOLDOUT_FILE
 from triage.taxonomy import CATEGORIES, URGENCIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,6 +87,10 @@ ISSUE_FLOORS = {"critical_recall": 0.95, "urgency_macro_f1": 0.80, "category_mac
 # high or critical, so it is held where it is, like dev; its one dangerous miss became a safety rule
 # ("attack plan on a map"), so its 0 flatters the model.
 HOLDOUT3_FLOORS = {"critical_recall": 0.99, "urgency_macro_f1": 0.785, "category_macro_f1": 0.895}
+# holdout5.jsonl: 398 tips by two more writers, scored once (README, Triage): 0.975 / 0 / 0.768 / 0.903, 117 of
+# 120 criticals caught. Urgency macro-F1 misses its floor there too (14 of 77 low tips ranked critical), so it
+# is held where it is; the critical line allows one tip less than today.
+HOLDOUT5_FLOORS = {"critical_recall": 0.96, "urgency_macro_f1": 0.755, "category_macro_f1": 0.89}
 
 
 HOLDOUTS = [
@@ -94,6 +98,7 @@ HOLDOUTS = [
     (HOLDOUT2_FILE, 2000, ISSUE_FLOORS),
     (HOLDOUT3_FILE, 2000, HOLDOUT3_FLOORS),
     (HOLDOUT4_FILE, 240, ISSUE_FLOORS),
+    (HOLDOUT5_FILE, 398, HOLDOUT5_FLOORS),
 ]
 
 
@@ -101,7 +106,8 @@ HOLDOUTS = [
 def test_holdouts_hold_their_floors(trained_dir: Path, path: Path, n: int, floors: dict[str, float]) -> None:
     """Tips by writers the model never trained on: four in holdout.jsonl, eight later ones in holdout2.jsonl
     (README, Triage), where the model meets the issue's floors, eight more in holdout3.jsonl, and one more
-    in holdout4.jsonl (240 tips, a third critical, most of those with the danger implied)."""
+    in holdout4.jsonl (240 tips, a third critical, most of those with the danger implied) and two more in
+    holdout5.jsonl (398 tips: students' voices, then adults')."""
     report = json.loads(run_cli("evaluate", str(path), "--json").stdout)
     assert report["n"] == n
     assert report["dangerous_misses"] == 0
