@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import clone
@@ -20,28 +19,18 @@ FOLDS = 5
 SEED = 0
 
 
-def _fold_scores(
-    estimator: Any, features: Any, labels: np.ndarray, train: np.ndarray, test: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def folds(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) rows of the stratified FOLDS-fold split that every out-of-fold score uses."""
+    return list(StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(labels)), labels))
+
+
+def fold_scores(estimator: Any, features: Any, labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Decision scores of the `test` rows by a copy of `estimator` fitted on the `train` rows."""
     model = clone(estimator).fit(features[train], labels[train])
     scores = model.decision_function(features[test])
     if scores.ndim == 1:  # binary: the score is the logit of the second class against the first
         scores = np.column_stack([np.zeros_like(scores), scores])
-    return test, scores
-
-
-def out_of_fold_scores(
-    estimator: Any, features: Any, labels: np.ndarray, classes: np.ndarray, n_jobs: int = 2
-) -> np.ndarray:
-    """Decision scores of each training tip by a model that did not see it (stratified 5-fold)."""
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(np.zeros(len(labels)), labels)
-    parts = Parallel(n_jobs=n_jobs)(
-        delayed(_fold_scores)(estimator, features, labels, train, test) for train, test in folds
-    )
-    scores = np.zeros((len(labels), len(classes)))
-    for test, fold_scores in parts:
-        scores[test] = fold_scores
-    return scores
+    return np.asarray(scores)
 
 
 def fit_temperature(scores: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> float:

@@ -1,0 +1,105 @@
+"""Training itself: the same tips give the same model, and the jobs run side by side give the numbers that
+fitting the heads and each out-of-fold pass one after another would give."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from triage.assessment import decide_from_probabilities
+from triage.calibration import fold_scores, folds
+from triage.dataset import LabelledTip, load_training
+from triage.model import (
+    CATEGORY_OUTPUT,
+    FIRST_CONDITIONAL_OUTPUT,
+    URGENCY_OUTPUT,
+    OutOfFold,
+    _conditional_fold,
+    build_pipeline,
+    fit_heads,
+    fit_pipeline,
+    fit_with_out_of_fold,
+    labels_of,
+    out_of_fold_report,
+)
+from triage.text import normalize
+
+
+@pytest.fixture(scope="module")
+def tips() -> list[LabelledTip]:
+    """Every 6th training tip: enough of every label for 5-fold calibration, quick to fit."""
+    return load_training()[::6]
+
+
+def _heads(pipeline: object) -> list[object]:
+    return pipeline.named_steps["classify"].estimators_  # type: ignore[attr-defined]
+
+
+def test_training_twice_on_the_same_tips_gives_the_same_model(tips: Sequence[LabelledTip]) -> None:
+    """The category's linear SVM shuffles its data: with no fixed seed, two trainings differed."""
+    (first, first_oof), (second, second_oof) = fit_pipeline(tips), fit_pipeline(tips)
+    for a, b in zip(_heads(first), _heads(second), strict=True):
+        assert np.array_equal(a.coef_, b.coef_) and np.array_equal(a.intercept_, b.intercept_)
+    assert first_oof.temperatures == second_oof.temperatures
+    for a, b in zip(first_oof.probabilities, second_oof.probabilities, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_one_batch_of_jobs_gives_what_the_passes_one_by_one_give(tips: Sequence[LabelledTip]) -> None:
+    labels = labels_of(tips)
+    pipeline = build_pipeline()
+    features = pipeline.named_steps["features"].fit_transform([normalize(t.text) for t in tips])
+    classify = pipeline.named_steps["classify"]
+    template, linear = classify.category_estimator, classify.estimator
+    batch = fit_with_out_of_fold(classify, features, labels)
+
+    expected_heads = fit_heads(build_pipeline().named_steps["classify"], features, labels).estimators_
+    assert len(batch.heads) == len(expected_heads) == FIRST_CONDITIONAL_OUTPUT + len(set(labels[:, 0]))
+    for got, expected in zip(batch.heads, expected_heads, strict=True):
+        assert type(got) is type(expected) and list(got.classes_) == list(expected.classes_)
+        assert np.array_equal(got.coef_, expected.coef_)
+    for output, estimator, got in (
+        (CATEGORY_OUTPUT, template, batch.category_scores),
+        (URGENCY_OUTPUT, linear, batch.urgency_scores),
+    ):
+        expected = np.zeros_like(got)
+        for train, test in folds(labels[:, output]):
+            expected[test] = fold_scores(estimator, features, labels[:, output], train, test)
+        assert np.array_equal(got, expected)
+    urgency_classes = np.unique(labels[:, URGENCY_OUTPUT])
+    expected_conditional = [np.zeros((len(tips), len(urgency_classes))) for _ in batch.conditional]
+    for train, test in folds(labels[:, URGENCY_OUTPUT]):
+        for i, p in enumerate(_conditional_fold(linear, features, labels, urgency_classes, train, test)):
+            expected_conditional[i][test] = p
+    for got, expected in zip(batch.conditional, expected_conditional, strict=True):
+        assert np.array_equal(got, expected)
+
+
+def test_the_card_s_cross_validation_decides_each_tip_as_assess_does(tips: Sequence[LabelledTip]) -> None:
+    """The report decides half the tips on each core; every tip must keep its own decision, in order."""
+    rng = np.random.default_rng(7)
+    labels = labels_of(tips)
+    classes = (np.unique(labels[:, 0]), np.unique(labels[:, 1]))
+    probabilities = (
+        rng.dirichlet(np.ones(len(classes[0])), len(tips)),
+        rng.dirichlet(np.ones(len(classes[1])), len(tips)),
+    )
+    report = out_of_fold_report(tips, OutOfFold(classes, probabilities, (1.0, 1.0)))
+    decided = [
+        decide_from_probabilities(
+            normalize(tip.text),
+            dict(zip(classes[0], probabilities[0][row], strict=True)),
+            dict(zip(classes[1], probabilities[1][row], strict=True)),
+        )[:2]
+        for row, tip in enumerate(tips)
+    ]
+    for output, name in ((0, "category"), (1, "urgency")):
+        confusion = report[name]["confusion"]
+        order = confusion["labels"]
+        expected = np.zeros((len(order), len(order)), dtype=int)
+        for tip, pair in zip(tips, decided, strict=True):
+            truth = tip.category if output == 0 else tip.urgency
+            expected[order.index(truth), order.index(pair[output])] += 1
+        assert confusion["matrix"] == expected.tolist()
