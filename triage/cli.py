@@ -13,12 +13,16 @@ from triage.dataset import InvalidLabelledData, load_training, read_labelled
 from triage.model import MODEL_FILE, ModelNotTrained, load_model, model_dir, staleness, train
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def ensure_trained(directory: Path) -> None:
     """Train into `directory` unless it already holds a fresh model."""
     reason = staleness(directory)
     if reason is not None:
         print(f"training triage model into {directory} ({reason})", file=sys.stderr)
-        train(directory)
+        train(directory, progress=_to_stderr)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -28,8 +32,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if reason is None:
             print(f"triage model in {directory} is up to date")
             return 0
-        print(f"training ({reason})")
-    card = train(directory)
+        print(f"training ({reason})", flush=True)
+    card = train(directory, progress=_to_stderr)
     cv = card["cv_metrics"]
     print(
         f"trained {card['model_version']} on {card['training_counts']['n']} tips in "

@@ -13,7 +13,7 @@ import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -312,20 +312,31 @@ def drop_rare_labels(tips: Sequence[LabelledTip]) -> tuple[list[LabelledTip], li
 
 
 def train(
-    directory: Path | None = None, tips: Sequence[LabelledTip] | None = None, dev_file: Path | None = DEV_FILE
+    directory: Path | None = None,
+    tips: Sequence[LabelledTip] | None = None,
+    dev_file: Path | None = DEV_FILE,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train on the training data, write model + card into `directory`, return the card.
 
-    Dev is only scored for the card, never used to fit or tune anything.
+    Dev is only scored for the card, never used to fit or tune anything. `progress`, if given, is told
+    each step as it starts, with the seconds since training began (the command line prints them).
     """
     from triage.evaluate import evaluate_tips  # evaluate imports this module
 
     directory = directory or model_dir()
     started = time.perf_counter()
+
+    def step(what: str) -> None:
+        if progress is not None:
+            progress(f"[{time.perf_counter() - started:5.1f} s] {what}")
+
     sources = [str(p.relative_to(p.parent.parent)) for p in training_files()] if tips is None else ["<given>"]
     tips, rare = drop_rare_labels(list(tips) if tips is not None else load_training())
+    step(f"fitting {len(tips)} tips: every head, and each again on {FOLDS} folds for calibration (2 cores)")
     pipeline, oof = fit_pipeline(tips)
     seconds = round(time.perf_counter() - started, 2)
+    step("deciding each tip out of fold for the card's cross-validated figures")
 
     digest = data_hash(tips)
     card: dict[str, Any] = {
@@ -348,6 +359,7 @@ def train(
         },
     }
     directory.mkdir(parents=True, exist_ok=True)
+    step(f"writing {MODEL_FILE}")
     model_path = directory / MODEL_FILE
     tmp = model_path.with_suffix(".tmp")
     sio.dump(pipeline, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=9)  # atomic rename below
@@ -361,6 +373,7 @@ def train(
     if dev_file is not None and dev_file.exists():
         from triage.assessment import TriageModel
 
+        step(f"scoring {dev_file.name} for the card (never used to fit or tune)")
         model = TriageModel(pipeline, card)
         card["dev_metrics"] = evaluate_tips(model, read_labelled(dev_file))
         card["dev_file"] = dev_file.name

@@ -4,16 +4,19 @@ fitting the heads and each out-of-fold pass one after another would give."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from triage.assessment import decide_from_probabilities
 from triage.calibration import fold_scores, folds
-from triage.dataset import LabelledTip, load_training
+from triage.dataset import DEV_FILE, LabelledTip, load_training
 from triage.model import (
     CATEGORY_OUTPUT,
     FIRST_CONDITIONAL_OUTPUT,
+    MODEL_FILE,
     URGENCY_OUTPUT,
     OutOfFold,
     _conditional_fold,
@@ -23,6 +26,7 @@ from triage.model import (
     fit_with_out_of_fold,
     labels_of,
     out_of_fold_report,
+    train,
 )
 from triage.text import normalize
 
@@ -33,8 +37,8 @@ def tips() -> list[LabelledTip]:
     return load_training()[::6]
 
 
-def _heads(pipeline: object) -> list[object]:
-    return pipeline.named_steps["classify"].estimators_  # type: ignore[attr-defined]
+def _heads(pipeline: Any) -> list[Any]:
+    return list(pipeline.named_steps["classify"].estimators_)
 
 
 def test_training_twice_on_the_same_tips_gives_the_same_model(tips: Sequence[LabelledTip]) -> None:
@@ -65,13 +69,13 @@ def test_one_batch_of_jobs_gives_what_the_passes_one_by_one_give(tips: Sequence[
         (URGENCY_OUTPUT, linear, batch.urgency_scores),
     ):
         expected = np.zeros_like(got)
-        for train, test in folds(labels[:, output]):
-            expected[test] = fold_scores(estimator, features, labels[:, output], train, test)
+        for fit_rows, test in folds(labels[:, output]):
+            expected[test] = fold_scores(estimator, features, labels[:, output], fit_rows, test)
         assert np.array_equal(got, expected)
     urgency_classes = np.unique(labels[:, URGENCY_OUTPUT])
     expected_conditional = [np.zeros((len(tips), len(urgency_classes))) for _ in batch.conditional]
-    for train, test in folds(labels[:, URGENCY_OUTPUT]):
-        for i, p in enumerate(_conditional_fold(linear, features, labels, urgency_classes, train, test)):
+    for fit_rows, test in folds(labels[:, URGENCY_OUTPUT]):
+        for i, p in enumerate(_conditional_fold(linear, features, labels, urgency_classes, fit_rows, test)):
             expected_conditional[i][test] = p
     for got, expected in zip(batch.conditional, expected_conditional, strict=True):
         assert np.array_equal(got, expected)
@@ -103,3 +107,14 @@ def test_the_card_s_cross_validation_decides_each_tip_as_assess_does(tips: Seque
             truth = tip.category if output == 0 else tip.urgency
             expected[order.index(truth), order.index(pair[output])] += 1
         assert confusion["matrix"] == expected.tolist()
+
+
+def test_training_reports_each_step_as_it_starts(tips: Sequence[LabelledTip], tmp_path: Path) -> None:
+    """`python -m triage train` takes most of a minute: it says what it is doing, and since when."""
+    lines: list[str] = []
+    card = train(tmp_path, tips=tips, dev_file=DEV_FILE, progress=lines.append)
+    assert [line.split("] ", 1)[1].split(" ", 1)[0] for line in lines] == ["fitting", "deciding", "writing", "scoring"]
+    assert f"fitting {card['training_counts']['n']} tips" in lines[0] and "dev.jsonl" in lines[-1]
+    seconds = [float(line[1:].split(" s]")[0]) for line in lines]
+    assert seconds == sorted(seconds) and seconds[1] >= card["training_seconds"] - 0.1
+    assert (tmp_path / MODEL_FILE).exists() and "dev_metrics" in card
