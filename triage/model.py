@@ -108,8 +108,8 @@ def build_pipeline(
     (One head over the 44 (category, urgency) pairs did as well, 0.972 / 4 / 0.671, but took four times
     longer to train.)
 
-    MultiOutputClassifier holds every head; `fit_heads` fits each on its own rows with its own C
-    (`head_estimators`), so never call the pipeline's own `fit`."""
+    MultiOutputClassifier holds every head; `fit_with_out_of_fold` (or `fit_heads`) fits each on its own rows
+    with its own C (`head_estimators`), so never call the pipeline's own `fit`."""
     features = FeatureUnion(
         [
             (
@@ -174,13 +174,17 @@ def _fit_rows(estimator: Any, features: Any, rows: np.ndarray, targets: np.ndarr
     return estimator.fit(features[rows], targets)
 
 
-def fit_heads(classify: MultiOutputClassifier, features: Any, labels: np.ndarray) -> MultiOutputClassifier:
-    """What MultiOutputClassifier.fit does, with a C per head and each head on its own rows, in parallel."""
+def _head_jobs(classify: MultiOutputClassifier, features: Any, labels: np.ndarray) -> list[Any]:
+    """One job a head, in head order: each head unfitted, with its own rows of `features` and its targets."""
     rows = head_rows(labels, np.arange(len(labels)))
     unfitted = head_estimators(classify, len(rows) - FIRST_CONDITIONAL_OUTPUT)
-    heads = Parallel(n_jobs=2)(
-        delayed(_fit_rows)(head, features, own, targets) for head, (own, targets) in zip(unfitted, rows, strict=True)
-    )
+    return [delayed(_fit_rows)(head, features, own, y) for head, (own, y) in zip(unfitted, rows, strict=True)]
+
+
+def fit_heads(classify: MultiOutputClassifier, features: Any, labels: np.ndarray) -> MultiOutputClassifier:
+    """What MultiOutputClassifier.fit does, with a C per head and each head on its own rows, in parallel.
+    (Training fits them with its calibration folds, `fit_with_out_of_fold`; leave-one-writer-out uses this.)"""
+    heads = Parallel(n_jobs=2)(_head_jobs(classify, features, labels))
     return install_heads(classify, heads, features.shape[1])
 
 
@@ -215,37 +219,48 @@ def fit_with_out_of_fold(classify: MultiOutputClassifier, features: Any, labels:
     """Fit every head on all tips and score every tip by heads that did not see it, as one batch of jobs.
 
     Out of fold means stratified 5-fold (`calibration.folds`): by category for the category head, by urgency
-    for the urgency head and the per-category heads. The fits are the ones that fitting the heads and then
-    the three out-of-fold passes in turn would make, so the numbers are the same; one pool keeps both cores
-    busy to the end, longest jobs first, where each pass used to end with one core waiting."""
-    rows = head_rows(labels, np.arange(len(labels)))
-    unfitted = head_estimators(classify, len(rows) - FIRST_CONDITIONAL_OUTPUT)
+    for the urgency head and the per-category heads. These are the fits that fitting the heads and then each
+    out-of-fold pass in turn made (the same estimators, rows and folds); one pool keeps both cores busy to
+    the end, longest jobs first, where each pass used to end with one core waiting."""
     category_classes, urgency_classes = (np.unique(labels[:, o]) for o in (CATEGORY_OUTPUT, URGENCY_OUTPUT))
-    score_folds = [(o, train, test) for o in (CATEGORY_OUTPUT, URGENCY_OUTPUT) for train, test in folds(labels[:, o])]
-    urgency_folds = folds(labels[:, URGENCY_OUTPUT])
+    by_urgency = folds(labels[:, URGENCY_OUTPUT])
+    split = {CATEGORY_OUTPUT: folds(labels[:, CATEGORY_OUTPUT]), URGENCY_OUTPUT: by_urgency}
+    template = {CATEGORY_OUTPUT: classify.category_estimator, URGENCY_OUTPUT: classify.estimator}
+    heads = _head_jobs(classify, features, labels)
     first = FIRST_CONDITIONAL_OUTPUT
-    heads = [delayed(_fit_rows)(head, features, own, y) for head, (own, y) in zip(unfitted, rows, strict=True)]
-    jobs = [
-        *heads[:first],
-        *(delayed(fold_scores)(unfitted[o], features, labels[:, o], train, test) for o, train, test in score_folds),
-        *(
-            delayed(_conditional_fold)(classify.estimator, features, labels, urgency_classes, train, test)
-            for train, test in urgency_folds
-        ),
-        *heads[first:],  # the per-category heads, each on one category's tips: the shortest jobs
+    # (key, job), longest first: the category and urgency heads on all tips, the two heads' folds, the
+    # per-category heads' folds, then the per-category heads on all tips, each on one category's tips.
+    jobs: list[tuple[tuple[Any, ...], Any]] = [(("head", i), job) for i, job in enumerate(heads[:first])]
+    jobs += [
+        (("scores", output, k), delayed(fold_scores)(template[output], features, labels[:, output], train, test))
+        for output in (CATEGORY_OUTPUT, URGENCY_OUTPUT)
+        for k, (train, test) in enumerate(split[output])
     ]
-    results = Parallel(n_jobs=2)(jobs)
-    scores = [np.zeros((len(labels), len(classes))) for classes in (category_classes, urgency_classes)]
-    done = first
-    for (output, _, test), fold in zip(score_folds, results[done : done + len(score_folds)], strict=True):
-        scores[output][test] = fold
-    done += len(score_folds)
+    jobs += [
+        (
+            ("conditional", k),
+            delayed(_conditional_fold)(classify.estimator, features, labels, urgency_classes, train, test),
+        )
+        for k, (train, test) in enumerate(by_urgency)
+    ]
+    jobs += [(("head", i), job) for i, job in enumerate(heads[first:], start=first)]
+    done: dict[tuple[Any, ...], Any] = dict(
+        zip((key for key, _ in jobs), Parallel(n_jobs=2)(job for _, job in jobs), strict=True)
+    )
+
+    scores = {
+        output: np.zeros((len(labels), len(classes)))
+        for output, classes in ((CATEGORY_OUTPUT, category_classes), (URGENCY_OUTPUT, urgency_classes))
+    }
+    for output in scores:
+        for k, (_, test) in enumerate(split[output]):
+            scores[output][test] = done["scores", output, k]
     conditional = [np.zeros((len(labels), len(urgency_classes))) for _ in category_classes]
-    for (_, test), parts in zip(urgency_folds, results[done : done + len(urgency_folds)], strict=True):
-        for i, p in enumerate(parts):
+    for k, (_, test) in enumerate(by_urgency):
+        for i, p in enumerate(done["conditional", k]):
             conditional[i][test] = p
-    done += len(urgency_folds)
-    return FittedHeads(results[:first] + results[done:], scores[CATEGORY_OUTPUT], scores[URGENCY_OUTPUT], conditional)
+    fitted = [done["head", i] for i in range(len(heads))]
+    return FittedHeads(fitted, scores[CATEGORY_OUTPUT], scores[URGENCY_OUTPUT], conditional)
 
 
 def labels_of(tips: Sequence[LabelledTip]) -> np.ndarray:

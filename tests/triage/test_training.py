@@ -118,3 +118,29 @@ def test_training_reports_each_step_as_it_starts(tips: Sequence[LabelledTip], tm
     seconds = [float(line[1:].split(" s]")[0]) for line in lines]
     assert seconds == sorted(seconds) and seconds[1] >= card["training_seconds"] - 0.1
     assert (tmp_path / MODEL_FILE).exists() and "dev_metrics" in card
+
+
+def test_the_train_command_prints_the_steps_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command line passes a progress printer to `train`: the steps on stderr, the summary on stdout."""
+    from triage import cli
+
+    def quick_train(directory: Path, progress: Any = None) -> dict[str, Any]:
+        assert directory == tmp_path
+        if progress is not None:
+            progress("[  0.4 s] fitting 3 tips")
+        return {
+            "model_version": "tfidf-test",
+            "training_counts": {"n": 3},
+            "training_seconds": 1.5,
+            "model_bytes": 1_000_000,
+            "cv_metrics": {"critical_recall": 1.0, "urgency_macro_f1": 1.0, "category_macro_f1": 1.0},
+        }
+
+    monkeypatch.setenv("TRIAGE_MODEL_DIR", str(tmp_path))
+    monkeypatch.setattr(cli, "train", quick_train)
+    assert cli.main(["train"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "[  0.4 s] fitting 3 tips\n"
+    assert "trained tfidf-test on 3 tips in 1.5 s" in captured.out and "fitting" not in captured.out
