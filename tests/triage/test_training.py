@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import skops.io as sio
 
 from triage.assessment import decide_from_probabilities
 from triage.calibration import fold_scores, folds
@@ -25,6 +26,8 @@ from triage.model import (
     fit_pipeline,
     fit_with_out_of_fold,
     labels_of,
+    load_pipeline,
+    on_disk,
     out_of_fold_report,
     train,
 )
@@ -144,3 +147,33 @@ def test_the_train_command_prints_the_steps_on_stderr(
     captured = capsys.readouterr()
     assert captured.err == "[  0.4 s] fitting 3 tips\n"
     assert "trained tfidf-test on 3 tips in 1.5 s" in captured.out and "fitting" not in captured.out
+
+
+def test_the_file_holds_each_vocabulary_as_one_array_and_loads_it_back(
+    tips: Sequence[LabelledTip], tmp_path: Path
+) -> None:
+    """skops wrote a vocabulary dict as one node per term (seconds to write and to load); the file holds
+    the terms as one array in column order, and loading gives back the dicts training made."""
+    pipeline, _ = fit_pipeline(tips)
+    texts = [normalize(t.text) for t in tips[:300]]
+    expected = pipeline.named_steps["features"].transform(texts)
+    vocabularies = [dict(v.vocabulary_) for _, v in pipeline.named_steps["features"].transformer_list]
+    new, old = tmp_path / "new", tmp_path / "old"
+    for directory, stored in ((new, on_disk(pipeline)), (old, pipeline)):
+        directory.mkdir()
+        sio.dump(stored, directory / MODEL_FILE)
+        assert sio.get_untrusted_types(file=directory / MODEL_FILE) == []
+    assert all(hasattr(v, "vocabulary_") for _, v in pipeline.named_steps["features"].transformer_list)
+
+    raw = sio.load(new / MODEL_FILE, trusted=[])
+    for (_, vectorizer), vocabulary in zip(raw.named_steps["features"].transformer_list, vocabularies, strict=True):
+        assert not hasattr(vectorizer, "vocabulary_") and len(vectorizer.vocabulary) == len(vocabulary)
+    # Plain scikit-learn reads the array as a given vocabulary, with the same columns.
+    assert (raw.named_steps["features"].transform(texts) != expected).nnz == 0
+    # A file written before (the dicts themselves) loads as it always did.
+    for directory in (new, old):
+        loaded = load_pipeline(directory)
+        union = loaded.named_steps["features"]
+        assert [v.vocabulary_ for _, v in union.transformer_list] == vocabularies
+        assert all(v.vocabulary is None for _, v in union.transformer_list)
+        assert (union.transform(texts) != expected).nnz == 0
