@@ -273,11 +273,13 @@ def decide_from_probabilities(
     urgency_probabilities: Mapping[str, float],
     happening_now: bool | None = None,
     cost: Mapping[str, Mapping[str, float]] = COST,
+    fired: Sequence[SafetyRule] | None = None,
 ) -> tuple[str, str, list[SafetyRule]]:
-    """Category and urgency from the model's probabilities, the cost matrix, the rules and "now"."""
+    """Category and urgency from the model's probabilities, the cost matrix, the rules and "now".
+    `fired`: the rules that fire on the text, if already known (they depend on the text alone)."""
     urgencies = {u: urgency_probabilities.get(u, 0.0) for u in URGENCIES}
     category = decide_category(category_probabilities)
-    urgency, fired = apply_rules(decide_urgency(urgencies, cost), normalized_text)
+    urgency, fired = apply_rules(decide_urgency(urgencies, cost), normalized_text, fired)
     urgency = apply_happening_now(urgency, category, urgencies, happening_now, danger_rule_fired=bool(fired))
     return category, urgency, fired
 

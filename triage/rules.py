@@ -9,6 +9,7 @@ lower anything. Patterns run on `text.normalize()` output: lowercase, no accents
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -1410,7 +1411,10 @@ def fired_rules(normalized_text: str) -> list[SafetyRule]:
     return [rule for rule in RULES if rule_fires(rule, normalized_text)]
 
 
-def apply_rules(urgency: str, normalized_text: str) -> tuple[str, list[SafetyRule]]:
-    """Raise `urgency` to the floor of every rule that fires; never lower it."""
-    fired = fired_rules(normalized_text)
+def apply_rules(
+    urgency: str, normalized_text: str, fired: Sequence[SafetyRule] | None = None
+) -> tuple[str, list[SafetyRule]]:
+    """Raise `urgency` to the floor of every rule that fires; never lower it. `fired`, if given, is what
+    `fired_rules(normalized_text)` returned before (training runs the rules on its tips while it fits)."""
+    fired = fired_rules(normalized_text) if fired is None else list(fired)
     return max_urgency(urgency, *(rule.floor for rule in fired)), fired

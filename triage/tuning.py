@@ -26,6 +26,7 @@ from triage.model import (
     fit_pipeline,
     labels_of,
     out_of_fold_report,
+    rules_fired_on,
 )
 from triage.text import normalize
 
@@ -82,8 +83,7 @@ def print_leave_one_writer_out(missed_critical_costs: Sequence[float], pooled: b
 
 def out_of_fold_metrics_subset(tips: Sequence, oof: OutOfFold, missed_critical: float, rows: np.ndarray) -> dict:
     index = np.where(rows)[0]
-    subset = OutOfFold(oof.classes, (oof.probabilities[0][index], oof.probabilities[1][index]), oof.temperatures)
-    return out_of_fold_metrics([tips[i] for i in index], subset, missed_critical)
+    return out_of_fold_metrics([tips[i] for i in index], oof.subset(index), missed_critical)
 
 
 WRITERS_FILE = "train_writers.txt"
@@ -196,4 +196,5 @@ def leave_one_writer_out(tips: Sequence[LabelledTip], writers: np.ndarray, **hyp
         held_out = writers == name
         t = fit_temperature(mixed[~held_out], labels[~held_out, URGENCY_OUTPUT], urgency_classes)
         urgency_p[held_out] = calibrated_probabilities(mixed[held_out], t)
-    return OutOfFold((category_classes, urgency_classes), (category_p, urgency_p), (1.0, 1.0))
+    fired = rules_fired_on([normalize(tip.text) for tip in tips])  # once, for every cost and writer scored
+    return OutOfFold((category_classes, urgency_classes), (category_p, urgency_p), (1.0, 1.0), fired)

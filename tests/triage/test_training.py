@@ -29,8 +29,10 @@ from triage.model import (
     load_pipeline,
     on_disk,
     out_of_fold_report,
+    rules_fired_on,
     train,
 )
+from triage.rules import fired_rules
 from triage.text import normalize
 
 
@@ -110,6 +112,23 @@ def test_the_card_s_cross_validation_decides_each_tip_as_assess_does(tips: Seque
             truth = tip.category if output == 0 else tip.urgency
             expected[order.index(truth), order.index(pair[output])] += 1
         assert confusion["matrix"] == expected.tolist()
+
+
+def test_training_runs_the_safety_rules_on_each_tip_for_the_card(tips: Sequence[LabelledTip]) -> None:
+    """The rules run on two worker processes while the vectorizers fit: each tip must get its own rules,
+    in order, and the card's cross-validation must decide as if it had run them itself."""
+    _, oof = fit_pipeline(tips)
+    texts = [normalize(t.text) for t in tips]
+    expected = [tuple(fired_rules(text)) for text in texts]
+    assert oof.fired is not None and list(oof.fired) == expected
+    assert sum(1 for rules in expected if rules) > 50  # enough tips with a rule for the order to matter
+    assert rules_fired_on(texts) == expected
+    without = OutOfFold(oof.classes, oof.probabilities, oof.temperatures)
+    assert out_of_fold_report(tips, oof) == out_of_fold_report(tips, without)
+    rows = np.array([5, 0, 17])
+    part = oof.subset(rows)
+    assert part.fired == [expected[i] for i in rows]
+    assert np.array_equal(part.probabilities[1], oof.probabilities[1][rows])
 
 
 def test_training_reports_each_step_as_it_starts(tips: Sequence[LabelledTip], tmp_path: Path) -> None:
