@@ -138,10 +138,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     from triage.tuning import print_tuning
 
-    if args.pooled and args.no_writers:
-        print("--pooled is a leave-one-writer-out option: it cannot go with --no-writers", file=sys.stderr)
-        return 2
-    print_tuning(c_values=args.c, missed_critical_costs=args.k, writers=not args.no_writers, pooled=args.pooled)
+    print_tuning(c_values=args.c, missed_critical_costs=args.k, writers=not args.no_writers)
     return 0
 
 
@@ -173,11 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--k", type=float, nargs="+", default=[3.0, 4.0, 5.0, 6.0, 8.0], help="costs of a missed critical to score"
     )
-    p.add_argument("--no-writers", action="store_true", help="skip leave-one-writer-out (two to three minutes)")
     p.add_argument(
-        "--pooled",
-        action="store_true",
-        help="leave-one-writer-out over train.jsonl and holdout, holdout2 and holdout3 (38 writers, about ten minutes)",
+        "--no-writers", action="store_true", help="skip leave-one-writer-out (38 writers, about ten minutes)"
     )
     p.set_defaults(run=cmd_tune)
 

@@ -14,19 +14,21 @@ from triage.text import normalize
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAIN_FILE = DATA_DIR / "train.jsonl"
 DEV_FILE = DATA_DIR / "dev.jsonl"
-# 1,000 tips by four writers whose tips were never trained on (README, Triage): a second test set.
-# Each wrote 250 lines in turn (I to L in holdout_writers.txt).
+# Written as test sets, trained on since (`TRAINING_FILES`): 1,000 tips by four writers, 250 lines each in turn
+# (I to L in holdout_writers.txt); 2,000 by eight later writers (holdout2_writers.txt, one letter a line);
+# 2,000 by eight more (A to H in holdout3_writers.txt).
 HOLDOUT_FILE = DATA_DIR / "holdout.jsonl"
-# 2,000 tips by eight later writers (one letter a line in holdout2_writers.txt), never trained on.
 HOLDOUT2_FILE = DATA_DIR / "holdout2.jsonl"
-# 2,000 tips by eight more writers (A to H in holdout3_writers.txt), written after every model choice made here.
 HOLDOUT3_FILE = DATA_DIR / "holdout3.jsonl"
-# 240 tips by one more writer, from the taxonomy alone, a third of them critical and most of those implied.
+# The test sets besides dev, never trained on. holdout4: 240 tips by one more writer, from the taxonomy alone,
+# a third of them critical and most of those implied. holdout5: 398 tips by two more writers, from the taxonomy
+# alone: lines 1 to 199 by writer M (students, many in Spanish), 200 to 398 by writer N (adults).
 HOLDOUT4_FILE = DATA_DIR / "holdout4.jsonl"
-# 398 tips by two more writers, from the taxonomy alone: lines 1 to 199 by writer M (students, many in Spanish),
-# 200 to 398 by writer N (adults). A test set: like dev and holdout4, never trained on and never pooled.
 HOLDOUT5_FILE = DATA_DIR / "holdout5.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
+# What the model learns from: train.jsonl's 18 writers, then the 20 of holdout, holdout2 and holdout3, each
+# file's tips after the earlier files' (README, Triage). Dev, holdout4 and holdout5 are the test sets.
+TRAINING_FILES = (TRAIN_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE)
 
 
 class InvalidLabelledData(ValueError):
@@ -78,10 +80,14 @@ def read_labelled(path: Path, *, allow_partial_tail: bool = False) -> list[Label
 
 
 def training_files(data_dir: Path = DATA_DIR) -> list[Path]:
-    """train.jsonl once the lead has merged it; until then the writers' parts."""
-    merged = data_dir / TRAIN_FILE.name
-    if merged.exists():
-        return [merged]
+    """The `TRAINING_FILES` once the lead has merged train.jsonl (each of them required); until then the
+    writers' parts."""
+    if (data_dir / TRAIN_FILE.name).exists():
+        files = [data_dir / f.name for f in TRAINING_FILES]
+        missing = [f.name for f in files if not f.exists()]
+        if missing:
+            raise FileNotFoundError(f"training data incomplete: {', '.join(missing)} missing from {data_dir}")
+        return files
     return sorted(data_dir.glob(PARTS_GLOB))
 
 
@@ -90,7 +96,7 @@ def load_training(data_dir: Path = DATA_DIR) -> list[LabelledTip]:
     files = training_files(data_dir)
     if not files:
         raise FileNotFoundError(f"no training data: neither {TRAIN_FILE.name} nor {PARTS_GLOB} in {data_dir}")
-    merged = len(files) == 1 and files[0].name == TRAIN_FILE.name
+    merged = files[0].name == TRAIN_FILE.name
     tips = [tip for f in files for tip in read_labelled(f, allow_partial_tail=not merged)]
     return deduplicate(tips)
 

@@ -12,7 +12,16 @@ from typing import Any
 import numpy as np
 
 from triage.calibration import calibrated_probabilities, fit_temperature, mixed_urgency_scores
-from triage.dataset import DATA_DIR, PARTS_GLOB, LabelledTip, deduplicate, load_training, read_labelled
+from triage.dataset import (
+    DATA_DIR,
+    PARTS_GLOB,
+    TRAIN_FILE,
+    TRAINING_FILES,
+    LabelledTip,
+    deduplicate,
+    load_training,
+    read_labelled,
+)
 from triage.decision import cost_matrix
 from triage.evaluate import headline
 from triage.model import (
@@ -32,12 +41,12 @@ from triage.text import normalize
 
 
 def out_of_fold_metrics(tips: Sequence, oof: OutOfFold, missed_critical: float) -> dict[str, float]:
-    return headline(out_of_fold_report(tips, oof, cost_matrix(missed_critical)))
+    """The headline figures at a cost of `missed_critical` for a critical ranked high and four times that for
+    one left in a queue (medium or low), the shipped matrix's ratio."""
+    return headline(out_of_fold_report(tips, oof, cost_matrix(missed_critical, 4 * missed_critical)))
 
 
-def print_tuning(
-    c_values: Sequence[float], missed_critical_costs: Sequence[float], writers: bool = True, pooled: bool = False
-) -> None:
+def print_tuning(c_values: Sequence[float], missed_critical_costs: Sequence[float], writers: bool = True) -> None:
     tips = load_training()
     print(f"{len(tips)} training tips, 5-fold out-of-fold predictions, rules applied")
     print(f"{'cat C':>6}{'K':>6}{'crit recall':>13}{'dangerous':>11}{'urg F1':>8}{'cat F1':>8}")
@@ -51,21 +60,19 @@ def print_tuning(
                 flush=True,
             )
     if writers:
-        print_leave_one_writer_out(missed_critical_costs, pooled=pooled)
+        print_leave_one_writer_out(missed_critical_costs)
 
 
-def print_leave_one_writer_out(missed_critical_costs: Sequence[float], pooled: bool = False) -> None:
-    """The figures that matter most: each writer's tips scored by a model trained on the other writers.
-
-    `pooled` adds the writers of `POOLED_FILES`: the question is then how a model trained on all of them
-    would read a new writer, not how the shipped one does."""
+def print_leave_one_writer_out(missed_critical_costs: Sequence[float]) -> None:
+    """The figures that matter most: each writer's tips scored by a model trained on the other writers
+    (of every training file, `TRAINING_FILES`)."""
     try:
-        tips, writers = pooled_writer_parts() if pooled else writer_parts()
+        tips, writers = writer_parts()
     except (FileNotFoundError, ValueError) as exc:  # a writers file missing or out of step; a letter in two files
         print(f"no leave-one-writer-out: {exc}")
         return
     names = sorted(set(writers.tolist()))
-    pool = f"train.jsonl and {', '.join(POOLED_FILES)}" if pooled else "train.jsonl"
+    pool = ", ".join(path.name for path in TRAINING_FILES)
     print(f"\nleave-one-writer-out over {len(names)} writers of {pool} ({', '.join(names)}), {len(tips)} tips")
     print(f"{'K':>6}{'crit recall':>13}{'dangerous':>11}{'urg F1':>8}{'cat F1':>8}   worst writer's critical recall")
     oof = leave_one_writer_out(tips, writers)
@@ -87,13 +94,10 @@ def out_of_fold_metrics_subset(tips: Sequence, oof: OutOfFold, missed_critical: 
 
 
 WRITERS_FILE = "train_writers.txt"
-# The labelled files whose writers are known, besides train.jsonl. Pooled with it, they are the most writers
-# leave-one-writer-out can hold out in turn; dev.jsonl and holdout4.jsonl stay out of every pool.
-POOLED_FILES = ("holdout.jsonl", "holdout2.jsonl", "holdout3.jsonl")
 
 
-def writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarray]:
-    """The training tips with the writer (part file letter) of each, duplicates dropped as `load_training` does."""
+def _train_writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarray]:
+    """train.jsonl's tips (or its parts') with the writer (part file letter) of each, duplicates dropped."""
     tips: list[LabelledTip] = []
     writers: list[str] = []
     files = sorted(data_dir.glob(PARTS_GLOB))
@@ -109,12 +113,13 @@ def writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarr
     return _first_of_each_text(tips, writers)
 
 
-def pooled_writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarray]:
-    """The training tips and those of `POOLED_FILES`, with the writer of each (a letter that no other file
-    uses); a text already seen in an earlier file is dropped, as `load_training` drops duplicates."""
-    tips, writers = writer_parts(data_dir)
+def writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarray]:
+    """The training tips, as `load_training` gives them, with the writer of each: train.jsonl's, then each
+    other training file's (`<stem>_writers.txt`, a letter that no other file uses). A text already seen in
+    an earlier file is dropped, as `load_training` drops duplicates."""
+    tips, writers = _train_writer_parts(data_dir)
     all_tips, all_writers = list(tips), writers.tolist()
-    for name in POOLED_FILES:
+    for name in (path.name for path in TRAINING_FILES if path != TRAIN_FILE):
         more, more_writers = _with_writers(data_dir / name)
         if set(more_writers) & set(all_writers):
             raise ValueError(f"{name}: a writer letter already used by another file")

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from triage.dataset import (
-    DATA_DIR,
     DEV_FILE,
     HOLDOUT2_FILE,
     HOLDOUT3_FILE,
@@ -18,10 +17,12 @@ from triage.dataset import (
     HOLDOUT5_FILE,
     HOLDOUT_FILE,
     TRAIN_FILE,
+    TRAINING_FILES,
+    load_training,
     read_labelled,
 )
 from triage.taxonomy import CATEGORIES
-from triage.tuning import POOLED_FILES
+from triage.text import normalize
 
 ALL_FILES = [TRAIN_FILE, DEV_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE]
 NEAR_DUPLICATE_JACCARD = 0.8
@@ -108,7 +109,7 @@ def test_at_least_15_percent_spanish_or_mixed(path: Path) -> None:
     assert spanish / len(tips) >= 0.15
 
 
-@pytest.mark.parametrize("path", [TRAIN_FILE, *(DATA_DIR / name for name in POOLED_FILES)], ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", TRAINING_FILES, ids=lambda path: path.stem)
 def test_every_tip_has_its_writer(path: Path) -> None:
     """Leave-one-writer-out needs the writer of each tip: one letter a line, line for line with the tips."""
     writers = require(path.with_name(f"{path.stem}_writers.txt")).read_text().split()
@@ -122,3 +123,12 @@ def test_few_near_duplicates_within_and_across_files() -> None:
     involved = {i for pair in near_duplicate_pairs(texts) for i in pair}
     share = len(involved) / len(texts)
     assert share <= MAX_NEAR_DUPLICATE_SHARE, f"{len(involved)} texts ({share:.1%}) have a near-duplicate"
+
+
+def test_no_text_of_a_test_set_is_trained_on() -> None:
+    """Dev, holdout4 and holdout5 measure the model on writers it never saw: none of their texts may be in
+    what it learns from (`load_training`, the four training files), not even once normalised."""
+    trained = {normalize(tip.text) for tip in load_training()}
+    assert len(trained) > 13000
+    for path in (DEV_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE):
+        assert not {normalize(tip.text) for tip in read_labelled(require(path))} & trained, path.name

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from triage.cli import main
-from triage.dataset import DEV_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE, HOLDOUT_FILE
+from triage.dataset import DEV_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE
 from triage.taxonomy import CATEGORIES, URGENCIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,12 +56,12 @@ def test_evaluate_json_has_exactly_the_documented_keys(dev_report: dict[str, Any
 
 # The issue asks for critical recall >= 0.95, no dangerous miss, urgency macro-F1 >= 0.80 and category
 # macro-F1 >= 0.85 on dev. The model meets the second and the fourth but not yet the others (README, Triage:
-# 0.926, 0, 0.699, 0.883 when these lines were last raised, from 0.902, 0, 0.696, 0.856), so the issue stays
-# open. Until they are met, these tests hold the line where the model measurably is, so that no change makes
-# it worse unnoticed; raise them whenever the model improves. Training is not bit-identical across CPUs: the
-# same code and data gave 0.699 / 0.883 on one machine and 0.696 / 0.880 on another, so the F1 lines sit a
-# little below both rather than on one machine's last digit.
-DEV_FLOORS = {"critical_recall": 0.92, "urgency_macro_f1": 0.69, "category_macro_f1": 0.875}
+# 0.920, 0, 0.705, 0.907 when these lines were last set, for the model trained on 38 writers), so the issue
+# stays open. Until they are met, these tests hold the line where the model measurably is, so that no change
+# makes it worse unnoticed; raise them whenever the model improves. Training is not bit-identical across
+# CPUs (F1 moved by up to 0.003 between two machines), so the F1 lines sit a little below, and the critical
+# line allows one tip less than today (149 of 163).
+DEV_FLOORS = {"critical_recall": 0.91, "urgency_macro_f1": 0.70, "category_macro_f1": 0.90}
 MAX_DANGEROUS_MISSES = 0
 
 
@@ -82,32 +82,15 @@ def test_dev_category_macro_f1_does_not_fall(dev_report: dict[str, Any]) -> None
 
 
 ISSUE_FLOORS = {"critical_recall": 0.95, "urgency_macro_f1": 0.80, "category_macro_f1": 0.85}
-# holdout3.jsonl: 2,000 tips by eight more writers, written after every model choice here and scored once
-# (README, Triage): 0.996 / 0 / 0.792 / 0.903. It misses the urgency floor (0.80), mostly medium tips ranked
-# high or critical, so it is held where it is, like dev; its one dangerous miss became a safety rule
-# ("attack plan on a map"), so its 0 flatters the model.
-HOLDOUT3_FLOORS = {"critical_recall": 0.99, "urgency_macro_f1": 0.785, "category_macro_f1": 0.895}
-# holdout5.jsonl: 398 tips by two more writers, scored once (README, Triage): 0.975 / 0 / 0.768 / 0.903, 117 of
-# 120 criticals caught. Urgency macro-F1 misses its floor there too (14 of 77 low tips ranked critical), so it
-# is held where it is; the critical line allows one tip less than today.
-HOLDOUT5_FLOORS = {"critical_recall": 0.96, "urgency_macro_f1": 0.755, "category_macro_f1": 0.89}
-
-
-HOLDOUTS = [
-    (HOLDOUT_FILE, 1000, ISSUE_FLOORS),
-    (HOLDOUT2_FILE, 2000, ISSUE_FLOORS),
-    (HOLDOUT3_FILE, 2000, HOLDOUT3_FLOORS),
-    (HOLDOUT4_FILE, 240, ISSUE_FLOORS),
-    (HOLDOUT5_FILE, 398, HOLDOUT5_FLOORS),
-]
+# The two test sets besides dev, by writers the model never trained on, both at the issue's floors
+# (README, Triage): holdout4 0.989 / 0 / 0.879 / 0.959, holdout5 0.975 / 0 / 0.812 / 0.925.
+HOLDOUTS = [(HOLDOUT4_FILE, 240, ISSUE_FLOORS), (HOLDOUT5_FILE, 398, ISSUE_FLOORS)]
 
 
 @pytest.mark.parametrize(("path", "n", "floors"), HOLDOUTS, ids=[path.stem for path, _, _ in HOLDOUTS])
 def test_holdouts_hold_their_floors(trained_dir: Path, path: Path, n: int, floors: dict[str, float]) -> None:
-    """Tips by writers the model never trained on: four in holdout.jsonl, eight later ones in holdout2.jsonl
-    (README, Triage), where the model meets the issue's floors, eight more in holdout3.jsonl, and one more
-    in holdout4.jsonl (240 tips, a third critical, most of those with the danger implied) and two more in
-    holdout5.jsonl (398 tips: students' voices, then adults')."""
+    """Tips by writers the model never trained on: one in holdout4.jsonl (240 tips, a third critical, most of
+    those with the danger implied), two in holdout5.jsonl (398 tips: students' voices, then adults')."""
     report = json.loads(run_cli("evaluate", str(path), "--json").stdout)
     assert report["n"] == n
     assert report["dangerous_misses"] == 0

@@ -1,4 +1,4 @@
-"""Leave-one-writer-out's data: every tip with its writer, and the pooled writers of train and the holdouts."""
+"""Leave-one-writer-out's data: every training tip with its writer, over the 38 writers of the training files."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 
 import triage.tuning as tuning
-from triage.cli import main
-from triage.dataset import DEV_FILE, HOLDOUT4_FILE, TRAIN_FILE, read_labelled
+from triage.dataset import TRAINING_FILES, load_training, read_labelled
 from triage.model import OutOfFold, labels_of
 from triage.taxonomy import URGENCIES
 from triage.text import normalize
-from triage.tuning import POOLED_FILES, pooled_writer_parts, writer_parts
+from triage.tuning import _train_writer_parts, writer_parts
 
 
-def test_pooled_parts_hold_every_writer_once_and_never_dev_or_holdout4() -> None:
-    tips, writers = pooled_writer_parts()
-    train_tips, train_writers = writer_parts()
+def test_writer_parts_hold_every_training_tip_with_its_writer() -> None:
+    tips, writers = writer_parts()
+    train_tips, train_writers = _train_writer_parts()
+    assert tips == load_training()
     assert len(tips) == len(writers)
     assert len(set(train_writers.tolist())) == 18
     assert len(set(writers.tolist())) == 38
@@ -28,14 +28,9 @@ def test_pooled_parts_hold_every_writer_once_and_never_dev_or_holdout4() -> None
     assert writers[: len(train_tips)].tolist() == train_writers.tolist()
     texts = [normalize(t.text) for t in tips]
     assert len(set(texts)) == len(texts)
-    for held_back in (DEV_FILE, HOLDOUT4_FILE):
-        only_there = {normalize(t.text) for t in read_labelled(held_back)} - {
-            normalize(t.text) for t in read_labelled(TRAIN_FILE)
-        }
-        assert not only_there & set(texts)
-    # Every holdout tip is there unless its text came earlier.
-    for name in POOLED_FILES:
-        assert {normalize(t.text) for t in read_labelled(TRAIN_FILE.with_name(name))} <= set(texts)
+    # Every tip of every training file is there unless its text came earlier.
+    for path in TRAINING_FILES:
+        assert {normalize(t.text) for t in read_labelled(path)} <= set(texts)
 
 
 def _write(directory: Path, stem: str, texts: list[str], writers: list[str]) -> None:
@@ -51,9 +46,9 @@ def _small_pool(directory: Path, holdout_writers: list[str]) -> None:
     _write(directory, "holdout3", ["the gym smells weird"], ["A"])
 
 
-def test_pooled_parts_drop_a_text_seen_in_an_earlier_file_with_its_writer(tmp_path: Path) -> None:
+def test_writer_parts_drop_a_text_seen_in_an_earlier_file_with_its_writer(tmp_path: Path) -> None:
     _small_pool(tmp_path, ["I", "J"])
-    tips, writers = pooled_writer_parts(tmp_path)
+    tips, writers = writer_parts(tmp_path)
     assert [t.text for t in tips] == [
         "the vending machine ate my dollar",
         "locker 12 is stuck again",
@@ -62,29 +57,33 @@ def test_pooled_parts_drop_a_text_seen_in_an_earlier_file_with_its_writer(tmp_pa
         "the gym smells weird",
     ]
     assert writers.tolist() == ["a", "b", "I", "s", "A"]
+    assert tips == load_training(tmp_path)  # what the model learns from, tip for tip
 
 
-def test_pooled_parts_refuse_a_writer_letter_two_files_use(tmp_path: Path) -> None:
+def test_training_needs_every_training_file(tmp_path: Path) -> None:
+    """A missing file must not train a model on less data without a word."""
+    _small_pool(tmp_path, ["I", "J"])
+    (tmp_path / "holdout2.jsonl").unlink()
+    with pytest.raises(FileNotFoundError, match="holdout2.jsonl missing"):
+        load_training(tmp_path)
+
+
+def test_writer_parts_refuse_a_writer_letter_two_files_use(tmp_path: Path) -> None:
     _small_pool(tmp_path, ["I", "a"])
     with pytest.raises(ValueError, match="holdout.jsonl: a writer letter already used"):
-        pooled_writer_parts(tmp_path)
+        writer_parts(tmp_path)
 
 
-def test_pooled_parts_refuse_a_writers_file_out_of_step(tmp_path: Path) -> None:
+def test_writer_parts_refuse_a_writers_file_out_of_step(tmp_path: Path) -> None:
     _small_pool(tmp_path, ["I"])
     with pytest.raises(FileNotFoundError, match="holdout_writers.txt does not match holdout.jsonl"):
-        pooled_writer_parts(tmp_path)
+        writer_parts(tmp_path)
     (tmp_path / "holdout_writers.txt").unlink()
     with pytest.raises(FileNotFoundError, match="holdout_writers.txt is missing"):
-        pooled_writer_parts(tmp_path)
+        writer_parts(tmp_path)
 
 
-def test_tune_refuses_pooled_without_writers(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tune", "--no-writers", "--pooled"]) == 2
-    assert "--pooled" in capsys.readouterr().err
-
-
-def test_pooled_leave_one_writer_out_scores_all_38_writers(
+def test_leave_one_writer_out_scores_all_38_writers(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The wiring, with the slow per-writer training replaced: a stand-in that returns each tip's own label
@@ -99,11 +98,11 @@ def test_pooled_leave_one_writer_out_scores_all_38_writers(
         return OutOfFold(classes, probabilities, (1.0, 1.0))
 
     monkeypatch.setattr(tuning, "leave_one_writer_out", labels_as_probabilities)
-    tuning.print_leave_one_writer_out([5.0], pooled=True)
+    tuning.print_leave_one_writer_out([5.0])
     out = capsys.readouterr().out
-    tips, _ = pooled_writer_parts()
+    tips, _ = writer_parts()
     assert seen == {"tips": len(tips), "writers": 38}
-    assert "38 writers of train.jsonl and holdout.jsonl, holdout2.jsonl, holdout3.jsonl" in out
+    assert "38 writers of train.jsonl, holdout.jsonl, holdout2.jsonl, holdout3.jsonl" in out
     row = out.strip().splitlines()[-1].split()
     assert row[:3] == ["5", "1.000", "0"]
 
@@ -113,6 +112,6 @@ def test_leave_one_writer_out_names_a_writer_letter_two_files_use(
 ) -> None:
     """A clash of writer letters is reported as the reason there is no leave-one-writer-out, not a traceback."""
     _small_pool(tmp_path, ["I", "a"])
-    monkeypatch.setattr(tuning, "pooled_writer_parts", lambda: pooled_writer_parts(tmp_path))
-    tuning.print_leave_one_writer_out([5.0], pooled=True)
+    monkeypatch.setattr(tuning, "writer_parts", lambda: writer_parts(tmp_path))
+    tuning.print_leave_one_writer_out([5.0])
     assert "no leave-one-writer-out: holdout.jsonl: a writer letter already used" in capsys.readouterr().out
