@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from triage.dataset import InvalidLabelledData, load_training, read_labelled
+from triage.dataset import IncompleteTrainingData, InvalidLabelledData, load_training, read_labelled
 from triage.model import MODEL_FILE, ModelNotTrained, load_model, model_dir, staleness, train
 
 
@@ -168,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("tune", help="cross-validate hyper-parameters and the cost of a missed critical")
     p.add_argument("--c", type=float, nargs="+", default=[0.1, 0.2, 0.5], help="category_C values to cross-validate")
     p.add_argument(
-        "--k", type=float, nargs="+", default=[3.0, 4.0, 5.0, 6.0, 8.0], help="costs of a missed critical to score"
+        "--k",
+        type=float,
+        nargs="+",
+        default=[3.0, 4.0, 5.0, 6.0, 8.0],
+        help="costs of a critical ranked high to score; one left in a queue costs 4 times as much, as shipped",
     )
     p.add_argument(
         "--no-writers", action="store_true", help="skip leave-one-writer-out (38 writers, about ten minutes)"
@@ -184,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.run(args)
-    except ModelNotTrained as exc:
+    except (ModelNotTrained, IncompleteTrainingData) as exc:
         print(exc, file=sys.stderr)
         return 2
     return code

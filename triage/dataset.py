@@ -35,6 +35,11 @@ class InvalidLabelledData(ValueError):
     """A labelled file has a line that is not a valid tip of the taxonomy."""
 
 
+class IncompleteTrainingData(FileNotFoundError):
+    """train.jsonl (or its parts) is there but another of the `TRAINING_FILES` is not: a model trained on
+    less data must not pass for the real one."""
+
+
 class LabelledTip(NamedTuple):
     text: str
     category: str
@@ -80,15 +85,17 @@ def read_labelled(path: Path, *, allow_partial_tail: bool = False) -> list[Label
 
 
 def training_files(data_dir: Path = DATA_DIR) -> list[Path]:
-    """The `TRAINING_FILES` once the lead has merged train.jsonl (each of them required); until then the
-    writers' parts."""
-    if (data_dir / TRAIN_FILE.name).exists():
-        files = [data_dir / f.name for f in TRAINING_FILES]
-        missing = [f.name for f in files if not f.exists()]
-        if missing:
-            raise FileNotFoundError(f"training data incomplete: {', '.join(missing)} missing from {data_dir}")
-        return files
-    return sorted(data_dir.glob(PARTS_GLOB))
+    """train.jsonl (until the lead has merged it, the writers' parts), then the other `TRAINING_FILES`, each
+    of them required; none at all when there is no train.jsonl nor any part."""
+    merged = data_dir / TRAIN_FILE.name
+    first = [merged] if merged.exists() else sorted(data_dir.glob(PARTS_GLOB))
+    if not first:
+        return []
+    rest = [data_dir / f.name for f in TRAINING_FILES if f != TRAIN_FILE]
+    missing = [f.name for f in rest if not f.exists()]
+    if missing:
+        raise IncompleteTrainingData(f"training data incomplete: {', '.join(missing)} missing from {data_dir}")
+    return first + rest
 
 
 def load_training(data_dir: Path = DATA_DIR) -> list[LabelledTip]:
@@ -96,8 +103,8 @@ def load_training(data_dir: Path = DATA_DIR) -> list[LabelledTip]:
     files = training_files(data_dir)
     if not files:
         raise FileNotFoundError(f"no training data: neither {TRAIN_FILE.name} nor {PARTS_GLOB} in {data_dir}")
-    merged = files[0].name == TRAIN_FILE.name
-    tips = [tip for f in files for tip in read_labelled(f, allow_partial_tail=not merged)]
+    # A writer may be appending to a part file: its unterminated last line is skipped, not refused.
+    tips = [tip for f in files for tip in read_labelled(f, allow_partial_tail=f.match(PARTS_GLOB))]
     return deduplicate(tips)
 
 

@@ -44,7 +44,15 @@ from triage.calibration import (
     folds,
     mixed_urgency_scores,
 )
-from triage.dataset import DEV_FILE, LabelledTip, data_hash, load_training, read_labelled, training_files
+from triage.dataset import (
+    DEV_FILE,
+    IncompleteTrainingData,
+    LabelledTip,
+    data_hash,
+    load_training,
+    read_labelled,
+    training_files,
+)
 from triage.rules import RULES, SafetyRule, fired_rules
 from triage.text import normalize
 
@@ -283,8 +291,9 @@ class OutOfFold:
     fired: Sequence[tuple[SafetyRule, ...]] | None = None
 
     def subset(self, rows: np.ndarray) -> OutOfFold:
-        """The same, for the tips at `rows` only."""
-        fired = None if self.fired is None else [self.fired[i] for i in rows]
+        """The same, for the tips at `rows` only (indices, or a mask over the tips)."""
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+        fired = None if self.fired is None else [self.fired[int(i)] for i in rows]
         probabilities = (self.probabilities[0][rows], self.probabilities[1][rows])
         return OutOfFold(self.classes, probabilities, self.temperatures, fired)
 
@@ -493,6 +502,8 @@ def staleness(directory: Path | None = None) -> str | None:
         return "hyper-parameters changed"
     try:
         current = data_hash(load_training())
+    except IncompleteTrainingData:
+        raise  # a checkout missing a training file: say so, rather than keep or train a model on less
     except FileNotFoundError:
         return None  # a deployed model without its training data is fine as it is
     if card.get("data_hash") != current:

@@ -22,7 +22,7 @@ from triage.dataset import (
     load_training,
     read_labelled,
 )
-from triage.decision import cost_matrix
+from triage.decision import MISSED_CRITICAL_COST, QUEUED_CRITICAL_COST, cost_matrix
 from triage.evaluate import headline
 from triage.model import (
     CATEGORY_OUTPUT,
@@ -41,9 +41,10 @@ from triage.text import normalize
 
 
 def out_of_fold_metrics(tips: Sequence, oof: OutOfFold, missed_critical: float) -> dict[str, float]:
-    """The headline figures at a cost of `missed_critical` for a critical ranked high and four times that for
-    one left in a queue (medium or low), the shipped matrix's ratio."""
-    return headline(out_of_fold_report(tips, oof, cost_matrix(missed_critical, 4 * missed_critical)))
+    """The headline figures at a cost of `missed_critical` for a critical ranked high, and for one left in a
+    queue (medium or low) that times the shipped matrix's ratio of the two (20 to 5)."""
+    queued = missed_critical * QUEUED_CRITICAL_COST / MISSED_CRITICAL_COST
+    return headline(out_of_fold_report(tips, oof, cost_matrix(missed_critical, queued)))
 
 
 def print_tuning(c_values: Sequence[float], missed_critical_costs: Sequence[float], writers: bool = True) -> None:

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 import triage.tuning as tuning
-from triage.dataset import TRAINING_FILES, load_training, read_labelled
+from triage.dataset import (
+    TRAINING_FILES,
+    IncompleteTrainingData,
+    InvalidLabelledData,
+    load_training,
+    read_labelled,
+)
 from triage.model import OutOfFold, labels_of
 from triage.taxonomy import URGENCIES
 from triage.text import normalize
@@ -64,8 +70,43 @@ def test_training_needs_every_training_file(tmp_path: Path) -> None:
     """A missing file must not train a model on less data without a word."""
     _small_pool(tmp_path, ["I", "J"])
     (tmp_path / "holdout2.jsonl").unlink()
-    with pytest.raises(FileNotFoundError, match="holdout2.jsonl missing"):
+    with pytest.raises(IncompleteTrainingData, match="holdout2.jsonl missing"):
         load_training(tmp_path)
+
+
+def test_before_train_jsonl_is_merged_the_parts_come_first_and_only_they_may_end_mid_line(tmp_path: Path) -> None:
+    _small_pool(tmp_path, ["I", "J"])
+    (tmp_path / "train.jsonl").unlink()
+    (tmp_path / "parts").mkdir()
+    line = json.dumps({"text": "the printer is jammed", "category": "other", "urgency": "low"})
+    (tmp_path / "parts" / "train_a.jsonl").write_text(line + "\n" + line[:20], encoding="utf-8")
+    assert [t.text for t in load_training(tmp_path)][:2] == ["the printer is jammed", "the bus was late today"]
+    (tmp_path / "holdout3.jsonl").write_text(line + "\n" + line[:20], encoding="utf-8")
+    with pytest.raises(InvalidLabelledData, match="holdout3.jsonl:2"):
+        load_training(tmp_path)
+
+
+def test_a_missing_training_file_stops_train_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train --if-missing` (make run, the tests) neither keeps nor trains a model on part of the data."""
+    import triage.model as model
+    from triage.cli import main
+
+    def incomplete() -> list:
+        raise IncompleteTrainingData("training data incomplete: holdout2.jsonl missing from triage/data")
+
+    monkeypatch.setattr(model, "load_training", incomplete)
+    monkeypatch.setenv("TRIAGE_MODEL_DIR", str(tmp_path))
+    assert main(["train", "--if-missing"]) == 2
+    assert "holdout2.jsonl missing" in capsys.readouterr().err
+    (tmp_path / model.MODEL_FILE).write_bytes(b"")
+    (tmp_path / model.CARD_FILE).write_text(
+        json.dumps({"format": model.MODEL_FORMAT, "hyper_parameters": model.HYPER_PARAMETERS})
+    )
+    with pytest.raises(IncompleteTrainingData):
+        model.staleness(tmp_path)
+    assert not (tmp_path / "model.tmp").exists()
 
 
 def test_writer_parts_refuse_a_writer_letter_two_files_use(tmp_path: Path) -> None:
@@ -95,7 +136,7 @@ def test_leave_one_writer_out_scores_all_38_writers(
         labels = labels_of(tips)
         classes = (np.unique(labels[:, 0]), np.array(sorted(URGENCIES)))
         probabilities = tuple((labels[:, i][:, None] == classes[i][None, :]).astype(float) for i in (0, 1))
-        return OutOfFold(classes, probabilities, (1.0, 1.0))
+        return OutOfFold(classes, probabilities, (1.0, 1.0), [() for _ in tips])  # no rule: the labels alone
 
     monkeypatch.setattr(tuning, "leave_one_writer_out", labels_as_probabilities)
     tuning.print_leave_one_writer_out([5.0])
