@@ -16,8 +16,8 @@ from triage.taxonomy import DANGER_ORDER, URGENCIES
 # at once), 20 when it would wait in a queue (medium, low). Chosen on the training writers only, each
 # writer's tips held out in turn (a stand-in for tips from outsiders; `python -m triage tune`). Over the 38
 # writers, of the pairs at least as safe as the model before (critical recall 0.985, 2 dangerous misses), high 5
-# and queue 20 had the best urgency macro-F1: 0.987 / 2 / 0.805 (queue 40: 0.987 / 0 / 0.782; 10 for both:
-# 0.992 / 2 / 0.787). With train.jsonl's 18 writers alone, 5 and 10 were chosen the same way (4 and 8 caught
+# and queue 20 had the best urgency macro-F1: 0.987 / 2 / 0.805 (queue 40: 0.987 / 0 / 0.782; high 10 and
+# queue 20: 0.992 / 2 / 0.787). With train.jsonl's 18 writers alone, 5 and 10 were chosen the same way (4 and 8 caught
 # fewer criticals; 6 and 12 barely more, for 1.1 points of urgency macro-F1).
 MISSED_CRITICAL_COST = 5.0
 QUEUED_CRITICAL_COST = 20.0

@@ -299,8 +299,8 @@ class OutOfFold:
 
 
 def _fired_indices(normalized_texts: Sequence[str]) -> list[tuple[int, ...]]:
-    """For each text, the position in RULES of each rule that fires on it (positions travel between
-    processes as they are; the rules themselves hold compiled patterns only once they run)."""
+    """For each text, the position in RULES of each rule that fires on it: positions, not the rules, come back
+    from the worker processes (a rule carries its patterns' text, kilobytes to pickle each time it fires)."""
     position = {rule: i for i, rule in enumerate(RULES)}
     return [tuple(position[rule] for rule in fired_rules(text)) for text in normalized_texts]
 
