@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from triage.dataset import IncompleteTrainingData, InvalidLabelledData, load_training, read_labelled
+from triage.decision import MISSED_CRITICAL_COST, QUEUED_CRITICAL_COST
 from triage.model import MODEL_FILE, ModelNotTrained, load_model, model_dir, staleness, train
 
 
@@ -172,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         nargs="+",
         default=[3.0, 4.0, 5.0, 6.0, 8.0],
-        help="costs of a critical ranked high to score; one left in a queue costs 4 times as much, as shipped",
+        help=(
+            "costs of a critical ranked high to score; one left in a queue costs "
+            f"{QUEUED_CRITICAL_COST / MISSED_CRITICAL_COST:g} times as much, as shipped"
+        ),
     )
     p.add_argument(
         "--no-writers", action="store_true", help="skip leave-one-writer-out (38 writers, about ten minutes)"

@@ -28,7 +28,8 @@ HOLDOUT5_FILE = DATA_DIR / "holdout5.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
 # What the model learns from: train.jsonl's 18 writers, then the 20 of holdout, holdout2 and holdout3, each
 # file's tips after the earlier files' (README, Triage). Dev, holdout4 and holdout5 are the test sets.
-TRAINING_FILES = (TRAIN_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE)
+ADDED_TRAINING_FILES = (HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE)
+TRAINING_FILES = (TRAIN_FILE, *ADDED_TRAINING_FILES)
 
 
 class InvalidLabelledData(ValueError):
@@ -91,7 +92,7 @@ def training_files(data_dir: Path = DATA_DIR) -> list[Path]:
     first = [merged] if merged.exists() else sorted(data_dir.glob(PARTS_GLOB))
     if not first:
         return []
-    rest = [data_dir / f.name for f in TRAINING_FILES if f != TRAIN_FILE]
+    rest = [data_dir / f.name for f in ADDED_TRAINING_FILES]
     missing = [f.name for f in rest if not f.exists()]
     if missing:
         raise IncompleteTrainingData(f"training data incomplete: {', '.join(missing)} missing from {data_dir}")

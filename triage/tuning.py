@@ -13,9 +13,9 @@ import numpy as np
 
 from triage.calibration import calibrated_probabilities, fit_temperature, mixed_urgency_scores
 from triage.dataset import (
+    ADDED_TRAINING_FILES,
     DATA_DIR,
     PARTS_GLOB,
-    TRAIN_FILE,
     TRAINING_FILES,
     LabelledTip,
     deduplicate,
@@ -120,7 +120,7 @@ def writer_parts(data_dir: Path = DATA_DIR) -> tuple[list[LabelledTip], np.ndarr
     an earlier file is dropped, as `load_training` drops duplicates."""
     tips, writers = _train_writer_parts(data_dir)
     all_tips, all_writers = list(tips), writers.tolist()
-    for name in (path.name for path in TRAINING_FILES if path != TRAIN_FILE):
+    for name in (path.name for path in ADDED_TRAINING_FILES):
         more, more_writers = _with_writers(data_dir / name)
         if set(more_writers) & set(all_writers):
             raise ValueError(f"{name}: a writer letter already used by another file")
