@@ -25,9 +25,13 @@ HOLDOUT3_FILE = DATA_DIR / "holdout3.jsonl"
 # alone: lines 1 to 199 by writer M (students, many in Spanish), 200 to 398 by writer N (adults).
 HOLDOUT4_FILE = DATA_DIR / "holdout4.jsonl"
 HOLDOUT5_FILE = DATA_DIR / "holdout5.jsonl"
+# holdout6: 399 tips by four more writers, from the taxonomy alone, 100 each in turn (O to R in
+# holdout6_writers.txt; one "test" message repeating older ones dropped): students in group chats, adults
+# who see children outside school, school staff, young people about themselves and those closest to them.
+HOLDOUT6_FILE = DATA_DIR / "holdout6.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
 # What the model learns from: train.jsonl's 18 writers, then the 20 of holdout, holdout2 and holdout3, each
-# file's tips after the earlier files' (README, Triage). Dev, holdout4 and holdout5 are the test sets.
+# file's tips after the earlier files' (README, Triage). Dev, holdout4, holdout5 and holdout6 are the test sets.
 ADDED_TRAINING_FILES = (HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE)
 TRAINING_FILES = (TRAIN_FILE, *ADDED_TRAINING_FILES)
 

@@ -15,6 +15,7 @@ from triage.dataset import (
     HOLDOUT3_FILE,
     HOLDOUT4_FILE,
     HOLDOUT5_FILE,
+    HOLDOUT6_FILE,
     HOLDOUT_FILE,
     TRAIN_FILE,
     TRAINING_FILES,
@@ -24,7 +25,16 @@ from triage.dataset import (
 from triage.taxonomy import CATEGORIES
 from triage.text import normalize
 
-ALL_FILES = [TRAIN_FILE, DEV_FILE, HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE]
+ALL_FILES = [
+    TRAIN_FILE,
+    DEV_FILE,
+    HOLDOUT_FILE,
+    HOLDOUT2_FILE,
+    HOLDOUT3_FILE,
+    HOLDOUT4_FILE,
+    HOLDOUT5_FILE,
+    HOLDOUT6_FILE,
+]
 NEAR_DUPLICATE_JACCARD = 0.8
 MAX_NEAR_DUPLICATE_SHARE = 0.02
 # Words that are common in Spanish and rare in English tips; two distinct ones mark a tip as Spanish or mixed.
@@ -126,9 +136,9 @@ def test_few_near_duplicates_within_and_across_files() -> None:
 
 
 def test_no_text_of_a_test_set_is_trained_on() -> None:
-    """Dev, holdout4 and holdout5 measure the model on writers it never saw: none of their texts may be in
+    """Dev, holdout4, holdout5 and holdout6 measure the model on writers it never saw: none of their texts may be in
     what it learns from (`load_training`, the four training files), not even once normalised."""
     trained = {normalize(tip.text) for tip in load_training()}
     assert len(trained) > 13000
-    for path in (DEV_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE):
+    for path in (DEV_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE, HOLDOUT6_FILE):
         assert not {normalize(tip.text) for tip in read_labelled(require(path))} & trained, path.name

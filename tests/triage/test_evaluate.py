@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from triage.cli import main
-from triage.dataset import DEV_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE
+from triage.dataset import DEV_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE, HOLDOUT6_FILE
 from triage.taxonomy import CATEGORIES, URGENCIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,15 +82,16 @@ def test_dev_category_macro_f1_does_not_fall(dev_report: dict[str, Any]) -> None
 
 
 ISSUE_FLOORS = {"critical_recall": 0.95, "urgency_macro_f1": 0.80, "category_macro_f1": 0.85}
-# The two test sets besides dev, by writers the model never trained on, both at the issue's floors
-# (README, Triage): holdout4 0.989 / 0 / 0.879 / 0.959, holdout5 0.975 / 0 / 0.812 / 0.925.
-HOLDOUTS = [(HOLDOUT4_FILE, 240, ISSUE_FLOORS), (HOLDOUT5_FILE, 398, ISSUE_FLOORS)]
+# The test sets besides dev, by writers the model never trained on, all at the issue's floors (README,
+# Triage): holdout4 0.989 / 0 / 0.879 / 0.959, holdout5 0.975 / 0 / 0.812 / 0.925, holdout6 1.000 / 0 / 0.839 / 0.948.
+HOLDOUTS = [(HOLDOUT4_FILE, 240, ISSUE_FLOORS), (HOLDOUT5_FILE, 398, ISSUE_FLOORS), (HOLDOUT6_FILE, 399, ISSUE_FLOORS)]
 
 
 @pytest.mark.parametrize(("path", "n", "floors"), HOLDOUTS, ids=[path.stem for path, _, _ in HOLDOUTS])
 def test_holdouts_hold_their_floors(trained_dir: Path, path: Path, n: int, floors: dict[str, float]) -> None:
     """Tips by writers the model never trained on: one in holdout4.jsonl (240 tips, a third critical, most of
-    those with the danger implied), two in holdout5.jsonl (398 tips: students' voices, then adults')."""
+    those with the danger implied), two in holdout5.jsonl (398 tips: students' voices, then adults'), four in
+    holdout6.jsonl (399 tips: students online, adults outside school, school staff, young people about themselves)."""
     report = json.loads(run_cli("evaluate", str(path), "--json").stdout)
     assert report["n"] == n
     assert report["dangerous_misses"] == 0
