@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     p.add_argument(
-        "--no-writers", action="store_true", help="skip leave-one-writer-out (38 writers, about ten minutes)"
+        "--no-writers", action="store_true", help="skip leave-one-writer-out (41 writers, about ten minutes)"
     )
     p.set_defaults(run=cmd_tune)
 

@@ -16,23 +16,23 @@ TRAIN_FILE = DATA_DIR / "train.jsonl"
 DEV_FILE = DATA_DIR / "dev.jsonl"
 # Written as test sets, trained on since (`TRAINING_FILES`): 1,000 tips by four writers, 250 lines each in turn
 # (I to L in holdout_writers.txt); 2,000 by eight later writers (holdout2_writers.txt, one letter a line);
-# 2,000 by eight more (A to H in holdout3_writers.txt).
+# 2,000 by eight more (A to H in holdout3_writers.txt); 240 by one more writer, a third of them critical and
+# most of those implied (Z in holdout4_writers.txt); 398 by two more, lines 1 to 199 by writer M (students,
+# many in Spanish) and 200 to 398 by writer N (adults), in holdout5_writers.txt.
 HOLDOUT_FILE = DATA_DIR / "holdout.jsonl"
 HOLDOUT2_FILE = DATA_DIR / "holdout2.jsonl"
 HOLDOUT3_FILE = DATA_DIR / "holdout3.jsonl"
-# The test sets besides dev, never trained on. holdout4: 240 tips by one more writer, from the taxonomy alone,
-# a third of them critical and most of those implied. holdout5: 398 tips by two more writers, from the taxonomy
-# alone: lines 1 to 199 by writer M (students, many in Spanish), 200 to 398 by writer N (adults).
 HOLDOUT4_FILE = DATA_DIR / "holdout4.jsonl"
 HOLDOUT5_FILE = DATA_DIR / "holdout5.jsonl"
-# holdout6: 399 tips by four more writers, from the taxonomy alone, 100 each in turn (O to R in
-# holdout6_writers.txt; one "test" message repeating older ones dropped): students in group chats, adults
-# who see children outside school, school staff, young people about themselves and those closest to them.
+# The test set besides dev, never trained on. holdout6: 399 tips by four more writers, from the taxonomy alone,
+# 100 each in turn (O to R in holdout6_writers.txt; one "test" message repeating older ones dropped): students
+# in group chats, adults who see children outside school, school staff, young people about themselves and
+# those closest to them.
 HOLDOUT6_FILE = DATA_DIR / "holdout6.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
-# What the model learns from: train.jsonl's 18 writers, then the 20 of holdout, holdout2 and holdout3, each
-# file's tips after the earlier files' (README, Triage). Dev, holdout4, holdout5 and holdout6 are the test sets.
-ADDED_TRAINING_FILES = (HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE)
+# What the model learns from: train.jsonl's 18 writers, then the 23 of holdout to holdout5, each file's tips
+# after the earlier files' (README, Triage). Dev and holdout6 are the test sets.
+ADDED_TRAINING_FILES = (HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE)
 TRAINING_FILES = (TRAIN_FILE, *ADDED_TRAINING_FILES)
 
 

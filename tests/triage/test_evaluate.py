@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from triage.cli import main
-from triage.dataset import DEV_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE, HOLDOUT6_FILE
+from triage.dataset import DEV_FILE, HOLDOUT6_FILE
 from triage.taxonomy import CATEGORIES, URGENCIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,12 +56,12 @@ def test_evaluate_json_has_exactly_the_documented_keys(dev_report: dict[str, Any
 
 # The issue asks for critical recall >= 0.95, no dangerous miss, urgency macro-F1 >= 0.80 and category
 # macro-F1 >= 0.85 on dev. The model meets the second and the fourth but not yet the others (README, Triage:
-# 0.920, 0, 0.705, 0.907 when these lines were last set, for the model trained on 38 writers), so the issue
+# 0.926, 0, 0.713, 0.900 when these lines were last set, for the model trained on 41 writers), so the issue
 # stays open. Until they are met, these tests hold the line where the model measurably is, so that no change
 # makes it worse unnoticed; raise them whenever the model improves. Training is not bit-identical across
 # CPUs (F1 moved by up to 0.003 between two machines), so the F1 lines sit a little below, and the critical
-# line allows one tip less than today (149 of 163).
-DEV_FLOORS = {"critical_recall": 0.91, "urgency_macro_f1": 0.70, "category_macro_f1": 0.90}
+# line allows two tips less than today (149 of 163).
+DEV_FLOORS = {"critical_recall": 0.91, "urgency_macro_f1": 0.705, "category_macro_f1": 0.895}
 MAX_DANGEROUS_MISSES = 0
 
 
@@ -82,16 +82,15 @@ def test_dev_category_macro_f1_does_not_fall(dev_report: dict[str, Any]) -> None
 
 
 ISSUE_FLOORS = {"critical_recall": 0.95, "urgency_macro_f1": 0.80, "category_macro_f1": 0.85}
-# The test sets besides dev, by writers the model never trained on, all at the issue's floors (README,
-# Triage): holdout4 0.989 / 0 / 0.879 / 0.959, holdout5 0.975 / 0 / 0.812 / 0.925, holdout6 1.000 / 0 / 0.839 / 0.948.
-HOLDOUTS = [(HOLDOUT4_FILE, 240, ISSUE_FLOORS), (HOLDOUT5_FILE, 398, ISSUE_FLOORS), (HOLDOUT6_FILE, 399, ISSUE_FLOORS)]
+# The test set besides dev, by writers the model never trained on, at the issue's floors (README, Triage:
+# holdout6 1.000 / 0 / 0.846 / 0.953).
+HOLDOUTS = [(HOLDOUT6_FILE, 399, ISSUE_FLOORS)]
 
 
 @pytest.mark.parametrize(("path", "n", "floors"), HOLDOUTS, ids=[path.stem for path, _, _ in HOLDOUTS])
 def test_holdouts_hold_their_floors(trained_dir: Path, path: Path, n: int, floors: dict[str, float]) -> None:
-    """Tips by writers the model never trained on: one in holdout4.jsonl (240 tips, a third critical, most of
-    those with the danger implied), two in holdout5.jsonl (398 tips: students' voices, then adults'), four in
-    holdout6.jsonl (399 tips: students online, adults outside school, school staff, young people about themselves)."""
+    """Tips by writers the model never trained on: four in holdout6.jsonl (399 tips: students online, adults
+    outside school, school staff, young people about themselves)."""
     report = json.loads(run_cli("evaluate", str(path), "--json").stdout)
     assert report["n"] == n
     assert report["dangerous_misses"] == 0

@@ -1,4 +1,4 @@
-"""Leave-one-writer-out's data: every training tip with its writer, over the 38 writers of the training files."""
+"""Leave-one-writer-out's data: every training tip with its writer, over the 41 writers of the training files."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_writer_parts_hold_every_training_tip_with_its_writer() -> None:
     assert tips == load_training()
     assert len(tips) == len(writers)
     assert len(set(train_writers.tolist())) == 18
-    assert len(set(writers.tolist())) == 38
+    assert len(set(writers.tolist())) == 41
     # The training tips come first, each with the same writer as in writer_parts.
     assert tips[: len(train_tips)] == train_tips
     assert writers[: len(train_tips)].tolist() == train_writers.tolist()
@@ -50,6 +50,8 @@ def _small_pool(directory: Path, holdout_writers: list[str]) -> None:
     _write(directory, "holdout", ["the bus was late today", "Locker 12 is stuck again"], holdout_writers)
     _write(directory, "holdout2", ["wifi is down in the library"], ["s"])
     _write(directory, "holdout3", ["the gym smells weird"], ["A"])
+    _write(directory, "holdout4", ["someone keyed a car in the lot"], ["Z"])
+    _write(directory, "holdout5", ["the water fountain is broken"], ["M"])
 
 
 def test_writer_parts_drop_a_text_seen_in_an_earlier_file_with_its_writer(tmp_path: Path) -> None:
@@ -61,8 +63,10 @@ def test_writer_parts_drop_a_text_seen_in_an_earlier_file_with_its_writer(tmp_pa
         "the bus was late today",
         "wifi is down in the library",
         "the gym smells weird",
+        "someone keyed a car in the lot",
+        "the water fountain is broken",
     ]
-    assert writers.tolist() == ["a", "b", "I", "s", "A"]
+    assert writers.tolist() == ["a", "b", "I", "s", "A", "Z", "M"]
     assert tips == load_training(tmp_path)  # what the model learns from, tip for tip
 
 
@@ -123,11 +127,11 @@ def test_writer_parts_refuse_a_writers_file_out_of_step(tmp_path: Path) -> None:
         writer_parts(tmp_path)
 
 
-def test_leave_one_writer_out_scores_all_38_writers(
+def test_leave_one_writer_out_scores_all_41_writers(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The wiring, with the slow per-writer training replaced: a stand-in that returns each tip's own label
-    with certainty must score as perfect, over the 38 writers' tips."""
+    with certainty must score as perfect, over the 41 writers' tips."""
     seen: dict[str, int] = {}
 
     def labels_as_probabilities(tips: list, writers: np.ndarray, **_: object) -> OutOfFold:
@@ -141,8 +145,9 @@ def test_leave_one_writer_out_scores_all_38_writers(
     tuning.print_leave_one_writer_out([5.0])
     out = capsys.readouterr().out
     tips, _ = writer_parts()
-    assert seen == {"tips": len(tips), "writers": 38}
-    assert "38 writers of train.jsonl, holdout.jsonl, holdout2.jsonl, holdout3.jsonl" in out
+    assert seen == {"tips": len(tips), "writers": 41}
+    pool = "train.jsonl, holdout.jsonl, holdout2.jsonl, holdout3.jsonl, holdout4.jsonl, holdout5.jsonl"
+    assert f"41 writers of {pool}" in out
     row = out.strip().splitlines()[-1].split()
     assert row[:3] == ["5", "1.000", "0"]
 
