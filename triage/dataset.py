@@ -31,7 +31,8 @@ HOLDOUT5_FILE = DATA_DIR / "holdout5.jsonl"
 HOLDOUT6_FILE = DATA_DIR / "holdout6.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
 # What the model learns from: train.jsonl's 18 writers, then the 23 of holdout to holdout5, each file's tips
-# after the earlier files' (README, Triage). Dev and holdout6 are the test sets.
+# after the earlier files' (README, Triage). Dev and holdout6 are the test sets. A writer is one letter, and
+# letters are case-sensitive: train.jsonl's a to r are not holdout3's A to H or holdout5's M and N.
 ADDED_TRAINING_FILES = (HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE)
 TRAINING_FILES = (TRAIN_FILE, *ADDED_TRAINING_FILES)
 

@@ -119,7 +119,7 @@ def test_at_least_15_percent_spanish_or_mixed(path: Path) -> None:
     assert spanish / len(tips) >= 0.15
 
 
-@pytest.mark.parametrize("path", TRAINING_FILES, ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", [*TRAINING_FILES, HOLDOUT6_FILE], ids=lambda path: path.stem)
 def test_every_tip_has_its_writer(path: Path) -> None:
     """Leave-one-writer-out needs the writer of each tip: one letter a line, line for line with the tips."""
     writers = require(path.with_name(f"{path.stem}_writers.txt")).read_text().split()

@@ -59,8 +59,8 @@ def test_evaluate_json_has_exactly_the_documented_keys(dev_report: dict[str, Any
 # 0.926, 0, 0.713, 0.900 when these lines were last set, for the model trained on 41 writers), so the issue
 # stays open. Until they are met, these tests hold the line where the model measurably is, so that no change
 # makes it worse unnoticed; raise them whenever the model improves. Training is not bit-identical across
-# CPUs (F1 moved by up to 0.003 between two machines), so the F1 lines sit a little below, and the critical
-# line allows two tips less than today (149 of 163).
+# CPUs (between two machines dev's F1 moved by up to 0.003, a 240-tip file's by 0.007), so the F1 lines sit a
+# little below, and the critical line allows two tips less than today (149 of 163).
 DEV_FLOORS = {"critical_recall": 0.91, "urgency_macro_f1": 0.705, "category_macro_f1": 0.895}
 MAX_DANGEROUS_MISSES = 0
 
