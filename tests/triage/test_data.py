@@ -16,7 +16,9 @@ from triage.dataset import (
     HOLDOUT4_FILE,
     HOLDOUT5_FILE,
     HOLDOUT6_FILE,
+    HOLDOUT7_FILE,
     HOLDOUT_FILE,
+    TRAIN2_FILE,
     TRAIN_FILE,
     TRAINING_FILES,
     load_training,
@@ -34,6 +36,8 @@ ALL_FILES = [
     HOLDOUT4_FILE,
     HOLDOUT5_FILE,
     HOLDOUT6_FILE,
+    HOLDOUT7_FILE,
+    TRAIN2_FILE,
 ]
 NEAR_DUPLICATE_JACCARD = 0.8
 MAX_NEAR_DUPLICATE_SHARE = 0.02
@@ -119,7 +123,10 @@ def test_at_least_15_percent_spanish_or_mixed(path: Path) -> None:
     assert spanish / len(tips) >= 0.15
 
 
-@pytest.mark.parametrize("path", [*TRAINING_FILES, HOLDOUT6_FILE], ids=lambda path: path.stem)
+WRITTEN_BY_KNOWN_WRITERS = [*TRAINING_FILES, HOLDOUT6_FILE, HOLDOUT7_FILE, TRAIN2_FILE]
+
+
+@pytest.mark.parametrize("path", WRITTEN_BY_KNOWN_WRITERS, ids=lambda path: path.stem)
 def test_every_tip_has_its_writer(path: Path) -> None:
     """Leave-one-writer-out needs the writer of each tip: one letter a line, line for line with the tips."""
     writers = require(path.with_name(f"{path.stem}_writers.txt")).read_text().split()
@@ -136,9 +143,9 @@ def test_few_near_duplicates_within_and_across_files() -> None:
 
 
 def test_no_text_of_a_test_set_is_trained_on() -> None:
-    """Dev and holdout6 measure the model on writers it never saw: none of their texts may be in what it learns
-    from (`load_training`, the six training files), not even once normalised."""
+    """Dev, holdout6 and holdout7 measure the model on writers it never saw: none of their texts may be in what
+    it learns from (`load_training`, the six training files), not even once normalised."""
     trained = {normalize(tip.text) for tip in load_training()}
     assert len(trained) > 14000
-    for path in (DEV_FILE, HOLDOUT6_FILE):
+    for path in (DEV_FILE, HOLDOUT6_FILE, HOLDOUT7_FILE):
         assert not {normalize(tip.text) for tip in read_labelled(require(path))} & trained, path.name
