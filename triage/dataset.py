@@ -38,10 +38,12 @@ HOLDOUT7_FILE = DATA_DIR / "holdout7.jsonl"
 TRAIN2_FILE = DATA_DIR / "train2.jsonl"
 PARTS_GLOB = "parts/train_*.jsonl"
 # What the model learns from: train.jsonl's 18 writers, then the 23 of holdout to holdout5, each file's tips
-# after the earlier files' (README, Triage). Dev, holdout6 and holdout7 are the test sets. A writer is one letter, and
-# letters are case-sensitive: train.jsonl's a to r are not holdout3's A to H or holdout5's M and N.
+# after the earlier files' (README, Triage). A writer is one letter, and letters are case-sensitive:
+# train.jsonl's a to r are not holdout3's A to H or holdout5's M and N.
 ADDED_TRAINING_FILES = (HOLDOUT_FILE, HOLDOUT2_FILE, HOLDOUT3_FILE, HOLDOUT4_FILE, HOLDOUT5_FILE)
 TRAINING_FILES = (TRAIN_FILE, *ADDED_TRAINING_FILES)
+# What measures it, never trained on.
+TEST_FILES = (DEV_FILE, HOLDOUT6_FILE, HOLDOUT7_FILE)
 
 
 class InvalidLabelledData(ValueError):
