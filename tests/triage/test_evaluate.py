@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from triage.cli import main
-from triage.dataset import DEV_FILE, HOLDOUT6_FILE, HOLDOUT7_FILE
+from triage.dataset import DEV_FILE, HOLDOUT6_FILE, HOLDOUT7_FILE, HOLDOUT8_FILE
 from triage.taxonomy import CATEGORIES, URGENCIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,15 +83,19 @@ def test_dev_category_macro_f1_does_not_fall(dev_report: dict[str, Any]) -> None
 
 ISSUE_FLOORS = {"critical_recall": 0.95, "urgency_macro_f1": 0.80, "category_macro_f1": 0.85}
 # The test sets besides dev, by writers the model never trained on, at the issue's floors (README, Triage:
-# holdout6 1.000 / 0 / 0.846 / 0.953, holdout7 0.983 / 0 / 0.856 / 0.939).
-HOLDOUTS = [(HOLDOUT6_FILE, 399, ISSUE_FLOORS), (HOLDOUT7_FILE, 400, ISSUE_FLOORS)]
+# holdout6 1.000 / 0 / 0.846 / 0.953, holdout7 0.983 / 0 / 0.856 / 0.939, holdout8 1.000 / 0 / 0.853 / 0.959).
+HOLDOUTS = [
+    (HOLDOUT6_FILE, 399, ISSUE_FLOORS),
+    (HOLDOUT7_FILE, 400, ISSUE_FLOORS),
+    (HOLDOUT8_FILE, 954, ISSUE_FLOORS),
+]
 
 
 @pytest.mark.parametrize(("path", "n", "floors"), HOLDOUTS, ids=[path.stem for path, _, _ in HOLDOUTS])
 def test_holdouts_hold_their_floors(trained_dir: Path, path: Path, n: int, floors: dict[str, float]) -> None:
     """Tips by writers the model never trained on: four in holdout6.jsonl (399 tips: students online, adults
     outside school, school staff, young people about themselves), two in holdout7.jsonl (400 tips: parents and
-    grandparents, students about what they saw in person)."""
+    grandparents, students about what they saw in person), eight in holdout8.jsonl (954 tips)."""
     report = json.loads(run_cli("evaluate", str(path), "--json").stdout)
     assert report["n"] == n
     assert report["dangerous_misses"] == 0
