@@ -20,6 +20,7 @@ __all__ = [
     "TIP_PATH",
     "ack_confirmed_reply",
     "alert_text",
+    "already_acknowledged_reply",
     "category_label",
     "folded_text",
     "help_reply",
@@ -119,6 +120,11 @@ def folded_text(*, count: int, school: str, category: str, base_url: str) -> str
 
 def ack_confirmed_reply(ref: str) -> str:
     return f"Acknowledged #{_clean_ref(ref)}, thank you."
+
+
+def already_acknowledged_reply(ref: str) -> str:
+    # Not who took it: the reply goes to a phone, and the console shows that to those who may see it.
+    return f"#{_clean_ref(ref)} was already acknowledged. Nothing was changed."
 
 
 def nothing_to_ack_reply() -> str:

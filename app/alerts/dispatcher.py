@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from app.alerts.claims import db_claim_due_alerts
-from app.alerts.escalation import db_escalate_overdue
+from app.alerts.escalation import db_escalate_overdue, db_fail_folded_into
 from app.alerts.planning import ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
 from app.database import reading
@@ -226,6 +226,11 @@ def send_one(alert_id: int, owner: str) -> str:
         db.session.execute(update(Alert).where(Alert.id.in_(plan.companion_ids), waiting)
                            .values(status=AlertStatus.FOLDED.value, sent_at=sent_at, lease_owner=None,
                                    lease_until=None))
+        # A failure callback that got here first: the tips folded into this SMS were not told either.
+        status, error_code = db.session.execute(
+            select(Alert.status, Alert.error_code).where(Alert.id == alert_id)).one()
+        if status == AlertStatus.FAILED.value:
+            db_fail_folded_into(alert_id, error_code or AlertStatus.FAILED.value)
     db.session.commit()
     log_event(log, "alert sent", alert=alert_id, tip=plan.ref, urgency=plan.urgency,
               folded=len(plan.companion_ids))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.alerts.planning import (
@@ -51,6 +51,28 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     repeat = alert.repeat + 1 if alert.chain_position >= position else 1
     return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="repeat", repeat=repeat,
                  status=AlertStatus.PENDING.value, due_at=now)
+
+
+def db_fail_folded_into(carrier_id: int, error_code: str) -> int:
+    """The "+N related tips" SMS of `carrier_id` failed: the tips folded into it were told to no one either, so
+    they fail with it and escalate at once like the carrier's own tip. Returns the rows failed.
+
+    A folded row is tied to its carrier by the send: the same person, incident and sent_at (one UPDATE wrote
+    both). The carrier's sent_at is read in SQL, so a callback racing the dispatcher's commit still finds them.
+    """
+    carrier = select(Alert.staff_id, Alert.sent_at, Tip.incident_id).join(Tip, Tip.id == Alert.tip_id).where(
+        Alert.id == carrier_id).subquery()
+    result = db.session.execute(
+        update(Alert)
+        .where(Alert.id != carrier_id, Alert.status == AlertStatus.FOLDED.value,
+               Alert.staff_id == select(carrier.c.staff_id).scalar_subquery(),
+               Alert.sent_at == select(carrier.c.sent_at).scalar_subquery(),
+               Alert.tip_id.in_(select(Tip.id).where(Tip.incident_id == select(carrier.c.incident_id)
+                                                     .scalar_subquery())))
+        .values(status=AlertStatus.FAILED.value, error_code=error_code)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _overdue_in_sql(now: datetime) -> ColumnElement[bool]:

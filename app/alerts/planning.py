@@ -145,6 +145,22 @@ def db_alert_after_relabel(tip: Tip) -> Alert | None:
     """
     if tip.acknowledged_at is not None or tip.effective_urgency not in SMS_URGENCIES:
         return None
+    now = utcnow()
+    if tip.effective_urgency in IMMEDIATE_URGENCIES:
+        # Raised from medium: a row waiting for the school day (or to be folded, which critical never is)
+        # goes now, and its acknowledgement timeout counts from now, as for a row written now. Rows backing
+        # off after a failed send keep their backoff.
+        waiting = db.session.scalar(
+            select(Alert).where(Alert.tip_id == tip.id, Alert.status == AlertStatus.PENDING.value,
+                                Alert.due_at > now, Alert.send_failures == 0)
+            .order_by(Alert.id.desc()).limit(1)
+        )
+        if waiting is not None:
+            waiting.due_at = waiting.created_at = now
+            if waiting.kind == "folded":  # back to what it was before it was postponed
+                earlier = db.session.scalar(select(Alert.id).where(Alert.tip_id == tip.id, Alert.id < waiting.id))
+                waiting.kind = "initial" if earlier is None else "escalation"
+            return waiting
     pending = db.session.scalar(
         select(Alert.id).where(Alert.tip_id == tip.id, Alert.status.in_(_OPEN_ALERT)).limit(1)
     )
@@ -153,7 +169,6 @@ def db_alert_after_relabel(tip: Tip) -> Alert | None:
     route = db_alert_route(tip.school_id)
     if route.first is None:
         return None
-    now = utcnow()
     due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(route, now)
     position, staff_id = route.first
     alert = Alert(tip_id=tip.id, staff_id=staff_id, chain_position=position, kind="initial",

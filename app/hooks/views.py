@@ -8,6 +8,7 @@ else gets 403 and changes nothing. Twilio retries webhooks, so every handler is 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from xml.sax.saxutils import escape
 
 from flask import Response, abort, current_app, request
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from app import audit
 from app.alerts.acknowledge import db_acknowledge_tip, newest_open_alert_for, open_alert_for_ref
+from app.alerts.escalation import db_fail_folded_into
 from app.extensions import csrf, db
 from app.hooks import bp
 from app.logs import log_event
@@ -48,37 +50,58 @@ def _twiml(message: str) -> Response:
 def inbound_sms() -> Response:
     _require_twilio_signature()
     sender = request.form.get("From", "")
-    staff = db.session.scalar(select(Staff).where(Staff.phone == sender, Staff.active.is_(True)))
-    if staff is None:
+    # Phones are not unique (a dispatch desk shared by two agencies' accounts): a reply speaks for every
+    # active account with that number.
+    accounts = list(db.session.scalars(
+        select(Staff).where(Staff.phone == sender, Staff.active.is_(True)).order_by(Staff.id)))
+    if not accounts:
         return _twiml(texts.unknown_number_reply())
     reply = parse_reply(request.form.get("Body", ""))
     if reply.kind == "stop":
-        staff.sms_opted_out = True
-        staff.sms_opted_out_at = utcnow()
-        audit.record("staff.sms_opted_out", actor=staff)
+        for staff in accounts:
+            staff.sms_opted_out = True
+            staff.sms_opted_out_at = utcnow()
+            audit.record("staff.sms_opted_out", actor=staff)
         db.session.commit()
-        log_event(log, "staff opted out of SMS: skipped in escalation chains until START", logging.WARNING,
-                  staff=staff.id)
+        for staff in accounts:
+            log_event(log, "staff opted out of SMS: skipped in escalation chains until START", logging.WARNING,
+                      staff=staff.id)
         return _twiml(texts.stop_reply())
     if reply.kind == "start":
-        staff.sms_opted_out = False
-        staff.sms_opted_out_at = None
-        audit.record("staff.sms_opted_in", actor=staff)
+        for staff in accounts:
+            staff.sms_opted_out = False
+            staff.sms_opted_out_at = None
+            audit.record("staff.sms_opted_in", actor=staff)
         db.session.commit()
         return _twiml(texts.start_reply())
     if reply.kind == "help":
         return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
     if reply.kind != "ack":
         return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
-    alert = open_alert_for_ref(staff, reply.ref) if reply.ref else newest_open_alert_for(staff)
-    if alert is None:
+    found = _alert_to_acknowledge(accounts, reply.ref)
+    if found is None:
         return _twiml(texts.unknown_ref_reply() if reply.ref else texts.nothing_to_ack_reply())
+    staff, alert = found
     tip = db.session.get(Tip, alert.tip_id)
     assert tip is not None
-    db_acknowledge_tip(tip, staff, via="sms")
+    if not db_acknowledge_tip(tip, staff, via="sms"):
+        return _twiml(texts.already_acknowledged_reply(tip.ref))
     db.session.commit()
     log_event(log, "tip acknowledged by SMS", tip=tip.ref, staff=staff.id)
     return _twiml(texts.ack_confirmed_reply(tip.ref))
+
+
+def _alert_to_acknowledge(accounts: list[Staff], ref: str | None) -> tuple[Staff, Alert] | None:
+    """The account and alert a reply acknowledges: the alert of tip `ref` sent to any of them, or without a
+    reference the newest open alert sent to any of them."""
+    if ref:
+        for staff in accounts:
+            alert = open_alert_for_ref(staff, ref)
+            if alert is not None:
+                return staff, alert
+        return None
+    newest = [(staff, alert) for staff in accounts if (alert := newest_open_alert_for(staff)) is not None]
+    return max(newest, key=lambda found: (found[1].sent_at or datetime.min, found[1].id), default=None)
 
 
 @bp.post("/twilio/status")
@@ -103,7 +126,10 @@ def delivery_status() -> Response:
         # Undelivered or failed at the carrier: the next person is told on the dispatcher's next round.
         alert.status = AlertStatus.FAILED.value
         alert.error_code = error_code or status
-        log_event(log, "alert undelivered, escalating", logging.WARNING, alert=alert.id, code=alert.error_code)
+        # The tips folded into a "+N related tips" SMS were not told either: they escalate with it.
+        folded = db_fail_folded_into(alert.id, alert.error_code)
+        log_event(log, "alert undelivered, escalating", logging.WARNING, alert=alert.id, code=alert.error_code,
+                  folded=folded)
     db.session.commit()
     if alert.status == AlertStatus.FAILED.value:
         from app.alerts.signals import wake_dispatcher

@@ -75,3 +75,25 @@ def staff_by_phone(phone: str) -> Staff:
     staff = db.session.scalar(select(Staff).where(Staff.phone == phone))
     assert staff is not None
     return staff
+
+
+def post_status(app: Flask, token: str, alert_id: int, sid: str, status: str, error_code: int) -> int:
+    """A signed delivery-status callback for one alert, as Twilio posts it; returns the HTTP status."""
+    from tests.fakes.twilio_webhooks import signed_headers
+
+    url = f"{CLOSED_PORT_URL}/hooks/twilio/status?alert={alert_id}"
+    params = {"MessageSid": sid, "MessageStatus": status, "ErrorCode": str(error_code), "AccountSid": FAKE_ACCOUNT_SID}
+    response = app.test_client().post(f"/hooks/twilio/status?alert={alert_id}", data=params,
+                                      headers=signed_headers(url, params, token), base_url=CLOSED_PORT_URL)
+    return int(response.status_code)
+
+
+def post_sms(app: Flask, token: str, from_: str, body: str) -> str:
+    """A signed inbound SMS, as Twilio posts it; returns the reply (TwiML) the app answers with."""
+    from tests.fakes.twilio_webhooks import inbound_sms_params, signed_headers
+
+    url = f"{CLOSED_PORT_URL}/hooks/twilio/sms"
+    params = inbound_sms_params(from_, body, to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID)
+    response = app.test_client().post("/hooks/twilio/sms", data=params, headers=signed_headers(url, params, token),
+                                      base_url=CLOSED_PORT_URL)
+    return response.get_data(as_text=True)

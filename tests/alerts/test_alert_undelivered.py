@@ -1,0 +1,89 @@
+"""A delivery the carrier reports failed: every tip that SMS stood for escalates, and no reply acknowledges it."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+import app.alerts.dispatcher as dispatcher
+import app.alerts.planning as planning
+from app.alerts.dispatcher import run_once
+from app.extensions import db
+from app.models import Alert, AlertStatus, Tip, utcnow
+from tests.alerts.conftest import TipInfo, alerts_of, chain_phones, make_tip, post_sms, post_status
+
+IN_HOURS = datetime(2026, 11, 23, 17, 0)  # a Monday, 10:00 in Casper: medium tips are due at once
+
+
+def _fold_two_tips(urgency: str) -> tuple[TipInfo, TipInfo]:
+    """One SMS of an incident, then two more tips of it sent as one "+2 related tips" SMS."""
+    make_tip("KWHS", urgency, "bullying")
+    run_once("w")
+    second, third = make_tip("KWHS", urgency, "bullying"), make_tip("KWHS", urgency, "bullying")
+    assert run_once("w").get("postponed") == 2
+    db.session.execute(update(Alert).where(Alert.kind == "folded").values(due_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    return second, third
+
+
+@pytest.mark.parametrize("urgency", ["medium", "high"])
+def test_tips_folded_into_an_undelivered_sms_escalate_with_it(alert_app, fake_twilio, monkeypatch, urgency):
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)  # only the failure can escalate during the test
+    monkeypatch.setattr(planning, "utcnow", lambda: IN_HOURS)
+    with alert_app.app_context():
+        second, third = _fold_two_tips(urgency)
+        run_once("w")
+        assert "+2 related tips" in fake_twilio.messages[-1].body
+        (carrier,) = [a for a in alerts_of(second.ref) + alerts_of(third.ref) if a.twilio_sid]
+        carrier_id, sid = carrier.id, carrier.twilio_sid
+    assert post_status(alert_app, fake_twilio.auth_token, carrier_id, sid, "undelivered", 30003) == 204
+    with alert_app.app_context():
+        run_once("w")
+        for info in (second, third):
+            rows = [(a.chain_position, a.status) for a in alerts_of(info.ref)]
+            assert rows[0] == (1, AlertStatus.FAILED.value) and rows[1][0] == 2, rows
+
+
+def test_a_failure_callback_that_beats_the_folded_send_still_escalates_its_folded_tips(alert_app, fake_twilio,
+                                                                                         monkeypatch):
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
+    with alert_app.app_context():
+        second, third = _fold_two_tips("high")
+        real = dispatcher.sms_transport()
+
+    class FailsBeforeTheSidIsRecorded:
+        def send(self, to, body, *, status_callback, validity_period_s=None):
+            result = real.send(to, body, status_callback=status_callback, validity_period_s=validity_period_s)
+            alert_id = int(status_callback.rsplit("=", 1)[1])
+            assert post_status(alert_app, fake_twilio.auth_token, alert_id, result.sid, "failed", 30005) == 204
+            return result
+
+    monkeypatch.setattr(dispatcher, "sms_transport", FailsBeforeTheSidIsRecorded)
+    with alert_app.app_context():
+        run_once("w")
+        monkeypatch.undo()
+        run_once("w")
+        for info in (second, third):
+            assert [(a.chain_position, a.status) for a in alerts_of(info.ref)][0] == (1, AlertStatus.FAILED.value)
+            assert [a.chain_position for a in alerts_of(info.ref)] == [1, 2]
+
+
+def test_reply_1_never_acknowledges_a_tip_whose_sms_was_undelivered(alert_app, fake_twilio):
+    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=3600)  # no timeout escalation during the test
+    with alert_app.app_context():
+        read = make_tip("KWHS", "critical", "weapon")
+        run_once("w")
+        unseen = make_tip("KWHS", "critical", "threat_of_violence")
+        run_once("w")
+        primary = chain_phones("KWHS")[0]
+        (row,) = alerts_of(unseen.ref)
+        row_id, sid = row.id, row.twilio_sid
+    # The newer SMS never reached the phone; the primary answers the one they read, as it says: "Reply 1".
+    assert post_status(alert_app, fake_twilio.auth_token, row_id, sid, "undelivered", 30007) == 204
+    token = fake_twilio.auth_token
+    assert f"Acknowledged #{read.ref}" in post_sms(alert_app, token, primary, "1")
+    assert "Nothing to acknowledge" in post_sms(alert_app, token, primary, "1")
+    with alert_app.app_context():
+        assert db.session.get(Tip, unseen.id).acknowledged_at is None
+    # Naming the tip is deliberate (they learned the reference somewhere): that still acknowledges it.
+    assert f"Acknowledged #{unseen.ref}" in post_sms(alert_app, token, primary, f"ACK {unseen.ref}")

@@ -1,0 +1,88 @@
+"""Replies from staff phones: a number several accounts share, and a tip someone else already took."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.alerts.dispatcher import run_once
+from app.extensions import db
+from app.models import Alert, AlertStatus, Staff, Tip, utcnow
+from notifications import messages
+from tests.alerts.conftest import TipInfo, chain_phones, make_tip, post_sms, staff_by_phone
+
+DESK = "+13075550111"  # CPD Dispatch's number, given to NCSO Dispatch too: one consolidated desk
+
+
+def _share_the_desk() -> tuple[int, int]:
+    cpd = db.session.scalar(select(Staff).where(Staff.email == "dispatch@cpd.example"))
+    ncso = db.session.scalar(select(Staff).where(Staff.email == "dispatch@ncso.example"))
+    ncso.phone = DESK  # the admin form accepts it: phones are not unique
+    db.session.commit()
+    return cpd.id, ncso.id
+
+
+def _sent_to(info: TipInfo, staff_id: int, position: int, minutes_ago: int = 0) -> None:
+    """The chain got as far as `staff_id` (what escalation writes and the dispatcher sends)."""
+    sent_at = utcnow() - timedelta(minutes=minutes_ago)
+    db.session.add(Alert(tip_id=info.id, staff_id=staff_id, chain_position=position, kind="escalation",
+                         status=AlertStatus.SENT.value, sent_at=sent_at, due_at=sent_at))
+    db.session.commit()
+
+
+def _acknowledged_by(info: TipInfo) -> int | None:
+    tip = db.session.get(Tip, info.id)
+    return tip.acknowledged_by_id
+
+
+def test_ack_from_a_shared_phone_acknowledges_the_tip_for_the_account_it_was_sent_to(alert_app, fake_twilio):
+    with alert_app.app_context():
+        cpd, ncso = _share_the_desk()
+        city, rural = make_tip("KWHS", "critical"), make_tip("MES", "critical")
+        _sent_to(city, cpd, 4)
+        _sent_to(rural, ncso, 4)
+    assert f"Acknowledged #{rural.ref}" in post_sms(alert_app, fake_twilio.auth_token, DESK, f"ACK {rural.ref}")
+    assert f"Acknowledged #{city.ref}" in post_sms(alert_app, fake_twilio.auth_token, DESK, f"ACK {city.ref}")
+    with alert_app.app_context():
+        assert (_acknowledged_by(rural), _acknowledged_by(city)) == (ncso, cpd)
+
+
+def test_reply_1_from_a_shared_phone_acknowledges_the_newest_alert_of_any_of_its_accounts(alert_app, fake_twilio):
+    with alert_app.app_context():
+        cpd, ncso = _share_the_desk()
+        city, rural = make_tip("KWHS", "critical"), make_tip("MES", "critical")
+        _sent_to(rural, ncso, 4, minutes_ago=1)
+        _sent_to(city, cpd, 4, minutes_ago=5)
+    assert f"Acknowledged #{rural.ref}" in post_sms(alert_app, fake_twilio.auth_token, DESK, "1")
+    assert f"Acknowledged #{city.ref}" in post_sms(alert_app, fake_twilio.auth_token, DESK, "1")
+    with alert_app.app_context():
+        assert (_acknowledged_by(rural), _acknowledged_by(city)) == (ncso, cpd)
+
+
+def test_stop_and_start_from_a_shared_phone_apply_to_every_account_with_it(alert_app, fake_twilio):
+    with alert_app.app_context():
+        _share_the_desk()
+    post_sms(alert_app, fake_twilio.auth_token, DESK, "STOP")
+    with alert_app.app_context():
+        assert [s.sms_opted_out for s in db.session.scalars(select(Staff).where(Staff.phone == DESK))] == [True, True]
+    post_sms(alert_app, fake_twilio.auth_token, DESK, "START")
+    with alert_app.app_context():
+        assert [s.sms_opted_out for s in db.session.scalars(select(Staff).where(Staff.phone == DESK))] == [False, False]
+
+
+def test_ack_for_a_tip_someone_else_already_acknowledged_says_so(alert_app, fake_twilio):
+    with alert_app.app_context():
+        info = make_tip("KWHS", "critical")
+        run_once("w")
+        primary, backup = chain_phones("KWHS")[:2]
+        backup_id = staff_by_phone(backup).id
+        _sent_to(info, backup_id, 2)
+    assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, backup, f"ACK {info.ref}")
+    late = post_sms(alert_app, fake_twilio.auth_token, primary, f"ACK {info.ref}")
+    assert f"#{info.ref} was already acknowledged" in late and "thank you" not in late
+    with alert_app.app_context():
+        assert _acknowledged_by(info) == backup_id
+
+
+def test_the_already_acknowledged_reply_fits_one_gsm7_segment():
+    text = messages.already_acknowledged_reply("7kq2mx")
+    assert messages.is_gsm7(text) and messages.segments(text) == 1, text
