@@ -158,6 +158,9 @@ def configure_sqlite(engine: Engine, busy_timeout_s: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted content is overwritten with zeros, not left in free space: crypto-shredding (app/retention.py)
+        # must leave no wrapped key behind. Set here because SQLite's own default is off unless built otherwise.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, event, or_, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from app import audit
 from app.extensions import db
@@ -87,11 +90,46 @@ def db_purge_expired_tips(now: datetime | None = None, dry_run: bool = False,
     result = PurgeResult([tip.ref for tip in tips], dry_run=dry_run, more=more)
     if dry_run or not tips:
         return result
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Zero what the shredding frees, even on a connection opened without it (app/database.py sets it on
+        # every connection; a build of SQLite or a connection made otherwise may not have it), and once the
+        # caller commits, move the WAL into the database file and empty it: until then the WAL and the main
+        # file's old pages still hold the wrapped key and the ciphertexts.
+        db.session.execute(text("PRAGMA secure_delete=ON"))
+        _checkpoint_after_commit(db.session())
     db_shred_tips(tips, now)
     audit.record("tips.purged", actor_label="retention", count=result.count, refs=result.refs,
                  retention_days=int(current_app.config["RETENTION_DAYS"]))
     log_event(log, "tips crypto-shredded after retention", count=result.count)
     return result
+
+
+_CHECKPOINT_PENDING = "tipline_checkpoint_after_commit"
+
+
+def _checkpoint_after_commit(session: Session) -> None:
+    if not session.info.get(_CHECKPOINT_PENDING):
+        session.info[_CHECKPOINT_PENDING] = True
+        event.listen(session, "after_commit", _checkpoint_wal, once=True)
+
+
+def _checkpoint_wal(session: Session) -> None:
+    """PRAGMA wal_checkpoint(TRUNCATE) on a connection of its own (the session's transaction has ended)."""
+    session.info.pop(_CHECKPOINT_PENDING, None)
+    try:
+        raw = db.engine.raw_connection()
+        try:
+            busy, _, _ = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+    except (sqlite3.Error, SQLAlchemyError) as exc:
+        log_event(log, "WAL checkpoint after purge failed; shredded content stays in the WAL until the next one",
+                  logging.WARNING, error=type(exc).__name__)
+        return
+    if busy:
+        # A reader held an older snapshot past the busy timeout; the next purge (or checkpoint) completes it.
+        log_event(log, "WAL checkpoint after purge incomplete; shredded content stays in the WAL until the next one",
+                  logging.WARNING)
 
 
 def purge_expired_tips(now: datetime | None = None, batch: int = DEFAULT_BATCH,

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 from flask.cli import with_appcontext
@@ -51,32 +51,49 @@ def export_labels_command(out: Path | None) -> None:
     tips = db.session.scalars(
         select(Tip).where(Tip.label_category.isnot(None), Tip.wrapped_dek.isnot(None)).order_by(Tip.id)
     ).all()
-    if out is None:
-        count, skipped = _write_labels(tips, sys.stdout)
-    else:
-        out.touch(mode=0o600, exist_ok=True)
-        out.chmod(0o600)  # decrypted tips: never world-readable
-        with out.open("w", encoding="utf-8") as handle:
-            count, skipped = _write_labels(tips, handle)
-    audit.record("labels.exported", actor_label="cli", count=count, skipped=skipped)
+    exported: list[str] = []  # references of the tips decrypted and handed to the output
+    skipped: list[str] = []
+    try:
+        if out is None:
+            _write_labels(tips, sys.stdout, exported, skipped)
+        else:
+            out.touch(mode=0o600, exist_ok=True)
+            out.chmod(0o600)  # decrypted tips: never world-readable
+            with out.open("w", encoding="utf-8") as handle:
+                _write_labels(tips, handle, exported, skipped)
+    except BaseException as exc:
+        # Stopped part-way (a missing key, a full disk, a closed pipe, Ctrl-C): what was already written is
+        # decrypted tips outside the database, so the export is recorded all the same, as incomplete.
+        db.session.rollback()
+        _record_export(exported, skipped, stopped_by=type(exc).__name__)
+        raise
+    _record_export(exported, skipped)
+    click.echo(f"exported {len(exported)} labelled tips ({len(skipped)} could not be opened)", err=True)
+
+
+def _record_export(exported: list[str], skipped: list[str], stopped_by: str | None = None) -> None:
+    """The `labels.exported` event: which tips, by reference (never their text), and whether it completed."""
+    detail: dict[str, Any] = {"count": len(exported), "refs": exported, "skipped": len(skipped),
+                             "skipped_refs": skipped}
+    if stopped_by is not None:
+        detail.update(complete=False, stopped_by=stopped_by)
+    audit.record("labels.exported", actor_label="cli", **detail)
     db.session.commit()
-    click.echo(f"exported {count} labelled tips ({skipped} could not be opened)", err=True)
 
 
-def _write_labels(tips: Sequence[Tip], handle: TextIO) -> tuple[int, int]:
-    count = skipped = 0
+def _write_labels(tips: Sequence[Tip], handle: TextIO, exported: list[str], skipped: list[str]) -> None:
+    """Write each tip as a JSON line; append its reference to `exported` (or `skipped`) as it goes."""
     for tip in tips:
         try:
             text = open_tip_text(tip)
         except KeyringUnavailable as exc:
             raise click.ClickException(f"cannot open tips: {exc}") from None
         except (DecryptionFailed, TipShredded):
-            skipped += 1
+            skipped.append(tip.ref)
             continue
         line = {"text": text, "category": tip.label_category, "urgency": tip.label_urgency or tip.urgency}
+        exported.append(tip.ref)  # before the write: a line cut short by a failing write is still recorded
         handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-        count += 1
-    return count, skipped
 
 
 COMMANDS = [audit_group, triage_group]

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 DISTRICT_TZ = ZoneInfo("America/Denver")
 _QUARTER = re.compile(r"(\d{4})[-_ ]?Q([1-4])", re.IGNORECASE)
+MIN_YEAR, MAX_YEAR = MINYEAR + 1, MAXYEAR - 1
 
 
 class BadQuarter(ValueError):
-    """A ?quarter= value that is not of the form 2026Q4."""
+    """A ?quarter= value that is not of the form 2026Q4, or outside the years a date can hold."""
 
 
 def _local_midnight_utc(day: date) -> datetime:
@@ -35,7 +36,11 @@ class Quarter:
         match = _QUARTER.fullmatch(text.strip())
         if match is None:
             raise BadQuarter(f"{text!r} is not a quarter like 2026Q4")
-        return cls(int(match.group(1)), int(match.group(2)))
+        year = int(match.group(1))
+        # A report also needs the previous quarter and the next one's start: both must be real dates.
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise BadQuarter(f"{text!r} is outside the years {MIN_YEAR} to {MAX_YEAR}")
+        return cls(year, int(match.group(2)))
 
     @classmethod
     def containing(cls, utc_naive: datetime) -> Quarter:

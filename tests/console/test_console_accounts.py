@@ -130,6 +130,7 @@ def test_export_labels_writes_corrected_tips_as_jsonl(world: World, tmp_path) ->
         corrected.label_category, corrected.label_urgency = "weapon", "high"
         make_tip(world.school_a, "not corrected")
         db.session.commit()
+        ref = corrected.ref
     out = tmp_path / "labels.jsonl"
     result = world.app.test_cli_runner().invoke(args=["triage", "export-labels", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -137,6 +138,37 @@ def test_export_labels_writes_corrected_tips_as_jsonl(world: World, tmp_path) ->
     assert lines == [{"text": "there is a knife in his backpack", "category": "weapon", "urgency": "high"}]
     assert out.stat().st_mode & 0o077 == 0
     assert "labels.exported" in audit_actions(world.app)
+    assert _export_detail(world) == {"count": 1, "refs": [ref], "skipped": 0, "skipped_refs": []}
+
+
+def _export_detail(world: World) -> dict[str, object]:
+    from app.audit import parse_detail
+    from app.models import AuditEvent
+
+    with world.app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "labels.exported"))
+        assert event is not None
+        return parse_detail(event)
+
+
+def test_export_labels_that_stops_part_way_still_records_what_it_wrote(world: World, tmp_path) -> None:
+    from tests.support.tips import make_tip
+
+    with world.app.app_context():
+        first = make_tip(world.school_a, "there is a knife in his backpack")
+        second = make_tip(world.school_a, "a second corrected tip")
+        for tip in (first, second):
+            tip.label_category, tip.label_urgency = "weapon", "high"
+        second.kek_version = 99  # wrapped by a key-encryption key this keyring does not hold
+        db.session.commit()
+        ref = first.ref
+    out = tmp_path / "labels.jsonl"
+    result = world.app.test_cli_runner().invoke(args=["triage", "export-labels", "--out", str(out)])
+    assert result.exit_code == 1 and "cannot open tips" in result.output
+    assert "knife in his backpack" in out.read_text()  # the first tip was written before it stopped
+    detail = _export_detail(world)
+    assert detail == {"count": 1, "refs": [ref], "skipped": 0, "skipped_refs": [], "complete": False,
+                      "stopped_by": "ClickException"}
 
 
 def test_demo_staff_sign_in_with_the_printed_logins(demo) -> None:

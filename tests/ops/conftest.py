@@ -7,12 +7,14 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 
 from app.console import clock
 from app.crypto.receipts import db_new_reference
@@ -69,6 +71,17 @@ def build_district(app: Flask) -> District:
 @pytest.fixture
 def district(app: Flask) -> District:
     return build_district(app)
+
+
+@pytest.fixture
+def sqlite_app(app: Flask, make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
+    """Always SQLite, even when the suite runs on PostgreSQL: the online backup and the WAL are SQLite's.
+    (`app` first: on PostgreSQL the first app of a test is the one that empties the shared schema.)"""
+    (tmp_path / "sqlite").mkdir()
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'sqlite' / 'live.db'}")
+    with app.app_context():
+        upgrade()
+    return app
 
 
 def add_tip(school_id: int, created_at: datetime, *, category: str = "bullying", urgency: str = "medium",

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import select
 
 from app.backup import BackupError, create_backup, verify_backup
@@ -19,17 +18,6 @@ from app.crypto.service import open_tip_text
 from app.extensions import db
 from app.models import Tip, utcnow
 from tests.ops.conftest import add_tip, build_district
-
-
-@pytest.fixture
-def sqlite_app(app: Flask, make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
-    """Always SQLite, even when the suite runs on PostgreSQL: the online backup is SQLite's.
-    (`app` first: on PostgreSQL the first app of a test is the one that empties the shared schema.)"""
-    (tmp_path / "sqlite").mkdir()
-    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'sqlite' / 'live.db'}")
-    with app.app_context():
-        upgrade()
-    return app
 
 
 def test_backup_restores_and_opens_with_the_keyring(sqlite_app: Flask, tmp_path: Path,

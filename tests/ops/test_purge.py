@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
+from app.backup import create_backup
 from app.crypto.errors import TipShredded
 from app.crypto.service import open_for_tip, open_tip_text, seal_for_tip
 from app.extensions import db
 from app.models import Attachment, AuditEvent, Message, Note, ReporterSession, Tip, utcnow
 from app.retention import db_purge_expired_tips, purge_expired_tips
-from tests.ops.conftest import District, add_tip, denver, html_tables, sign_in_as
+from tests.ops.conftest import District, add_tip, build_district, denver, html_tables, sign_in_as
+from tests.support.tips import make_tip
 
 
 def _with_thread(tip: Tip, staff_id: int) -> None:
@@ -137,3 +141,62 @@ def test_retention_days_is_configurable(make_app) -> None:  # type: ignore[no-un
         tip = add_tip(d.schools["KWHS"], utcnow() - timedelta(days=20), closed_at=utcnow() - timedelta(days=11),
                       outcome="unfounded", text="x")
         assert purge_expired_tips().refs == [tip.ref]
+
+
+def _old_closed_tip_on_disk(app: Flask) -> tuple[bytes, bytes]:
+    """A tip closed 400 days ago, its pages long since checkpointed into the database file (WAL empty).
+    Returns its wrapped data key and sealed text, as the files hold them."""
+    d = build_district(app)
+    with app.app_context():
+        tip = make_tip(d.schools["KWHS"], "the blue locker on the second floor")
+        tip.status, tip.outcome, tip.closed_at = "closed", "unfounded", utcnow() - timedelta(days=400)
+        db.session.commit()
+        assert tip.wrapped_dek is not None and tip.text_ct is not None
+        sealed = (bytes(tip.wrapped_dek), bytes(tip.text_ct))
+        db.session.remove()
+        db.engine.dispose()
+    conn = sqlite3.connect(Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return sealed
+
+
+def _database_files(app: Flask) -> bytes:
+    path = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))  # -wal and -shm too
+
+
+def test_shredded_tip_leaves_nothing_in_the_sqlite_files(sqlite_app: Flask) -> None:
+    wrapped, text_ct = _old_closed_tip_on_disk(sqlite_app)
+    assert wrapped in _database_files(sqlite_app)
+    with sqlite_app.app_context():
+        assert db_purge_expired_tips().count == 1
+        db.session.commit()  # the WAL is checkpointed and emptied as the purge commits
+        on_disk = _database_files(sqlite_app)
+    assert wrapped not in on_disk and text_ct not in on_disk
+
+
+def test_purge_zeroes_what_it_frees_even_where_secure_delete_is_off(sqlite_app: Flask, tmp_path: Path) -> None:
+    """A SQLite built without SECURE_DELETE (upstream's default), simulated: the shredding turns it on itself, so
+    neither the database file nor a backup taken afterwards holds the key."""
+    with sqlite_app.app_context():
+
+        @event.listens_for(db.engine, "connect")
+        def _off(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            dbapi_connection.execute("PRAGMA secure_delete=OFF")
+
+    wrapped, text_ct = _old_closed_tip_on_disk(sqlite_app)
+    with sqlite_app.app_context():
+        assert db.session.execute(text("PRAGMA secure_delete")).scalar() == 0
+        db_purge_expired_tips()
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+        backup = create_backup(sqlite_app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "after-purge.db")
+    for data in (_database_files(sqlite_app), backup.read_bytes()):
+        assert wrapped not in data and text_ct not in data
+
+
+def test_every_sqlite_connection_has_secure_delete_on(sqlite_app: Flask) -> None:
+    with sqlite_app.app_context():
+        assert db.session.execute(text("PRAGMA secure_delete")).scalar() == 1

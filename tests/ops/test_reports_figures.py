@@ -164,6 +164,20 @@ def test_default_quarter_is_the_current_one_in_district_time(exact_app: Flask) -
         db.session.remove()
 
 
+@pytest.mark.parametrize("quarter", ["9999Q4", "0000Q1", "0001Q1"])
+def test_quarter_outside_the_calendar_is_a_400_not_a_crash(app: Flask, district: District, quarter: str) -> None:
+    client = sign_in_as(app, district.staff["counselor_kw"])
+    assert client.get(f"/console/reports/?quarter={quarter}").status_code == 400
+    assert client.get(f"/console/reports/categories.csv?quarter={quarter}").status_code == 400
+
+
+@pytest.mark.parametrize("quarter", ["0002Q1", "9998Q4"])
+def test_first_and_last_quarters_a_report_can_hold(app: Flask, district: District, quarter: str) -> None:
+    client = sign_in_as(app, district.staff["counselor_kw"])
+    assert client.get(f"/console/reports/?quarter={quarter}").status_code == 200
+    assert client.get(f"/console/reports/categories.csv?quarter={quarter}").status_code == 200
+
+
 def test_quarter_boundaries_follow_denver_daylight_time() -> None:
     q = Quarter.parse("2026Q2")
     assert q.start == datetime(2026, 4, 1, 6, 0)  # MDT: UTC-6
