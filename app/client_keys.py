@@ -9,35 +9,68 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
 
 from flask import current_app, request
 
+from app.logs import log_event
+
 ROTATE_EVERY_S = 24 * 3600
+# Redis unreachable: this process keys with a secret of its own, and asks Redis again after this long.
+RETRY_SHARED_AFTER_S = 60
+log = logging.getLogger("app.ratelimit")
 _lock = threading.Lock()
 _cache: dict[int, bytes] = {}
+_unshared: dict[int, bytes] = {}
+_retry_shared_at = 0.0
 
 
 def _shared_secret(storage_uri: str, epoch: int) -> bytes:
     """A per-day secret shared through Redis: the first process to ask creates it, it expires by itself."""
     import redis  # only when Redis holds the limits
 
-    client = redis.Redis.from_url(storage_uri, socket_timeout=2)
+    client = redis.Redis.from_url(storage_uri, socket_timeout=2, socket_connect_timeout=2)
     name = f"tipline:ratelimit-secret:{epoch}"
     client.set(name, secrets.token_bytes(32), nx=True, ex=2 * ROTATE_EVERY_S)
     value = client.get(name)
     return value if isinstance(value, bytes) else secrets.token_bytes(32)
 
 
+def _unshared_secret(epoch: int) -> bytes:
+    """This process's own secret of the day, while Redis cannot share one (limits are then per process)."""
+    if epoch not in _unshared:
+        _unshared.clear()
+        _unshared[epoch] = secrets.token_bytes(32)
+    return _unshared[epoch]
+
+
 def current_secret(now: float | None = None) -> bytes:
-    epoch = int((now if now is not None else time.time()) // ROTATE_EVERY_S)
+    global _retry_shared_at
+    now = now if now is not None else time.time()
+    epoch = int(now // ROTATE_EVERY_S)
     with _lock:
         secret = _cache.get(epoch)
         if secret is None:
             storage = str(current_app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
-            secret = _shared_secret(storage, epoch) if storage.startswith("redis") else secrets.token_bytes(32)
+            if not storage.startswith("redis"):
+                secret = secrets.token_bytes(32)
+            elif time.monotonic() < _retry_shared_at:
+                return _unshared_secret(epoch)
+            else:
+                import redis
+
+                try:
+                    secret = _shared_secret(storage, epoch)
+                except redis.RedisError as exc:
+                    # Fail open: a reporter is never refused because the rate-limit store is down. Neither
+                    # the client nor the storage URI (it may hold a password) is logged.
+                    _retry_shared_at = time.monotonic() + RETRY_SHARED_AFTER_S
+                    log_event(log, "OPERATOR: the rate-limit storage (Redis) is unreachable; rate limits are "
+                              "counted per process until it is back", logging.WARNING, error=type(exc).__name__)
+                    return _unshared_secret(epoch)
             _cache.clear()
             _cache[epoch] = secret
     return secret

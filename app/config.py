@@ -14,6 +14,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = REPO_ROOT / "instance"
 
@@ -88,6 +90,12 @@ DEFAULTS: dict[str, Any] = {
     # Staff sign-in attempts per client, on top of the per-account lockout (password spraying).
     "SIGNIN_RATE_LIMIT": "20 per minute;100 per hour",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Rate limits fail open: with Redis down, Flask-Limiter counts in each process's memory and logs a
+    # warning; any other error of the limiter is logged, never turned into a 500 that loses a tip.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    # The storage's driver errors (redis.ConnectionError ...) as limits.errors.StorageError: app/intake/throttle.py.
+    "RATELIMIT_STORAGE_OPTIONS": {"wrap_exceptions": True},
     "TWILIO_API_BASE_URL": "https://api.twilio.com",
     "ALERT_ACK_TIMEOUT_CRITICAL_S": 300,
     "ALERT_ACK_TIMEOUT_HIGH_S": 1800,
@@ -162,6 +170,7 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
             raise ConfigError(f"{name} is too short: at least {MIN_SECRET_LENGTH} characters of random data.")
 
     validate_alert_settings(settings, production)
+    validate_rate_limits(settings)
     settings.setdefault("KEYRING_PATH", str(instance_path / "keyring.json"))
     settings.setdefault("TRIAGE_MODEL_DIR", str(instance_path / "triage"))
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(settings["DATABASE_URL"])
@@ -199,6 +208,20 @@ def validate_alert_settings(settings: dict[str, Any], production: bool) -> None:
                           "taken over by another worker and sent twice")
     if int(settings["ALERT_MAX_REPEATS"]) < 0:
         raise ConfigError("ALERT_MAX_REPEATS must be 0 or more")
+
+
+RATE_LIMIT_SETTINGS = ("INTAKE_RATE_LIMIT", "RECEIPT_RATE_LIMIT", "RECEIPT_GLOBAL_RATE_LIMIT", "SIGNIN_RATE_LIMIT")
+
+
+def validate_rate_limits(settings: dict[str, Any]) -> None:
+    """A mistyped limit would otherwise start fine, then fail every follow-up or silently lift the limit."""
+    for name in RATE_LIMIT_SETTINGS:
+        value = str(settings[name])
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={value!r} is not a rate limit ({exc}); write it like "
+                              "'30 per hour;10 per minute'") from None
 
 
 def read_or_create_secret(path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -35,6 +36,17 @@ login_manager = LoginManager()
 # cookie, which is signed but readable. Sessions end by Staff.session_generation (app/accounts/session.py);
 # sign-in drops the "_id" that login_user() writes anyway (app/console/auth.py).
 login_manager.session_protection = None
+
+
+class AppLimiter(Limiter):
+    """Flask-Limiter's Limiter whose "storage down: counting in memory" state (RATELIMIT_IN_MEMORY_FALLBACK_ENABLED)
+    starts afresh with each app it is bound to: the instance is module-level, and tests bind it to many apps."""
+
+    def init_app(self, app: Flask) -> None:
+        super().init_app(app)
+        self._storage_dead = False
+
+
 # Keys are keyed hashes of the client address (app/client_keys.py): no address is ever held in clear.
-limiter = Limiter(key_func=client_key, default_limits=[], headers_enabled=False)
+limiter = AppLimiter(key_func=client_key, default_limits=[], headers_enabled=False)
 babel = Babel()

@@ -13,13 +13,16 @@ from typing import Any
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"
 _HEX = r"[0-9a-fA-F]{1,4}"
 _IPV6 = (
-    rf"(?<![\w:])(?:(?:{_HEX}:){{7}}{_HEX}"  # full form
+    rf"(?<![\w:])(?:(?:(?:{_HEX})?:){{2,7}}(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?![\w.])"  # IPv4 inside: ::ffff:203.0.113.9
+    rf"|(?:{_HEX}:){{7}}{_HEX}"  # full form
     rf"|(?:{_HEX}:){{1,6}}:(?:{_HEX}(?::{_HEX})*)?"  # compressed, e.g. 2001:db8::1
-    rf"|::(?:{_HEX}(?::{_HEX})*)?)(?![\w:])"  # leading ::, e.g. ::1
+    rf"|::(?:{_HEX}(?::{_HEX})*)?)(?!\w|:\w)"  # leading ::, e.g. ::1; a colon may follow ("ip=::1: ...")
 )
+# After the first product, in any order: comments "(KHTML, like Gecko)", products "Safari/604.1", the bare
+# "Mobile" of phone browsers, and in-app browsers' "[FBAN/FBIOS;...]" and "Instagram 312.0.0.32.112 Android".
 _USER_AGENT = (
     r"\b(?:Mozilla|Opera|Dalvik|curl|Wget|python-requests|python-urllib|okhttp)/\S+"
-    r"(?:\s*\([^)]*\))*(?:\s+\S+/\S+)*"
+    r"(?:\s*\([^)]*\)|\s*\[[^\]]*\]|\s+\S+/\S+|\s+Mobile\b|\s+Instagram\s+[\d.]+(?:\s+Android)?)*"
 )
 _SCRUB = re.compile("|".join(f"(?:{p})" for p in (_USER_AGENT, _IPV4, _IPV6)))
 # Attributes some libraries attach to records (werkzeug, gunicorn): dropped outright.

@@ -16,6 +16,37 @@ def test_addresses_are_scrubbed(address):
     assert address not in scrub(f"request from {address} failed")
 
 
+PHONE_AGENTS = {
+    "iOS Safari": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                  "Version/17.0 Mobile/15E148 Safari/604.1",
+    "iOS Chrome": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                  "CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1",
+    "Android Chrome": "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/120.0.6099.144 Mobile Safari/537.36",
+    "Samsung Internet": "Mozilla/5.0 (Linux; Android 13; SM-S908B) AppleWebKit/537.36 (KHTML, like Gecko) "
+                        "SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+    "Android Firefox": "Mozilla/5.0 (Android 14; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0",
+    "Facebook on iOS": "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+                       "Gecko) Mobile/15E148 [FBAN/FBIOS;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/16.6;FBLC/en_US]",
+    "Instagram on Android": "Mozilla/5.0 (Linux; Android 12; SM-G991U Build/SP1A.210812.016; wv) AppleWebKit/537.36 "
+                            "(KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.144 Mobile Safari/537.36 Instagram "
+                            "312.0.0.32.112 Android (31/12; 420dpi; 1080x2400; samsung; SM-G991U; o1q; qcom; en_US)",
+}
+
+
+@pytest.mark.parametrize("agent", PHONE_AGENTS.values(), ids=PHONE_AGENTS.keys())
+def test_whole_user_agent_of_phones_is_scrubbed(agent):
+    assert scrub(f'client sent "{agent} and left') == 'client sent "[redacted] and left'
+
+
+@pytest.mark.parametrize("address", ["::ffff:203.0.113.9", "::FFFF:198.51.100.23", "64:ff9b::198.51.100.7",
+                                     "0:0:0:0:0:ffff:203.0.113.9", "2001:db8::1"])
+def test_ipv6_address_with_an_ipv4_inside_or_a_colon_after_is_scrubbed_whole(address):
+    # Gunicorn: "Invalid request from ip=%s: %s"; a dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d.
+    assert scrub(f"Invalid request from ip={address}: Invalid HTTP request line") == \
+        "Invalid request from ip=[redacted]: Invalid HTTP request line"
+
+
 def test_user_agent_is_scrubbed():
     assert "iPhone" not in scrub(f'client said "{UA}"')
     assert "curl" not in scrub("agent curl/8.4.0 asked")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template
+from flask import render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -26,6 +26,10 @@ def _page(title: str, message: str, status: int) -> tuple[str, int]:
 
 def _unavailable() -> tuple[str, int]:
     db.session.rollback()
+    if request.method != "POST":
+        # A page that only shows something sent nothing: "Nothing was sent" there (the receipt page after a
+        # stored tip) would make the reporter send the tip again.
+        return _page(_("Tipline is not available right now"), _("Please try again in a little while."), 503)
     return _page(_("Tipline cannot take reports right now"),
                  _("Nothing was sent. Please try again in a little while. If someone is in danger right now, "
                    "call 911."), 503)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 MAX_PHOTOS = 3
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 # A phone photo is 12 to 50 megapixels; more is refused before decoding (memory) as a likely bomb.
 MAX_PIXELS = 60_000_000
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+# Pillow opens a JPEG with a second picture (a gain map or depth map: many phone photos) as "MPO": it is
+# taken as a JPEG, its first picture only.
+_SAME_AS = {"MPO": "JPEG"}
 
 
 class PhotoRejected(ValueError):
@@ -42,14 +45,21 @@ def clean_photo(data: bytes) -> CleanPhoto:
             if width * height > MAX_PIXELS:
                 raise PhotoRejected("too_many_pixels")
             image.load()
-            fmt = str(image.format)
+            fmt = _SAME_AS.get(str(image.format), str(image.format))
+            if fmt not in FORMATS:
+                raise PhotoRejected("not_image")
             upright = ImageOps.exif_transpose(image)
+            return CleanPhoto(FORMATS[fmt], _reencode(upright, fmt))
+    except PhotoRejected:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # The warning is an exception under pytest's "error" filter and in some deployments: same answer.
         raise PhotoRejected("too_many_pixels") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+    except Exception:  # noqa: BLE001
+        # UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, and more that Pillow's decoders
+        # raise undocumented (KeyError, IndexError, struct.error): a photo that cannot be read is refused with
+        # the form's message and the text kept, never a 500 that loses the tip.
         raise PhotoRejected("not_image") from None
-    return CleanPhoto(FORMATS[fmt], _reencode(upright, fmt))
 
 
 def _reencode(image: Image.Image, fmt: str) -> bytes:

@@ -39,7 +39,8 @@ def _remember_language() -> None:
 
 @bp.context_processor
 def _intake_context() -> dict[str, object]:
-    return {"receipt_pending": rs.has_token(rs.RECEIPT) and request.endpoint != "intake.receipt",
+    return {"receipt_pending": rs.has_token(rs.RECEIPT)
+            and request.endpoint not in {"intake.receipt", "intake.receipt_confirm"},
             "locale": str(get_locale() or "en")}
 
 
@@ -106,28 +107,43 @@ def report_submit() -> Response | tuple[str, int]:
     return redirect(url_for("intake.receipt"), code=303)
 
 
-@bp.route("/receipt", methods=["GET", "POST"])
-def receipt() -> Response | str | tuple[str, int]:
+def _receipt_gone() -> tuple[str, int]:
+    session.pop("r", None)
+    commit_before_rendering()
+    return render_template("intake/receipt_gone.html"), 404
+
+
+@bp.get("/receipt")
+@reads_only
+def receipt() -> str | tuple[str, int]:
+    # Only reads: right after a stored tip, a busy writer must not turn the receipt into an error page
+    # (the reporter would send the tip again, and never see this one's code).
     pending = rs.db_pending_receipt()
     if pending is None:
-        session.pop("r", None)
-        commit_before_rendering()
-        return render_template("intake/receipt_gone.html"), 404
+        return _receipt_gone()
     tip, code = pending
-    if request.method == "POST":
-        if request.form.get("saved") == "yes":
-            rs.db_end(rs.RECEIPT)
-            db.session.commit()
-            return redirect(url_for("intake.done"), code=303)
-        error = _("Please tick the box to confirm you have saved your receipt code. Without it, you cannot "
-                  "answer questions or add information later.")
-        commit_before_rendering()
-        return render_template("intake/receipt.html", tip=tip, code=code, error=error), 422
     commit_before_rendering()
     return render_template("intake/receipt.html", tip=tip, code=code, error=None)
 
 
+@bp.post("/receipt")
+def receipt_confirm() -> Response | tuple[str, int]:
+    pending = rs.db_pending_receipt()
+    if pending is None:
+        return _receipt_gone()
+    tip, code = pending
+    if request.form.get("saved") == "yes":
+        rs.db_end(rs.RECEIPT)
+        db.session.commit()
+        return redirect(url_for("intake.done"), code=303)
+    error = _("Please tick the box to confirm you have saved your receipt code. Without it, you cannot "
+              "answer questions or add information later.")
+    commit_before_rendering()
+    return render_template("intake/receipt.html", tip=tip, code=code, error=error), 422
+
+
 @bp.get("/done")
+@reads_only
 def done() -> str:
     commit_before_rendering()
     return render_template("intake/done.html")

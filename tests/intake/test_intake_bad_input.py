@@ -192,3 +192,54 @@ def test_school_that_is_not_plain_digits_is_a_validation_error(intake_app, schoo
     assert response.status_code == 422
     assert "Choose the school" in response.get_data(as_text=True)
     assert_nothing_stored(intake_app)
+
+
+def mpo_bytes() -> bytes:
+    """A JPEG with a second picture (a gain map or depth map, as many phones write): Pillow says "MPO"."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "MPO", save_all=True,
+                                                    append_images=[Image.new("RGB", (32, 24), (90, 90, 90))])
+    return out.getvalue()
+
+
+def test_jpeg_with_a_second_picture_is_taken_as_a_jpeg_of_its_first(intake_app, schools):
+    from PIL import Image
+
+    from app.crypto.service import open_for_tip
+
+    photo = mpo_bytes()
+    with Image.open(io.BytesIO(photo)) as image:
+        assert image.format == "MPO" and getattr(image, "n_frames", 1) == 2
+    ref, _ = submit_ok(intake_app.test_client(), schools["kelly"], "Here is the photo someone took of the knife.",
+                       photos=[(photo, "IMG_2041.jpg")])
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        [row] = tip.attachments
+        assert row.content_type == "image/jpeg"
+        with Image.open(io.BytesIO(open_for_tip(tip, f"attachment:{row.id}", row.data_ct))) as clean:
+            assert (clean.format, clean.size, getattr(clean, "n_frames", 1)) == ("JPEG", (64, 48), 1)
+
+
+@pytest.mark.parametrize("error", [KeyError("MPO"), IndexError("tile"), struct.error("short"), TypeError("mode")])
+def test_photo_that_pillow_fails_on_is_refused_and_the_text_kept(intake_app, schools, monkeypatch, error):
+    def broken(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr("app.intake.photos.ImageOps.exif_transpose", broken)
+    intake_app.testing = False  # production: an unhandled exception would be a bare 500 page
+    text = "A real description of a real problem, kept when the photo is refused."
+    response = submit(intake_app.test_client(), schools["kelly"], text, photos=[(jpeg_bytes(), "a.jpg")])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "not a photo we can accept" in page and "JPEG, PNG or WebP" in page and text in page
+    assert_nothing_stored(intake_app)
+
+
+def test_photo_over_sixty_megapixels_says_so(intake_app, schools):
+    # 61 megapixels: under Pillow's own bomb limit, over ours; the message must name the pixels.
+    response = submit(intake_app.test_client(), schools["kelly"], "A real description of a real problem.",
+                      photos=[(big_png_header(10_000, 6_100), "big.png")])
+    assert response.status_code == 422 and "too many pixels" in response.get_data(as_text=True)
+    assert_nothing_stored(intake_app)

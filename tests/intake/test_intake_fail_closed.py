@@ -20,7 +20,9 @@ def _post(app, client=None):
     """The form page itself answers 503, so the reporter learns it before typing; a POST does too."""
     client = client or app.test_client()
     form = client.get("/report")
-    assert form.status_code == 503 and "911" in form.get_data(as_text=True)
+    page = form.get_data(as_text=True)
+    # A page that only shows something never says "Nothing was sent": that belongs to a refused POST.
+    assert form.status_code == 503 and "911" in page and "Nothing was sent" not in page
     return submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT, csrf=csrf_token(client, "/followup"))
 
 
@@ -94,3 +96,45 @@ def test_a_database_locked_too_long_answers_503_and_the_tip_can_be_sent_again(ma
     with app.app_context():
         assert db.session.scalar(select(func.count(Tip.id))) == 1
         assert db.session.scalar(select(Tip.ref)) == ref
+
+
+def test_the_receipt_of_a_stored_tip_shows_while_another_writer_holds_its_turn(make_intake_app):
+    import fcntl
+    import os
+
+    import pytest
+
+    from app.database import WRITER_QUEUE_SUFFIX
+
+    app = make_intake_app(SQLITE_BUSY_TIMEOUT_S=1)
+    url = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not url.startswith("sqlite:///"):
+        pytest.skip("the writer queue is SQLite's")
+    client = app.test_client()
+    assert submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT).status_code == 303
+    holder = os.open(url.removeprefix("sqlite:///") + WRITER_QUEUE_SUFFIX, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # the alert worker or a console save, just as the browser follows the 303
+    try:
+        page = client.get("/receipt")
+    finally:
+        os.close(holder)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="receipt-code"' in body and "Nothing was sent" not in body
+
+
+def test_a_page_that_only_shows_never_says_nothing_was_sent(intake_app, schools, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], TEXT)
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("BEGIN", None, Exception("database is locked"))
+
+    monkeypatch.setattr("app.intake.followup.rs.db_followup_tip", locked)
+    page = client.get("/followup")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 503 and "try again in a little while" in body and "911" in body
+    assert "Nothing was sent" not in body
+    spanish = client.get("/followup", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "Tipline no está disponible" in spanish and "No se envió nada" not in spanish

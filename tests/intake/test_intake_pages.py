@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from app.crypto.service import open_for_tip, seal_for_tip
 from app.extensions import db
@@ -100,3 +101,53 @@ def test_spanish_by_browser_and_by_switch(intake_app):
     assert "Reportar algo" in switched and 'href="/?lang=en"' in switched
     assert "¿Qué está pasando?" in client.get("/report").get_data(as_text=True)
     assert 'lang="es"' in client.get("/followup").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("status", ["resolved", "closed"])
+def test_reporter_message_on_a_closed_case_reopens_it_for_staff(intake_app, schools, status):
+    from datetime import timedelta
+
+    from app.audit import parse_detail
+    from app.console.queue import OPEN_STATUSES
+    from app.models import AuditEvent, utcnow
+    from app.retention import db_purge_expired_tips
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        tip.status, tip.outcome = status, "unfounded"
+        tip.closed_at = utcnow() - timedelta(days=1) if status == "closed" else None
+        alerts = db.session.scalar(select(func.count(Alert.id)))
+        db.session.commit()
+    open_followup(client, code)
+    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": "He is selling again, now in the gym."}, None)
+    assert response.status_code == 303
+    assert "Your message was sent" in client.get("/followup").get_data(as_text=True)
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert tip.status in OPEN_STATUSES and tip.reporter_reply_unread  # in the SRO's queue, marked
+        assert tip.closed_at is None and tip.outcome is None
+        assert db.session.scalar(select(func.count(Alert.id))) == alerts  # no SMS: replies never alerted
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.tip_ref == ref,
+                                                           AuditEvent.action == "tip.status_changed"))
+        assert event is not None and event.actor_id is None and event.actor_label == "reporter"
+        assert parse_detail(event) == {"before": status, "after": tip.status, "reason": "reporter_message"}
+        db_purge_expired_tips(now=utcnow() + timedelta(days=400))  # the message is not shredded unread
+        db.session.commit()
+        reply = db.session.scalar(select(Message).where(Message.tip_id == tip.id, Message.from_reporter.is_(True)))
+        assert reply.body_ct is not None
+
+
+def test_reporter_message_on_an_open_case_leaves_its_status(intake_app, schools):
+    from app.models import AuditEvent
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                               "message": "It was during third period."}, None)
+    with intake_app.app_context():
+        assert db.session.scalar(select(Tip.status).where(Tip.ref == ref)) == "new"
+        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "tip.status_changed")) is None

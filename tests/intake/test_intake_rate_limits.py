@@ -1,0 +1,84 @@
+"""Rate limits protect the tip line; they never cost a tip: a mistyped limit stops the start, a storage that is
+down lets tips through (counted in memory) and says so to the operator, without anything about the reporter."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from app.config import ConfigError
+from app.extensions import db
+from app.models import Tip
+from tests.intake.helpers import open_followup, submit, submit_ok
+
+TEXT = "Someone posted that they will bring a gun to school tomorrow."
+REDIS_DOWN = "redis://127.0.0.1:1/0"  # nothing listens there
+REPORTER = {"REMOTE_ADDR": "198.51.100.23", "HTTP_USER_AGENT": "Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36"}
+
+
+@pytest.mark.parametrize("setting", ["INTAKE_RATE_LIMIT", "RECEIPT_RATE_LIMIT", "RECEIPT_GLOBAL_RATE_LIMIT",
+                                     "SIGNIN_RATE_LIMIT"])
+@pytest.mark.parametrize("typo", ["10 per minte", "10 per minute;", "ten per minute", ""])
+def test_a_mistyped_rate_limit_stops_the_start_naming_the_setting(make_app, setting, typo):
+    with pytest.raises(ConfigError, match=setting):
+        make_app(**{setting: typo})
+
+
+def test_every_spelling_of_a_limit_the_limiter_reads_starts(make_app):
+    make_app(INTAKE_RATE_LIMIT="10/minute", RECEIPT_RATE_LIMIT="5 per 2 minutes;50 per hour",
+             RECEIPT_GLOBAL_RATE_LIMIT="600 per minute")
+
+
+def _reporter(app):
+    client = app.test_client()
+    client.environ_base.update(REPORTER)
+    return client
+
+
+def _no_client_data(caplog) -> None:
+    for record in caplog.records:
+        line = f"{record.getMessage()} {getattr(record, 'fields', '')} {record.exc_text or ''}"
+        assert REPORTER["REMOTE_ADDR"] not in line and "Android" not in line and TEXT[:20] not in line, line
+
+
+def test_a_tip_is_stored_while_the_rate_limit_storage_is_down(make_intake_app, caplog):
+    app = make_intake_app(RATELIMIT_STORAGE_URI=REDIS_DOWN)
+    app.testing = False  # production: an unhandled exception would be a bare 500 page
+    response = submit(_reporter(app), app.config["TEST_SCHOOLS"]["kelly"], TEXT)
+    assert response.status_code == 303 and response.location.endswith("/receipt")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 1
+    assert any(r.levelno == logging.WARNING and "storage" in r.getMessage() and "unreachable" in r.getMessage()
+               for r in caplog.records)  # Flask-Limiter's, and ours when the day's key secret was not known yet
+    _no_client_data(caplog)
+
+
+def test_client_keys_are_made_without_the_storage_that_shares_their_secret(make_intake_app):
+    from app.client_keys import ROTATE_EVERY_S, current_secret
+
+    app = make_intake_app(RATELIMIT_STORAGE_URI=REDIS_DOWN)
+    some_day = (time.time() // ROTATE_EVERY_S + random.randint(1_000, 1_000_000)) * ROTATE_EVERY_S  # not cached
+    with app.app_context():
+        first, again = current_secret(now=some_day), current_secret(now=some_day + 60)
+    assert len(first) == 32 and first == again  # one secret for the day in this process: the limits still count
+
+
+def test_submissions_are_still_limited_in_memory_while_the_storage_is_down(make_intake_app):
+    app = make_intake_app(RATELIMIT_STORAGE_URI=REDIS_DOWN, INTAKE_RATE_LIMIT="2 per minute")
+    client = _reporter(app)
+    codes = [submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT).status_code for _ in range(3)]
+    assert codes == [303, 303, 429]
+
+
+def test_a_receipt_code_opens_the_report_while_the_storage_is_down(make_intake_app, caplog):
+    app = make_intake_app()
+    ref, code = submit_ok(app.test_client(), app.config["TEST_SCHOOLS"]["kelly"], TEXT)
+    down = make_intake_app(RATELIMIT_STORAGE_URI=REDIS_DOWN)  # the same database, the limits in a dead Redis
+    down.testing = False
+    page = open_followup(_reporter(down), code)  # the first request of this app touches the storage here
+    assert page.status_code == 200 and ref in page.get_data(as_text=True)
+    _no_client_data(caplog)
