@@ -114,12 +114,22 @@ def _checkpoint_after_commit(session: Session) -> None:
 
 
 def _checkpoint_wal(session: Session) -> None:
-    """PRAGMA wal_checkpoint(TRUNCATE) on a connection of its own (the session's transaction has ended)."""
+    """PRAGMA wal_checkpoint(TRUNCATE) on a connection of its own (the session's transaction has ended).
+
+    With no busy wait: a TRUNCATE checkpoint holds the write lock while it waits for older readers, and a tip
+    being stored must never wait behind it. If a reader is there, the checkpoint gives up at once (busy) and
+    the next purge completes it.
+    """
     session.info.pop(_CHECKPOINT_PENDING, None)
     try:
         raw = db.engine.raw_connection()
         try:
-            busy, _, _ = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA busy_timeout=0")
+            try:
+                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:  # the connection goes back to the pool: with the app's busy timeout again
+                cursor.execute(f"PRAGMA busy_timeout={int(current_app.config['SQLITE_BUSY_TIMEOUT_S'] * 1000)}")
         finally:
             raw.close()
     except (sqlite3.Error, SQLAlchemyError) as exc:
@@ -127,7 +137,7 @@ def _checkpoint_wal(session: Session) -> None:
                   logging.WARNING, error=type(exc).__name__)
         return
     if busy:
-        # A reader held an older snapshot past the busy timeout; the next purge (or checkpoint) completes it.
+        # A reader held an older snapshot; the next purge (or checkpoint) completes it.
         log_event(log, "WAL checkpoint after purge incomplete; shredded content stays in the WAL until the next one",
                   logging.WARNING)
 

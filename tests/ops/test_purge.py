@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_migrate import upgrade
 from sqlalchemy import event, select, text
 
 from app.backup import create_backup
@@ -200,3 +202,28 @@ def test_purge_zeroes_what_it_frees_even_where_secure_delete_is_off(sqlite_app: 
 def test_every_sqlite_connection_has_secure_delete_on(sqlite_app: Flask) -> None:
     with sqlite_app.app_context():
         assert db.session.execute(text("PRAGMA secure_delete")).scalar() == 1
+
+
+def test_the_checkpoint_after_a_purge_never_holds_up_writers(make_app, app: Flask, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A TRUNCATE checkpoint takes the write lock while it waits for older readers: with a reader open it must
+    give up at once (the next purge completes it), not keep a tip being stored waiting for the busy timeout."""
+    (tmp_path / "sqlite").mkdir()
+    live = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'sqlite' / 'live.db'}", SQLITE_BUSY_TIMEOUT_S=5)
+    with live.app_context():
+        upgrade()
+    _old_closed_tip_on_disk(live)
+    reader = sqlite3.connect(Path(live.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")))
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM tip").fetchone()  # a snapshot older than the purge's commit
+    try:
+        with live.app_context():
+            assert db_purge_expired_tips().count == 1
+            started = time.monotonic()
+            db.session.commit()  # then the checkpoint, which finds the reader
+            # A writer's turn (every transaction here begins with BEGIN IMMEDIATE) comes at once, and the pooled
+            # connection has the app's busy timeout back.
+            assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+            db.session.rollback()
+            assert time.monotonic() - started < 1.0
+    finally:
+        reader.close()
