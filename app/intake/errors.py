@@ -26,9 +26,9 @@ def _page(title: str, message: str, status: int) -> tuple[str, int]:
 
 def _unavailable() -> tuple[str, int]:
     db.session.rollback()
-    if request.method != "POST":
-        # A page that only shows something sent nothing: "Nothing was sent" there (the receipt page after a
-        # stored tip) would make the reporter send the tip again.
+    if request.method != "POST" or request.endpoint == "intake.receipt_confirm":
+        # A page that only shows something, or the receipt's "I saved it" after a stored tip, sent nothing:
+        # "Nothing was sent" there would make the reporter send the tip again.
         return _page(_("Tipline is not available right now"), _("Please try again in a little while."), 503)
     return _page(_("Tipline cannot take reports right now"),
                  _("Nothing was sent. Please try again in a little while. If someone is in danger right now, "

@@ -138,3 +138,22 @@ def test_a_page_that_only_shows_never_says_nothing_was_sent(intake_app, schools,
     assert "Nothing was sent" not in body
     spanish = client.get("/followup", headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert "Tipline no está disponible" in spanish and "No se envió nada" not in spanish
+
+
+def test_confirming_the_receipt_of_a_stored_tip_never_says_nothing_was_sent(intake_app, schools, monkeypatch):
+    """The tip is stored before the receipt is shown: a busy database when the reporter ticks "I saved it" must
+    not tell them to send it again."""
+    from sqlalchemy.exc import OperationalError
+
+    client = intake_app.test_client()
+    assert submit(client, schools["kelly"], TEXT).status_code == 303
+    token = csrf_token(client, "/receipt")
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("BEGIN", None, Exception("database is locked"))
+
+    monkeypatch.setattr("app.intake.views.rs.db_pending_receipt", locked)
+    page = client.post("/receipt", data={"csrf_token": token, "saved": "yes"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 503 and "try again in a little while" in body
+    assert "Nothing was sent" not in body
