@@ -12,15 +12,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
-from app.models import Assignment, Role, School, Staff
+from app.models import Assignment, Role, School, SignInFailure, Staff
 
+# Five wrong passwords from one client lock that client out of the account for 10 minutes; the account itself
+# locks only when wrong passwords come from many clients at once (a distributed guess), so a stranger who knows
+# an SRO's email cannot keep the SRO out of the console during an alert. Five wrong second-factor codes (only
+# someone with the password gets there) lock the account itself.
 MAX_FAILED_ATTEMPTS = 5
+MAX_ACCOUNT_PASSWORD_FAILURES = 50
 LOCKOUT = timedelta(minutes=10)
 ENROLMENT_VALID_FOR = timedelta(days=3)
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -57,7 +62,7 @@ def is_locked(staff: Staff, now: datetime) -> bool:
 
 
 def db_register_failure(staff: Staff, now: datetime) -> bool:
-    """Count a failed attempt (password or second factor); returns True when this one locked the account."""
+    """Count a failed second-factor attempt; returns True when this one locked the account."""
     staff.failed_logins = (staff.failed_logins or 0) + 1
     if staff.failed_logins >= MAX_FAILED_ATTEMPTS:
         staff.locked_until = now + LOCKOUT
@@ -66,16 +71,34 @@ def db_register_failure(staff: Staff, now: datetime) -> bool:
     return False
 
 
-def db_check_password(email: str, password: str, now: datetime) -> PasswordCheck:
-    """The first step of sign-in. A locked account is refused even with the right password."""
+def _password_locked(staff: Staff, client: str, now: datetime) -> bool:
+    """Whether this client has used up its wrong passwords for the account, or all clients together have."""
+    recent = select(func.count()).select_from(SignInFailure).where(
+        SignInFailure.staff_id == staff.id, SignInFailure.failed_at > now - LOCKOUT)
+    from_client = db.session.scalar(recent.where(SignInFailure.client == client)) or 0
+    return from_client >= MAX_FAILED_ATTEMPTS or (db.session.scalar(recent) or 0) >= MAX_ACCOUNT_PASSWORD_FAILURES
+
+
+def db_register_password_failure(staff: Staff, client: str, now: datetime) -> bool:
+    """Record a wrong password from `client`; returns True when it locked the client (or the account) out."""
+    db.session.execute(delete(SignInFailure).where(SignInFailure.staff_id == staff.id,
+                                                   SignInFailure.failed_at <= now - LOCKOUT))
+    db.session.add(SignInFailure(staff_id=staff.id, client=client, failed_at=now))
+    db.session.flush()
+    return _password_locked(staff, client, now)
+
+
+def db_check_password(email: str, password: str, now: datetime, client: str) -> PasswordCheck:
+    """The first step of sign-in, from `client` (`app.client_keys.client_key`). A client that has used up its
+    wrong passwords for the account, or a locked account, is refused even with the right password."""
     staff = find_staff(email)
     if staff is None or not staff.active or not staff.password_hash:
         verify_password(_DUMMY_HASH, password)
         return PasswordCheck(staff, ok=False)
-    if is_locked(staff, now):
+    if is_locked(staff, now) or _password_locked(staff, client, now):
         return PasswordCheck(staff, ok=False, locked=True)
     if not verify_password(staff.password_hash, password):
-        locked = db_register_failure(staff, now)
+        locked = db_register_password_failure(staff, client, now)
         return PasswordCheck(staff, ok=False, locked=locked)
     if needs_rehash(staff.password_hash):
         staff.password_hash = hash_password(password)
@@ -83,9 +106,15 @@ def db_check_password(email: str, password: str, now: datetime) -> PasswordCheck
 
 
 def db_sign_in_succeeded(staff: Staff, now: datetime) -> None:
+    db_clear_lockout(staff)
+    staff.last_login_at = now
+
+
+def db_clear_lockout(staff: Staff) -> None:
+    """Forget every failed attempt on the account: a sign-in, or an operator who set a new password."""
     staff.failed_logins = 0
     staff.locked_until = None
-    staff.last_login_at = now
+    db.session.execute(delete(SignInFailure).where(SignInFailure.staff_id == staff.id))
 
 
 def db_set_password(staff: Staff, password: str) -> None:

@@ -78,8 +78,7 @@ def set_password_command(email: str) -> None:
         service.db_set_password(staff, password)
     except service.WeakPassword as exc:
         raise click.ClickException(str(exc)) from None
-    staff.failed_logins = 0
-    staff.locked_until = None
+    service.db_clear_lockout(staff)
     audit.record("staff.password_set", actor_label=_OPERATOR, target_id=staff.id, target=staff.email)
     db.session.commit()
     click.echo(f"Password of {staff.email} set; their sessions were ended.")

@@ -19,6 +19,7 @@ from app.accounts.totp import (
     provisioning_uri,
     qr_svg,
 )
+from app.client_keys import client_key
 from app.console import bp, clock
 from app.console.access import me
 from app.console.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
@@ -52,7 +53,7 @@ def sign_in() -> str | Response:
     if form.validate_on_submit():
         now = clock.now()
         email = form.email.data or ""
-        check = service.db_check_password(email, form.password.data or "", now)
+        check = service.db_check_password(email, form.password.data or "", now, client_key())
         if check.ok and check.staff is not None:
             next_url = request.args.get("next")
             session.clear()  # a fresh session: nothing from before the sign-in survives it

@@ -3,12 +3,12 @@
 from app.models.alerts import Alert, AlertStatus, WorkerLease
 from app.models.audit import AuditEvent
 from app.models.base import utcnow
-from app.models.directory import Agency, Assignment, ChainPosition, Role, School, Staff
+from app.models.directory import Agency, Assignment, ChainPosition, Role, School, SignInFailure, Staff
 from app.models.reporter import ReporterSession
 from app.models.tips import Attachment, Incident, KeyCheck, Message, Note, Outcome, Tip, TipStatus
 
 __all__ = [
     "Agency", "Alert", "AlertStatus", "Assignment", "Attachment", "AuditEvent", "ChainPosition", "Incident",
-    "KeyCheck", "Message", "Note", "Outcome", "ReporterSession", "Role", "School", "Staff", "Tip", "TipStatus",
-    "WorkerLease", "utcnow",
+    "KeyCheck", "Message", "Note", "Outcome", "ReporterSession", "Role", "School", "SignInFailure", "Staff", "Tip",
+    "TipStatus", "WorkerLease", "utcnow",
 ]

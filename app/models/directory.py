@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, time
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Integer, String, Time, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -120,3 +120,16 @@ class Assignment(db.Model):  # type: ignore[name-defined]
 
     staff: Mapped[Staff] = relationship(back_populates="assignments")
     school: Mapped[School] = relationship(back_populates="assignments")
+
+
+class SignInFailure(db.Model):  # type: ignore[name-defined]
+    """A wrong password for an account, and the client it came from (`app.client_keys.client_key`: a keyed hash
+    that rotates daily, never an address). Kept for the lockout window only: the lock counts per account and
+    client, so a stranger who knows an SRO's email cannot lock the SRO out (app/accounts/service.py)."""
+
+    __tablename__ = "signin_failure"
+    __table_args__ = (Index("ix_signin_failure_staff_failed_at", "staff_id", "failed_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    client: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(DateTime)

@@ -70,6 +70,46 @@ def test_five_failures_lock_the_account_for_ten_minutes(world: World, frozen_clo
     assert actions.count("signin.failed") >= 6
 
 
+def _client_at(world: World, address: str) -> FlaskClient:
+    client = world.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_a_stranger_cannot_lock_the_sro_out(world: World, frozen_clock: FrozenClock) -> None:
+    """Five wrong passwords from a stranger who knows the SRO's email lock the stranger out, not the SRO."""
+    stranger = _client_at(world, "198.51.100.7")
+    for _ in range(5):
+        _password_step(stranger, world, "sro_a", password="a wrong guess 123456")
+    assert "locked" in _password_step(stranger, world, "sro_a")  # even the right password, from there
+    frozen_clock.advance(seconds=30)
+    sro = world.app.test_client()
+    assert sign_in(sro, world, "sro_a").status_code == 302
+    assert sro.get("/console/").status_code == 200
+
+
+def test_wrong_passwords_from_many_clients_lock_the_account(world: World, frozen_clock: FrozenClock) -> None:
+    """A guess spread over many addresses still meets a lock: 50 wrong passwords in 10 minutes, from anywhere."""
+    for n in range(10):
+        client = _client_at(world, f"203.0.113.{n + 1}")
+        for _ in range(5):
+            _password_step(client, world, "sro_a", password="a wrong guess 123456")
+    assert "locked" in _password_step(world.app.test_client(), world, "sro_a")
+    frozen_clock.advance(minutes=11)
+    assert _password_step(world.app.test_client(), world, "sro_a").endswith("/console/sign-in/code")
+
+
+def test_a_sign_in_forgets_the_wrong_passwords_before_it(world: World, frozen_clock: FrozenClock) -> None:
+    client = world.app.test_client()
+    for _ in range(4):
+        _password_step(client, world, "sro_a", password="a wrong guess 123456")
+    assert sign_in(client, world, "sro_a").status_code == 302
+    other = world.app.test_client()
+    for _ in range(4):  # four more from the same address: not five since the sign-in
+        _password_step(other, world, "sro_a", password="a wrong guess 123456")
+    assert _password_step(other, world, "sro_a").endswith("/console/sign-in/code")
+
+
 def test_failed_codes_count_towards_the_lockout(world: World, frozen_clock: FrozenClock) -> None:
     client = world.app.test_client()
     for _ in range(5):
