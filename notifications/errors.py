@@ -24,32 +24,40 @@ TRANSIENT_CODES: dict[int, str] = {
     30500: "carrier temporarily unavailable",
 }
 
+# Codes that say our own account or sender is wrong: bad credentials, a suspended account, a sender that cannot
+# send or is not registered. Every number fails alike, so escalating at once would only run through the chain
+# in seconds and leave nobody to tell once the settings are fixed. They are retried like an outage (backoff,
+# and the chain still moves on at the acknowledgement timeout), the dispatcher logs them for the operator and
+# the health check turns degraded while sends keep failing; the alerts go out as soon as the settings work.
+ACCOUNT_CODES: dict[int, str] = {
+    20003: "authentication failed (check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)",
+    21603: "From or MessagingServiceSid required",
+    21606: "From number cannot send SMS",
+    30002: "account suspended",
+    30032: "toll-free number not verified",
+    30034: "sender not registered for A2P 10DLC",
+}
+
 # Codes that say "this number will not get this message": retrying the same number is useless, escalate.
 # 30003-30008 arrive in delivery reports. 30003 (handset off or out of coverage) may clear up later, but for a
 # live alert the safe reaction is the same: reach someone else now.
 PERMANENT_CODES: dict[int, str] = {
-    20003: "authentication failed",
     20404: "resource not found",
     21211: "invalid To number",
     21408: "region not enabled for this account",
     21602: "body required",
-    21603: "From or MessagingServiceSid required",
     21604: "To required",
-    21606: "From number cannot send SMS",
     21608: "unverified number on a trial account",
     21610: "recipient replied STOP (unsubscribed)",
     21612: "cannot route to this number",
     21614: "To is not a mobile number",
     21617: "body too long",
-    30002: "account suspended",
     30003: "unreachable destination handset",
     30004: "message blocked",
     30005: "unknown destination handset",
     30006: "landline or unreachable carrier",
     30007: "filtered by carrier",
     30008: "unknown delivery error",
-    30032: "toll-free number not verified",
-    30034: "sender not registered for A2P 10DLC",
 }
 
 
@@ -67,11 +75,12 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    """Retry later: connection error, timeout, HTTP 429 or 5xx, Twilio queue overflow."""
+    """Retry later: connection error, timeout, HTTP 429 or 5xx, Twilio queue overflow, or our account or sender
+    refused (`ACCOUNT_CODES`) until an operator fixes it."""
 
 
 class PermanentSendError(SendError):
-    """Do not retry this number: invalid, landline, opted out, or our own configuration is wrong."""
+    """Do not retry this number: invalid, landline, opted out, not a mobile."""
 
 
 def classify_twilio_error(status: int | None, code: int | None) -> Classification:
@@ -82,7 +91,7 @@ def classify_twilio_error(status: int | None, code: int | None) -> Classificatio
     is "transient": one retry costs little, a wrongly dropped alert costs a great deal, and the dispatcher's
     retry limit ends in escalation anyway.
     """
-    if code in TRANSIENT_CODES:
+    if code in TRANSIENT_CODES or code in ACCOUNT_CODES:
         return "transient"
     if code in PERMANENT_CODES:
         return "permanent"
@@ -95,7 +104,8 @@ def describe_twilio_error(code: int | None) -> str:
     """A short English description of a Twilio error code, for logs and the console."""
     if code is None:
         return "no error code"
-    return TRANSIENT_CODES.get(code) or PERMANENT_CODES.get(code) or f"Twilio error {code}"
+    known = TRANSIENT_CODES.get(code) or ACCOUNT_CODES.get(code) or PERMANENT_CODES.get(code)
+    return known or f"Twilio error {code}"
 
 
 def delivery_outcome(message_status: str, error_code: int | str | None = None) -> DeliveryOutcome:

@@ -26,6 +26,7 @@ from app.extensions import db
 from app.logs import log_event
 from app.models import Alert, AlertStatus, Assignment, School, Staff, Tip, utcnow
 from notifications import PermanentSendError, TransientSendError
+from notifications.errors import ACCOUNT_CODES, describe_twilio_error
 
 log = logging.getLogger("tipline.alerts")
 
@@ -200,8 +201,13 @@ def send_one(alert_id: int, owner: str) -> str:
         _db_end_claim(alert_id, owner, AlertStatus.PENDING.value, error_code=code, send_failures=failures,
                       due_at=utcnow() + backoff_for(failures))
         db.session.commit()
-        log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=plan.ref,
-                  code=code, failures=failures, attempts=plan.attempts)
+        if exc.code in ACCOUNT_CODES:  # every alert fails alike until the settings are fixed
+            log_event(log, f"OPERATOR: Twilio refused our account or sender ({describe_twilio_error(exc.code)}); "
+                      "alerts are kept and retried until it is fixed", logging.ERROR, alert=alert_id, code=code,
+                      failures=failures)
+        else:
+            log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=plan.ref,
+                      code=code, failures=failures, attempts=plan.attempts)
         return "retry"
     except PermanentSendError as exc:
         code = str(exc.code or exc.status or "permanent")
@@ -278,6 +284,17 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
             counts["escalated"] = counts.get("escalated", 0) + more
     counts["claimed"] = len(claimed)
     return counts
+
+
+def oldest_failing_age_s(now: datetime | None = None) -> float | None:
+    """How long the oldest alert still retrying after failed sends has been waiting for its SMS (a Twilio outage,
+    or our account refused): the outbox lag does not see it, since its next try is due later."""
+    now = now or utcnow()
+    oldest = db.session.scalar(
+        select(Alert.created_at).where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
+                                       Alert.send_failures > 0).order_by(Alert.created_at).limit(1)
+    )
+    return None if oldest is None else (now - oldest).total_seconds()
 
 
 def oldest_due_age_s(now: datetime | None = None) -> float | None:

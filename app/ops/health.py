@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import triage
-from app.alerts.dispatcher import oldest_due_age_s
+from app.alerts.dispatcher import oldest_due_age_s, oldest_failing_age_s
 from app.crypto.keyring import KeyringUnavailable, load_keyring
 from app.crypto.keystore import current_keyring, keyring_source
 from app.extensions import db
@@ -59,11 +59,13 @@ def check_model(app: Flask) -> dict[str, Any]:
 
 
 def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
-    """Outbox lag: an alert due for longer than HEALTH_MAX_ALERT_LAG_S means no worker is sending SMS."""
+    """Outbox lag: an alert due for longer than HEALTH_MAX_ALERT_LAG_S means no worker is sending SMS; one
+    retrying after failed sends for that long means Twilio cannot take them (an outage, or our account)."""
     if not database_ok:
         return {"status": FAIL, "reason": "unknown"}
     try:
         lag = oldest_due_age_s()
+        failing = oldest_failing_age_s()
     except SQLAlchemyError:
         db.session.rollback()
         return {"status": FAIL, "reason": "unknown"}
@@ -71,6 +73,9 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
     lag_s = round(lag or 0.0, 1)
     if lag is not None and lag > limit:
         return {"status": DEGRADED, "reason": "outbox_stale", "oldest_due_s": lag_s}
+    if failing is not None and failing > limit:
+        return {"status": DEGRADED, "reason": "sends_failing", "oldest_due_s": lag_s,
+                "failing_for_s": round(failing, 1)}
     return {"status": OK, "oldest_due_s": lag_s}
 
 

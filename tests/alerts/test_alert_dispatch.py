@@ -236,3 +236,23 @@ def test_related_tips_are_folded_into_one_sms(alert_app, fake_twilio):
         claims.utcnow = dispatcher.utcnow = orig
     assert len(fake_twilio.messages) == 3
     assert "+3 related tips at NCHS (threat)" in fake_twilio.messages[2].body
+
+
+def test_our_account_refused_keeps_the_alert_and_sends_it_once_fixed(alert_app, fake_twilio, monkeypatch, caplog):
+    """A wrong auth token (or a suspended account) fails every number alike: the alert is not failed through the
+    whole chain in seconds, it is retried, the operator is told, and it goes out once the settings work."""
+    monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda failures: __import__("datetime").timedelta(0))
+    fake_twilio.script(Fault.rejected(20003, status=401), Fault.rejected(20003, status=401))
+    with alert_app.app_context():
+        tip = make_tip("NCHS", "critical")
+    assert _round(alert_app).get("retry") == 1
+    assert _round(alert_app).get("retry") == 1
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)  # nobody else was alerted in its place, and it is not given up
+        assert (alert.status, alert.send_failures, alert.error_code) == (AlertStatus.PENDING.value, 2, "20003")
+    assert any("OPERATOR: Twilio refused our account or sender" in r.getMessage() for r in caplog.records)
+    assert _round(alert_app).get("sent") == 1  # the settings work again
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value
+    assert len(fake_twilio.wait_for(1)) == 1

@@ -18,11 +18,20 @@ def test_transient(status: int | None, code: int | None) -> None:
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(400, 21211), (400, 21614), (400, 21610), (400, 21408), (401, 20003), (404, None), (400, None),
+    [(400, 21211), (400, 21614), (400, 21610), (400, 21408), (404, None), (400, None),
      (None, 30003), (None, 30005), (None, 30006), (None, 30007), (None, 30008)],
 )
 def test_permanent(status: int | None, code: int | None) -> None:
     assert classify_twilio_error(status, code) == "permanent"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(401, 20003), (400, 21603), (400, 21606), (None, 30002), (400, 30032), (400, 30034)]
+)
+def test_our_account_or_sender_refused_is_retried(status: int | None, code: int) -> None:
+    """Every number fails alike until an operator fixes the settings: escalating at once would only run through
+    the chain and leave nobody to tell afterwards."""
+    assert classify_twilio_error(status, code) == "transient"
 
 
 @pytest.mark.parametrize(

@@ -106,10 +106,10 @@ def test_invalid_number_is_refused_by_the_fake_like_twilio(transport: TwilioTran
     assert caught.value.code == 21211
 
 
-def test_wrong_auth_token_is_permanent(fake_twilio: FakeTwilio) -> None:
+def test_wrong_auth_token_is_retried_until_the_settings_are_fixed(fake_twilio: FakeTwilio) -> None:
     transport = TwilioTransport(FAKE_ACCOUNT_SID, "not-the-token", from_number=FAKE_SENDER,
                                 api_base_url=fake_twilio.url, timeout_s=CLIENT_TIMEOUT_S)
-    with pytest.raises(PermanentSendError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         send(transport)
     assert caught.value.code == 20003
     assert fake_twilio.messages == []

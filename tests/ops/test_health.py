@@ -106,3 +106,18 @@ def test_health_command(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["health"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["status"] == "ok"
+
+
+def test_alerts_failing_to_send_are_degraded(app: Flask, district: District) -> None:
+    """A Twilio outage or a refused account: the alert is retried later, so no row is due and unsent, but an SMS
+    has not gone out for ten minutes: someone must be paged."""
+    with app.app_context():
+        tip = add_tip(district.schools["KWHS"], utcnow() - timedelta(minutes=10), urgency="critical")
+        alert = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id)).first()
+        assert alert is not None
+        alert.status, alert.sent_at, alert.send_failures = "pending", None, 6
+        alert.created_at, alert.due_at = utcnow() - timedelta(minutes=10), utcnow() + timedelta(minutes=4)
+        db.session.commit()
+    body = app.test_client().get("/healthz").get_json()
+    assert body["status"] == "degraded" and body["checks"]["alerts"]["reason"] == "sends_failing"
+    assert body["checks"]["alerts"]["failing_for_s"] >= 590
