@@ -22,6 +22,7 @@ from app.alerts.planning import (
 )
 from app.extensions import db
 from app.models import Alert, AlertStatus, Tip, TipStatus, utcnow
+from notifications.errors import delivery_outcome
 
 # Rows whose tip may still need someone: not acknowledged, not cancelled.
 _OPEN = (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT, AlertStatus.DELIVERED, AlertStatus.FOLDED,
@@ -41,16 +42,23 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
         return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="escalation",
                      status=AlertStatus.PENDING.value, due_at=due)
     chain = chain_of(tip.school_id)
-    if not chain or urgency not in IMMEDIATE_URGENCIES or alert.status == AlertStatus.FAILED.value:
-        # Re-sending to a number that just failed for good would only burn the repeats.
+    if not chain or urgency not in IMMEDIATE_URGENCIES:
         return None
+    due = now
+    if alert.status == AlertStatus.FAILED.value:
+        if delivery_outcome("undelivered", alert.error_code) == "permanent":
+            # Re-sending to a number that just failed for good would only burn the repeats.
+            return None
+        # The carrier's passing trouble (30500, a timeout): the last person is tried again after a timeout.
+        due = now + ack_timeout_for(urgency)
     # After the last person: re-send to the last one every timeout, a bounded number of times.
     if alert.repeat >= current_app.config["ALERT_MAX_REPEATS"]:
         return None
     position, staff = chain[-1]
     repeat = alert.repeat + 1 if alert.chain_position >= position else 1
+    # created_at = due: a repeat put off after a passing failure counts its acknowledgement timeout from then.
     return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="repeat", repeat=repeat,
-                 status=AlertStatus.PENDING.value, due_at=now)
+                 status=AlertStatus.PENDING.value, due_at=due, created_at=due)
 
 
 def db_fail_folded_into(carrier_id: int, error_code: str) -> int:

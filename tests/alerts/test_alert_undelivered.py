@@ -87,3 +87,26 @@ def test_reply_1_never_acknowledges_a_tip_whose_sms_was_undelivered(alert_app, f
         assert db.session.get(Tip, unseen.id).acknowledged_at is None
     # Naming the tip is deliberate (they learned the reference somewhere): that still acknowledges it.
     assert f"Acknowledged #{unseen.ref}" in post_sms(alert_app, token, primary, f"ACK {unseen.ref}")
+
+
+@pytest.mark.parametrize(("code", "repeated"), [("30500", True), ("network", True), ("30006", False)])
+def test_the_last_person_is_tried_again_after_a_passing_failure(alert_app, code, repeated):
+    """At the end of the chain a carrier's passing trouble must not end the repeats: the last person is tried
+    again after a timeout. A number that failed for good is not (it would only burn the repeats)."""
+    from app.alerts.escalation import db_next_alert
+    from app.alerts.planning import ack_timeout_for, chain_of
+
+    with alert_app.app_context():
+        info = make_tip("DMMS", "critical")
+        tip = db.session.get(Tip, info.id)
+        assert tip is not None
+        position, staff = chain_of(tip.school_id)[-1]
+        last = Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="escalation",
+                     status=AlertStatus.FAILED.value, error_code=code, repeat=0)
+        now = utcnow()
+        following = db_next_alert(last, tip, now)
+        if not repeated:
+            assert following is None
+            return
+        assert following is not None and following.kind == "repeat" and following.staff_id == staff.id
+        assert following.due_at == following.created_at == now + ack_timeout_for("critical")
