@@ -9,12 +9,23 @@ never be the only hidden entry of a row or column; otherwise total minus the oth
 line has exactly one hidden entry, the smallest non-zero visible cell of that line is hidden too (shown "—"),
 repeated until every line has none or at least two hidden entries. A hidden total counts as a hidden entry.
 Tables that share totals (linked entries) are protected together: an entry hidden in one is hidden in all.
+
+Counting hidden entries is not enough: a reader also knows that a "<5" entry is 1 to 4 and that a "—" entry
+is 0 or at least 5 (were it 1 to 4 it would read "<5"). With every total, that can still pin one down (two
+hidden month totals that sum to 2 are each 1). So, last, every "<5" entry is checked: the smallest and the
+largest value it can take in any whole-number filling of the hidden entries that agrees with everything shown
+(an integer program, solved exactly by SciPy's HiGHS). One with a single possible value is disclosed, and one
+more entry of its lines is hidden, until none is. (A "—" worked out is 0, which is shown anyway, or a count of
+at least the threshold, which may be shown.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 PRIMARY = "primary"
 COMPLEMENT = "complement"
@@ -117,6 +128,104 @@ def protect(grids: list[Grid], threshold: int, links: Iterable[list[tuple[int, P
     for grid in grids:
         grid.marks.clear()
         _primary(grid, threshold)
+    while True:
+        _complement_lines(grids, link_groups)
+        disclosed = first_disclosed(grids, threshold, link_groups)
+        if disclosed is None or not _hide_beside(grids, *disclosed):
+            return
+
+
+def _hide_beside(grids: list[Grid], g: int, pos: Pos) -> bool:
+    """Hide the smallest visible entry of a line through `pos` (non-zero interior entries first), or, when its
+    lines are all hidden, of its table, then of any table. False when nothing is left to hide."""
+    grid = grids[g]
+    nearby = [p for line in grid.lines() if pos in line for p in line if not grid.hidden(p)]
+    everywhere = [(i, p) for i, other in enumerate(grids) for p in _positions(other) if not other.hidden(p)]
+    for pool in ([(g, p) for p in nearby], [(g, p) for p in _positions(grid) if not grid.hidden(p)], everywhere):
+        if pool:
+            # A zero tells nothing hidden (a "—" that must be 0 is read as 0): non-zero entries first.
+            i, choice = min(pool, key=lambda item: (grids[item[0]].value(item[1]) == 0,
+                                                    grids[item[0]].is_total(item[1]),
+                                                    grids[item[0]].value(item[1]), item))
+            grids[i].marks[choice] = COMPLEMENT
+            return True
+    return False
+
+
+def _positions(grid: Grid) -> list[Pos]:
+    return [(r, c) for r in range(grid.n_rows) for c in range(grid.n_cols)]
+
+
+def first_disclosed(grids: list[Grid], threshold: int, links: Iterable[list[tuple[int, Pos]]] = ()
+                    ) -> tuple[int, Pos] | None:
+    """A "<threshold" entry that has only one possible value given everything shown, or None.
+
+    One integer variable per hidden number (linked entries are one number), bounded by what its mark says
+    (1 to threshold-1 for "<threshold"; 0, or threshold and more, for "—", through a 0/1 switch), with one
+    equation per row and column that has a total.
+    """
+    index: dict[tuple[int, Pos], int] = {}
+    for group in links:
+        hidden = [(g, pos) for g, pos in group if grids[g].hidden(pos)]
+        if hidden:
+            number = len(set(index.values()))
+            index.update({key: number for key in hidden})
+    for g, grid in enumerate(grids):
+        for pos in sorted(grid.marks):
+            if (g, pos) not in index:
+                index[(g, pos)] = len(set(index.values()))
+    n = len(set(index.values()))
+    if n == 0:
+        return None
+    big = 1.0 + sum(grid.value(pos) for grid in grids for pos in _positions(grid))  # more than any count
+    primary = [False] * n
+    for (g, pos), v in index.items():
+        primary[v] = primary[v] or grids[g].marks[pos] == PRIMARY
+    equations: list[np.ndarray] = []
+    sums: list[float] = []
+    for g, grid in enumerate(grids):
+        for line in grid.lines():  # its last entry is its total
+            coefficients, known = np.zeros(2 * n), 0.0
+            for pos in line:
+                sign = -1.0 if pos == line[-1] else 1.0
+                if (g, pos) in index:
+                    coefficients[index[(g, pos)]] += sign
+                else:
+                    known += sign * grid.value(pos)
+            if coefficients.any():
+                equations.append(coefficients)
+                sums.append(-known)
+    constraints = [LinearConstraint(np.array(equations), sums, sums)] if equations else []
+    # "—" is 0, or threshold and more: with a switch s (0 or 1), threshold*s <= x <= big*s.
+    dashes = [v for v in range(n) if not primary[v]]
+    if dashes:
+        above, below = np.zeros((len(dashes), 2 * n)), np.zeros((len(dashes), 2 * n))
+        for row, v in enumerate(dashes):
+            above[row, v], above[row, n + v] = 1.0, -float(threshold)
+            below[row, v], below[row, n + v] = 1.0, -big
+        constraints += [LinearConstraint(above, 0.0, np.inf), LinearConstraint(below, -np.inf, 0.0)]
+    bounds = Bounds([1.0 if primary[v] else 0.0 for v in range(n)] + [0.0] * n,
+                    [float(threshold - 1) if primary[v] else big for v in range(n)] + [1.0] * n)
+    integral = np.ones(2 * n)
+    small = [v for v in range(n) if primary[v]]  # a "—" pinned down is 0 or a count at the threshold or more
+    seen: dict[int, set[int]] = {v: set() for v in small}  # values found in fillings: two or more, not pinned
+    for v in small:
+        if len(seen[v]) > 1:
+            continue
+        objective = np.zeros(2 * n)
+        objective[v] = 1.0
+        for sign in (1.0, -1.0):
+            result = milp(sign * objective, constraints=constraints, bounds=bounds, integrality=integral)
+            if result.success:  # one filling: it tells the values of every cell, not just this one
+                for w in small:
+                    seen[w].add(round(result.x[w]))
+        if len(seen[v]) == 1:
+            return next(key for key, number in index.items() if number == v)
+    return None
+
+
+def _complement_lines(grids: list[Grid], link_groups: list[list[tuple[int, Pos]]]) -> None:
+    """Hide linked entries together, and a partner for every line's lone hidden entry, until nothing changes."""
     changed = True
     while changed:
         changed = False

@@ -107,3 +107,96 @@ def test_the_threshold_is_configurable(make_app) -> None:  # type: ignore[no-unt
     assert "&lt;10" in page
     for row in html_tables(page)["categories"][1:]:
         assert all(not (c.isdigit() and 0 < int(c) < 10) for c in row[1:])
+
+
+def _possible_values(grids, links, threshold: int) -> dict[tuple[int, tuple[int, int]], set[int]]:
+    """By search, with no solver: values each "<threshold" entry can take in a filling of the hidden entries
+    that agrees with what is shown ("<5" is 1 to 4, "—" is 0 or 5 and more, totals add up). It stops once
+    every such entry has two possible values; an entry left with one can be worked out by any reader."""
+    number: dict = {}
+    for group in links:
+        hidden = [key for key in group if grids[key[0]].hidden(key[1])]
+        for key in hidden:
+            number[key] = hidden[0]
+    for g, grid in enumerate(grids):
+        for pos in grid.marks:
+            number.setdefault((g, pos), (g, pos))
+    variables = sorted(set(number.values()))
+    small = [v for v in variables if grids[v[0]].marks[v[1]] == PRIMARY]
+    big = sum(v for grid in grids for row in grid.values for v in row)
+    domain = {v: list(range(1, threshold)) if v in small else [0, *range(threshold, big + 1)] for v in variables}
+    equations = []  # (sign and variable of each hidden term, the shown part of the sum): the sum is 0
+    for g, grid in enumerate(grids):
+        for line in grid.lines():
+            terms, known = [], 0
+            for pos in line:
+                sign = -1 if pos == line[-1] else 1
+                if (g, pos) in number:
+                    terms.append((sign, number[(g, pos)]))
+                else:
+                    known += sign * grid.values[pos[0]][pos[1]]
+            equations.append((terms, known))
+
+    def narrowed(dom: dict) -> dict | None:
+        """Each variable's values cut to what every equation allows, to a fixed point (None: no filling)."""
+        dom = dict(dom)
+        changed = True
+        while changed:
+            changed = False
+            for terms, known in equations:
+                lows = [min(sign * dom[v][0], sign * dom[v][-1]) for sign, v in terms]
+                highs = [max(sign * dom[v][0], sign * dom[v][-1]) for sign, v in terms]
+                low, high = known + sum(lows), known + sum(highs)
+                if low > 0 or high < 0:
+                    return None
+                for i, (sign, v) in enumerate(terms):
+                    rest_low, rest_high = low - lows[i], high - highs[i]
+                    bottom, top = (-rest_high, -rest_low) if sign == 1 else (rest_low, rest_high)
+                    kept = [x for x in dom[v] if bottom <= x <= top]
+                    if not kept:
+                        return None
+                    if len(kept) < len(dom[v]):
+                        dom[v], changed = kept, True
+        return dom
+
+    seen: dict = {v: set() for v in small}
+
+    def search(dom: dict | None) -> None:
+        if dom is None or all(len(seen[v]) > 1 for v in small):
+            return
+        open_ = [v for v in variables if len(dom[v]) > 1]
+        if not open_:
+            for v in small:
+                seen[v].add(dom[v][0])
+            return
+        pick = min(open_, key=lambda v: len(dom[v]))
+        for value in dom[pick]:
+            search(narrowed({**dom, pick: [value]}))
+
+    search(narrowed(domain))
+    return seen
+
+
+def test_no_small_count_can_be_worked_out_from_what_a_report_shows() -> None:
+    """The review's table: seven tips, bullying 1, 1 and 3 over the months, one weapon and one drug tip in June.
+    Counting hidden cells per line let "two hidden month totals summing to 2 are each 1" give every cell back."""
+    cat = grid_from_rows([[1, 1, 3], [0, 0, 1], [0, 0, 1]], row_totals=True, col_totals=True)
+    urg = grid_from_rows([[0, 0, 0], [0, 0, 0], [1, 1, 5], [0, 0, 0]], row_totals=True, col_totals=True)
+    links = [[(0, (cat.n_rows - 1, c)), (1, (urg.n_rows - 1, c))] for c in range(4)]
+    protect([cat, urg], THRESHOLD, links)
+    possible = _possible_values([cat, urg], links, THRESHOLD)
+    assert possible and all(len(values) > 1 for values in possible.values()), possible
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_no_small_count_of_random_small_tables_can_be_worked_out(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = [[rng.choice([0, 0, 1, 2, 3, 5]) for _ in range(3)] for _ in range(rng.randint(1, 3))]
+    cat = grid_from_rows(rows, row_totals=True, col_totals=True)
+    split = [[rng.randint(0, cat.values[-1][c]) for c in range(3)]]
+    split.append([cat.values[-1][c] - split[0][c] for c in range(3)])  # the same months, by two urgencies
+    urg = grid_from_rows(split, row_totals=True, col_totals=True)
+    links = [[(0, (cat.n_rows - 1, c)), (1, (urg.n_rows - 1, c))] for c in range(4)]
+    protect([cat, urg], THRESHOLD, links)
+    for key, values in _possible_values([cat, urg], links, THRESHOLD).items():
+        assert len(values) > 1, (rows, split, key, values)
