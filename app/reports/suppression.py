@@ -219,7 +219,7 @@ def first_disclosed(grids: list[Grid], threshold: int, links: Iterable[list[tupl
             if result.success:  # one filling: it tells the values of every cell, not just this one
                 for w in small:
                     seen[w].add(round(result.x[w]))
-        if len(seen[v]) == 1:
+        if len(seen[v]) < 2:  # pinned down (or, were the solver ever to fail, not shown free: hide more)
             return next(key for key, number in index.items() if number == v)
     return None
 
