@@ -20,12 +20,13 @@ from app.accounts.policy import password_problems
 from app.extensions import db
 from app.models import Assignment, Role, School, SignInFailure, Staff
 
-# Five wrong passwords from one client lock that client out of the account for 10 minutes; the account itself
-# locks only when wrong passwords come from many clients at once (a distributed guess), so a stranger who knows
-# an SRO's email cannot keep the SRO out of the console during an alert. Five wrong second-factor codes (only
-# someone with the password gets there) lock the account itself.
+# Five wrong passwords from one client (an address, or an IPv6 /64) lock that client out of the account for 10
+# minutes, so a stranger on one connection who knows an SRO's email cannot keep the SRO out of the console. The
+# account itself locks at 20 wrong passwords in 10 minutes from all clients together: a guess spread over four
+# or more clients still meets a lock (it costs the SRO the console for 10 minutes; a guess must not get
+# further). Five wrong second-factor codes (only someone with the password gets there) lock the account itself.
 MAX_FAILED_ATTEMPTS = 5
-MAX_ACCOUNT_PASSWORD_FAILURES = 50
+MAX_ACCOUNT_PASSWORD_FAILURES = 20
 LOCKOUT = timedelta(minutes=10)
 ENROLMENT_VALID_FOR = timedelta(days=3)
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
