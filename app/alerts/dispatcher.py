@@ -286,13 +286,18 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     return counts
 
 
+# Failed sends in a row before an alert counts as failing for health: one or two are a blip (2 and 4 s apart).
+FAILING_AFTER_SENDS = 3
+
+
 def oldest_failing_age_s(now: datetime | None = None) -> float | None:
     """How long the oldest alert still retrying after failed sends has been waiting for its SMS (a Twilio outage,
     or our account refused): the outbox lag does not see it, since its next try is due later."""
     now = now or utcnow()
     oldest = db.session.scalar(
         select(Alert.created_at).where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
-                                       Alert.send_failures > 0).order_by(Alert.created_at).limit(1)
+                                       Alert.send_failures >= FAILING_AFTER_SENDS)
+        .order_by(Alert.created_at).limit(1)
     )
     return None if oldest is None else (now - oldest).total_seconds()
 

@@ -46,8 +46,13 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
         return None
     due = now
     if alert.status == AlertStatus.FAILED.value:
-        if delivery_outcome("undelivered", alert.error_code) == "permanent":
-            # Re-sending to a number that just failed for good would only burn the repeats.
+        # Only the carrier's passing trouble (a transient code, or a failure reported with no code) is worth a
+        # new try; a number that failed for good, or a row that could not be sent at all (no phone, opted
+        # out), would only burn the repeats.
+        code = alert.error_code or ""
+        passing = code in ("failed", "undelivered") or (
+            code.isdigit() and delivery_outcome("failed", code) == "transient")
+        if not passing:
             return None
         # The carrier's passing trouble (30500, a timeout): the last person is tried again after a timeout.
         due = now + ack_timeout_for(urgency)

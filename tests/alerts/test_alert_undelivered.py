@@ -89,7 +89,8 @@ def test_reply_1_never_acknowledges_a_tip_whose_sms_was_undelivered(alert_app, f
     assert f"Acknowledged #{unseen.ref}" in post_sms(alert_app, token, primary, f"ACK {unseen.ref}")
 
 
-@pytest.mark.parametrize(("code", "repeated"), [("30500", True), ("network", True), ("30006", False)])
+@pytest.mark.parametrize(("code", "repeated"),
+                         [("30500", True), ("undelivered", True), ("30006", False), ("no_phone", False)])
 def test_the_last_person_is_tried_again_after_a_passing_failure(alert_app, code, repeated):
     """At the end of the chain a carrier's passing trouble must not end the repeats: the last person is tried
     again after a timeout. A number that failed for good is not (it would only burn the repeats)."""

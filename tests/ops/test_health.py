@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -108,16 +109,20 @@ def test_health_command(app: Flask) -> None:
     assert json.loads(result.output)["status"] == "ok"
 
 
-def test_alerts_failing_to_send_are_degraded(app: Flask, district: District) -> None:
+@pytest.mark.parametrize(("failures", "status"), [(6, "degraded"), (1, "ok")])
+def test_alerts_failing_to_send_are_degraded(app: Flask, district: District, failures: int, status: str) -> None:
     """A Twilio outage or a refused account: the alert is retried later, so no row is due and unsent, but an SMS
-    has not gone out for ten minutes: someone must be paged."""
+    has not gone out for ten minutes: someone must be paged. One failed send of an old row (a medium tip held
+    overnight) is a blip, not an outage."""
     with app.app_context():
         tip = add_tip(district.schools["KWHS"], utcnow() - timedelta(minutes=10), urgency="critical")
         alert = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id)).first()
         assert alert is not None
-        alert.status, alert.sent_at, alert.send_failures = "pending", None, 6
+        alert.status, alert.sent_at, alert.send_failures = "pending", None, failures
         alert.created_at, alert.due_at = utcnow() - timedelta(minutes=10), utcnow() + timedelta(minutes=4)
         db.session.commit()
     body = app.test_client().get("/healthz").get_json()
-    assert body["status"] == "degraded" and body["checks"]["alerts"]["reason"] == "sends_failing"
-    assert body["checks"]["alerts"]["failing_for_s"] >= 590
+    assert body["status"] == status
+    if status == "degraded":
+        assert body["checks"]["alerts"]["reason"] == "sends_failing"
+        assert body["checks"]["alerts"]["failing_for_s"] >= 590
