@@ -46,15 +46,14 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
         return None
     due = now
     if alert.status == AlertStatus.FAILED.value:
-        # Only the carrier's passing trouble (a transient code, or a failure reported with no code) is worth a
-        # new try; a number that failed for good, or a row that could not be sent at all (no phone, opted
-        # out), would only burn the repeats.
+        # Only the carrier's passing trouble (a transient code such as 30500, or a failure reported with no
+        # code) is worth a new try, after a timeout; a number that failed for good, or a row that could not be
+        # sent at all (no phone, opted out), would only burn the repeats.
         code = alert.error_code or ""
         passing = code in ("failed", "undelivered") or (
             code.isdigit() and delivery_outcome("failed", code) == "transient")
         if not passing:
             return None
-        # The carrier's passing trouble (30500, a timeout): the last person is tried again after a timeout.
         due = now + ack_timeout_for(urgency)
     # After the last person: re-send to the last one every timeout, a bounded number of times.
     if alert.repeat >= current_app.config["ALERT_MAX_REPEATS"]:

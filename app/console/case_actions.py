@@ -31,10 +31,10 @@ from app.crypto.errors import KeyringUnavailable, TipShredded
 from app.crypto.service import db_add_sealed
 from app.extensions import db
 from app.models import Incident, Message, Note, Outcome, Tip, TipStatus, utcnow
+from app.models.tips import FINISHED_STATUSES, REOPENED_STATUS
 from triage import urgency_rank
 
 STATUS_ORDER = [s.value for s in TipStatus]
-REOPEN_TO = TipStatus.INVESTIGATING.value
 
 
 def _back(tip: Tip, anchor: str = "") -> Response:
@@ -112,7 +112,7 @@ def allowed_transition(current: str, new: str) -> bool:
     """Forward along new > acknowledged > investigating > resolved > closed; resolved or closed may reopen."""
     if new == current:
         return False
-    if new == REOPEN_TO and current in (TipStatus.RESOLVED.value, TipStatus.CLOSED.value):
+    if new == REOPENED_STATUS and current in FINISHED_STATUSES:
         return True
     return STATUS_ORDER.index(new) > STATUS_ORDER.index(current)
 
@@ -135,13 +135,13 @@ def change_status(ref: str) -> Response:
     previous = tip.status
     if tip.acknowledged_at is None:
         db_acknowledge_tip(tip, staff, via="console")  # moving the case on means someone has it: stop escalation
-    tip.status = new
+    if new == REOPENED_STATUS and tip.is_finished:
+        tip.reopen()
+    else:
+        tip.status = new
     if new == TipStatus.CLOSED.value:
         tip.outcome = outcome
         tip.closed_at = utcnow()
-    elif new == REOPEN_TO and previous in (TipStatus.RESOLVED.value, TipStatus.CLOSED.value):
-        tip.closed_at = None
-        tip.outcome = None
     detail = {"before": previous, "after": new}
     if new == TipStatus.CLOSED.value:
         detail["outcome"] = outcome

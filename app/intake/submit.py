@@ -17,7 +17,7 @@ from app.crypto.service import db_add_sealed, db_new_tip_key, seal_for_tip
 from app.database import reading
 from app.extensions import db
 from app.intake.photos import CleanPhoto
-from app.models import Attachment, Message, Tip, TipStatus, utcnow
+from app.models import Attachment, Message, Tip, utcnow
 
 
 class TriageUnavailable(RuntimeError):
@@ -93,21 +93,10 @@ def db_add_reporter_message(tip: Tip, text: str, photos: list[CleanPhoto]) -> Me
     db_add_photos(tip, photos, message)
     tip.reporter_replied_at = utcnow()
     tip.reporter_reply_unread = True
-    if tip.status in (TipStatus.RESOLVED.value, TipStatus.CLOSED.value):
-        db_reopen_for_reporter_message(tip)
+    if tip.is_finished:
+        # New information on a resolved or closed case: back in the queue, where staff see it, and out of the
+        # retention purge, which would otherwise shred the message unread. Recorded like a change by staff.
+        previous = tip.reopen()
+        audit.record("tip.status_changed", actor_label="reporter", tip=tip, before=previous, after=tip.status,
+                     reason="reporter_message")
     return message
-
-
-# The status staff reopen a case to (app/console/case_actions.py, REOPEN_TO): one the queue shows.
-REOPENED_STATUS = TipStatus.INVESTIGATING.value
-
-
-def db_reopen_for_reporter_message(tip: Tip) -> None:
-    """New information on a resolved or closed case: back in the queue, where staff see it, and out of the
-    retention purge, which would otherwise shred the message unread. Recorded like a status change by staff."""
-    previous = tip.status
-    tip.status = REOPENED_STATUS
-    tip.closed_at = None
-    tip.outcome = None
-    audit.record("tip.status_changed", actor_label="reporter", tip=tip, before=previous, after=REOPENED_STATUS,
-                 reason="reporter_message")

@@ -30,6 +30,11 @@ class TipStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+# A resolved or closed case can go back to the queue, at this status.
+FINISHED_STATUSES = (TipStatus.RESOLVED.value, TipStatus.CLOSED.value)
+REOPENED_STATUS = TipStatus.INVESTIGATING.value
+
+
 class Outcome(enum.StrEnum):
     COUNSELLING_PROVIDED = "counselling_provided"
     PARENT_CONTACTED = "parent_contacted"
@@ -114,6 +119,17 @@ class Tip(db.Model):  # type: ignore[name-defined]
     @property
     def effective_urgency(self) -> str:
         return self.label_urgency or self.urgency
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    def reopen(self) -> str:
+        """Back to the queue from resolved or closed (by staff, or by a reporter's new message): the closing date
+        and outcome no longer hold. Returns the status it had."""
+        previous = self.status
+        self.status, self.closed_at, self.outcome = REOPENED_STATUS, None, None
+        return previous
     messages: Mapped[list[Message]] = relationship(
         back_populates="tip", cascade="all, delete-orphan", order_by="Message.created_at"
     )

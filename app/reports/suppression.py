@@ -165,16 +165,17 @@ def first_disclosed(grids: list[Grid], threshold: int, links: Iterable[list[tupl
     equation per row and column that has a total.
     """
     index: dict[tuple[int, Pos], int] = {}
+    n = 0
     for group in links:
         hidden = [(g, pos) for g, pos in group if grids[g].hidden(pos)]
         if hidden:
-            number = len(set(index.values()))
-            index.update({key: number for key in hidden})
+            index.update({key: n for key in hidden})
+            n += 1
     for g, grid in enumerate(grids):
         for pos in sorted(grid.marks):
             if (g, pos) not in index:
-                index[(g, pos)] = len(set(index.values()))
-    n = len(set(index.values()))
+                index[(g, pos)] = n
+                n += 1
     if n == 0:
         return None
     big = 1.0 + sum(grid.value(pos) for grid in grids for pos in _positions(grid))  # more than any count
