@@ -1,12 +1,18 @@
-"""The urgency mix: "urgency given the category" weighted by the category, averaged with the urgency head."""
+"""The urgency mix ("urgency given the category" weighted by the category, averaged with the urgency head), and
+how calibrated the probabilities are: on the unit, and on tips by writers the model never trained on."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.special import softmax
 
-from triage.calibration import aligned, calibrated_probabilities, mixed_urgency_scores
+from triage.calibration import aligned, calibrated_probabilities, expected_calibration_error, mixed_urgency_scores
+from triage.dataset import HOLDOUT6_FILE, HOLDOUT7_FILE, HOLDOUT8_FILE, HOLDOUT9_FILE, read_labelled
+from triage.model import load_model
+from triage.taxonomy import CATEGORIES, URGENCIES
 
 URGENCY_CLASSES = np.array(["critical", "high", "low", "medium"])
 
@@ -36,3 +42,37 @@ def test_the_urgency_of_the_likely_category_is_the_one_that_counts() -> None:
     p = calibrated_probabilities(mixed_urgency_scores(urgency_scores, category_p, [weapon, suicide]), 1.0)
     assert URGENCY_CLASSES[p.argmax()] == "high"
     assert p.sum() == pytest.approx(1.0)
+
+
+def test_calibration_error_is_zero_when_confidence_matches_accuracy_and_large_when_it_does_not() -> None:
+    classes = np.array(["a", "b"])
+    # Ten tips at 0.8 for "a", eight of them "a": right eight times in ten, as the model said.
+    p = np.tile([0.8, 0.2], (10, 1))
+    truth = np.array(["a"] * 8 + ["b"] * 2)
+    assert expected_calibration_error(p, truth, classes) == pytest.approx(0.0)
+    # The same confidence, right half the time: 0.3 too sure.
+    truth = np.array(["a"] * 5 + ["b"] * 5)
+    assert expected_calibration_error(p, truth, classes) == pytest.approx(0.3)
+    # Bins are weighted by their share of tips: half at 0.95 always right, half at 0.6 always wrong.
+    p = np.array([[0.95, 0.05]] * 5 + [[0.6, 0.4]] * 5)
+    truth = np.array(["a"] * 5 + ["b"] * 5)
+    assert expected_calibration_error(p, truth, classes) == pytest.approx(0.5 * 0.05 + 0.5 * 0.6)
+
+
+# "Calibrated, so that 0.9 means right about nine times in ten" (the issue), checked where it matters: on
+# tips by writers the model never trained on. The shipped model measured 0.020 to 0.033 for urgency and
+# 0.011 to 0.023 for category on these files (README, Triage); 0.05 leaves room for another CPU's training.
+MAX_UNSEEN_WRITER_ECE = 0.05
+
+
+@pytest.mark.parametrize("path", [HOLDOUT6_FILE, HOLDOUT7_FILE, HOLDOUT8_FILE, HOLDOUT9_FILE], ids=lambda p: p.stem)
+def test_probabilities_are_calibrated_on_writers_the_model_never_read(trained_dir: Path, path: Path) -> None:
+    tips = read_labelled(path)
+    assessments = load_model().assess_many([tip.text for tip in tips])
+    for labels, probabilities_of, truth in (
+        (URGENCIES, "urgency_probabilities", [tip.urgency for tip in tips]),
+        (CATEGORIES, "category_probabilities", [tip.category for tip in tips]),
+    ):
+        p = np.array([[getattr(a, probabilities_of)[label] for label in labels] for a in assessments])
+        assert p.sum(axis=1) == pytest.approx(np.ones(len(tips)))
+        assert expected_calibration_error(p, np.array(truth), np.array(labels)) <= MAX_UNSEEN_WRITER_ECE
