@@ -1,5 +1,5 @@
-"""Structured logging, one JSON line per event, and the filter that keeps client addresses, user agents
-and anything else about a reporter out of every log line, gunicorn's included."""
+"""Structured logging, one JSON line per event, and the filter that keeps client addresses, user agents,
+anything else about a reporter and staff enrolment tokens out of every log line, gunicorn's included."""
 
 from __future__ import annotations
 
@@ -25,14 +25,17 @@ _USER_AGENT = (
     r"(?:\s*\([^)]*\)|\s*\[[^\]]*\]|\s+\S+/\S+|\s+Mobile\b|\s+Instagram\s+[\d.]+(?:\s+Android)?)*"
 )
 _SCRUB = re.compile("|".join(f"(?:{p})" for p in (_USER_AGENT, _IPV4, _IPV6)))
+# An unused enrolment link lets whoever holds it become that staff member (app/accounts/service.py): the
+# request line of every access log carries it, so the token goes, the path stays.
+_ENROLMENT_TOKEN = re.compile(r"(?<=/console/enrol/)[A-Za-z0-9_-]+")
 # Attributes some libraries attach to records (werkzeug, gunicorn): dropped outright.
 _FORBIDDEN_ATTRS = ("remote_addr", "client_addr", "user_agent", "ip", "address")
 REDACTED = "[redacted]"
 
 
 def scrub(text: str) -> str:
-    """Replace anything that looks like a client address or a user agent."""
-    return _SCRUB.sub(REDACTED, text)
+    """Replace anything that looks like a client address, a user agent or an enrolment token."""
+    return _ENROLMENT_TOKEN.sub(REDACTED, _SCRUB.sub(REDACTED, text))
 
 
 def _scrub_value(value: Any) -> Any:

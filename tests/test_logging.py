@@ -157,3 +157,46 @@ def test_tracebacks_are_scrubbed_in_both_formats(fmt):
         out = _emit(fmt, exc_info=True)
     assert "ValueError" in out
     assert "198.51.100.4" not in out and "iPhone" not in out
+
+
+ENROLMENT_TOKEN = "q2Vx8dK4mB7nZ0aP1sT6uW9yC3eF5hJ_L-oRiGk"
+
+
+def test_enrolment_token_is_not_written_to_the_access_log():
+    # The link signs someone up as a staff member for 3 days: whoever reads the journal must not get it.
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    logger = SafeGunicornLogger(cfg)
+
+    class Resp:
+        status = "200 OK"
+        response_length = 12
+        sent = 12
+        headers = ()
+
+    path = f"/console/enrol/{ENROLMENT_TOKEN}"
+
+    class Req:
+        headers = ()
+        method, path, query, uri, version = "GET", "", "", "", (1, 1)
+
+    Req.path = Req.uri = path
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": path, "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": path,
+               "QUERY_STRING": ""}
+    import datetime
+
+    atoms = logger.atoms(Resp(), Req(), environ, datetime.timedelta(milliseconds=5))
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, cfg.access_log_format, (atoms,), None)
+    entry = _format(record)
+    assert ENROLMENT_TOKEN not in json.dumps(entry)
+    assert entry["event"].startswith('"GET /console/enrol/[redacted] HTTP/1.1" 200')
+
+
+@pytest.mark.parametrize("line", [f"GET /console/enrol/{ENROLMENT_TOKEN} HTTP/1.1",
+                                  f"POST /console/enrol/{ENROLMENT_TOKEN}?x=1 HTTP/1.1",
+                                  f"Exception on /console/enrol/{ENROLMENT_TOKEN} [POST]",
+                                  f"link: http://tipline.test/console/enrol/{ENROLMENT_TOKEN}."])
+def test_enrolment_token_is_scrubbed_wherever_it_is_logged(line):
+    assert ENROLMENT_TOKEN not in scrub(line) and "/console/enrol/[redacted]" in scrub(line)
