@@ -16,6 +16,7 @@ from app.models import AuditEvent
 from app.transactions import commit_before_rendering
 
 PAGE_SIZE = 100
+FILTERS = ("action", "actor", "tip_ref")
 
 
 def _filtered(form: AuditFilterForm) -> Any:
@@ -41,10 +42,13 @@ def _audit_page(report: audit.ChainReport | None = None) -> str:
     total = db.session.scalar(query.with_only_columns(func.count(AuditEvent.id)).order_by(None)) or 0
     events = list(db.session.scalars(
         query.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    # The verify form and the page links carry the filters only: the raw query could name url_for()'s own
+    # arguments (endpoint, _method, _external...).
+    filter_args = {name: request.args[name] for name in FILTERS if request.args.get(name)}
     commit_before_rendering()
     return render_template("console/admin_audit.html", form=form, events=events, total=total, page=page,
                            pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), report=report,
-                           verify_form=ConfirmForm(), detail_of=audit.parse_detail)
+                           verify_form=ConfirmForm(), detail_of=audit.parse_detail, filter_args=filter_args)
 
 
 @bp.get("/admin/audit")

@@ -113,13 +113,15 @@ def queue() -> str:
     tips = [rows_by_id[i] for i in ids]
     sizes = _incident_sizes(staff, {t.incident_id for t in tips if t.incident_id is not None})
     schools = visible_schools(staff)
+    filters = {"status": status, "school": school_id, "category": category, "urgency": urgency,
+               "incident": incident_id}
     commit_before_rendering()  # a read: the write lock is free before the page renders
     return render_template(
         "console/queue.html", rows=_grouped_rows(tips, sizes, now), total=total, page=page,
         pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), schools=schools,
-        school_names={s.id: s.short_name for s in schools},
-        filters={"status": status, "school": school_id, "category": category, "urgency": urgency,
-                 "incident": incident_id},
+        school_names={s.id: s.short_name for s in schools}, filters=filters,
+        # The page links carry these filters only: the raw query could name url_for()'s own arguments.
+        page_args={name: value for name, value in filters.items() if value not in (None, "")},
         category_choices=CATEGORY_CHOICES, urgency_choices=URGENCY_CHOICES, status_choices=STATUS_CHOICES,
     )
 

@@ -147,3 +147,13 @@ def test_a_bad_page_number_keeps_the_other_filters(world: World, signed_in, page
     response = admin.get(f"/console/admin/audit?tip_ref={ref}&page={page}")
     assert response.status_code == 200
     assert "1 events" in response.get_data(as_text=True)  # only the tip's view, not every sign-in
+
+
+@pytest.mark.parametrize("query", ["endpoint=x", "_method=GET", "_external=1&_scheme=javascript"])
+def test_query_names_of_url_building_are_not_a_500(world: World, signed_in, query: str) -> None:
+    # The verify form and the page links used to pass the whole query to url_for(), whose own arguments these are.
+    admin = signed_in("admin")
+    response = admin.get(f"/console/admin/audit?action=signin&{query}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'action="/console/admin/audit/verify?action=signin"' in page
