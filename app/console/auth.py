@@ -31,8 +31,10 @@ PENDING_FOR_S = 300  # between a right password and the second factor
 
 
 def _safe_next(target: str | None) -> str:
-    # Only our own console pages: an open redirect would make a convincing phishing link.
-    if target and target.startswith("/console/") and not target.startswith("//") and "\\" not in target:
+    # Only our own console pages: an open redirect would make a convincing phishing link. No control
+    # characters either: a line break in the Location header was a 500 just after the code was accepted.
+    if (target and target.startswith("/console/") and not target.startswith("//") and "\\" not in target
+            and target.isprintable()):
         return target
     return url_for("console.queue")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyotp
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -226,3 +227,22 @@ def test_sign_in_attempts_are_limited_per_client(world: World) -> None:
     ]
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
     assert b"Too many sign-in attempts" in client.post("/console/sign-in", data={"csrf_token": token}).data
+
+
+@pytest.mark.parametrize(("target", "lands_on"), [
+    ("/console/tips/ABC123?x=1", "/console/tips/ABC123?x=1"),
+    ("https://evil.example/console/", "/console/"),
+    ("//evil.example/console/", "/console/"),
+    ("/console/\\\\evil.example", "/console/"),
+    ("/console/\r\nSet-Cookie: tipline=x", "/console/"),  # was a 500 after the code was accepted
+    ("/console/\x00", "/console/"),
+])
+def test_sign_in_goes_back_only_to_a_console_page(world: World, target: str, lands_on: str) -> None:
+    client = world.app.test_client()
+    token = csrf_token(client, "/console/sign-in")
+    client.post("/console/sign-in", query_string={"next": target},
+                data={"csrf_token": token, "email": world.emails["sro_a"], "password": PASSWORD})
+    token = csrf_token(client, "/console/sign-in/code")
+    response = client.post("/console/sign-in/code", data={
+        "csrf_token": token, "code": totp_code(world.app, world.people["sro_a"], world.secrets["sro_a"])})
+    assert response.status_code == 302 and response.headers["Location"] == lands_on
