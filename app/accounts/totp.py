@@ -16,6 +16,7 @@ import pyotp
 import qrcode
 import qrcode.image.svg
 
+from app.extensions import db
 from app.models import Staff
 from app.small_ints import ASCII_DIGITS
 
@@ -60,6 +61,13 @@ def matching_counter(secret: str, code: str, at: datetime) -> int | None:
     return None
 
 
+def _reload_locked(staff: Staff, attribute: str) -> None:
+    """Read `attribute` again, locking the row until the transaction ends. Two sign-ins with one code at the
+    same moment then take turns and the second sees the first's use: on PostgreSQL both would otherwise read
+    it as unused. (SQLite has no row lock; its write lock, taken at BEGIN, already makes them take turns.)"""
+    db.session.refresh(staff, [attribute], with_for_update=True)
+
+
 def db_check_totp(staff: Staff, code: str, at: datetime) -> bool:
     """Accept a code once. On success remembers its step, so it (and older ones) cannot be used again."""
     if not staff.totp_secret:
@@ -67,6 +75,7 @@ def db_check_totp(staff: Staff, code: str, at: datetime) -> bool:
     counter = matching_counter(staff.totp_secret, code, at)
     if counter is None:
         return False
+    _reload_locked(staff, "totp_last_counter")
     if staff.totp_last_counter is not None and counter <= staff.totp_last_counter:
         return False
     staff.totp_last_counter = counter
@@ -95,6 +104,9 @@ def new_recovery_codes() -> tuple[list[str], str]:
 def db_use_recovery_code(staff: Staff, code: str) -> bool:
     """Accept a recovery code once: its hash is removed from the account."""
     if not staff.recovery_codes or not code.strip():
+        return False
+    _reload_locked(staff, "recovery_codes")
+    if not staff.recovery_codes:
         return False
     wanted = _hash_recovery(code)
     hashes = staff.recovery_codes.split("\n")

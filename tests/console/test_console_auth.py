@@ -246,3 +246,30 @@ def test_sign_in_goes_back_only_to_a_console_page(world: World, target: str, lan
     response = client.post("/console/sign-in/code", data={
         "csrf_token": token, "code": totp_code(world.app, world.people["sro_a"], world.secrets["sro_a"])})
     assert response.status_code == 302 and response.headers["Location"] == lands_on
+
+
+def test_a_code_used_by_a_concurrent_sign_in_is_refused(world: World) -> None:
+    # Two requests with one code at the same moment (PostgreSQL, READ COMMITTED): both read the step as unused.
+    # The other one commits first here; this one's copy of the row is stale, as it would be there.
+    from sqlalchemy import update
+
+    from app.accounts.totp import db_check_totp, db_use_recovery_code, new_recovery_codes
+
+    now = clock.now()
+    code = pyotp.TOTP(world.secrets["sro_a"]).at(now)
+    codes, hashes = new_recovery_codes()
+    with world.app.app_context():
+        db.session.execute(update(Staff).where(Staff.id == world.people["sro_a"]).values(recovery_codes=hashes))
+        db.session.commit()
+        staff = db.session.get(Staff, world.people["sro_a"])
+        assert staff is not None and staff.totp_last_counter is None and staff.recovery_codes == hashes
+        step = pyotp.TOTP(world.secrets["sro_a"]).timecode(now)
+        remaining = "\n".join(hashes.split("\n")[1:])
+        db.session.execute(update(Staff).where(Staff.id == staff.id)
+                           .values(totp_last_counter=step, recovery_codes=remaining),
+                           execution_options={"synchronize_session": False})
+        assert not db_check_totp(staff, code, now)
+        assert not db_use_recovery_code(staff, codes[0])
+        assert db_use_recovery_code(staff, codes[1])  # another code still works, and the first stays used
+        db.session.commit()
+        assert db.session.get(Staff, staff.id).recovery_codes == "\n".join(hashes.split("\n")[2:])
