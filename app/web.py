@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from app.security import install_security_headers
+from app.small_ints import MAX_DIGITS
+
+
+class RowIdConverter(IntegerConverter):
+    """`<row_id:name>` in a route: a row's id, 1 to 9 digits (app/small_ints.py). A longer number is no such
+    page (404); as `<int:...>` it reached the query and overflowed the database's integers (a 500)."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=10**MAX_DIGITS - 1)
 
 
 def install_web(app: Flask) -> None:
@@ -14,6 +24,7 @@ def install_web(app: Flask) -> None:
         # Trust X-Forwarded-* for exactly the configured number of proxies, never more.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     install_security_headers(app)
+    app.url_map.converters["row_id"] = RowIdConverter  # before the blueprints that use it are registered
 
     from app.console import bp as console_bp
     from app.hooks import bp as hooks_bp

@@ -63,7 +63,7 @@ def admin_staff() -> str:
     return render_template("console/admin_staff.html", form=form, people=people, link=link)
 
 
-@bp.route("/admin/staff/<int:staff_id>", methods=["GET", "POST"])
+@bp.route("/admin/staff/<row_id:staff_id>", methods=["GET", "POST"])
 @admin_required
 def admin_staff_edit(staff_id: int) -> str | Response:
     person = db.session.get(Staff, staff_id) or abort(404)
@@ -109,7 +109,7 @@ def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:
     return changed
 
 
-@bp.post("/admin/staff/<int:staff_id>/reset")
+@bp.post("/admin/staff/<row_id:staff_id>/reset")
 @admin_required
 def admin_staff_reset(staff_id: int) -> str | Response:
     """A lost phone or password: clear both factors and issue a new enrolment link."""
@@ -147,7 +147,7 @@ def _parse_time(value: str) -> time:
     return time(hours, minutes)
 
 
-@bp.route("/admin/schools/<int:school_id>", methods=["GET", "POST"])
+@bp.route("/admin/schools/<row_id:school_id>", methods=["GET", "POST"])
 @admin_required
 def admin_school_edit(school_id: int) -> str | Response:
     school = db.session.get(School, school_id) or abort(404)
@@ -173,7 +173,7 @@ def admin_school_edit(school_id: int) -> str | Response:
                            positions=list(ChainPosition), assignments=assignments)
 
 
-@bp.post("/admin/schools/<int:school_id>/chain")
+@bp.post("/admin/schools/<row_id:school_id>/chain")
 @admin_required
 def admin_school_chain(school_id: int) -> Response:
     school = db.session.get(School, school_id) or abort(404)

@@ -143,7 +143,7 @@ def case(ref: str) -> str:
     )
 
 
-@bp.get("/tips/<ref>/attachments/<int:attachment_id>")
+@bp.get("/tips/<ref>/attachments/<row_id:attachment_id>")
 def attachment(ref: str, attachment_id: int) -> Response:
     staff = me()
     tip = get_visible_tip_or_404(staff, ref)

@@ -119,3 +119,23 @@ def test_admin_sees_tips_of_every_school(world: World, signed_in) -> None:
     assert signed_in("admin").get(f"/console/tips/{ref_b}").status_code == 200
     assert signed_in("counselor_b").get(f"/console/tips/{ref_b}").status_code == 200
     assert signed_in("counselor_a").get(f"/console/tips/{ref_b}").status_code == 404
+
+
+def test_an_id_too_big_for_the_database_is_a_404_not_a_500(world: World, signed_in) -> None:
+    # A path number past the database's integers used to reach the query and overflow it.
+    with world.app.app_context():
+        ref = make_tip(world.school_a, photo=b"\x89PNG fake").ref
+    client = signed_in("admin")
+    token = csrf_token(client, "/console/")
+    checked = 0
+    for rule, method in console_rules(world.app):
+        if not set(rule.arguments) - {"ref"}:
+            continue
+        for big in ("9" * 25, str(2**63)):
+            url = rule.rule.replace("<ref>", ref)
+            while "<" in url:  # every numeric argument
+                url = url.split("<", 1)[0] + big + url.split(">", 1)[1]
+            response = client.open(url, method=method, data={"csrf_token": token})
+            assert response.status_code == 404, (url, method, response.status_code)
+            checked += 1
+    assert checked >= 10
