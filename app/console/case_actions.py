@@ -6,7 +6,7 @@ Each action changes the tip and writes one audit event in the same transaction.
 from __future__ import annotations
 
 from flask import flash, redirect, url_for
-from sqlalchemy import update
+from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from app import audit
@@ -230,20 +230,24 @@ def link(ref: str) -> Response:
     if tip.incident_id is not None and tip.incident_id == other.incident_id:
         flash("These tips are one incident already.", "info")
         return _back(tip, "related")
-    incident, merged_from = db_merge_incidents(tip, other)
+    incident, merged_from, followers = db_merge_incidents(tip, other)
     audit.record("tip.linked", actor=staff, tip=tip, other_ref=other.ref, incident_id=incident.id,
                  merged_incident_id=merged_from)
+    # Every other tip that changed incident is on the record too, under its own reference.
+    for moved in [other, *followers]:
+        audit.record("tip.linked", actor=staff, tip=moved, other_ref=tip.ref, incident_id=incident.id)
     db.session.commit()
     # No reference in the flash: flashes travel in the (readable) session cookie.
     flash("Linked.", "info")
     return _back(tip, "related")
 
 
-def db_merge_incidents(tip: Tip, other: Tip) -> tuple[Incident, int | None]:
+def db_merge_incidents(tip: Tip, other: Tip) -> tuple[Incident, int | None, list[Tip]]:
     """Put both tips, and every tip already linked to `tip`, into one incident (the other tip's, if any).
 
     Moving only `tip` would split its incident: the tips it was linked to before would stay behind.
-    Returns the incident and the id of the incident merged into it (now empty), if there was one.
+    Returns the incident, the id of the incident merged into it (now empty) if there was one, and the tips
+    that followed `tip` from that incident.
     """
     incident = other.incident or tip.incident
     if incident is None:
@@ -252,7 +256,9 @@ def db_merge_incidents(tip: Tip, other: Tip) -> tuple[Incident, int | None]:
         db.session.add(incident)
         db.session.flush()
     merged_from = tip.incident_id if tip.incident_id not in (None, incident.id) else None
+    followers: list[Tip] = []
     if merged_from is not None:
+        followers = list(db.session.scalars(select(Tip).where(Tip.incident_id == merged_from, Tip.id != tip.id)))
         db.session.execute(update(Tip).where(Tip.incident_id == merged_from).values(incident_id=incident.id),
                            execution_options={"synchronize_session": "fetch"})
     other.incident = incident
@@ -261,4 +267,4 @@ def db_merge_incidents(tip: Tip, other: Tip) -> tuple[Incident, int | None]:
     if incident.last_tip_at < latest:
         incident.last_tip_at = latest
     db.session.flush()
-    return incident, merged_from
+    return incident, merged_from, followers

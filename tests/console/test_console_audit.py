@@ -157,3 +157,29 @@ def test_query_names_of_url_building_are_not_a_500(world: World, signed_in, quer
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'action="/console/admin/audit/verify?action=signin"' in page
+
+
+def test_linking_is_on_the_record_of_every_tip_it_moves(world: World, signed_in) -> None:
+    # Filtering the record by a tip's reference must show that someone put it into another incident.
+    from app.models import Incident
+
+    with world.app.app_context():
+        old, new = Incident(school_id=world.school_a, category="weapon"), \
+            Incident(school_id=world.school_a, category="weapon")
+        db.session.add_all([old, new])
+        db.session.flush()
+        first, follower = make_tip(world.school_a, incident_id=old.id).ref, make_tip(world.school_a,
+                                                                                  incident_id=old.id).ref
+        other = make_tip(world.school_a, incident_id=new.id).ref
+    client = signed_in("sro_a")
+    client.post(f"/console/tips/{first}/link", data={"csrf_token": csrf_token(client, f"/console/tips/{first}"),
+                                                     "other_ref": other})
+    assert audit_actions(world.app, first)[-1] == "tip.linked"
+    assert audit_actions(world.app, other) == ["tip.linked"]
+    assert audit_actions(world.app, follower) == ["tip.linked"]
+    with world.app.app_context():
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "tip.linked")).all()
+        assert {e.actor_id for e in events} == {world.people["sro_a"]}
+        assert audit.parse_detail(next(e for e in events if e.tip_ref == other))["other_ref"] == first
+        assert audit.verify_chain().ok
+
