@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -73,14 +74,23 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         form.role.data = person.role.value
         form.schools.data = sorted(person.school_ids)
     if form.validate_on_submit():
+        before = _access_of(person)
         changed = _apply_staff_edit(person, form)
         if changed:
-            audit.record("staff.updated", actor=me(), target_id=person.id, target=person.email, changed=changed)
+            # What someone may see is on the record as it was and as it became, not only that it changed.
+            after = _access_of(person)
+            audit.record("staff.updated", actor=me(), target_id=person.id, target=person.email, changed=changed,
+                         before={k: v for k, v in before.items() if v != after[k]},
+                         after={k: v for k, v in after.items() if v != before[k]})
         db.session.commit()
         flash("Saved." if changed else "Nothing changed.", "info")
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     commit_before_rendering()
     return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=ConfirmForm())
+
+
+def _access_of(person: Staff) -> dict[str, Any]:
+    return {"role": person.role.value, "school_ids": sorted(person.school_ids), "active": bool(person.active)}
 
 
 def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:

@@ -183,3 +183,17 @@ def test_linking_is_on_the_record_of_every_tip_it_moves(world: World, signed_in)
         assert audit.parse_detail(next(e for e in events if e.tip_ref == other))["other_ref"] == first
         assert audit.verify_chain().ok
 
+
+def test_a_change_of_role_or_schools_says_what_it_was_and_became(world: World, signed_in) -> None:
+    # Who could see which school's tips, and since when, must be answerable from the record.
+    admin = signed_in("admin")
+    token = csrf_token(admin, "/console/admin/staff")
+    admin.post(f"/console/admin/staff/{world.people['counselor_a']}", data={
+        "csrf_token": token, "name": "Counselor A", "role": "supervisor", "phone": "", "active": "y",
+        "schools": [str(world.school_a), str(world.school_b)]})
+    with world.app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.updated"))
+        assert event is not None
+        detail = audit.parse_detail(event)
+        assert detail["before"] == {"role": "counselor", "school_ids": [world.school_a]}
+        assert detail["after"] == {"role": "supervisor", "school_ids": sorted([world.school_a, world.school_b])}
