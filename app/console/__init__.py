@@ -24,7 +24,7 @@ PUBLIC_ENDPOINTS = frozenset({"console.sign_in", "console.second_factor", "conso
 
 def session_expired() -> bool:
     """True when the signed-in session has been idle too long or has lasted too long in all."""
-    now = clock.now().timestamp()
+    now = clock.seconds(clock.now())
     signed_in_at = session.get("signed_in_at")
     last_seen = session.get("last_seen")
     if not isinstance(signed_in_at, (int, float)) or not isinstance(last_seen, (int, float)):
@@ -44,7 +44,7 @@ def require_signed_in_staff() -> Response | None:
         session.clear()
         flash("Your session ended. Please sign in again.", "info")
         return redirect(url_for("console.sign_in"))
-    session["last_seen"] = clock.now().timestamp()
+    session["last_seen"] = clock.seconds(clock.now())
     return None
 
 

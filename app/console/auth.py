@@ -60,7 +60,7 @@ def sign_in() -> str | Response:
             next_url = request.args.get("next")
             session.clear()  # a fresh session: nothing from before the sign-in survives it
             session["pending"] = {"id": check.staff.id, "gen": check.staff.session_generation,
-                                  "at": now.timestamp(), "next": _safe_next(next_url)}
+                                  "at": clock.seconds(now), "next": _safe_next(next_url)}
             db.session.commit()
             return redirect(url_for("console.second_factor"))
         reason = "locked" if check.locked else ("password" if check.staff else "unknown_account")
@@ -78,7 +78,7 @@ def _pending_staff() -> Staff | None:
     pending = session.get("pending")
     if not isinstance(pending, dict):
         return None
-    if clock.now().timestamp() - float(pending.get("at", 0)) > PENDING_FOR_S:
+    if clock.seconds(clock.now()) - float(pending.get("at", 0)) > PENDING_FOR_S:
         return None
     staff = db.session.get(Staff, int(pending.get("id", 0)))
     if staff is None or not staff.active or staff.session_generation != pending.get("gen"):
@@ -112,7 +112,7 @@ def second_factor() -> str | Response:
             # login_user() stores "_id", a hash of the address and user agent, even with session protection off
             # (app/extensions.py): the cookie is readable, and nothing here checks it.
             session.pop("_id", None)
-            session["signed_in_at"] = session["last_seen"] = now.timestamp()
+            session["signed_in_at"] = session["last_seen"] = clock.seconds(now)
             audit.record("signin", actor=staff, method=method)
             db.session.commit()
             return redirect(_safe_next(next_url))

@@ -140,6 +140,30 @@ def test_session_expires_after_30_minutes_idle(world: World, signed_in, frozen_c
     assert client.get("/console/").status_code == 302  # and it stays signed out
 
 
+def test_idle_timeout_holds_when_the_server_clock_changes_to_summer_time(world: World, signed_in,
+                                                                          frozen_clock: FrozenClock) -> None:
+    # A server kept in local time (America/Denver): naive UTC read as local time lost an hour across the spring
+    # change, so a session idle for 80 minutes counted as 20 and stayed open.
+    import os
+    import time
+    from datetime import datetime
+
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/Denver"
+    time.tzset()
+    try:
+        frozen_clock.now = datetime(2027, 3, 14, 1, 50)  # UTC; as a Denver reading, ten minutes before the change
+        client = signed_in("sro_a")
+        frozen_clock.advance(minutes=80)
+        assert client.get("/console/").status_code == 302
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
 def test_session_expires_after_12_hours_in_all(world: World, signed_in, frozen_clock: FrozenClock) -> None:
     client = signed_in("sro_a")
     for _ in range(24):  # busy all day, never idle

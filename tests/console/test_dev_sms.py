@@ -12,7 +12,7 @@ def sign_in_as(client, app, email):
     with app.app_context():
         staff = db.session.query(Staff).filter_by(email=email).one()
         session_id = staff.get_id()
-    now = clock.now().timestamp()
+    now = clock.seconds(clock.now())
     with client.session_transaction() as session:
         session.update({"_user_id": session_id, "_fresh": True, "signed_in_at": now, "last_seen": now})
 

@@ -116,7 +116,7 @@ def sign_in_as(app: Flask, staff_id: int) -> FlaskClient:
         staff = db.session.get(Staff, staff_id)
         assert staff is not None
         user_id = staff.get_id()
-    now = clock.now().timestamp()
+    now = clock.seconds(clock.now())
     with client.session_transaction() as session:
         session["_user_id"] = user_id
         session["_fresh"] = True
