@@ -19,13 +19,14 @@ from app.intake import bp
 from app.intake import reporter_sessions as rs
 from app.intake.submit import db_add_reporter_message
 from app.intake.throttle import receipt_attempt_allowed
-from app.intake.validation import Checked, check_photos, check_text
+from app.intake.validation import MAX_TEXT, Checked, check_photos, check_text
 from app.logs import log_event
 from app.models import Tip, TipStatus, utcnow
 from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
 MAX_CODE_INPUT = 100
+MAX_KEPT_MESSAGE = 2 * MAX_TEXT  # enough for the longest reply; the reply form says when it is too long
 
 
 def status_words(status: str) -> str:
@@ -36,11 +37,17 @@ def status_words(status: str) -> str:
     return _("Being reviewed")
 
 
-def _not_found() -> tuple[str, int]:
+def _not_found(kept_message: str = "") -> tuple[str, int]:
     message = _("We could not open a report with this code. Check the code and try again. "
                 "If you tried several times, wait a few minutes. A session ends after 15 minutes "
                 "without activity.")
-    return render_template("intake/followup_start.html", error=message), 200
+    return render_template("intake/followup_start.html", error=message, kept_message=kept_message), 200
+
+
+def _kept_message() -> str:
+    """A reply that could not be sent because the session had ended, carried until the code is entered again:
+    writing an answer can take longer than the idle timeout, and the text must not be lost with the session."""
+    return request.form.get("message", "")[:MAX_KEPT_MESSAGE]
 
 
 def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> tuple[str, int]:
@@ -76,15 +83,20 @@ def followup() -> str | tuple[str, int]:
 @bp.post("/followup")
 def followup_open() -> Response | tuple[str, int]:
     typed = request.form.get("code", "")[:MAX_CODE_INPUT]
+    kept = _kept_message()
     if not receipt_attempt_allowed():
         log_event(log, "receipt attempt throttled")
-        return _not_found()
+        return _not_found(kept)
     tip = db_find_tip_by_receipt(typed)
     if tip is None:
-        return _not_found()
+        return _not_found(kept)
     rs.db_end(rs.FOLLOWUP)
     rs.db_start(rs.FOLLOWUP, tip)
     db.session.commit()
+    if kept:
+        # Back in the reply form, not sent: the reporter checks it and adds the photos again.
+        flash(_("Your message is not sent yet. Check it, add any photos again, and press Send."))
+        return _case_page(tip, Checked(values={"message": kept}))
     return redirect(url_for("intake.followup"), code=303)
 
 
@@ -94,7 +106,7 @@ def followup_reply() -> Response | tuple[str, int]:
     if tip is None:
         rs.db_end(rs.FOLLOWUP)
         db.session.commit()
-        return _not_found()
+        return render_template("intake/followup_start.html", error=None, kept_message=_kept_message()), 200
     checked = Checked()
     check_text(checked, "message", request.form.get("message", ""), required=False)
     if not checked.values["message"] and not any(f.filename for f in request.files.getlist("photos")):

@@ -151,3 +151,42 @@ def test_reporter_message_on_an_open_case_leaves_its_status(intake_app, schools)
     with intake_app.app_context():
         assert db.session.scalar(select(Tip.status).where(Tip.ref == ref)) == "new"
         assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "tip.status_changed")) is None
+
+
+def test_a_reply_sent_after_the_session_ended_is_kept_until_the_code_is_entered_again(intake_app, schools):
+    from datetime import timedelta
+
+    from app.models import ReporterSession, utcnow
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    with intake_app.app_context():  # the reporter took more than 15 minutes to write the answer
+        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    answer = "His name is on the list in his locker & he said Friday."
+    ended = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": answer},
+                           [(jpeg_bytes(), "locker.jpg")])
+    page = ended.get_data(as_text=True)
+    assert ended.status_code == 200 and ref not in page and 'name="code"' in page
+    assert "not sent yet" in page and "His name is on the list in his locker &amp; he said Friday." in page
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 0
+    wrong = client.post("/followup", data={"code": "0000-0000-0000-0000-0000", "message": answer,
+                                           "csrf_token": csrf_token(client, "/followup")})
+    assert "could not open a report" in wrong.get_data(as_text=True)
+    assert "he said Friday." in wrong.get_data(as_text=True)
+    opened = client.post("/followup", data={"code": code, "message": answer,
+                                            "csrf_token": csrf_token(client, "/followup")})
+    page = opened.get_data(as_text=True)
+    assert opened.status_code == 200 and ref in page and "he said Friday.</textarea>" in page
+    assert "not sent yet" in page
+    sent = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                      "message": answer}, None)
+    assert sent.status_code == 303
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        reply = db.session.scalar(select(Message).where(Message.from_reporter.is_(True)))
+        assert open_for_tip(tip, f"message:{reply.id}", reply.body_ct) == answer.encode()
