@@ -109,7 +109,8 @@ def followup_reply() -> Response | tuple[str, int]:
         return render_template("intake/followup_start.html", error=None, kept_message=_kept_message()), 200
     checked = Checked()
     check_text(checked, "message", request.form.get("message", ""), required=False)
-    if not checked.values["message"] and not any(f.filename for f in request.files.getlist("photos")):
+    # Only spaces say nothing, and would reopen a closed case for staff to find an empty message.
+    if not str(checked.values["message"]).strip() and not any(f.filename for f in request.files.getlist("photos")):
         checked.errors["message"] = _("Write a message or add a photo.")
     if not checked.errors:
         check_photos(checked, request.files)

@@ -190,3 +190,19 @@ def test_a_reply_sent_after_the_session_ended_is_kept_until_the_code_is_entered_
         tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
         reply = db.session.scalar(select(Message).where(Message.from_reporter.is_(True)))
         assert open_for_tip(tip, f"message:{reply.id}", reply.body_ct) == answer.encode()
+
+
+def test_a_reply_of_only_spaces_is_refused_and_does_not_reopen_the_case(intake_app, schools):
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        tip.status = "closed"
+        db.session.commit()
+    open_followup(client, code)
+    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": " \r\n\t \u00a0"}, None)
+    assert response.status_code == 422 and "Write a message or add a photo" in response.get_data(as_text=True)
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 0
+        assert db.session.scalar(select(Tip.status).where(Tip.ref == ref)) == "closed"
