@@ -37,11 +37,23 @@ def _remember_language() -> None:
         session["lang"] = lang
 
 
+# Pages shown by a POST to an address that has no GET (a refused reply, an error page): the language
+# links go to the page the form was on instead, which a GET can open.
+_PAGE_OF_POST_ONLY = {"intake.followup_reply": "intake.followup"}
+
+
+def _language_switch_path() -> str:
+    rule = request.url_rule
+    if rule is None or "GET" in (rule.methods or ()):
+        return request.path
+    return url_for(_PAGE_OF_POST_ONLY.get(str(request.endpoint), "intake.home"))
+
+
 @bp.context_processor
 def _intake_context() -> dict[str, object]:
     return {"receipt_pending": rs.has_token(rs.RECEIPT)
             and request.endpoint not in {"intake.receipt", "intake.receipt_confirm"},
-            "locale": str(get_locale() or "en")}
+            "locale": str(get_locale() or "en"), "language_switch_path": _language_switch_path()}
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,19 @@ def test_a_reply_of_only_spaces_is_refused_and_does_not_reopen_the_case(intake_a
     with intake_app.app_context():
         assert db.session.scalar(select(func.count(Message.id))) == 0
         assert db.session.scalar(select(Tip.status).where(Tip.ref == ref)) == "closed"
+
+
+def test_the_language_switch_of_a_refused_reply_opens_a_page(intake_app, schools):
+    import re
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    refused = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                         "message": "Here is a picture."}, [(b"not a photo", "x.jpg")])
+    assert refused.status_code == 422
+    switch = re.search(r'<a href="([^"]+)" hreflang="es"', refused.get_data(as_text=True))
+    assert switch is not None
+    spanish = client.get(switch.group(1))
+    page = spanish.get_data(as_text=True)
+    assert spanish.status_code == 200 and 'lang="es"' in page and ref in page and "Tu reporte" in page
