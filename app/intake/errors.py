@@ -8,16 +8,26 @@ from flask import render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    TooManyRequests,
+)
 
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable
 from app.extensions import db
 from app.intake import bp
 from app.intake.requests import InvalidFormEncoding
 from app.intake.submit import TriageUnavailable
+from app.intake.views import page_context
 from app.logs import log_event
 
 log = logging.getLogger("app.intake")
+# Addresses of staff and of Twilio: their errors keep werkzeug's plain pages, never the reporter's.
+_NOT_REPORTER_PATHS = ("/console", "/hooks")
 
 
 def _page(title: str, message: str, status: int) -> tuple[str, int]:
@@ -90,3 +100,32 @@ def bad_encoding(_exc: InvalidFormEncoding) -> tuple[str, int]:
     return _page(_("The form could not be read"),
                  _("Nothing was sent: the text did not arrive as valid UTF-8. Please go back and send it "
                    "again from your browser."), 400)
+
+
+def _on_reporter_side() -> bool:
+    if request.blueprint is not None:
+        return request.blueprint == "intake"
+    return not request.path.startswith(_NOT_REPORTER_PATHS)  # an address no route matched
+
+
+@bp.app_errorhandler(NotFound)
+@bp.app_errorhandler(MethodNotAllowed)
+def not_a_page(exc: HTTPException) -> HTTPException | tuple[str, int, dict[str, str]]:
+    # A mistyped address from a poster, or a reply form's address opened again: a page in the reporter's
+    # language with the way home and the 911 line, not werkzeug's English one.
+    if not _on_reporter_side():
+        return exc
+    page = render_template("intake/error.html", title=_("Page not found"),
+                           message=_("There is no page at this address."), **page_context())
+    valid = exc.valid_methods if isinstance(exc, MethodNotAllowed) else None
+    return page, exc.code or 404, {"Allow": ", ".join(valid)} if valid else {}
+
+
+@bp.app_errorhandler(InternalServerError)
+def unexpected_error(exc: InternalServerError) -> InternalServerError | tuple[str, int]:
+    # Flask has logged the exception already; the reporter gets the calm page and the 911 line.
+    if not _on_reporter_side():
+        return exc
+    page = render_template("intake/error.html", title=_("Something went wrong"),
+                           message=_("Please try again in a little while."), **page_context())
+    return page, 500

@@ -50,7 +50,8 @@ def _language_switch_path() -> str:
 
 
 @bp.context_processor
-def _intake_context() -> dict[str, object]:
+def page_context() -> dict[str, object]:
+    """What intake/base.html needs; error pages outside the blueprint (an unknown address) pass it themselves."""
     return {"receipt_pending": rs.has_token(rs.RECEIPT)
             and request.endpoint not in {"intake.receipt", "intake.receipt_confirm"},
             "locale": str(get_locale() or "en"), "language_switch_path": _language_switch_path()}

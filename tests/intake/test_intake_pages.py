@@ -222,3 +222,36 @@ def test_the_language_switch_of_a_refused_reply_opens_a_page(intake_app, schools
     spanish = client.get(switch.group(1))
     page = spanish.get_data(as_text=True)
     assert spanish.status_code == 200 and 'lang="es"' in page and ref in page and "Tu reporte" in page
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/reportar", 404), ("GET", "/followup/reply", 405), ("GET", "/static/missing.css", 404)])
+def test_an_address_that_is_not_a_page_gets_a_calm_page_in_the_reporters_language(intake_app, method, path, status):
+    client = intake_app.test_client()
+    response = client.open(path, method=method, headers={"Accept-Language": "es"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == status and 'lang="es"' in page
+    assert "Página no encontrada" in page and "llama al 911" in page and 'href="/"' in page
+    if not path.startswith("/static/"):
+        assert response.headers["Cache-Control"] == "no-store"
+    if status == 405:
+        assert response.headers["Allow"]
+
+
+def test_an_unexpected_error_on_a_reporter_page_gets_a_calm_page(intake_app, schools, monkeypatch):
+    import app.intake.views as views
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views, "commit_before_rendering", broken)
+    intake_app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = intake_app.test_client().get("/", headers={"Accept-Language": "es"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500 and 'lang="es"' in page and "llama al 911" in page
+    assert "Algo salió mal" in page
+
+
+def test_a_console_address_that_is_not_a_page_keeps_the_plain_404(intake_app):
+    response = intake_app.test_client().get("/console/no-such-page")
+    assert response.status_code == 404 and "911" not in response.get_data(as_text=True)
