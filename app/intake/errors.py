@@ -84,6 +84,10 @@ def too_large(_exc: RequestEntityTooLarge) -> tuple[str, int]:
 
 @bp.errorhandler(TooManyRequests)
 def too_many(_exc: TooManyRequests) -> tuple[str, int]:
+    if request.endpoint == "intake.followup_reply":
+        return _page(_("Please wait a little"),
+                     _("Many messages were sent from this connection in a short time, so this one was not sent. "
+                       "Please try again in a few minutes. If someone is in danger right now, call 911."), 429)
     return _page(_("Please wait a little"),
                  _("Many reports were sent from this connection in a short time, so this one was not sent. "
                    "Please try again in a few minutes. If someone is in danger right now, call 911."), 429)

@@ -14,11 +14,11 @@ from werkzeug.wrappers import Response
 
 from app.crypto.receipts import db_find_tip_by_receipt
 from app.crypto.service import open_for_tip
-from app.extensions import db
+from app.extensions import db, limiter
 from app.intake import bp
 from app.intake import reporter_sessions as rs
 from app.intake.submit import db_add_reporter_message
-from app.intake.throttle import receipt_attempt_allowed
+from app.intake.throttle import intake_rate_limit, receipt_attempt_allowed
 from app.intake.validation import MAX_TEXT, Checked, check_photos, check_text
 from app.logs import log_event
 from app.models import Tip, TipStatus, utcnow
@@ -101,6 +101,8 @@ def followup_open() -> Response | tuple[str, int]:
 
 
 @bp.post("/followup/reply")
+# Each reply can hold 30 MB of photos: unlimited, one receipt code could fill the disk and bury the queue.
+@limiter.limit(intake_rate_limit, methods=["POST"])
 def followup_reply() -> Response | tuple[str, int]:
     tip = rs.db_followup_tip()
     if tip is None:

@@ -255,3 +255,19 @@ def test_an_unexpected_error_on_a_reporter_page_gets_a_calm_page(intake_app, sch
 def test_a_console_address_that_is_not_a_page_keeps_the_plain_404(intake_app):
     response = intake_app.test_client().get("/console/no-such-page")
     assert response.status_code == 404 and "911" not in response.get_data(as_text=True)
+
+
+def test_replies_are_rate_limited_like_reports(make_intake_app):
+    app = make_intake_app(INTAKE_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    ref, code = submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    sent = [post_multipart(client, "/followup/reply", {"csrf_token": token, "message": f"More detail {i}."},
+                           [(jpeg_bytes(), "p.jpg")]).status_code for i in range(4)]
+    assert sent[:3] == [303, 303, 303] and sent[3] == 429
+    page = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "Again."}, None)
+    assert "Many messages were sent from this connection" in page.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 3
+    assert submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], "Another problem at the school today.")
