@@ -25,14 +25,20 @@ class Checked:
     photos: list[CleanPhoto] = field(default_factory=list)
 
 
+def typed_length(text: str) -> int:
+    """The length as the form's maxlength counts it: a browser counts a line break as one character, then sends
+    it as CRLF, so counting the CRLF as two would refuse a text the form let the reporter type."""
+    return len(text) - text.count("\r\n")
+
+
 def check_text(checked: Checked, name: str, text: str, required: bool = True) -> None:
     if "\x00" in text:
         checked.errors[name] = _("The text contains a NUL character, which cannot be stored. Please remove it.")
     elif required and len(text.strip()) < MIN_TEXT:
         checked.errors[name] = _("Please describe what is happening in at least %(n)d characters.", n=MIN_TEXT)
-    elif len(text) > MAX_TEXT:
+    elif typed_length(text) > MAX_TEXT:
         checked.errors[name] = _("Please shorten the text to %(n)s characters or fewer (it has %(has)s).",
-                                 n=f"{MAX_TEXT:,}", has=f"{len(text):,}")
+                                 n=f"{MAX_TEXT:,}", has=f"{typed_length(text):,}")
     checked.values[name] = text
 
 
@@ -75,7 +81,7 @@ def check_report(form: ImmutableMultiDict[str, str], files: MultiDict[str, FileS
     checked.values["happening_now"] = HAPPENING_NOW.get(answer)
     checked.values["happening_now_answer"] = answer
     contact = form.get("contact", "")
-    if "\x00" in contact or len(contact) > MAX_CONTACT:
+    if "\x00" in contact or typed_length(contact) > MAX_CONTACT:
         checked.errors["contact"] = _("Contact details can be up to %(n)s characters.", n=f"{MAX_CONTACT:,}")
     checked.values["contact"] = contact
     check_photos(checked, files)

@@ -243,3 +243,18 @@ def test_photo_over_sixty_megapixels_says_so(intake_app, schools):
                       photos=[(big_png_header(10_000, 6_100), "big.png")])
     assert response.status_code == 422 and "too many pixels" in response.get_data(as_text=True)
     assert_nothing_stored(intake_app)
+
+
+def test_text_at_the_forms_limit_with_line_breaks_is_taken(intake_app, schools):
+    # The browser's maxlength counts a line break as one character, and sends it as CRLF: 10,000 typed
+    # characters with 100 line breaks arrive as 10,100.
+    text = ("x" * 99 + "\r\n") * 100
+    contact = ("y" * 9 + "\r\n") * 100
+    assert len(text) == 10_100 and len(contact) == 1_100
+    client = intake_app.test_client()
+    ref, _ = submit_ok(client, schools["kelly"], text, contact=contact)
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert open_tip_text(tip) == text
+    too_long = submit(client, schools["kelly"], text + "z")
+    assert too_long.status_code == 422 and "it has 10,001" in too_long.get_data(as_text=True)
