@@ -81,7 +81,9 @@ def check_report(form: ImmutableMultiDict[str, str], files: MultiDict[str, FileS
     checked.values["happening_now"] = HAPPENING_NOW.get(answer)
     checked.values["happening_now_answer"] = answer
     contact = form.get("contact", "")
-    if "\x00" in contact or typed_length(contact) > MAX_CONTACT:
+    if "\x00" in contact:
+        checked.errors["contact"] = _("The text contains a NUL character, which cannot be stored. Please remove it.")
+    elif typed_length(contact) > MAX_CONTACT:
         checked.errors["contact"] = _("Contact details can be up to %(n)s characters.", n=f"{MAX_CONTACT:,}")
     checked.values["contact"] = contact
     check_photos(checked, files)

@@ -258,3 +258,11 @@ def test_text_at_the_forms_limit_with_line_breaks_is_taken(intake_app, schools):
         assert open_tip_text(tip) == text
     too_long = submit(client, schools["kelly"], text + "z")
     assert too_long.status_code == 422 and "it has 10,001" in too_long.get_data(as_text=True)
+
+
+def test_a_nul_in_the_contact_details_is_named_as_such(intake_app, schools):
+    response = submit(intake_app.test_client(), schools["kelly"], "A real description of a real problem.",
+                      contact="call me \x00 at lunch")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "NUL character" in page and "up to 1,000 characters" not in page
+    assert_nothing_stored(intake_app)
