@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -95,6 +95,12 @@ def too_many(_exc: TooManyRequests) -> tuple[str, int]:
 
 @bp.errorhandler(CSRFError)
 def csrf_failed(_exc: CSRFError) -> tuple[str, int]:
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        # No cookie came back at all: the browser blocks cookies, and "reload and send again" would loop forever.
+        return _page(_("This form needs a cookie"),
+                     _("Nothing was sent: your browser did not send back this site's cookie. Please allow cookies "
+                       "for this site (the cookie holds no name and is deleted when you close the browser), then "
+                       "go back, reload the page and send the form again."), 400)
     return _page(_("This form has expired"),
                  _("Nothing was sent. Please go back, reload the page and send the form again."), 400)
 

@@ -78,6 +78,7 @@ def test_html_and_script_are_stored_exactly_and_rendered_escaped(intake_app, sch
 
 def test_missing_or_wrong_csrf_token_is_refused(intake_app, schools):
     client = intake_app.test_client()
+    client.get("/report")  # the session cookie is there (without it, the page asks to allow cookies)
     for token in ("", "not-a-token"):
         response = submit(client, schools["kelly"], "A real description of a real problem.", csrf=token)
         assert response.status_code == 400
@@ -265,4 +266,13 @@ def test_a_nul_in_the_contact_details_is_named_as_such(intake_app, schools):
                       contact="call me \x00 at lunch")
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "NUL character" in page and "up to 1,000 characters" not in page
+    assert_nothing_stored(intake_app)
+
+
+def test_a_browser_that_blocks_cookies_is_told_so(intake_app, schools):
+    client = intake_app.test_client(use_cookies=False)
+    token = csrf_token(client, "/report")
+    response = submit(client, schools["kelly"], "A real description of a real problem.", csrf=token)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "allow cookies for this site" in page and "Nothing was sent" in page
     assert_nothing_stored(intake_app)
