@@ -7,7 +7,7 @@ import logging
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
@@ -18,20 +18,24 @@ from werkzeug.exceptions import (
 )
 
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable
+from app.database import reading
 from app.extensions import db
 from app.intake import bp
 from app.intake.requests import InvalidFormEncoding
 from app.intake.submit import TriageUnavailable
-from app.intake.views import page_context
+from app.intake.views import page_context, schools_by_town
 from app.logs import log_event
+from app.small_ints import parse_small_int
 
 log = logging.getLogger("app.intake")
 # Addresses of staff and of Twilio: their errors keep werkzeug's plain pages, never the reporter's.
 _NOT_REPORTER_PATHS = ("/console", "/hooks")
+# A reply, and the receipt code entered again with a reply kept from an ended session.
+_FORMS_WITH_A_MESSAGE = {"intake.followup_reply", "intake.followup_open"}
 
 
-def _page(title: str, message: str, status: int) -> tuple[str, int]:
-    return render_template("intake/error.html", title=title, message=message), status
+def _page(title: str, message: str, status: int, kept_message: str = "") -> tuple[str, int]:
+    return render_template("intake/error.html", title=title, message=message, kept_message=kept_message), status
 
 
 def _unavailable() -> tuple[str, int]:
@@ -40,9 +44,32 @@ def _unavailable() -> tuple[str, int]:
         # A page that only shows something, or the receipt's "I saved it" after a stored tip, sent nothing:
         # "Nothing was sent" there would make the reporter send the tip again.
         return _page(_("Tipline is not available right now"), _("Please try again in a little while."), 503)
-    return _page(_("Tipline cannot take reports right now"),
-                 _("Nothing was sent. Please try again in a little while. If someone is in danger right now, "
-                   "call 911."), 503)
+    title = _("Tipline cannot take reports right now")
+    # The reporter's pages are never stored (no-store), so going back may show an empty form: what was typed
+    # comes back on this page instead, the report in its form (sending again is one press), a reply to copy.
+    if request.endpoint == "intake.report_submit":
+        form_again = _report_form_as_sent(title)
+        if form_again is not None:
+            return form_again
+    kept = request.form.get("message", "") if request.endpoint in _FORMS_WITH_A_MESSAGE else ""
+    return _page(title, _("Nothing was sent. Please try again in a little while. If someone is in danger right now, "
+                          "call 911."), 503, kept_message=kept)
+
+
+def _report_form_as_sent(title: str) -> tuple[str, int] | None:
+    try:
+        with reading():
+            groups = schools_by_town()
+    except SQLAlchemyError:  # the database cannot even be read: the plain page
+        return None
+    form = request.form
+    values = {"school": parse_small_int(form.get("school", "")), "description": form.get("description", ""),
+              "happening_now_answer": form.get("happening_now", ""), "contact": form.get("contact", "")}
+    unavailable = {"title": title, "message": _(
+        "Nothing was sent. What you wrote is still below: please send it again in a little while, and add any "
+        "photos again. If someone is in danger right now, call 911.")}
+    return render_template("intake/report.html", groups=groups, values=values, errors={},
+                           unavailable=unavailable), 503
 
 
 @bp.errorhandler(KeyringUnavailable)

@@ -91,6 +91,7 @@ def test_a_database_locked_too_long_answers_503_and_the_tip_can_be_sent_again(ma
     finally:
         os.close(holder)
     _refused(app, response, caplog, "database is locked or unreachable")
+    assert f"{TEXT}</textarea>" in response.get_data(as_text=True)  # the form again, as typed
     assert not any(TEXT[:20] in r.getMessage() or TEXT[:20] in str(getattr(r, "fields", {})) for r in caplog.records)
     ref, _code = submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT)
     with app.app_context():
@@ -157,3 +158,54 @@ def test_confirming_the_receipt_of_a_stored_tip_never_says_nothing_was_sent(inta
     body = page.get_data(as_text=True)
     assert page.status_code == 503 and "try again in a little while" in body
     assert "Nothing was sent" not in body
+
+
+def test_a_report_refused_for_a_busy_database_comes_back_with_what_was_typed(intake_app, schools, monkeypatch):
+    """A page that is never stored (no-store) keeps nothing when the reporter goes back: the 503 shows the form
+    again with the text, so sending again is one press and the tip is not lost with the page."""
+    import html
+
+    from sqlalchemy.exc import OperationalError
+
+    import app.intake.views as views
+
+    client = intake_app.test_client()
+    store = views.db_store_tip
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("BEGIN", None, Exception("database is locked"))
+
+    monkeypatch.setattr(views, "db_store_tip", locked)
+    text = 'He said "tomorrow" & showed a gun <in his car>.'
+    response = submit(client, schools["mills"], text, happening_now="yes", contact="Ask for <Sam>")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "Nothing was sent" in page and "911" in page
+    assert html.escape(text, quote=False) in page.replace("&#34;", '"') and "Ask for &lt;Sam&gt;" in page
+    assert f'value="{schools["mills"]}" selected' in page and 'value="yes" checked' in page
+    monkeypatch.setattr(views, "db_store_tip", store)
+    from tests.support.forms import csrf_token_in
+
+    again = submit(client, schools["mills"], text, csrf=csrf_token_in(page))
+    assert again.status_code == 303
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 1
+
+
+def test_a_reply_refused_for_a_busy_database_shows_the_message_to_copy(intake_app, schools, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from tests.intake.helpers import open_followup, post_multipart
+
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], TEXT)
+    open_followup(client, code)
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("BEGIN", None, Exception("database is locked"))
+
+    monkeypatch.setattr("app.intake.followup.db_add_reporter_message", locked)
+    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": "It is the blue car & it is there now."}, None)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "Nothing was sent" in page
+    assert "It is the blue car &amp; it is there now.</textarea>" in page
