@@ -48,7 +48,9 @@ def _unavailable() -> tuple[str, int]:
     # The reporter's pages are never stored (no-store), so going back may show an empty form: what was typed
     # comes back on this page instead, the report in its form (sending again is one press), a reply to copy.
     if request.endpoint == "intake.report_submit":
-        form_again = _report_form_as_sent(title)
+        form_again = _report_form_as_sent(title, _(
+            "Nothing was sent. What you wrote is still below: please send it again in a little while, and add "
+            "any photos again. If someone is in danger right now, call 911."), 503)
         if form_again is not None:
             return form_again
     kept = request.form.get("message", "") if request.endpoint in _FORMS_WITH_A_MESSAGE else ""
@@ -56,7 +58,7 @@ def _unavailable() -> tuple[str, int]:
                           "call 911."), 503, kept_message=kept)
 
 
-def _report_form_as_sent(title: str) -> tuple[str, int] | None:
+def _report_form_as_sent(title: str, message: str, status: int) -> tuple[str, int] | None:
     try:
         with reading():
             groups = schools_by_town()
@@ -65,11 +67,8 @@ def _report_form_as_sent(title: str) -> tuple[str, int] | None:
     form = request.form
     values = {"school": parse_small_int(form.get("school", "")), "description": form.get("description", ""),
               "happening_now_answer": form.get("happening_now", ""), "contact": form.get("contact", "")}
-    unavailable = {"title": title, "message": _(
-        "Nothing was sent. What you wrote is still below: please send it again in a little while, and add any "
-        "photos again. If someone is in danger right now, call 911.")}
     return render_template("intake/report.html", groups=groups, values=values, errors={},
-                           unavailable=unavailable), 503
+                           unavailable={"title": title, "message": message}), status
 
 
 @bp.errorhandler(KeyringUnavailable)
@@ -115,6 +114,13 @@ def too_many(_exc: TooManyRequests) -> tuple[str, int]:
         return _page(_("Please wait a little"),
                      _("Many messages were sent from this connection in a short time, so this one was not sent. "
                        "Please try again in a few minutes. If someone is in danger right now, call 911."), 429)
+    if request.endpoint == "intake.report_submit":
+        form_again = _report_form_as_sent(_("Please wait a little"), _(
+            "Many reports were sent from this connection in a short time, so this one was not sent. What you "
+            "wrote is still below: please send it again in a few minutes, and add any photos again. If someone "
+            "is in danger right now, call 911."), 429)
+        if form_again is not None:
+            return form_again
     return _page(_("Please wait a little"),
                  _("Many reports were sent from this connection in a short time, so this one was not sent. "
                    "Please try again in a few minutes. If someone is in danger right now, call 911."), 429)
