@@ -61,7 +61,7 @@ def test_reporter_and_console_pages_meet_wcag_21_aa(browser, live_server, make_a
                                       extra_http_headers={"Accept-Language": locale})
         page = context.new_page()
         try:
-            for path in ("/", "/report", "/followup"):
+            for path in ("/", "/report", "/followup", "/no-such-page"):
                 page.goto(base + path)
                 found += violations(page, axe_source)
             # The error state of the form too: messages tied to their fields.
