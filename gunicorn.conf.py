@@ -13,7 +13,12 @@ bind = os.environ.get("TIPLINE_BIND", "127.0.0.1:8000")
 _SQLITE = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
 workers = int(os.environ.get("TIPLINE_WEB_WORKERS", "2"))
 threads = int(os.environ.get("TIPLINE_WEB_THREADS", "1" if _SQLITE else "4"))
-timeout = int(os.environ.get("TIPLINE_WEB_TIMEOUT", "30"))
+# A sync worker busy for longer than this is aborted and the client gets a bare 500: a tip whose writer waits
+# its whole turn on SQLite (SQLITE_BUSY_TIMEOUT_S) must still get the 503 page with its form as typed, so the
+# timeout covers that wait and the rest of the request (photos, triage). nginx's proxy_read_timeout (60 s)
+# stays above it.
+_SQLITE_BUSY_S = int(os.environ.get("SQLITE_BUSY_TIMEOUT_S") or "30")
+timeout = int(os.environ.get("TIPLINE_WEB_TIMEOUT") or (_SQLITE_BUSY_S + 20 if _SQLITE else 30))
 graceful_timeout = 20
 keepalive = 5
 # Each worker builds its own app (and its own database pool); a preloaded app would share connections

@@ -126,3 +126,29 @@ def test_nginx_site_sets_one_hop_of_forwarded_headers_and_keeps_no_access_log() 
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in site
     assert "proxy_pass http://127.0.0.1:8000;" in site
     assert site.count("access_log off;") == 2
+
+
+def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
+    for name in ("TIPLINE_WEB_TIMEOUT", "SQLITE_BUSY_TIMEOUT_S", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    namespace: dict[str, object] = {}
+    exec(compile((REPO / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("busy", [None, "30", "45"])
+def test_a_writer_that_waits_its_whole_turn_is_answered_before_the_worker_is_killed(monkeypatch, busy):
+    """A sync worker busy longer than gunicorn's timeout is aborted: the reporter gets a bare 500 instead of the
+    503 page with the form as typed. gunicorn must wait longer than SQLite's busy timeout plus the rest of the
+    request, and nginx longer than gunicorn."""
+    import re
+
+    settings = _gunicorn_settings(monkeypatch, **({"SQLITE_BUSY_TIMEOUT_S": busy} if busy else {}))
+    timeout = settings["timeout"]
+    assert isinstance(timeout, int) and timeout >= int(busy or 30) + 15
+    if busy is None or busy == "30":
+        nginx = re.search(r"proxy_read_timeout (\d+)s;", (DEPLOY / "nginx-tipline.conf").read_text())
+        assert nginx is not None and int(nginx.group(1)) > timeout
+    assert _gunicorn_settings(monkeypatch, TIPLINE_WEB_TIMEOUT="90")["timeout"] == 90
