@@ -23,9 +23,8 @@ from app.extensions import db
 from app.intake import bp
 from app.intake.requests import InvalidFormEncoding
 from app.intake.submit import TriageUnavailable
-from app.intake.views import page_context, schools_by_town
+from app.intake.views import page_context, report_values_as_sent, schools_by_town
 from app.logs import log_event
-from app.small_ints import parse_small_int
 
 log = logging.getLogger("app.intake")
 # Addresses of staff and of Twilio: their errors keep werkzeug's plain pages, never the reporter's.
@@ -64,10 +63,7 @@ def _report_form_as_sent(title: str, message: str, status: int) -> tuple[str, in
             groups = schools_by_town()
     except SQLAlchemyError:  # the database cannot even be read: the plain page
         return None
-    form = request.form
-    values = {"school": parse_small_int(form.get("school", "")), "description": form.get("description", ""),
-              "happening_now_answer": form.get("happening_now", ""), "contact": form.get("contact", "")}
-    return render_template("intake/report.html", groups=groups, values=values, errors={},
+    return render_template("intake/report.html", groups=groups, values=report_values_as_sent(), errors={},
                            unavailable={"title": title, "message": message}), status
 
 

@@ -24,6 +24,7 @@ from app.intake.throttle import intake_rate_limit
 from app.intake.validation import check_report
 from app.logs import log_event
 from app.models import School
+from app.small_ints import parse_small_int
 from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
@@ -39,7 +40,7 @@ def _remember_language() -> None:
 
 # Pages shown by a POST to an address that has no GET (a refused reply, an error page): the language
 # links go to the page the form was on instead, which a GET can open.
-_PAGE_OF_POST_ONLY = {"intake.followup_reply": "intake.followup"}
+_PAGE_OF_POST_ONLY = {"intake.followup_reply": "intake.followup", "intake.report_language": "intake.report_form"}
 
 
 def _language_switch_path() -> str:
@@ -90,6 +91,23 @@ def report_form() -> str:
     # A flood of anonymous page views must not hold the write lock (SQLite) while their pages render.
     commit_before_rendering()
     return render_template("intake/report.html", groups=groups, values={}, errors={})
+
+
+def report_values_as_sent() -> dict[str, object]:
+    """What the reporter typed in the report form, unchecked, to show the form again with it."""
+    form = request.form
+    return {"school": parse_small_int(form.get("school", "")), "description": form.get("description", ""),
+            "happening_now_answer": form.get("happening_now", ""), "contact": form.get("contact", "")}
+
+
+@bp.post("/report/language")
+@reads_only
+def report_language() -> str:
+    # The report form's language button submits the form here (?lang= is remembered before the view), so the
+    # form comes back in the other language with what was typed; a plain link would leave the text behind.
+    groups = schools_by_town()
+    commit_before_rendering()
+    return render_template("intake/report.html", groups=groups, values=report_values_as_sent(), errors={})
 
 
 @bp.post("/report")

@@ -86,3 +86,23 @@ def test_language_switch_works_without_javascript(browser, live_server, make_app
         assert "Consultar un reporte" in (page.text_content("h1") or "")
     finally:
         context.close()
+
+
+def test_switching_language_on_the_report_form_keeps_what_was_typed(browser, live_server, make_app):
+    app = make_app(**LOOSE_LIMITS)
+    base = live_server(app)
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/report")
+        page.fill("#description", "My brother says a boy brings a gun to the bus stop.")
+        page.fill("#contact", "Ask for Ana")
+        page.click("nav.lang button")
+        assert page.locator("html").get_attribute("lang") == "es"
+        assert page.input_value("#description") == "My brother says a boy brings a gun to the bus stop."
+        assert page.input_value("#contact") == "Ask for Ana"
+        page.click("nav.lang button")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.input_value("#description") == "My brother says a boy brings a gun to the bus stop."
+    finally:
+        context.close()

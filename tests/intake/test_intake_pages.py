@@ -271,3 +271,24 @@ def test_replies_are_rate_limited_like_reports(make_intake_app):
     with app.app_context():
         assert db.session.scalar(select(func.count(Message.id))) == 3
     assert submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], "Another problem at the school today.")
+
+
+def test_the_language_switch_of_the_report_form_keeps_what_was_typed(intake_app, schools):
+    import re
+
+    client = intake_app.test_client()
+    form = client.get("/report").get_data(as_text=True)
+    switch = re.search(r'<button[^>]*formaction="([^"]+)"[^>]*>Español</button>', form)
+    assert switch is not None and 'form="report"' in switch.group(0) and "formnovalidate" in switch.group(0)
+    typed = {"csrf_token": csrf_token(client, "/report"), "school": str(schools["mills"]),
+             "description": "Mi hermano dice que un chico trae una pistola & la esconde.", "happening_now": "yes",
+             "contact": "Pregunten por <Ana>"}
+    response = client.post(switch.group(1).replace("&amp;", "&"), data=typed)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'lang="es"' in page and "¿Qué está pasando?" in page
+    assert "trae una pistola &amp; la esconde.</textarea>" in page and "Pregunten por &lt;Ana&gt;" in page
+    assert f'value="{schools["mills"]}" selected' in page and 'value="yes" checked' in page
+    assert re.search(r'<button[^>]*formaction="[^"]*lang=en"[^>]*>English</button>', page)
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 0
+    assert client.post(switch.group(1).replace("&amp;", "&"), data={**typed, "csrf_token": ""}).status_code == 400
