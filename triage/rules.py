@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 from triage.taxonomy import max_urgency
 
@@ -1322,10 +1322,10 @@ _STILL = re.compile(
 _TURN_REACH = 600
 
 
-@lru_cache(maxsize=16)
 def _clause_spans(normalized_text: str) -> tuple[tuple[int, int], ...]:
-    """Where each clause of the text begins and ends (the same for every rule, so worked out once a tip; a
-    tuple, since the cache hands the same value to every caller)."""
+    """Where each clause of the text begins and ends. Worked out again for each rule that weighs a guard (a few
+    a tip, microseconds each) rather than cached: a cache would keep the last tips' text in the process after
+    their assessment, where a core dump could carry it."""
     breaks = list(_CLAUSE_BREAK.finditer(normalized_text))
     starts = [0] + [m.end() for m in breaks]
     ends = [m.start() for m in breaks] + [len(normalized_text)]

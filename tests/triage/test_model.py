@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -124,3 +125,30 @@ def test_fast_features_are_the_pipeline_s_to_the_last_bit(trained_dir: Path) -> 
     ours, theirs = model.transform(texts), model.pipeline.named_steps["features"].transform(texts)
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
     assert (ours != theirs).nnz == 0
+
+
+
+def _caches_in_triage() -> dict[str, object]:
+    """Every functools cache at module level in triage's modules, by name."""
+    return {
+        f"{module.__name__}.{name}": value
+        for module in list(sys.modules.values())
+        if module is not None and module.__name__.startswith("triage")
+        for name, value in vars(module).items()
+        if hasattr(value, "cache_info")
+    }
+
+
+def test_no_cache_keeps_a_tip_s_text_after_its_assessment(trained_dir: Path) -> None:
+    """A cache keyed by the tip (as the rules once kept the last 16 tips' clauses) would hold its text in the
+    process after the request, where a core dump could carry it. Two tips alike but for one word go the same
+    way through the rules (a guard to weigh, so every step runs); the second may only find what the first
+    stored for patterns, never store anything of its own."""
+    template = "{} said it was a joke yesterday but right now he has a gun in his backpack in the gym"
+    assert triage.assess(template.format("zqxvorpel")).urgency == "critical"
+    caches = _caches_in_triage()
+    assert caches, "the rules compile their patterns through a cache: this test would check nothing"
+    misses = {name: cache.cache_info().misses for name, cache in caches.items()}  # type: ignore[attr-defined]
+    assert triage.assess(template.format("plorvexqz")).urgency == "critical"
+    grew = [name for name, cache in caches.items() if cache.cache_info().misses > misses[name]]  # type: ignore[attr-defined]
+    assert grew == []
