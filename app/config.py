@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from flask.helpers import get_debug_flag
 from limits import parse_many
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +172,9 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
 
     validate_alert_settings(settings, production)
     validate_rate_limits(settings)
+    validate_ranges(settings)
+    if production:
+        validate_production_safeguards(settings)
     settings.setdefault("KEYRING_PATH", str(instance_path / "keyring.json"))
     settings.setdefault("TRIAGE_MODEL_DIR", str(instance_path / "triage"))
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(settings["DATABASE_URL"])
@@ -208,6 +212,61 @@ def validate_alert_settings(settings: dict[str, Any], production: bool) -> None:
                           "taken over by another worker and sent twice")
     if int(settings["ALERT_MAX_REPEATS"]) < 0:
         raise ConfigError("ALERT_MAX_REPEATS must be 0 or more")
+
+
+# A Twilio sender: E.164 or a short code. Twilio refuses any other From with an error (21212) that reads like
+# the recipient's, so a mistyped sender would mark every person of the chain failed within seconds.
+_TWILIO_SENDER = re.compile(r"\+[1-9][0-9]{6,14}|[0-9]{5,6}")
+# Lowest value each number may take: below it a safeguard is silently off (0 days of retention shreds every
+# closed case at the next purge; a busy timeout of 0 fails a tip whenever another writer holds the lock; a
+# negative hop count makes ProxyFix believe the client's own X-Forwarded-For).
+MINIMUM: dict[str, int] = {
+    "RETENTION_DAYS": 1, "SQLITE_BUSY_TIMEOUT_S": 1, "HEALTH_MAX_ALERT_LAG_S": 1, "ALERT_WORKER_LEASE_S": 1,
+    "TRUSTED_PROXY_HOPS": 0, "ALERT_FOLD_WINDOW_S": 0,
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def validate_ranges(settings: dict[str, Any]) -> None:
+    """Numbers out of range, a malformed Twilio sender, an unknown log level or format: stop with the name."""
+    for name, lowest in MINIMUM.items():
+        if int(settings[name]) < lowest:
+            raise ConfigError(f"{name} must be {lowest} or more, not {settings[name]!r}")
+    if not 0 <= int(settings["ALERT_WAKE_PORT"]) <= 65535:
+        raise ConfigError("ALERT_WAKE_PORT must be a port number (0 to turn the wake-up off)")
+    sender = str(settings.get("TWILIO_FROM_NUMBER") or "").strip()
+    if sender and not _TWILIO_SENDER.fullmatch(sender):
+        raise ConfigError("TWILIO_FROM_NUMBER must be in E.164 form (+13075550100, no spaces or dashes) "
+                          "or a short code")
+    settings["LOG_LEVEL"] = str(settings["LOG_LEVEL"]).upper()
+    if settings["LOG_LEVEL"] not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    if settings["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError("LOG_FORMAT must be json or text")
+
+
+# Settings a development or test set-up may switch; production refuses them (Flask, Flask-WTF, Flask-Limiter,
+# Flask-Login), since each turns a protection off without a word: name -> the value that does it.
+UNSAFE_IN_PRODUCTION: dict[str, bool] = {
+    "DEBUG": True, "TESTING": True, "LOGIN_DISABLED": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+}
+
+
+def validate_production_safeguards(settings: dict[str, Any]) -> None:
+    if get_debug_flag():  # FLASK_DEBUG in the environment: Flask reads it itself
+        settings.setdefault("DEBUG", True)
+    for name, unsafe in UNSAFE_IN_PRODUCTION.items():
+        if name in settings and bool(settings[name]) is unsafe:
+            raise ConfigError(f"{name}={settings[name]!r} is refused in production: it switches a protection off")
+    if int(settings["REPORT_SUPPRESSION_THRESHOLD"]) < 2:
+        raise ConfigError("REPORT_SUPPRESSION_THRESHOLD must be 2 or more in production: below it reports show "
+                          "counts of one, which can point at a reporter")
+    for name in SECRET_FILES:
+        if "change-me" in str(settings[name]):
+            raise ConfigError(f"{name} is still the placeholder of tipline.env.example: make one with "
+                              "python3 -c \"import secrets; print(secrets.token_urlsafe(48))\"")
+    if settings["SECRET_KEY"] == settings["RECEIPT_HMAC_KEY"]:
+        raise ConfigError("RECEIPT_HMAC_KEY must differ from SECRET_KEY")
 
 
 RATE_LIMIT_SETTINGS = ("INTAKE_RATE_LIMIT", "RECEIPT_RATE_LIMIT", "RECEIPT_GLOBAL_RATE_LIMIT", "SIGNIN_RATE_LIMIT")

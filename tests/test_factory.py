@@ -108,3 +108,68 @@ def test_alert_settings_that_would_fail_an_alert_stop_the_start(tmp_path, overri
     with pytest.raises(ConfigError, match=message):
         create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
                     "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", **overrides})
+
+
+@pytest.mark.parametrize("overrides, message", [
+    # 0 or less would shred every closed case at the next purge, one closed by mistake a minute ago too.
+    ({"RETENTION_DAYS": 0}, "RETENTION_DAYS"),
+    ({"RETENTION_DAYS": -30}, "RETENTION_DAYS"),
+    # 0: every writer that has to wait a moment (a tip being stored) fails with "database is locked".
+    ({"SQLITE_BUSY_TIMEOUT_S": 0}, "SQLITE_BUSY_TIMEOUT_S"),
+    # A negative hop count makes ProxyFix believe a client-written X-Forwarded-For.
+    ({"TRUSTED_PROXY_HOPS": -1}, "TRUSTED_PROXY_HOPS"),
+    ({"HEALTH_MAX_ALERT_LAG_S": 0}, "HEALTH_MAX_ALERT_LAG_S"),
+    ({"ALERT_WORKER_LEASE_S": 0}, "ALERT_WORKER_LEASE_S"),
+    ({"ALERT_FOLD_WINDOW_S": -1}, "ALERT_FOLD_WINDOW_S"),
+    # Twilio refuses a From that is not E.164 (or a short code) with an error taken for the recipient's: every
+    # person of the chain would be marked failed in seconds.
+    ({"TWILIO_FROM_NUMBER": "307-555-0100", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+      "TWILIO_AUTH_TOKEN": "t" * 32}, "TWILIO_FROM_NUMBER"),
+    ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+])
+def test_settings_that_would_silently_disable_a_safeguard_stop_the_start(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", **overrides})
+
+
+def test_log_level_may_be_written_in_lower_case(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", "LOG_LEVEL": "warning"})
+    assert app.config["LOG_LEVEL"] == "WARNING"
+
+
+@pytest.mark.parametrize("sender", ["+15005550006", "+442071838750", "898211"])
+def test_twilio_senders_in_e164_or_short_code_are_accepted(tmp_path, sender):
+    app = _production(tmp_path, TWILIO_FROM_NUMBER=sender)
+    assert app.config["TWILIO_FROM_NUMBER"] == sender
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"DEBUG": True}, "DEBUG"),
+    ({"TESTING": True}, "TESTING"),
+    ({"WTF_CSRF_ENABLED": False}, "WTF_CSRF_ENABLED"),
+    ({"RATELIMIT_ENABLED": False}, "RATELIMIT_ENABLED"),
+    ({"LOGIN_DISABLED": True}, "LOGIN_DISABLED"),
+    ({"REPORT_SUPPRESSION_THRESHOLD": 1}, "REPORT_SUPPRESSION_THRESHOLD"),
+    # The example environment file's placeholders are long enough to pass as secrets.
+    ({"SECRET_KEY": "change-me-64-random-characters-from-python-secrets-token-urlsafe-48"}, "SECRET_KEY"),
+    ({"RECEIPT_HMAC_KEY": "a" * 48}, "RECEIPT_HMAC_KEY"),  # the same as SECRET_KEY
+])
+def test_production_refuses_settings_that_switch_a_protection_off(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        _production(tmp_path, **overrides)
+
+
+def test_production_refuses_flask_debug_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    with pytest.raises(ConfigError, match="DEBUG"):
+        _production(tmp_path)
+
+
+def test_example_environment_file_placeholders_are_refused(tmp_path):
+    example = dict(line.split("=", 1) for line in (REPO / "deploy" / "tipline.env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        _production(tmp_path, SECRET_KEY=example["SECRET_KEY"], RECEIPT_HMAC_KEY=example["RECEIPT_HMAC_KEY"])
