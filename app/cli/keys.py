@@ -13,7 +13,14 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from app.crypto.keyring import Keyring, KeyringUnavailable, write_keyring
-from app.crypto.keystore import current_keyring, db_ensure_key_check, forget_keyring, keyring_source
+from app.crypto.keystore import (
+    current_keyring,
+    db_ensure_key_check,
+    db_known_versions,
+    db_missing_versions,
+    forget_keyring,
+    keyring_source,
+)
 from app.crypto.service import db_rewrap_tip_key
 from app.extensions import db
 from app.models import Tip
@@ -67,11 +74,17 @@ def rotate_command(batch: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     path = _writable_path()
     keyring = _keyring()
+    missing = db_missing_versions(keyring)
+    if missing:
+        # Re-wrapping would stop at the first such tip; restoring the keyring that has the key fixes it.
+        names = ", ".join(f"KEK {version}" for version in sorted(missing))
+        raise click.ClickException(f"tips are wrapped by {names}, which is not in the keyring: put back the keyring "
+                                   "backup that holds it (`flask keys status`), then rotate")
     pending = db.session.scalar(select(func.count(Tip.id)).where(
         Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active))
     if not pending:
         # Nothing left over from an earlier run: this is a new rotation.
-        keyring = keyring.with_new_key()
+        keyring = keyring.with_new_key(taken=db_known_versions())
         write_keyring(path, keyring)
         forget_keyring(app)
         keyring = _keyring()

@@ -12,6 +12,7 @@ import binascii
 import json
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +38,10 @@ class Keyring:
     def active_kek(self) -> bytes:
         return self.kek(self.active)
 
-    def with_new_key(self) -> Keyring:
-        version = max(self.keys) + 1
+    def with_new_key(self, taken: Iterable[int] = ()) -> Keyring:
+        """A keyring with a new active key, numbered after every version here and in `taken` (the versions the
+        database has key checks for: a key restored away from the keyring must never get a successor's number)."""
+        version = max(set(self.keys) | set(taken)) + 1
         return Keyring(active=version, keys={**self.keys, version: secrets.token_bytes(KEK_BYTES)})
 
     def without(self, versions: set[int]) -> Keyring:

@@ -15,7 +15,7 @@ from app.crypto.envelope import open_sealed, seal
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable
 from app.crypto.keyring import Keyring, load_keyring, unreadable_keyring
 from app.extensions import db
-from app.models import KeyCheck
+from app.models import KeyCheck, Tip
 
 EXTENSION = "tipline.keyring"
 KEY_CHECK_VALUE = b"tipline key check v1"
@@ -95,6 +95,21 @@ def _check_row(keyring: Keyring, row: KeyCheck) -> None:
             f"key-encryption key version {row.kek_version} does not match the key check in the database: "
             "this is not the keyring these tips were sealed with (restore the right keyring)"
         )
+
+
+def db_known_versions() -> set[int]:
+    """Every KEK version the database has a key check for: each one that has ever sealed a tip."""
+    return set(db.session.scalars(select(KeyCheck.kek_version)))
+
+
+def db_missing_versions(keyring: Keyring) -> set[int]:
+    """KEK versions that still wrap a tip's data key but are not in `keyring`: those tips cannot be opened
+    (a keyring restored from before the last rotation, or a key retired by hand)."""
+    absent = db_known_versions() - set(keyring.keys)
+    if not absent:
+        return set()
+    return set(db.session.scalars(select(Tip.kek_version).distinct().where(
+        Tip.kek_version.in_(sorted(absent)), Tip.wrapped_dek.isnot(None))))
 
 
 def db_ensure_key_check(keyring: Keyring, version: int) -> None:

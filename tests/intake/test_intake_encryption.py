@@ -164,3 +164,35 @@ def test_interrupted_rotation_is_finished_by_running_it_again(intake_app, school
     with intake_app.app_context():
         assert {t.kek_version for t in db.session.scalars(select(Tip))} == {2}
     assert set(load_keyring(path).keys) == {1, 2}
+
+
+def test_rotation_with_a_keyring_missing_a_used_key_refuses_and_writes_nothing(intake_app, schools):
+    """The keyring restored from before the last rotation: rotating again must not try to re-wrap tips it cannot
+    open (a traceback part-way) nor write a new key under a version number the database already knows."""
+    client = intake_app.test_client()
+    submit_ok(client, schools["kelly"], "A student said he will bring a gun on Friday.")
+    runner = intake_app.test_cli_runner()
+    path = Path(intake_app.config["KEYRING_PATH"])
+    before = path.read_text()
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
+    path.write_text(before)  # KEK 2 is lost; the tip is wrapped by it
+    forget_keyring(intake_app)
+    result = runner.invoke(args=["keys", "rotate"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "KEK 2" in result.output and "not in the keyring" in result.output
+    assert path.read_text() == before
+
+
+def test_rotation_never_reuses_a_version_the_database_knows(intake_app, schools):
+    """A keyring restored from before a rotation that wrapped no tip (all shredded, or none yet): a new key must
+    take a fresh number, or its key check would not match and intake would refuse every tip."""
+    runner = intake_app.test_cli_runner()
+    path = Path(intake_app.config["KEYRING_PATH"])
+    before = path.read_text()
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 0  # KEK 2's key check is in the database
+    path.write_text(before)
+    forget_keyring(intake_app)
+    result = runner.invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert load_keyring(path).active == 3
+    submit_ok(intake_app.test_client(), schools["kelly"], "After the rotation: a fight is planned at lunch.")

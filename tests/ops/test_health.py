@@ -126,3 +126,22 @@ def test_alerts_failing_to_send_are_degraded(app: Flask, district: District, fai
     if status == "degraded":
         assert body["checks"]["alerts"]["reason"] == "sends_failing"
         assert body["checks"]["alerts"]["failing_for_s"] >= 590
+
+
+def test_keyring_without_a_key_that_tips_still_use_is_degraded(app: Flask, district: District) -> None:
+    """A keyring restored from before the last rotation: new tips are sealed (so the node stays in rotation),
+    but every tip of the rotated key is unreadable; /healthz and `flask health` must say so."""
+    keyring_path = Path(app.config["KEYRING_PATH"])
+    before_rotation = keyring_path.read_text()
+    with app.app_context():
+        add_tip(district.schools["KWHS"], utcnow(), text="there is a knife in the band room")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
+    keyring_path.write_text(before_rotation)
+    forget_keyring(app)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["keyring"] == {"status": "degraded", "reason": "keys_missing"}
+    assert json.loads(runner.invoke(args=["health"]).output)["checks"]["keyring"]["reason"] == "keys_missing"
