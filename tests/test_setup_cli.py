@@ -56,3 +56,20 @@ def test_demo_seed_refused_in_production(tmp_path):
     })
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code != 0 and "refusing in production" in result.output
+
+
+def test_setup_with_a_malformed_or_unreadable_keyring_says_so_without_a_traceback(tmp_path):
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    keyring = tmp_path / "instance" / "keyring.json"
+    keyring.write_text("{not json")
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit
+    assert "the keyring is malformed" in result.output
+    assert keyring.read_text() == "{not json"  # never replaced: it may be the only copy of a key
+    keyring.unlink()
+    keyring.mkdir()
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit
+    assert "cannot be read" in result.output

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import inspect
 
-from app.crypto.keyring import load_keyring, new_keyring, write_keyring
+from app.crypto.keyring import KeyringUnavailable, load_keyring, new_keyring, write_keyring
 from app.extensions import db
 
 
@@ -49,7 +49,10 @@ def setup_command(demo: bool) -> None:
     instance = Path(current_app.instance_path)
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     click.echo(f"instance: {instance}")
-    click.echo(ensure_keyring())
+    try:
+        click.echo(ensure_keyring())
+    except KeyringUnavailable as exc:
+        raise click.ClickException(f"{exc}. Fix or restore the keyring; setup never replaces one.") from None
     upgrade()
     click.echo("database: migrated to the latest version")
     if demo:
