@@ -35,10 +35,11 @@ class VerifyResult:
     head: str
     tips: int
     shredded: int
+    older: bool = False  # an earlier migration of this code: usable, `flask db upgrade` once restored
 
     @property
     def ok(self) -> bool:
-        return self.integrity == "ok" and self.schema_version == self.head
+        return self.integrity == "ok" and (self.schema_version == self.head or self.older)
 
 
 def sqlite_path(database_uri: str) -> Path:
@@ -95,13 +96,23 @@ def create_backup(database_uri: str, target: Path) -> Path:
     return target
 
 
-def migration_head() -> str:
+def _scripts() -> ScriptDirectory:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    heads = ScriptDirectory.from_config(config).get_heads()
+    return ScriptDirectory.from_config(config)
+
+
+def migration_head() -> str:
+    heads = _scripts().get_heads()
     if len(heads) != 1:
         raise BackupError(f"the migrations have {len(heads)} heads; expected one")
     return heads[0]
+
+
+def older_revisions() -> set[str]:
+    """Every migration before the head: a backup at one of them is from an older release of this code."""
+    head = migration_head()
+    return {script.revision for script in _scripts().walk_revisions()} - {head}
 
 
 def verify_backup(path: Path) -> VerifyResult:
@@ -124,4 +135,6 @@ def verify_backup(path: Path) -> VerifyResult:
         raise BackupError(f"{path} is not a readable SQLite database: {exc}") from None
     finally:
         conn.close()
-    return VerifyResult(integrity, row[0] if row else None, migration_head(), int(tips), int(shredded))
+    version = row[0] if row else None
+    return VerifyResult(integrity, version, migration_head(), int(tips), int(shredded),
+                        older=version in older_revisions())

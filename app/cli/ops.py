@@ -76,6 +76,8 @@ def verify_command(path: Path) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"integrity: {result.integrity}")
     click.echo(f"schema:    {result.schema_version} (latest: {result.head})")
+    if result.older:
+        click.echo("           an older release: run `flask db upgrade` once it is restored")
     click.echo(f"tips:      {result.tips} ({result.shredded} shredded after retention)")
     if not result.ok:
         click.echo("BACKUP NOT USABLE", err=True)

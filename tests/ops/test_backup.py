@@ -109,3 +109,31 @@ def test_backup_is_consistent_while_tips_are_written(sqlite_app: Flask, tmp_path
         orphans = conn.execute("SELECT count(*) FROM tip WHERE id NOT IN (SELECT tip_id FROM alert)").fetchone()[0]
     conn.close()
     assert orphans == 0
+
+
+def test_backup_of_an_older_release_verifies_and_restores_with_db_upgrade(
+        sqlite_app: Flask, tmp_path: Path, make_app: Callable[..., Flask]) -> None:
+    """README, Restoring: verify, copy, put the keyring back, `flask db upgrade` for a backup of an older
+    release. A backup one migration behind is usable, and verify must say so rather than "NOT USABLE"."""
+    from flask_migrate import upgrade
+
+    from app.backup import migration_head
+
+    old_dir = tmp_path / "old-release"
+    old_dir.mkdir()
+    old_app = make_app(DATABASE_URL=f"sqlite:///{old_dir / 'tipline.db'}")
+    with old_app.app_context():
+        upgrade(revision="7c2e4a9d1b30")  # the release before signin_failure
+    backup = tmp_path / "backups" / "older.db"
+    create_backup(old_app.config["SQLALCHEMY_DATABASE_URI"], backup)
+    result = sqlite_app.test_cli_runner().invoke(args=["backup", "verify", str(backup)])
+    assert result.exit_code == 0, result.output
+    assert "older release" in result.output and "flask db upgrade" in result.output
+
+    restored_dir = tmp_path / "restored"
+    restored_dir.mkdir()
+    shutil.copyfile(backup, restored_dir / "tipline.db")
+    restored = make_app(DATABASE_URL=f"sqlite:///{restored_dir / 'tipline.db'}", INSTANCE_PATH=str(restored_dir))
+    with restored.app_context():
+        upgrade()
+    assert verify_backup(restored_dir / "tipline.db").schema_version == migration_head()
