@@ -152,3 +152,23 @@ def test_a_writer_that_waits_its_whole_turn_is_answered_before_the_worker_is_kil
         nginx = re.search(r"proxy_read_timeout (\d+)s;", (DEPLOY / "nginx-tipline.conf").read_text())
         assert nginx is not None and int(nginx.group(1)) > timeout
     assert _gunicorn_settings(monkeypatch, TIPLINE_WEB_TIMEOUT="90")["timeout"] == 90
+
+
+def test_deploy_files_name_only_files_that_exist() -> None:
+    """A comment that sends the operator to a file we do not ship is a dead end at the worst moment."""
+    import re
+
+    for path in DEPLOY.iterdir():
+        for named in re.findall(r"\b((?:docs|deploy|app|bench)/[\w./-]+\.\w+)", path.read_text()):
+            assert (REPO / named).exists(), f"{path.name} names {named}"
+
+
+def test_backup_directory_is_created_by_the_install_steps() -> None:
+    """systemd refuses to start a unit whose ReadWritePaths do not exist (226/NAMESPACE), and under
+    ProtectSystem=strict the backup command cannot create the directory itself."""
+    unit = _unit("tipline-backup.service")
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Proxy, addresses and logs")]
+    for directory in unit["Service"]["ReadWritePaths"].split():
+        if not directory.startswith("/opt/tipline"):
+            assert f"install -d -o tipline -g tipline -m 0700 {directory}" in installing, directory
