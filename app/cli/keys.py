@@ -67,7 +67,8 @@ def status_command() -> None:
 
 
 @keys_group.command("rotate")
-@click.option("--batch", default=BATCH, show_default=True, help="Tips re-wrapped per transaction.")
+@click.option("--batch", default=BATCH, show_default=True, type=click.IntRange(min=1),
+              help="Tips re-wrapped per transaction.")
 @with_appcontext
 def rotate_command(batch: int) -> None:
     """Add a new KEK, make it active, and re-wrap every tip's data key with it."""

@@ -22,7 +22,8 @@ def tips_group() -> None:
 
 @tips_group.command("purge")
 @click.option("--dry-run", is_flag=True, help="List what would be shredded; change nothing.")
-@click.option("--batch", default=DEFAULT_BATCH, show_default=True, help="Tips per transaction.")
+@click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(min=1),
+              help="Tips per transaction.")
 @with_appcontext
 def purge_command(dry_run: bool, batch: int) -> None:
     """Crypto-shred closed tips older than RETENTION_DAYS (their content becomes unreadable for good)."""
@@ -38,7 +39,7 @@ def purge_command(dry_run: bool, batch: int) -> None:
     def progress(step: PurgeResult) -> None:
         click.echo(f"shredded {step.count} tips: {', '.join(step.refs)}")
 
-    total = purge_expired_tips(batch=max(1, batch), progress=progress)
+    total = purge_expired_tips(batch=batch, progress=progress)
     click.echo(f"{total.count} closed tips older than {days} days shredded.")
 
 
