@@ -34,10 +34,22 @@ def db_take_worker_lease(owner: str, now: datetime | None = None) -> bool:
     return False
 
 
-def db_release_worker_lease(owner: str) -> None:
+def db_release_worker_lease(owner: str, now: datetime | None = None) -> None:
+    """End the lease now (a standby takes it at once). The row stays: when it ended tells health how long no
+    worker has run."""
     lease = db.session.get(WorkerLease, "alerts")
     if lease is not None and lease.owner == owner:
-        db.session.delete(lease)
+        lease.expires_at = now or utcnow()
+
+
+def seconds_without_worker(now: datetime | None = None) -> float | None:
+    """SQLite: how long the single worker's lease has been over (inf when no worker ever ran); None while
+    a worker holds it."""
+    lease = db.session.get(WorkerLease, "alerts")
+    if lease is None:
+        return float("inf")
+    idle = ((now or utcnow()) - lease.expires_at).total_seconds()
+    return idle if idle > 0 else None
 
 
 def db_claim_due_alerts(owner: str, limit: int, now: datetime | None = None) -> list[Alert]:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import triage
+from app.alerts.claims import seconds_without_worker
 from app.alerts.dispatcher import oldest_due_age_s, oldest_failing_age_s
 from app.crypto.keyring import KeyringUnavailable, load_keyring
 from app.crypto.keystore import current_keyring, db_missing_versions, keyring_source
@@ -64,12 +65,16 @@ def check_model(app: Flask) -> dict[str, Any]:
 
 def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
     """Outbox lag: an alert due for longer than HEALTH_MAX_ALERT_LAG_S means no worker is sending SMS; one
-    retrying after failed sends for that long means Twilio cannot take them (an outage, or our account)."""
+    retrying after failed sends for that long means Twilio cannot take them (an outage, or our account); on
+    SQLite, no worker's lease for that long means no worker runs, before any alert has to wait for it."""
     if not database_ok:
         return {"status": FAIL, "reason": "unknown"}
     try:
         lag = oldest_due_age_s()
         failing = oldest_failing_age_s()
+        # SQLite: the one worker renews its lease every round, so a lapsed lease is a dead worker even while
+        # nothing is due. (PostgreSQL workers hold no lease: there only the lag above tells.)
+        idle = seconds_without_worker() if db.engine.dialect.name == "sqlite" else None
     except SQLAlchemyError:
         db.session.rollback()
         return {"status": FAIL, "reason": "unknown"}
@@ -80,6 +85,8 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
     if failing is not None and failing > limit:
         return {"status": DEGRADED, "reason": "sends_failing", "oldest_due_s": lag_s,
                 "failing_for_s": round(failing, 1)}
+    if idle is not None and idle > limit:
+        return {"status": DEGRADED, "reason": "no_worker", "oldest_due_s": lag_s}
     return {"status": OK, "oldest_due_s": lag_s}
 
 

@@ -12,11 +12,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from app.alerts.claims import db_take_worker_lease
+from app.extensions import db
+from app.models import utcnow
 from tests.conftest import PRODUCTION_TWILIO, REPO, SECRET
 
 DEPLOY = REPO / "deploy"
@@ -47,6 +51,10 @@ def _free_port() -> int:
 
 def test_gunicorn_serves_healthz_and_logs_no_client_address(app: Flask, tmp_path: Path) -> None:
     port = _free_port()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():  # an alert worker runs beside the web, as in production
+            db_take_worker_lease("test-worker", utcnow() + timedelta(days=1))
+            db.session.commit()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE", "DATABASE_URL"))},
         "TIPLINE_ENV": "production", "TIPLINE_INSTANCE_PATH": str(tmp_path / "instance"),

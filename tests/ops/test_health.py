@@ -10,10 +10,21 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
 from app.crypto.keystore import forget_keyring
 from app.extensions import db
-from app.models import Alert, utcnow
+from app.models import Alert, WorkerLease, utcnow
+from tests.conftest import on_postgres
 from tests.ops.conftest import District, add_tip, sign_in_as
+
+
+@pytest.fixture(autouse=True)
+def worker_running(app: Flask) -> None:
+    """An alert worker holds its lease (SQLite), as in production; tests of a dead worker drop it."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            db_take_worker_lease("test-worker", utcnow() + timedelta(days=1))
+            db.session.commit()
 
 
 def test_healthz_ok(app: Flask) -> None:
@@ -145,3 +156,34 @@ def test_keyring_without_a_key_that_tips_still_use_is_degraded(app: Flask, distr
     assert body["status"] == "degraded"
     assert body["checks"]["keyring"] == {"status": "degraded", "reason": "keys_missing"}
     assert json.loads(runner.invoke(args=["health"]).output)["checks"]["keyring"]["reason"] == "keys_missing"
+
+
+@pytest.mark.skipif(on_postgres(), reason="the single worker's lease is SQLite's")
+@pytest.mark.parametrize("how", ["never_started", "stopped", "killed"])
+def test_no_alert_worker_is_degraded_before_any_alert_waits(app: Flask, how: str) -> None:
+    """The worker is dead and nothing is due yet: /healthz must say so now, not two minutes after the next
+    critical tip has waited for its SMS."""
+    with app.app_context():
+        if how == "never_started":
+            db.session.delete(db.session.get(WorkerLease, "alerts"))
+        elif how == "stopped":
+            db_release_worker_lease("test-worker", utcnow() - timedelta(minutes=5))
+        else:  # killed: its lease simply ran out long ago
+            lease = db.session.get(WorkerLease, "alerts")
+            assert lease is not None
+            lease.expires_at = utcnow() - timedelta(minutes=5)
+        db.session.commit()
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["alerts"]["reason"] == "no_worker"
+
+
+@pytest.mark.skipif(on_postgres(), reason="the single worker's lease is SQLite's")
+def test_worker_restarting_is_not_yet_degraded(app: Flask) -> None:
+    """A restart (systemd waits 2 s, the app loads in a few) is not an outage."""
+    with app.app_context():
+        db_release_worker_lease("test-worker", utcnow() - timedelta(seconds=10))
+        db.session.commit()
+    assert app.test_client().get("/healthz").get_json()["status"] == "ok"
