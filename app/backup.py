@@ -74,9 +74,12 @@ def create_backup(database_uri: str, target: Path) -> Path:
         raise BackupError(f"{target} already exists; a backup never overwrites a file")
     if target.resolve() == source.resolve():
         raise BackupError("the backup cannot be the database itself")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Owner-only from the start: the file holds metadata about every tip even though no content is readable.
-    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the start: the file holds metadata about every tip even though no content is readable.
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise BackupError(f"cannot write {target}: {exc.strerror}") from None
     src = sqlite3.connect(source, timeout=30)
     dst = sqlite3.connect(target)
     try:

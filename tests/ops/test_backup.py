@@ -137,3 +137,13 @@ def test_backup_of_an_older_release_verifies_and_restores_with_db_upgrade(
     with restored.app_context():
         upgrade()
     assert verify_backup(restored_dir / "tipline.db").schema_version == migration_head()
+
+
+def test_backup_to_a_place_it_cannot_write_says_so(sqlite_app: Flask, tmp_path: Path) -> None:
+    """A mistyped or unwritable target (under a file, a missing or foreign backup directory): a message naming
+    it and exit 1, not a traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(blocker / "tipline.db")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "cannot write" in result.output and str(blocker) in result.output
