@@ -63,3 +63,32 @@ def test_the_worker_wakes_on_a_datagram_from_another_process(make_app):
         assert time.monotonic() - started < 2.0  # woken, not the 5-second poll
     finally:
         waiter.close()
+
+
+def test_healthz_never_takes_the_write_lock(make_app):
+    """/healthz is public and not rate limited: a flood of probes must not queue the writers that store tips,
+    and a writer busy for a while (a purge, a key rotation batch) must not make the node look dead."""
+    from datetime import timedelta
+
+    from app.alerts.claims import db_take_worker_lease
+    from app.extensions import db
+    from app.models import utcnow
+
+    app = make_app(SQLITE_BUSY_TIMEOUT_S=2)
+    with app.app_context():
+        db_take_worker_lease("test-worker", utcnow() + timedelta(days=1))
+        db.session.commit()
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200  # loads the model first, so timing is the lock's
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        response = client.get("/healthz")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 200 and response.get_json()["status"] == "ok", response.get_json()
+    assert elapsed < 1.5

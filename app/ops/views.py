@@ -9,13 +9,17 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.console import session_expired
+from app.database import reads_only
 from app.models import Role
 from app.ops import bp
 from app.ops.health import FAIL, run_checks
 from app.ops.metrics import db_render_metrics
 
 
+# Both only read: on SQLite their transactions take no write lock, so probes (public and not rate limited)
+# never queue the writers that store tips, and a writer holding the lock never makes the node look dead.
 @bp.get("/healthz")
+@reads_only
 def healthz() -> tuple[Response, int]:
     report = run_checks(current_app._get_current_object())  # type: ignore[attr-defined]
     return jsonify(report), 503 if report["status"] == FAIL else 200
@@ -36,6 +40,7 @@ def _admin_signed_in() -> bool:
 
 
 @bp.get("/metrics")
+@reads_only
 def metrics() -> Response:
     if not (_bearer_ok() or _admin_signed_in()):
         if current_app.config.get("METRICS_TOKEN"):
