@@ -101,3 +101,9 @@ def write_keyring(path: str | Path, keyring: Keyring) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+    # The rename is durable only once the directory is: `flask keys rotate` re-wraps tips right after this.
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -196,3 +196,24 @@ def test_rotation_never_reuses_a_version_the_database_knows(intake_app, schools)
     assert result.exit_code == 0, result.output
     assert load_keyring(path).active == 3
     submit_ok(intake_app.test_client(), schools["kelly"], "After the rotation: a fight is planned at lunch.")
+
+
+def test_new_keyring_is_on_disk_before_rotation_rewraps_anything(tmp_path, monkeypatch):
+    """Rotation re-wraps tips right after writing the keyring. The rename that puts the new keyring in place is
+    durable only once its directory is flushed: a power cut that kept re-wrapped tips but lost the rename would
+    leave them wrapped by a key no file holds."""
+    from app.crypto.keyring import write_keyring
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "keys" / "keyring.json"
+    path.parent.mkdir()
+    write_keyring(path, new_keyring())
+    assert synced[-1] == str(path.parent)  # the directory, after the file's own content
+    assert load_keyring(path).active == 1
