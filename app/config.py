@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import click
 from flask.helpers import get_debug_flag
 from limits import parse_many
 
@@ -21,8 +22,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = REPO_ROOT / "instance"
 
 
-class ConfigError(RuntimeError):
-    """The configuration cannot work; the message says what to change."""
+class ConfigError(click.ClickException, RuntimeError):
+    """The configuration cannot work; the message says what to change.
+
+    A ClickException too, so a `flask` command stops with "Error: <message>" (exit 1) instead of a traceback;
+    gunicorn still logs it and refuses to boot the worker."""
 
 
 # Settings that may be given as environment variables, with how to parse them.
@@ -288,11 +292,15 @@ def read_or_create_secret(path: Path) -> str:
 
     (The keyring is never made here: a lost keyring must be noticed, not silently replaced.)
     """
-    if path.is_file():
-        return path.read_text().strip()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if path.is_file():
+            return path.read_text().strip()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot read or create {path} ({exc.strerror}): is TIPLINE_INSTANCE_PATH "
+                          "a directory this user may write?") from None
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value

@@ -173,3 +173,23 @@ def test_example_environment_file_placeholders_are_refused(tmp_path):
                    if line and not line.startswith("#"))
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         _production(tmp_path, SECRET_KEY=example["SECRET_KEY"], RECEIPT_HMAC_KEY=example["RECEIPT_HMAC_KEY"])
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"RETENTION_DAYS": "a year"}, "RETENTION_DAYS"),
+    ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
+    ({"TIPLINE_INSTANCE_PATH": "/proc/no-such-dir/instance"}, "/proc/no-such-dir/instance"),
+])
+def test_flask_command_with_a_bad_setting_prints_the_message_not_a_traceback(tmp_path, env, message):
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE", "DATABASE_URL", "RETENTION"))}
+    base.update({"FLASK_APP": "wsgi", "TIPLINE_INSTANCE_PATH": str(tmp_path / "instance"),
+                 "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"})
+    done = subprocess.run([sys.executable, "-m", "flask", "tips", "purge", "--dry-run"], cwd=REPO,
+                          env={**base, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "Error: " in done.stderr and message in done.stderr
