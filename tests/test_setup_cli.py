@@ -73,3 +73,17 @@ def test_setup_with_a_malformed_or_unreadable_keyring_says_so_without_a_tracebac
     result = runner.invoke(args=["setup"])
     assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit
     assert "cannot be read" in result.output
+
+
+def test_setup_tightens_a_keyring_others_can_read(tmp_path):
+    """A keyring restored with `cp` under a 022 umask is readable by every account on the machine: the keys
+    of every tip in every backup. Setup says so and makes it owner-only again."""
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    keyring = tmp_path / "instance" / "keyring.json"
+    keyring.chmod(0o644)
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "readable by others" in result.output and "now 0600" in result.output
+    assert keyring.stat().st_mode & 0o777 == 0o600

@@ -30,6 +30,10 @@ def ensure_keyring() -> str:
         return "keyring: from TIPLINE_KEYRING"
     if path.exists():
         load_keyring(path)  # fails loudly when unreadable or malformed
+        if path.stat().st_mode & 0o077:
+            # Readable by others: the key of every tip, in every backup. Owner-only, as write_keyring makes it.
+            path.chmod(0o600)
+            return f"keyring: {path} (kept; it was readable by others, now 0600)"
         return f"keyring: {path} (kept)"
     if db_has_sealed_tips():
         raise click.ClickException(
