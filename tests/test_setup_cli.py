@@ -87,3 +87,26 @@ def test_setup_tightens_a_keyring_others_can_read(tmp_path):
     assert result.exit_code == 0, result.output
     assert "readable by others" in result.output and "now 0600" in result.output
     assert keyring.stat().st_mode & 0o777 == 0o600
+
+
+def test_setup_leaves_the_instance_and_its_database_owner_only(tmp_path):
+    """The instance directory made by hand (systemd's ReadWritePaths needs it before the first start) and the
+    database created under a 022 umask: staff emails, phones, password hashes and second-factor secrets
+    readable by every account on the machine."""
+    import os
+
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o755)
+    instance.chmod(0o755)
+    app = create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(instance), "SECRET_KEY": SECRET,
+        "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{instance / 'tipline.db'}",
+    })
+    old = os.umask(0o022)
+    try:
+        result = app.test_cli_runner().invoke(args=["setup"])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert instance.stat().st_mode & 0o777 == 0o700
+    assert (instance / "tipline.db").stat().st_mode & 0o777 == 0o600

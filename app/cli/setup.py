@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from app.crypto.keyring import KeyringUnavailable, load_keyring, new_keyring, write_keyring
 from app.extensions import db
@@ -45,6 +46,14 @@ def ensure_keyring() -> str:
     return f"keyring: {path} (created)"
 
 
+def _owner_only_sqlite() -> None:
+    """The SQLite file holds staff emails, phones, password hashes and second-factor secrets: owner-only,
+    whatever the umask of the shell that ran setup (its -wal and -shm files take the same mode)."""
+    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite" and url.database and Path(url.database).is_file():
+        Path(url.database).chmod(0o600)
+
+
 @click.command("setup")
 @click.option("--demo/--no-demo", default=False, help="Also load the Natrona County demo data.")
 @with_appcontext
@@ -52,12 +61,14 @@ def setup_command(demo: bool) -> None:
     """Prepare instance/ secrets and keyring, migrate the database, optionally seed demo data."""
     instance = Path(current_app.instance_path)
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    instance.chmod(0o700)  # also when made by hand first: it holds the secrets, the keyring and the database
     click.echo(f"instance: {instance}")
     try:
         click.echo(ensure_keyring())
     except KeyringUnavailable as exc:
         raise click.ClickException(f"{exc}. Fix or restore the keyring; setup never replaces one.") from None
     upgrade()
+    _owner_only_sqlite()
     click.echo("database: migrated to the latest version")
     if demo:
         if current_app.config["PRODUCTION"]:
