@@ -61,7 +61,10 @@ def setup_command(demo: bool) -> None:
     """Prepare instance/ secrets and keyring, migrate the database, optionally seed demo data."""
     instance = Path(current_app.instance_path)
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)
-    instance.chmod(0o700)  # also when made by hand first: it holds the secrets, the keyring and the database
+    try:
+        instance.chmod(0o700)  # also when made by hand first: it holds the secrets, the keyring and the database
+    except PermissionError:
+        click.echo(f"WARNING: {instance} belongs to another user; make it owned by this one, mode 0700", err=True)
     click.echo(f"instance: {instance}")
     try:
         click.echo(ensure_keyring())
