@@ -180,3 +180,11 @@ def test_backup_directory_is_created_by_the_install_steps() -> None:
     for directory in unit["Service"]["ReadWritePaths"].split():
         if not directory.startswith("/opt/tipline"):
             assert f"install -d -o tipline -g tipline -m 0700 {directory}" in installing, directory
+
+
+def test_nginx_site_uses_only_directives_of_debian_stable_nginx() -> None:
+    """Debian 12 ships nginx 1.22 and Ubuntu 24.04 nginx 1.24; the `http2 on;` directive came in 1.25.1, so
+    `nginx -t` (README, Installing, step 6) refused the whole site. `listen ... ssl http2` works on both."""
+    lines = [line.split("#", 1)[0].strip() for line in (DEPLOY / "nginx-tipline.conf").read_text().splitlines()]
+    assert not any(line.startswith("http2 ") for line in lines)
+    assert "listen 443 ssl http2;" in lines and "listen [::]:443 ssl http2;" in lines
