@@ -114,6 +114,7 @@ def test_systemd_units_parse_and_are_hardened(name: str, command: list[str]) -> 
     assert service["EnvironmentFile"].startswith("/etc/tipline/")
     assert service["NoNewPrivileges"] == "true" and service["ProtectSystem"] == "strict"
     assert service["PrivateTmp"] == "true" and "instance" in service["ReadWritePaths"]
+    assert service["LimitCORE"] == "0"  # a core dump would hold the decrypted tips the process was reading
     assert unit["Install"]["WantedBy"] == "multi-user.target"
 
 
