@@ -175,13 +175,17 @@ def db_create_staff(email: str, name: str, role: Role, schools: list[School], ph
         raise AccountError("enter a valid email address")
     if find_staff(email) is not None:
         raise AccountError(f"an account for {email} exists already")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise AccountError("enter the person's name (up to 200 characters): it is how colleagues and the audit "
+                           "record tell who acted")
     if role != Role.DISTRICT_ADMIN and not schools:
         raise AccountError("staff other than district admins need at least one school")
     try:
         phone = normalise_e164(phone)
     except ValueError as exc:
         raise AccountError(str(exc)) from None
-    staff = Staff(email=email, name=name.strip(), role=role, phone=phone, active=True)
+    staff = Staff(email=email, name=name, role=role, phone=phone, active=True)
     db.session.add(staff)
     for school in schools:
         db.session.add(Assignment(staff=staff, school=school))

@@ -4,6 +4,7 @@ training data, decrypted: the export itself is an audit event)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,10 +45,14 @@ def triage_group() -> None:
 
 @triage_group.command("export-labels")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here (owner-only) instead of standard output.")
+              help="Write to this new file (owner-only) instead of standard output; an existing file is never "
+                   "overwritten.")
 @with_appcontext
 def export_labels_command(out: Path | None) -> None:
     """Corrected tips as {"text","category","urgency"} JSON lines, the taxonomy's training format."""
+    if out is not None and (out.exists() or out.is_symlink()):
+        # A slip of the path (the database, the keyring, yesterday's export) must not be destroyed.
+        raise click.ClickException(f"{out} exists already: give a new file name (nothing was written)")
     tips = db.session.scalars(
         select(Tip).where(Tip.label_category.isnot(None), Tip.wrapped_dek.isnot(None)).order_by(Tip.id)
     ).all()
@@ -57,9 +62,8 @@ def export_labels_command(out: Path | None) -> None:
         if out is None:
             _write_labels(tips, sys.stdout, exported, skipped)
         else:
-            out.touch(mode=0o600, exist_ok=True)
-            out.chmod(0o600)  # decrypted tips: never world-readable
-            with out.open("w", encoding="utf-8") as handle:
+            # Created here, owner-only (decrypted tips: never world-readable); "x" fails if it appeared meanwhile.
+            with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
                 _write_labels(tips, handle, exported, skipped)
     except BaseException as exc:
         # Stopped part-way (a missing key, a full disk, a closed pipe, Ctrl-C): what was already written is

@@ -72,6 +72,11 @@ def test_staff_create_refuses_unknown_school_and_duplicates(world: World) -> Non
     result = runner.invoke(args=["staff", "create", "--email", world.emails["sro_a"], "--name", "X", "--role",
                                  "sro", "--school", "AHS"])
     assert result.exit_code != 0 and "exists already" in result.output
+    for name in ("", "   ", "x" * 201):  # the audit record and colleagues tell people apart by name
+        result = runner.invoke(args=["staff", "create", "--email", "y@d.example", "--name", name, "--role", "sro",
+                                     "--school", "AHS"])
+        assert result.exit_code == 1 and "enter the person's name" in result.output
+    assert "y@d.example" not in runner.invoke(args=["staff", "list"]).output
 
 
 def test_staff_list_and_set_password(world: World) -> None:
@@ -139,6 +144,26 @@ def test_export_labels_writes_corrected_tips_as_jsonl(world: World, tmp_path) ->
     assert out.stat().st_mode & 0o077 == 0
     assert "labels.exported" in audit_actions(world.app)
     assert _export_detail(world) == {"count": 1, "refs": [ref], "skipped": 0, "skipped_refs": []}
+
+
+def test_export_labels_never_overwrites_a_file(world: World, tmp_path) -> None:
+    """A slip of --out (the database, the keyring, yesterday's export) must not destroy it."""
+    from tests.support.tips import make_tip
+
+    with world.app.app_context():
+        tip = make_tip(world.school_a, "there is a knife in his backpack")
+        tip.label_category, tip.label_urgency = "weapon", "high"
+        db.session.commit()
+    precious = tmp_path / "tipline.db"
+    precious.write_bytes(b"SQLite format 3\x00 the district's database")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(tmp_path / "elsewhere.jsonl")  # dangling: writing through it would create a file elsewhere
+    for out in (precious, link):
+        result = world.app.test_cli_runner().invoke(args=["triage", "export-labels", "--out", str(out)])
+        assert result.exit_code == 1 and "exists already" in result.output and "nothing was written" in result.output
+    assert precious.read_bytes() == b"SQLite format 3\x00 the district's database"
+    assert not (tmp_path / "elsewhere.jsonl").exists()
+    assert "labels.exported" not in audit_actions(world.app)  # nothing decrypted, nothing to record
 
 
 def _export_detail(world: World) -> dict[str, object]:
