@@ -18,6 +18,7 @@ TRANSIENT_CODES: dict[int, str] = {
     20429: "too many requests",
     20500: "Twilio internal error",
     20503: "Twilio service unavailable",
+    21611: "our sender's message queue is full",  # every number alike until the queue drains
     30001: "queue overflow",
     30022: "A2P 10DLC rate limit exceeded",
     30410: "provider timeout",
@@ -31,8 +32,13 @@ TRANSIENT_CODES: dict[int, str] = {
 # the health check turns degraded while sends keep failing; the alerts go out as soon as the settings work.
 ACCOUNT_CODES: dict[int, str] = {
     20003: "authentication failed (check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)",
+    21212: "invalid From number",
+    21601: "From is not an SMS-capable number of this account",
     21603: "From or MessagingServiceSid required",
     21606: "From number cannot send SMS",
+    21659: "From is not a Twilio number",
+    21660: "From number belongs to another account",
+    21705: "invalid Messaging Service",
     30002: "account suspended",
     30032: "toll-free number not verified",
     30034: "sender not registered for A2P 10DLC",

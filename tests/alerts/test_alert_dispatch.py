@@ -256,3 +256,19 @@ def test_our_account_refused_keeps_the_alert_and_sends_it_once_fixed(alert_app, 
         (alert,) = alerts_of(tip.ref)
         assert alert.status == AlertStatus.SENT.value
     assert len(fake_twilio.wait_for(1)) == 1
+
+
+def test_our_sender_queue_full_is_retried_not_failed_through_the_chain(alert_app, fake_twilio, monkeypatch):
+    """21611: our From number has more than its queue holds. Every number fails alike until the queue drains, so
+    the alert waits and retries instead of failing the primary, the backup and the rest in seconds."""
+    monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda failures: __import__("datetime").timedelta(0))
+    fake_twilio.script(Fault.rejected(21611))
+    with alert_app.app_context():
+        tip = make_tip("NCHS", "critical")
+        primary = chain_phones("NCHS")[0]
+    assert _round(alert_app).get("retry") == 1
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert (alert.status, alert.error_code) == (AlertStatus.PENDING.value, "21611")
+    assert _round(alert_app).get("sent") == 1
+    assert [m.to for m in fake_twilio.wait_for(1)] == [primary]

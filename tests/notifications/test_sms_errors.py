@@ -10,7 +10,7 @@ from notifications.errors import classify_twilio_error, delivery_outcome
 @pytest.mark.parametrize(
     ("status", "code"),
     [(500, None), (503, None), (429, 20429), (None, None), (408, None), (400, 30001), (None, 30001),
-     (None, 99999)],
+     (None, 99999), (400, 21611)],
 )
 def test_transient(status: int | None, code: int | None) -> None:
     assert classify_twilio_error(status, code) == "transient"
@@ -26,7 +26,9 @@ def test_permanent(status: int | None, code: int | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "code"), [(401, 20003), (400, 21603), (400, 21606), (None, 30002), (400, 30032), (400, 30034)]
+    ("status", "code"),
+    [(401, 20003), (400, 21603), (400, 21606), (None, 30002), (400, 30032), (400, 30034), (400, 21212),
+     (400, 21601), (400, 21659), (400, 21660), (400, 21705)],
 )
 def test_our_account_or_sender_refused_is_retried(status: int | None, code: int) -> None:
     """Every number fails alike until an operator fixes the settings: escalating at once would only run through
