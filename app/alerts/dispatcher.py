@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from app.alerts.claims import db_claim_due_alerts
-from app.alerts.escalation import db_escalate_overdue, db_fail_folded_into
+from app.alerts.escalation import db_escalate_overdue, db_fail_folded_into, db_requeue_folded_into
 from app.alerts.planning import ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
 from app.database import reading
@@ -42,6 +42,25 @@ def backoff_for(failures: int) -> timedelta:
     """
     ceiling = min(MAX_BACKOFF_S, 2 ** max(1, failures))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not a secret
+
+
+def log_account_refused(alert_id: int, code: int, failures: int) -> None:
+    log_event(log, f"OPERATOR: Twilio refused our account or sender ({describe_twilio_error(code)}); "
+              "alerts are kept and retried until it is fixed", logging.ERROR, alert=alert_id, code=str(code),
+              failures=failures)
+
+
+def db_retry_refused_delivery(alert: Alert, code: int) -> None:
+    """A delivery report that Twilio refused our account or sender (ACCOUNT_CODES: an unregistered or unverified
+    sender, a suspended account) after taking the message. Every number fails alike, so, as when the REST API
+    refuses it, the row is sent again to the same person after a backoff instead of failing through the chain;
+    the chain still moves on at the acknowledgement timeout, counted from when the row was written."""
+    alert.send_failures += 1
+    due_at = utcnow() + backoff_for(alert.send_failures)
+    db_requeue_folded_into(alert.id, due_at)
+    alert.status, alert.error_code, alert.due_at = AlertStatus.PENDING.value, str(code), due_at
+    alert.twilio_sid = alert.sent_at = alert.lease_owner = alert.lease_until = None
+    log_account_refused(alert.id, code, alert.send_failures)
 
 
 def _last_incident_sms(alert: Alert, tip: Tip) -> datetime | None:
@@ -202,9 +221,7 @@ def send_one(alert_id: int, owner: str) -> str:
                       due_at=utcnow() + backoff_for(failures))
         db.session.commit()
         if exc.code in ACCOUNT_CODES:  # every alert fails alike until the settings are fixed
-            log_event(log, f"OPERATOR: Twilio refused our account or sender ({describe_twilio_error(exc.code)}); "
-                      "alerts are kept and retried until it is fixed", logging.ERROR, alert=alert_id, code=code,
-                      failures=failures)
+            log_account_refused(alert_id, exc.code, failures)
         else:
             log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=plan.ref,
                       code=code, failures=failures, attempts=plan.attempts)

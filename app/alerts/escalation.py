@@ -67,7 +67,18 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
 
 def db_fail_folded_into(carrier_id: int, error_code: str) -> int:
     """The "+N related tips" SMS of `carrier_id` failed: the tips folded into it were told to no one either, so
-    they fail with it and escalate at once like the carrier's own tip. Returns the rows failed.
+    they fail with it and escalate at once like the carrier's own tip. Returns the rows failed."""
+    return _db_update_folded_into(carrier_id, status=AlertStatus.FAILED.value, error_code=error_code)
+
+
+def db_requeue_folded_into(carrier_id: int, due_at: datetime) -> int:
+    """The "+N related tips" SMS of `carrier_id` goes out again: the tips folded into it wait for it again, to be
+    folded into the new SMS (call before the carrier's sent_at changes). Returns the rows requeued."""
+    return _db_update_folded_into(carrier_id, status=AlertStatus.PENDING.value, due_at=due_at, sent_at=None)
+
+
+def _db_update_folded_into(carrier_id: int, **values: object) -> int:
+    """Update the rows folded into the SMS of `carrier_id`.
 
     A folded row is tied to its carrier by the send: the same person, incident and sent_at (one UPDATE wrote
     both). The carrier's sent_at is read in SQL, so a callback racing the dispatcher's commit still finds them.
@@ -81,7 +92,7 @@ def db_fail_folded_into(carrier_id: int, error_code: str) -> int:
                Alert.sent_at == select(carrier.c.sent_at).scalar_subquery(),
                Alert.tip_id.in_(select(Tip.id).where(Tip.incident_id == select(carrier.c.incident_id)
                                                      .scalar_subquery())))
-        .values(status=AlertStatus.FAILED.value, error_code=error_code)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)

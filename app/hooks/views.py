@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app import audit
 from app.alerts.acknowledge import db_acknowledge_tip, newest_open_alert_for, open_alert_for_ref
+from app.alerts.dispatcher import db_retry_refused_delivery
 from app.alerts.escalation import db_fail_folded_into
 from app.extensions import csrf, db
 from app.hooks import bp
@@ -23,6 +24,7 @@ from app.logs import log_event
 from app.models import Alert, AlertStatus, Staff, Tip, utcnow
 from notifications import delivery_outcome, parse_reply
 from notifications import messages as texts
+from notifications.errors import ACCOUNT_CODES
 from notifications.signatures import is_valid_signature
 
 log = logging.getLogger("tipline.hooks")
@@ -120,6 +122,11 @@ def delivery_status() -> Response:
     if outcome == "delivered" and alert.status in (AlertStatus.SENDING.value, AlertStatus.SENT.value):
         alert.status = AlertStatus.DELIVERED.value
         alert.delivered_at = utcnow()
+    elif outcome == "transient" and error_code in {str(code) for code in ACCOUNT_CODES} and alert.status in (
+        AlertStatus.SENDING.value, AlertStatus.SENT.value
+    ):
+        # Our account or sender refused, not this number: the next person would fail alike.
+        db_retry_refused_delivery(alert, int(error_code))
     elif outcome in ("permanent", "transient") and alert.status in (
         AlertStatus.SENDING.value, AlertStatus.SENT.value, AlertStatus.DELIVERED.value
     ):

@@ -111,3 +111,47 @@ def test_the_last_person_is_tried_again_after_a_passing_failure(alert_app, code,
             return
         assert following is not None and following.kind == "repeat" and following.staff_id == staff.id
         assert following.due_at == following.created_at == now + ack_timeout_for("critical")
+
+
+@pytest.mark.parametrize("code", [30034, 30032, 30002])
+def test_a_delivery_refused_for_our_sender_is_retried_not_failed_through_the_chain(alert_app, fake_twilio, monkeypatch,
+                                                                                  caplog, code):
+    """An unregistered or unverified sender, or a suspended account, is reported in the status callback, after
+    Twilio took the message. Every number fails alike, so the alert is sent again to the same person once the
+    operator has fixed it, instead of failing the whole chain in seconds."""
+    monkeypatch.setattr(dispatcher, "backoff_for", lambda failures: timedelta(0))
+    with alert_app.app_context():
+        tip = make_tip("NCHS", "critical")
+        primary = chain_phones("NCHS")[0]
+        run_once("w")
+        (alert,) = alerts_of(tip.ref)
+        alert_id, sid = alert.id, alert.twilio_sid
+    assert post_status(alert_app, fake_twilio.auth_token, alert_id, sid, "failed", code) == 204
+    assert any("OPERATOR:" in r.getMessage() for r in caplog.records)
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert (alert.status, alert.send_failures, alert.error_code) == (AlertStatus.PENDING.value, 1, str(code))
+        assert run_once("w").get("sent") == 1
+        (alert,) = alerts_of(tip.ref)  # nobody else was told in its place
+        assert alert.status == AlertStatus.SENT.value and alert.twilio_sid != sid
+    assert [m.to for m in fake_twilio.wait_for(2)] == [primary, primary]
+
+
+def test_tips_folded_into_a_refused_delivery_go_out_again_with_it(alert_app, fake_twilio, monkeypatch):
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
+    monkeypatch.setattr(planning, "utcnow", lambda: IN_HOURS)
+    monkeypatch.setattr(dispatcher, "backoff_for", lambda failures: timedelta(0))
+    with alert_app.app_context():
+        second, third = _fold_two_tips("high")
+        run_once("w")
+        (carrier,) = [a for a in alerts_of(second.ref) + alerts_of(third.ref) if a.twilio_sid]
+        carrier_id, sid = carrier.id, carrier.twilio_sid
+    assert post_status(alert_app, fake_twilio.auth_token, carrier_id, sid, "undelivered", 30034) == 204
+    with alert_app.app_context():
+        rows = [(a.status, a.sent_at) for a in alerts_of(second.ref) + alerts_of(third.ref)]
+        assert rows == [(AlertStatus.PENDING.value, None)] * 2  # no "1" can acknowledge what nobody received
+        run_once("w")
+        assert "+2 related tips" in fake_twilio.messages[-1].body
+        rows = [(a.chain_position, a.status) for a in alerts_of(second.ref) + alerts_of(third.ref)]
+        assert sorted(rows) == [(1, AlertStatus.FOLDED.value), (1, AlertStatus.SENT.value)], rows
+    assert len({m.to for m in fake_twilio.messages}) == 1
