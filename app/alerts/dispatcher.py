@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -273,6 +274,18 @@ def _fail_unexpectedly(alert_id: int, exc: Exception) -> None:
     log.error("alert %s failed unexpectedly (%s); escalating", alert_id, type(exc).__name__, exc_info=exc)
 
 
+def _db_release_claims(alert_ids: list[int], owner: str) -> int:
+    """Give back rows this worker claimed but did not try: pending again, due as they were. Returns the rows."""
+    result = db.session.execute(
+        update(Alert)
+        .where(Alert.id.in_(alert_ids), Alert.lease_owner == owner, Alert.status == AlertStatus.SENDING.value)
+        .values(status=AlertStatus.PENDING.value, lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     """One round: escalate what is overdue, then send what is due. Returns counts per outcome."""
     counts: dict[str, int] = {}
@@ -284,7 +297,15 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
         counts["escalated"] = escalated
     claimed = [alert.id for alert in db_claim_due_alerts(owner, batch)]
     db.session.commit()
-    for alert_id in claimed:
+    # A Twilio that does not answer costs each send the client's timeout: a batch of 50 would hold the round for
+    # minutes while nothing escalates and no new tip is claimed. Sending stops once the round has spent one timeout;
+    # the rows not tried go back to the outbox, due as they were, for the next round.
+    budget_s = float(current_app.config["TWILIO_TIMEOUT_S"])
+    started = time.monotonic()
+    for index, alert_id in enumerate(claimed):
+        if index and time.monotonic() - started >= budget_s:
+            counts["released"] = _db_release_claims(claimed[index:], owner)
+            break
         try:
             outcome = send_one(alert_id, owner)
         except OperationalError:

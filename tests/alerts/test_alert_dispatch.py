@@ -272,3 +272,22 @@ def test_our_sender_queue_full_is_retried_not_failed_through_the_chain(alert_app
         assert (alert.status, alert.error_code) == (AlertStatus.PENDING.value, "21611")
     assert _round(alert_app).get("sent") == 1
     assert [m.to for m in fake_twilio.wait_for(1)] == [primary]
+
+
+def test_a_twilio_that_does_not_answer_holds_a_round_for_one_timeout_not_one_per_alert(alert_app, fake_twilio):
+    """Twilio not answering: trying the whole batch would wait TWILIO_TIMEOUT_S for each row (50 rows, 8 minutes at
+    the default) while no overdue alert escalates and no new tip is claimed. The rows not tried go back to the
+    outbox, due as they were, for the next round."""
+    from app.models import utcnow
+
+    with alert_app.app_context():
+        tips = [make_tip(school, "critical") for school in ("KWHS", "NCHS", "RHS")]
+    fake_twilio.script(*[Fault.delay(1.5)] * 3)  # longer than the client's timeout of 1 s
+    started = time.monotonic()
+    counts = _round(alert_app)
+    assert counts == {"retry": 1, "released": 2, "claimed": 3} and time.monotonic() - started < 2.5, counts
+    with alert_app.app_context():
+        released = [row for tip in tips for row in alerts_of(tip.ref) if row.send_failures == 0]
+        assert len(released) == 2
+        assert all(row.status == AlertStatus.PENDING.value and row.lease_owner is None and row.due_at <= utcnow()
+                   for row in released)
