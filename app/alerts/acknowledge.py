@@ -8,14 +8,16 @@ from sqlalchemy import Select, select, update
 
 from app import audit
 from app.extensions import db
-from app.models import Alert, AlertStatus, Assignment, Staff, Tip, TipStatus, utcnow
+from app.models import Alert, AlertStatus, Assignment, AuditEvent, Staff, Tip, TipStatus, utcnow
 
 _UNSENT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value)
 _SENT = (AlertStatus.SENT.value, AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value, AlertStatus.FAILED.value)
 
 
-def db_acknowledge_tip(tip: Tip, staff: Staff, via: str) -> bool:
-    """Record that `staff` took the tip. False when it was already acknowledged (nothing changes)."""
+def db_acknowledge_tip(tip: Tip, staff: Staff, via: str, message_sid: str | None = None) -> bool:
+    """Record that `staff` took the tip. False when it was already acknowledged (nothing changes).
+
+    `message_sid`: the inbound SMS that said so, kept on the audit record (see `tip_acknowledged_by`)."""
     now = utcnow()
     # One guarded UPDATE: an SMS "ACK" and a console click at the same moment cannot both win.
     taken = db.session.execute(
@@ -36,8 +38,23 @@ def db_acknowledge_tip(tip: Tip, staff: Staff, via: str) -> bool:
         update(Alert).where(Alert.tip_id == tip.id, Alert.status.in_(_SENT))
         .values(status=AlertStatus.ACKNOWLEDGED.value, acknowledged_at=now)
     )
-    audit.record("tip.acknowledged", actor=staff, tip=tip, via=via)
+    audit.record("tip.acknowledged", actor=staff, tip=tip, via=via,
+                 **({"message_sid": message_sid} if message_sid else {}))
     return True
+
+
+def tip_acknowledged_by(message_sid: str) -> str | None:
+    """The tip an inbound SMS already acknowledged, if it did: Twilio may post one SMS twice (a retry after a slow
+    answer) and a captured signed request can be replayed, and a second "1" must not take the next open alert."""
+    if not message_sid:
+        return None
+    ref: str | None = db.session.scalar(
+        select(AuditEvent.tip_ref)
+        .where(AuditEvent.action == "tip.acknowledged",
+               AuditEvent.detail.contains(f'"message_sid":"{message_sid}"', autoescape=True))
+        .limit(1)
+    )
+    return ref
 
 
 def _alerts_of(staff: Staff) -> Select[Any]:

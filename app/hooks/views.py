@@ -15,7 +15,7 @@ from flask import Response, abort, current_app, request
 from sqlalchemy import select
 
 from app import audit
-from app.alerts.acknowledge import db_acknowledge_tip, newest_open_alert_for, open_alert_for_ref
+from app.alerts.acknowledge import db_acknowledge_tip, newest_open_alert_for, open_alert_for_ref, tip_acknowledged_by
 from app.alerts.dispatcher import db_retry_refused_delivery
 from app.alerts.escalation import db_fail_folded_into
 from app.extensions import csrf, db
@@ -80,13 +80,16 @@ def inbound_sms() -> Response:
         return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
     if reply.kind != "ack":
         return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
+    message_sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    if (done := tip_acknowledged_by(message_sid)) is not None:
+        return _twiml(texts.ack_confirmed_reply(done))  # this very SMS again: answer as the first time, change nothing
     found = _alert_to_acknowledge(accounts, reply.ref)
     if found is None:
         return _twiml(texts.unknown_ref_reply() if reply.ref else texts.nothing_to_ack_reply())
     staff, alert = found
     tip = db.session.get(Tip, alert.tip_id)
     assert tip is not None
-    if not db_acknowledge_tip(tip, staff, via="sms"):
+    if not db_acknowledge_tip(tip, staff, via="sms", message_sid=message_sid or None):
         return _twiml(texts.already_acknowledged_reply(tip.ref))
     db.session.commit()
     log_event(log, "tip acknowledged by SMS", tip=tip.ref, staff=staff.id)

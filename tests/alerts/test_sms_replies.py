@@ -86,3 +86,25 @@ def test_ack_for_a_tip_someone_else_already_acknowledged_says_so(alert_app, fake
 def test_the_already_acknowledged_reply_fits_one_gsm7_segment():
     text = messages.already_acknowledged_reply("7kq2mx")
     assert messages.is_gsm7(text) and messages.segments(text) == 1, text
+
+
+def test_a_reply_1_delivered_twice_acknowledges_one_tip_not_the_next(alert_app, fake_twilio):
+    """Twilio may post the same inbound SMS again (a retry after a slow answer), and a captured signed request
+    can be replayed: neither may acknowledge the person's next open alert, which would stop its escalation."""
+    from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER
+    from tests.fakes.twilio_webhooks import inbound_sms_params, signed_headers
+
+    with alert_app.app_context():
+        older, newer = make_tip("KWHS", "critical"), make_tip("KWHS", "critical", "threat_of_violence")
+        primary = chain_phones("KWHS")[0]
+        run_once("w")
+    fake_twilio.wait_for(2)
+    params = inbound_sms_params(primary, "1", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID,
+                                message_sid="SM" + "5" * 32)
+    headers = signed_headers("http://127.0.0.1:9/hooks/twilio/sms", params, fake_twilio.auth_token)
+    replies = [alert_app.test_client().post("/hooks/twilio/sms", data=params, headers=headers,
+                                            base_url="http://127.0.0.1:9").get_data(as_text=True) for _ in range(2)]
+    assert f"Acknowledged #{newer.ref}" in replies[0] and f"#{newer.ref}" in replies[1]
+    with alert_app.app_context():
+        assert _acknowledged_by(newer) is not None
+        assert _acknowledged_by(older) is None  # still escalating
