@@ -148,3 +148,17 @@ def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
         db.session.add(following)
         written += 1
     return written
+
+
+def count_unreached_tips() -> int:
+    """Urgent tips that reach no one: nobody has taken them, their newest SMS failed, and escalation found nobody
+    left to try (every number failed for good, or the school has nobody). For health: only a person can help."""
+    newest = select(func.max(Alert.id)).where(Alert.tip_id == Tip.id).correlate(Tip).scalar_subquery()
+    urgency = func.coalesce(Tip.label_urgency, Tip.urgency)
+    count = db.session.scalar(
+        select(func.count()).select_from(Alert).join(Tip, Tip.id == Alert.tip_id)
+        .where(Alert.id == newest, Alert.status == AlertStatus.FAILED.value, Alert.escalated_at.isnot(None),
+               Tip.acknowledged_at.is_(None), Tip.status == TipStatus.NEW.value,
+               urgency.in_(sorted(IMMEDIATE_URGENCIES)))
+    )
+    return int(count or 0)

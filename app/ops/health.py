@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import triage
 from app.alerts.claims import seconds_without_worker
 from app.alerts.dispatcher import oldest_due_age_s, oldest_failing_age_s
+from app.alerts.escalation import count_unreached_tips
 from app.crypto.keyring import KeyringUnavailable, load_keyring
 from app.crypto.keystore import current_keyring, db_missing_versions, keyring_source
 from app.extensions import db
@@ -66,7 +67,8 @@ def check_model(app: Flask) -> dict[str, Any]:
 def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
     """Outbox lag: an alert due for longer than HEALTH_MAX_ALERT_LAG_S means no worker is sending SMS; one
     retrying after failed sends for that long means Twilio cannot take them (an outage, or our account); on
-    SQLite, no worker's lease for that long means no worker runs, before any alert has to wait for it."""
+    SQLite, no worker's lease for that long means no worker runs, before any alert has to wait for it; an
+    urgent tip whose whole chain failed to get an SMS reaches no one until someone takes it in the console."""
     if not database_ok:
         return {"status": FAIL, "reason": "unknown"}
     try:
@@ -75,6 +77,7 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
         # SQLite: the one worker renews its lease every round, so a lapsed lease is a dead worker even while
         # nothing is due. (PostgreSQL workers hold no lease: there only the lag above tells.)
         idle = seconds_without_worker() if db.engine.dialect.name == "sqlite" else None
+        unreached = count_unreached_tips()
     except SQLAlchemyError:
         db.session.rollback()
         return {"status": FAIL, "reason": "unknown"}
@@ -87,6 +90,8 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
                 "failing_for_s": round(failing, 1)}
     if idle is not None and idle > limit:
         return {"status": DEGRADED, "reason": "no_worker", "oldest_due_s": lag_s}
+    if unreached:
+        return {"status": DEGRADED, "reason": "unreached", "oldest_due_s": lag_s, "unreached_tips": unreached}
     return {"status": OK, "oldest_due_s": lag_s}
 
 

@@ -153,3 +153,26 @@ def test_a_backlog_of_open_alerts_never_hides_an_overdue_critical_one(alert_app)
         following = alerts_of(critical.ref)
         assert [a.chain_position for a in following] == [1, 2]
         assert all(len(alerts_of(info.ref)) == 1 for info in backlog)
+
+
+def test_an_urgent_tip_its_whole_chain_failed_to_reach_makes_health_degraded(alert_app, fake_twilio):
+    """Every number of the chain failed for good (or the school has nobody): the tip reaches no one, which the
+    operator's health check must say until someone takes the tip."""
+    from app.alerts.acknowledge import db_acknowledge_tip
+    from app.models import Role, Staff
+
+    with alert_app.app_context():
+        for phone in chain_phones("CYMS"):
+            fake_twilio.reject_number(phone, 21211)
+        tip = make_tip("CYMS", "critical")
+        for _ in range(8):
+            run_once("w")
+        assert all(a.status == AlertStatus.FAILED.value and a.escalated_at for a in alerts_of(tip.ref))
+    body = alert_app.test_client().get("/healthz").get_json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["alerts"]["reason"] == "unreached" and body["checks"]["alerts"]["unreached_tips"] == 1
+    with alert_app.app_context():
+        admin = db.session.scalar(select(Staff).where(Staff.role == Role.DISTRICT_ADMIN))
+        assert db_acknowledge_tip(db.session.get(Tip, tip.id), admin, via="console")
+        db.session.commit()
+    assert alert_app.test_client().get("/healthz").get_json()["checks"]["alerts"]["status"] == "ok"
