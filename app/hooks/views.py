@@ -1,8 +1,9 @@
 """Twilio webhooks: inbound SMS (acknowledgements, STOP/START) and delivery status callbacks.
 
 Every request must carry a valid X-Twilio-Signature for the URL as Twilio signed it (behind a proxy the
-scheme and host come from X-Forwarded-* via ProxyFix, trusted for TRUSTED_PROXY_HOPS hops only). Anything
-else gets 403 and changes nothing. Twilio retries webhooks, so every handler is idempotent.
+scheme and host come from X-Forwarded-* via ProxyFix, trusted for TRUSTED_PROXY_HOPS hops only; the same path
+under PUBLIC_BASE_URL, the address Twilio is given, is accepted too). Anything else gets 403 and changes nothing.
+Twilio retries webhooks, so every handler is idempotent.
 """
 
 from __future__ import annotations
@@ -33,8 +34,14 @@ log = logging.getLogger("tipline.hooks")
 def _require_twilio_signature() -> None:
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
     signature = request.headers.get("X-Twilio-Signature", "")
-    # The MultiDict itself: Twilio signs every value of a repeated key.
-    if not token or not signature or not is_valid_signature(token, request.url, request.form, signature):
+    # The MultiDict itself: Twilio signs every value of a repeated key. The URL Twilio was given is
+    # PUBLIC_BASE_URL's; the one rebuilt from the forwarded headers is tried first, and the public one as well, so
+    # a proxy that does not pass the scheme or host on does not turn every acknowledgement away.
+    query = request.query_string.decode("latin-1")
+    public = current_app.config["PUBLIC_BASE_URL"] + request.path + (f"?{query}" if query else "")
+    if not token or not signature or not any(
+        is_valid_signature(token, url, request.form, signature) for url in dict.fromkeys((request.url, public))
+    ):
         log_event(log, "webhook refused: bad signature", logging.WARNING, path=request.path)
         abort(403)
 

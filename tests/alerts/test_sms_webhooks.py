@@ -84,3 +84,31 @@ def test_stop_skips_the_person_and_start_brings_them_back(alert_app, fake_twilio
         assert "on again" in send_inbound_sms(hook, primary, "START", fake_twilio.auth_token).text
     with alert_app.app_context():
         assert staff_by_phone(primary).sms_opted_out is False
+
+
+def test_webhooks_signed_for_the_public_url_are_taken_behind_a_proxy_that_does_not_forward_it(alert_app, fake_twilio):
+    """Twilio signs the URL it was given: PUBLIC_BASE_URL's. Behind a proxy that does not pass the scheme and host
+    on (TLS ended at a load balancer before nginx, or TRUSTED_PROXY_HOPS left at 0) the app sees
+    http://127.0.0.1:8000, and every acknowledgement and delivery report used to get 403."""
+    public = "https://tips.example-district.org"
+    alert_app.config.update(PUBLIC_BASE_URL=public)
+    from app.alerts.dispatcher import run_once
+
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+        primary = chain_phones("KWHS")[0]
+        fake_twilio.set_outcome(primary, "none")  # the fake posts no callback to the public host
+        run_once("t")
+    client = alert_app.test_client()
+    params = inbound_sms_params(primary, f"ACK {tip.ref}", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID)
+    for signed_for in ("https://evil.example/hooks/twilio/sms", f"{public}/hooks/twilio/status"):
+        headers = signed_headers(signed_for, params, fake_twilio.auth_token)
+        assert client.post("/hooks/twilio/sms", data=params, headers=headers,
+                           base_url="http://127.0.0.1:8000").status_code == 403
+    headers = signed_headers(f"{public}/hooks/twilio/sms", params, fake_twilio.auth_token)
+    response = client.post("/hooks/twilio/sms", data=params, headers=headers, base_url="http://127.0.0.1:8000")
+    assert response.status_code == 200 and f"Acknowledged #{tip.ref}" in response.get_data(as_text=True)
+    status = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered", "AccountSid": FAKE_ACCOUNT_SID}
+    headers = signed_headers(f"{public}/hooks/twilio/status?alert=1", status, fake_twilio.auth_token)
+    assert client.post("/hooks/twilio/status?alert=1", data=status, headers=headers,
+                       base_url="http://127.0.0.1:8000").status_code == 204
