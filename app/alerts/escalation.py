@@ -24,6 +24,9 @@ from app.extensions import db
 from app.models import Alert, AlertStatus, Tip, TipStatus, utcnow
 from notifications.errors import delivery_outcome
 
+# Why the dispatcher failed a row without sending it (app/alerts/dispatcher.py): its person cannot be told.
+UNSENDABLE_CODES = frozenset({"no_phone", "opted_out", "not_assigned"})
+
 # Rows whose tip may still need someone: not acknowledged, not cancelled.
 _OPEN = (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT, AlertStatus.DELIVERED, AlertStatus.FOLDED,
          AlertStatus.FAILED)
@@ -36,7 +39,13 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
         return None  # relabelled to low since: the queue is enough
     # A medium tip whose SMS failed waits for the school day like its first SMS did.
     due = now if urgency in IMMEDIATE_URGENCIES else next_school_day_start(tip.school, now)
+    # A row that could not go out to its person (no phone, opted out, deactivated, taken off the school) told
+    # nobody: whoever holds that place of the chain now is next, before the places after it.
     following = next_in_chain(tip.school_id, alert.chain_position)
+    if alert.error_code in UNSENDABLE_CODES:
+        holder = next_in_chain(tip.school_id, alert.chain_position - 1)
+        if holder is not None and holder[0] == alert.chain_position and holder[1].id != alert.staff_id:
+            following = holder
     if following is not None:
         position, staff = following
         return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="escalation",

@@ -176,3 +176,30 @@ def test_an_urgent_tip_its_whole_chain_failed_to_reach_makes_health_degraded(ale
         assert db_acknowledge_tip(db.session.get(Tip, tip.id), admin, via="console")
         db.session.commit()
     assert alert_app.test_client().get("/healthz").get_json()["checks"]["alerts"]["status"] == "ok"
+
+
+def test_a_row_for_someone_replaced_before_it_went_out_goes_to_the_new_holder_of_that_place(alert_app, fake_twilio):
+    """An SMS written for the primary SRO has not gone out yet (a medium tip waits overnight for the school day)
+    when the SRO leaves (deactivated) and a new primary takes that place of the chain. The SMS goes to the new
+    primary, not on to the backup as if the primary had been told and had not answered."""
+    from app.models import Role, School, Staff
+
+    with alert_app.app_context():
+        primary = chain_phones("NCHS")[0]
+        info = make_tip("NCHS", "critical")
+        leaver = staff_by_phone(primary)
+        school = db.session.scalar(select(School).where(School.short_name == "NCHS"))
+        place = db.session.scalar(select(Assignment).where(Assignment.staff_id == leaver.id,
+                                                           Assignment.school_id == school.id))
+        leaver.active, position, place.chain_position = False, place.chain_position, None
+        newcomer = Staff(email="new.sro@cpd.example", name="New SRO", role=Role.SRO, phone="+13075550199")
+        db.session.add(newcomer)
+        db.session.flush()
+        db.session.add(Assignment(staff_id=newcomer.id, school_id=school.id, chain_position=position))
+        db.session.commit()
+        run_once("w")
+        run_once("w")
+        rows = [(a.chain_position, a.staff_id, a.status) for a in alerts_of(info.ref)]
+        assert rows[0][2] == AlertStatus.FAILED.value and rows[1][:2] == (position, newcomer.id), rows
+    assert [m.to for m in fake_twilio.messages] == ["+13075550199"]
+    assert "ESCALATED" not in fake_twilio.messages[0].body
