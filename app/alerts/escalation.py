@@ -69,6 +69,10 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
         return None
     position, staff = chain[-1]
     repeat = alert.repeat + 1 if alert.chain_position >= position else 1
+    if alert.staff_id == staff.id and alert.status == AlertStatus.PENDING.value:
+        # The last person's SMS has not gone out yet (Twilio down for longer than a timeout): the repeat stands for
+        # it, so an outage of hours ends in one SMS to that person, not one per timeout in the same minute.
+        alert.status = AlertStatus.CANCELLED.value
     # created_at = due: a repeat put off after a passing failure counts its acknowledgement timeout from then.
     return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="repeat", repeat=repeat,
                  status=AlertStatus.PENDING.value, due_at=due, created_at=due)

@@ -291,3 +291,29 @@ def test_a_twilio_that_does_not_answer_holds_a_round_for_one_timeout_not_one_per
         assert len(released) == 2
         assert all(row.status == AlertStatus.PENDING.value and row.lease_owner is None and row.due_at <= utcnow()
                    for row in released)
+
+
+def test_after_a_long_outage_the_last_person_gets_one_sms_not_one_per_timeout_at_once(alert_app, fake_twilio,
+                                                                                         monkeypatch):
+    """Twilio down for longer than the whole chain and its repeats: each repeat to the last person used to wait in
+    the outbox beside the one before it, and the person got them all in the same minute when Twilio came back.
+    A repeat stands for the last person's SMS that has not gone out yet."""
+    alert_app.config.update(ALERT_MAX_REPEATS=3)
+    monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda failures: __import__("datetime").timedelta(0))
+    fake_twilio.random_faults, fake_twilio.fail_rate = (Fault.server_error(503),), 1.0  # the outage
+    with alert_app.app_context():
+        tip = make_tip("DMMS", "critical")
+        chain = chain_phones("DMMS")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the chain and its three repeats run out, one timeout (1 s) each
+        _round(alert_app)
+        with alert_app.app_context():
+            if max(a.repeat for a in alerts_of(tip.ref)) == 3:
+                break
+        time.sleep(0.3)
+    fake_twilio.fail_rate = 0.0  # Twilio is back
+    _round(alert_app)
+    sent = [m.to for m in fake_twilio.messages]
+    assert sorted(sent) == sorted(chain), sent  # each person once, the last one too
+    last = [m.body for m in fake_twilio.messages if m.to == chain[-1]]
+    assert "REPEAT 3" in last[0]
