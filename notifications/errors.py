@@ -94,14 +94,16 @@ def classify_twilio_error(status: int | None, code: int | None) -> Classificatio
 
     For delivery reports pass `status=None` and the callback's ErrorCode. With neither a known code nor an
     HTTP status (the network failed, or an error code we do not know arrived in a delivery report) the answer
-    is "transient": one retry costs little, a wrongly dropped alert costs a great deal, and the dispatcher's
-    retry limit ends in escalation anyway.
+    is "transient": one retry costs little, a wrongly dropped alert costs a great deal, and the chain moves on at
+    the acknowledgement timeout anyway. An HTTP error without a Twilio code did not come from Twilio's API, which
+    always gives one, but from something on the way (a filtering or authenticating proxy, a gateway): it says
+    nothing about the number, and every number would get the same answer, so it is transient too.
     """
     if code in TRANSIENT_CODES or code in ACCOUNT_CODES:
         return "transient"
     if code in PERMANENT_CODES:
         return "permanent"
-    if status is None or status == 408 or status == 429 or status >= 500:
+    if status is None or code is None or status == 408 or status == 429 or status >= 500:
         return "transient"
     return "permanent"
 

@@ -317,3 +317,19 @@ def test_after_a_long_outage_the_last_person_gets_one_sms_not_one_per_timeout_at
     assert sorted(sent) == sorted(chain), sent  # each person once, the last one too
     last = [m.body for m in fake_twilio.messages if m.to == chain[-1]]
     assert "REPEAT 3" in last[0]
+
+
+def test_a_proxy_refusing_the_way_to_twilio_is_retried_not_failed_through_the_chain(alert_app, fake_twilio,
+                                                                                     monkeypatch):
+    monkeypatch.setattr("app.alerts.dispatcher.backoff_for", lambda failures: __import__("datetime").timedelta(0))
+    fake_twilio.script(Fault.proxy_page(403), Fault.proxy_page(407))
+    with alert_app.app_context():
+        tip = make_tip("NCHS", "critical")
+        primary = chain_phones("NCHS")[0]
+    assert _round(alert_app).get("retry") == 1
+    assert _round(alert_app).get("retry") == 1
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)  # nobody else was failed in its place
+        assert (alert.status, alert.send_failures, alert.error_code) == (AlertStatus.PENDING.value, 2, "407")
+    assert _round(alert_app).get("sent") == 1
+    assert [m.to for m in fake_twilio.wait_for(1)] == [primary]

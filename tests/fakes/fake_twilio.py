@@ -328,6 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if fault and fault.kind == "page":
+            self._reply_page(fault.status)
+            return
         if fault and fault.kind == "error":
             self._reply(*error_json(fault.status, fault.code or fault.status, "Injected fault"))
             return
@@ -349,6 +352,14 @@ class _Handler(BaseHTTPRequestHandler):
         token = base64.b64encode(f"{account_sid}:{self.fake.auth_token}".encode()).decode()
         expected = f"Basic {token}"
         return secrets.compare_digest(self.headers.get("Authorization", ""), expected)
+
+    def _reply_page(self, status: int) -> None:
+        data = b"<html><body><h1>Access denied</h1>This site is blocked by your network policy.</body></html>"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _reply(self, status: int, payload: Mapping[str, Any]) -> None:
         data = json.dumps(payload).encode("utf-8")

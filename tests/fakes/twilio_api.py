@@ -17,7 +17,7 @@ FAKE_SENDER = "+15005550006"  # Twilio's "magic" test From number
 class Fault:
     """What the fake does instead of a normal answer to one create request."""
 
-    kind: Literal["error", "delay", "drop"]
+    kind: Literal["error", "delay", "drop", "page"]
     status: int = 500
     code: int | None = None
     delay_s: float = 0.0
@@ -40,6 +40,12 @@ class Fault:
         """Answer normally but only after `seconds`: longer than the client's timeout, the message is still
         accepted and recorded, as Twilio would; a retry then sends a duplicate."""
         return cls("delay", delay_s=seconds)
+
+    @classmethod
+    def proxy_page(cls, status: int = 403) -> Fault:
+        """An HTML page instead of Twilio's JSON, as a filtering or authenticating web proxy on the way answers
+        (403 blocked, 407 proxy authentication required): no Twilio error code, nothing about the number."""
+        return cls("page", status=status)
 
     @classmethod
     def drop_connection(cls) -> Fault:

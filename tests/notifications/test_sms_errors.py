@@ -10,7 +10,7 @@ from notifications.errors import classify_twilio_error, delivery_outcome
 @pytest.mark.parametrize(
     ("status", "code"),
     [(500, None), (503, None), (429, 20429), (None, None), (408, None), (400, 30001), (None, 30001),
-     (None, 99999), (400, 21611)],
+     (None, 99999), (400, 21611), (404, None), (400, None), (403, None), (407, None)],
 )
 def test_transient(status: int | None, code: int | None) -> None:
     assert classify_twilio_error(status, code) == "transient"
@@ -18,7 +18,7 @@ def test_transient(status: int | None, code: int | None) -> None:
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(400, 21211), (400, 21614), (400, 21610), (400, 21408), (404, None), (400, None),
+    [(400, 21211), (400, 21614), (400, 21610), (400, 21408), (400, 21612), (404, 21999),
      (None, 30003), (None, 30005), (None, 30006), (None, 30007), (None, 30008)],
 )
 def test_permanent(status: int | None, code: int | None) -> None:

@@ -100,6 +100,17 @@ def test_bad_or_opted_out_number_is_permanent(
     assert (caught.value.status, caught.value.code) == (400, code)
 
 
+@pytest.mark.parametrize("status", [400, 403, 404, 407])
+def test_a_page_from_a_proxy_on_the_way_is_transient(transport: TwilioTransport, fake_twilio: FakeTwilio,
+                                                     status: int) -> None:
+    """A 4xx without Twilio's JSON comes from something in between (a filtering proxy, a gateway): it says nothing
+    about the number, and every number would get the same page, so escalating at once would burn the chain."""
+    fake_twilio.script(Fault.proxy_page(status))
+    with pytest.raises(TransientSendError) as caught:
+        send(transport)
+    assert (caught.value.status, caught.value.code) == (status, None)
+
+
 def test_invalid_number_is_refused_by_the_fake_like_twilio(transport: TwilioTransport) -> None:
     with pytest.raises(PermanentSendError) as caught:
         transport.send("307-555-0101", BODY, status_callback=None)
