@@ -88,10 +88,10 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
     if failing is not None and failing > limit:
         return {"status": DEGRADED, "reason": "sends_failing", "oldest_due_s": lag_s,
                 "failing_for_s": round(failing, 1)}
+    if unreached:  # before no_worker: a tip that needs a person now says more than a worker that needs a restart
+        return {"status": DEGRADED, "reason": "unreached", "oldest_due_s": lag_s, "unreached_tips": unreached}
     if idle is not None and idle > limit:
         return {"status": DEGRADED, "reason": "no_worker", "oldest_due_s": lag_s}
-    if unreached:
-        return {"status": DEGRADED, "reason": "unreached", "oldest_due_s": lag_s, "unreached_tips": unreached}
     return {"status": OK, "oldest_due_s": lag_s}
 
 
