@@ -3,6 +3,7 @@ training data, decrypted: the export itself is an audit event)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -56,15 +57,19 @@ def export_labels_command(out: Path | None) -> None:
     tips = db.session.scalars(
         select(Tip).where(Tip.label_category.isnot(None), Tip.wrapped_dek.isnot(None)).order_by(Tip.id)
     ).all()
+    handle: TextIO = sys.stdout
+    if out is not None:
+        # Created here, owner-only (decrypted tips: never world-readable); O_EXCL fails if it appeared meanwhile.
+        # Opened before any tip is decrypted: a folder that does not exist or cannot be written is a sentence.
+        try:
+            handle = os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror} (nothing was written)") from None
     exported: list[str] = []  # references of the tips decrypted and handed to the output
     skipped: list[str] = []
     try:
-        if out is None:
-            _write_labels(tips, sys.stdout, exported, skipped)
-        else:
-            # Created here, owner-only (decrypted tips: never world-readable); "x" fails if it appeared meanwhile.
-            with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
-                _write_labels(tips, handle, exported, skipped)
+        with handle if out is not None else contextlib.nullcontext(handle):
+            _write_labels(tips, handle, exported, skipped)
     except BaseException as exc:
         # Stopped part-way (a missing key, a full disk, a closed pipe, Ctrl-C): what was already written is
         # decrypted tips outside the database, so the export is recorded all the same, as incomplete.

@@ -166,6 +166,23 @@ def test_export_labels_never_overwrites_a_file(world: World, tmp_path) -> None:
     assert "labels.exported" not in audit_actions(world.app)  # nothing decrypted, nothing to record
 
 
+def test_export_labels_to_a_path_that_cannot_be_written_says_so(world: World, tmp_path) -> None:
+    """A typo in the folder, or one the operator may not write to: a sentence, not a traceback, and no export
+    event, since nothing was decrypted."""
+    from tests.support.tips import make_tip
+
+    with world.app.app_context():
+        tip = make_tip(world.school_a, "there is a knife in his backpack")
+        tip.label_category, tip.label_urgency = "weapon", "high"
+        db.session.commit()
+    out = tmp_path / "no-such-folder" / "labels.jsonl"
+    result = world.app.test_cli_runner().invoke(args=["triage", "export-labels", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert f"cannot write {out}" in result.output and "nothing was written" in result.output
+    assert not isinstance(result.exception, OSError) and "Traceback" not in result.output
+    assert "labels.exported" not in audit_actions(world.app)
+
+
 def _export_detail(world: World) -> dict[str, object]:
     from app.audit import parse_detail
     from app.models import AuditEvent
