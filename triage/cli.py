@@ -143,6 +143,17 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least_two(value: str) -> int:
+    """The bench's tip count: its percentiles need two timings (and a negative count would slice the data)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 2:
+        raise argparse.ArgumentTypeError(f"{number} is too few: time at least 2 tips")
+    return number
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m triage", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=cmd_evaluate)
 
     p = commands.add_parser("bench", help="load time, model size and assess latency")
-    p.add_argument("-n", type=int, default=1000)
+    p.add_argument("-n", type=_at_least_two, default=1000, help="tips to time (at least 2; default 1000)")
     p.set_defaults(run=cmd_bench)
 
     p = commands.add_parser("tune", help="cross-validate hyper-parameters and the cost of a missed critical")

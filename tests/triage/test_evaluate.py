@@ -147,3 +147,14 @@ def test_evaluate_refuses_a_bad_file_with_a_clear_message(
     captured = capsys.readouterr()
     assert message in captured.err and "Traceback" not in captured.err
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("n", ["0", "1", "-5", "many"])
+def test_bench_refuses_a_count_it_cannot_take_percentiles_of(n: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two timings at least (a 99th percentile of one is a StatisticsError traceback; -5 meant every tip but 5),
+    refused before the model is loaded."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["bench", "-n", n])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "-n" in err and "Traceback" not in err
