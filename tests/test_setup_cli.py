@@ -110,3 +110,45 @@ def test_setup_leaves_the_instance_and_its_database_owner_only(tmp_path):
     assert result.exit_code == 0, result.output
     assert instance.stat().st_mode & 0o777 == 0o700
     assert (instance / "tipline.db").stat().st_mode & 0o777 == 0o600
+
+
+SCHEMA_COMMANDS = [["staff", "list"], ["staff", "totp", "a@b.example"], ["keys", "status"], ["alerts", "status"],
+                   ["alerts", "run", "--once"], ["audit", "verify"], ["triage", "export-labels"],
+                   ["tips", "purge", "--dry-run"], ["demo", "seed"],
+                   ["staff", "create", "--email", "a@b.example", "--name", "A", "--role", "district_admin"]]
+
+
+def test_commands_before_setup_say_to_run_it(tmp_path):
+    """An operator who skipped `flask setup`, or whose shell lacks the environment file's DATABASE_URL, got a
+    SQLAlchemy traceback ("no such table: staff"); the alert worker looped on it, logging database errors."""
+    app = _fresh_app(tmp_path)
+    for args in SCHEMA_COMMANDS:
+        result = app.test_cli_runner().invoke(args=args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "has no Tipline tables: run `flask setup` first" in result.output, (args, result.output)
+        assert result.exc_info is not None and result.exc_info[0] is SystemExit, (args, result.exc_info)
+
+
+def test_commands_on_a_database_behind_this_release_say_to_upgrade(tmp_path):
+    from sqlalchemy import text
+
+    from app.backup import migration_head, older_revisions
+    from app.extensions import db
+
+    app = _fresh_app(tmp_path)
+    assert app.test_cli_runner().invoke(args=["setup"]).exit_code == 0
+    older = sorted(older_revisions())[0]
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": older})
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["staff", "list"])
+    assert result.exit_code == 1, result.output
+    assert f"at migration {older}, before this release's {migration_head()}: run `flask db upgrade`" in result.output
+    # The alert worker only warns: SMS keep going through a release whose new columns it does not read.
+    worker = app.test_cli_runner().invoke(args=["alerts", "run", "--once"])
+    assert worker.exit_code == 0 and "WARNING: " in worker.output and "run `flask db upgrade`" in worker.output
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed0000'"), {})
+        db.session.commit()
+    # A revision this code does not know is a newer release's (a rolling upgrade): not refused.
+    assert app.test_cli_runner().invoke(args=["staff", "list"]).exit_code == 0

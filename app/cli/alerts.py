@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from app.cli.schema import check_schema, needs_schema
 from app.extensions import db
 from app.models import Alert, AlertStatus
 
@@ -30,6 +31,7 @@ def run_command(poll_s: float, batch: int, once: bool) -> None:
     """Send due alerts and escalate overdue ones until stopped (SIGTERM or Ctrl-C stop cleanly)."""
     from app.alerts.worker import run_worker
 
+    check_schema(refuse_older=False)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop = threading.Event()
 
@@ -44,6 +46,7 @@ def run_command(poll_s: float, batch: int, once: bool) -> None:
 
 @alerts_group.command("status")
 @with_appcontext
+@needs_schema
 def status_command() -> None:
     """Count alerts by status and show the outbox lag."""
     from app.alerts.dispatcher import oldest_due_age_s

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app import audit
+from app.cli.schema import needs_schema
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
 from app.crypto.service import open_tip_text
 from app.extensions import db
@@ -29,6 +30,7 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @with_appcontext
+@needs_schema
 def verify_command() -> None:
     """Check every event's hash and link; name the first broken one and exit 1 if any."""
     report = audit.verify_chain()
@@ -49,6 +51,7 @@ def triage_group() -> None:
               help="Write to this new file (owner-only) instead of standard output; an existing file is never "
                    "overwritten.")
 @with_appcontext
+@needs_schema
 def export_labels_command(out: Path | None) -> None:
     """Corrected tips as {"text","category","urgency"} JSON lines, the taxonomy's training format."""
     if out is not None and (out.exists() or out.is_symlink()):

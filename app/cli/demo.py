@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from app.cli.schema import check_schema
+
 
 @click.group("demo")
 def demo_group() -> None:
@@ -19,6 +21,7 @@ def seed_command() -> None:
 
     if current_app.config["PRODUCTION"]:
         raise click.ClickException("Demo data is for development; refusing in production.")
+    check_schema()
     from app.demo_data import seed_demo
 
     click.echo(seed_demo())

@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from app.cli.schema import needs_schema
 from app.crypto.keyring import Keyring, KeyringUnavailable, write_keyring
 from app.crypto.keystore import (
     current_keyring,
@@ -56,6 +57,7 @@ def keys_group() -> None:
 
 @keys_group.command("status")
 @with_appcontext
+@needs_schema
 def status_command() -> None:
     """Show the keyring's versions and how many tips each one wraps."""
     keyring = _keyring()
@@ -70,6 +72,7 @@ def status_command() -> None:
 @click.option("--batch", default=BATCH, show_default=True, type=click.IntRange(min=1),
               help="Tips re-wrapped per transaction.")
 @with_appcontext
+@needs_schema
 def rotate_command(batch: int) -> None:
     """Add a new KEK, make it active, and re-wrap every tip's data key with it."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -115,6 +118,7 @@ def rotate_command(batch: int) -> None:
 @keys_group.command("retire")
 @click.argument("version", type=int)
 @with_appcontext
+@needs_schema
 def retire_command(version: int) -> None:
     """Remove an old KEK from the keyring once no tip uses it any more."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]

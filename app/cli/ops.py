@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app.backup import BackupError, NotSQLite, create_backup, pg_dump_instructions, verify_backup
+from app.cli.schema import needs_schema
 from app.extensions import db
 from app.retention import DEFAULT_BATCH, PurgeResult, db_purge_expired_tips, purge_expired_tips
 
@@ -25,6 +26,7 @@ def tips_group() -> None:
 @click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(min=1),
               help="Tips per transaction.")
 @with_appcontext
+@needs_schema
 def purge_command(dry_run: bool, batch: int) -> None:
     """Crypto-shred closed tips older than RETENTION_DAYS (their content becomes unreadable for good)."""
     days = current_app.config["RETENTION_DAYS"]

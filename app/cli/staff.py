@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app import audit
 from app.accounts import service
 from app.accounts.totp import current_code
+from app.cli.schema import needs_schema
 from app.extensions import db
 from app.models import Role, Staff, utcnow
 
@@ -31,6 +32,7 @@ def staff_group() -> None:
 @click.option("--school", "schools", multiple=True, help="School short name, e.g. KWHS (repeatable).")
 @click.option("--phone", default=None, help="Mobile number in E.164 form, e.g. +13075550123.")
 @with_appcontext
+@needs_schema
 def create_command(email: str, name: str, role: str, schools: tuple[str, ...], phone: str | None) -> None:
     """Create an account and print its one-time enrolment link (password and authenticator are set there)."""
     try:
@@ -48,6 +50,7 @@ def create_command(email: str, name: str, role: str, schools: tuple[str, ...], p
 
 @staff_group.command("list")
 @with_appcontext
+@needs_schema
 def list_command() -> None:
     """Every account: email, name, role, schools, phone, active."""
     people = db.session.scalars(select(Staff).order_by(Staff.email)).all()
@@ -67,6 +70,7 @@ def _find(email: str) -> Staff:
 @staff_group.command("set-password")
 @click.argument("email")
 @with_appcontext
+@needs_schema
 def set_password_command(email: str) -> None:
     """Read a new password from standard input (one line); signs the person out everywhere."""
     staff = _find(email)
@@ -87,6 +91,7 @@ def set_password_command(email: str) -> None:
 @staff_group.command("totp")
 @click.argument("email")
 @with_appcontext
+@needs_schema
 def totp_command(email: str) -> None:
     """Development only: the current second-factor code of an account (for the demo logins)."""
     if current_app.config["PRODUCTION"]:

@@ -1,0 +1,54 @@
+"""`needs_schema`: a command that reads Tipline's tables first checks that the database has them, at this
+release's migration, and otherwise says which command makes it so (instead of a SQLAlchemy traceback)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from flask import current_app
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from app.backup import migration_head, older_revisions
+from app.database import reading
+from app.extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def needs_schema(command: F) -> F:
+    """Under `with_appcontext`: refuse to run on a database without the schema, or behind this release's."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check_schema()
+        return command(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
+def check_schema(*, refuse_older: bool = True) -> None:
+    """`refuse_older=False` (the alert worker) only warns about an older migration: SMS must keep going through
+    a release whose new columns the worker does not read."""
+    try:
+        with reading():
+            connection = db.session.connection()
+            current = (connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                       if inspect(connection).has_table("alembic_version") else None)
+    except OperationalError:
+        return  # the database cannot be reached: the command's own handling applies (the worker retries)
+    where = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
+    if current is None:
+        raise click.ClickException(f"the database {where} has no Tipline tables: run `flask setup` first "
+                                   "(or check DATABASE_URL: is the environment file loaded?)")
+    if current in older_revisions():
+        message = (f"the database {where} is at migration {current}, before this release's {migration_head()}: "
+                   "run `flask db upgrade` first")
+        if refuse_older:
+            raise click.ClickException(message)
+        click.echo(f"WARNING: {message}", err=True)
+    # A revision this code does not know belongs to a newer release (a rolling upgrade): left to run.
