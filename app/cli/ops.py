@@ -63,10 +63,20 @@ def create_command(path: Path) -> None:
         sys.exit(2)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
-    result = verify_backup(path)
+    try:
+        result = verify_backup(path)
+    except BackupError as exc:
+        # Not a Tipline database at all (DATABASE_URL pointing elsewhere): no copy left named as a backup.
+        path.unlink(missing_ok=True)
+        raise click.ClickException(f"the copy does not check out ({exc}): is DATABASE_URL this district's "
+                                   "database? Nothing was kept") from None
     click.echo(f"backup written to {path}: {result.tips} tips, schema {result.schema_version}, "
                f"integrity {result.integrity}.")
     click.echo("The keyring is NOT in this backup; keep its own copy apart (README, Running in production).")
+    if not result.ok:
+        # Kept (it may be the best copy there is), but the nightly unit must fail, not report success.
+        click.echo("BACKUP NOT USABLE: `flask backup verify` says why", err=True)
+        sys.exit(1)
 
 
 @backup_group.command("verify")

@@ -74,6 +74,27 @@ def test_verify_refuses_a_damaged_or_foreign_file(sqlite_app: Flask, tmp_path: P
     assert result.exit_code == 1 and "BACKUP NOT USABLE" in result.output
 
 
+def test_backup_create_of_a_database_that_does_not_check_out_fails(sqlite_app: Flask, tmp_path: Path,
+                                                                   make_app: Callable[..., Flask]) -> None:
+    """The nightly unit must fail, not report success: a foreign database (DATABASE_URL pointing elsewhere) was a
+    BackupError traceback that left a copy named as a backup; one whose check fails printed it and exited 0."""
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.close()
+    other = make_app(DATABASE_URL=f"sqlite:///{foreign}")
+    target = tmp_path / "b1.db"
+    result = other.test_cli_runner().invoke(args=["backup", "create", str(target)])
+    assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit, result.output
+    assert "not a Tipline database" in result.output and not target.exists()
+
+    with sqlite3.connect(sqlite_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'deadbeef'")  # a schema this code does not know
+    conn.close()
+    target = tmp_path / "b2.db"
+    result = sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(target)])
+    assert result.exit_code == 1 and "BACKUP NOT USABLE" in result.output, result.output
+    assert target.exists()  # kept: it may be the best copy there is
+
+
 def test_postgres_backup_explains_pg_dump_without_the_password(app: Flask, make_app: Callable[..., Flask],
                                                                tmp_path: Path) -> None:
     pg_app = make_app(DATABASE_URL="postgresql://tipline:s3cretpw@db.invalid:5432/tipline")
