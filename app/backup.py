@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
@@ -141,3 +142,42 @@ def verify_backup(path: Path) -> VerifyResult:
     version = row[0] if row else None
     return VerifyResult(integrity, version, migration_head(), int(tips), int(shredded),
                         older=version in older_revisions())
+
+
+# The names `deploy/tipline-backup.service` gives its nightly copies; prune touches no other file.
+BACKUP_GLOB = "tipline-*.db"
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    delete: list[Path] = field(default_factory=list)
+    keep: list[Path] = field(default_factory=list)
+    newest_usable: Path | None = None
+
+
+def plan_prune(directory: Path, keep_days: int, now: float | None = None) -> PrunePlan:
+    """Which backups in `directory` are older than `keep_days` and may go.
+
+    A backup kept forever keeps every tip shredded since it was taken readable to whoever also holds the
+    keyring, so retention only holds if old backups go too. Never deleted: the newest backup that verifies,
+    however old (one old copy is better than none), and anything not named like the nightly copies or not a
+    plain file. With no backup that verifies, nothing may go: that is refused."""
+    if not directory.is_dir():
+        raise BackupError(f"{directory} is not a directory")
+    backups = sorted(
+        (path for path in directory.glob(BACKUP_GLOB) if path.is_file() and not path.is_symlink()),
+        key=lambda path: path.stat().st_mtime, reverse=True,
+    )
+    newest_usable = None
+    for path in backups:
+        try:
+            if verify_backup(path).ok:
+                newest_usable = path
+                break
+        except BackupError:
+            continue
+    if newest_usable is None:
+        raise BackupError(f"no backup in {directory} verifies: nothing deleted (run `flask backup verify` on them)")
+    cutoff = (time.time() if now is None else now) - keep_days * 86400
+    old = [path for path in backups if path.stat().st_mtime < cutoff and path != newest_usable]
+    return PrunePlan(delete=old, keep=[path for path in backups if path not in old], newest_usable=newest_usable)

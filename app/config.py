@@ -72,6 +72,7 @@ ENV_SETTINGS: dict[str, Any] = {
     "SMS_TRANSPORT": _STR,
     "TWILIO_TIMEOUT_S": _INT,
     "RETENTION_DAYS": _INT,
+    "BACKUP_KEEP_DAYS": _INT,
     "METRICS_TOKEN": _STR,
     "TRUSTED_PROXY_HOPS": _INT,
     "REPORT_SUPPRESSION_THRESHOLD": _INT,
@@ -114,6 +115,8 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_WORKER_LEASE_S": 15,
     "TWILIO_TIMEOUT_S": 10,
     "RETENTION_DAYS": 365,
+    # `flask backup prune` (run by the nightly backup unit): a shredded tip stays in older backups this long.
+    "BACKUP_KEEP_DAYS": 35,
     "TRUSTED_PROXY_HOPS": 0,
     "REPORT_SUPPRESSION_THRESHOLD": 5,
     # /healthz says "degraded" when an alert has been due for longer than this: no worker is sending SMS.
@@ -225,8 +228,8 @@ _TWILIO_SENDER = re.compile(r"\+[1-9][0-9]{6,14}|[0-9]{5,6}")
 # closed case at the next purge; a busy timeout of 0 fails a tip whenever another writer holds the lock; a
 # negative hop count makes ProxyFix believe the client's own X-Forwarded-For).
 MINIMUM: dict[str, int] = {
-    "RETENTION_DAYS": 1, "SQLITE_BUSY_TIMEOUT_S": 1, "HEALTH_MAX_ALERT_LAG_S": 1, "ALERT_WORKER_LEASE_S": 1,
-    "TRUSTED_PROXY_HOPS": 0, "ALERT_FOLD_WINDOW_S": 0,
+    "RETENTION_DAYS": 1, "BACKUP_KEEP_DAYS": 1, "SQLITE_BUSY_TIMEOUT_S": 1, "HEALTH_MAX_ALERT_LAG_S": 1,
+    "ALERT_WORKER_LEASE_S": 1, "TRUSTED_PROXY_HOPS": 0, "ALERT_FOLD_WINDOW_S": 0,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

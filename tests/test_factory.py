@@ -114,6 +114,8 @@ def test_alert_settings_that_would_fail_an_alert_stop_the_start(tmp_path, overri
     # 0 or less would shred every closed case at the next purge, one closed by mistake a minute ago too.
     ({"RETENTION_DAYS": 0}, "RETENTION_DAYS"),
     ({"RETENTION_DAYS": -30}, "RETENTION_DAYS"),
+    # 0 would let the nightly prune delete every copy but the newest usable one.
+    ({"BACKUP_KEEP_DAYS": 0}, "BACKUP_KEEP_DAYS"),
     # 0: every writer that has to wait a moment (a tip being stored) fails with "database is locked".
     ({"SQLITE_BUSY_TIMEOUT_S": 0}, "SQLITE_BUSY_TIMEOUT_S"),
     # A negative hop count makes ProxyFix believe a client-written X-Forwarded-For.

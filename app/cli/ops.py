@@ -1,4 +1,4 @@
-"""`flask tips purge`, `flask backup create|verify` and `flask health`: running Tipline in production."""
+"""`flask tips purge`, `flask backup create|verify|prune` and `flask health`: running Tipline in production."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.backup import BackupError, NotSQLite, create_backup, pg_dump_instructions, verify_backup
+from app.backup import BackupError, NotSQLite, create_backup, pg_dump_instructions, plan_prune, verify_backup
 from app.cli.schema import needs_schema
 from app.extensions import db
 from app.retention import DEFAULT_BATCH, PurgeResult, db_purge_expired_tips, purge_expired_tips
@@ -96,6 +96,35 @@ def verify_command(path: Path) -> None:
         click.echo("BACKUP NOT USABLE", err=True)
         sys.exit(1)
     click.echo("OK")
+
+
+@backup_group.command("prune")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--keep-days", type=click.IntRange(min=1), default=None,
+              help="Delete nightly backups older than this (default: BACKUP_KEEP_DAYS, 35).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@with_appcontext
+def prune_command(directory: Path, keep_days: int | None, dry_run: bool) -> None:
+    """Delete tipline-*.db backups in DIRECTORY older than the keep period, never the newest that verifies.
+
+    Old backups keep shredded tips readable to whoever holds the keyring: retention needs them gone too."""
+    days = int(current_app.config["BACKUP_KEEP_DAYS"] if keep_days is None else keep_days)
+    try:
+        plan = plan_prune(directory, days)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in plan.delete:
+        if dry_run:
+            click.echo(f"would delete {path}")
+            continue
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise click.ClickException(f"cannot delete {path}: {exc.strerror}") from None
+        click.echo(f"deleted {path}")
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {len(plan.delete)} backups older than {days} days; kept {len(plan.keep)} "
+               f"(newest usable: {plan.newest_usable.name if plan.newest_usable else 'none'}).")
 
 
 @click.command("health")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import threading
@@ -168,3 +169,53 @@ def test_backup_to_a_place_it_cannot_write_says_so(sqlite_app: Flask, tmp_path: 
     result = sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(blocker / "tipline.db")])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert "cannot write" in result.output and str(blocker) in result.output
+
+
+def _aged(path: Path, days: float) -> Path:
+    stamp = time.time() - days * 86400
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_prune_deletes_old_nightly_backups_and_keeps_the_newest_usable(sqlite_app: Flask, tmp_path: Path) -> None:
+    """A backup kept for ever keeps every tip shredded since readable with the keyring: retention needs old
+    copies gone. Only the nightly copies' names are touched, and the newest copy that verifies is never deleted."""
+    build_district(sqlite_app)
+    runner = sqlite_app.test_cli_runner()
+    directory = tmp_path / "backups"
+    for name in ("tipline-old.db", "tipline-recent.db"):
+        assert runner.invoke(args=["backup", "create", str(directory / name)]).exit_code == 0
+    old, recent = _aged(directory / "tipline-old.db", 40), _aged(directory / "tipline-recent.db", 3)
+    other = directory / "district-keepsake.db"
+    other.write_bytes(b"not ours to delete")
+    _aged(other, 400)
+
+    dry = runner.invoke(args=["backup", "prune", str(directory), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert f"would delete {old}" in dry.output and old.exists()
+
+    result = runner.invoke(args=["backup", "prune", str(directory)])
+    assert result.exit_code == 0, result.output
+    assert not old.exists() and recent.exists() and other.exists()
+    assert "deleted 1 backups older than 35 days" in result.output
+    assert "newest usable: tipline-recent.db" in result.output
+
+    # The only usable copy is old (the timer stopped a month ago): kept, one old copy is better than none.
+    _aged(recent, 90)
+    assert runner.invoke(args=["backup", "prune", str(directory), "--keep-days", "7"]).exit_code == 0
+    assert recent.exists()
+
+
+def test_prune_deletes_nothing_when_no_backup_verifies(sqlite_app: Flask, tmp_path: Path) -> None:
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    broken = directory / "tipline-broken.db"
+    broken.write_bytes(b"torn" * 1000)
+    _aged(broken, 100)
+    result = sqlite_app.test_cli_runner().invoke(args=["backup", "prune", str(directory), "--keep-days", "1"])
+    assert result.exit_code == 1 and "nothing deleted" in result.output
+    assert broken.exists()
+    missing = sqlite_app.test_cli_runner().invoke(args=["backup", "prune", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "is not a directory" in missing.output
+    zero = sqlite_app.test_cli_runner().invoke(args=["backup", "prune", str(directory), "--keep-days", "0"])
+    assert zero.exit_code == 2 and "--keep-days" in zero.output

@@ -189,3 +189,11 @@ def test_nginx_site_uses_only_directives_of_debian_stable_nginx() -> None:
     lines = [line.split("#", 1)[0].strip() for line in (DEPLOY / "nginx-tipline.conf").read_text().splitlines()]
     assert not any(line.startswith("http2 ") for line in lines)
     assert "listen 443 ssl http2;" in lines and "listen [::]:443 ssl http2;" in lines
+
+
+def test_backup_unit_prunes_old_copies_after_a_good_night() -> None:
+    """Retention needs old copies gone; the prune runs only after tonight's copy succeeded (ExecStartPost)."""
+    service = _unit("tipline-backup.service")["Service"]
+    assert service["Type"] == "oneshot"
+    assert shlex.split(service["ExecStartPost"])[1:] == ["backup", "prune", "/var/backups/tipline"]
+    assert "/var/backups/tipline/tipline-" in service["ExecStart"]  # the names prune looks for
