@@ -11,6 +11,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from app.alerts import wake_dispatcher
@@ -38,16 +39,21 @@ def _remember_language() -> None:
         session["lang"] = lang
 
 
-# Pages shown by a POST to an address that has no GET (a refused reply, an error page): the language
-# links go to the page the form was on instead, which a GET can open.
-_PAGE_OF_POST_ONLY = {"intake.followup_reply": "intake.followup", "intake.report_language": "intake.report_form"}
+# Pages shown by a POST to an address that has no GET (a refused reply): the language links go to the page the
+# form was on instead, which a GET can open. A POST to an address that also has a GET page (/receipt, /followup)
+# links to that address.
+_PAGE_OF_POST_ONLY = {"intake.followup_reply": "intake.followup"}
 
 
 def _language_switch_path() -> str:
     rule = request.url_rule
     if rule is None or "GET" in (rule.methods or ()):
         return request.path
-    return url_for(_PAGE_OF_POST_ONLY.get(str(request.endpoint), "intake.home"))
+    try:
+        current_app.url_map.bind("").match(request.path, method="GET")
+        return request.path
+    except HTTPException:
+        return url_for(_PAGE_OF_POST_ONLY.get(str(request.endpoint), "intake.home"))
 
 
 @bp.context_processor

@@ -224,6 +224,25 @@ def test_the_language_switch_of_a_refused_reply_opens_a_page(intake_app, schools
     assert spanish.status_code == 200 and 'lang="es"' in page and ref in page and "Tu reporte" in page
 
 
+def test_the_language_switch_of_a_page_shown_by_a_post_stays_on_that_page(intake_app, schools):
+    """/receipt and /followup answer a POST with a page of their own (the box not ticked, a wrong code): the
+    language link opens the same address, so the reporter keeps the receipt code in sight."""
+    import re
+
+    client = intake_app.test_client()
+    submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    pages = {
+        "/receipt": client.post("/receipt", data={"csrf_token": csrf_token(client, "/receipt")}),
+        "/followup": client.post("/followup", data={"csrf_token": csrf_token(client, "/followup"), "code": "WRONG"}),
+    }
+    for path, page in pages.items():
+        switch = re.search(r'<a href="([^"]+)" hreflang="es"', page.get_data(as_text=True))
+        assert switch is not None and switch.group(1).split("?")[0] == path, (path, switch)
+    spanish = client.get(re.search(r'<a href="([^"]+)" hreflang="es"', pages["/receipt"].get_data(as_text=True))
+                         .group(1))  # type: ignore[union-attr]
+    assert spanish.status_code == 200 and 'lang="es"' in spanish.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(("method", "path", "status"), [
     ("GET", "/reportar", 404), ("GET", "/followup/reply", 405), ("GET", "/static/missing.css", 404)])
 def test_an_address_that_is_not_a_page_gets_a_calm_page_in_the_reporters_language(intake_app, method, path, status):
