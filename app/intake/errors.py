@@ -109,7 +109,8 @@ def too_many(_exc: TooManyRequests) -> tuple[str, int]:
     if request.endpoint == "intake.followup_reply":
         return _page(_("Please wait a little"),
                      _("Many messages were sent from this connection in a short time, so this one was not sent. "
-                       "Please try again in a few minutes. If someone is in danger right now, call 911."), 429)
+                       "Please try again in a few minutes. If someone is in danger right now, call 911."), 429,
+                     kept_message=request.form.get("message", ""))
     if request.endpoint == "intake.report_submit":
         form_again = _report_form_as_sent(_("Please wait a little"), _(
             "Many reports were sent from this connection in a short time, so this one was not sent. What you "

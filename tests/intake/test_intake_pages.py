@@ -285,8 +285,10 @@ def test_replies_are_rate_limited_like_reports(make_intake_app):
     sent = [post_multipart(client, "/followup/reply", {"csrf_token": token, "message": f"More detail {i}."},
                            [(jpeg_bytes(), "p.jpg")]).status_code for i in range(4)]
     assert sent[:3] == [303, 303, 303] and sent[3] == 429
-    page = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "Again."}, None)
-    assert "Many messages were sent from this connection" in page.get_data(as_text=True)
+    page = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "He said <Friday>."}, None)
+    text = page.get_data(as_text=True)
+    assert "Many messages were sent from this connection" in text
+    assert "Your message (not sent yet)" in text and "He said &lt;Friday&gt;." in text  # kept to copy, escaped
     with app.app_context():
         assert db.session.scalar(select(func.count(Message.id))) == 3
     assert submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], "Another problem at the school today.")
