@@ -16,7 +16,9 @@ threads = int(os.environ.get("TIPLINE_WEB_THREADS", "1" if _SQLITE else "4"))
 # A sync worker busy for longer than this is aborted and the client gets a bare 500: a tip whose writer waits
 # its whole turn on SQLite (SQLITE_BUSY_TIMEOUT_S) must still get the 503 page with its form as typed, so the
 # timeout covers that wait and the rest of the request (photos, triage). nginx's proxy_read_timeout (60 s)
-# stays above it.
+# stays above it. Read from the environment (the EnvironmentFile): a busy timeout raised in instance/config.py
+# instead needs TIPLINE_WEB_TIMEOUT raised with it. 30 is app.config's default (a test keeps the two equal; the
+# app package is not imported here, in gunicorn's master).
 _SQLITE_BUSY_S = int(os.environ.get("SQLITE_BUSY_TIMEOUT_S") or "30")
 timeout = int(os.environ.get("TIPLINE_WEB_TIMEOUT") or (_SQLITE_BUSY_S + 20 if _SQLITE else 30))
 graceful_timeout = 20

@@ -161,6 +161,9 @@ def test_a_writer_that_waits_its_whole_turn_is_answered_before_the_worker_is_kil
         nginx = re.search(r"proxy_read_timeout (\d+)s;", (DEPLOY / "nginx-tipline.conf").read_text())
         assert nginx is not None and int(nginx.group(1)) > timeout
     assert _gunicorn_settings(monkeypatch, TIPLINE_WEB_TIMEOUT="90")["timeout"] == 90
+    from app.config import DEFAULTS  # gunicorn.conf.py's own default of the busy timeout is the app's
+
+    assert _gunicorn_settings(monkeypatch)["timeout"] == DEFAULTS["SQLITE_BUSY_TIMEOUT_S"] + 20
 
 
 def test_deploy_files_name_only_files_that_exist() -> None:
