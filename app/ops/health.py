@@ -82,17 +82,17 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
         db.session.rollback()
         return {"status": FAIL, "reason": "unknown"}
     limit = float(app.config["HEALTH_MAX_ALERT_LAG_S"])
-    lag_s = round(lag or 0.0, 1)
+    # Every answer counts the urgent tips that reach no one, so an outage (named first) does not hide them.
+    seen = {"oldest_due_s": round(lag or 0.0, 1), "unreached_tips": unreached}
     if lag is not None and lag > limit:
-        return {"status": DEGRADED, "reason": "outbox_stale", "oldest_due_s": lag_s}
+        return {"status": DEGRADED, "reason": "outbox_stale", **seen}
     if failing is not None and failing > limit:
-        return {"status": DEGRADED, "reason": "sends_failing", "oldest_due_s": lag_s,
-                "failing_for_s": round(failing, 1)}
+        return {"status": DEGRADED, "reason": "sends_failing", **seen, "failing_for_s": round(failing, 1)}
     if unreached:  # before no_worker: a tip that needs a person now says more than a worker that needs a restart
-        return {"status": DEGRADED, "reason": "unreached", "oldest_due_s": lag_s, "unreached_tips": unreached}
+        return {"status": DEGRADED, "reason": "unreached", **seen}
     if idle is not None and idle > limit:
-        return {"status": DEGRADED, "reason": "no_worker", "oldest_due_s": lag_s}
-    return {"status": OK, "oldest_due_s": lag_s}
+        return {"status": DEGRADED, "reason": "no_worker", **seen}
+    return {"status": OK, **seen}
 
 
 def run_checks(app: Flask) -> dict[str, Any]:
