@@ -18,6 +18,8 @@ import click
 from flask.helpers import get_debug_flag
 from limits import parse_many
 
+from app.accounts.phones import E164
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = REPO_ROOT / "instance"
 
@@ -217,19 +219,17 @@ def validate_alert_settings(settings: dict[str, Any], production: bool) -> None:
     if int(settings["ALERT_CLAIM_LEASE_S"]) <= 2 * int(settings["TWILIO_TIMEOUT_S"]):
         raise ConfigError("ALERT_CLAIM_LEASE_S must exceed twice TWILIO_TIMEOUT_S, or a slow send could be "
                           "taken over by another worker and sent twice")
-    if int(settings["ALERT_MAX_REPEATS"]) < 0:
-        raise ConfigError("ALERT_MAX_REPEATS must be 0 or more")
 
 
 # A Twilio sender: E.164 or a short code. Twilio refuses any other From with an error (21212) that reads like
 # the recipient's, so a mistyped sender would mark every person of the chain failed within seconds.
-_TWILIO_SENDER = re.compile(r"\+[1-9][0-9]{6,14}|[0-9]{5,6}")
+_TWILIO_SENDER = re.compile(rf"{E164.pattern}|[0-9]{{5,6}}")
 # Lowest value each number may take: below it a safeguard is silently off (0 days of retention shreds every
 # closed case at the next purge; a busy timeout of 0 fails a tip whenever another writer holds the lock; a
 # negative hop count makes ProxyFix believe the client's own X-Forwarded-For).
 MINIMUM: dict[str, int] = {
     "RETENTION_DAYS": 1, "BACKUP_KEEP_DAYS": 1, "SQLITE_BUSY_TIMEOUT_S": 1, "HEALTH_MAX_ALERT_LAG_S": 1,
-    "ALERT_WORKER_LEASE_S": 1, "TRUSTED_PROXY_HOPS": 0, "ALERT_FOLD_WINDOW_S": 0,
+    "ALERT_WORKER_LEASE_S": 1, "TRUSTED_PROXY_HOPS": 0, "ALERT_FOLD_WINDOW_S": 0, "ALERT_MAX_REPEATS": 0,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

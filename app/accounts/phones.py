@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 E164_HINT = "Phone numbers are written in E.164 form, e.g. +13075550123."
-_E164 = re.compile(r"\+[0-9]{8,15}")  # [0-9], not \d: \d also matches other scripts' digits
+# A "+", a country code (never 0) and up to 15 digits in all; [0-9], not \d, which matches other scripts' digits.
+# The Twilio sender setting takes the same form (app/config.py).
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def normalise_e164(phone: str | None) -> str | None:
@@ -13,6 +15,6 @@ def normalise_e164(phone: str | None) -> str | None:
     phone = (phone or "").strip()
     if not phone:
         return None
-    if not _E164.fullmatch(phone):
+    if not E164.fullmatch(phone):
         raise ValueError(E164_HINT)
     return phone

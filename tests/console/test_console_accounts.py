@@ -258,6 +258,10 @@ def test_one_e164_check_everywhere(world: World, signed_in, phone: str) -> None:
         "schools": [str(world.school_a)]}).get_data(as_text=True)
     assert "E.164" in page
     assert normalise_e164(" +13075550123 ") == "+13075550123" and normalise_e164("") is None
+    # No country code begins with 0, and E.164 has at most 15 digits: Twilio would refuse every SMS to either.
+    for bad in ("+03075550123", "+1307555012345678", "+1307５550123"):
+        with pytest.raises(ValueError):
+            normalise_e164(bad)
 
 
 def test_admin_pages_render_without_the_write_lock(world: World, signed_in) -> None:
