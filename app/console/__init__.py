@@ -49,12 +49,13 @@ def require_signed_in_staff() -> Response | None:
 
 
 @bp.before_request
-def _refuse_nul_characters() -> None:
+def refuse_nul_characters() -> None:
     """No console field takes a NUL character, and PostgreSQL refuses text holding one: a sign-in email, a tip
-    reference or an audit filter with one was a 500 once it reached a query. Refused first, for everyone."""
+    reference or an audit filter with one was a 500 once it reached a query. Refused first, for everyone.
+    The Twilio webhooks (app/hooks) refuse it with the same rule."""
     values = chain([request.path], *request.args.listvalues(), *request.form.listvalues())
     if any("\x00" in value for value in values):
-        abort(400, description="The request holds a NUL character, which no field of the console accepts.")
+        abort(400, description="The request holds a NUL character, which no field accepts.")
 
 
 @bp.before_request

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Staff, Tip
+from app.models import Alert, Staff, Tip
 from tests.alerts.conftest import alerts_of, chain_phones, make_tip, staff_by_phone
 from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, inbound_sms_params, send_inbound_sms, signed_headers
 from tests.support.live_server import LiveServer
@@ -112,3 +112,42 @@ def test_webhooks_signed_for_the_public_url_are_taken_behind_a_proxy_that_does_n
     headers = signed_headers(f"{public}/hooks/twilio/status?alert=1", status, fake_twilio.auth_token)
     assert client.post("/hooks/twilio/status?alert=1", data=status, headers=headers,
                        base_url="http://127.0.0.1:8000").status_code == 204
+
+
+def test_a_nul_character_in_a_signed_webhook_is_refused_before_any_query(alert_app, fake_twilio):
+    """PostgreSQL refuses text holding NUL (psycopg: DataError): a signed inbound SMS or delivery report with one
+    in From, MessageSid, MessageStatus or ErrorCode reached a query or an UPDATE and was a 500 there (Twilio
+    retrying it), while SQLite stored it. Both now refuse it with 400 and change nothing."""
+    from app.alerts.dispatcher import run_once
+
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+        primary = chain_phones("KWHS")[0]
+        fake_twilio.set_outcome(primary, "none")
+        run_once("t")
+        alert = alerts_of(tip.ref)[0]
+        alert_id, sid = alert.id, alert.twilio_sid
+        row_before = (alert.status, alert.twilio_status, alert.error_code)
+    before = _snapshot(alert_app)
+    alert_app.config["PROPAGATE_EXCEPTIONS"] = False  # a 500 is answered, as in production
+    client = alert_app.test_client()
+    url = "http://127.0.0.1:9"
+    sms = [inbound_sms_params(primary, "1", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID, message_sid="SM\x00"),
+           inbound_sms_params(primary + "\x00", "1", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID),
+           inbound_sms_params(primary, f"ACK {tip.ref}\x00", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID)]
+    statuses = [{"MessageSid": "SM\x00", "MessageStatus": "delivered", "AccountSid": FAKE_ACCOUNT_SID},
+                {"MessageSid": sid, "MessageStatus": "deliv\x00ered", "AccountSid": FAKE_ACCOUNT_SID},
+                {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30\x0003",
+                 "AccountSid": FAKE_ACCOUNT_SID}]
+    codes = [client.post("/hooks/twilio/sms", data=params, base_url=url,
+                         headers=signed_headers(f"{url}/hooks/twilio/sms", params, fake_twilio.auth_token)).status_code
+             for params in sms]
+    for path in ("/hooks/twilio/status", f"/hooks/twilio/status?alert={alert_id}"):
+        codes += [client.post(path, data=params, base_url=url,
+                              headers=signed_headers(f"{url}{path}", params, fake_twilio.auth_token)).status_code
+                  for params in statuses]
+    assert codes == [400] * len(codes)
+    assert _snapshot(alert_app) == before
+    with alert_app.app_context():
+        row = db.session.get(Alert, alert_id)
+        assert (row.status, row.twilio_status, row.error_code) == row_before
