@@ -62,8 +62,17 @@ def is_locked(staff: Staff, now: datetime) -> bool:
     return staff.locked_until is not None and staff.locked_until > now
 
 
+def db_take_turn(staff: Staff) -> None:
+    """Read the account's lock and failed attempts again, locking its row until the transaction ends, before
+    an attempt is checked. Attempts at the same moment (several web processes on PostgreSQL, READ COMMITTED)
+    then take turns and each counts the ones before it; otherwise all read the same count, and a burst of
+    guesses never met the lock. (SQLite has no row lock; its write lock, taken at BEGIN, already does this.)"""
+    db.session.refresh(staff, ["failed_logins", "locked_until"], with_for_update=True)
+
+
 def db_register_failure(staff: Staff, now: datetime) -> bool:
-    """Count a failed second-factor attempt; returns True when this one locked the account."""
+    """Count a failed second-factor attempt (after `db_take_turn`); returns True when this one locked the
+    account."""
     staff.failed_logins = (staff.failed_logins or 0) + 1
     if staff.failed_logins >= MAX_FAILED_ATTEMPTS:
         staff.locked_until = now + LOCKOUT
@@ -96,6 +105,7 @@ def db_check_password(email: str, password: str, now: datetime, client: str) -> 
     if staff is None or not staff.active or not staff.password_hash:
         verify_password(_DUMMY_HASH, password)
         return PasswordCheck(staff, ok=False)
+    db_take_turn(staff)
     if is_locked(staff, now) or _password_locked(staff, client, now):
         return PasswordCheck(staff, ok=False, locked=True)
     if not verify_password(staff.password_hash, password):

@@ -98,6 +98,7 @@ def second_factor() -> str | Response:
     if form.validate_on_submit():
         now = clock.now()
         code = (form.code.data or "").strip()
+        service.db_take_turn(staff)
         if service.is_locked(staff, now):
             ok, method = False, "locked"
         elif is_totp_code(code):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.console import clock
 from app.extensions import db
 from app.models import AuditEvent, Staff
+from tests.conftest import on_postgres
 from tests.console.helpers import PASSWORD, FrozenClock, World, audit_actions, sign_in, totp_code
 from tests.support.forms import csrf_token
 from tests.support.sessions import session_of
@@ -336,3 +337,83 @@ def test_a_nul_character_never_reaches_the_database(world: World, signed_in) -> 
         event.remove(engine, "before_cursor_execute", refuse_nul)
     assert seen == []
     assert [r.status_code for r in responses] == [400] * len(responses)
+
+
+def _at_once(world: World, count: int, monkeypatch: pytest.MonkeyPatch, name: str, post) -> list[int]:  # noqa: ANN001
+    """`count` clients post at the same moment: each request waits after `name` loaded the account until all
+    have, as requests on several web processes do on PostgreSQL (READ COMMITTED, one row each)."""
+    import threading
+
+    from app.console import auth
+
+    barrier = threading.Barrier(count, timeout=20)
+    original = getattr(auth, name) if hasattr(auth, name) else getattr(auth.service, name)
+    owner = auth if hasattr(auth, name) else auth.service
+
+    def loaded_then_wait(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        found = original(*args, **kwargs)
+        barrier.wait()
+        return found
+
+    monkeypatch.setattr(owner, name, loaded_then_wait)
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda c=c: results.append(post(c).status_code))
+               for c in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every transaction takes the write lock at BEGIN, so "
+                    "sign-in attempts already take turns")
+def test_wrong_codes_sent_at_once_still_lock_the_account_after_five(world: World,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The count of wrong codes was read with the account and written back plus one: eight wrong codes sent at
+    once on PostgreSQL all read 0 and wrote 1, so whoever had the password could try codes in parallel batches
+    without ever meeting the lock. Now the attempts take turns on the account's row."""
+    clients = []
+    for n in range(8):
+        client = _client_at(world, f"203.0.113.{n + 1}")
+        assert _password_step(client, world, "sro_a").endswith("/console/sign-in/code")
+        clients.append((client, csrf_token(client, "/console/sign-in/code")))
+
+    def post(n: int):  # noqa: ANN202
+        client, token = clients[n]
+        return client.post("/console/sign-in/code", data={"csrf_token": token, "code": f"{n:06d}"})
+
+    # Waits only while the account is being looked up, before the row is locked.
+    # Four wrong codes are shown the form again; the fifth locks the account, and the last three find it locked.
+    assert sorted(_at_once(world, 8, monkeypatch, "_pending_staff", post)) == [200] * 4 + [302] * 4
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_a"])
+        assert staff is not None and staff.locked_until is not None and staff.locked_until > clock.now()
+        reasons = [detail for detail in db.session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "signin.failed"))]
+    assert sum('"second_factor"' in r and '"bad_code"' in r for r in reasons) == 5
+    assert sum('"second_factor"' in r and '"locked"' in r for r in reasons) == 3
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every transaction takes the write lock at BEGIN, so "
+                    "sign-in attempts already take turns")
+def test_wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit(world: World,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrong passwords were counted before the new one was stored: eight sent at once from one client all found
+    none before them and were all tried, past the five a client may try in ten minutes."""
+    clients = []
+    for _ in range(8):
+        client = _client_at(world, "198.51.100.7")
+        clients.append((client, csrf_token(client, "/console/sign-in")))
+
+    def post(n: int):  # noqa: ANN202
+        client, token = clients[n]
+        return client.post("/console/sign-in", data={"csrf_token": token, "email": world.emails["sro_a"],
+                                                     "password": f"a wrong guess {n}"})
+
+    assert _at_once(world, 8, monkeypatch, "find_staff", post) == [200] * 8
+    with world.app.app_context():
+        reasons = [detail for detail in db.session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "signin.failed"))]
+    assert sum('"reason":"password"' in r for r in reasons) == 4
+    assert sum('"reason":"locked"' in r for r in reasons) == 4
