@@ -26,6 +26,10 @@ from app.models import Assignment, Role, School, SignInFailure, Staff
 # or more clients still meets a lock (it costs the SRO the console for 10 minutes; a guess must not get
 # further). Five wrong second-factor codes (only someone with the password gets there) lock the account itself.
 MAX_FAILED_ATTEMPTS = 5
+# FOR NO KEY UPDATE: attempts on one account take turns, while rows that refer to the account (an audit event
+# of that person, recorded under the chain's lock) can still be written. Plain FOR UPDATE refuses them the share
+# lock their foreign key needs, and an attempt that then waited for the chain's lock deadlocked with them.
+ACCOUNT_ROW_LOCK = {"key_share": True}
 MAX_ACCOUNT_PASSWORD_FAILURES = 20
 LOCKOUT = timedelta(minutes=10)
 ENROLMENT_VALID_FOR = timedelta(days=3)
@@ -67,7 +71,7 @@ def db_take_turn(staff: Staff) -> None:
     an attempt is checked. Attempts at the same moment (several web processes on PostgreSQL, READ COMMITTED)
     then take turns and each counts the ones before it; otherwise all read the same count, and a burst of
     guesses never met the lock. (SQLite has no row lock; its write lock, taken at BEGIN, already does this.)"""
-    db.session.refresh(staff, ["failed_logins", "locked_until"], with_for_update=True)
+    db.session.refresh(staff, ["failed_logins", "locked_until"], with_for_update=ACCOUNT_ROW_LOCK)
 
 
 def db_register_failure(staff: Staff, now: datetime) -> bool:

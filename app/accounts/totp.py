@@ -16,6 +16,7 @@ import pyotp
 import qrcode
 import qrcode.image.svg
 
+from app.accounts.service import ACCOUNT_ROW_LOCK
 from app.extensions import db
 from app.models import Staff
 from app.small_ints import ASCII_DIGITS
@@ -65,7 +66,7 @@ def _reload_locked(staff: Staff, attribute: str) -> None:
     """Read `attribute` again, locking the row until the transaction ends. Two sign-ins with one code at the
     same moment then take turns and the second sees the first's use: on PostgreSQL both would otherwise read
     it as unused. (SQLite has no row lock; its write lock, taken at BEGIN, already makes them take turns.)"""
-    db.session.refresh(staff, [attribute], with_for_update=True)
+    db.session.refresh(staff, [attribute], with_for_update=ACCOUNT_ROW_LOCK)
 
 
 def db_check_totp(staff: Staff, code: str, at: datetime) -> bool:

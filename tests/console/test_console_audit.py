@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pyotp
 import pytest
 from flask import Flask
 from sqlalchemy import delete, select, update
 
 from app import audit
+from app.console import clock
 from app.extensions import db
 from app.models import AuditEvent
+from tests.conftest import on_postgres
 from tests.console.helpers import World, audit_actions
 from tests.support.forms import csrf_token
 from tests.support.tips import make_tip
@@ -197,3 +200,76 @@ def test_a_change_of_role_or_schools_says_what_it_was_and_became(world: World, s
         detail = audit.parse_detail(event)
         assert detail["before"] == {"role": "counselor", "school_ids": [world.school_a]}
         assert detail["after"] == {"role": "supervisor", "school_ids": sorted([world.school_a, world.school_b])}
+
+
+
+@pytest.mark.skipif(not on_postgres(), reason="row locks and the chain's advisory lock are PostgreSQL's; SQLite's "
+                    "write lock, taken at BEGIN, makes whole transactions take turns")
+def test_a_sign_in_and_an_event_of_the_same_person_at_once_do_not_deadlock(world: World,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sign-in attempt locks the account's row (FOR UPDATE) and then records on the chain; an event whose actor
+    is the same person (a case viewed on another device, an SMS "1") holds the chain's lock and inserts a row
+    that refers to the account, which needs a share lock on that row that FOR UPDATE refuses. Each waited for
+    the other until PostgreSQL failed one (a 500). The account's row is now locked FOR NO KEY UPDATE, which
+    still makes attempts take turns but lets rows that refer to the account be written."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    from app.accounts import service
+    from app.accounts.totp import db_check_totp
+    from app.models import Staff
+
+    lock_chain = audit._lock_chain
+    account_locked, chain_locked = threading.Event(), threading.Event()
+
+    def lock_chain_in_turn() -> None:
+        if threading.current_thread().name == "sign-in":
+            chain_locked.wait(3)
+            lock_chain()
+        else:
+            account_locked.wait(3)
+            lock_chain()
+            chain_locked.set()
+
+    monkeypatch.setattr(audit, "_lock_chain", lock_chain_in_turn)
+    errors: list[BaseException] = []
+
+    def sign_in_attempt(check: str) -> None:
+        with world.app.app_context():
+            try:
+                staff = db.session.get(Staff, world.people["sro_a"])
+                if check == "turn":
+                    service.db_take_turn(staff)
+                else:
+                    db_check_totp(staff, pyotp.TOTP(world.secrets["sro_a"]).now(), clock.now())
+                account_locked.set()
+                audit.record("signin.failed", actor=staff, step="second_factor", reason="bad_code")
+                db.session.commit()
+            except OperationalError as exc:
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    def event_of_the_same_person() -> None:
+        with world.app.app_context():
+            try:
+                audit.record("tip.viewed", actor=db.session.get(Staff, world.people["sro_a"]))
+                db.session.commit()
+            except OperationalError as exc:
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    for check in ("turn", "totp"):
+        account_locked.clear()
+        chain_locked.clear()
+        threads = [threading.Thread(target=sign_in_attempt, args=(check,), name="sign-in"),
+                   threading.Thread(target=event_of_the_same_person, name="elsewhere")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert [type(getattr(exc, "orig", exc)).__name__ for exc in errors] == [], check
+    with world.app.app_context():
+        assert audit.verify_chain().ok and audit_actions(world.app).count("tip.viewed") == 2
