@@ -21,7 +21,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
 
-    from app.database import configure_sqlite, engine_options
+    from app.database import configure_postgresql, configure_sqlite, engine_options
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
     from app.i18n import select_locale
 
@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     with app.app_context():
         configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_S"])
+        configure_postgresql(db.engine, app.config["SQLITE_BUSY_TIMEOUT_S"])
 
     from app.web import install_web
 

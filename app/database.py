@@ -177,3 +177,21 @@ def configure_sqlite(engine: Engine, busy_timeout_s: int) -> None:
             if isinstance(dbapi_connection, WriterQueueConnection):
                 dbapi_connection.end_turn()
             raise
+
+
+def configure_postgresql(engine: Engine, lock_timeout_s: int) -> None:
+    """Give every PostgreSQL connection a lock_timeout (no-op on other databases).
+
+    PostgreSQL otherwise waits for a lock without end: a tip blocked by a migration's CREATE INDEX or ALTER
+    TABLE, or by a psql session left open on a row, waited until nginx gave up (504, the text lost). A lock not
+    granted in time fails the statement (LockNotAvailable, an OperationalError), which intake answers with the
+    503 page and the form as typed, as it does for a busy SQLite, and the alert worker retries after a pause.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {int(lock_timeout_s * 1000)}")
+        dbapi_connection.commit()  # a session setting, kept for the connection's life

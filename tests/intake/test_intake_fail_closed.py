@@ -99,6 +99,43 @@ def test_a_database_locked_too_long_answers_503_and_the_tip_can_be_sent_again(ma
         assert db.session.scalar(select(Tip.ref)) == ref
 
 
+def test_a_postgresql_table_locked_too_long_answers_503_and_the_tip_can_be_sent_again(make_intake_app, caplog):
+    """On PostgreSQL a tip waited for a lock without end: a migration's CREATE INDEX or ALTER TABLE, or an
+    operator's psql session left open, held the reporter until nginx gave up (504 after 60 s, its own page, the
+    text lost). A lock not granted within SQLITE_BUSY_TIMEOUT_S (PostgreSQL's lock_timeout) is now the 503
+    page with the form as typed, like a busy SQLite."""
+    import threading
+
+    import pytest
+    from sqlalchemy import text
+
+    app = make_intake_app(SQLITE_BUSY_TIMEOUT_S=1)
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        pytest.skip("PostgreSQL's lock_timeout; SQLite's writer queue is tested above")
+    client = app.test_client()
+    token = csrf_token(client, "/report")
+    answers: list = []
+    with app.app_context():
+        holder = db.engine.connect()
+    try:
+        holder.execute(text("LOCK TABLE tip IN SHARE MODE"))  # as CREATE INDEX takes it: no row may be added
+        worker = threading.Thread(target=lambda: answers.append(
+            submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT, csrf=token)))
+        worker.start()
+        worker.join(10)
+        stuck = worker.is_alive()
+    finally:
+        holder.rollback()
+        holder.close()
+    worker.join(10)
+    assert not stuck, "the report waited for the lock for good"
+    _refused(app, answers[0], caplog, "database is locked or unreachable")
+    assert f"{TEXT}</textarea>" in answers[0].get_data(as_text=True)  # the form again, as typed
+    submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 1
+
+
 def test_the_receipt_of_a_stored_tip_shows_while_another_writer_holds_its_turn(make_intake_app):
     import fcntl
     import os
