@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select, text, update
 
 from app import audit
 from app.extensions import db
@@ -41,6 +42,16 @@ def db_acknowledge_tip(tip: Tip, staff: Staff, via: str, message_sid: str | None
     audit.record("tip.acknowledged", actor=staff, tip=tip, via=via,
                  **({"message_sid": message_sid} if message_sid else {}))
     return True
+
+
+def db_take_turn_for_sms(message_sid: str) -> None:
+    """Let deliveries of one inbound SMS take turns until the transaction ends, so that the second finds the
+    first's acknowledgement (`tip_acknowledged_by`) instead of acknowledging the person's next open alert.
+    PostgreSQL: a transaction-level advisory lock keyed by the SID, taken before any row lock; SQLite's write
+    lock, taken at BEGIN, already does this."""
+    if message_sid and db.session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(message_sid.encode()).digest()[:8], "big", signed=True)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def tip_acknowledged_by(message_sid: str) -> str | None:

@@ -16,7 +16,13 @@ from flask import Response, abort, current_app, request
 from sqlalchemy import select
 
 from app import audit
-from app.alerts.acknowledge import db_acknowledge_tip, newest_open_alert_for, open_alert_for_ref, tip_acknowledged_by
+from app.alerts.acknowledge import (
+    db_acknowledge_tip,
+    db_take_turn_for_sms,
+    newest_open_alert_for,
+    open_alert_for_ref,
+    tip_acknowledged_by,
+)
 from app.alerts.dispatcher import db_retry_refused_delivery
 from app.alerts.escalation import db_fail_folded_into
 from app.extensions import csrf, db
@@ -88,6 +94,7 @@ def inbound_sms() -> Response:
     if reply.kind != "ack":
         return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
     message_sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    db_take_turn_for_sms(message_sid)
     if (done := tip_acknowledged_by(message_sid)) is not None:
         return _twiml(texts.ack_confirmed_reply(done))  # this very SMS again: answer as the first time, change nothing
     found = _alert_to_acknowledge(accounts, reply.ref)

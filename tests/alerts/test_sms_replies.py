@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.alerts.dispatcher import run_once
@@ -9,6 +10,7 @@ from app.extensions import db
 from app.models import Alert, AlertStatus, Staff, Tip, utcnow
 from notifications import messages
 from tests.alerts.conftest import TipInfo, chain_phones, make_tip, post_sms, staff_by_phone
+from tests.conftest import on_postgres
 
 DESK = "+13075550111"  # CPD Dispatch's number, given to NCSO Dispatch too: one consolidated desk
 
@@ -105,6 +107,59 @@ def test_a_reply_1_delivered_twice_acknowledges_one_tip_not_the_next(alert_app, 
     replies = [alert_app.test_client().post("/hooks/twilio/sms", data=params, headers=headers,
                                             base_url="http://127.0.0.1:9").get_data(as_text=True) for _ in range(2)]
     assert f"Acknowledged #{newer.ref}" in replies[0] and f"#{newer.ref}" in replies[1]
+    with alert_app.app_context():
+        assert _acknowledged_by(newer) is not None
+        assert _acknowledged_by(older) is None  # still escalating
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every request takes the write lock at BEGIN, so the two "
+                    "deliveries already take turns")
+def test_a_reply_1_delivered_twice_at_once_acknowledges_one_tip_not_the_next(alert_app, fake_twilio, monkeypatch):
+    """The same SMS posted twice at the same moment (two web processes on PostgreSQL): the second looked for an
+    earlier acknowledgement by this SMS before the first had committed, found none, and then, the first's tip
+    being taken by then, acknowledged the person's next open alert, whose escalation stopped. The second now
+    waits for the first before it looks."""
+    import threading
+
+    from app.hooks import views
+    from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER
+    from tests.fakes.twilio_webhooks import inbound_sms_params, signed_headers
+
+    with alert_app.app_context():
+        older, newer = make_tip("KWHS", "critical"), make_tip("KWHS", "critical", "threat_of_violence")
+        primary = chain_phones("KWHS")[0]
+        run_once("w")
+    fake_twilio.wait_for(2)
+    params = inbound_sms_params(primary, "1", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID,
+                                message_sid="SM" + "6" * 32)
+    headers = signed_headers("http://127.0.0.1:9/hooks/twilio/sms", params, fake_twilio.auth_token)
+    first_done, second_looked = threading.Event(), threading.Event()
+    looked_up = views.tip_acknowledged_by
+
+    def look_then_let_the_first_finish(message_sid: str) -> str | None:
+        found = looked_up(message_sid)
+        if threading.current_thread().name == "second":
+            second_looked.set()
+            first_done.wait(5)
+        return found
+
+    monkeypatch.setattr(views, "tip_acknowledged_by", look_then_let_the_first_finish)
+    replies: dict[str, str] = {}
+
+    def deliver(name: str) -> None:
+        if name == "first":
+            second_looked.wait(5)
+        replies[name] = alert_app.test_client().post("/hooks/twilio/sms", data=params, headers=headers,
+                                                     base_url="http://127.0.0.1:9").get_data(as_text=True)
+        if name == "first":
+            first_done.set()
+
+    threads = [threading.Thread(target=deliver, args=(name,), name=name) for name in ("second", "first")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert f"#{newer.ref}" in replies["first"] and f"#{newer.ref}" in replies["second"], replies
     with alert_app.app_context():
         assert _acknowledged_by(newer) is not None
         assert _acknowledged_by(older) is None  # still escalating
