@@ -132,6 +132,9 @@ class WriterQueueConnection(sqlite3.Connection):
                 self._queue_fd = None
 
 
+PG_CONNECT_TIMEOUT_S = 10
+
+
 def engine_options(database_uri: str, busy_timeout_s: int, writer_queue: bool = True) -> dict[str, Any]:
     # hide_parameters: SQL errors must never carry values into a log line or an error report.
     options: dict[str, Any] = {"hide_parameters": True}
@@ -140,7 +143,11 @@ def engine_options(database_uri: str, busy_timeout_s: int, writer_queue: bool = 
         if writer_queue:
             options["connect_args"]["factory"] = WriterQueueConnection
     else:
-        options.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # connect_timeout: a database whose network drops packets fails the request in time for the 503 page
+        # (with the form as typed) instead of hanging past nginx's 60 s; lock waits are bounded by
+        # configure_postgresql.
+        options.update(pool_pre_ping=True, pool_size=10, max_overflow=10,
+                       connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
     return options
 
 

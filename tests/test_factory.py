@@ -195,3 +195,30 @@ def test_flask_command_with_a_bad_setting_prints_the_message_not_a_traceback(tmp
     assert done.returncode == 1
     assert "Traceback" not in done.stderr, done.stderr
     assert "Error: " in done.stderr and message in done.stderr
+
+
+def test_a_postgresql_that_never_answers_fails_in_time_for_the_503_page(monkeypatch):
+    """A database whose network swallows packets must fail the request (the 503 page, the form as typed), not hang
+    past nginx's 60 s. A socket that takes the connection and never speaks stands in for it."""
+    import socket
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from app import database
+
+    monkeypatch.setattr(database, "PG_CONNECT_TIMEOUT_S", 2)  # libpq's shortest
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # the kernel completes the handshake; nobody ever answers the startup message
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/tipline"
+        engine = create_engine(url, **database.engine_options(url, busy_timeout_s=30))
+        started = time.monotonic()
+        with pytest.raises(OperationalError), engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        assert time.monotonic() - started < 15
+        engine.dispose()
+    finally:
+        silent.close()
