@@ -11,11 +11,12 @@ import time
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
 from app.alerts.dispatcher import run_once
 from app.alerts.signals import WAKE_CHANNEL, local_wake_event
+from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
 from app.extensions import db
 from app.logs import log_event
 
@@ -107,6 +108,22 @@ def _drain(sock: socket.socket) -> None:
             return
 
 
+def _check_receipt_key(app: Flask) -> None:
+    """Record RECEIPT_HMAC_KEY's check the first time; say so loudly when the database's codes used another key."""
+    with app.app_context():
+        try:
+            state = db_record_receipt_key()
+        except SQLAlchemyError:  # down, or not yet migrated this far: the rounds below report and retry
+            db.session.rollback()
+            return
+        finally:
+            db.session.remove()
+    if state == KEY_CHANGED:
+        log_event(log, "OPERATOR: RECEIPT_HMAC_KEY is not the key this database's receipt codes were made with; "
+                  "no reporter can open a report until the key is put back (README, Backups, Restoring)",
+                  logging.CRITICAL)
+
+
 def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch: int = 50,
                max_rounds: int | None = None, purge: bool = True) -> int:
     """Work until `stop` is set (or `max_rounds` rounds). Returns the number of rounds run.
@@ -119,6 +136,7 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
     rounds = 0
     last_purge: float | None = None
     log_event(log, "alert worker started", owner=owner, poll_s=poll_s)
+    _check_receipt_key(app)
     try:
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
             rounds += 1

@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from app.crypto.keyring import KeyringUnavailable, load_keyring, new_keyring, write_keyring
+from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
 from app.extensions import db
 
 
@@ -73,6 +74,9 @@ def setup_command(demo: bool) -> None:
     upgrade()
     _owner_only_sqlite()
     click.echo("database: migrated to the latest version")
+    if db_record_receipt_key() == KEY_CHANGED:
+        click.echo("WARNING: RECEIPT_HMAC_KEY is not the key this database's receipt codes were made with: no "
+                   "reporter can open a report until the key is put back (README, Backups, Restoring)", err=True)
     if demo:
         if current_app.config["PRODUCTION"]:
             raise click.ClickException("Demo data is for development; refusing in production.")

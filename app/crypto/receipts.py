@@ -14,9 +14,10 @@ import secrets
 
 from flask import current_app
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Tip
+from app.models import ReceiptKeyCheck, Tip
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 20
@@ -74,3 +75,30 @@ def db_new_reference() -> str:
         if db.session.scalar(select(Tip.id).where(Tip.ref == ref)) is None:
             return ref
     raise RuntimeError("could not find a free tip reference in 20 tries")
+
+
+# Hashed under RECEIPT_HMAC_KEY like a code, and kept (receipt_key_check): a restore or a move with another key
+# would otherwise leave every reporter's receipt code unrecognised with nothing to say so.
+_KEY_CHECK_INPUT = "tipline receipt key check"
+KEY_OK, KEY_CHANGED, KEY_UNRECORDED = "ok", "changed", "unrecorded"
+
+
+def receipt_key_state() -> str:
+    """Whether RECEIPT_HMAC_KEY is the key the database's receipt codes were hashed under (as far as recorded)."""
+    row = db.session.get(ReceiptKeyCheck, 1)
+    if row is None:
+        return KEY_UNRECORDED
+    return KEY_OK if hmac.compare_digest(row.digest, receipt_hash(_KEY_CHECK_INPUT)) else KEY_CHANGED
+
+
+def db_record_receipt_key() -> str:
+    """Record the key in use when none is recorded (never replaces one); returns the state found before."""
+    state = receipt_key_state()
+    if state == KEY_UNRECORDED:
+        db.session.add(ReceiptKeyCheck(id=1, digest=receipt_hash(_KEY_CHECK_INPUT)))
+        try:
+            db.session.commit()
+        except IntegrityError:  # another worker recorded it at the same moment
+            db.session.rollback()
+            return receipt_key_state()
+    return state

@@ -5,10 +5,10 @@ from app.models.audit import AuditEvent
 from app.models.base import utcnow
 from app.models.directory import Agency, Assignment, ChainPosition, Role, School, SignInFailure, Staff
 from app.models.reporter import ReporterSession
-from app.models.tips import Attachment, Incident, KeyCheck, Message, Note, Outcome, Tip, TipStatus
+from app.models.tips import Attachment, Incident, KeyCheck, Message, Note, Outcome, ReceiptKeyCheck, Tip, TipStatus
 
 __all__ = [
     "Agency", "Alert", "AlertStatus", "Assignment", "Attachment", "AuditEvent", "ChainPosition", "Incident",
-    "KeyCheck", "Message", "Note", "Outcome", "ReporterSession", "Role", "School", "SignInFailure", "Staff", "Tip",
-    "TipStatus", "WorkerLease", "utcnow",
+    "KeyCheck", "Message", "Note", "Outcome", "ReceiptKeyCheck", "ReporterSession", "Role", "School",
+    "SignInFailure", "Staff", "Tip", "TipStatus", "WorkerLease", "utcnow",
 ]

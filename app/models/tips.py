@@ -183,6 +183,16 @@ class Attachment(db.Model):  # type: ignore[name-defined]
     tip: Mapped[Tip] = relationship(back_populates="attachments")
 
 
+class ReceiptKeyCheck(db.Model):  # type: ignore[name-defined]
+    """The keyed hash of a known value under RECEIPT_HMAC_KEY (one row), so a database restored or moved with
+    another key, which leaves every receipt code unrecognised, is caught (app/crypto/receipts.py)."""
+
+    __tablename__ = "receipt_key_check"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class KeyCheck(db.Model):  # type: ignore[name-defined]
     """A known value sealed under each key-encryption key, so a wrong keyring is caught before use."""
 

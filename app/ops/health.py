@@ -16,6 +16,7 @@ from app.alerts.dispatcher import oldest_due_age_s, oldest_failing_age_s
 from app.alerts.escalation import count_unreached_tips
 from app.crypto.keyring import KeyringUnavailable, load_keyring
 from app.crypto.keystore import current_keyring, db_missing_versions, keyring_source
+from app.crypto.receipts import KEY_CHANGED, KEY_UNRECORDED, receipt_key_state
 from app.extensions import db
 
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
@@ -49,6 +50,15 @@ def check_keyring(app: Flask, database_ok: bool) -> dict[str, Any]:
     if missing:
         # New tips are still sealed (the node stays in rotation), but staff cannot open the tips of these keys.
         return {"status": DEGRADED, "reason": "keys_missing"}
+    try:
+        receipt_key = receipt_key_state()
+    except SQLAlchemyError:  # a database not yet migrated this far: nothing recorded to compare with
+        db.session.rollback()
+        receipt_key = KEY_UNRECORDED
+    if receipt_key == KEY_CHANGED:
+        # Tips are taken and sealed, but no reporter's receipt code opens their report: RECEIPT_HMAC_KEY is not
+        # the key their codes were hashed under (a restore or a move without it).
+        return {"status": DEGRADED, "reason": "receipt_key_changed"}
     return {"status": OK}
 
 

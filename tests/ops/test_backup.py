@@ -219,3 +219,42 @@ def test_prune_deletes_nothing_when_no_backup_verifies(sqlite_app: Flask, tmp_pa
     assert missing.exit_code == 1 and "is not a directory" in missing.output
     zero = sqlite_app.test_cli_runner().invoke(args=["backup", "prune", str(directory), "--keep-days", "0"])
     assert zero.exit_code == 2 and "--keep-days" in zero.output
+
+
+def test_a_restore_with_another_receipt_key_is_caught(sqlite_app: Flask, tmp_path: Path,
+                                                      make_app: Callable[..., Flask], caplog) -> None:
+    """Receipt codes are kept as keyed hashes under RECEIPT_HMAC_KEY, which is in neither the database nor the
+    keyring: restored with another key, no reporter's code opens their report. The worker records the key's
+    check when it starts; health, the worker and setup then say when the key in use is not that one."""
+    import logging
+
+    from app.alerts.worker import _check_receipt_key
+    from app.crypto.receipts import KEY_OK, receipt_key_state
+
+    build_district(sqlite_app)
+    _check_receipt_key(sqlite_app)  # as the worker does at start
+    with sqlite_app.app_context():
+        assert receipt_key_state() == KEY_OK
+    backup = tmp_path / "tipline-1.db"
+    assert sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(backup)]).exit_code == 0
+
+    def restored(**settings: str) -> Flask:
+        directory = tmp_path / f"restored-{len(list(tmp_path.glob('restored-*')))}"
+        directory.mkdir()
+        shutil.copyfile(backup, directory / "tipline.db")
+        return make_app(DATABASE_URL=f"sqlite:///{directory / 'tipline.db'}", INSTANCE_PATH=str(directory),
+                        KEYRING_PATH=sqlite_app.config["KEYRING_PATH"], **settings)
+
+    wrong = restored(RECEIPT_HMAC_KEY="another-receipt-key-" + "x" * 40)
+    keyring = wrong.test_client().get("/healthz").get_json()["checks"]["keyring"]
+    assert keyring == {"status": "degraded", "reason": "receipt_key_changed"}
+    with caplog.at_level(logging.CRITICAL):
+        _check_receipt_key(wrong)
+    assert any("OPERATOR: RECEIPT_HMAC_KEY is not the key" in r.getMessage() for r in caplog.records)
+    setup = wrong.test_cli_runner().invoke(args=["setup"])
+    assert setup.exit_code == 0 and "WARNING: RECEIPT_HMAC_KEY is not the key" in setup.output
+    with wrong.app_context():  # never overwritten by the wrong key: putting the right one back is the cure
+        assert receipt_key_state() != KEY_OK
+
+    right = restored(RECEIPT_HMAC_KEY=sqlite_app.config["RECEIPT_HMAC_KEY"])
+    assert right.test_client().get("/healthz").get_json()["checks"]["keyring"] == {"status": "ok"}
