@@ -27,7 +27,8 @@ def _filtered(form: AuditFilterForm) -> Any:
     if form.action.errors or form.actor.errors or form.tip_ref.errors:
         return query.where(false())
     if form.action.data:
-        query = query.where(AuditEvent.action.startswith(form.action.data.strip(), autoescape=True))
+        # Actions are lower case; LIKE ignores case on SQLite and not on PostgreSQL, so the filter is lowered.
+        query = query.where(AuditEvent.action.startswith(form.action.data.strip().lower(), autoescape=True))
     if form.actor.data:
         query = query.where(func.lower(AuditEvent.actor_label) == form.actor.data.strip().lower())
     if form.tip_ref.data:
