@@ -417,3 +417,28 @@ def test_wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit(world: 
             select(AuditEvent.detail).where(AuditEvent.action == "signin.failed"))]
     assert sum('"reason":"password"' in r for r in reasons) == 4
     assert sum('"reason":"locked"' in r for r in reasons) == 4
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every transaction takes the write lock at BEGIN, so "
+                    "sign-in attempts already take turns")
+def test_one_code_sent_at_once_from_several_places_signs_in_once(world: World,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A code overheard or read over a shoulder and sent at the same moment as the SRO's own: on PostgreSQL
+    every request read the step as unused. Now they take turns on the account's row, so one signs in."""
+    from types import SimpleNamespace
+
+    clients = []
+    for n in range(4):
+        client = _client_at(world, f"203.0.113.{n + 20}")
+        assert _password_step(client, world, "sro_a").endswith("/console/sign-in/code")
+        clients.append((client, csrf_token(client, "/console/sign-in/code")))
+    code = totp_code(world.app, world.people["sro_a"], world.secrets["sro_a"])
+
+    def post(n: int) -> SimpleNamespace:
+        client, token = clients[n]
+        response = client.post("/console/sign-in/code", data={"csrf_token": token, "code": code})
+        return SimpleNamespace(status_code=response.headers.get("Location", "the form again"))
+
+    outcomes = _at_once(world, 4, monkeypatch, "_pending_staff", post)
+    signed_in = [where for where in outcomes if where != "the form again" and "sign-in" not in str(where)]
+    assert len(signed_in) == 1, outcomes
