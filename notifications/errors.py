@@ -108,6 +108,14 @@ def classify_twilio_error(status: int | None, code: int | None) -> Classificatio
     return "permanent"
 
 
+def account_refusal(error_code: int | str | None) -> int | None:
+    """The code, when Twilio refused our account or sender (ACCOUNT_CODES), from the REST API or a delivery report:
+    every number of the chain would get the same answer, so the same person is tried again and the operator told.
+    None for any other code."""
+    code = _as_code(error_code)
+    return code if code in ACCOUNT_CODES else None
+
+
 def describe_twilio_error(code: int | None) -> str:
     """A short English description of a Twilio error code, for logs and the console."""
     if code is None:

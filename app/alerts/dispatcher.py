@@ -19,7 +19,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from app.alerts.claims import db_claim_due_alerts
-from app.alerts.escalation import db_escalate_overdue, db_fail_folded_into, db_requeue_folded_into
+from app.alerts.escalation import (
+    NO_PHONE,
+    NOT_ASSIGNED,
+    OPTED_OUT,
+    db_escalate_overdue,
+    db_fail_folded_into,
+    db_requeue_folded_into,
+)
 from app.alerts.planning import ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
 from app.database import reading
@@ -27,7 +34,7 @@ from app.extensions import db
 from app.logs import log_event
 from app.models import Alert, AlertStatus, Assignment, School, Staff, Tip, utcnow
 from notifications import PermanentSendError, TransientSendError
-from notifications.errors import ACCOUNT_CODES, describe_twilio_error
+from notifications.errors import account_refusal, describe_twilio_error
 
 log = logging.getLogger("tipline.alerts")
 
@@ -150,11 +157,11 @@ def _plan(alert_id: int, owner: str, now: datetime) -> _Plan:
     if tip.acknowledged_at is not None:
         return _Plan("finish", AlertStatus.CANCELLED.value)
     if staff is None or not staff.phone or staff.sms_opted_out or not staff.active:
-        code = "opted_out" if staff is not None and staff.sms_opted_out else "no_phone"
+        code = OPTED_OUT if staff is not None and staff.sms_opted_out else NO_PHONE
         return _Plan("finish", AlertStatus.FAILED.value, code)
     if not _still_assigned(staff, tip.school_id):
         # Taken off the school since the row was written: they can no longer open the case; tell the next.
-        return _Plan("finish", AlertStatus.FAILED.value, "not_assigned")
+        return _Plan("finish", AlertStatus.FAILED.value, NOT_ASSIGNED)
     fold_at = _should_fold(alert, tip, now) if alert.kind != "folded" else None
     if fold_at is not None:
         return _Plan("finish", AlertStatus.PENDING.value, fold_at=fold_at)
@@ -221,8 +228,8 @@ def send_one(alert_id: int, owner: str) -> str:
         _db_end_claim(alert_id, owner, AlertStatus.PENDING.value, error_code=code, send_failures=failures,
                       due_at=utcnow() + backoff_for(failures))
         db.session.commit()
-        if exc.code in ACCOUNT_CODES:  # every alert fails alike until the settings are fixed
-            log_account_refused(alert_id, exc.code, failures)
+        if (refused := account_refusal(exc.code)) is not None:  # every alert fails alike until the settings are fixed
+            log_account_refused(alert_id, refused, failures)
         else:
             log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=plan.ref,
                       code=code, failures=failures, attempts=plan.attempts)

@@ -25,7 +25,8 @@ from app.models import Alert, AlertStatus, Tip, TipStatus, utcnow
 from notifications.errors import delivery_outcome
 
 # Why the dispatcher failed a row without sending it (app/alerts/dispatcher.py): its person cannot be told.
-UNSENDABLE_CODES = frozenset({"no_phone", "opted_out", "not_assigned"})
+NO_PHONE, OPTED_OUT, NOT_ASSIGNED = "no_phone", "opted_out", "not_assigned"
+UNSENDABLE_CODES = frozenset({NO_PHONE, OPTED_OUT, NOT_ASSIGNED})
 
 # Rows whose tip may still need someone: not acknowledged, not cancelled.
 _OPEN = (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT, AlertStatus.DELIVERED, AlertStatus.FOLDED,

@@ -31,7 +31,7 @@ from app.logs import log_event
 from app.models import Alert, AlertStatus, Staff, Tip, utcnow
 from notifications import delivery_outcome, parse_reply
 from notifications import messages as texts
-from notifications.errors import ACCOUNT_CODES
+from notifications.errors import account_refusal
 from notifications.signatures import is_valid_signature
 
 log = logging.getLogger("tipline.hooks")
@@ -139,11 +139,11 @@ def delivery_status() -> Response:
     if outcome == "delivered" and alert.status in (AlertStatus.SENDING.value, AlertStatus.SENT.value):
         alert.status = AlertStatus.DELIVERED.value
         alert.delivered_at = utcnow()
-    elif outcome == "transient" and error_code in {str(code) for code in ACCOUNT_CODES} and alert.status in (
+    elif outcome == "transient" and (refused := account_refusal(error_code)) is not None and alert.status in (
         AlertStatus.SENDING.value, AlertStatus.SENT.value
     ):
         # Our account or sender refused, not this number: the next person would fail alike.
-        db_retry_refused_delivery(alert, int(error_code))
+        db_retry_refused_delivery(alert, refused)
     elif outcome in ("permanent", "transient") and alert.status in (
         AlertStatus.SENDING.value, AlertStatus.SENT.value, AlertStatus.DELIVERED.value
     ):

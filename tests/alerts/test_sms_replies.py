@@ -90,9 +90,9 @@ def test_the_already_acknowledged_reply_fits_one_gsm7_segment():
     assert messages.is_gsm7(text) and messages.segments(text) == 1, text
 
 
-def test_a_reply_1_delivered_twice_acknowledges_one_tip_not_the_next(alert_app, fake_twilio):
-    """Twilio may post the same inbound SMS again (a retry after a slow answer), and a captured signed request
-    can be replayed: neither may acknowledge the person's next open alert, which would stop its escalation."""
+def _two_alerts_and_a_signed_1(alert_app, fake_twilio, message_sid: str):  # noqa: ANN001, ANN202
+    """Two critical tips of one school, both sent to its primary SRO, and that SRO's "1" as Twilio posts it
+    (parameters and signed headers), ready to be delivered more than once."""
     from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER
     from tests.fakes.twilio_webhooks import inbound_sms_params, signed_headers
 
@@ -101,9 +101,15 @@ def test_a_reply_1_delivered_twice_acknowledges_one_tip_not_the_next(alert_app, 
         primary = chain_phones("KWHS")[0]
         run_once("w")
     fake_twilio.wait_for(2)
-    params = inbound_sms_params(primary, "1", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID,
-                                message_sid="SM" + "5" * 32)
+    params = inbound_sms_params(primary, "1", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID, message_sid=message_sid)
     headers = signed_headers("http://127.0.0.1:9/hooks/twilio/sms", params, fake_twilio.auth_token)
+    return older, newer, params, headers
+
+
+def test_a_reply_1_delivered_twice_acknowledges_one_tip_not_the_next(alert_app, fake_twilio):
+    """Twilio may post the same inbound SMS again (a retry after a slow answer), and a captured signed request
+    can be replayed: neither may acknowledge the person's next open alert, which would stop its escalation."""
+    older, newer, params, headers = _two_alerts_and_a_signed_1(alert_app, fake_twilio, "SM" + "5" * 32)
     replies = [alert_app.test_client().post("/hooks/twilio/sms", data=params, headers=headers,
                                             base_url="http://127.0.0.1:9").get_data(as_text=True) for _ in range(2)]
     assert f"Acknowledged #{newer.ref}" in replies[0] and f"#{newer.ref}" in replies[1]
@@ -122,17 +128,8 @@ def test_a_reply_1_delivered_twice_at_once_acknowledges_one_tip_not_the_next(ale
     import threading
 
     from app.hooks import views
-    from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER
-    from tests.fakes.twilio_webhooks import inbound_sms_params, signed_headers
 
-    with alert_app.app_context():
-        older, newer = make_tip("KWHS", "critical"), make_tip("KWHS", "critical", "threat_of_violence")
-        primary = chain_phones("KWHS")[0]
-        run_once("w")
-    fake_twilio.wait_for(2)
-    params = inbound_sms_params(primary, "1", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID,
-                                message_sid="SM" + "6" * 32)
-    headers = signed_headers("http://127.0.0.1:9/hooks/twilio/sms", params, fake_twilio.auth_token)
+    older, newer, params, headers = _two_alerts_and_a_signed_1(alert_app, fake_twilio, "SM" + "6" * 32)
     first_done, second_looked = threading.Event(), threading.Event()
     looked_up = views.tip_acknowledged_by
 

@@ -21,6 +21,13 @@ from app.models import Tip, utcnow
 from tests.ops.conftest import add_tip, build_district
 
 
+def _restored(backup: Path, directory: Path, make_app: Callable[..., Flask], **settings: str) -> Flask:
+    """The backup as the database of a new instance in `directory` (README, Restoring, step 2)."""
+    directory.mkdir()
+    shutil.copyfile(backup, directory / "tipline.db")
+    return make_app(DATABASE_URL=f"sqlite:///{directory / 'tipline.db'}", INSTANCE_PATH=str(directory), **settings)
+
+
 def test_backup_restores_and_opens_with_the_keyring(sqlite_app: Flask, tmp_path: Path,
                                                     make_app: Callable[..., Flask]) -> None:
     d = build_district(sqlite_app)
@@ -38,11 +45,7 @@ def test_backup_restores_and_opens_with_the_keyring(sqlite_app: Flask, tmp_path:
     assert "integrity: ok" in verified.output and "tips:      1" in verified.output
 
     # Restore: the backup becomes the database of a new instance that has the same keyring.
-    restored_dir = tmp_path / "restored"
-    restored_dir.mkdir()
-    shutil.copyfile(backup, restored_dir / "tipline.db")
-    restored = make_app(DATABASE_URL=f"sqlite:///{restored_dir / 'tipline.db'}", INSTANCE_PATH=str(restored_dir),
-                        KEYRING_PATH=sqlite_app.config["KEYRING_PATH"])
+    restored = _restored(backup, tmp_path / "restored", make_app, KEYRING_PATH=sqlite_app.config["KEYRING_PATH"])
     with restored.app_context():
         tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
         assert tip is not None and open_tip_text(tip) == "the back door is propped open at night"
@@ -153,9 +156,7 @@ def test_backup_of_an_older_release_verifies_and_restores_with_db_upgrade(
     assert "older release" in result.output and "flask db upgrade" in result.output
 
     restored_dir = tmp_path / "restored"
-    restored_dir.mkdir()
-    shutil.copyfile(backup, restored_dir / "tipline.db")
-    restored = make_app(DATABASE_URL=f"sqlite:///{restored_dir / 'tipline.db'}", INSTANCE_PATH=str(restored_dir))
+    restored = _restored(backup, restored_dir, make_app)
     with restored.app_context():
         upgrade()
     assert verify_backup(restored_dir / "tipline.db").schema_version == migration_head()
@@ -238,14 +239,9 @@ def test_a_restore_with_another_receipt_key_is_caught(sqlite_app: Flask, tmp_pat
     backup = tmp_path / "tipline-1.db"
     assert sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(backup)]).exit_code == 0
 
-    def restored(**settings: str) -> Flask:
-        directory = tmp_path / f"restored-{len(list(tmp_path.glob('restored-*')))}"
-        directory.mkdir()
-        shutil.copyfile(backup, directory / "tipline.db")
-        return make_app(DATABASE_URL=f"sqlite:///{directory / 'tipline.db'}", INSTANCE_PATH=str(directory),
-                        KEYRING_PATH=sqlite_app.config["KEYRING_PATH"], **settings)
-
-    wrong = restored(RECEIPT_HMAC_KEY="another-receipt-key-" + "x" * 40)
+    keyring_path = sqlite_app.config["KEYRING_PATH"]
+    wrong = _restored(backup, tmp_path / "restored-wrong", make_app, KEYRING_PATH=keyring_path,
+                      RECEIPT_HMAC_KEY="another-receipt-key-" + "x" * 40)
     keyring = wrong.test_client().get("/healthz").get_json()["checks"]["keyring"]
     assert keyring == {"status": "degraded", "reason": "receipt_key_changed"}
     with caplog.at_level(logging.CRITICAL):
@@ -256,5 +252,6 @@ def test_a_restore_with_another_receipt_key_is_caught(sqlite_app: Flask, tmp_pat
     with wrong.app_context():  # never overwritten by the wrong key: putting the right one back is the cure
         assert receipt_key_state() != KEY_OK
 
-    right = restored(RECEIPT_HMAC_KEY=sqlite_app.config["RECEIPT_HMAC_KEY"])
+    right = _restored(backup, tmp_path / "restored-right", make_app, KEYRING_PATH=keyring_path,
+                      RECEIPT_HMAC_KEY=sqlite_app.config["RECEIPT_HMAC_KEY"])
     assert right.test_client().get("/healthz").get_json()["checks"]["keyring"] == {"status": "ok"}
