@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, render_template, request
-from sqlalchemy import false, func, select
+from sqlalchemy import and_, false, func, or_, select
 
 from app import audit
 from app.console import bp
@@ -17,6 +17,9 @@ from app.transactions import commit_before_rendering
 
 PAGE_SIZE = 100
 FILTERS = ("action", "actor", "tip_ref")
+# Events about many tips at once (an export of decrypted tips, a retention purge) name them in the detail's
+# reference lists, not in tip_ref: filtering by a tip must find them too, or "who has read this tip?" misses them.
+MANY_TIP_ACTIONS = ("labels.exported", "tips.purged")
 
 
 def _filtered(form: AuditFilterForm) -> Any:
@@ -32,7 +35,9 @@ def _filtered(form: AuditFilterForm) -> Any:
     if form.actor.data:
         query = query.where(func.lower(AuditEvent.actor_label) == form.actor.data.strip().lower())
     if form.tip_ref.data:
-        query = query.where(AuditEvent.tip_ref == form.tip_ref.data.strip().upper())
+        ref = form.tip_ref.data.strip().upper()
+        query = query.where(or_(AuditEvent.tip_ref == ref, and_(
+            AuditEvent.action.in_(MANY_TIP_ACTIONS), AuditEvent.detail.contains(f'"{ref}"', autoescape=True))))
     return query
 
 

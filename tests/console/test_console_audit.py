@@ -276,3 +276,21 @@ def test_a_sign_in_and_an_event_of_the_same_person_at_once_do_not_deadlock(world
         assert [type(getattr(exc, "orig", exc)).__name__ for exc in errors] == [], check
     with world.app.app_context():
         assert audit.verify_chain().ok and audit_actions(world.app).count("tip.viewed") == 2
+
+
+def test_filtering_by_a_tip_finds_the_export_that_decrypted_it(world: World, signed_in, tmp_path) -> None:
+    # `flask triage export-labels` decrypts many tips in one event that names them in its detail; an admin asking
+    # the record "who has read this tip?" must find that export, not only the console's views.
+    with world.app.app_context():
+        exported = make_tip(world.school_a, "there is a knife in his backpack")
+        exported.label_category, exported.label_urgency = "weapon", "high"
+        untouched = make_tip(world.school_a)
+        db.session.commit()
+        ref, other = exported.ref, untouched.ref
+    result = world.app.test_cli_runner().invoke(args=["triage", "export-labels", "--out", str(tmp_path / "l.jsonl")])
+    assert result.exit_code == 0, result.output
+    admin = signed_in("admin")
+    page = admin.get(f"/console/admin/audit?tip_ref={ref.lower()}").get_data(as_text=True)
+    assert "labels.exported" in page and "1 events" in page
+    page = admin.get(f"/console/admin/audit?tip_ref={other}").get_data(as_text=True)
+    assert "labels.exported" not in page and "0 events" in page
