@@ -28,6 +28,21 @@ def test_dev_page_lists_console_sms(demo):
     assert f"#{tip.ref}".encode() in page.data
 
 
+def test_dev_page_shows_staff_only_their_own_sms(demo):
+    # The SMS name a tip's reference, school, category and urgency: someone of another school must not read them
+    # here either. District admins see every one.
+    with demo.app_context():
+        tip = make_tip("KWHS", "critical")
+        run_once("dev")
+    rural = demo.test_client()
+    sign_in_as(rural, demo, "k.brandt@ncso.example")
+    page = rural.get("/console/dev/sms")
+    assert page.status_code == 200 and f"#{tip.ref}".encode() not in page.data
+    admin = demo.test_client()
+    sign_in_as(admin, demo, "admin@ncsd.example")
+    assert f"#{tip.ref}".encode() in admin.get("/console/dev/sms").data
+
+
 def test_dev_page_is_gone_with_twilio(make_app):
     app = make_app(TWILIO_ACCOUNT_SID="AC" + "0" * 32, TWILIO_AUTH_TOKEN="t" * 32, TWILIO_FROM_NUMBER="+15005550006")
     from app.demo_data import seed_demo
