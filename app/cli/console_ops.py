@@ -19,6 +19,7 @@ from app import audit
 from app.cli.schema import needs_schema
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
 from app.crypto.service import open_tip_text
+from app.database import reading
 from app.extensions import db
 from app.models import Tip
 
@@ -57,9 +58,6 @@ def export_labels_command(out: Path | None) -> None:
     if out is not None and (out.exists() or out.is_symlink()):
         # A slip of the path (the database, the keyring, yesterday's export) must not be destroyed.
         raise click.ClickException(f"{out} exists already: give a new file name (nothing was written)")
-    tips = db.session.scalars(
-        select(Tip).where(Tip.label_category.isnot(None), Tip.wrapped_dek.isnot(None)).order_by(Tip.id)
-    ).all()
     handle: TextIO = sys.stdout
     if out is not None:
         # Created here, owner-only (decrypted tips: never world-readable); O_EXCL fails if it appeared meanwhile.
@@ -71,7 +69,12 @@ def export_labels_command(out: Path | None) -> None:
     exported: list[str] = []  # references of the tips decrypted and handed to the output
     skipped: list[str] = []
     try:
-        with handle if out is not None else contextlib.nullcontext(handle):
+        # Only reads until the audit event: on SQLite the write lock stays free for tips and alerts however long
+        # the writing takes (a pipe to `less`, a slow disk); BEGIN IMMEDIATE held it from the first tip to the last.
+        with handle if out is not None else contextlib.nullcontext(handle), reading():
+            tips = db.session.scalars(
+                select(Tip).where(Tip.label_category.isnot(None), Tip.wrapped_dek.isnot(None)).order_by(Tip.id)
+            ).all()
             _write_labels(tips, handle, exported, skipped)
     except BaseException as exc:
         # Stopped part-way (a missing key, a full disk, a closed pipe, Ctrl-C): what was already written is

@@ -12,7 +12,7 @@ from app.accounts import service
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
-from app.models import Assignment, Role, Staff
+from app.models import Assignment, AuditEvent, Role, Staff
 from tests.console.helpers import World, audit_actions, sign_in
 from tests.support.forms import csrf_token
 from tests.support.write_lock import rendering_holding_the_lock
@@ -271,3 +271,48 @@ def test_admin_pages_render_without_the_write_lock(world: World, signed_in) -> N
                      "/console/admin/schools", f"/console/admin/schools/{world.school_a}", "/console/admin/audit"):
             assert admin.get(path).status_code == 200, path
     assert held == []
+
+
+def test_export_labels_leaves_the_database_to_writers_while_it_writes(make_app, tmp_path, monkeypatch) -> None:
+    """An export can take long (piped to `less`, a slow disk): meanwhile a reporter's tip must still be stored and
+    the alert worker still claim its SMS. On SQLite the export used to hold the write lock from start to end."""
+    import threading
+
+    from sqlalchemy import update
+    from sqlalchemy.exc import OperationalError
+
+    import app.cli.console_ops as console_ops
+    from app.models import School
+    from tests.intake.helpers import seed_schools
+    from tests.support.tips import make_tip
+
+    app = make_app(SQLITE_BUSY_TIMEOUT_S=1)
+    with app.app_context():
+        tip = make_tip(seed_schools()["kelly"], "there is a knife in his backpack")
+        tip.label_category, tip.label_urgency = "weapon", "high"
+        db.session.commit()
+    writes: list[str] = []
+
+    def another_writer() -> None:
+        with app.app_context():
+            try:
+                db.session.execute(update(School).values(town="Casper"))
+                db.session.commit()
+                writes.append("stored")
+            except OperationalError as exc:
+                writes.append(str(exc.orig))
+
+    real_open = console_ops.open_tip_text
+
+    def open_while_someone_writes(tip):  # type: ignore[no-untyped-def]
+        writer = threading.Thread(target=another_writer)
+        writer.start()
+        writer.join()
+        return real_open(tip)
+
+    monkeypatch.setattr(console_ops, "open_tip_text", open_while_someone_writes)
+    result = app.test_cli_runner().invoke(args=["triage", "export-labels", "--out", str(tmp_path / "l.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert writes == ["stored"]
+    with app.app_context():
+        assert "labels.exported" in [e.action for e in db.session.scalars(select(AuditEvent))]
