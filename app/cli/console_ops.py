@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app import audit
+from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
 from app.crypto.service import open_tip_text
@@ -92,7 +93,7 @@ def _record_export(exported: list[str], skipped: list[str], stopped_by: str | No
                              "skipped_refs": skipped}
     if stopped_by is not None:
         detail.update(complete=False, stopped_by=stopped_by)
-    audit.record("labels.exported", actor_label="cli", **detail)
+    audit.record("labels.exported", actor_label=operator_label(), **detail)
     db.session.commit()
 
 

@@ -13,11 +13,10 @@ from sqlalchemy import select
 from app import audit
 from app.accounts import service
 from app.accounts.totp import current_code
+from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
 from app.extensions import db
 from app.models import Role, Staff, utcnow
-
-_OPERATOR = "cli"  # the audit record's "who" for commands run on the server
 
 
 @click.group("staff")
@@ -41,7 +40,7 @@ def create_command(email: str, name: str, role: str, schools: tuple[str, ...], p
     except service.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     token = service.db_new_enrolment(staff, utcnow())
-    audit.record("staff.invited", actor_label=_OPERATOR, target_id=staff.id, target=staff.email, role=role,
+    audit.record("staff.invited", actor_label=operator_label(), target_id=staff.id, target=staff.email, role=role,
                  school_ids=[s.id for s in school_rows])
     db.session.commit()
     click.echo(f"Created {staff.email} ({role}). Enrolment link, valid for 3 days, works once:")
@@ -83,7 +82,7 @@ def set_password_command(email: str) -> None:
     except service.WeakPassword as exc:
         raise click.ClickException(str(exc)) from None
     service.db_clear_lockout(staff)
-    audit.record("staff.password_set", actor_label=_OPERATOR, target_id=staff.id, target=staff.email)
+    audit.record("staff.password_set", actor_label=operator_label(), target_id=staff.id, target=staff.email)
     db.session.commit()
     click.echo(f"Password of {staff.email} set; their sessions were ended.")
 

@@ -316,3 +316,26 @@ def test_export_labels_leaves_the_database_to_writers_while_it_writes(make_app, 
     assert writes == ["stored"]
     with app.app_context():
         assert "labels.exported" in [e.action for e in db.session.scalars(select(AuditEvent))]
+
+
+def test_commands_on_the_server_name_the_operator_on_the_record(world: World, tmp_path, monkeypatch) -> None:
+    """Who exported decrypted tips, or set someone's password, must be answerable: the person behind sudo, else the
+    account that ran the command; "cli" alone named nobody."""
+    import getpass
+
+    from tests.support.tips import make_tip
+
+    with world.app.app_context():
+        tip = make_tip(world.school_a, "there is a knife in his backpack")
+        tip.label_category, tip.label_urgency = "weapon", "high"
+        db.session.commit()
+    monkeypatch.setenv("SUDO_USER", "alice")
+    runner = world.app.test_cli_runner()
+    assert runner.invoke(args=["triage", "export-labels", "--out", str(tmp_path / "l.jsonl")]).exit_code == 0
+    monkeypatch.delenv("SUDO_USER")
+    result = runner.invoke(args=["staff", "set-password", world.emails["sro_a"]], input="a new long passphrase here\n")
+    assert result.exit_code == 0, result.output
+    with world.app.app_context():
+        who = {e.action: e.actor_label for e in db.session.scalars(select(AuditEvent))}
+    assert who["labels.exported"] == "cli:alice"
+    assert who["staff.password_set"] == f"cli:{getpass.getuser()}"
