@@ -6,7 +6,8 @@ Which tips count where:
   effective category and urgency (staff's correction when there is one, else the model's);
 - time to first acknowledgement: tips made in the quarter that were acknowledged (acknowledged_at - created_at);
   median, and the 90th percentile by the nearest-rank method;
-- escalation: tips made in the quarter that needed an escalation or repeat SMS (Alert.kind), and how many such SMS;
+- escalation: tips made in the quarter that needed an escalation or repeat SMS (Alert.kind, a folded row after
+  the tip's first included), and how many such SMS;
 - outcomes: cases *closed* in the quarter (Tip.closed_at), by Tip.outcome.
 """
 
@@ -18,7 +19,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, func, select, true
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Alert, Outcome, Tip
@@ -140,8 +142,15 @@ def db_quarter_figures(quarter: Quarter, school_ids: list[int] | None, threshold
 
 
 def _escalations(start: datetime, end: datetime, school_ids: list[int] | None) -> dict[int, int]:
-    """Tip id -> number of escalation/repeat SMS, for tips made in [start, end)."""
-    is_escalation = case((Alert.kind.in_(ESCALATION_KINDS), 1), else_=0)
+    """Tip id -> number of escalation/repeat SMS, for tips made in [start, end).
+
+    A row the dispatcher folded into another SMS of its incident has kind "folded" whatever it was: it is an
+    escalation when the tip has an earlier row (as app/alerts/planning.py reads it too), else the first SMS.
+    """
+    earlier = aliased(Alert)
+    has_earlier = exists().where(earlier.tip_id == Alert.tip_id, earlier.id < Alert.id)
+    is_escalation = case((Alert.kind.in_(ESCALATION_KINDS), 1), (and_(Alert.kind == "folded", has_earlier), 1),
+                         else_=0)
     query = (select(Alert.tip_id, func.sum(is_escalation)).join(Tip, Tip.id == Alert.tip_id)
              .where(Tip.created_at >= start, Tip.created_at < end, _in_scope(school_ids)).group_by(Alert.tip_id))
     rows = db.session.execute(query).all()

@@ -155,3 +155,26 @@ def test_tips_folded_into_a_refused_delivery_go_out_again_with_it(alert_app, fak
         rows = [(a.chain_position, a.status) for a in alerts_of(second.ref) + alerts_of(third.ref)]
         assert sorted(rows) == [(1, AlertStatus.FOLDED.value), (1, AlertStatus.SENT.value)], rows
     assert len({m.to for m in fake_twilio.messages}) == 1
+
+
+def test_quarterly_report_counts_an_escalation_sent_folded_as_escalated(alert_app, fake_twilio):
+    """Both tips of an undelivered "+2 related tips" SMS escalate; the second one's escalation goes folded into
+    the first one's SMS (kind "folded"), and the report must still count that tip as escalated."""
+    from app.reports.figures import db_quarter_figures, db_row_keys
+    from app.reports.quarters import Quarter
+
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)  # only the failure escalates during the test
+    with alert_app.app_context():
+        second, third = _fold_two_tips("high")
+        run_once("w")
+        (carrier,) = [a for a in alerts_of(second.ref) + alerts_of(third.ref) if a.twilio_sid]
+        carrier_id, sid = carrier.id, carrier.twilio_sid
+    assert post_status(alert_app, fake_twilio.auth_token, carrier_id, sid, "undelivered", 30003) == 204
+    with alert_app.app_context():
+        run_once("w")
+        escalations = [a.kind for info in (second, third) for a in alerts_of(info.ref)[1:]]
+        assert sorted(escalations) == ["escalation", "folded"], escalations  # the case this test is about
+        quarter = Quarter.containing(utcnow())
+        categories, outcomes = db_row_keys([quarter], None)
+        high = db_quarter_figures(quarter, None, 1, categories, outcomes).response["high"]
+        assert (high.tips, high.tips_escalated, high.escalation_sms) == (3, 2, 2)
