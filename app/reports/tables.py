@@ -57,16 +57,21 @@ def _response_cells(stats: ResponseStats | None, threshold: int) -> list[str]:
     return [_minutes(stats.median_s), _minutes(stats.p90_s)]
 
 
-def _escalated_cell(stats: ResponseStats | None, threshold: int) -> str:
-    """Tips escalated, hidden when it or its complement (tips not escalated) is a small count."""
+def _escalation_cells(stats: ResponseStats | None, threshold: int) -> tuple[str, str]:
+    """Tips escalated and escalation SMS. Tips escalated is hidden when it or its complement (tips not escalated)
+    is a small count. Hidden for its complement, it lies in tips-threshold+1 .. tips-1 (and is at least the
+    threshold): when that leaves one value, every tip escalated reads "—" too, or "—" would give it back. The
+    SMS go with it: each escalated tip had at least one, so their count bounds the count withheld."""
     if stats is None:
-        return "0"
+        return "0", "0"
     part, rest = stats.tips_escalated, stats.tips - stats.tips_escalated
+    sms = suppress_count(stats.escalation_sms, threshold)
     if 0 < part < threshold:
-        return f"<{threshold}"
-    if 0 < rest < threshold:
-        return COMPLEMENT_MARK
-    return str(part)
+        return f"<{threshold}", sms
+    lone = len(range(max(threshold, stats.tips - threshold + 1), stats.tips)) == 1
+    if 0 < rest < threshold or (rest == 0 and part > 0 and lone):
+        return COMPLEMENT_MARK, COMPLEMENT_MARK
+    return str(part), sms
 
 
 def _response_table(cur: QuarterFigures, prior: QuarterFigures, threshold: int) -> Table:
@@ -75,8 +80,7 @@ def _response_table(cur: QuarterFigures, prior: QuarterFigures, threshold: int) 
     rows = []
     for urg in cur.urgencies:
         stats, before = cur.response.get(urg), prior.response.get(urg)
-        sms = suppress_count(stats.escalation_sms, threshold) if stats else "0"
-        rows.append([_pretty(urg), *_response_cells(stats, threshold), _escalated_cell(stats, threshold), sms,
+        rows.append([_pretty(urg), *_response_cells(stats, threshold), *_escalation_cells(stats, threshold),
                      *_response_cells(before, threshold)])
     notes = [f"Time from the tip to its first acknowledgement, for tips made in the quarter; shown when at least "
              f"{threshold} tips of that urgency were acknowledged. The 90th percentile is by nearest rank.",

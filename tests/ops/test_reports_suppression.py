@@ -11,7 +11,9 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
+from app.reports.figures import ResponseStats
 from app.reports.suppression import COMPLEMENT, PRIMARY, grid_from_rows, protect
+from app.reports.tables import _escalation_cells
 from tests.ops.conftest import District, add_tip, build_district, denver, html_tables, sign_in_as
 
 THRESHOLD = 5
@@ -200,3 +202,47 @@ def test_no_small_count_of_random_small_tables_can_be_worked_out(seed: int) -> N
     protect([cat, urg], THRESHOLD, links)
     for key, values in _possible_values([cat, urg], links, THRESHOLD).items():
         assert len(values) > 1, (rows, split, key, values)
+
+
+
+def _readings(threshold: int, tips: int) -> dict[tuple[str, str], set[tuple[int, int]]]:
+    """For a reader who knows the rules: every (tips escalated, tips not escalated) that shows as each pair of
+    cells (tips escalated, escalation SMS). The urgency's tip count is known when the urgency table shows it (0,
+    or the threshold and more), else only as 1 to threshold-1; each escalated tip had one SMS or more."""
+    readings: dict[tuple[str, str], set[tuple[int, int]]] = {}
+    for total in ([tips] if tips == 0 or tips >= threshold else range(1, threshold)):
+        for escalated in range(total + 1):
+            for sms in ([0] if escalated == 0 else range(escalated, 6 * threshold)):  # tips < 4 * threshold
+                stats = ResponseStats(acknowledged=0, median_s=None, p90_s=None, tips=total,
+                                      tips_escalated=escalated, escalation_sms=sms)
+                cells = _escalation_cells(stats, threshold)
+                readings.setdefault(cells, set()).add((escalated, total - escalated))
+    return readings
+
+
+@pytest.mark.parametrize("threshold", [3, 5, 10])
+def test_no_small_count_of_tips_escalated_or_not_can_be_worked_out(threshold: int) -> None:
+    for tips in range(3 * threshold + 2):
+        for cells, meanings in _readings(threshold, tips).items():
+            escalated, rest = {e for e, _ in meanings}, {r for _, r in meanings}
+            if any(0 < e < threshold for e in escalated):
+                assert len(escalated) > 1, (tips, cells, meanings)
+            if any(0 < r < threshold for r in rest):
+                assert len(rest) > 1, (tips, cells, meanings)
+
+
+def test_escalation_sms_do_not_give_back_the_tips_not_escalated(app: Flask) -> None:
+    """Six high tips, five of them escalated once: "tips escalated" is withheld (one was not escalated). Shown,
+    the five escalation SMS beside it would tell it back (at most five escalated, and at least five: one not)."""
+    d = build_district(app)
+    with app.app_context():
+        for i in range(6):
+            created = denver(2026, 4, 6 + i, 10)
+            add_tip(d.schools["MIDW"], created, urgency="high", acknowledged_at=created + timedelta(minutes=9),
+                    escalations=1 if i else 0)
+    page = sign_in_as(app, d.staff["admin"]).get("/console/reports/?quarter=2026Q2").get_data(as_text=True)
+    tables = html_tables(page)
+    (tips,) = [row[4] for row in tables["urgencies"][1:] if row[0] == "High"]
+    (high,) = [row for row in tables["response"][1:] if row[0] == "High"]
+    assert tips == "6" and high[3:5] == ["—", "—"], high
+    assert len({r for _, r in _readings(THRESHOLD, 6)[("—", "—")]}) > 1
