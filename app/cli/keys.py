@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from app.cli.schema import needs_schema
+from app.crypto.errors import DecryptionFailed
 from app.crypto.keyring import Keyring, KeyringUnavailable, write_keyring
 from app.crypto.keystore import (
     current_keyring,
@@ -100,19 +101,31 @@ def rotate_command(batch: int) -> None:
     total = db.session.scalar(select(func.count(Tip.id)).where(
         Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)) or 0
     done = 0
+    # A wrapped key that does not open (a damaged row) stays where it is; it must not stop the tips after it.
+    damaged: dict[int, str] = {}
     while True:
         tips = db.session.scalars(
-            select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)
+            select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active,
+                              Tip.id.notin_(sorted(damaged)))
             .order_by(Tip.id).limit(batch)
         ).all()
         if not tips:
             break
         for tip in tips:
-            db_rewrap_tip_key(tip, keyring)
+            try:
+                db_rewrap_tip_key(tip, keyring)
+            except DecryptionFailed:
+                damaged[tip.id] = f"{tip.ref} (KEK {tip.kek_version})"
+            else:
+                done += 1
         db.session.commit()
-        done += len(tips)
         click.echo(f"re-wrapped {done}/{total}")
     click.echo(f"done: {done} tips re-wrapped with KEK {keyring.active}; content was not re-encrypted")
+    if damaged:
+        raise click.ClickException(
+            f"{len(damaged)} tips could not be re-wrapped, their wrapped data key does not open under its KEK "
+            f"(a damaged or altered row): {', '.join(damaged.values())}. They stay on that KEK and cannot be "
+            "opened; restore them from a backup, or keep that KEK until they are shredded.")
 
 
 @keys_group.command("retire")

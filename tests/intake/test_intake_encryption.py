@@ -166,6 +166,33 @@ def test_interrupted_rotation_is_finished_by_running_it_again(intake_app, school
     assert set(load_keyring(path).keys) == {1, 2}
 
 
+
+def test_a_damaged_wrapped_key_does_not_stop_the_rotation_of_the_other_tips(intake_app, schools):
+    """One tip whose wrapped data key no longer opens (a damaged row) stopped rotation with a traceback at it,
+    run after run, so the tips after it were never re-wrapped and the old key could never be retired."""
+    client = intake_app.test_client()
+    texts = {}
+    for i in range(4):
+        text = f"Tip {i}: a fight is planned behind the gym."
+        texts[submit_ok(client, schools["kelly"], text)[0]] = text
+    damaged = sorted(texts)[1]
+    with intake_app.app_context():
+        tip = _tip(intake_app, damaged)
+        tip.wrapped_dek = tip.wrapped_dek[:-1] + bytes([tip.wrapped_dek[-1] ^ 1])
+        db.session.commit()
+    runner = intake_app.test_cli_runner()
+    result = runner.invoke(args=["keys", "rotate", "--batch", "1"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"{damaged} (KEK 1)" in result.output and "3 tips re-wrapped" in result.output
+    with intake_app.app_context():
+        forget_keyring(intake_app)
+        for ref, text in texts.items():
+            if ref != damaged:
+                tip = _tip(intake_app, ref)
+                assert tip.kek_version == 2 and open_tip_text(tip) == text
+        assert _tip(intake_app, damaged).kek_version == 1
+    assert runner.invoke(args=["keys", "retire", "1"]).exit_code != 0  # the damaged tip still names KEK 1
+
 def test_rotation_with_a_keyring_missing_a_used_key_refuses_and_writes_nothing(intake_app, schools):
     """The keyring restored from before the last rotation: rotating again must not try to re-wrap tips it cannot
     open (a traceback part-way) nor write a new key under a version number the database already knows."""
