@@ -88,6 +88,9 @@ def load_keyring(path: str | Path, env_value: str | None = None) -> Keyring:
         text = path.read_text()
     except OSError as exc:
         raise unreadable_keyring(path, exc) from None
+    except UnicodeDecodeError:
+        # Not text at all: a damaged file, or the encrypted backup copy put back without decrypting it.
+        raise KeyringUnavailable(f"the keyring at {path} is not a text file (an encrypted or damaged copy?)") from None
     return parse_keyring(text)
 
 

@@ -51,6 +51,19 @@ def test_malformed_keyring(make_intake_app, tmp_path, caplog):
     _refused(app, response, caplog, "keyring is unavailable")
 
 
+
+def test_keyring_that_is_not_text(make_intake_app, tmp_path, caplog):
+    """The keyring's encrypted backup copy put back without decrypting it (or a damaged file): not UTF-8, which
+    escaped as a UnicodeDecodeError (a 500, no OPERATOR line) instead of the refusal of any other bad keyring."""
+    bad = tmp_path / "keyring.json"
+    bad.write_bytes(b"\x85\x02\x0c\x03\xa7\x9f\xe4\x11" + bytes(range(128, 256)))
+    app = make_intake_app(KEYRING_PATH=str(bad))
+    response = _post(app)
+    _refused(app, response, caplog, "keyring is unavailable")
+    assert any("is not a text file" in str(getattr(r, "fields", {})) for r in caplog.records)
+    result = app.test_cli_runner().invoke(args=["keys", "status"])
+    assert result.exit_code == 1 and "is not a text file" in result.output and "Traceback" not in result.output
+
 def test_wrong_keyring_is_caught_by_the_key_check(intake_app, schools, caplog):
     client = intake_app.test_client()
     ref, code = submit_ok(client, schools["kelly"], TEXT)  # writes the KeyCheck of KEK 1
