@@ -265,9 +265,10 @@ def validate_production_safeguards(settings: dict[str, Any]) -> None:
     for name, unsafe in UNSAFE_IN_PRODUCTION.items():
         if name in settings and bool(settings[name]) is unsafe:
             raise ConfigError(f"{name}={settings[name]!r} is refused in production: it switches a protection off")
-    if int(settings["REPORT_SUPPRESSION_THRESHOLD"]) < 2:
-        raise ConfigError("REPORT_SUPPRESSION_THRESHOLD must be 2 or more in production: below it reports show "
-                          "counts of one, which can point at a reporter")
+    if int(settings["REPORT_SUPPRESSION_THRESHOLD"]) < 3:
+        # At 2 a hidden "<2" can only be 1: a count of one, which can point at a reporter, shown all the same.
+        raise ConfigError("REPORT_SUPPRESSION_THRESHOLD must be 3 or more in production: below it a hidden "
+                          "count can only be one, which can point at a reporter")
     for name in SECRET_FILES:
         if "change-me" in str(settings[name]):
             raise ConfigError(f"{name} is still the placeholder of tipline.env.example: make one with "

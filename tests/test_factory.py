@@ -155,6 +155,7 @@ def test_twilio_senders_in_e164_or_short_code_are_accepted(tmp_path, sender):
     ({"RATELIMIT_ENABLED": False}, "RATELIMIT_ENABLED"),
     ({"LOGIN_DISABLED": True}, "LOGIN_DISABLED"),
     ({"REPORT_SUPPRESSION_THRESHOLD": 1}, "REPORT_SUPPRESSION_THRESHOLD"),
+    ({"REPORT_SUPPRESSION_THRESHOLD": 2}, "REPORT_SUPPRESSION_THRESHOLD"),  # "<2" could only mean 1
     # The example environment file's placeholders are long enough to pass as secrets.
     ({"SECRET_KEY": "change-me-64-random-characters-from-python-secrets-token-urlsafe-48"}, "SECRET_KEY"),
     ({"RECEIPT_HMAC_KEY": "a" * 48}, "RECEIPT_HMAC_KEY"),  # the same as SECRET_KEY
