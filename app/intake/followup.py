@@ -118,6 +118,10 @@ def followup_reply() -> Response | tuple[str, int]:
         check_photos(checked, request.files)
     if checked.errors:
         return _case_page(tip, checked, status=422)
+    if not rs.db_hold_for_reply(tip):  # shredded by retention, or the visit ended, while the reply came in
+        rs.db_end(rs.FOLLOWUP)
+        db.session.commit()
+        return render_template("intake/followup_start.html", error=None, kept_message=_kept_message()), 200
     db_add_reporter_message(tip, str(checked.values["message"]), checked.photos)
     ref = tip.ref
     db.session.commit()

@@ -13,7 +13,7 @@ import secrets
 from datetime import timedelta
 
 from flask import session
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from app.crypto.envelope import open_sealed, seal
 from app.crypto.errors import DecryptionFailed
@@ -85,8 +85,37 @@ def db_followup_tip() -> Tip | None:
     if found is None:
         return None
     row, _token = found
+    tip = db.session.get(Tip, row.tip_id)
+    # After the query: set before it, the new expiry would be flushed at once, and on PostgreSQL wait there on
+    # a retention purge deleting this row, then match none (a 500). db_hold_for_reply checks the row first.
     row.expires_at = utcnow() + FOLLOWUP_IDLE
-    return db.session.get(Tip, row.tip_id)
+    return tip
+
+
+# FOR NO KEY UPDATE, as on a staff account: the reply's own rows (message, photos, audit event) may still refer to
+# the tip, while the retention purge's FOR UPDATE on the same row waits, or is waited for.
+TIP_ROW_LOCK = {"key_share": True}
+
+
+def db_hold_for_reply(tip: Tip) -> bool:
+    """Lock the tip's row for a reporter's reply and check that the case and this visit are still there.
+
+    On PostgreSQL the retention purge may be shredding this very tip: its data key gone, this session deleted. A
+    reply sealed under the key read before would be lost unread, after the reporter was told it was sent; with
+    the row locked first, either the purge waits and then finds the case reopened, or it has finished and the
+    reply is refused. (SQLite: the request already holds the write lock, and this only reads.) Nothing is
+    flushed before the lock: the session's new expiry would wait on the purge's lock and then match no row.
+    """
+    found = _row(FOLLOWUP)
+    with db.session.no_autoflush:
+        db.session.refresh(tip, with_for_update=TIP_ROW_LOCK)
+        still_there = found is not None and db.session.scalar(
+            select(ReporterSession.token_hash).where(ReporterSession.token_hash == found[0].token_hash)) is not None
+    if tip.shredded_at is None and still_there:
+        return True
+    if found is not None and not still_there:
+        db.session.expunge(found[0])  # deleted meanwhile (purge, or "leave" in another tab): nothing to write back
+    return False
 
 
 def db_end(purpose: str) -> None:
