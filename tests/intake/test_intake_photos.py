@@ -1,0 +1,88 @@
+"""Photos from reporters, end to end: what is refused says so, and what was typed is never lost with it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.test import EnvironBuilder
+
+from app.extensions import db
+from app.intake.photos import MAX_PHOTO_BYTES
+from app.models import Message, Tip
+from tests.intake.helpers import open_followup, submit_ok
+from tests.intake.test_intake_bad_input import assert_nothing_stored
+from tests.support.forms import csrf_token
+
+MB = 1024 * 1024
+
+
+def raw_multipart(fields: dict[str, str], files: list[tuple[str, int]]) -> tuple[bytes, str]:
+    """A multipart body built by hand (files of `size` bytes), cheaper than the test client's encoder."""
+    boundary = "tipline-test-boundary"
+    parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n".encode()
+             for name, value in fields.items()]
+    for filename, size in files:
+        parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"{filename}\"\r\n"
+                     "Content-Type: image/jpeg\r\n\r\n".encode() + b"\xff\xd8" + b"\0" * (size - 2) + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(("files", "lang", "message"), [
+    ([("IMG_0001.jpg", 40 * MB)], "en", "A photo is larger than 10 MB."),
+    ([("IMG_0001.jpg", 40 * MB)], "es", "Una foto pesa más de 10 MB."),
+    ([(f"IMG_000{i}.jpg", 9 * MB) for i in range(4)], "en", "You can add up to 3 photos."),
+])
+def test_photos_over_32_mb_in_all_bring_the_form_back_with_the_text(intake_app, schools, files, lang, message):
+    # Over MAX_CONTENT_LENGTH the app answered 413 without reading the form: "go back" to a no-store page,
+    # which comes back empty, and the description typed at night was lost.
+    client = intake_app.test_client()
+    text = "The boy in the blue hoodie showed a gun in the parking lot after school."
+    fields = {"csrf_token": csrf_token(client, f"/report?lang={lang}"), "school": str(schools["kelly"]),
+              "description": text, "contact": "ask for Sam"}
+    body, content_type = raw_multipart(fields, files)
+    response = client.post("/report", data=body, content_type=content_type)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in page and f"{text}</textarea>" in page and "ask for Sam" in page
+    assert_nothing_stored(intake_app)
+
+
+def test_a_reply_with_photos_over_32_mb_comes_back_with_the_message(intake_app, schools):
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    answer = "It was the bathroom by the gym, at lunch, two of them."
+    body, content_type = raw_multipart({"csrf_token": csrf_token(client, "/followup"), "message": answer},
+                                       [("a.jpg", 20 * MB), ("b.jpg", 20 * MB)])
+    response = client.post("/followup/reply", data=body, content_type=content_type)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "A photo is larger than 10 MB." in page and f"{answer}</textarea>" in page
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 0
+        assert db.session.scalar(select(func.count(Tip.id))) == 1
+
+
+def test_an_oversized_photo_is_not_kept_whole_in_memory(intake_app):
+    # Only as much as tells "over 10 MB" is kept of each file, and nothing of a fourth one.
+    body, content_type = raw_multipart({"description": "x"}, [("a.jpg", 30 * MB)] + [("b.jpg", 5 * MB)] * 4)
+    builder = EnvironBuilder(path="/report", method="POST", input_stream=io.BytesIO(body),
+                             content_type=content_type, content_length=len(body))
+    with intake_app.request_context(builder.get_environ()):
+        from flask import request
+
+        kept = [len(f.stream.getvalue()) for f in request.files.getlist("photos")]
+        assert request.form["description"] == "x"
+    assert kept == [MAX_PHOTO_BYTES + 1, 5 * MB, 5 * MB, 0, 0]
+
+
+def test_a_body_over_the_limit_of_a_form_with_photos_gets_the_calm_413(intake_app, schools):
+    client = intake_app.test_client()
+    body, content_type = raw_multipart({"csrf_token": csrf_token(client, "/report")}, [("huge.jpg", 70 * MB)])
+    response = client.post("/report", data=body, content_type=content_type)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413 and "too large" in page and "911" in page
+    assert_nothing_stored(intake_app)
+
