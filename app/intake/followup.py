@@ -19,7 +19,7 @@ from app.intake import bp
 from app.intake import reporter_sessions as rs
 from app.intake.submit import db_add_reporter_message
 from app.intake.throttle import intake_rate_limit, receipt_attempt_allowed
-from app.intake.validation import MAX_TEXT, Checked, check_photos, check_text
+from app.intake.validation import MAX_TEXT, Checked, ask_for_photos_again, check_photos, check_text
 from app.logs import log_event
 from app.models import Tip, TipStatus, utcnow
 from app.transactions import commit_before_rendering
@@ -116,6 +116,7 @@ def followup_reply() -> Response | tuple[str, int]:
         checked.errors["message"] = _("Write a message or add a photo.")
     if not checked.errors:
         check_photos(checked, request.files)
+    ask_for_photos_again(checked, request.files)
     if checked.errors:
         return _case_page(tip, checked, status=422)
     if not rs.db_hold_for_reply(tip):  # shredded by retention, or the visit ended, while the reply came in

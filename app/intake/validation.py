@@ -57,6 +57,14 @@ def check_photos(checked: Checked, files: MultiDict[str, FileStorage]) -> None:
             return
 
 
+def ask_for_photos_again(checked: Checked, files: MultiDict[str, FileStorage]) -> None:
+    """A form shown again cannot hold the files chosen (no browser lets a page fill a file input): said nothing,
+    the reporter fixes the text, sends, and the photos are lost."""
+    if checked.errors and "photos" not in checked.errors and any(f.filename for f in files.getlist("photos")):
+        checked.errors["photos"] = _("Photos are not kept when the form comes back: please choose your photos "
+                                     "again.")
+
+
 def photo_message(reason: str) -> str:
     accepted = _("Photos must be JPEG, PNG or WebP images of up to 10 MB each.")
     if reason == "too_big":
@@ -87,4 +95,5 @@ def check_report(form: ImmutableMultiDict[str, str], files: MultiDict[str, FileS
         checked.errors["contact"] = _("Contact details can be up to %(n)s characters.", n=f"{MAX_CONTACT:,}")
     checked.values["contact"] = contact
     check_photos(checked, files)
+    ask_for_photos_again(checked, files)
     return checked

@@ -11,7 +11,7 @@ from werkzeug.test import EnvironBuilder
 from app.extensions import db
 from app.intake.photos import MAX_PHOTO_BYTES
 from app.models import Message, Tip
-from tests.intake.helpers import open_followup, submit_ok
+from tests.intake.helpers import jpeg_bytes, open_followup, post_multipart, submit, submit_ok
 from tests.intake.test_intake_bad_input import assert_nothing_stored
 from tests.support.forms import csrf_token
 
@@ -86,3 +86,31 @@ def test_a_body_over_the_limit_of_a_form_with_photos_gets_the_calm_413(intake_ap
     assert response.status_code == 413 and "too large" in page and "911" in page
     assert_nothing_stored(intake_app)
 
+
+
+@pytest.mark.parametrize(("lang", "message"), [
+    ("en", "Photos are not kept when the form comes back: please choose your photos again."),
+    ("es", "Las fotos no se guardan cuando el formulario vuelve: elige tus fotos otra vez."),
+])
+def test_a_form_refused_for_its_text_asks_for_its_good_photos_again(intake_app, schools, lang, message):
+    # No browser lets a page fill a file input: the reporter who only fixes the text sends the tip without them.
+    client = intake_app.test_client()
+    token = csrf_token(client, f"/report?lang={lang}")
+    page = post_multipart(client, "/report", {"csrf_token": token, "school": str(schools["kelly"]),
+                                              "description": "a gun"}, [(jpeg_bytes(), "IMG_0001.jpg")])
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422 and message in text
+    without_photo = submit(client, schools["kelly"], "a gun").get_data(as_text=True)
+    assert message not in without_photo
+    assert_nothing_stored(intake_app)
+
+
+def test_a_reply_refused_for_its_text_asks_for_its_photos_again(intake_app, schools):
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                           "message": "x" * 10_001}, [(jpeg_bytes(), "gym.jpg")])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "10,000 characters or fewer" in page
+    assert "please choose your photos again" in page
