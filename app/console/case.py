@@ -46,6 +46,7 @@ class Entry:
     body: str
     author: str
     from_reporter: bool = False
+    photo_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -84,9 +85,15 @@ def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
         return content
     content.notes = [Entry(n.created_at, _open_text(tip, f"note:{n.id}", n.body_ct), names.get(n.staff_id, "?"))
                      for n in tip.notes]
+    # A photo sent with a reply is shown with that reply: among the report's, it would read as sent with the tip.
+    photos_of: dict[int, list[int]] = {}
+    for item in tip.attachments:
+        if item.message_id is not None:
+            photos_of.setdefault(item.message_id, []).append(item.id)
     content.messages = [
         Entry(m.created_at, _open_text(tip, f"message:{m.id}", m.body_ct),
-              "Reporter" if m.from_reporter else names.get(m.staff_id or 0, "Staff"), m.from_reporter)
+              "Reporter" if m.from_reporter else names.get(m.staff_id or 0, "Staff"), m.from_reporter,
+              photos_of.get(m.id, []))
         for m in tip.messages
     ]
     return content
@@ -126,7 +133,7 @@ def case(ref: str) -> str:
     )) if tip.incident_id is not None else []
     school = db.session.get(School, tip.school_id)
     forms = case_forms(tip)
-    attachments = list(tip.attachments)
+    attachments = [a for a in tip.attachments if a.message_id is None]  # the report's; a reply's go with it
     audit.record("tip.viewed", actor=staff, tip=tip, decrypted=content.problem is None)
     if tip.reporter_reply_unread:
         # Whoever opens the case has seen the reply: the queue's marker goes.
