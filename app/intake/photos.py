@@ -63,6 +63,9 @@ def clean_photo(data: bytes) -> CleanPhoto:
 
 
 def _reencode(image: Image.Image, fmt: str) -> bytes:
+    if image.mode.startswith("I;16"):
+        # A 16-bit grey PNG: converted directly, greys over 255 are clipped or wrapped (a white or black picture).
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
     if image.mode not in {"RGB", "RGBA", "L", "LA"}:
         has_alpha = image.mode in {"PA", "RGBa"} or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")

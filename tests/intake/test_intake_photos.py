@@ -114,3 +114,22 @@ def test_a_reply_refused_for_its_text_asks_for_its_photos_again(intake_app, scho
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "10,000 characters or fewer" in page
     assert "please choose your photos again" in page
+
+
+def test_a_sixteen_bit_grey_photo_keeps_its_greys():
+    # A 16-bit greyscale PNG (scanners, some phone apps) was converted by clipping: every grey above 255 of
+    # 65,535 became white, and staff got a blank white picture.
+    from PIL import Image
+
+    from app.intake.photos import clean_photo
+
+    image = Image.new("I;16", (64, 48), 8192)
+    image.paste(Image.new("I;16", (32, 48), 49152), (32, 0))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    with Image.open(io.BytesIO(out.getvalue())) as opened:
+        assert opened.mode == "I;16"
+    clean = clean_photo(out.getvalue())
+    with Image.open(io.BytesIO(clean.data)) as result:
+        grey = result.convert("L")
+        assert (grey.getpixel((0, 0)), grey.getpixel((63, 0))) == (32, 192)
