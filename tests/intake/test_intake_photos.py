@@ -133,3 +133,40 @@ def test_a_sixteen_bit_grey_photo_keeps_its_greys():
     with Image.open(io.BytesIO(clean.data)) as result:
         grey = result.convert("L")
         assert (grey.getpixel((0, 0)), grey.getpixel((63, 0))) == (32, 192)
+
+
+MEASURE = """
+import io, resource, sys
+from PIL import Image
+from app.intake.photos import clean_photo
+data = open(sys.argv[1], "rb").read()
+with Image.open(io.BytesIO(data)) as image:
+    image.load()  # one copy of the pixels: the high-water mark of memory is above it from here
+del image
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+clean_photo(data)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_cleaning_a_big_photo_holds_at_most_two_copies_of_its_pixels(tmp_path):
+    # Up to 60 megapixels are accepted: each copy of their pixels is 240 MB in Pillow (4 bytes a pixel). The
+    # transposed copy, the raw bytes and the image rebuilt from them held almost four at once (850 MB a photo
+    # in each web process or thread); the fresh image needs two.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    width, height = 6000, 5000
+    exif = Image.Exif()
+    exif[0x0112] = 6  # to be turned upright: the transposition is one of the copies
+    Image.new("RGB", (width, height), (120, 130, 140)).save(tmp_path / "big.jpg", "JPEG", exif=exif)
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path / "big.jpg")], cwd=root,
+                            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=120, check=True)
+    # Above one copy already made: about one more copy now, nearly three before.
+    grown = int(result.stdout.strip()) * 1024  # ru_maxrss is in kilobytes on Linux
+    assert grown < 1.7 * (width * height * 4), grown
