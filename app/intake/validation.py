@@ -13,6 +13,7 @@ from app.small_ints import parse_small_int
 MIN_TEXT = 10
 MAX_TEXT = 10_000
 MAX_CONTACT = 1_000
+MAX_NAME_SHOWN = 80  # of a refused file's name, in the message
 HAPPENING_NOW = {"yes": True, "no": False, "unsure": None}
 
 
@@ -52,17 +53,25 @@ def check_photos(checked: Checked, files: MultiDict[str, FileStorage]) -> None:
         try:
             checked.photos.append(clean_photo(data))
         except PhotoRejected as exc:
-            checked.errors["photos"] = photo_message(exc.reason)
+            # Named (shown back to the reporter only, never stored or logged): among three, which one? The
+            # others are not kept either, and the form cannot keep them.
+            message = photo_message(exc.reason)
+            if len(uploads) > 1:
+                message += " " + photos_again_message()
+            checked.errors["photos"] = f"{str(upload.filename)[:MAX_NAME_SHOWN]}: {message}"
             checked.photos.clear()
             return
+
+
+def photos_again_message() -> str:
+    return _("Photos are not kept when the form comes back: please choose your photos again.")
 
 
 def ask_for_photos_again(checked: Checked, files: MultiDict[str, FileStorage]) -> None:
     """A form shown again cannot hold the files chosen (no browser lets a page fill a file input): said nothing,
     the reporter fixes the text, sends, and the photos are lost."""
     if checked.errors and "photos" not in checked.errors and any(f.filename for f in files.getlist("photos")):
-        checked.errors["photos"] = _("Photos are not kept when the form comes back: please choose your photos "
-                                     "again.")
+        checked.errors["photos"] = photos_again_message()
 
 
 def photo_message(reason: str) -> str:

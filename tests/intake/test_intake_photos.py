@@ -170,3 +170,22 @@ def test_cleaning_a_big_photo_holds_at_most_two_copies_of_its_pixels(tmp_path):
     # Above one copy already made: about one more copy now, nearly three before.
     grown = int(result.stdout.strip()) * 1024  # ru_maxrss is in kilobytes on Linux
     assert grown < 1.7 * (width * height * 4), grown
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "notes.pdf: A file is not a photo we can accept."),
+    ("es", "notes.pdf: Un archivo no es una foto que podamos aceptar."),
+])
+def test_a_refused_file_among_several_is_named_and_the_others_asked_for_again(intake_app, schools, lang, words):
+    # "A file is not a photo we can accept" among three chosen: which one? And the two good ones were dropped too.
+    client = intake_app.test_client()
+    token = csrf_token(client, f"/report?lang={lang}")
+    text = "He wrote the threat on the bathroom wall, photos attached."
+    response = post_multipart(client, "/report", {"csrf_token": token, "school": str(schools["kelly"]),
+                                                  "description": text},
+                              [(jpeg_bytes(), "wall.jpg"), (b"%PDF-1.4 a document", "notes.pdf")])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and words in page and f"{text}</textarea>" in page
+    again = {"en": "please choose your photos again", "es": "elige tus fotos otra vez"}[lang]
+    assert again in page
+    assert_nothing_stored(intake_app)
