@@ -12,6 +12,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from app import audit
+from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
 from app.crypto.errors import DecryptionFailed
 from app.crypto.keyring import Keyring, KeyringUnavailable, write_keyring
@@ -102,7 +104,7 @@ def rotate_command(batch: int) -> None:
         Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)) or 0
     done = 0
     # A wrapped key that does not open (a damaged row) stays where it is; it must not stop the tips after it.
-    damaged: dict[int, str] = {}
+    damaged: dict[int, tuple[str, int | None]] = {}  # tip id -> (reference, KEK version)
     while True:
         tips = db.session.scalars(
             select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active,
@@ -115,16 +117,21 @@ def rotate_command(batch: int) -> None:
             try:
                 db_rewrap_tip_key(tip, keyring)
             except DecryptionFailed:
-                damaged[tip.id] = f"{tip.ref} (KEK {tip.kek_version})"
+                damaged[tip.id] = (tip.ref, tip.kek_version)
             else:
                 done += 1
         db.session.commit()
         click.echo(f"re-wrapped {done}/{total}")
     click.echo(f"done: {done} tips re-wrapped with KEK {keyring.active}; content was not re-encrypted")
+    # On the record like any change to who can read what: which key wraps the tips now, and by whose hand.
+    audit.record("keys.rotated", actor_label=operator_label(), active=keyring.active, rewrapped=done,
+                 not_rewrapped_refs=[ref for ref, _version in damaged.values()])
+    db.session.commit()
     if damaged:
+        named = ", ".join(f"{ref} (KEK {version})" for ref, version in damaged.values())
         raise click.ClickException(
             f"{len(damaged)} tips could not be re-wrapped, their wrapped data key does not open under its KEK "
-            f"(a damaged or altered row): {', '.join(damaged.values())}. They stay on that KEK and cannot be "
+            f"(a damaged or altered row): {named}. They stay on that KEK and cannot be "
             "opened; restore them from a backup, or keep that KEK until they are shredded.")
 
 
@@ -146,6 +153,8 @@ def retire_command(version: int) -> None:
         raise click.ClickException(f"{still} tips still use KEK {version}; run `flask keys rotate` to finish")
     write_keyring(path, keyring.without({version}))
     forget_keyring(app)
+    audit.record("keys.retired", actor_label=operator_label(), version=version)
+    db.session.commit()
     click.echo(f"KEK {version} retired; keep an offline backup of the keyring until your backups expire")
 
 

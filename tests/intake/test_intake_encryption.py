@@ -19,7 +19,7 @@ from app.crypto.keyring import load_keyring, new_keyring
 from app.crypto.keystore import forget_keyring
 from app.crypto.service import open_for_tip, open_tip_assessment, open_tip_contact, open_tip_text, seal_for_tip
 from app.extensions import db
-from app.models import Attachment, Tip
+from app.models import Attachment, AuditEvent, Tip
 from tests.conftest import PG_URL, on_postgres
 from tests.intake.helpers import jpeg_bytes, submit_ok
 
@@ -165,6 +165,34 @@ def test_interrupted_rotation_is_finished_by_running_it_again(intake_app, school
         assert {t.kek_version for t in db.session.scalars(select(Tip))} == {2}
     assert set(load_keyring(path).keys) == {1, 2}
 
+
+
+def test_rotation_and_retirement_are_on_the_audit_record_by_operator(intake_app, schools, monkeypatch):
+    """A change of the key that wraps every tip is a change of who can read them: the record says when and by
+    whom (`flask keys` wrote nothing on it before), with the tips that could not be re-wrapped by reference."""
+    client = intake_app.test_client()
+    refs = [submit_ok(client, schools["kelly"], f"Tip {i}: he said he would bring a knife tomorrow.")[0]
+            for i in range(3)]
+    with intake_app.app_context():
+        tip = _tip(intake_app, refs[0])
+        tip.wrapped_dek = tip.wrapped_dek[:-1] + bytes([tip.wrapped_dek[-1] ^ 1])
+        db.session.commit()
+    monkeypatch.setenv("SUDO_USER", "opsdesk")
+    runner = intake_app.test_cli_runner()
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 1  # one damaged tip, named
+    with intake_app.app_context():
+        _tip(intake_app, refs[0]).wrapped_dek = None  # the damaged tip shredded: nothing needs KEK 1 any more
+        db.session.commit()
+    assert runner.invoke(args=["keys", "retire", "1"]).exit_code == 0
+    with intake_app.app_context():
+        events = {e.action: e for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action.in_(["keys.rotated", "keys.retired"])))}
+        assert set(events) == {"keys.rotated", "keys.retired"}
+        rotated = json.loads(events["keys.rotated"].detail)
+        assert events["keys.rotated"].actor_label == "cli:opsdesk"
+        assert rotated == {"active": 2, "rewrapped": 2, "not_rewrapped_refs": [refs[0]]}
+        assert events["keys.retired"].actor_label == "cli:opsdesk"
+        assert json.loads(events["keys.retired"].detail) == {"version": 1}
 
 
 def test_a_damaged_wrapped_key_does_not_stop_the_rotation_of_the_other_tips(intake_app, schools):
