@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, delete, event, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, event, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,15 @@ def _expired(cutoff: datetime) -> ColumnElement[bool]:
                               Tip.assessment_ct.isnot(None), Tip.shredded_at.is_(None))
     return (Tip.status == TipStatus.CLOSED.value) & Tip.closed_at.isnot(None) & (Tip.closed_at < cutoff) \
         & still_holds_content
+
+
+def count_unclosed_past_retention(now: datetime | None = None) -> int:
+    """Cases not closed that nothing has changed for longer than the retention period. Only closing starts the
+    clock, so these are kept for ever (a case left at "resolved", say): the purge names how many, for someone
+    to close them."""
+    return db.session.scalar(select(func.count(Tip.id)).where(
+        Tip.status != TipStatus.CLOSED.value, Tip.shredded_at.is_(None),
+        Tip.updated_at < retention_cutoff(now))) or 0
 
 
 def db_shred_tips(tips: list[Tip], now: datetime) -> None:

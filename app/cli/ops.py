@@ -13,7 +13,13 @@ from flask.cli import with_appcontext
 from app.backup import BackupError, NotSQLite, create_backup, pg_dump_instructions, plan_prune, verify_backup
 from app.cli.schema import needs_schema
 from app.extensions import db
-from app.retention import DEFAULT_BATCH, PurgeResult, db_purge_expired_tips, purge_expired_tips
+from app.retention import (
+    DEFAULT_BATCH,
+    PurgeResult,
+    count_unclosed_past_retention,
+    db_purge_expired_tips,
+    purge_expired_tips,
+)
 
 
 @click.group("tips")
@@ -36,6 +42,7 @@ def purge_command(dry_run: bool, batch: int) -> None:
         for ref in result.refs:
             click.echo(ref)
         click.echo(f"{result.count} closed tips are older than {days} days and would be shredded (dry run).")
+        _mention_unclosed(days)
         return
 
     def progress(step: PurgeResult) -> None:
@@ -43,6 +50,14 @@ def purge_command(dry_run: bool, batch: int) -> None:
 
     total = purge_expired_tips(batch=batch, progress=progress)
     click.echo(f"{total.count} closed tips older than {days} days shredded.")
+    _mention_unclosed(days)
+
+
+def _mention_unclosed(days: int) -> None:
+    kept = count_unclosed_past_retention()
+    if kept:
+        click.echo(f"{kept} cases not closed have not changed in more than {days} days: they are kept, however old, "
+                   "until someone closes them in the console (only closing starts the retention period).")
 
 
 @click.group("backup")

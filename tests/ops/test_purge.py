@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select, text, update
 
 from app.backup import create_backup
 from app.crypto.errors import TipShredded
@@ -118,6 +118,27 @@ def test_dry_run_lists_and_changes_nothing(app: Flask, aged: dict[str, str]) -> 
     with app.app_context():
         assert _tip(aged["old_closed"]).wrapped_dek is not None
         assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "tips.purged")) is None
+
+
+def test_purge_names_cases_kept_because_nobody_closed_them(app: Flask, aged: dict[str, str]) -> None:
+    """Only closing starts the retention clock: a case left open or "resolved" for years is never shredded. The
+    purge says how many such cases there are, so that someone closes them, rather than keeping them unseen."""
+    with app.app_context():
+        _tip(aged["old_open"]).status = "resolved"
+        db.session.commit()
+        # After the commit: the row's own onupdate would set it to now.
+        db.session.execute(update(Tip).where(Tip.ref == aged["old_open"]).values(
+            updated_at=utcnow() - timedelta(days=400)))
+        db.session.commit()
+    for args in (["tips", "purge", "--dry-run"], ["tips", "purge"]):
+        result = app.test_cli_runner().invoke(args=args)
+        assert result.exit_code == 0, result.output
+        assert "1 cases not closed have not changed in more than 365 days" in result.output
+    with app.app_context():
+        assert _tip(aged["old_open"]).wrapped_dek is not None  # named, not shredded
+        _tip(aged["old_open"]).status = "closed"  # closed today: its retention starts now
+        db.session.commit()
+    assert "cases not closed" not in app.test_cli_runner().invoke(args=["tips", "purge"]).output
 
 
 def test_purge_command_works_in_batches(app: Flask, district: District) -> None:
