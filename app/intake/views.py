@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
@@ -46,12 +47,14 @@ _PAGE_OF_POST_ONLY = {"intake.followup_reply": "intake.followup"}
 
 
 def _language_switch_path() -> str:
+    # Quoted: the path of an unknown address is the visitor's own text, and "/\\evil.example" (or a tab after
+    # the first slash) is read by browsers as another host, so the genuine 404 page would link to a copy of it.
     rule = request.url_rule
     if rule is None or "GET" in (rule.methods or ()):
-        return request.path
+        return quote(request.path)
     try:
         current_app.url_map.bind("").match(request.path, method="GET")
-        return request.path
+        return quote(request.path)
     except HTTPException:
         return url_for(_PAGE_OF_POST_ONLY.get(str(request.endpoint), "intake.home"))
 
