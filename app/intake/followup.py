@@ -133,7 +133,7 @@ def followup_reply() -> Response | tuple[str, int]:
 
 @bp.post("/followup/leave")
 def followup_leave() -> Response:
-    rs.db_end(rs.FOLLOWUP)
+    rs.db_leave()
     db.session.commit()
     flash(_("You have left your report. Nothing about it stays in this browser."))
     return redirect(url_for("intake.home"), code=303)

@@ -122,3 +122,13 @@ def db_end(purpose: str) -> None:
     token = session.pop(_COOKIE_KEYS[purpose], None)
     if isinstance(token, str):
         db.session.execute(delete(ReporterSession).where(ReporterSession.token_hash == _hash(token)))
+
+
+def db_leave() -> None:
+    """End the follow-up visit ("Leave"), and the receipt of the same report if it is still waiting to be saved:
+    its code was just typed to open the report, and the next person at a shared computer must not get it back
+    from the receipt page. Another report's receipt stays: its code may not be saved anywhere yet."""
+    visit, receipt = _row(FOLLOWUP), _row(RECEIPT)
+    if visit is not None and receipt is not None and visit[0].tip_id == receipt[0].tip_id:
+        db_end(RECEIPT)
+    db_end(FOLLOWUP)

@@ -7,6 +7,9 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from tests.intake.helpers import open_followup, submit_ok
+from tests.support.forms import csrf_token
+
 PUBLIC = "https://tips.example-district.org/"
 
 
@@ -28,3 +31,31 @@ def test_the_language_link_of_a_page_not_found_stays_on_this_site(intake_app, pa
     assert links, response.get_data(as_text=True)[:1500]
     for href in links:
         assert as_a_browser_resolves(href) == urlsplit(PUBLIC).netloc, href
+
+
+def test_leave_ends_the_receipt_of_the_report_left_too(intake_app, schools):
+    """A reporter who opens the report with its code before ticking "I have saved my receipt code", then presses
+    Leave, is told nothing stays in this browser: the next person at the computer must not get the code back."""
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    assert ref in open_followup(client, code).get_data(as_text=True)
+    left = client.post("/followup/leave", data={"csrf_token": csrf_token(client, "/followup")},
+                       follow_redirects=True)
+    assert "Nothing about it stays in this browser" in left.get_data(as_text=True)
+    assert "You have not confirmed that you saved your receipt code" not in left.get_data(as_text=True)
+    receipt = client.get("/receipt")
+    assert receipt.status_code == 404
+    assert code not in receipt.get_data(as_text=True) and ref not in receipt.get_data(as_text=True)
+    assert ref not in client.get("/followup").get_data(as_text=True)
+
+
+def test_leave_keeps_the_unsaved_receipt_of_another_report(intake_app, schools):
+    """Leaving one report does not throw away the only showing of another report's code not saved yet."""
+    client = intake_app.test_client()
+    _old_ref, old_code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    client.post("/receipt", data={"csrf_token": csrf_token(client, "/receipt"), "saved": "yes"})
+    new_ref, new_code = submit_ok(client, schools["mills"], "A fight is planned after school on Friday.")
+    open_followup(client, old_code)
+    client.post("/followup/leave", data={"csrf_token": csrf_token(client, "/followup")})
+    receipt = client.get("/receipt").get_data(as_text=True)
+    assert new_code in receipt and new_ref in receipt
