@@ -77,7 +77,8 @@ def followup() -> str | tuple[str, int]:
             return _not_found()
         commit_before_rendering()
         return render_template("intake/followup_start.html", error=None)
-    return _case_page(tip)
+    kept = rs.db_take_kept_message()
+    return _case_page(tip, Checked(values={"message": kept}) if kept else None)
 
 
 @bp.post("/followup")
@@ -91,12 +92,13 @@ def followup_open() -> Response | tuple[str, int]:
     if tip is None:
         return _not_found(kept)
     rs.db_end(rs.FOLLOWUP)
-    rs.db_start(rs.FOLLOWUP, tip)
+    # A kept reply rides in the new visit's row, not in this answer: a page answering this POST would leave the
+    # receipt code in the browser's history, and "back" then "send again" would reopen the report after Leave.
+    rs.db_start(rs.FOLLOWUP, tip, kept_message=kept)
     db.session.commit()
     if kept:
         # Back in the reply form, not sent: the reporter checks it and adds the photos again.
         flash(_("Your message is not sent yet. Check it, add any photos again, and press Send."))
-        return _case_page(tip, Checked(values={"message": kept}))
     return redirect(url_for("intake.followup"), code=303)
 
 

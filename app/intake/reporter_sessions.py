@@ -27,6 +27,7 @@ RECEIPT_TTL = timedelta(minutes=30)
 FOLLOWUP_IDLE = timedelta(minutes=15)
 _COOKIE_KEYS = {RECEIPT: "r", FOLLOWUP: "f"}
 _AD = b"tipline/v1|receipt-session"
+_KEPT_AD = b"tipline/v1|kept-reply"
 
 
 def _hash(token: str) -> str:
@@ -37,13 +38,16 @@ def _seal_key(token: str) -> bytes:
     return hmac.new(token.encode(), b"tipline receipt seal", hashlib.sha256).digest()
 
 
-def db_start(purpose: str, tip: Tip, receipt_code: str | None = None) -> None:
-    """Open a server-side session for this tip and put only its random token in the cookie."""
+def db_start(purpose: str, tip: Tip, receipt_code: str | None = None, kept_message: str = "") -> None:
+    """Open a server-side session for this tip and put only its random token in the cookie. A follow-up visit
+    may carry a reply kept from an ended one, sealed like a receipt code, until the next page shows it."""
     now = utcnow()
     db.session.execute(delete(ReporterSession).where(ReporterSession.expires_at < now))
     token = secrets.token_urlsafe(32)
     ttl = RECEIPT_TTL if purpose == RECEIPT else FOLLOWUP_IDLE
     sealed = seal(_seal_key(token), _AD, receipt_code.encode()) if receipt_code else None
+    if kept_message:
+        sealed = seal(_seal_key(token), _KEPT_AD, kept_message.encode())
     db.session.add(ReporterSession(token_hash=_hash(token), purpose=purpose, tip_id=tip.id,
                                    expires_at=now + ttl, sealed=sealed))
     session[_COOKIE_KEYS[purpose]] = token
@@ -77,6 +81,23 @@ def db_pending_receipt() -> tuple[Tip, str] | None:
         return None
     tip = db.session.get(Tip, row.tip_id)
     return (tip, code) if tip is not None else None
+
+
+def db_take_kept_message() -> str:
+    """The reply kept from an ended visit and carried by this one (db_start), once; "" when there is none."""
+    found = _row(FOLLOWUP)
+    if found is None:
+        return ""
+    row, token = found
+    sealed = row.sealed
+    if sealed is None:
+        return ""
+    try:
+        kept = open_sealed(_seal_key(token), _KEPT_AD, sealed).decode()
+    except DecryptionFailed:
+        kept = ""
+    row.sealed = None
+    return kept
 
 
 def db_followup_tip() -> Tip | None:

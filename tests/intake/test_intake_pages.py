@@ -179,7 +179,7 @@ def test_a_reply_sent_after_the_session_ended_is_kept_until_the_code_is_entered_
     assert "could not open a report" in wrong.get_data(as_text=True)
     assert "he said Friday." in wrong.get_data(as_text=True)
     opened = client.post("/followup", data={"code": code, "message": answer,
-                                            "csrf_token": csrf_token(client, "/followup")})
+                                            "csrf_token": csrf_token(client, "/followup")}, follow_redirects=True)
     page = opened.get_data(as_text=True)
     assert opened.status_code == 200 and ref in page and "he said Friday.</textarea>" in page
     assert "not sent yet" in page

@@ -59,3 +59,35 @@ def test_leave_keeps_the_unsaved_receipt_of_another_report(intake_app, schools):
     client.post("/followup/leave", data={"csrf_token": csrf_token(client, "/followup")})
     receipt = client.get("/receipt").get_data(as_text=True)
     assert new_code in receipt and new_ref in receipt
+
+
+def test_entering_the_code_again_with_a_kept_reply_leaves_no_post_in_the_history(intake_app, schools):
+    """The code typed again after a visit ended, with the reply kept beside it, opens the report by a redirect:
+    answered with a page, the POST holding the code stayed in the browser's history, and after Leave the next
+    person pressing Back and "send again" had the report, its conversation and its reply form."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import ReporterSession, utcnow
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    with intake_app.app_context():  # the reporter took more than 15 minutes to write the answer
+        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    answer = "His name is on the list in his locker & he said Friday."
+    opened = client.post("/followup", data={"code": code, "message": answer,
+                                            "csrf_token": csrf_token(client, "/followup")})
+    assert opened.status_code == 303 and opened.headers["Location"] == "/followup"
+    assert code not in opened.get_data(as_text=True) and ref not in opened.get_data(as_text=True)
+    with intake_app.app_context():  # sealed in the visit's row, under the reporter's token: not readable here
+        sealed = db.session.scalar(select(ReporterSession.sealed).where(ReporterSession.purpose == "followup"))
+        assert sealed is not None and b"locker" not in sealed
+    page = client.get("/followup").get_data(as_text=True)
+    assert ref in page and "he said Friday.</textarea>" in page and "not sent yet" in page
+    again = client.get("/followup").get_data(as_text=True)  # shown once: a reload is the plain report page
+    assert ref in again and "he said Friday." not in again
