@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -137,6 +137,9 @@ def followup_reply() -> Response | tuple[str, int]:
 def followup_leave() -> Response:
     rs.db_leave()
     db.session.commit()
+    # A new CSRF token: a form of this visit sent again from the browser's history (Back, then "send again" on a
+    # refused reply) is then "expired", instead of showing the next person at the computer what the reporter wrote.
+    session.pop("csrf_token", None)
     flash(_("You have left your report. Nothing about it stays in this browser."))
     return redirect(url_for("intake.home"), code=303)
 

@@ -91,3 +91,25 @@ def test_entering_the_code_again_with_a_kept_reply_leaves_no_post_in_the_history
     assert ref in page and "he said Friday.</textarea>" in page and "not sent yet" in page
     again = client.get("/followup").get_data(as_text=True)  # shown once: a reload is the plain report page
     assert ref in again and "he said Friday." not in again
+
+
+def test_after_leave_sending_a_refused_reply_again_from_the_history_shows_nothing(intake_app, schools):
+    """A reply refused with its form shown again (here a file that is not a photo) leaves its POST in the browser's
+    history. After Leave, Back and "send again" by the next person at the computer must not show the reply's
+    text (it came back in the "not sent yet" box as if the visit had only timed out)."""
+    from tests.intake.helpers import post_multipart
+
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    client.post("/receipt", data={"csrf_token": csrf_token(client, "/receipt"), "saved": "yes"})
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    refused_reply = {"csrf_token": token, "message": "It is Sam Carter, locker 214."}
+    refused = post_multipart(client, "/followup/reply", refused_reply, [(b"not a photo", "x.jpg")])
+    assert refused.status_code == 422
+    sent = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "It is Sam Carter."}, None)
+    assert sent.status_code == 303
+    client.post("/followup/leave", data={"csrf_token": token})
+    replayed = post_multipart(client, "/followup/reply", refused_reply, [(b"not a photo", "x.jpg")])
+    assert "Sam Carter" not in replayed.get_data(as_text=True)
+    assert open_followup(client, code).status_code == 200  # the reporter can come back as before
