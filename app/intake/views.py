@@ -137,6 +137,10 @@ def report_submit() -> Response | tuple[str, int]:
     assessment = assess(new.text, new.happening_now)
     tip, code = db_store_tip(new, assessment)
     rs.db_start(rs.RECEIPT, tip, receipt_code=code)
+    # A new CSRF token: the forms that led here (the language button, a refused report) stay in the browser's
+    # history with the whole report; sent again from there (Back, "send again") they are now expired forms, which
+    # neither show the report to the next person at the computer nor store it a second time.
+    session.pop("csrf_token", None)
     facts: dict[str, Any] = {"tip": tip.ref, "school_id": tip.school_id, "urgency": tip.urgency,
                              "photos": len(new.photos)}
     db.session.commit()

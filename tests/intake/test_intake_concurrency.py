@@ -42,6 +42,8 @@ def _reporter(base: str, school: int, index: int, results: list[tuple[str, str]]
             code, ref = CODE.search(page), REF.search(page)
             assert code and ref
             results.append((html.unescape(ref.group(1)), html.unescape(code.group(1))))
+            token = csrf_token_in(page)  # a stored report renews the CSRF token: the next form is the receipt's
+            assert token
     except Exception as exc:  # collected and asserted by the test
         errors.append(f"reporter {index}: {type(exc).__name__}: {exc}")
 

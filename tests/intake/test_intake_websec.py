@@ -113,3 +113,33 @@ def test_after_leave_sending_a_refused_reply_again_from_the_history_shows_nothin
     replayed = post_multipart(client, "/followup/reply", refused_reply, [(b"not a photo", "x.jpg")])
     assert "Sam Carter" not in replayed.get_data(as_text=True)
     assert open_followup(client, code).status_code == 200  # the reporter can come back as before
+
+
+def test_once_a_report_is_sent_its_forms_sent_again_from_the_history_show_and_store_nothing(intake_app, schools):
+    """The report form's language button and a refused report leave POSTs holding the whole report in the
+    browser's history. Once the report is stored, Back and "send again" by the next person at a shared computer
+    showed its text and contact details again, or stored it a second time and showed them its receipt code."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Tip
+    from tests.intake.helpers import submit
+
+    client = intake_app.test_client()
+    typed = {"csrf_token": csrf_token(client, "/report"), "school": str(schools["mills"]),
+             "description": "Mi hermano dice que un chico trae una pistola.", "contact": "Ana, 307-555-0142"}
+    switched = client.post("/report/language?lang=es", data=typed)
+    assert "trae una pistola" in switched.get_data(as_text=True)
+    too_short = client.post("/report", data={**typed, "description": "pistola"})
+    assert too_short.status_code == 422
+    assert submit(client, schools["mills"], typed["description"], contact=typed["contact"]).status_code == 303
+    client.post("/receipt", data={"csrf_token": csrf_token(client, "/receipt"), "saved": "yes"})
+
+    for path, data in (("/report/language?lang=es", typed), ("/report", {**typed, "description": "pistola"}),
+                       ("/report", typed)):
+        replayed = client.post(path, data=data)
+        page = replayed.get_data(as_text=True)
+        assert "pistola" not in page and "307-555-0142" not in page, path
+        assert replayed.status_code == 400, path
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 1
