@@ -1,0 +1,160 @@
+"""Every migration, down and up again, on a database holding a live district's rows: nothing is lost or changed
+but what the step itself removes, the schema after each step is the one a fresh upgrade makes (a SQLite batch
+rebuild keeps its foreign keys, indexes and defaults), and the audit record still verifies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from app import audit
+from app.backup import MIGRATIONS_DIR, migration_head
+from app.crypto.receipts import db_record_receipt_key
+from app.crypto.service import db_add_sealed, open_for_tip
+from app.demo_data import seed_demo
+from app.extensions import db
+from app.intake.submit import db_add_reporter_message
+from app.models import Alert, AlertStatus, Note, ReporterSession, SignInFailure, Staff, Tip, WorkerLease, utcnow
+from tests.support.tips import make_tip
+
+# What a downgrade step may drop, by the revision it goes down from: the columns and tables that step removes.
+# A new migration adds its entry here (an empty set when its downgrade drops nothing).
+DROPPED_BY = {
+    "7c2e4a9d1b30": {("alert", "send_failures")},
+    "5e8a1c3f9b27": {("signin_failure", None)},
+    "b7d41c2e9a05": {("receipt_key_check", None)},
+}
+
+
+def _revisions() -> list[tuple[str, str]]:
+    """(revision, its predecessor), from the oldest to the head; the first one's predecessor is "base"."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(config)
+    steps = [(rev.revision, rev.down_revision or "base") for rev in script.walk_revisions()]
+    steps.reverse()
+    assert steps[-1][0] == migration_head()
+    return steps  # type: ignore[return-value]
+
+
+def _schema(conn: Connection) -> dict[str, Any]:
+    inspector = inspect(conn)
+    tables: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        if table == "alembic_version":
+            continue
+        tables[table] = {
+            "columns": [(c["name"], str(c["type"]), c["nullable"], _default(c["default"]))
+                        for c in inspector.get_columns(table)],
+            "pk": sorted(inspector.get_pk_constraint(table)["constrained_columns"]),
+            "fks": sorted((tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]),
+                           (fk.get("options") or {}).get("ondelete")) for fk in inspector.get_foreign_keys(table)),
+            "indexes": sorted((ix["name"], tuple(str(c) for c in ix["column_names"]), bool(ix["unique"]))
+                              for ix in inspector.get_indexes(table)),
+            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+        }
+    return tables
+
+
+def _default(value: str | None) -> str | None:
+    return None if value is None else value.strip("'()").split("::")[0].strip("'")
+
+
+def _rows(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    inspector = inspect(conn)
+    rows = {}
+    for table in inspector.get_table_names():
+        if table == "alembic_version":
+            continue
+        key = ", ".join(inspector.get_pk_constraint(table)["constrained_columns"])
+        rows[table] = [dict(r._mapping) for r in conn.execute(text(f'SELECT * FROM "{table}" ORDER BY {key}'))]
+    return rows
+
+
+def _without(rows: dict[str, list[dict[str, Any]]], dropped: set[tuple[str, str | None]]) -> dict[str, Any]:
+    kept = {}
+    for table, table_rows in rows.items():
+        if (table, None) in dropped:
+            continue
+        columns = {c for t, c in dropped if t == table}
+        kept[table] = [{k: v for k, v in row.items() if k not in columns} for row in table_rows]
+    return kept
+
+
+def _live_district(app: Flask) -> None:
+    """Rows of every kind a district has after some weeks: sealed tips with photos, replies and notes, alerts
+    in every status, reporter sessions, audit events, staff sign-in failures, the receipt key check."""
+    with app.app_context():
+        seed_demo()
+        staff = db.session.query(Staff).order_by(Staff.id).all()
+        tips = [make_tip(1 + i % 3, f"tip number {i}: a fight planned behind the gym", contact="555-0100",
+                         photo=b"\x89PNG fake photo %d" % i, plan_alerts=True) for i in range(4)]
+        for tip in tips:
+            db_add_reporter_message(tip, "they said it is friday", [])
+            note = Note(tip_id=tip.id, staff_id=staff[0].id)
+            db_add_sealed(tip, note, "note", b"called the parents")
+            db.session.add(ReporterSession(token_hash=f"{tip.id:064d}", purpose="followup", tip_id=tip.id,
+                                           expires_at=utcnow() + timedelta(hours=1), sealed=b"sealed-bytes"))
+            audit.record("tip.opened", actor=staff[0], tip=tip)
+        tips[3].status, tips[3].closed_at, tips[3].outcome = "closed", utcnow(), "resolved"
+        for n, status in enumerate(AlertStatus):
+            db.session.add(Alert(tip_id=tips[n % 4].id, staff_id=staff[n % len(staff)].id, chain_position=n,
+                                 repeat=n % 2, kind="escalation", status=status.value, attempts=n,
+                                 send_failures=n, twilio_sid=f"SM{n:032d}", twilio_status="queued",
+                                 error_code="30003" if status == AlertStatus.FAILED else None,
+                                 sent_at=utcnow(), lease_owner="worker-1", lease_until=utcnow()))
+        db.session.add(SignInFailure(staff_id=staff[1].id, client="k" * 64, failed_at=utcnow()))
+        db.session.add(WorkerLease(name="alerts", owner="worker-1", expires_at=utcnow()))
+        db.session.commit()
+        db_record_receipt_key()
+        db.session.commit()
+
+
+def _reads_back(app: Flask) -> None:
+    with app.app_context():
+        assert audit.verify_chain().ok
+        tip = db.session.query(Tip).order_by(Tip.id).first()
+        assert open_for_tip(tip, "text", tip.text_ct) == b"tip number 0: a fight planned behind the gym"
+
+
+def test_every_migration_goes_down_and_up_with_a_districts_rows(app: Flask) -> None:
+    steps = _revisions()
+    fresh: dict[str, Any] = {}  # the schema of each revision as a fresh upgrade from base makes it
+    with app.app_context():
+        downgrade(revision="base")
+        for revision, _previous in steps:
+            upgrade(revision=revision)
+            with db.engine.connect() as conn:
+                fresh[revision] = _schema(conn)
+    _live_district(app)
+    with app.app_context():
+        with db.engine.connect() as conn:
+            at_head = _rows(conn)
+        assert len(at_head["tip"]) == 4 and len(at_head["alert"]) > len(AlertStatus)
+        db.session.remove()
+
+        dropped: set[tuple[str, str | None]] = set()
+        for revision, previous in reversed(steps[1:]):
+            downgrade(revision=previous)
+            dropped |= DROPPED_BY[revision]
+            with db.engine.connect() as conn:
+                assert _schema(conn) == fresh[previous], f"going down from {revision} left another schema"
+                assert _rows(conn) == _without(at_head, dropped), f"going down from {revision} changed rows"
+        for revision, _previous in steps[1:]:
+            upgrade(revision=revision)
+            with db.engine.connect() as conn:
+                assert _schema(conn) == fresh[revision], f"going up to {revision} after a downgrade differs"
+        with db.engine.connect() as conn:
+            after = _rows(conn)
+    # What the downgrades removed comes back empty: failures not counted, the receipt key recorded again later.
+    assert after["signin_failure"] == [] and after["receipt_key_check"] == []
+    assert all(row["send_failures"] == 0 for row in after["alert"])
+    assert _without(after, dropped | {("alert", "send_failures")}) == _without(at_head, dropped)
+    _reads_back(app)
