@@ -152,3 +152,27 @@ def test_commands_on_a_database_behind_this_release_say_to_upgrade(tmp_path):
         db.session.commit()
     # A revision this code does not know is a newer release's (a rolling upgrade): not refused.
     assert app.test_cli_runner().invoke(args=["staff", "list"]).exit_code == 0
+
+
+def test_setup_upgrades_a_database_of_an_older_release_that_has_no_keyring_yet(tmp_path):
+    """A database migrated by `flask db upgrade` (or whose tips were all shredded) and no keyring file: setup's
+    look for sealed tips kept its SQLite transaction, and with it the writers' turn, open, so the migration
+    that followed waited for it the whole busy timeout and died with a "database is locked" traceback."""
+    from flask_migrate import upgrade
+
+    from app.backup import migration_head
+    from app.extensions import db
+
+    app = create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": SECRET,
+        "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'setup.db'}",
+        "SQLITE_BUSY_TIMEOUT_S": 2,
+    })
+    with app.app_context():
+        upgrade(revision="1f53b5aad6c1")
+        db.engine.dispose()
+    result = app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "(created)" in result.output and "database: migrated to the latest version" in result.output
+    with app.app_context():
+        assert db.session.execute(db.text("SELECT version_num FROM alembic_version")).scalar() == migration_head()

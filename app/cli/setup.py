@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from app.crypto.keyring import KeyringUnavailable, load_keyring, new_keyring, write_keyring
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
+from app.database import reading
 from app.extensions import db
 
 
@@ -22,7 +23,9 @@ def db_has_sealed_tips() -> bool:
 
     if not inspect(db.engine).has_table("tip"):
         return False
-    return db.session.query(Tip.id).filter(Tip.wrapped_dek.isnot(None)).first() is not None
+    # A read that ends its transaction: on SQLite an open one would keep the writers' turn from the migration.
+    with reading():
+        return db.session.query(Tip.id).filter(Tip.wrapped_dek.isnot(None)).first() is not None
 
 
 def ensure_keyring() -> str:
