@@ -3,6 +3,10 @@ import logging
 from flask import current_app
 
 from alembic import context
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.exc import OperationalError
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -88,15 +92,54 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    try:
+        connection = connectable.connect()
+    except OperationalError as exc:
+        raise _operator_error(exc, "check DATABASE_URL and that the database server is up") from None
+    try:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        except CommandError:
+            unknown = _unknown_revisions(connection)
+            if not unknown:
+                raise
+            raise CommandError(
+                f"the database is at migration {', '.join(unknown)}, which this release does not have: a newer "
+                "release of Tipline migrated it. Run that release (or restore the backup taken before its "
+                "upgrade); this one cannot use or migrate that database") from None
+    except OperationalError as exc:
+        if "lock" in _reason(exc).lower():
+            raise _operator_error(exc, "another process held a lock on it for longer than the busy timeout: run "
+                                       "this again, after stopping the web and the alert worker if it happens "
+                                       "again") from None
+        raise
+    finally:
+        connection.close()
+
+
+def _reason(exc):
+    return str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+
+
+def _operator_error(exc, hint):
+    """One line for the operator instead of a traceback (Flask-Migrate prints a CommandError and exits 1)."""
+    where = get_engine().url.render_as_string(hide_password=True)
+    return CommandError(f"the database {where} could not be migrated ({_reason(exc)}): {hint}. No migration is "
+                        "left half-applied; `flask db current` shows the one the database is at")
+
+
+def _unknown_revisions(connection):
+    """Revisions the database is at that these migrations do not have: a newer release's."""
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    current = MigrationContext.configure(connection).get_current_heads()
+    return [revision for revision in current if revision not in known]
 
 
 if context.is_offline_mode():

@@ -176,3 +176,83 @@ def test_setup_upgrades_a_database_of_an_older_release_that_has_no_keyring_yet(t
     assert "(created)" in result.output and "database: migrated to the latest version" in result.output
     with app.app_context():
         assert db.session.execute(db.text("SELECT version_num FROM alembic_version")).scalar() == migration_head()
+
+
+def _older_database_app(tmp_path: Path, **overrides):
+    from flask_migrate import upgrade
+
+    from app.extensions import db
+
+    app = create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": SECRET,
+        "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'setup.db'}",
+        "SQLITE_BUSY_TIMEOUT_S": 1, **overrides,
+    })
+    with app.app_context():
+        upgrade(revision="1f53b5aad6c1")
+        db.engine.dispose()
+    return app
+
+
+def _refused(result, caplog) -> str:
+    """The command stopped with one line for the operator (Flask-Migrate's "Error: ..." log line and exit 1)."""
+    assert result.exit_code == 1, result.output
+    assert result.exc_info is not None and result.exc_info[0] is SystemExit, result.exc_info
+    return " ".join(r.getMessage() for r in caplog.records if r.name == "flask_migrate")
+
+
+def test_upgrade_of_a_database_a_newer_release_migrated_says_so(tmp_path, caplog):
+    """It said only "Can't locate revision identified by 'f00dfeed0000'"."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    app = _older_database_app(tmp_path)
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed0000'"))
+        db.session.commit()
+        db.engine.dispose()
+    for args in (["db", "upgrade"], ["setup"]):
+        caplog.clear()
+        message = _refused(app.test_cli_runner().invoke(args=args), caplog)
+        assert ("at migration f00dfeed0000, which this release does not have: a newer release of Tipline "
+                "migrated it") in message, (args, message)
+
+
+def test_upgrade_of_a_locked_database_says_so_and_leaves_it_as_it_was(tmp_path, caplog):
+    """Another process holding SQLite's write lock: a "database is locked" traceback."""
+    import sqlite3
+
+    from app.backup import older_revisions
+    from app.crypto.keyring import new_keyring, write_keyring
+
+    app = _older_database_app(tmp_path)
+    (tmp_path / "instance").mkdir(mode=0o700, exist_ok=True)
+    write_keyring(tmp_path / "instance" / "keyring.json", new_keyring())
+    holder = sqlite3.connect(tmp_path / "setup.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for args in (["db", "upgrade"], ["setup"]):
+            caplog.clear()
+            message = _refused(app.test_cli_runner().invoke(args=args), caplog)
+            assert "could not be migrated (database is locked" in message, (args, message)
+            assert "another process held a lock on it" in message and "run this again" in message
+        # Setup without a keyring first looks for sealed tips, which the lock holds back too.
+        (tmp_path / "instance" / "keyring.json").unlink()
+        result = app.test_cli_runner().invoke(args=["setup"])
+        assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit
+        assert "the database could not be read (database is locked)" in result.output
+    finally:
+        holder.execute("ROLLBACK")
+    assert holder.execute("SELECT version_num FROM alembic_version").fetchone()[0] in older_revisions()
+    holder.close()
+    assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+
+
+def test_upgrade_of_an_unreachable_database_says_so(tmp_path, caplog):
+    app = create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": SECRET,
+        "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'no-such-dir' / 'setup.db'}",
+    })
+    message = _refused(app.test_cli_runner().invoke(args=["db", "upgrade"]), caplog)
+    assert "could not be migrated (unable to open database file): check DATABASE_URL" in message

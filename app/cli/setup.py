@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from app.crypto.keyring import KeyringUnavailable, load_keyring, new_keyring, write_keyring
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
@@ -74,7 +75,12 @@ def setup_command(demo: bool) -> None:
         click.echo(ensure_keyring())
     except KeyringUnavailable as exc:
         raise click.ClickException(f"{exc}. Fix or restore the keyring; setup never replaces one.") from None
-    upgrade()
+    except OperationalError as exc:  # the look for sealed tips before a new keyring is written
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise click.ClickException(f"the database could not be read ({reason}): check DATABASE_URL and that the "
+                                   "database server is up, or run this again when the process holding it is done"
+                                   ) from None
+    upgrade()  # its errors are one line each (migrations/env.py), and exit 1
     _owner_only_sqlite()
     click.echo("database: migrated to the latest version")
     if db_record_receipt_key() == KEY_CHANGED:
