@@ -96,7 +96,13 @@ def run_migrations_online():
         connection = connectable.connect()
     except OperationalError as exc:
         raise _operator_error(exc, "check DATABASE_URL and that the database server is up") from None
+    sqlite = connection.dialect.name == "sqlite"
     try:
+        if sqlite:
+            # A batch migration rebuilds a table (copy, DROP, rename). With foreign keys on, DROP TABLE tip first
+            # deletes every alert, message, note, photo and session of it (ON DELETE CASCADE). Off while
+            # migrating, set outside any transaction (SQLite ignores it inside one); checked and on again after.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -114,6 +120,8 @@ def run_migrations_online():
                 f"the database is at migration {', '.join(unknown)}, which this release does not have: a newer "
                 "release of Tipline migrated it. Run that release (or restore the backup taken before its "
                 "upgrade); this one cannot use or migrate that database") from None
+        if sqlite:
+            _check_foreign_keys(connection)
     except OperationalError as exc:
         if "lock" in _reason(exc).lower():
             raise _operator_error(exc, "another process held a lock on it for longer than the busy timeout: run "
@@ -121,7 +129,19 @@ def run_migrations_online():
                                        "again") from None
         raise
     finally:
+        if sqlite:
+            connection.rollback()  # nothing is left to commit: each migration committed its own
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # the pool's next user
         connection.close()
+
+
+def _check_foreign_keys(connection):
+    """What a migration run with foreign keys off could have left: rows that refer to rows no longer there."""
+    dangling = sorted({row[0] for row in connection.exec_driver_sql("PRAGMA foreign_key_check")})
+    connection.rollback()
+    if dangling:
+        raise CommandError(f"after migrating, rows of {', '.join(dangling)} refer to rows that are gone (a "
+                           "migration's fault, not yours): restore the backup taken before the upgrade and report it")
 
 
 def _reason(exc):

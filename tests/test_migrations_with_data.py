@@ -4,17 +4,21 @@ rebuild keeps its foreign keys, indexes and defaults), and the audit record stil
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
-from app import audit
+from app import audit, create_app
 from app.backup import MIGRATIONS_DIR, migration_head
 from app.crypto.receipts import db_record_receipt_key
 from app.crypto.service import db_add_sealed, open_for_tip
@@ -22,6 +26,7 @@ from app.demo_data import seed_demo
 from app.extensions import db
 from app.intake.submit import db_add_reporter_message
 from app.models import Alert, AlertStatus, Note, ReporterSession, SignInFailure, Staff, Tip, WorkerLease, utcnow
+from tests.conftest import base_config
 from tests.support.tips import make_tip
 
 # What a downgrade step may drop, by the revision it goes down from: the columns and tables that step removes.
@@ -158,3 +163,79 @@ def test_every_migration_goes_down_and_up_with_a_districts_rows(app: Flask) -> N
     assert all(row["send_failures"] == 0 for row in after["alert"])
     assert _without(after, dropped | {("alert", "send_failures")}) == _without(at_head, dropped)
     _reads_back(app)
+
+
+SCRATCH_MIGRATION = '''
+from alembic import op
+import sqlalchemy as sa
+
+revision = "f0f0f0f0f0f0"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+{upgrade}
+
+
+def downgrade():
+    pass
+'''
+REBUILD_TIP = """    with op.batch_alter_table("tip") as batch_op:
+        batch_op.alter_column("outcome", existing_type=sa.String(40), type_=sa.String(60))"""
+
+
+def _with_scratch_migration(tmp_path: Path, upgrade_body: str) -> tuple[Flask, Path]:
+    """An app on a SQLite database at this release's head holding a district's tips, and a copy of the
+    migrations with one more revision after the head."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions" / "f0f0f0f0f0f0_scratch.py").write_text(
+        SCRATCH_MIGRATION.format(head=migration_head(), upgrade=upgrade_body))
+    (tmp_path / "instance").mkdir()
+    app = create_app(base_config(tmp_path / "instance", f"sqlite:///{tmp_path / 'scratch.db'}", tmp_path / "none"))
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        for _ in range(2):
+            tip = make_tip(1, photo=b"photo", plan_alerts=True)
+            db_add_reporter_message(tip, "more", [])
+        db.session.commit()
+        db.engine.dispose()
+    return app, migrations
+
+
+def test_a_sqlite_batch_rebuild_of_a_referenced_table_keeps_the_rows_that_refer_to_it(tmp_path: Path) -> None:
+    """SQLite rebuilds a table to alter it (copy, DROP, rename). With foreign keys on, as the app's connections
+    have them, DROP TABLE tip first deleted every alert, message, note, photo and session of every tip (ON DELETE
+    CASCADE): the next migration to touch `tip`, `staff` or `school` would have emptied the outbox and the cases."""
+    app, migrations = _with_scratch_migration(tmp_path, REBUILD_TIP)
+    with app.app_context():
+        with db.engine.connect() as conn:
+            before = _rows(conn)
+
+        upgrade(directory=str(migrations))
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "f0f0f0f0f0f0"
+            after = _rows(conn)
+            # The app's connections have their foreign keys back on, and they still point at the rebuilt table.
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert ("tip_id",) in {tuple(fk["constrained_columns"]) for fk in inspect(conn).get_foreign_keys("alert")}
+        for table in ("alert", "attachment", "message", "incident", "tip", "audit_event"):
+            assert after[table] == before[table], table
+        assert before["alert"] and before["attachment"] and before["message"]
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM school WHERE id = 1"))  # its tips still refer to it
+
+
+def test_a_migration_that_leaves_rows_referring_to_rows_gone_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Foreign keys are off while migrating on SQLite: what they would have refused is looked for afterwards."""
+    app, migrations = _with_scratch_migration(tmp_path, '    op.execute("DELETE FROM tip")')
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "upgrade", "--directory", str(migrations)])
+    assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit
+    message = " ".join(r.getMessage() for r in caplog.records if r.name == "flask_migrate")
+    assert "after migrating, rows of alert, attachment, message refer to rows that are gone" in message, message
