@@ -7,8 +7,12 @@ guessing learns nothing from the answer.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -37,6 +41,13 @@ def status_words(status: str) -> str:
     return _("Being reviewed")
 
 
+def local_time(at: datetime, zone: str) -> str:
+    """A stored (naive UTC) time as the reporter reads a clock: the school's time zone, the page's language."""
+    local = at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(zone))
+    locale = get_locale() or "en"
+    return f"{format_date(local, 'medium', locale=locale)}, {format_time(local, 'short', locale=locale)}"
+
+
 def _not_found(kept_message: str = "") -> tuple[str, int]:
     message = _("We could not open a report with this code. Check the code and try again. "
                 "If you tried several times, wait a few minutes. A session ends after 15 minutes "
@@ -56,7 +67,8 @@ def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> t
         if message.body_ct is None:
             continue
         body = open_for_tip(tip, f"message:{message.id}", message.body_ct).decode("utf-8")
-        conversation.append({"from_reporter": message.from_reporter, "at": message.created_at, "body": body})
+        conversation.append({"from_reporter": message.from_reporter, "at": message.created_at,
+                             "local_time": local_time(message.created_at, tip.school.timezone), "body": body})
         if not message.from_reporter and message.read_at is None:
             message.read_at = utcnow()
     # Commit (the idle timeout, the read marks) before rendering: on SQLite the transaction holds the write lock.

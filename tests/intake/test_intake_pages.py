@@ -313,3 +313,30 @@ def test_the_language_switch_of_the_report_form_keeps_what_was_typed(intake_app,
     with intake_app.app_context():
         assert db.session.scalar(select(func.count(Tip.id))) == 0
     assert client.post(switch.group(1).replace("&amp;", "&"), data={**typed, "csrf_token": ""}).status_code == 400
+
+
+def test_conversation_times_are_the_schools_local_time_in_the_reporters_language(intake_app, schools):
+    """A reporter in Casper reads when staff wrote in Casper's time, not UTC (seven hours off in winter)."""
+    from datetime import datetime
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        question = Message(tip_id=tip.id, from_reporter=False, created_at=datetime(2026, 1, 15, 18, 5))
+        db.session.add(question)
+        db.session.flush()
+        question.body_ct = seal_for_tip(tip, f"message:{question.id}", b"Which bathroom?")
+        db.session.commit()
+    page = open_followup(client, code).get_data(as_text=True)
+    assert shown_time(page) == "Jan 15, 2026, 11:05\u202fAM" and "UTC" not in page
+    assert 'datetime="2026-01-15T18:05:00Z"' in page  # the machine-readable time stays exact
+    assert shown_time(client.get("/followup?lang=es").get_data(as_text=True)) == "15 ene 2026, 11:05"
+
+
+def shown_time(page: str) -> str:
+    import re
+
+    found = re.search(r"<time [^>]*>([^<]*)</time>", page)
+    assert found is not None
+    return found.group(1)
