@@ -48,11 +48,13 @@ def local_time(at: datetime, zone: str) -> str:
     return f"{format_date(local, 'medium', locale=locale)}, {format_time(local, 'short', locale=locale)}"
 
 
-def _not_found(kept_message: str = "") -> tuple[str, int]:
+def _not_found(kept_message: str = "", typed_code: str = "") -> tuple[str, int]:
     message = _("We could not open a report with this code. Check the code and try again. "
                 "If you tried several times, wait a few minutes. A session ends after 15 minutes "
                 "without activity.")
-    return render_template("intake/followup_start.html", error=message, kept_message=kept_message), 200
+    # The code as typed stays in the field: one wrong character of 24 is corrected, not typed all over again.
+    return render_template("intake/followup_start.html", error=message, kept_message=kept_message,
+                           typed_code=typed_code), 200
 
 
 def _kept_message() -> str:
@@ -99,10 +101,10 @@ def followup_open() -> Response | tuple[str, int]:
     kept = _kept_message()
     if not receipt_attempt_allowed():
         log_event(log, "receipt attempt throttled")
-        return _not_found(kept)
+        return _not_found(kept, typed)
     tip = db_find_tip_by_receipt(typed)
     if tip is None:
-        return _not_found(kept)
+        return _not_found(kept, typed)
     rs.db_end(rs.FOLLOWUP)
     # A kept reply rides in the new visit's row, not in this answer: a page answering this POST would leave the
     # receipt code in the browser's history, and "back" then "send again" would reopen the report after Leave.

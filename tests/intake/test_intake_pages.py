@@ -340,3 +340,15 @@ def shown_time(page: str) -> str:
     found = re.search(r"<time [^>]*>([^<]*)</time>", page)
     assert found is not None
     return found.group(1)
+
+
+def test_a_wrong_receipt_code_stays_in_the_field_to_correct(intake_app, schools):
+    """24 characters typed on a phone with one wrong: the reporter corrects it instead of typing it all again."""
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    typo = code[:-1] + ("X" if code[-1] != "X" else "Y")
+    wrong = client.post("/followup", data={"code": typo.lower() + ' "><b>',
+                                           "csrf_token": csrf_token(client, "/followup")})
+    page = wrong.get_data(as_text=True)
+    assert wrong.status_code == 200 and "could not open a report" in page
+    assert f'value="{typo.lower()} &#34;&gt;&lt;b&gt;"' in page

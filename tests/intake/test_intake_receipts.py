@@ -83,13 +83,18 @@ def test_guessing_is_throttled_and_looks_like_a_wrong_code(make_intake_app):
     guesser = app.test_client()
     token = csrf_token(guesser, "/followup")
     wrong = []
-    for _ in range(5):
-        response = guesser.post("/followup", data={"code": new_receipt_code(), "csrf_token": token})
+    guesses = [new_receipt_code() for _ in range(5)]
+    for guess in guesses:
+        response = guesser.post("/followup", data={"code": guess, "csrf_token": token})
         wrong.append((response.status_code, response.get_data(as_text=True)))
     throttled = guesser.post("/followup", data={"code": code, "csrf_token": token})  # the right code, too late
     assert throttled.status_code == wrong[0][0] == 200
-    # The same page, byte for byte, but for the CSRF token, which carries the second it was signed in.
-    assert _without_csrf(throttled.get_data(as_text=True)) == _without_csrf(wrong[0][1])
+    # The same page, byte for byte, but for the CSRF token, which carries the second it was signed in, and the
+    # code as typed, left in the field to correct (the guesser's own input, so it tells nothing).
+    throttled_page = throttled.get_data(as_text=True)
+    assert f'value="{code}"' in throttled_page and f'value="{guesses[0]}"' in wrong[0][1]
+    assert (_without_csrf(throttled_page).replace(code, "")
+            == _without_csrf(wrong[0][1]).replace(guesses[0], ""))
     assert "could not open a report" in wrong[0][1]
 
 
