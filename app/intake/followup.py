@@ -116,6 +116,18 @@ def followup_open() -> Response | tuple[str, int]:
     return redirect(url_for("intake.followup"), code=303)
 
 
+@bp.post("/followup/language")
+def followup_language() -> tuple[str, int]:
+    # The follow-up page's language button submits the reply form here (?lang= is remembered before the view),
+    # so the page comes back in the other language with the answer being written; a link would lose it.
+    tip = rs.db_followup_tip()
+    if tip is None:
+        rs.db_end(rs.FOLLOWUP)
+        db.session.commit()
+        return render_template("intake/followup_start.html", error=None, kept_message=_kept_message()), 200
+    return _case_page(tip, Checked(values={"message": _kept_message()}))
+
+
 @bp.post("/followup/reply")
 # Each reply can hold 30 MB of photos: unlimited, one receipt code could fill the disk and bury the queue.
 @limiter.limit(intake_rate_limit, methods=["POST"])

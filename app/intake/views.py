@@ -43,7 +43,7 @@ def _remember_language() -> None:
 # Pages shown by a POST to an address that has no GET (a refused reply): the language links go to the page the
 # form was on instead, which a GET can open. A POST to an address that also has a GET page (/receipt, /followup)
 # links to that address.
-_PAGE_OF_POST_ONLY = {"intake.followup_reply": "intake.followup"}
+_PAGE_OF_POST_ONLY = {"intake.followup_reply": "intake.followup", "intake.followup_language": "intake.followup"}
 
 
 def _language_switch_path() -> str:

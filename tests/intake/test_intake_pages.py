@@ -217,11 +217,13 @@ def test_the_language_switch_of_a_refused_reply_opens_a_page(intake_app, schools
     refused = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
                                                          "message": "Here is a picture."}, [(b"not a photo", "x.jpg")])
     assert refused.status_code == 422
-    switch = re.search(r'<a href="([^"]+)" hreflang="es"', refused.get_data(as_text=True))
+    switch = re.search(r'<button[^>]*formaction="([^"]+)"[^>]*>Español</button>', refused.get_data(as_text=True))
     assert switch is not None
-    spanish = client.get(switch.group(1))
+    spanish = client.post(switch.group(1).replace("&amp;", "&"),
+                          data={"csrf_token": csrf_token(client, "/followup"), "message": "Here is a picture."})
     page = spanish.get_data(as_text=True)
     assert spanish.status_code == 200 and 'lang="es"' in page and ref in page and "Tu reporte" in page
+    assert "Here is a picture.</textarea>" in page
 
 
 def test_the_language_switch_of_a_page_shown_by_a_post_stays_on_that_page(intake_app, schools):
@@ -352,3 +354,28 @@ def test_a_wrong_receipt_code_stays_in_the_field_to_correct(intake_app, schools)
     page = wrong.get_data(as_text=True)
     assert wrong.status_code == 200 and "could not open a report" in page
     assert f'value="{typo.lower()} &#34;&gt;&lt;b&gt;"' in page
+
+
+def test_the_language_switch_of_the_followup_page_keeps_the_reply_being_written(intake_app, schools):
+    """The reply form is on the follow-up page: a language link would leave the answer being typed behind."""
+    import re
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    page = open_followup(client, code).get_data(as_text=True)
+    switch = re.search(r'<button[^>]*formaction="([^"]+)"[^>]*>Español</button>', page)
+    assert switch is not None and 'form="reply"' in switch.group(0) and "formnovalidate" in switch.group(0)
+    typed = {"csrf_token": csrf_token(client, "/followup"), "message": "Es el chavo de la mochila roja & <el bus 12>."}
+    response = client.post(switch.group(1).replace("&amp;", "&"), data=typed)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'lang="es"' in page and ref in page and "Tu mensaje" in page
+    assert "mochila roja &amp; &lt;el bus 12&gt;.</textarea>" in page
+    assert re.search(r'<button[^>]*formaction="[^"]*lang=en"[^>]*>English</button>', page)
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 0
+    client.post("/followup/leave", data={"csrf_token": csrf_token(client, "/followup")})
+    ended = client.post(switch.group(1).replace("&amp;", "&"),
+                        data={**typed, "csrf_token": csrf_token(client, "/followup")})
+    page = ended.get_data(as_text=True)
+    assert ended.status_code == 200 and ref not in page and 'name="code"' in page
+    assert "mochila roja &amp; &lt;el bus 12&gt;.</textarea>" in page
