@@ -51,7 +51,7 @@ def test_reporter_sends_a_tip_and_comes_back(browser, live_server, make_app, jav
         ref = (page.text_content("#tip-ref") or "").strip()
         assert len(code) == 24 and len(ref) == 6
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        # Leaving without ticking the box is not possible: the browser's own validation stops it.
+        # Leaving without ticking the box is not possible: the page says so and shows the code again.
         page.click('form button[type="submit"]')
         assert page.url.endswith("/receipt")
         page.get_by_label(words["saved"]).check()
@@ -104,5 +104,32 @@ def test_switching_language_on_the_report_form_keeps_what_was_typed(browser, liv
         page.click("nav.lang button")
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.input_value("#description") == "My brother says a boy brings a gun to the bus stop."
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
+def test_the_receipt_box_not_ticked_is_explained_in_the_pages_language(browser, live_server, make_app, javascript):
+    """A reporter who chose Spanish on a phone set to English: pressing Terminar without ticking the box gets the
+    page's own Spanish sentence, tied to the box, not the browser's English bubble ("Please check this box")."""
+    app = make_app(**LOOSE_LIMITS)
+    with app.app_context():
+        seed_schools()
+    base = live_server(app)
+    context = browser.new_context(viewport=PHONE, java_script_enabled=javascript, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/report?lang=es")
+        page.select_option("#school", label="Mills Elementary")
+        page.fill("#description", "Un muchacho amenaza a los demás en el autobús todas las mañanas.")
+        page.click('form#report button[type="submit"]')
+        page.wait_for_url(f"{base}/receipt")
+        page.click('form button[type="submit"]')
+        page.wait_for_load_state("load")
+        assert page.url.endswith("/receipt")
+        assert "Marca la casilla para confirmar" in (page.text_content("#error-summary") or "")
+        described = (page.get_attribute("#saved", "aria-describedby") or "").split()
+        assert any("Marca la casilla" in (page.text_content(f"#{i}") or "") for i in described)
+        assert page.text_content("#receipt-code")  # the code is still in sight
     finally:
         context.close()
