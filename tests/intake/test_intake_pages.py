@@ -379,3 +379,19 @@ def test_the_language_switch_of_the_followup_page_keeps_the_reply_being_written(
     page = ended.get_data(as_text=True)
     assert ended.status_code == 200 and ref not in page and 'name="code"' in page
     assert "mochila roja &amp; &lt;el bus 12&gt;.</textarea>" in page
+
+
+def test_a_refused_receipt_code_is_tied_to_its_field_for_a_screen_reader(intake_app):
+    """A screen reader on the code field reads why it was refused, not only the example of a code."""
+    import re
+
+    client = intake_app.test_client()
+    page = client.post("/followup", data={"code": "WRONG", "csrf_token": csrf_token(client, "/followup")})
+    text = page.get_data(as_text=True)
+    field = re.search(r'<input [^>]*id="code"[^>]*>', text)
+    assert field is not None and 'aria-invalid="true"' in field.group(0)
+    described = re.search(r'aria-describedby="([^"]+)"', field.group(0))
+    assert described is not None
+    said = " ".join(m.group(1) for i in described.group(1).split()
+                    if (m := re.search(rf'id="{i}"[^>]*>([^<]*)<', text)))
+    assert "We could not open a report with this code" in said and "for example" in said
