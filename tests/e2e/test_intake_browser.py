@@ -133,3 +133,34 @@ def test_the_receipt_box_not_ticked_is_explained_in_the_pages_language(browser, 
         assert page.text_content("#receipt-code")  # the code is still in sight
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("width", "text_size"), [(360, 100), (320, 130), (360, 150)])
+def test_the_receipt_code_is_whole_on_screen_with_larger_text(browser, live_server, make_app, width, text_size):
+    """A small phone, or text made larger in the phone's settings: the receipt code, shown once, must be whole on
+    the screen, never cut off or behind a sideways scroll; it stays on one line where it fits."""
+    app = make_app(**LOOSE_LIMITS)
+    with app.app_context():
+        seed_schools()
+    base = live_server(app)
+    context = browser.new_context(viewport={"width": width, "height": 640}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/report")
+        page.select_option("#school", label="Mills Elementary")
+        page.fill("#description", "A student keeps threatening others on the bus, every morning.")
+        page.click('form#report button[type="submit"]')
+        page.wait_for_url(f"{base}/receipt")
+        page.add_style_tag(content=f"html {{ font-size: {text_size}% !important; }}")  # the phone's text size
+        code = page.locator("#receipt-code")
+        box, section = code.bounding_box(), page.locator("section.receipt").bounding_box()
+        assert box is not None and section is not None
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert box["x"] + box["width"] <= section["x"] + section["width"]
+        assert len((code.text_content() or "").strip()) == 24
+        lines = page.evaluate("(() => { const r = document.createRange();"
+                              " r.selectNodeContents(document.getElementById('receipt-code'));"
+                              " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; })()")
+        assert lines == 1 if text_size == 100 else lines >= 1
+    finally:
+        context.close()
