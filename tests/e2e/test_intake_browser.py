@@ -164,3 +164,20 @@ def test_the_receipt_code_is_whole_on_screen_with_larger_text(browser, live_serv
         assert lines == 1 if text_size == 100 else lines >= 1
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/report", "/followup", "/no-such-page"])
+def test_pages_fit_a_phone_with_text_at_twice_its_size(browser, live_server, make_app, path):
+    """Text doubled in the phone's settings (WCAG 1.4.4): a long Spanish word in a heading ('encontrada',
+    'Cuéntaselo') wraps inside the screen instead of pushing the page sideways."""
+    app = make_app(**LOOSE_LIMITS)
+    base = live_server(app)
+    context = browser.new_context(viewport=PHONE, bypass_csp=True, locale="es-ES",
+                                  extra_http_headers={"Accept-Language": "es"})
+    page = context.new_page()
+    try:
+        page.goto(base + path)
+        page.add_style_tag(content="html { font-size: 200% !important; }")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    finally:
+        context.close()
