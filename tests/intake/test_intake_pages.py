@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select
 
 from app.crypto.service import open_for_tip, seal_for_tip
 from app.extensions import db
 from app.models import Alert, Attachment, Message, Tip
-from tests.intake.helpers import jpeg_bytes, open_followup, post_multipart, submit_ok
+from tests.intake.helpers import jpeg_bytes, open_followup, post_multipart, submit, submit_ok
 from tests.support.forms import csrf_token
 
 
@@ -395,3 +397,29 @@ def test_a_refused_receipt_code_is_tied_to_its_field_for_a_screen_reader(intake_
     said = " ".join(m.group(1) for i in described.group(1).split()
                     if (m := re.search(rf'id="{i}"[^>]*>([^<]*)<', text)))
     assert "We could not open a report with this code" in said and "for example" in said
+
+
+def test_a_page_that_refuses_something_says_so_in_its_title(make_intake_app):
+    """The title is the first thing a screen reader says of a new page, and the name of the tab: a form that
+    came back refused begins 'Error:' on every reporter page, as the report form with a mistake does."""
+    import re
+
+    app = make_intake_app(INTAKE_RATE_LIMIT="1 per minute")
+    school = app.config["TEST_SCHOOLS"]["kelly"]
+    client = app.test_client()
+
+    def title(response: Any) -> str:
+        found = re.search(r"<title>([^<]*)</title>", response.get_data(as_text=True))
+        assert found is not None
+        return found.group(1)
+
+    _ref, code = submit_ok(client, school, "Someone is selling pills in the bathroom.")
+    unticked = client.post("/receipt", data={"csrf_token": csrf_token(client, "/receipt")})
+    assert unticked.status_code == 422 and title(unticked).startswith("Error: ")
+    throttled = submit(client, school, "Someone is selling pills in the gym too.")
+    assert throttled.status_code == 429 and title(throttled).startswith("Error: ")
+    open_followup(client, code)
+    empty = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                       "message": " "}, None)
+    assert empty.status_code == 422 and title(empty).startswith("Error: ")
+    assert not title(client.get("/followup")).startswith("Error")
