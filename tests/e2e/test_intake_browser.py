@@ -181,3 +181,22 @@ def test_pages_fit_a_phone_with_text_at_twice_its_size(browser, live_server, mak
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/report", "/followup"])
+def test_the_language_switch_is_big_enough_for_a_thumb(browser, live_server, make_app, path):
+    """English/Español is the one control a Spanish-speaking parent must hit first, on a small phone: at least
+    44 by 44 CSS pixels (WCAG 2.5.5), not a 19-pixel line of text."""
+    app = make_app(**LOOSE_LIMITS)
+    base = live_server(app)
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(base + path)
+        switch = page.locator("nav.lang a, nav.lang button")
+        assert switch.count() == 1
+        box = switch.bounding_box()
+        assert box is not None and box["height"] >= 44 and box["width"] >= 44, box
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    finally:
+        context.close()
