@@ -124,7 +124,8 @@ def followup_language() -> tuple[str, int]:
     if tip is None:
         rs.db_end(rs.FOLLOWUP)
         db.session.commit()
-        return render_template("intake/followup_start.html", error=None, kept_message=_kept_message()), 200
+        return render_template("intake/followup_start.html", error=None, kept_message=_kept_message(),
+                               typed_code=request.form.get("code", "")[:MAX_CODE_INPUT]), 200
     return _case_page(tip, Checked(values={"message": _kept_message()}))
 
 

@@ -423,3 +423,30 @@ def test_a_page_that_refuses_something_says_so_in_its_title(make_intake_app):
                                                        "message": " "}, None)
     assert empty.status_code == 422 and title(empty).startswith("Error: ")
     assert not title(client.get("/followup")).startswith("Error")
+
+
+def test_the_language_switch_keeps_a_reply_waiting_for_the_receipt_code(intake_app, schools):
+    """The session ended while the reporter wrote: the page asks for the code with the answer kept beside it.
+    Switching language there must keep the answer too, not open an empty /followup."""
+    import re
+    from datetime import timedelta
+
+    from app.models import ReporterSession, utcnow
+
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    with intake_app.app_context():
+        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    answer = "Es el chavo de la mochila roja."
+    ended = client.post("/followup/reply", data={"csrf_token": token, "message": answer})
+    switch = re.search(r'<button[^>]*formaction="([^"]+)"[^>]*>Español</button>', ended.get_data(as_text=True))
+    assert switch is not None and 'form="open"' in switch.group(0)
+    spanish = client.post(switch.group(1).replace("&amp;", "&"),
+                          data={"csrf_token": csrf_token(client, "/followup"), "code": "", "message": answer})
+    page = spanish.get_data(as_text=True)
+    assert spanish.status_code == 200 and 'lang="es"' in page and 'name="code"' in page
+    assert f"{answer}</textarea>" in page and "todavía no se envió" in page
