@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request, session
 
 
@@ -10,4 +12,17 @@ def select_locale() -> str | None:
     chosen = request.args.get("lang") or session.get("lang")
     if chosen in languages:
         return str(chosen)
-    return request.accept_languages.best_match(languages) or "en"
+    return browser_language(languages)
+
+
+def browser_language(languages: tuple[str, ...]) -> str:
+    """The first of the browser's languages, by preference, that we have, whatever its region.
+
+    werkzeug's best_match prefers an exact tag at any quality to a regional one: "es-US,en;q=0.5" (a phone in
+    Español (Estados Unidos), English second) gave English.
+    """
+    for tag, quality in request.accept_languages:  # highest quality first, the browser's order for equal ones
+        primary = re.split(r"[-_]", tag, maxsplit=1)[0].lower()
+        if quality > 0 and primary in languages:
+            return primary
+    return "en"

@@ -450,3 +450,16 @@ def test_the_language_switch_keeps_a_reply_waiting_for_the_receipt_code(intake_a
     page = spanish.get_data(as_text=True)
     assert spanish.status_code == 200 and 'lang="es"' in page and 'name="code"' in page
     assert f"{answer}</textarea>" in page and "todavía no se envió" in page
+
+
+@pytest.mark.parametrize(("header", "lang"), [
+    ("es-US,en;q=0.5", "es"),  # a phone in Español (Estados Unidos), English second: werkzeug chose English
+    ("es-MX,es-US;q=0.9,en;q=0.8", "es"),
+    ("en-US,en;q=0.9,es;q=0.8", "en"),
+    ("fr-FR,es;q=0.5,en;q=0.4", "es"),
+    ("es;q=0,en-GB", "en"),
+    ("de", "en"),
+])
+def test_the_browsers_first_language_wins_whatever_its_region(intake_app, header, lang):
+    page = intake_app.test_client().get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert f'<html lang="{lang}">' in page
