@@ -27,8 +27,8 @@ class Checked:
 
 
 def typed_length(text: str) -> int:
-    """The length as the form's maxlength counts it: a browser counts a line break as one character, then sends
-    it as CRLF, so counting the CRLF as two would refuse a text the form let the reporter type."""
+    """The length as the reporter sees it (and a browser counts it): a line break is one character, sent as CRLF,
+    so counting the CRLF as two would refuse a text of 10,000 characters as too long."""
     return len(text) - text.count("\r\n")
 
 

@@ -200,3 +200,27 @@ def test_the_language_switch_is_big_enough_for_a_thumb(browser, live_server, mak
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         context.close()
+
+
+def test_a_pasted_text_longer_than_the_limit_is_not_cut_silently(browser, live_server, make_app):
+    """A long chat pasted into the report: the browser's maxlength dropped its end without a word, and the tip
+    went out without it (often the part that matters). Now the form says how long it is and keeps all of it."""
+    app = make_app(**LOOSE_LIMITS)
+    with app.app_context():
+        seed_schools()
+    base = live_server(app)
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False, locale="en-US")
+    page = context.new_page()
+    pasted = "He keeps sending these messages. " * 320 + "He said he will bring his dad's gun on Friday."
+    try:
+        page.goto(base + "/report")
+        page.select_option("#school", label="Mills Elementary")
+        page.focus("#description")
+        page.keyboard.insert_text(pasted)  # what a paste does
+        page.click('form#report button[type="submit"]')
+        page.wait_for_load_state("load")
+        assert page.url.endswith("/report"), "the tip was sent cut short"
+        assert f"it has {len(pasted):,}" in (page.text_content("#error-summary") or "")
+        assert page.input_value("#description") == pasted
+    finally:
+        context.close()

@@ -463,3 +463,17 @@ def test_the_language_switch_keeps_a_reply_waiting_for_the_receipt_code(intake_a
 def test_the_browsers_first_language_wins_whatever_its_region(intake_app, header, lang):
     page = intake_app.test_client().get("/", headers={"Accept-Language": header}).get_data(as_text=True)
     assert f'<html lang="{lang}">' in page
+
+
+def test_no_text_field_of_a_reporter_cuts_a_paste_short(intake_app, schools):
+    """maxlength drops the end of a pasted text without a word (see the browser test); the server's check says
+    how long it is instead, on the report's text and contact details and on a reply."""
+    import re
+
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    pages = {"/report": client.get("/report").get_data(as_text=True),
+             "/followup": open_followup(client, code).get_data(as_text=True)}
+    for path, page in pages.items():
+        areas = re.findall(r"<textarea [^>]*>", page)
+        assert areas and not [a for a in areas if "maxlength" in a], (path, areas)
