@@ -23,7 +23,14 @@ from app.intake import bp
 from app.intake import reporter_sessions as rs
 from app.intake.submit import db_add_reporter_message
 from app.intake.throttle import intake_rate_limit, receipt_attempt_allowed
-from app.intake.validation import MAX_TEXT, Checked, ask_for_photos_again, check_photos, check_text
+from app.intake.validation import (
+    MAX_TEXT,
+    Checked,
+    ask_for_photos_again,
+    check_photos,
+    check_text,
+    photos_again_message,
+)
 from app.logs import log_event
 from app.models import Tip, TipStatus, utcnow
 from app.transactions import commit_before_rendering
@@ -126,7 +133,9 @@ def followup_language() -> tuple[str, int]:
         db.session.commit()
         return render_template("intake/followup_start.html", error=None, kept_message=_kept_message(),
                                typed_code=request.form.get("code", "")[:MAX_CODE_INPUT]), 200
-    return _case_page(tip, Checked(values={"message": _kept_message()}))
+    # Sent without its files, a form has only their names: the photo field asks for them again.
+    errors = {"photos": photos_again_message()} if any(request.form.getlist("photos")) else {}
+    return _case_page(tip, Checked(values={"message": _kept_message()}, errors=errors))
 
 
 @bp.post("/followup/reply")

@@ -477,3 +477,21 @@ def test_no_text_field_of_a_reporter_cuts_a_paste_short(intake_app, schools):
     for path, page in pages.items():
         areas = re.findall(r"<textarea [^>]*>", page)
         assert areas and not [a for a in areas if "maxlength" in a], (path, areas)
+
+
+def test_switching_language_says_the_photos_chosen_must_be_added_again(intake_app, schools):
+    """The language button sends the form without its files (a browser sends only their names then): the form
+    in the other language says so at the photo field, on the report form and on the follow-up page."""
+    client = intake_app.test_client()
+    typed = {"csrf_token": csrf_token(client, "/report"), "school": "", "description": "Un chico trae una pistola.",
+             "photos": "threat.jpg", "contact": ""}
+    page = client.post("/report/language?lang=es", data=typed).get_data(as_text=True)
+    assert "Las fotos no se guardan cuando el formulario vuelve" in page
+    assert "Un chico trae una pistola.</textarea>" in page
+    assert "no se guardan" not in client.post("/report/language?lang=es",
+                                                data={**typed, "photos": ""}).get_data(as_text=True)
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    reply = client.post("/followup/language?lang=en", data={"csrf_token": csrf_token(client, "/followup"),
+                                                            "message": "Mira la foto.", "photos": "gym.jpg"})
+    assert "Photos are not kept when the form comes back" in reply.get_data(as_text=True)
