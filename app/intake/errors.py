@@ -29,8 +29,9 @@ from app.logs import log_event
 log = logging.getLogger("app.intake")
 # Addresses of staff and of Twilio: their errors keep werkzeug's plain pages, never the reporter's.
 _NOT_REPORTER_PATHS = ("/console", "/hooks")
-# A reply, and the receipt code entered again with a reply kept from an ended session.
-_FORMS_WITH_A_MESSAGE = {"intake.followup_reply", "intake.followup_open"}
+# A reply, the receipt code entered again with a reply kept from an ended session, and a reply sent along by the
+# language button.
+_FORMS_WITH_A_MESSAGE = {"intake.followup_reply", "intake.followup_open", "intake.followup_language"}
 
 
 def _page(title: str, message: str, status: int, kept_message: str = "") -> tuple[str, int]:

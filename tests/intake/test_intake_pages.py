@@ -495,3 +495,37 @@ def test_switching_language_says_the_photos_chosen_must_be_added_again(intake_ap
     reply = client.post("/followup/language?lang=en", data={"csrf_token": csrf_token(client, "/followup"),
                                                             "message": "Mira la foto.", "photos": "gym.jpg"})
     assert "Photos are not kept when the form comes back" in reply.get_data(as_text=True)
+
+
+def test_the_language_switch_of_a_reply_refused_for_too_many_keeps_it(make_intake_app, monkeypatch):
+    """A reply refused (429, or 503) is shown to copy; the language link opened /followup and left it behind."""
+    import re
+
+    app = make_intake_app(INTAKE_RATE_LIMIT="1 per minute")
+    client = app.test_client()
+    _ref, code = submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    answer = "Es el chavo de la mochila roja & <el bus 12>."
+    assert post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "Uno."}, None).status_code == 303
+    refused = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": answer}, None)
+    assert refused.status_code == 429
+    switch = re.search(r'<button[^>]*formaction="([^"]+)"[^>]*>Español</button>', refused.get_data(as_text=True))
+    assert switch is not None
+    form = re.search(r'<form id="kept"[^>]*>.*?</form>', refused.get_data(as_text=True), flags=re.S)
+    assert form is not None and 'name="message"' in form.group(0)
+    spanish = client.post(switch.group(1).replace("&amp;", "&"),
+                          data={"csrf_token": csrf_token(client, "/followup"), "message": answer})
+    page = spanish.get_data(as_text=True)
+    assert spanish.status_code == 200 and 'lang="es"' in page and "Tu mensaje" in page
+    assert "mochila roja &amp; &lt;el bus 12&gt;.</textarea>" in page
+    # The database busy just then: the 503 page keeps showing the reply to copy.
+    from sqlalchemy.exc import OperationalError
+
+    def locked(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("BEGIN", None, Exception("database is locked"))
+
+    token = csrf_token(client, "/followup")
+    monkeypatch.setattr("app.intake.followup.rs.db_followup_tip", locked)
+    busy = client.post(switch.group(1).replace("&amp;", "&"), data={"csrf_token": token, "message": answer})
+    assert busy.status_code == 503 and "mochila roja &amp; &lt;el bus 12&gt;.</textarea>" in busy.get_data(as_text=True)
