@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import shlex
 import signal
 import socket
@@ -137,6 +138,18 @@ def test_nginx_site_sets_one_hop_of_forwarded_headers_and_keeps_no_access_log() 
     assert site.count("access_log off;") == 2
 
 
+def test_nginx_site_writes_no_request_or_response_body_to_disk() -> None:
+    """nginx spools a request body over client_body_buffer_size (16k by default) and a response over its proxy
+    buffers to temporary files: the photos as sent, with their GPS metadata, and decrypted case pages and photos
+    on their way to staff would land on the proxy's disk, where the app never writes them."""
+    site = (DEPLOY / "nginx-tipline.conf").read_text()
+    body_limit = re.search(r"^\s*client_max_body_size (\d+)m;", site, re.MULTILINE)
+    body_buffer = re.search(r"^\s*client_body_buffer_size (\d+)m;", site, re.MULTILINE)
+    assert body_limit is not None and body_buffer is not None
+    assert int(body_buffer.group(1)) >= int(body_limit.group(1))
+    assert re.search(r"^\s*proxy_max_temp_file_size 0;", site, re.MULTILINE)
+
+
 def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
     for name in ("TIPLINE_WEB_TIMEOUT", "SQLITE_BUSY_TIMEOUT_S", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -152,7 +165,6 @@ def test_a_writer_that_waits_its_whole_turn_is_answered_before_the_worker_is_kil
     """A sync worker busy longer than gunicorn's timeout is aborted: the reporter gets a bare 500 instead of the
     503 page with the form as typed. gunicorn must wait longer than SQLite's busy timeout plus the rest of the
     request, and nginx longer than gunicorn."""
-    import re
 
     settings = _gunicorn_settings(monkeypatch, **({"SQLITE_BUSY_TIMEOUT_S": busy} if busy else {}))
     timeout = settings["timeout"]
@@ -168,7 +180,6 @@ def test_a_writer_that_waits_its_whole_turn_is_answered_before_the_worker_is_kil
 
 def test_deploy_files_name_only_files_that_exist() -> None:
     """A comment that sends the operator to a file we do not ship is a dead end at the worst moment."""
-    import re
 
     for path in DEPLOY.iterdir():
         for named in re.findall(r"\b((?:docs|deploy|app|bench)/[\w./-]+\.\w+)", path.read_text()):
