@@ -88,6 +88,7 @@ def time_queue(app: object, email: str, requests: int) -> list[float]:
         sess["_user_id"] = session_id
         sess["_fresh"] = True
         sess["signed_in_at"] = sess["last_seen"] = time.time()
+        sess["sid"] = secrets.token_urlsafe(16)
     urls = ["/console/", "/console/?page=2", "/console/?urgency=critical", "/console/?status=all",
             "/console/?category=weapon", "/console/?page=5"]
     assert client.get(urls[0]).status_code == 200  # warm up

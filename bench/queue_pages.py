@@ -3,6 +3,7 @@ timing, reused as is) and a case page (a few real sealed tips among the seeded o
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -55,6 +56,7 @@ def _time_case_pages(app: Any, email: str, refs: list[str], requests: int) -> li
         sess["_user_id"] = session_id
         sess["_fresh"] = True
         sess["signed_in_at"] = sess["last_seen"] = time.time()
+        sess["sid"] = secrets.token_urlsafe(16)
     assert client.get(f"/console/tips/{refs[0]}").status_code == 200
     timings = []
     for i in range(requests):

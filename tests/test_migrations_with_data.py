@@ -25,7 +25,18 @@ from app.crypto.service import db_add_sealed, open_for_tip
 from app.demo_data import seed_demo
 from app.extensions import db
 from app.intake.submit import db_add_reporter_message
-from app.models import Alert, AlertStatus, Note, ReporterSession, SignInFailure, Staff, Tip, WorkerLease, utcnow
+from app.models import (
+    Alert,
+    AlertStatus,
+    EndedSession,
+    Note,
+    ReporterSession,
+    SignInFailure,
+    Staff,
+    Tip,
+    WorkerLease,
+    utcnow,
+)
 from tests.conftest import base_config
 from tests.support.tips import make_tip
 
@@ -35,6 +46,7 @@ DROPPED_BY = {
     "7c2e4a9d1b30": {("alert", "send_failures")},
     "5e8a1c3f9b27": {("signin_failure", None)},
     "b7d41c2e9a05": {("receipt_key_check", None)},
+    "d3a9f0c2b6e1": {("ended_session", None)},
 }
 
 
@@ -117,6 +129,7 @@ def _live_district(app: Flask) -> None:
                                  sent_at=utcnow(), lease_owner="worker-1", lease_until=utcnow()))
         db.session.add(SignInFailure(staff_id=staff[1].id, client="k" * 64, failed_at=utcnow()))
         db.session.add(WorkerLease(name="alerts", owner="worker-1", expires_at=utcnow()))
+        db.session.add(EndedSession(sid_hash="e" * 64, ends_at=utcnow() + timedelta(hours=12)))
         db.session.commit()
         db_record_receipt_key()
         db.session.commit()
@@ -159,7 +172,7 @@ def test_every_migration_goes_down_and_up_with_a_districts_rows(app: Flask) -> N
         with db.engine.connect() as conn:
             after = _rows(conn)
     # What the downgrades removed comes back empty: failures not counted, the receipt key recorded again later.
-    assert after["signin_failure"] == [] and after["receipt_key_check"] == []
+    assert after["signin_failure"] == [] and after["receipt_key_check"] == [] and after["ended_session"] == []
     assert all(row["send_failures"] == 0 for row in after["alert"])
     assert _without(after, dropped | {("alert", "send_failures")}) == _without(at_head, dropped)
     _reads_back(app)

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from app import audit
 from app.accounts import service
 from app.accounts.policy import password_problems
+from app.accounts.session import db_end_session, start_session_id
 from app.accounts.totp import (
     db_check_totp,
     db_use_recovery_code,
@@ -20,7 +21,7 @@ from app.accounts.totp import (
     qr_svg,
 )
 from app.client_keys import client_key
-from app.console import bp, clock
+from app.console import ABSOLUTE_TIMEOUT, bp, clock
 from app.console.access import me
 from app.console.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
 from app.extensions import db, limiter
@@ -114,6 +115,7 @@ def second_factor() -> str | Response:
             # (app/extensions.py): the cookie is readable, and nothing here checks it.
             session.pop("_id", None)
             session["signed_in_at"] = session["last_seen"] = clock.seconds(now)
+            start_session_id()
             audit.record("signin", actor=staff, method=method)
             db.session.commit()
             return redirect(_safe_next(next_url))
@@ -135,6 +137,7 @@ def sign_out() -> Response:
     form = ConfirmForm()
     if form.validate_on_submit():
         audit.record("signout", actor=me())
+        db_end_session(clock.now(), ABSOLUTE_TIMEOUT)
         db.session.commit()
         logout_user()
         session.clear()

@@ -3,12 +3,22 @@
 from app.models.alerts import Alert, AlertStatus, WorkerLease
 from app.models.audit import AuditEvent
 from app.models.base import utcnow
-from app.models.directory import Agency, Assignment, ChainPosition, Role, School, SignInFailure, Staff
+from app.models.directory import (
+    Agency,
+    Assignment,
+    ChainPosition,
+    EndedSession,
+    Role,
+    School,
+    SignInFailure,
+    Staff,
+)
 from app.models.reporter import ReporterSession
 from app.models.tips import Attachment, Incident, KeyCheck, Message, Note, Outcome, ReceiptKeyCheck, Tip, TipStatus
 
 __all__ = [
-    "Agency", "Alert", "AlertStatus", "Assignment", "Attachment", "AuditEvent", "ChainPosition", "Incident",
+    "Agency", "Alert", "AlertStatus", "Assignment", "Attachment", "AuditEvent", "ChainPosition", "EndedSession",
+    "Incident",
     "KeyCheck", "Message", "Note", "Outcome", "ReceiptKeyCheck", "ReporterSession", "Role", "School",
     "SignInFailure", "Staff", "Tip", "TipStatus", "WorkerLease", "utcnow",
 ]

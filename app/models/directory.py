@@ -133,3 +133,13 @@ class SignInFailure(db.Model):  # type: ignore[name-defined]
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
     client: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EndedSession(db.Model):  # type: ignore[name-defined]
+    """A staff session ended by "Sign out": the SHA-256 of its random id (the cookie holds the id). The cookie is
+    signed, not stored, so without this a copy of it taken before sign-out kept working until it timed out.
+    Kept until the session would have ended anyway (`ends_at`, its absolute timeout), then deleted."""
+
+    __tablename__ = "ended_session"
+    sid_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ends_at: Mapped[datetime] = mapped_column(DateTime, index=True)

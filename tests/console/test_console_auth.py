@@ -5,11 +5,11 @@ from __future__ import annotations
 import pyotp
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.console import clock
 from app.extensions import db
-from app.models import AuditEvent, Staff
+from app.models import AuditEvent, EndedSession, Staff
 from tests.conftest import on_postgres
 from tests.console.helpers import PASSWORD, FrozenClock, World, audit_actions, sign_in, totp_code
 from tests.support.forms import csrf_token
@@ -198,6 +198,43 @@ def test_sign_out_everywhere_ends_every_session(world: World, signed_in) -> None
     laptop.post("/console/sign-out-everywhere", data={"csrf_token": csrf_token(laptop, "/console/")})
     assert phone.get("/console/").status_code == 302
     assert laptop.get("/console/").status_code == 302
+
+
+def _session_cookie(client: FlaskClient, name: str) -> str:
+    cookie = client.get_cookie(name)
+    assert cookie is not None
+    return cookie.value
+
+
+def test_sign_out_ends_the_session_on_the_server_too(world: World, signed_in) -> None:
+    """The cookie is signed, not stored: a copy taken before "Sign out" (another browser profile, malware, a
+    shared computer's disk) kept opening the console for up to 12 hours. Sign-out now ends that session id;
+    the person's other sessions go on (that is "Sign out everywhere")."""
+    laptop, phone = signed_in("sro_a"), signed_in("sro_a")
+    name = world.app.config["SESSION_COOKIE_NAME"]
+    copy = world.app.test_client()
+    copy.set_cookie(name, _session_cookie(laptop, name))
+    assert copy.get("/console/").status_code == 200  # the copy works while the session lasts
+    laptop.post("/console/sign-out", data={"csrf_token": csrf_token(laptop, "/console/")})
+    replay = copy.get("/console/")
+    assert replay.status_code == 302 and "/console/sign-in" in replay.headers["Location"]
+    assert phone.get("/console/").status_code == 200
+    again = signed_in("sro_a")  # and signing in again on the laptop starts a new session that works
+    assert again.get("/console/").status_code == 200
+
+
+def test_ended_sessions_are_forgotten_once_they_would_have_timed_out(world: World, signed_in,
+                                                                    frozen_clock) -> None:
+    for _ in range(2):
+        client = signed_in("sro_a")
+        client.post("/console/sign-out", data={"csrf_token": csrf_token(client, "/console/")})
+    with world.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EndedSession)) == 2
+    frozen_clock.advance(hours=13)
+    client = signed_in("sro_a")
+    client.post("/console/sign-out", data={"csrf_token": csrf_token(client, "/console/")})
+    with world.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EndedSession)) == 1
 
 
 def test_sign_in_is_audited_without_the_password(world: World) -> None:

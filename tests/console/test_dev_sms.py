@@ -1,5 +1,7 @@
 """The developer's SMS page under `make run`: lists what the console transport printed, never in production."""
 
+import secrets
+
 from app.alerts.dispatcher import run_once
 from app.console import clock
 from app.extensions import db
@@ -14,7 +16,8 @@ def sign_in_as(client, app, email):
         session_id = staff.get_id()
     now = clock.seconds(clock.now())
     with client.session_transaction() as session:
-        session.update({"_user_id": session_id, "_fresh": True, "signed_in_at": now, "last_seen": now})
+        session.update({"_user_id": session_id, "_fresh": True, "signed_in_at": now, "last_seen": now,
+                        "sid": secrets.token_urlsafe(16)})
 
 
 def test_dev_page_lists_console_sms(demo):

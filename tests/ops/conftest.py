@@ -4,6 +4,7 @@ and staff signed in by writing the session directly (the sign-in itself is the c
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,6 +123,7 @@ def sign_in_as(app: Flask, staff_id: int) -> FlaskClient:
         session["_fresh"] = True
         session["signed_in_at"] = now
         session["last_seen"] = now
+        session["sid"] = secrets.token_urlsafe(16)
     return client
 
 
