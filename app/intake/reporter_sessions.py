@@ -53,12 +53,12 @@ def db_start(purpose: str, tip: Tip, receipt_code: str | None = None, kept_messa
     session[_COOKIE_KEYS[purpose]] = token
 
 
-def _row(purpose: str) -> tuple[ReporterSession, str] | None:
+def _row(purpose: str, even_expired: bool = False) -> tuple[ReporterSession, str] | None:
     token = session.get(_COOKIE_KEYS[purpose])
     if not isinstance(token, str):
         return None
     row = db.session.get(ReporterSession, _hash(token))
-    if row is None or row.purpose != purpose or row.expires_at < utcnow():
+    if row is None or row.purpose != purpose or (row.expires_at < utcnow() and not even_expired):
         return None
     return row, token
 
@@ -148,8 +148,9 @@ def db_end(purpose: str) -> None:
 def db_leave() -> None:
     """End the follow-up visit ("Leave"), and the receipt of the same report if it is still waiting to be saved:
     its code was just typed to open the report, and the next person at a shared computer must not get it back
-    from the receipt page. Another report's receipt stays: its code may not be saved anywhere yet."""
-    visit, receipt = _row(FOLLOWUP), _row(RECEIPT)
+    from the receipt page. Another report's receipt stays: its code may not be saved anywhere yet. A visit idle
+    past its 15 minutes still names its report here: the receipt lasts 30, and Leave is pressed after a pause."""
+    visit, receipt = _row(FOLLOWUP, even_expired=True), _row(RECEIPT)
     if visit is not None and receipt is not None and visit[0].tip_id == receipt[0].tip_id:
         db_end(RECEIPT)
     db_end(FOLLOWUP)

@@ -143,3 +143,29 @@ def test_once_a_report_is_sent_its_forms_sent_again_from_the_history_show_and_st
         assert replayed.status_code == 400, path
     with intake_app.app_context():
         assert db.session.scalar(select(func.count(Tip.id))) == 1
+
+
+def test_leave_after_the_visit_idled_out_still_ends_the_receipt_of_that_report(intake_app, schools):
+    """The visit ends after 15 minutes idle, the unsaved receipt after 30: a reporter who opened the report, left
+    the phone for a while, then pressed Leave was told nothing stays, and the receipt page still gave the next
+    person at the computer the reference and the receipt code."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import ReporterSession, utcnow
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    with intake_app.app_context():  # 16 minutes later: the visit is over, the receipt not yet
+        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        row.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    left = client.post("/followup/leave", data={"csrf_token": token}, follow_redirects=True)
+    assert "Nothing about it stays in this browser" in left.get_data(as_text=True)
+    receipt = client.get("/receipt")
+    assert receipt.status_code == 404
+    assert code not in receipt.get_data(as_text=True) and ref not in receipt.get_data(as_text=True)
