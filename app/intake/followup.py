@@ -24,7 +24,6 @@ from app.intake import reporter_sessions as rs
 from app.intake.submit import db_add_reporter_message
 from app.intake.throttle import intake_rate_limit, receipt_attempt_allowed
 from app.intake.validation import (
-    MAX_TEXT,
     Checked,
     ask_for_photos_again,
     check_photos,
@@ -37,7 +36,6 @@ from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
 MAX_CODE_INPUT = 100
-MAX_KEPT_MESSAGE = 2 * MAX_TEXT  # enough for the longest reply; the reply form says when it is too long
 
 
 def status_words(status: str) -> str:
@@ -66,8 +64,10 @@ def _not_found(kept_message: str = "", typed_code: str = "") -> tuple[str, int]:
 
 def _kept_message() -> str:
     """A reply that could not be sent because the session had ended, carried until the code is entered again:
-    writing an answer can take longer than the idle timeout, and the text must not be lost with the session."""
-    return request.form.get("message", "")[:MAX_KEPT_MESSAGE]
+    writing an answer can take longer than the idle timeout, and the text must not be lost with the session.
+    Whole, however long: the reply form has no maxlength (it cut a paste silently) and says how long a text is;
+    the form parser's MAX_FORM_MEMORY_SIZE bounds it."""
+    return request.form.get("message", "")
 
 
 def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> tuple[str, int]:

@@ -529,3 +529,35 @@ def test_the_language_switch_of_a_reply_refused_for_too_many_keeps_it(make_intak
     monkeypatch.setattr("app.intake.followup.rs.db_followup_tip", locked)
     busy = client.post(switch.group(1).replace("&amp;", "&"), data={"csrf_token": token, "message": answer})
     assert busy.status_code == 503 and "mochila roja &amp; &lt;el bus 12&gt;.</textarea>" in busy.get_data(as_text=True)
+
+
+def test_a_reply_longer_than_the_limit_comes_back_whole_from_the_language_switch_and_an_ended_visit(
+        intake_app, schools):
+    """The reply form has no maxlength (it cut a long paste silently): a reply of 25,000 characters sent by the
+    language button, or after the visit ended, must come back whole, so the reply form can say how long it is,
+    not cut at 20,000 without a word."""
+    from datetime import timedelta
+
+    from app.models import ReporterSession, utcnow
+
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    pasted = "He keeps sending these messages. " * 750 + "He said Friday, at the gym."
+    assert len(pasted) > 20_000
+    switched = client.post("/followup/language?lang=es",
+                           data={"csrf_token": csrf_token(client, "/followup"), "message": pasted})
+    assert f"{pasted}</textarea>" in switched.get_data(as_text=True)
+    token = csrf_token(client, "/followup")
+    with intake_app.app_context():
+        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    ended = client.post("/followup/reply", data={"csrf_token": token, "message": pasted})
+    assert f"{pasted}</textarea>" in ended.get_data(as_text=True)
+    opened = client.post("/followup", data={"code": code, "message": pasted,
+                                            "csrf_token": csrf_token(client, "/followup")}, follow_redirects=True)
+    assert f"{pasted}</textarea>" in opened.get_data(as_text=True)
+    refused = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                         "message": pasted}, None)
+    assert refused.status_code == 422 and f" {len(pasted):,})" in refused.get_data(as_text=True)
