@@ -79,11 +79,12 @@ def db_shred_tips(tips: list[Tip], now: datetime) -> None:
 
 
 def db_purge_expired_tips(now: datetime | None = None, dry_run: bool = False,
-                          limit: int | None = None) -> PurgeResult:
+                          limit: int | None = None, actor_label: str = "retention") -> PurgeResult:
     """Shred closed tips past retention, in the caller's transaction (the caller commits).
 
     With `limit`, at most that many (oldest closed first) and `more` says whether others remain; the alert
-    worker's daily call may leave it out. The audit event names how many and which references, never content.
+    worker's daily call may leave it out. The audit event names how many and which references, never content,
+    and who: "retention" for the worker's daily run, the operator for `flask tips purge`.
     """
     now = now or utcnow()
     query = select(Tip).where(_expired(retention_cutoff(now))).order_by(Tip.closed_at, Tip.id)
@@ -107,7 +108,7 @@ def db_purge_expired_tips(now: datetime | None = None, dry_run: bool = False,
         db.session.execute(text("PRAGMA secure_delete=ON"))
         _checkpoint_after_commit(db.session())
     db_shred_tips(tips, now)
-    audit.record("tips.purged", actor_label="retention", count=result.count, refs=result.refs,
+    audit.record("tips.purged", actor_label=actor_label, count=result.count, refs=result.refs,
                  retention_days=int(current_app.config["RETENTION_DAYS"]))
     log_event(log, "tips crypto-shredded after retention", count=result.count)
     return result
@@ -152,11 +153,12 @@ def _checkpoint_wal(session: Session) -> None:
 
 
 def purge_expired_tips(now: datetime | None = None, batch: int = DEFAULT_BATCH,
-                       progress: Callable[[PurgeResult], None] | None = None) -> PurgeResult:
+                       progress: Callable[[PurgeResult], None] | None = None,
+                       actor_label: str = "retention") -> PurgeResult:
     """Shred everything past retention in batches, one transaction each, so no lock is held for long."""
     total = PurgeResult()
     while True:
-        step = db_purge_expired_tips(now, limit=batch)
+        step = db_purge_expired_tips(now, limit=batch, actor_label=actor_label)
         db.session.commit()
         total.refs.extend(step.refs)
         if progress is not None and step.count:

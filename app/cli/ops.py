@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app.backup import BackupError, NotSQLite, create_backup, pg_dump_instructions, plan_prune, verify_backup
+from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
 from app.extensions import db
 from app.retention import (
@@ -48,7 +49,7 @@ def purge_command(dry_run: bool, batch: int) -> None:
     def progress(step: PurgeResult) -> None:
         click.echo(f"shredded {step.count} tips: {', '.join(step.refs)}")
 
-    total = purge_expired_tips(batch=batch, progress=progress)
+    total = purge_expired_tips(batch=batch, progress=progress, actor_label=operator_label())
     click.echo(f"{total.count} closed tips older than {days} days shredded.")
     _mention_unclosed(days)
 

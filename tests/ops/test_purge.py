@@ -155,6 +155,26 @@ def test_purge_command_works_in_batches(app: Flask, district: District) -> None:
         assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "tips.purged")).all()) == 3
 
 
+def test_purge_by_hand_names_the_operator_the_daily_run_the_retention(app: Flask, district: District,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`flask tips purge` shreds tips by someone's hand (perhaps with RETENTION_DAYS lowered for the run): the record
+    must say whose, as for every other `flask` command; the alert worker's daily purge stays "retention"."""
+    with app.app_context():
+        long_ago = utcnow() - timedelta(days=366)
+        by_hand = add_tip(district.schools["NCHS"], long_ago - timedelta(days=30), closed_at=long_ago,
+                          outcome="unfounded", text="tip by hand").ref
+    monkeypatch.setenv("SUDO_USER", "opsdesk")
+    assert app.test_cli_runner().invoke(args=["tips", "purge"]).exit_code == 0
+    with app.app_context():
+        daily = add_tip(district.schools["NCHS"], long_ago - timedelta(days=30), closed_at=long_ago,
+                        outcome="unfounded", text="tip of the day").ref
+        purge_expired_tips()
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "tips.purged")
+                                    .order_by(AuditEvent.id)).all()
+        assert [(e.actor_label, json.loads(e.detail)["refs"]) for e in events] == [
+            ("cli:opsdesk", [by_hand]), ("retention", [daily])]
+
+
 def test_retention_days_is_configurable(make_app) -> None:  # type: ignore[no-untyped-def]
     from tests.ops.conftest import build_district
 
