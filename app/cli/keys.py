@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app import audit
 from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
+from app.crypto.envelope import unwrap_data_key
 from app.crypto.errors import DecryptionFailed
 from app.crypto.keyring import Keyring, KeyringUnavailable, write_keyring
 from app.crypto.keystore import (
@@ -89,8 +90,9 @@ def rotate_command(batch: int) -> None:
                                    "backup that holds it (`flask keys status`), then rotate")
     pending = db.session.scalar(select(func.count(Tip.id)).where(
         Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active))
-    if not pending:
-        # Nothing left over from an earlier run: this is a new rotation.
+    if not pending or not _any_rewrappable(keyring):
+        # Nothing left over from an earlier run (tips whose wrapped key does not open are not: they would make
+        # every later run "finish" that rotation, and a KEK could never be replaced again): a new rotation.
         keyring = keyring.with_new_key(taken=db_known_versions())
         write_keyring(path, keyring)
         forget_keyring(app)
@@ -133,6 +135,21 @@ def rotate_command(batch: int) -> None:
             f"{len(damaged)} tips could not be re-wrapped, their wrapped data key does not open under its KEK "
             f"(a damaged or altered row): {named}. They stay on that KEK and cannot be "
             "opened; restore them from a backup, or keep that KEK until they are shredded.")
+
+
+def _any_rewrappable(keyring: Keyring) -> bool:
+    """Whether a tip left on an older KEK has a wrapped data key that opens, so an earlier run is to finish."""
+    left = db.session.scalars(select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)
+                              .order_by(Tip.id).execution_options(yield_per=BATCH))
+    for tip in left:
+        if tip.wrapped_dek is None or tip.kek_version is None:
+            continue
+        try:
+            unwrap_data_key(keyring.kek(tip.kek_version), tip.ref, tip.wrapped_dek)
+        except DecryptionFailed:
+            continue
+        return True
+    return False
 
 
 @keys_group.command("retire")

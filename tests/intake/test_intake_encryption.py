@@ -221,6 +221,26 @@ def test_a_damaged_wrapped_key_does_not_stop_the_rotation_of_the_other_tips(inta
         assert _tip(intake_app, damaged).kek_version == 1
     assert runner.invoke(args=["keys", "retire", "1"]).exit_code != 0  # the damaged tip still names KEK 1
 
+def test_a_damaged_wrapped_key_does_not_block_the_next_rotation(intake_app, schools):
+    """A tip left on its KEK because its wrapped key does not open must not turn every later `flask keys rotate`
+    into "finishing the rotation": a KEK that leaked could then never be replaced."""
+    client = intake_app.test_client()
+    refs = [submit_ok(client, schools["kelly"], f"Tip {i}: a fight is planned behind the gym.")[0] for i in range(3)]
+    with intake_app.app_context():
+        tip = _tip(intake_app, refs[0])
+        tip.wrapped_dek = tip.wrapped_dek[:-1] + bytes([tip.wrapped_dek[-1] ^ 1])
+        db.session.commit()
+    runner = intake_app.test_cli_runner()
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 1  # KEK 2; the damaged tip stays on KEK 1
+    again = runner.invoke(args=["keys", "rotate"])
+    assert again.exit_code == 1 and f"{refs[0]} (KEK 1)" in again.output, again.output
+    assert "KEK 3 added and active" in again.output, again.output
+    with intake_app.app_context():
+        forget_keyring(intake_app)
+        assert [_tip(intake_app, ref).kek_version for ref in refs] == [1, 3, 3]
+        assert open_tip_text(_tip(intake_app, refs[2])) == "Tip 2: a fight is planned behind the gym."
+
+
 def test_rotation_with_a_keyring_missing_a_used_key_refuses_and_writes_nothing(intake_app, schools):
     """The keyring restored from before the last rotation: rotating again must not try to re-wrap tips it cannot
     open (a traceback part-way) nor write a new key under a version number the database already knows."""
