@@ -131,8 +131,11 @@ def followup_language() -> tuple[str, int]:
     if tip is None:
         rs.db_end(rs.FOLLOWUP)
         db.session.commit()
+        typed = request.form.get("code", "")[:MAX_CODE_INPUT]
+        if request.form.get("refused") == "yes":  # a refused code, to correct: its refusal in the new language
+            return _not_found(_kept_message(), typed)
         return render_template("intake/followup_start.html", error=None, kept_message=_kept_message(),
-                               typed_code=request.form.get("code", "")[:MAX_CODE_INPUT]), 200
+                               typed_code=typed), 200
     # Sent without its files, a form has only their names: the photo field asks for them again.
     errors = {"photos": photos_again_message()} if any(request.form.getlist("photos")) else {}
     return _case_page(tip, Checked(values={"message": _kept_message()}, errors=errors))

@@ -230,14 +230,15 @@ def test_the_language_switch_of_a_refused_reply_opens_a_page(intake_app, schools
 
 def test_the_language_switch_of_a_page_shown_by_a_post_stays_on_that_page(intake_app, schools):
     """/receipt and /followup answer a POST with a page of their own (the box not ticked, a wrong code): the
-    language link opens the same address, so the reporter keeps the receipt code in sight."""
+    language link opens the same address, so the reporter keeps the receipt code in sight (a wrong code's page
+    has a button instead, which keeps the code typed: see the test below)."""
     import re
 
     client = intake_app.test_client()
     submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
     pages = {
         "/receipt": client.post("/receipt", data={"csrf_token": csrf_token(client, "/receipt")}),
-        "/followup": client.post("/followup", data={"csrf_token": csrf_token(client, "/followup"), "code": "WRONG"}),
+        "/followup": client.post("/followup", data={"csrf_token": csrf_token(client, "/followup"), "code": ""}),
     }
     for path, page in pages.items():
         switch = re.search(r'<a href="([^"]+)" hreflang="es"', page.get_data(as_text=True))
@@ -561,3 +562,22 @@ def test_a_reply_longer_than_the_limit_comes_back_whole_from_the_language_switch
     refused = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
                                                          "message": pasted}, None)
     assert refused.status_code == 422 and f" {len(pasted):,})" in refused.get_data(as_text=True)
+
+
+def test_the_language_switch_keeps_a_refused_receipt_code_to_correct(intake_app, schools):
+    """A code refused for one wrong character stays in the field to correct; a reporter who cannot read the
+    refusal on an English phone switches to Spanish, and the link opened an empty /followup instead."""
+    import re
+
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    typo = code[:-1] + ("X" if code[-1] != "X" else "Y")
+    wrong = client.post("/followup", data={"code": typo, "csrf_token": csrf_token(client, "/followup")})
+    switch = re.search(r'<button[^>]*formaction="([^"]+)"[^>]*>Español</button>', wrong.get_data(as_text=True))
+    assert switch is not None and 'form="open"' in switch.group(0)
+    spanish = client.post(switch.group(1).replace("&amp;", "&"),
+                          data={"csrf_token": csrf_token(client, "/followup"), "code": typo, "refused": "yes"})
+    page = spanish.get_data(as_text=True)
+    assert spanish.status_code == 200 and 'lang="es"' in page and f'value="{typo}"' in page
+    assert 'name="refused" value="yes"' in wrong.get_data(as_text=True)
+    assert "No pudimos abrir un reporte con este código" in page  # the refusal, now in Spanish
