@@ -141,15 +141,18 @@ def _any_rewrappable(keyring: Keyring) -> bool:
     """Whether a tip left on an older KEK has a wrapped data key that opens, so an earlier run is to finish."""
     left = db.session.scalars(select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)
                               .order_by(Tip.id).execution_options(yield_per=BATCH))
-    for tip in left:
-        if tip.wrapped_dek is None or tip.kek_version is None:
-            continue
-        try:
-            unwrap_data_key(keyring.kek(tip.kek_version), tip.ref, tip.wrapped_dek)
-        except DecryptionFailed:
-            continue
-        return True
-    return False
+    try:
+        for tip in left:
+            if tip.wrapped_dek is None or tip.kek_version is None:
+                continue
+            try:
+                unwrap_data_key(keyring.kek(tip.kek_version), tip.ref, tip.wrapped_dek)
+            except DecryptionFailed:
+                continue
+            return True
+        return False
+    finally:
+        left.close()  # found one early: on PostgreSQL yield_per holds a server-side cursor open until closed
 
 
 @keys_group.command("retire")
