@@ -28,7 +28,7 @@ from app.intake.validation import (
     ask_for_photos_again,
     check_photos,
     check_text,
-    photos_again_message,
+    photos_left_behind,
 )
 from app.logs import log_event
 from app.models import Tip, TipStatus, utcnow
@@ -68,6 +68,15 @@ def _kept_message() -> str:
     Whole, however long: the reply form has no maxlength (it cut a paste silently) and says how long a text is;
     the form parser's MAX_FORM_MEMORY_SIZE bounds it."""
     return request.form.get("message", "")
+
+
+def _visit_over(typed_code: str = "") -> tuple[str, int]:
+    """The visit ended (idle, Leave in another tab, the case shredded): the receipt-code page again, with the
+    reply being written kept in it, so that entering the code once more brings it back."""
+    rs.db_end(rs.FOLLOWUP)
+    db.session.commit()
+    return render_template("intake/followup_start.html", error=None, kept_message=_kept_message(),
+                           typed_code=typed_code), 200
 
 
 def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> tuple[str, int]:
@@ -129,16 +138,13 @@ def followup_language() -> tuple[str, int]:
     # so the page comes back in the other language with the answer being written; a link would lose it.
     tip = rs.db_followup_tip()
     if tip is None:
-        rs.db_end(rs.FOLLOWUP)
-        db.session.commit()
         typed = request.form.get("code", "")[:MAX_CODE_INPUT]
         if request.form.get("refused") == "yes":  # a refused code, to correct: its refusal in the new language
+            rs.db_end(rs.FOLLOWUP)
+            db.session.commit()
             return _not_found(_kept_message(), typed)
-        return render_template("intake/followup_start.html", error=None, kept_message=_kept_message(),
-                               typed_code=typed), 200
-    # Sent without its files, a form has only their names: the photo field asks for them again.
-    errors = {"photos": photos_again_message()} if any(request.form.getlist("photos")) else {}
-    return _case_page(tip, Checked(values={"message": _kept_message()}, errors=errors))
+        return _visit_over(typed)
+    return _case_page(tip, Checked(values={"message": _kept_message()}, errors=photos_left_behind(request.form)))
 
 
 @bp.post("/followup/reply")
@@ -147,9 +153,7 @@ def followup_language() -> tuple[str, int]:
 def followup_reply() -> Response | tuple[str, int]:
     tip = rs.db_followup_tip()
     if tip is None:
-        rs.db_end(rs.FOLLOWUP)
-        db.session.commit()
-        return render_template("intake/followup_start.html", error=None, kept_message=_kept_message()), 200
+        return _visit_over()
     checked = Checked()
     check_text(checked, "message", request.form.get("message", ""), required=False)
     # Only spaces say nothing, and would reopen a closed case for staff to find an empty message.
@@ -161,9 +165,7 @@ def followup_reply() -> Response | tuple[str, int]:
     if checked.errors:
         return _case_page(tip, checked, status=422)
     if not rs.db_hold_for_reply(tip):  # shredded by retention, or the visit ended, while the reply came in
-        rs.db_end(rs.FOLLOWUP)
-        db.session.commit()
-        return render_template("intake/followup_start.html", error=None, kept_message=_kept_message()), 200
+        return _visit_over()
     db_add_reporter_message(tip, str(checked.values["message"]), checked.photos)
     ref = tip.ref
     db.session.commit()

@@ -67,6 +67,12 @@ def photos_again_message() -> str:
     return _("Photos are not kept when the form comes back: please choose your photos again.")
 
 
+def photos_left_behind(form: ImmutableMultiDict[str, str]) -> dict[str, str]:
+    """The errors of a form sent on without its files (the language button): it has only their names, so the
+    photo field asks for them again."""
+    return {"photos": photos_again_message()} if any(form.getlist("photos")) else {}
+
+
 def ask_for_photos_again(checked: Checked, files: MultiDict[str, FileStorage]) -> None:
     """A form shown again cannot hold the files chosen (no browser lets a page fill a file input): said nothing,
     the reporter fixes the text, sends, and the photos are lost."""

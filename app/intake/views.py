@@ -23,7 +23,7 @@ from app.intake import bp
 from app.intake import reporter_sessions as rs
 from app.intake.submit import NewTip, assess, db_store_tip, triage_model
 from app.intake.throttle import intake_rate_limit
-from app.intake.validation import check_report, photos_again_message
+from app.intake.validation import check_report, photos_left_behind
 from app.logs import log_event
 from app.models import School
 from app.small_ints import parse_small_int
@@ -116,9 +116,8 @@ def report_language() -> str:
     # form comes back in the other language with what was typed; a plain link would leave the text behind.
     groups = schools_by_town()
     commit_before_rendering()
-    # Sent without its files, a form has only their names: the photo field asks for them again.
-    errors = {"photos": photos_again_message()} if any(request.form.getlist("photos")) else {}
-    return render_template("intake/report.html", groups=groups, values=report_values_as_sent(), errors=errors)
+    return render_template("intake/report.html", groups=groups, values=report_values_as_sent(),
+                           errors=photos_left_behind(request.form))
 
 
 @bp.post("/report")
