@@ -129,6 +129,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     # The twilio client logs every request and header at INFO; our own "alert sent" lines say what matters.
     logging.getLogger("twilio").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at every start
+    # Pillow logs every EXIF tag it reads or writes at DEBUG, values and all: a reporter's photo would put where it
+    # was taken (GPS), the phone's model and its owner's name (Artist) in the log that cleaning keeps off the photo.
+    logging.getLogger("PIL").setLevel(logging.WARNING)
     install_filter_everywhere()
 
 

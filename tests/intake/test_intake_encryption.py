@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -21,7 +22,8 @@ from app.crypto.service import open_for_tip, open_tip_assessment, open_tip_conta
 from app.extensions import db
 from app.models import Attachment, AuditEvent, Tip
 from tests.conftest import PG_URL, on_postgres
-from tests.intake.helpers import jpeg_bytes, submit_ok
+from tests.intake.helpers import jpeg_bytes, open_followup, post_multipart, submit_ok
+from tests.support.forms import csrf_token
 
 
 def _tip(app, ref: str) -> Tip:
@@ -292,3 +294,41 @@ def test_new_keyring_is_on_disk_before_rotation_rewraps_anything(tmp_path, monke
     write_keyring(path, new_keyring())
     assert synced[-1] == str(path.parent)  # the directory, after the file's own content
     assert load_keyring(path).active == 1
+
+
+def _exif_with(canary: str) -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x013B] = f"artist-{canary}"  # Artist: many phones put their owner's name here
+    exif[0x0110] = f"model-{canary}"  # Model
+    exif[0x0112] = 6  # Orientation: cleaning reads the EXIF to turn the photo upright
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (42.0, 50.0, 12.5)  # where the photo was taken
+    return exif.tobytes()
+
+
+def test_nothing_of_a_report_or_its_photos_reaches_the_log_at_debug_level(make_intake_app):
+    from app import logs
+
+    app = make_intake_app(LOG_LEVEL="DEBUG")
+    canary = f"canary{uuid.uuid4().hex[:12]}"
+    handler = logs._configured_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    old = handler.setStream(stream)
+    try:
+        client = app.test_client()
+        photo = jpeg_bytes(exif=_exif_with(canary))
+        _ref, code = submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], f"A fight after school {canary}",
+                               contact=f"contact-{canary}", photos=[(photo, f"{canary}.jpg")])
+        assert open_followup(client, code).status_code == 200
+        reply = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                           "message": f"More: {canary}"}, [(photo, f"{canary}.jpg")])
+        assert reply.status_code == 303
+    finally:
+        handler.setStream(old)
+    logged = stream.getvalue()
+    assert "tip received" in logged and "reporter replied" in logged  # the log was written at DEBUG
+    assert canary not in logged
+    assert "42.0" not in logged and "GPSLatitude" not in logged
