@@ -28,6 +28,10 @@ _SCRUB = re.compile("|".join(f"(?:{p})" for p in (_USER_AGENT, _IPV4, _IPV6)))
 # An unused enrolment link lets whoever holds it become that staff member (app/accounts/service.py): the
 # request line of every access log carries it, so the token goes, the path stays.
 _ENROLMENT_TOKEN = re.compile(r"(?<=/console/enrol/)[A-Za-z0-9_-]+")
+# Flask-Limiter's "ratelimit 10 per 1 minute (<key>) exceeded at endpoint: ...": the key is the client's keyed hash
+# (app/client_keys.py), whose secret lives on in memory and in Redis; in a log kept for months it would name the
+# reporter's address to whoever gets that secret. The limit and the endpoint stay.
+_LIMITER_KEY = re.compile(r"\([^()]*\)(?= exceeded at endpoint)")
 # Attributes some libraries attach to records (werkzeug, gunicorn): dropped outright.
 _FORBIDDEN_ATTRS = ("remote_addr", "client_addr", "user_agent", "ip", "address")
 REDACTED = "[redacted]"
@@ -60,6 +64,8 @@ class NoClientDataFilter(logging.Filter):
         if record.name == "werkzeug" and " - - [" in message:
             # The dev server's access line starts with the client address: keep only the request part.
             message = message.split("] ", 1)[-1]
+        if record.name == "flask-limiter":
+            message = _LIMITER_KEY.sub(f"({REDACTED})", message)
         record.msg = scrub(message)
         record.args = None
         for name in _FORBIDDEN_ATTRS:

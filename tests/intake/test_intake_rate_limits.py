@@ -82,3 +82,29 @@ def test_a_receipt_code_opens_the_report_while_the_storage_is_down(make_intake_a
     page = open_followup(_reporter(down), code)  # the first request of this app touches the storage here
     assert page.status_code == 200 and ref in page.get_data(as_text=True)
     _no_client_data(caplog)
+
+
+def test_a_throttled_reporter_s_client_key_is_not_written_to_the_log(make_intake_app):
+    # Flask-Limiter names the key of every limit it refuses; ours is a keyed hash of the address, whose secret
+    # lives on in memory and in Redis: a durable log line holding it would let the address be worked out later.
+    import io
+
+    from app import logs
+    from app.client_keys import client_key
+
+    app = make_intake_app(INTAKE_RATE_LIMIT="1 per minute")
+    client = _reporter(app)
+    with app.test_request_context(environ_base=REPORTER):
+        key = client_key()
+    handler = logs._configured_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    old = handler.setStream(stream)
+    try:
+        assert submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT).status_code == 303
+        assert submit(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT).status_code == 429
+    finally:
+        handler.setStream(old)
+    logged = stream.getvalue()
+    assert "exceeded" in logged and "intake.report_submit" in logged  # the operator still sees the flood
+    assert key not in logged
