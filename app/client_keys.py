@@ -14,6 +14,7 @@ import logging
 import secrets
 import threading
 import time
+from typing import Any
 
 from flask import current_app, request
 
@@ -29,15 +30,38 @@ _unshared: dict[int, bytes] = {}
 _retry_shared_at = 0.0
 
 
-def _shared_secret(storage_uri: str, epoch: int) -> bytes:
-    """A per-day secret shared through Redis: the first process to ask creates it, it expires by itself."""
+def _redis(storage_uri: str) -> Any:
     import redis  # only when Redis holds the limits
 
-    client = redis.Redis.from_url(storage_uri, socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis.from_url(storage_uri, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _shared_secret(storage_uri: str, epoch: int) -> bytes:
+    """A per-day secret shared through Redis: the first process to ask creates it, it expires by itself."""
+    client = _redis(storage_uri)
     name = f"tipline:ratelimit-secret:{epoch}"
     client.set(name, secrets.token_bytes(32), nx=True, ex=2 * ROTATE_EVERY_S)
     value = client.get(name)
+    _warn_if_written_to_disk(client)
     return value if isinstance(value, bytes) else secrets.token_bytes(32)
+
+
+def _warn_if_written_to_disk(client: Any) -> None:
+    """A Redis as a distribution installs it saves snapshots (RDB) to disk: the day's secret and every client's
+    keyed hash would outlive the day there, and in the server's backups, and with both an address is worked out
+    by hashing every IPv4 address. Said once a day per process; a Redis that refuses CONFIG is not judged."""
+    import redis
+
+    try:
+        save = str(client.config_get("save").get("save", "") or "").strip()
+        appendonly = str(client.config_get("appendonly").get("appendonly", "no") or "no").strip().lower()
+    except redis.RedisError:
+        return
+    persisting = ([f"save {save!r}"] if save else []) + (["appendonly yes"] if appendonly == "yes" else [])
+    if persisting:
+        log_event(log, "OPERATOR: the rate-limit Redis writes its keys to disk, the day's key secret and clients' "
+                  "keyed addresses included; set save \"\" and appendonly no in its redis.conf (README, Throttling)",
+                  logging.WARNING, persisting=", ".join(persisting))
 
 
 def _unshared_secret(epoch: int) -> bytes:

@@ -108,3 +108,40 @@ def test_a_throttled_reporter_s_client_key_is_not_written_to_the_log(make_intake
     logged = stream.getvalue()
     assert "exceeded" in logged and "intake.report_submit" in logged  # the operator still sees the flood
     assert key not in logged
+
+
+class _RedisThatSaves:
+    """A Redis as installed from a distribution's package: it writes its keys to disk (RDB snapshots)."""
+
+    def __init__(self, save: str, appendonly: str) -> None:
+        self.values: dict[str, bytes] = {}
+        self.config = {"save": save, "appendonly": appendonly}
+
+    def set(self, name, value, nx=False, ex=None):
+        self.values.setdefault(name, value)
+
+    def get(self, name):
+        return self.values.get(name)
+
+    def config_get(self, pattern):
+        return {pattern: self.config[pattern]}
+
+
+@pytest.mark.parametrize(("save", "appendonly", "warned"), [("3600 1 300 100 60 10000", "no", True),
+                                                             ("", "yes", True), ("", "no", False)])
+def test_a_redis_that_writes_the_day_s_key_secret_to_disk_is_named_to_the_operator(
+        make_intake_app, monkeypatch, caplog, save, appendonly, warned):
+    # The day's secret and every client's keyed hash sit in Redis: in its dump on disk (and in the server's
+    # backups) they outlive the day, and with them each address that sent a report can be worked out.
+    from app import client_keys
+    from app.client_keys import ROTATE_EVERY_S, current_secret
+
+    fake = _RedisThatSaves(save, appendonly)
+    monkeypatch.setattr(client_keys, "_redis", lambda _uri: fake)
+    monkeypatch.setattr(client_keys, "_retry_shared_at", 0.0)  # an earlier test's dead Redis is not waited out
+    app = make_intake_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/9")
+    some_day = (time.time() // ROTATE_EVERY_S + random.randint(1_000, 1_000_000)) * ROTATE_EVERY_S  # not cached
+    with app.app_context():
+        assert len(current_secret(now=some_day)) == 32
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "OPERATOR" in r.getMessage()]
+    assert bool([line for line in lines if "disk" in line]) is warned, lines
