@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
+from werkzeug.wrappers import Response
 
 from app.security import install_security_headers
 from app.small_ints import MAX_DIGITS
@@ -43,3 +44,9 @@ def install_web(app: Flask) -> None:
     csrf.exempt(ops_bp)
     limiter.exempt(ops_bp)
     app.register_blueprint(ops_bp)
+
+    # Browsers ask for /favicon.ico on their own; without it every first page of a visit also cost a 404 page.
+    @app.get("/favicon.ico")
+    @limiter.exempt
+    def favicon() -> Response:
+        return redirect(url_for("static", filename="favicon.ico"), code=301)

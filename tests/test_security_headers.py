@@ -26,3 +26,16 @@ def test_hsts_in_production(tmp_path):
     })
     response = app.test_client().get("/", base_url="https://tips.example.org")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("page", ["/", "/console/sign-in"])
+def test_pages_name_a_local_icon_and_favicon_ico_is_not_a_404_page(client, page):
+    # Browsers fetch an icon for the first page of every visit; it used to be a 404 page each time.
+    html = client.get(page).get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.ico"' in html
+    icon = client.get("/static/favicon.ico")
+    assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert icon.headers.get("Cache-Control") != "no-store"  # a static file, cached like the style sheet
+    icon.close()
+    legacy = client.get("/favicon.ico")
+    assert legacy.status_code == 301 and legacy.headers["Location"].endswith("/static/favicon.ico")
