@@ -16,6 +16,8 @@ from werkzeug.wrappers import Response
 from app.console import clock
 
 bp = Blueprint("console", __name__, template_folder="templates")
+# Every time a console or reports page shows, in the school's or the district's time zone: `at|wall(zone)`.
+bp.add_app_template_filter(clock.on_the_wall, "wall")
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.base import utcnow
 
+# The district's time zone (Natrona County, Wyoming): every school's by default, the quarters' and the console's
+# district-wide pages'.
+DISTRICT_TIMEZONE = "America/Denver"
+
 
 class Role(enum.StrEnum):
     SRO = "sro"
@@ -48,7 +52,7 @@ class School(db.Model):  # type: ignore[name-defined]
     short_name: Mapped[str] = mapped_column(String(12), unique=True)
     town: Mapped[str] = mapped_column(String(100))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
-    timezone: Mapped[str] = mapped_column(String(64), default="America/Denver")
+    timezone: Mapped[str] = mapped_column(String(64), default=DISTRICT_TIMEZONE)
     # School hours in the school's own time zone, Monday to Friday: medium tips wait for them.
     day_start: Mapped[time] = mapped_column(Time, default=time(7, 30))
     day_end: Mapped[time] = mapped_column(Time, default=time(16, 0))

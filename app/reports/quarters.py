@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-DISTRICT_TZ = ZoneInfo("America/Denver")
+from app.models.directory import DISTRICT_TIMEZONE
+
+DISTRICT_TZ = ZoneInfo(DISTRICT_TIMEZONE)
 _QUARTER = re.compile(r"(\d{4})[-_ ]?Q([1-4])", re.IGNORECASE)
 MIN_YEAR, MAX_YEAR = MINYEAR + 1, MAXYEAR - 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 
 from app.crypto.service import open_for_tip, seal_for_tip
@@ -282,3 +284,18 @@ def test_case_page_renders_without_the_write_lock(world: World, signed_in) -> No
         page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
     assert held == [] and "A note" in page and "Photos" in page
     assert audit_actions(world.app, ref).count("tip.viewed") == 2  # the view is on the record all the same
+
+
+def test_case_times_are_on_the_schools_clock_with_their_zone(world: World, signed_in) -> None:
+    # Staff in Casper read UTC as seven hours off; the reporter's page already dates messages in the school's zone.
+    with world.app.app_context():
+        tip = make_tip(world.school_a, created_at=datetime(2026, 1, 15, 9, 5))  # naive UTC, like every column
+        tip.acknowledged_at, tip.acknowledged_by_id = datetime(2026, 7, 4, 18, 30), world.people["sro_a"]
+        db.session.commit()
+        ref = tip.ref
+    page = signed_in("counselor_a").get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "2026-01-15 02:05 MST" in page  # winter: UTC-7
+    assert "2026-07-04 12:30 MDT by" in page  # summer: UTC-6
+    assert "09:05" not in page and "UTC" not in page
+    audit = signed_in("admin").get(f"/console/admin/audit?tip_ref={ref}").get_data(as_text=True)
+    assert " MST</td>" in audit or " MDT</td>" in audit  # district-wide pages: the district's zone
