@@ -23,6 +23,8 @@ from app.logs import log_event
 ROTATE_EVERY_S = 24 * 3600
 # Redis unreachable: this process keys with a secret of its own, and asks Redis again after this long.
 RETRY_SHARED_AFTER_S = 60
+# The day's secret stays in Redis until its day ends and this much after, for machines whose clocks differ a little.
+CLOCK_GRACE_S = 300
 log = logging.getLogger("app.ratelimit")
 _lock = threading.Lock()
 _cache: dict[int, bytes] = {}
@@ -36,11 +38,13 @@ def _redis(storage_uri: str) -> Any:
     return redis.Redis.from_url(storage_uri, socket_timeout=2, socket_connect_timeout=2)
 
 
-def _shared_secret(storage_uri: str, epoch: int) -> bytes:
-    """A per-day secret shared through Redis: the first process to ask creates it, it expires by itself."""
+def _shared_secret(storage_uri: str, epoch: int, now: float) -> bytes:
+    """A per-day secret shared through Redis: the first process to ask creates it, and it expires by itself when its
+    day is over (it was kept a second day, when a copy of Redis could still turn the day's keys into addresses)."""
     client = _redis(storage_uri)
     name = f"tipline:ratelimit-secret:{epoch}"
-    client.set(name, secrets.token_bytes(32), nx=True, ex=2 * ROTATE_EVERY_S)
+    left = max(1, int((epoch + 1) * ROTATE_EVERY_S - now))
+    client.set(name, secrets.token_bytes(32), nx=True, ex=left + CLOCK_GRACE_S)
     value = client.get(name)
     _warn_if_written_to_disk(client)
     return value if isinstance(value, bytes) else secrets.token_bytes(32)
@@ -88,7 +92,7 @@ def current_secret(now: float | None = None) -> bytes:
                 import redis
 
                 try:
-                    secret = _shared_secret(storage, epoch)
+                    secret = _shared_secret(storage, epoch, now)
                 except redis.RedisError as exc:
                     # Fail open: a reporter is never refused because the rate-limit store is down. Neither
                     # the client nor the storage URI (it may hold a password) is logged.

@@ -119,6 +119,7 @@ class _RedisThatSaves:
 
     def set(self, name, value, nx=False, ex=None):
         self.values.setdefault(name, value)
+        self.expires_in = ex
 
     def get(self, name):
         return self.values.get(name)
@@ -145,3 +146,21 @@ def test_a_redis_that_writes_the_day_s_key_secret_to_disk_is_named_to_the_operat
         assert len(current_secret(now=some_day)) == 32
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "OPERATOR" in r.getMessage()]
     assert bool([line for line in lines if "disk" in line]) is warned, lines
+
+
+def test_the_day_s_key_secret_leaves_redis_when_its_day_is_over(make_intake_app, monkeypatch):
+    # The module's promise: once the day has passed, not even Redis in hand turns a key back into an address.
+    # The secret was kept 48 hours, so a copy of Redis taken the next day still held it.
+    from app import client_keys
+    from app.client_keys import CLOCK_GRACE_S, ROTATE_EVERY_S, current_secret
+
+    monkeypatch.setattr(client_keys, "_retry_shared_at", 0.0)
+    app = make_intake_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/9")
+    some_day = (time.time() // ROTATE_EVERY_S + random.randint(1_000, 1_000_000)) * ROTATE_EVERY_S  # not cached
+    for into_the_day in (0, ROTATE_EVERY_S - 600):
+        fake = _RedisThatSaves("", "no")
+        monkeypatch.setattr(client_keys, "_redis", lambda _uri, fake=fake: fake)
+        with app.app_context():
+            current_secret(now=some_day + into_the_day)
+        assert fake.expires_in == ROTATE_EVERY_S - into_the_day + CLOCK_GRACE_S
+        some_day += ROTATE_EVERY_S  # the next check is on another day, not served from the cache
