@@ -22,6 +22,18 @@ def test_home_page(intake_app):
         "http-equiv", "")
 
 
+def test_the_home_and_thank_you_pages_name_the_988_crisis_line_in_both_languages(intake_app, schools):
+    # A student thinking of hurting themselves may come to a tip line first; it must not be only a place to report.
+    client = intake_app.test_client()
+    assert "Call or text 988, the Suicide and Crisis Lifeline" in client.get("/").get_data(as_text=True)
+    submit_ok(client, schools["kelly"], "I keep thinking about ending it all, nobody would care.")
+    assert "Call or text 988" in client.get("/done").get_data(as_text=True)
+    spanish = {"Accept-Language": "es"}
+    home = client.get("/", headers=spanish).get_data(as_text=True)
+    assert "al 988, la Línea de Prevención del Suicidio y Crisis" in home and "oprime 2" in home
+    assert "Línea de Prevención del Suicidio y Crisis" in client.get("/done?lang=es").get_data(as_text=True)
+
+
 def test_report_form_groups_schools_by_town(intake_app, schools):
     page = intake_app.test_client().get("/report").get_data(as_text=True)
     assert '<optgroup label="Casper">' in page and '<optgroup label="Mills">' in page
