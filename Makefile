@@ -26,11 +26,14 @@ setup: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python -m triage train --if-missing
 
-run: setup model
+# The model first: the demo cases that `flask setup --demo` loads are ranked by it.
+run: model setup
 	@echo
 	@echo "Tipline is starting on http://$(HOST):$(PORT)  (reporter pages at /, staff console at /console)"
 	@echo "Demo staff sign-ins (password; the second factor comes from: $(BIN)/flask staff totp EMAIL):"
 	@cat instance/demo_logins.txt 2>/dev/null | grep -v '^#' | sed 's/^/  /' || true
+	@if [ -s instance/demo_reports.txt ]; then echo "Demo reports to open at /followup as their reporter (reference, receipt code):"; \
+		sed 's/^/  /' instance/demo_reports.txt; fi
 	@echo "SMS are printed here and listed at /console/dev/sms."
 	@echo
 	ALERT_IN_PROCESS_DISPATCHER=1 LOG_FORMAT=text $(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads

@@ -256,3 +256,59 @@ def test_upgrade_of_an_unreachable_database_says_so(tmp_path, caplog):
     })
     message = _refused(app.test_cli_runner().invoke(args=["db", "upgrade"]), caplog)
     assert "could not be migrated (unable to open database file): check DATABASE_URL" in message
+
+
+def test_setup_demo_loads_the_demo_cases_once_ranked_by_the_model_and_sealed(tmp_path, triage_model_dir):
+    from sqlalchemy import select
+
+    from app.crypto.service import open_for_tip
+    from app.demo_cases import DEMO_CASES
+    from app.extensions import db
+    from app.intake.submit import assess
+    from app.models import Alert, Message, Tip
+    from tests.intake.helpers import open_followup
+
+    app = create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": SECRET,
+        "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'setup.db'}",
+        "TRIAGE_MODEL_DIR": str(triage_model_dir), "RATELIMIT_STORAGE_URI": "memory://",
+    })
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["setup", "--demo"])
+    assert first.exit_code == 0 and f"demo cases: {len(DEMO_CASES)} tips added" in first.output, first.output
+    oldest_first = sorted(DEMO_CASES, key=lambda case: -case.hours_ago)
+    with app.app_context():
+        tips = db.session.scalars(select(Tip).order_by(Tip.created_at)).all()
+        assert [open_for_tip(t, "text", t.text_ct).decode() for t in tips] == [c.text for c in oldest_first]
+        for tip, case in zip(tips, oldest_first, strict=True):
+            ranked = assess(case.text, case.happening_now)  # the model's reading, not one written for the demo
+            assert (tip.category, tip.urgency, tip.model_version) == (ranked.category, ranked.urgency,
+                                                                      ranked.model_version)
+            assert tip.status == case.status and tip.outcome == case.outcome
+            assert (tip.closed_at is not None) == (case.outcome is not None)
+            assert (tip.acknowledged_at is None) == (case.status == "new")
+            # History sends nothing: only a tip that is still new waits in the outbox, as intake left it.
+            waiting = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id, Alert.status == "pending"))
+            assert not list(waiting) or case.status == "new"
+            bodies = [open_for_tip(tip, f"message:{m.id}", m.body_ct).decode() for m in db.session.scalars(
+                select(Message).where(Message.tip_id == tip.id).order_by(Message.created_at))]
+            assert bodies == [text for _, _, text in case.messages]
+    second = runner.invoke(args=["setup", "--demo"])
+    assert "demo cases: none added (the database already has tips)" in second.output
+    with app.app_context():
+        assert db.session.query(Tip).count() == len(DEMO_CASES)
+    # The receipt codes make run prints open their reports as their reporter would.
+    shown = (tmp_path / "instance" / "demo_reports.txt").read_text().splitlines()
+    assert len(shown) == sum(case.show_code for case in DEMO_CASES)
+    for line in shown:
+        ref, code = line.split()[:2]
+        page = open_followup(app.test_client(), code).get_data(as_text=True)
+        assert ref in page and "Your report" in page
+
+
+def test_setup_demo_without_a_trained_model_loads_the_district_and_says_how_to_add_the_cases(tmp_path):
+    app = _fresh_app(tmp_path)
+    app.config["TRIAGE_MODEL_DIR"] = str(tmp_path / "not-trained")
+    result = app.test_cli_runner().invoke(args=["setup", "--demo"])
+    assert result.exit_code == 0 and "22 staff created" in result.output
+    assert "demo cases: none added" in result.output and "python -m triage train" in result.output

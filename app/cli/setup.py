@@ -93,3 +93,6 @@ def setup_command(demo: bool) -> None:
 
         summary = seed_demo()
         click.echo(f"demo data: {summary}")
+        from app.demo_cases import seed_demo_cases
+
+        click.echo(seed_demo_cases())
