@@ -36,7 +36,8 @@ run: model setup
 		sed 's/^/  /' instance/demo_reports.txt; fi
 	@echo "SMS are printed here and listed at /console/dev/sms."
 	@echo
-	ALERT_IN_PROCESS_DISPATCHER=1 LOG_FORMAT=text $(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} ALERT_IN_PROCESS_DISPATCHER=1 LOG_FORMAT=text \
+		$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
 
 lint: $(STAMP)
 	$(BIN)/ruff check app triage notifications tests bench
