@@ -13,7 +13,8 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(setup.setup_command)
     app.cli.add_command(demo.demo_group)
-    for module_name in ("app.cli.keys", "app.cli.alerts", "app.cli.staff", "app.cli.ops", "app.cli.console_ops"):
+    for module_name in ("app.cli.keys", "app.cli.alerts", "app.cli.staff", "app.cli.ops", "app.cli.console_ops",
+                        "app.cli.schools"):
         module = _optional(module_name)
         if module is not None:
             for command in module.COMMANDS:

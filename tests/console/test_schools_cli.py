@@ -1,0 +1,77 @@
+"""`flask schools ...`: a new installation's first agencies and schools (README, Installing, step 8)."""
+
+from __future__ import annotations
+
+import json
+from datetime import time
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent, School
+from tests.console.helpers import audit_actions
+
+
+def _run(app: Flask, *args: str) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=list(args))
+    return result.exit_code, result.output
+
+
+def test_a_new_installation_gets_its_schools_staff_and_a_report_form_to_choose_them(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's steps on an empty database: before, there was no way to add a school outside the demo data
+    (refused in production), so `flask staff create --school` and the reporter's school list had nothing."""
+    monkeypatch.setenv("SUDO_USER", "opsdesk")
+    assert _run(app, "schools", "add-agency", "--short", "cpd", "--name", "Casper Police Department") == (
+        0, "Agency CPD (Casper Police Department) added.\n")
+    code, output = _run(app, "schools", "create", "--short", "kwhs", "--name", "Kelly Walsh High School",
+                        "--town", "Casper", "--agency", "CPD", "--day-start", "07:45", "--day-end", "15:30")
+    assert code == 0 and "KWHS" in output and "reporters can choose it now" in output, output
+    code, output = _run(app, "staff", "create", "--email", "sro@district.example", "--name", "Officer Jo",
+                        "--role", "sro", "--school", "KWHS", "--phone", "+13075550142")
+    assert code == 0, output
+    code, listing = _run(app, "schools", "list")
+    assert code == 0 and "CPD" in listing and "Kelly Walsh High School" in listing and "07:45-15:30" in listing
+    assert "chain: NOBODY" in listing  # the operator sees there is still a chain to set in the console
+    with app.app_context():
+        school = db.session.scalars(select(School)).one()
+        assert (school.short_name, school.timezone, school.day_start, school.day_end, school.active) == (
+            "KWHS", "America/Denver", time(7, 45), time(15, 30), True)
+        events = db.session.scalars(select(AuditEvent).where(AuditEvent.action.in_(
+            ["agency.created", "school.created"])).order_by(AuditEvent.id)).all()
+        assert [(e.action, e.actor_label) for e in events] == [
+            ("agency.created", "cli:opsdesk"), ("school.created", "cli:opsdesk")]
+        assert json.loads(events[1].detail)["school_id"] == school.id
+    assert "Kelly Walsh High School" in app.test_client().get("/report").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--agency", "NOPE"], "unknown agency 'NOPE' (known: CPD)"),
+    (["--short", "X" * 13], "--short must be 1 to 12 characters"),
+    (["--name", "  "], "--name must be 1 to 200 characters"),
+    (["--day-start", "7.30"], "--day-start is written HH:MM"),
+    (["--day-end", "25:00"], "--day-end is written HH:MM"),
+    (["--timezone", "Mountain"], "unknown time zone 'Mountain'"),
+    (["--short", "ahs"], "exists already"),
+    (["--name", "alpha high school"], "exists already"),
+])
+def test_a_mistake_is_one_line_and_adds_nothing(app: Flask, args: list[str], message: str) -> None:
+    assert _run(app, "schools", "add-agency", "--short", "CPD", "--name", "Casper Police Department")[0] == 0
+    good = {"--short": "AHS", "--name": "Alpha High School", "--town": "Casper", "--agency": "CPD"}
+    assert _run(app, "schools", "create", *[part for pair in good.items() for part in pair])[0] == 0
+    options = dict(good, **dict(zip(args[::2], args[1::2], strict=True)))
+    if "--short" not in args and "--name" not in args:
+        options["--short"], options["--name"] = "BMS", "Beta Middle School"
+    code, output = _run(app, "schools", "create", *[part for pair in options.items() for part in pair])
+    assert code == 1 and message in output and "Traceback" not in output, output
+    with app.app_context():
+        assert db.session.scalars(select(School.short_name)).all() == ["AHS"]
+    assert audit_actions(app).count("school.created") == 1
+
+
+def test_an_agency_is_added_once(app: Flask) -> None:
+    assert _run(app, "schools", "add-agency", "--short", "CPD", "--name", "Casper Police Department")[0] == 0
+    code, output = _run(app, "schools", "add-agency", "--short", "cpd", "--name", "Another")
+    assert code == 1 and "exists already" in output
