@@ -91,9 +91,7 @@ def _production(tmp_path, **extra):
 def test_production_never_prints_alerts_instead_of_sending_them(tmp_path):
     with pytest.raises(ConfigError, match="SMS_TRANSPORT must be twilio"):
         _production(tmp_path, SMS_TRANSPORT="console")
-    from notifications import SmsSettingsError
-
-    with pytest.raises(SmsSettingsError, match="missing TWILIO_ACCOUNT_SID"):
+    with pytest.raises(ConfigError, match="missing TWILIO_ACCOUNT_SID"):
         _production(tmp_path, TWILIO_ACCOUNT_SID="")
 
 
@@ -182,13 +180,17 @@ def test_example_environment_file_placeholders_are_refused(tmp_path):
     ({"RETENTION_DAYS": "a year"}, "RETENTION_DAYS"),
     ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
     ({"TIPLINE_INSTANCE_PATH": "/proc/no-such-dir/instance"}, "/proc/no-such-dir/instance"),
+    # The environment file's Twilio lines left empty in production, or half filled in.
+    ({"TIPLINE_ENV": "production", "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
+      "PUBLIC_BASE_URL": "https://tips.example.org"}, "Twilio settings are incomplete: none set"),
+    ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "missing TWILIO_AUTH_TOKEN"),
 ])
 def test_flask_command_with_a_bad_setting_prints_the_message_not_a_traceback(tmp_path, env, message):
     import os
     import subprocess
     import sys
 
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE", "DATABASE_URL", "RETENTION"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE", "DATABASE_URL", "RETENTION", "TWILIO"))}
     base.update({"FLASK_APP": "wsgi", "TIPLINE_INSTANCE_PATH": str(tmp_path / "instance"),
                  "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"})
     done = subprocess.run([sys.executable, "-m", "flask", "tips", "purge", "--dry-run"], cwd=REPO,

@@ -6,8 +6,9 @@ import threading
 
 from flask import Flask, current_app
 
+from app.config import ConfigError
 from app.models import Alert, School, Tip
-from notifications import ConsoleTransport, SmsTransport, transport_from_settings
+from notifications import ConsoleTransport, SmsSettingsError, SmsTransport, transport_from_settings
 from notifications.messages import alert_text, folded_text
 
 EXTENSION_KEY = "tipline_sms_transport"
@@ -15,8 +16,12 @@ _per_thread = threading.local()
 
 
 def init_sms(app: Flask) -> None:
-    """Choose the transport at start-up, so half-set Twilio settings stop the app instead of losing SMS."""
-    app.extensions[EXTENSION_KEY] = transport_from_settings(app.config)
+    """Choose the transport at start-up, so half-set Twilio settings stop the app instead of losing SMS: as a
+    ConfigError, so a `flask` command says which setting is missing in one line instead of a traceback."""
+    try:
+        app.extensions[EXTENSION_KEY] = transport_from_settings(app.config)
+    except SmsSettingsError as exc:
+        raise ConfigError(f"{exc} (README, Configuration)") from None
 
 
 def sms_transport() -> SmsTransport:
