@@ -146,13 +146,16 @@ def prune_command(directory: Path, keep_days: int | None, dry_run: bool) -> None
 @click.command("health")
 @with_appcontext
 def health_command() -> None:
-    """The same checks as GET /healthz, for a shell or a cron job; exit 1 unless ok."""
+    """The same checks as GET /healthz, for a shell or a cron job; exit 0 ok, 2 degraded, 1 fail.
+
+    Degraded (no worker, alerts waiting or failing, a tip that reaches no one) is not 0: no SMS may be going out,
+    and whoever runs this from cron must be paged, as README says for /healthz."""
     from app.ops.health import run_checks
 
     report = run_checks(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(json.dumps(report, indent=2))
-    if report["status"] == "fail":
-        sys.exit(1)
+    if report["status"] != "ok":
+        sys.exit(1 if report["status"] == "fail" else 2)
 
 
 COMMANDS = [tips_group, backup_group, health_command]

@@ -178,6 +178,10 @@ def test_no_alert_worker_is_degraded_before_any_alert_waits(app: Flask, how: str
     body = response.get_json()
     assert body["status"] == "degraded"
     assert body["checks"]["alerts"]["reason"] == "no_worker"
+    # `flask health` in a cron job: no SMS is going out, so it must not exit 0 as if all were well (its help
+    # promised "exit 1 unless ok"); 2 tells degraded from fail (1).
+    result = app.test_cli_runner().invoke(args=["health"])
+    assert json.loads(result.output)["status"] == "degraded" and result.exit_code == 2
 
 
 @pytest.mark.skipif(on_postgres(), reason="the single worker's lease is SQLite's")
