@@ -211,3 +211,14 @@ def test_backup_unit_prunes_old_copies_after_a_good_night() -> None:
     assert service["Type"] == "oneshot"
     assert shlex.split(service["ExecStartPost"])[1:] == ["backup", "prune", "/var/backups/tipline"]
     assert "/var/backups/tipline/tipline-" in service["ExecStart"]  # the names prune looks for
+
+
+def test_install_steps_enable_the_nginx_site() -> None:
+    """Debian's nginx reads sites-enabled/ only: a site copied into sites-available/ and `nginx -t && systemctl
+    reload nginx` passes, and the district's host name gets the default site (or nothing), not the tip line."""
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    site = re.search(r"^# (/etc/nginx/sites-available/\S+):", (DEPLOY / "nginx-tipline.conf").read_text())
+    assert site is not None
+    assert f"cp deploy/nginx-tipline.conf {site.group(1)}" in installing
+    assert f"ln -s {site.group(1)} /etc/nginx/sites-enabled/" in installing
