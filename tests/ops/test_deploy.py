@@ -4,6 +4,7 @@ access log that holds no client address, and the systemd units."""
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import shlex
@@ -222,3 +223,20 @@ def test_install_steps_enable_the_nginx_site() -> None:
     assert site is not None
     assert f"cp deploy/nginx-tipline.conf {site.group(1)}" in installing
     assert f"ln -s {site.group(1)} /etc/nginx/sites-enabled/" in installing
+
+
+def test_environment_file_reads_the_same_in_the_shell_of_the_flask_commands(tmp_path: Path) -> None:
+    """README runs `flask` by hand with `set -a; . /etc/tipline/tipline.env`. The keyring given whole
+    (TIPLINE_KEYRING, JSON) was unquoted in the example: the shell split it at its spaces and ran '1,' as a
+    command, so a command run by hand had no keyring while the services (systemd) had it."""
+    example = (DEPLOY / "tipline.env.example").read_text()
+    assert "# TIPLINE_KEYRING=" in example
+    env_file = tmp_path / "tipline.env"
+    env_file.write_text(example.replace("# TIPLINE_KEYRING=", "TIPLINE_KEYRING="))
+    show = "import os; print(os.environ['TIPLINE_KEYRING'])"
+    done = subprocess.run(["sh", "-c", 'set -a; . "$1"; exec "$2" -c "$3"', "sh", str(env_file), sys.executable, show],
+                          capture_output=True, text=True, timeout=30, env={"PATH": os.environ.get("PATH", "/bin")})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout) == {"active": 1, "keys": {"1": "..."}}
+    readme = (REPO / "README.md").read_text()
+    assert "sh -c 'set -a; . /etc/tipline/tipline.env; exec .venv/bin/flask \"$@\"' flask setup" in readme
