@@ -240,3 +240,15 @@ def test_environment_file_reads_the_same_in_the_shell_of_the_flask_commands(tmp_
     assert json.loads(done.stdout) == {"active": 1, "keys": {"1": "..."}}
     readme = (REPO / "README.md").read_text()
     assert "sh -c 'set -a; . /etc/tipline/tipline.env; exec .venv/bin/flask \"$@\"' flask setup" in readme
+
+
+def test_readme_configuration_names_every_setting() -> None:
+    """The operator's table of settings: DISTRICT_NAME (the name staff see when they enrol, Natrona County's
+    unless set), ALERT_WAKE_PORT (two installations on one machine) and gunicorn's own variables were missing."""
+    from app.config import ENV_SETTINGS
+
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## Configuration"):readme.index("### Databases")]
+    gunicorn_settings = set(re.findall(r'os\.environ\.get\("(\w+)"', (REPO / "gunicorn.conf.py").read_text()))
+    for name in sorted({*ENV_SETTINGS, *gunicorn_settings, "TIPLINE_INSTANCE_PATH"}):
+        assert f"`{name}`" in table, name
