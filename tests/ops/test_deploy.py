@@ -252,3 +252,15 @@ def test_readme_configuration_names_every_setting() -> None:
     gunicorn_settings = set(re.findall(r'os\.environ\.get\("(\w+)"', (REPO / "gunicorn.conf.py").read_text()))
     for name in sorted({*ENV_SETTINGS, *gunicorn_settings, "TIPLINE_INSTANCE_PATH"}):
         assert f"`{name}`" in table, name
+
+
+@pytest.mark.parametrize(("database", "threads"), [("sqlite:////opt/tipline/instance/tipline.db", 1),
+                                                   ("postgresql+psycopg://tipline@127.0.0.1/tipline", 4)])
+def test_readme_gives_gunicorns_defaults(monkeypatch: pytest.MonkeyPatch, database: str, threads: int) -> None:
+    """The table said 4 threads; on SQLite gunicorn.conf.py takes 1, on purpose (README, Performance)."""
+    monkeypatch.delenv("TIPLINE_WEB_THREADS", raising=False)
+    monkeypatch.delenv("TIPLINE_WEB_WORKERS", raising=False)
+    settings = _gunicorn_settings(monkeypatch, DATABASE_URL=database)
+    assert (settings["workers"], settings["threads"]) == (2, threads)
+    readme = (REPO / "README.md").read_text()
+    assert "| `127.0.0.1:8000`, 2, 1 on SQLite (4 otherwise) |" in readme
