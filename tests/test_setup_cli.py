@@ -115,7 +115,8 @@ def test_setup_leaves_the_instance_and_its_database_owner_only(tmp_path):
 SCHEMA_COMMANDS = [["staff", "list"], ["staff", "totp", "a@b.example"], ["keys", "status"], ["alerts", "status"],
                    ["alerts", "run", "--once"], ["audit", "verify"], ["triage", "export-labels"],
                    ["tips", "purge", "--dry-run"], ["demo", "seed"],
-                   ["staff", "create", "--email", "a@b.example", "--name", "A", "--role", "district_admin"]]
+                   ["staff", "create", "--email", "a@b.example", "--name", "A", "--role", "district_admin"],
+                   ["schools", "list"]]
 
 
 def test_commands_before_setup_say_to_run_it(tmp_path):
@@ -126,6 +127,25 @@ def test_commands_before_setup_say_to_run_it(tmp_path):
         result = app.test_cli_runner().invoke(args=args)
         assert result.exit_code == 1, (args, result.output)
         assert "has no Tipline tables: run `flask setup` first" in result.output, (args, result.output)
+        assert result.exc_info is not None and result.exc_info[0] is SystemExit, (args, result.exc_info)
+
+
+def test_commands_on_a_database_that_cannot_be_reached_say_so_in_one_line(tmp_path):
+    """A DATABASE_URL that points nowhere (PostgreSQL down, a database not created, a path mistyped): every
+    command but `flask setup` died with a SQLAlchemy OperationalError traceback. The alert worker is left to
+    retry, round after round."""
+    app = create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": SECRET,
+        "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'no-such-dir' / 'tipline.db'}",
+    })
+    for args in SCHEMA_COMMANDS:
+        if args[:2] == ["alerts", "run"]:
+            continue
+        result = app.test_cli_runner().invoke(args=args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "could not be read (unable to open database file): check DATABASE_URL" in result.output, (
+            args, result.output)
+        assert str(tmp_path / "no-such-dir" / "tipline.db") in result.output
         assert result.exc_info is not None and result.exc_info[0] is SystemExit, (args, result.exc_info)
 
 

@@ -34,14 +34,20 @@ def needs_schema(command: F) -> F:
 def check_schema(*, refuse_older: bool = True) -> None:
     """`refuse_older=False` (the alert worker) only warns about an older migration: SMS must keep going through
     a release whose new columns the worker does not read."""
+    where = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
     try:
         with reading():
             connection = db.session.connection()
             current = (connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
                        if inspect(connection).has_table("alembic_version") else None)
-    except OperationalError:
-        return  # the database cannot be reached: the command's own handling applies (the worker retries)
-    where = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
+    except OperationalError as exc:
+        if not refuse_older:
+            return  # the alert worker: it logs the error and tries again, round after round
+        # Any other command would die on it with a SQLAlchemy traceback: one line instead, as `flask setup` says.
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise click.ClickException(f"the database {where} could not be read ({reason}): check DATABASE_URL and "
+                                   "that the database server is up, or run this again when the process holding "
+                                   "it is done") from None
     if current is None:
         raise click.ClickException(f"the database {where} has no Tipline tables: run `flask setup` first "
                                    "(or check DATABASE_URL: is the environment file loaded?)")
