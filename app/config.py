@@ -141,6 +141,7 @@ MIN_SECRET_LENGTH = 32
 
 def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the settings mapping; raises ConfigError when it cannot work."""
+    refuse_root_in_service_instance(instance_path)
     settings: dict[str, Any] = dict(DEFAULTS)
     instance_config = instance_path / "config.py"
     if instance_config.is_file():
@@ -289,6 +290,31 @@ def validate_rate_limits(settings: dict[str, Any]) -> None:
         except ValueError as exc:
             raise ConfigError(f"{name}={value!r} is not a rate limit ({exc}); write it like "
                               "'30 per hour;10 per minute'") from None
+
+
+def refuse_root_in_service_instance(instance_path: Path) -> None:
+    """root in an instance directory that belongs to the service's user (tipline): whatever the command writes
+    there, a new keyring (`flask keys rotate`), the SQLite database's -wal, -shm and -writers files (any command
+    that opens it while the services are stopped), would be root's, owner-only, and the services could no longer
+    read them: every tip refused with 503, no SMS sent. Refused before anything is opened."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    try:
+        owner = instance_path.stat().st_uid
+    except OSError:
+        return  # not there yet: `flask setup` makes it (README, Installing, step 3)
+    if owner == 0:
+        return
+    try:
+        import pwd
+
+        name = pwd.getpwuid(owner).pw_name
+    except (ImportError, KeyError):
+        name = str(owner)
+    raise ConfigError(f"this runs as root, but {instance_path} belongs to {name}: files written now would be "
+                      f"root's and the services could not read them. Run it as {name}: sudo -u {name} sh -c "
+                      "'set -a; . /etc/tipline/tipline.env; exec .venv/bin/flask \"$@\"' flask ... "
+                      "(README, Installing, step 2)")
 
 
 def read_or_create_secret(path: Path) -> str:

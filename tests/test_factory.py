@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,28 @@ def test_a_postgresql_that_never_answers_fails_in_time_for_the_503_page(monkeypa
         engine.dispose()
     finally:
         silent.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root, to be root in someone's")
+def test_root_in_the_services_instance_is_refused_before_it_writes_anything(tmp_path):
+    """`flask keys rotate` or `flask db upgrade` run as root (sudo, without -u tipline) left a root-owned
+    keyring.json or SQLite -wal/-shm/-writers files in tipline's instance/: the services could not read them, and
+    every tip got the 503 page. Refused with one line that says how to run it."""
+    import subprocess
+    import sys
+
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o700)
+    os.chown(instance, 65534, 65534)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE", "DATABASE_URL", "TWILIO"))}
+    base.update({"FLASK_APP": "wsgi", "TIPLINE_INSTANCE_PATH": str(instance)})
+    done = subprocess.run([sys.executable, "-m", "flask", "keys", "status"], cwd=REPO, env=base,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"this runs as root, but {instance} belongs to" in done.stderr
+    assert "sudo -u " in done.stderr
+    assert list(instance.iterdir()) == []  # no secret file, no database, no -writers lock file
+    os.chown(instance, 0, 0)  # root's own instance (a container, `make run` as root) is not refused
+    done = subprocess.run([sys.executable, "-m", "flask", "keys", "--help"], cwd=REPO, env=base,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
