@@ -264,3 +264,17 @@ def test_readme_gives_gunicorns_defaults(monkeypatch: pytest.MonkeyPatch, databa
     assert (settings["workers"], settings["threads"]) == (2, threads)
     readme = (REPO / "README.md").read_text()
     assert "| `127.0.0.1:8000`, 2, 1 on SQLite (4 otherwise) |" in readme
+
+
+def test_install_steps_make_a_database_the_services_user_may_use() -> None:
+    """`createdb tipline` alone made a database owned by postgres and no role tipline: the example's DATABASE_URL
+    (user tipline) could not connect, and on PostgreSQL 15 and later a role that does not own the database may not
+    create tables in it, so `flask setup` could not migrate. SQLite's URL was never given."""
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    example = (DEPLOY / "tipline.env.example").read_text()
+    role = re.search(r"^DATABASE_URL=postgresql\+psycopg://(\w+)@[\w.:]+/(\w+)$", example, re.MULTILINE)
+    assert role is not None
+    assert f"createuser --pwprompt {role.group(1)}" in installing
+    assert f"createdb --owner {role.group(1)} {role.group(2)}" in installing
+    assert "DATABASE_URL=sqlite:////opt/tipline/instance/tipline.db" in installing
