@@ -191,3 +191,18 @@ def test_worker_restarting_is_not_yet_degraded(app: Flask) -> None:
         db_release_worker_lease("test-worker", utcnow() - timedelta(seconds=10))
         db.session.commit()
     assert app.test_client().get("/healthz").get_json()["status"] == "ok"
+
+
+def test_readme_shows_the_answer_healthz_gives(app: Flask) -> None:
+    """A monitoring rule written from README's example must match what /healthz answers, field for field."""
+    import re
+
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    health = readme[readme.index("### Health and metrics"):readme.index("### Quarterly analysis")]
+    example = re.search(r"```json\n(.*?)```", health, re.DOTALL)
+    assert example is not None
+    assert app.test_client().get("/healthz").get_json() == json.loads(example.group(1))
+    for reason in ("outbox_stale", "sends_failing", "no_worker", "unreached", "keys_missing", "receipt_key_changed"):
+        assert f"`{reason}`" in health or f'"reason": "{reason}"' in health, reason
