@@ -278,3 +278,13 @@ def test_install_steps_make_a_database_the_services_user_may_use() -> None:
     assert f"createuser --pwprompt {role.group(1)}" in installing
     assert f"createdb --owner {role.group(1)} {role.group(2)}" in installing
     assert "DATABASE_URL=sqlite:////opt/tipline/instance/tipline.db" in installing
+
+
+def test_install_steps_run_python_tools_with_the_virtualenv() -> None:
+    """`python -m triage train` on a fresh Debian server: no `python` command, and python3 has no scikit-learn;
+    the model was never trained and /healthz said fail at step 7."""
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    for command in re.findall(r"`([^`]*-m triage[^`]*)`", installing):
+        assert ".venv/bin/python -m triage" in command, command
+    assert ".venv/bin/python -m triage train" in installing
