@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 from app import create_app
-from tests.conftest import PRODUCTION_TWILIO, SECRET
+from tests.conftest import PRODUCTION_TWILIO, REPO, SECRET
 
 
 def _fresh_app(tmp_path: Path):
@@ -73,6 +73,25 @@ def test_setup_with_a_malformed_or_unreadable_keyring_says_so_without_a_tracebac
     result = runner.invoke(args=["setup"])
     assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit
     assert "cannot be read" in result.output
+
+
+def test_setup_where_the_instance_cannot_be_made_says_how_to_make_it(tmp_path):
+    """Installing as README said: the repository in root's /opt/tipline, `flask setup` as tipline, which may not
+    create /opt/tipline/instance: a PermissionError traceback. (Here a file stands where its parent should be.)"""
+    (tmp_path / "opt").write_text("")
+    instance = tmp_path / "opt" / "instance"
+    app = create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(instance), "SECRET_KEY": SECRET, "RECEIPT_HMAC_KEY": "r" * 48,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'setup.db'}", "KEYRING_PATH": str(tmp_path / "keyring.json"),
+    })
+    result = app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit, result.output
+    assert f"cannot create {instance}" in result.output
+    assert f"install -d -o tipline -g tipline -m 0700 {instance}" in result.output
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    assert installing.index("install -d -o tipline -g tipline -m 0700 /opt/tipline/instance") < installing.index(
+        "`flask setup` (as the tipline user")
 
 
 def test_setup_tightens_a_keyring_others_can_read(tmp_path):

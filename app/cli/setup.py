@@ -65,7 +65,12 @@ def _owner_only_sqlite() -> None:
 def setup_command(demo: bool) -> None:
     """Prepare instance/ secrets and keyring, migrate the database, optionally seed demo data."""
     instance = Path(current_app.instance_path)
-    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:  # /opt/tipline is root's: the tipline user may not create instance/ in it
+        raise click.ClickException(
+            f"cannot create {instance} ({exc.strerror}): make it first, owned by the user that runs Tipline, "
+            f"e.g. install -d -o tipline -g tipline -m 0700 {instance} (README, Installing, step 3)") from None
     try:
         instance.chmod(0o700)  # also when made by hand first: it holds the secrets, the keyring and the database
     except PermissionError:
