@@ -175,6 +175,12 @@ def test_example_environment_file_placeholders_are_refused(tmp_path):
                    if line and not line.startswith("#"))
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         _production(tmp_path, SECRET_KEY=example["SECRET_KEY"], RECEIPT_HMAC_KEY=example["RECEIPT_HMAC_KEY"])
+    # Every placeholder, as README says: the example's metrics token is public, like the rest of the repository.
+    placeholders = [name for name, value in example.items() if "change-me" in value]
+    assert "METRICS_TOKEN" in placeholders
+    for name in placeholders:
+        with pytest.raises(ConfigError, match=f"{name} is still the placeholder"):
+            _production(tmp_path, **{name: example[name]})
 
 
 @pytest.mark.parametrize("env, message", [
