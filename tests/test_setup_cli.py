@@ -21,11 +21,15 @@ def test_setup_creates_keyring_migrates_and_seeds_idempotently(tmp_path):
     assert keyring.stat().st_mode & 0o777 == 0o600
     assert json.loads(keyring.read_text())["active"] == 1
     assert "keyring: " in first.output and "(created)" in first.output
+    assert "Back the keyring up now" in first.output  # README's step 3 says so in bold; the command says it too
     before = keyring.read_text()
     second = runner.invoke(args=["setup", "--demo"])
     assert second.exit_code == 0, second.output
     assert "(kept)" in second.output and "0 staff created" in second.output
+    assert "Back the keyring up" not in second.output
     assert keyring.read_text() == before
+    rotated = runner.invoke(args=["keys", "rotate"])
+    assert rotated.exit_code == 0 and "Back the keyring up again now" in rotated.output, rotated.output
 
 
 def test_setup_refuses_to_replace_a_lost_keyring_when_tips_exist(tmp_path):

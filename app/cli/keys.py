@@ -98,6 +98,8 @@ def rotate_command(batch: int) -> None:
         forget_keyring(app)
         keyring = _keyring()
         click.echo(f"keyring: KEK {keyring.active} added and active ({path})")
+        click.echo(f"Back the keyring up again now, apart from the database backups: tips sealed from now on need "
+                   f"KEK {keyring.active}, which no earlier copy of the keyring has (README, Backups).")
     else:
         click.echo(f"keyring: finishing the rotation to KEK {keyring.active} ({pending} tips left)")
     db_ensure_key_check(keyring, keyring.active)

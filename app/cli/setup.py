@@ -48,7 +48,8 @@ def ensure_keyring() -> str:
         )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_keyring(path, new_keyring())
-    return f"keyring: {path} (created)"
+    return (f"keyring: {path} (created)\nBack the keyring up now, apart from the database backups: without it no "
+            "tip in any backup can be read, ever (README, Backups).")
 
 
 def _owner_only_sqlite() -> None:
