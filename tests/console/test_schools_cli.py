@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from datetime import time
 
+import pyotp
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditEvent, School
-from tests.console.helpers import audit_actions
+from app.models import AuditEvent, Role, School, Staff
+from tests.console.helpers import PASSWORD_HASH, World, audit_actions, sign_in
 
 
 def _run(app: Flask, *args: str) -> tuple[int, str]:
@@ -75,3 +76,20 @@ def test_an_agency_is_added_once(app: Flask) -> None:
     assert _run(app, "schools", "add-agency", "--short", "CPD", "--name", "Casper Police Department")[0] == 0
     code, output = _run(app, "schools", "add-agency", "--short", "cpd", "--name", "Another")
     assert code == 1 and "exists already" in output
+
+
+def test_the_console_tells_the_first_admin_where_schools_come_from(app: Flask) -> None:
+    """The first district admin of a new installation opened Schools and found an empty table, with no word of
+    how a school is added (the console edits schools only)."""
+    secret = pyotp.random_base32()
+    with app.app_context():
+        admin = Staff(email="admin@district.example", name="Admin", role=Role.DISTRICT_ADMIN,
+                      password_hash=PASSWORD_HASH, totp_secret=secret)
+        db.session.add(admin)
+        db.session.commit()
+        world = World(app, 0, 0, {"admin": admin.id}, {"admin": secret},
+                      {"admin": "admin@district.example"})
+    client = app.test_client()
+    assert sign_in(client, world, "admin").status_code == 302
+    page = client.get("/console/admin/schools").get_data(as_text=True)
+    assert "flask schools create" in page and "No schools yet" in page
