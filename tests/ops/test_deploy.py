@@ -288,3 +288,12 @@ def test_install_steps_run_python_tools_with_the_virtualenv() -> None:
     for command in re.findall(r"`([^`]*-m triage[^`]*)`", installing):
         assert ".venv/bin/python -m triage" in command, command
     assert ".venv/bin/python -m triage train" in installing
+
+
+def test_install_steps_make_the_environment_files_directory() -> None:
+    """'copy deploy/tipline.env.example to /etc/tipline/tipline.env': cp refuses, /etc/tipline does not exist."""
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    for unit in ("tipline-web.service", "tipline-alerts.service", "tipline-backup.service"):
+        env_file = _unit(unit)["Service"]["EnvironmentFile"]
+        assert f"install -D -o root -g tipline -m 0640 deploy/tipline.env.example {env_file}" in installing
