@@ -53,14 +53,17 @@ def sqlite_path(database_uri: str) -> Path:
 
 
 def pg_dump_instructions(database_uri: str) -> str:
-    url = make_url(database_uri).set(drivername="postgresql")
-    safe = url.render_as_string(hide_password=True)  # never print the password
+    # libpq's scheme, and no password at all: never printed, and a masked one ('***') would be sent as the
+    # password, winning over ~/.pgpass.
+    url = make_url(database_uri).set(drivername="postgresql")._replace(password=None)  # set() skips a None
+    safe = url.render_as_string(hide_password=False)
     return (
         "This database is PostgreSQL: back it up with pg_dump, which takes a consistent snapshot while the app "
         "runs:\n"
         f"  pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump '{safe}'\n"
-        "(give the password through ~/.pgpass or PGPASSWORD, not on the command line). Restore with\n"
-        "  pg_restore --clean --no-owner --dbname=<target database> tipline-YYYYMMDD.dump\n"
+        "(give the password through ~/.pgpass or PGPASSWORD, not on the command line). Restore with the same "
+        "role, so that it owns the tables it restores:\n"
+        f"  pg_restore --clean --if-exists --no-owner --dbname='{safe}' tipline-YYYYMMDD.dump\n"
         "then `flask db current` must show the head revision.\n"
         "Back up the keyring apart (README, Running in production)."
     )

@@ -106,6 +106,12 @@ def test_postgres_backup_explains_pg_dump_without_the_password(app: Flask, make_
     assert result.exit_code != 0
     assert "pg_dump" in result.output and "s3cretpw" not in result.output
     assert not (tmp_path / "x.db").exists()
+    # The commands must work as printed: a password of '***' in the URL wins over ~/.pgpass and fails to sign
+    # in, and a restore as another role (postgres, --no-owner) leaves tables tipline may not read.
+    url = "'postgresql://tipline@db.invalid:5432/tipline'"
+    assert f"pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump {url}" in result.output
+    assert f"pg_restore --clean --if-exists --no-owner --dbname={url} tipline-YYYYMMDD.dump" in result.output
+    assert "***" not in result.output
 
 
 def test_backup_is_consistent_while_tips_are_written(sqlite_app: Flask, tmp_path: Path) -> None:
