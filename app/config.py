@@ -266,6 +266,11 @@ def validate_production_safeguards(settings: dict[str, Any]) -> None:
     for name, unsafe in UNSAFE_IN_PRODUCTION.items():
         if name in settings and bool(settings[name]) is unsafe:
             raise ConfigError(f"{name}={settings[name]!r} is refused in production: it switches a protection off")
+    if int(settings["TRUSTED_PROXY_HOPS"]) < 1:
+        # gunicorn listens on loopback behind nginx: with 0, every request comes from the proxy's address, so the
+        # rate limits count the whole district as one client and the eleventh tip of a minute, anyone's, is a 429.
+        raise ConfigError("TRUSTED_PROXY_HOPS must be 1 or more in production (1 with nginx in front, README, "
+                          "Proxy): with 0 every reporter is the proxy's address and shares one rate limit")
     if int(settings["REPORT_SUPPRESSION_THRESHOLD"]) < 3:
         # At 2 a hidden "<2" can only be 1: a count of one, which can point at a reporter, shown all the same.
         raise ConfigError("REPORT_SUPPRESSION_THRESHOLD must be 3 or more in production: below it a hidden "

@@ -32,7 +32,7 @@ def test_production_starts_with_its_secrets(tmp_path):
     app = create_app({
         "TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
         "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
-        "PUBLIC_BASE_URL": "https://tips.example.org/", **PRODUCTION_TWILIO,
+        "PUBLIC_BASE_URL": "https://tips.example.org/", "TRUSTED_PROXY_HOPS": 1, **PRODUCTION_TWILIO,
     })
     assert app.config["PRODUCTION"]
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -84,7 +84,7 @@ def test_postgres_urls_use_psycopg3(given):
 def _production(tmp_path, **extra):
     settings = {"TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
                 "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
-                "PUBLIC_BASE_URL": "https://tips.example.org", **PRODUCTION_TWILIO}
+                "PUBLIC_BASE_URL": "https://tips.example.org", "TRUSTED_PROXY_HOPS": 1, **PRODUCTION_TWILIO}
     settings.update(extra)
     return create_app(settings)
 
@@ -189,7 +189,8 @@ def test_example_environment_file_placeholders_are_refused(tmp_path):
     ({"TIPLINE_INSTANCE_PATH": "/proc/no-such-dir/instance"}, "/proc/no-such-dir/instance"),
     # The environment file's Twilio lines left empty in production, or half filled in.
     ({"TIPLINE_ENV": "production", "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
-      "PUBLIC_BASE_URL": "https://tips.example.org"}, "Twilio settings are incomplete: none set"),
+      "PUBLIC_BASE_URL": "https://tips.example.org", "TRUSTED_PROXY_HOPS": "1"},
+     "Twilio settings are incomplete: none set"),
     ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "missing TWILIO_AUTH_TOKEN"),
 ])
 def test_flask_command_with_a_bad_setting_prints_the_message_not_a_traceback(tmp_path, env, message):
@@ -257,3 +258,12 @@ def test_root_in_the_services_instance_is_refused_before_it_writes_anything(tmp_
     done = subprocess.run([sys.executable, "-m", "flask", "keys", "--help"], cwd=REPO, env=base,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_production_refuses_to_count_every_reporter_as_the_proxy(tmp_path):
+    """An environment file written without TRUSTED_PROXY_HOPS (default 0) behind nginx: every request came from
+    127.0.0.1, so INTAKE_RATE_LIMIT counted the district as one client and during an incident the eleventh tip
+    of a minute, anyone's, got the 429 page."""
+    with pytest.raises(ConfigError, match="TRUSTED_PROXY_HOPS must be 1 or more in production"):
+        _production(tmp_path, TRUSTED_PROXY_HOPS=0)
+    assert _production(tmp_path, TRUSTED_PROXY_HOPS=1).config["TRUSTED_PROXY_HOPS"] == 1

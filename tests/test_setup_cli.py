@@ -56,7 +56,7 @@ def test_demo_seed_refused_in_production(tmp_path):
     app = create_app({
         "TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
         "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
-        "PUBLIC_BASE_URL": "https://tips.example.org", **PRODUCTION_TWILIO,
+        "PUBLIC_BASE_URL": "https://tips.example.org", "TRUSTED_PROXY_HOPS": 1, **PRODUCTION_TWILIO,
     })
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code != 0 and "refusing in production" in result.output
