@@ -297,3 +297,13 @@ def test_install_steps_make_the_environment_files_directory() -> None:
     for unit in ("tipline-web.service", "tipline-alerts.service", "tipline-backup.service"):
         env_file = _unit(unit)["Service"]["EnvironmentFile"]
         assert f"install -D -o root -g tipline -m 0640 deploy/tipline.env.example {env_file}" in installing
+
+
+def test_install_steps_point_twilios_incoming_messages_at_the_app(app: Flask) -> None:
+    """The app sets each SMS's status callback itself, but an SRO's reply ('1', 'ACK <ref>') reaches it only if
+    the number's incoming webhook points at it, which only the operator can set in Twilio's console; nothing said
+    so, and every urgent tip escalated through the chain as if nobody had answered."""
+    sms_hook = next(rule.rule for rule in app.url_map.iter_rules() if rule.rule.endswith("/twilio/sms"))
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    assert f"`PUBLIC_BASE_URL{sms_hook}`, HTTP POST" in installing
