@@ -5,22 +5,35 @@ Everything can be changed from the environment (the systemd EnvironmentFile) wit
 
 import os
 
+
+def _number(name: str, default: str) -> int:
+    """A whole number from the environment; a mistyped one stops gunicorn with the setting's name, not a
+    ValueError traceback in the journal every two seconds."""
+    value = os.environ.get(name) or default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SystemExit(f"Error: {name}={value!r} is not a whole number (README, Configuration)") from None
+    if number < 1:
+        raise SystemExit(f"Error: {name} must be 1 or more, not {number}")
+    return number
+
 # Behind the TLS proxy on the same machine: listen on loopback only, never on a public interface.
 bind = os.environ.get("TIPLINE_BIND", "127.0.0.1:8000")
 # SQLite serialises writers: a thread that holds its write lock must not compete for the GIL with sibling
 # threads, so on SQLite the default is processes with one thread each (measured: p99 of a tip at 8
 # concurrent reporters 620-740 ms with 2x4, 140-150 ms with 2x1; README, Performance).
 _SQLITE = os.environ.get("DATABASE_URL", "sqlite").startswith("sqlite")
-workers = int(os.environ.get("TIPLINE_WEB_WORKERS", "2"))
-threads = int(os.environ.get("TIPLINE_WEB_THREADS", "1" if _SQLITE else "4"))
+workers = _number("TIPLINE_WEB_WORKERS", "2")
+threads = _number("TIPLINE_WEB_THREADS", "1" if _SQLITE else "4")
 # A sync worker busy for longer than this is aborted and the client gets a bare 500: a tip whose writer waits
 # its whole turn on SQLite (SQLITE_BUSY_TIMEOUT_S) must still get the 503 page with its form as typed, so the
 # timeout covers that wait and the rest of the request (photos, triage). nginx's proxy_read_timeout (60 s)
 # stays above it. Read from the environment (the EnvironmentFile): a busy timeout raised in instance/config.py
 # instead needs TIPLINE_WEB_TIMEOUT raised with it. 30 is app.config's default (a test keeps the two equal; the
 # app package is not imported here, in gunicorn's master).
-_SQLITE_BUSY_S = int(os.environ.get("SQLITE_BUSY_TIMEOUT_S") or "30")
-timeout = int(os.environ.get("TIPLINE_WEB_TIMEOUT") or (_SQLITE_BUSY_S + 20 if _SQLITE else 30))
+_SQLITE_BUSY_S = _number("SQLITE_BUSY_TIMEOUT_S", "30")
+timeout = _number("TIPLINE_WEB_TIMEOUT", str(_SQLITE_BUSY_S + 20 if _SQLITE else 30))
 graceful_timeout = 20
 keepalive = 5
 # Each worker builds its own app (and its own database pool); a preloaded app would share connections

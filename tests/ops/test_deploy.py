@@ -307,3 +307,20 @@ def test_install_steps_point_twilios_incoming_messages_at_the_app(app: Flask) ->
     readme = (REPO / "README.md").read_text()
     installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
     assert f"`PUBLIC_BASE_URL{sms_hook}`, HTTP POST" in installing
+
+
+@pytest.mark.parametrize(("name", "value"), [("TIPLINE_WEB_WORKERS", "three"), ("TIPLINE_WEB_THREADS", "0"),
+                                             ("TIPLINE_WEB_TIMEOUT", "50s")])
+def test_a_mistyped_gunicorn_setting_is_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """A ValueError traceback from gunicorn.conf.py in the journal, every two seconds (Restart=always)."""
+    with pytest.raises(SystemExit, match=f"Error: {name}") as stopped:
+        _gunicorn_settings(monkeypatch, **{name: value})
+    assert "\n" not in str(stopped.value)
+
+
+def test_gunicorn_refuses_a_mistyped_setting_with_its_name(tmp_path: Path) -> None:
+    env = {**os.environ, "TIPLINE_WEB_WORKERS": "three"}
+    done = subprocess.run([str(GUNICORN), "-c", str(REPO / "gunicorn.conf.py"), "--check-config", "wsgi:app"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert "TIPLINE_WEB_WORKERS='three' is not a whole number" in done.stderr + done.stdout
