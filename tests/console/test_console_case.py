@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Alert, AuditEvent, Incident, Message, Note, Tip, utcnow
 from app.retention import db_shred_tips
 from tests.console.helpers import World, audit_actions
-from tests.support.forms import csrf_token
+from tests.support.forms import csrf_token, csrf_token_in
 from tests.support.sessions import session_of
 from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
@@ -230,6 +230,76 @@ def test_note_or_message_without_the_keyring_is_refused_not_a_500(world: World, 
         page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
         assert "keyring is not available" in page and "Nothing was saved" in page
     assert _count(Note, ref, world) == 0 and _count(Message, ref, world) == 0
+
+
+
+def test_a_note_refused_for_a_database_locked_too_long_comes_back_to_save_again(make_app, caplog) -> None:
+    """A writer holding SQLite past the busy timeout (or a database that does not answer) made a note or a
+    message to the reporter a bare 500 with the text lost; it is now a 503 that says nothing was saved and has
+    the text in a form to save again, and an OPERATOR line without the text."""
+    import fcntl
+    import os
+
+    import pytest
+
+    from app.database import WRITER_QUEUE_SUFFIX
+    from tests.console.helpers import build_world, sign_in
+
+    app = make_app(SQLITE_BUSY_TIMEOUT_S=1)
+    url = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not url.startswith("sqlite:///"):
+        pytest.skip("the writer queue is SQLite's")
+    world = build_world(app)
+    with app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = app.test_client()
+    assert sign_in(client, world, "counselor_a").status_code == 302
+    token = csrf_token(client, f"/console/tips/{ref}")
+    note = "Spoke with <Ms. Ray> & the VP: locker 214 searched, nothing found; parents called at 3:10."
+    holder = os.open(url.removeprefix("sqlite:///") + WRITER_QUEUE_SUFFIX, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # the alert worker or a purge that does not finish
+    try:
+        response = client.post(f"/console/tips/{ref}/notes", data={"csrf_token": token, "body": note})
+    finally:
+        os.close(holder)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "Nothing was saved" in page
+    assert "Spoke with &lt;Ms. Ray&gt; &amp; the VP: locker 214" in page
+    assert f'action="/console/tips/{ref}/notes"' in page
+    assert any("database is locked or unreachable" in r.getMessage() for r in caplog.records)
+    assert not any("locker 214" in r.getMessage() or "locker 214" in str(getattr(r, "fields", {}))
+                   for r in caplog.records)
+    assert _count(Note, ref, world) == 0
+    again = client.post(f"/console/tips/{ref}/notes", data={"csrf_token": csrf_token_in(page), "body": note})
+    assert again.status_code == 302 and _count(Note, ref, world) == 1
+
+
+def test_a_message_to_the_reporter_refused_for_a_lost_database_is_kept(world: World, signed_in, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    token = csrf_token(client, f"/console/tips/{ref}")
+
+    def dropped(*_args, **_kwargs):
+        raise OperationalError("INSERT", None, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr("app.console.case_actions.audit.record", dropped)
+    response = client.post(f"/console/tips/{ref}/messages", data={
+        "csrf_token": token, "template": "where.en", "body": "Which door did he use?"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "Nothing was saved" in page and "Which door did he use?</textarea>" in page
+    assert 'name="template" value="where.en"' in page
+    assert _count(Message, ref, world) == 0
+    view = client.get(f"/console/tips/{ref}")  # opening the case writes its audit event, so it fails too
+    shown = view.get_data(as_text=True)
+    assert view.status_code == 503 and "try again in a minute" in shown
+    assert "Nothing was saved" not in shown and "<textarea" not in shown
+    monkeypatch.undo()
+    again = client.post(f"/console/tips/{ref}/messages", data={
+        "csrf_token": csrf_token_in(page), "template": "where.en", "body": "Which door did he use?"})
+    assert again.status_code == 302 and _count(Message, ref, world) == 1
 
 
 def test_linking_merges_the_whole_incident(world: World, signed_in) -> None:

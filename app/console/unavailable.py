@@ -1,0 +1,36 @@
+"""The console's page for a database locked past the busy timeout or unreachable: a 503 that says nothing was
+saved and gives back what was typed, instead of werkzeug's bare 500 and a lost note or message."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, g, render_template, request
+from sqlalchemy.exc import OperationalError
+
+from app.console import bp
+from app.extensions import db
+from app.logs import log_event
+
+log = logging.getLogger("app.console")
+# The forms whose text would be lost with the page: a note and a message to the reporter (field "body").
+FORMS_WITH_TEXT = {"console.add_note": "note", "console.send_message": "message to the reporter"}
+
+
+@bp.errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError) -> tuple[str, int, dict[str, str]]:
+    # The transaction is rolled back whole, so nothing is half-saved. No SQL and no values are logged. The page
+    # reads nothing from the database (not even who is signed in): it would wait for the same lock again.
+    db.session.rollback()
+    if "_login_user" not in g:  # the sign-in check itself failed: templates must not ask the database again
+        g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+    log_event(log, "OPERATOR: a console request failed, the database is locked or unreachable; nothing was saved",
+              logging.ERROR, endpoint=request.endpoint or "",
+              error=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
+    wrote = request.method == "POST"
+    kind = FORMS_WITH_TEXT.get(request.endpoint or "") if wrote else None
+    page = render_template("console/unavailable.html", bare=True, wrote=wrote, kind=kind,
+                           kept=request.form.get("body", "") if kind else "",
+                           template=request.form.get("template", "") if kind else "",
+                           again=request.path if kind else None)
+    return page, 503, {"Retry-After": "30"}
