@@ -127,6 +127,11 @@ def already_acknowledged_reply(ref: str) -> str:
     return f"#{_clean_ref(ref)} was already acknowledged. Nothing was changed."
 
 
+def not_recorded_reply() -> str:
+    # The database could not be written: who wrote is not known, so nothing says what this number is.
+    return "Your reply was not recorded: the system is busy. Please send it again in a minute."
+
+
 def nothing_to_ack_reply() -> str:
     return "Nothing to acknowledge: no open alert for this number."
 

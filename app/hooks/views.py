@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from flask import Response, abort, current_app, request
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app import audit
 from app.alerts.acknowledge import (
@@ -58,6 +59,22 @@ def _twiml(message: str) -> Response:
         body += f"<Message>{escape(message)}</Message>"
     body += "</Response>"
     return Response(body, mimetype="application/xml")
+
+
+@bp.errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError) -> Response:
+    """Locked past the busy timeout, or not answering: nothing was changed (the transaction is rolled back).
+
+    Twilio does not send an inbound SMS again after an error, so a bare 500 left the person who replied "1" with
+    no answer and the tip unacknowledged, its escalation going on while they believed it stopped: they are told
+    to send it again. A delivery report gets 503."""
+    db.session.rollback()
+    log_event(log, "OPERATOR: a Twilio webhook failed, the database is locked or unreachable; nothing was changed",
+              logging.ERROR, path=request.path,
+              error=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
+    if request.endpoint == "hooks.inbound_sms":
+        return _twiml(texts.not_recorded_reply())
+    return Response(status=503, headers={"Retry-After": "30"})
 
 
 @bp.post("/twilio/sms")

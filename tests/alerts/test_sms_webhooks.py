@@ -151,3 +151,34 @@ def test_a_nul_character_in_a_signed_webhook_is_refused_before_any_query(alert_a
     with alert_app.app_context():
         row = db.session.get(Alert, alert_id)
         assert (row.status, row.twilio_status, row.error_code) == row_before
+
+
+def test_an_ack_the_database_could_not_record_asks_to_send_it_again(alert_app, fake_twilio, monkeypatch, caplog):
+    """Twilio does not post an inbound SMS again after an error: a database locked past the busy timeout (or not
+    answering) made the "1" a bare 500, so the SRO got no answer and the tip escalated on as if nobody had it.
+    The reply now says it was not recorded and to send it again; a delivery report gets 503."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.alerts.dispatcher import run_once
+    from tests.alerts.conftest import post_sms, post_status
+
+    with alert_app.app_context():
+        info = make_tip("KWHS", "critical")
+        run_once("w")
+        (alert,) = alerts_of(info.ref)
+        alert_id, sid = alert.id, alert.twilio_sid
+        primary = chain_phones("KWHS")[0]
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked"))
+
+    monkeypatch.setattr("app.hooks.views.db_take_turn_for_sms", locked)
+    monkeypatch.setattr("app.hooks.views._alert_of_callback", locked)
+    reply = post_sms(alert_app, fake_twilio.auth_token, primary, "1")
+    assert "not recorded" in reply and "send it again" in reply and "<Response><Message>" in reply
+    assert post_status(alert_app, fake_twilio.auth_token, alert_id, sid, "delivered", 0) == 503
+    assert any("database is locked or unreachable" in r.getMessage() for r in caplog.records)
+    with alert_app.app_context():
+        assert db.session.get(Tip, info.id).acknowledged_at is None
+    monkeypatch.undo()
+    assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, primary, "1")
