@@ -39,7 +39,7 @@ def triage_model() -> triage.TriageModel:
         model: triage.TriageModel = triage.load_model(Path(current_app.config["TRIAGE_MODEL_DIR"]))
     except triage.ModelNotTrained as exc:
         raise TriageUnavailable(str(exc)) from None
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - damaged in any way (cut short, not a zip, untrusted types): unavailable
         raise TriageUnavailable(f"the triage model cannot be loaded ({type(exc).__name__})") from None
     return model
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from app.crypto.keyring import new_keyring, write_keyring
@@ -259,3 +260,36 @@ def test_a_reply_refused_for_a_busy_database_shows_the_message_to_copy(intake_ap
     page = response.get_data(as_text=True)
     assert response.status_code == 503 and "Nothing was sent" in page
     assert "It is the blue car &amp; it is there now.</textarea>" in page
+
+
+def _damaged_model(source: Path, target: Path, how: str) -> Path:
+    import shutil
+    import zipfile
+
+    target.mkdir()
+    shutil.copy(source / "model_card.json", target / "model_card.json")
+    model = (source / "model.skops").read_bytes()
+    if how == "truncated":  # a copy cut short: a disk that filled up, a deploy interrupted
+        (target / "model.skops").write_bytes(model[: len(model) // 2])
+    elif how == "not_a_model":  # some other file put in its place
+        (target / "model.skops").write_bytes(b"<html>404 Not Found</html>")
+    else:  # a zip whose schema names a type skops does not trust, or is not a scikit-learn Pipeline
+        with zipfile.ZipFile(target / "model.skops", "w") as archive:
+            archive.writestr("schema.json", '{"__class__": "dict", "__module__": "builtins", "__loader__": '
+                             '"DictNode", "protocol": 2, "_skops_version": "0.10", "content": {}}')
+    return target
+
+
+@pytest.mark.parametrize("how", ["truncated", "not_a_model", "not_a_pipeline"])
+def test_a_damaged_triage_model(make_intake_app, triage_model_dir, tmp_path, caplog, how):
+    """A model file that is there but damaged raised BadZipFile or RuntimeError, which intake did not take for an
+    unavailable model: a bare 'Something went wrong' 500, the typed tip lost and no OPERATOR line."""
+    from triage.model import forget_loaded
+
+    directory = _damaged_model(Path(triage_model_dir), tmp_path / "model", how)
+    forget_loaded(directory)
+    app = make_intake_app(TRIAGE_MODEL_DIR=str(directory))
+    app.testing = False  # production: an exception the handlers miss is the bare 500 page
+    response = _post(app)
+    _refused(app, response, caplog, "triage model is unavailable")
+    assert f"{TEXT}</textarea>" in response.get_data(as_text=True)
