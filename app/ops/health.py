@@ -68,7 +68,7 @@ def check_model(app: Flask) -> dict[str, Any]:
         return {"status": OK}
     try:
         triage.load_model(Path(app.config["TRIAGE_MODEL_DIR"]))
-    except (RuntimeError, OSError, ValueError, KeyError):  # ModelNotTrained is a RuntimeError
+    except Exception:  # noqa: BLE001 - missing (ModelNotTrained), cut short (BadZipFile) or damaged: not loaded
         return {"status": FAIL, "reason": "not_loaded"}
     app.extensions[_MODEL_OK] = True
     return {"status": OK}

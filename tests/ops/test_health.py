@@ -56,6 +56,19 @@ def test_missing_model_is_503(make_app, tmp_path: Path) -> None:  # type: ignore
     assert "no-model-here" not in response.get_data(as_text=True)
 
 
+
+def test_a_damaged_model_is_503_not_a_500(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A model file cut short (a full disk, an interrupted deploy) raised BadZipFile through the check: /healthz
+    answered a bare 500 instead of its JSON naming the model."""
+    model_dir = tmp_path / "damaged-model"
+    model_dir.mkdir()
+    (model_dir / "model_card.json").write_text("{}")
+    (model_dir / "model.skops").write_bytes(b"PK\x03\x04 cut short")
+    app = make_app(TRIAGE_MODEL_DIR=str(model_dir))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["model"] == {"status": "fail", "reason": "not_loaded"}
+
 def test_unreachable_database_is_503(app: Flask, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     broken = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     response = broken.test_client().get("/healthz")
