@@ -34,8 +34,9 @@ _NOT_REPORTER_PATHS = ("/console", "/hooks")
 _FORMS_WITH_A_MESSAGE = {"intake.followup_reply", "intake.followup_open", "intake.followup_language"}
 
 
-def _page(title: str, message: str, status: int, kept_message: str = "") -> tuple[str, int]:
-    return render_template("intake/error.html", title=title, message=message, kept_message=kept_message), status
+def _page(title: str, message: str, status: int, kept_message: str = "", kept_report: str = "") -> tuple[str, int]:
+    return render_template("intake/error.html", title=title, message=message, kept_message=kept_message,
+                           kept_report=kept_report), status
 
 
 def _unavailable() -> tuple[str, int]:
@@ -54,8 +55,12 @@ def _unavailable() -> tuple[str, int]:
         if form_again is not None:
             return form_again
     kept = request.form.get("message", "") if request.endpoint in _FORMS_WITH_A_MESSAGE else ""
+    kept_report = ""
+    if request.endpoint == "intake.report_submit":
+        # The database cannot even list the schools (PostgreSQL restarting, say): the report's text to copy.
+        kept_report = request.form.get("description", "")
     return _page(title, _("Nothing was sent. Please try again in a little while. If someone is in danger right now, "
-                          "call 911."), 503, kept_message=kept)
+                          "call 911."), 503, kept_message=kept, kept_report=kept_report)
 
 
 def _report_form_as_sent(title: str, message: str, status: int) -> tuple[str, int] | None:

@@ -242,6 +242,34 @@ def test_a_report_refused_for_a_busy_database_comes_back_with_what_was_typed(int
         assert db.session.scalar(select(func.count(Tip.id))) == 1
 
 
+
+def test_a_report_refused_while_the_database_cannot_be_read_keeps_the_text_to_copy(intake_app, schools, monkeypatch):
+    """The 503 shows the report form again, which needs the schools from the database: with the database not
+    answering at all (PostgreSQL restarting while the reporter typed) the plain page came instead, without what was
+    typed, and the page is never stored, so the tip was gone. The text now comes back on that page to copy."""
+    from sqlalchemy.exc import OperationalError
+
+    import app.intake.errors as errors
+    import app.intake.views as views
+
+    client = intake_app.test_client()
+    token = csrf_token(client, "/report")
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT", None, Exception("connection refused"))
+
+    monkeypatch.setattr(views, "db_store_tip", down)
+    monkeypatch.setattr(errors, "schools_by_town", down)
+    text = 'He showed a gun in the "C" lot & said <tomorrow>.'
+    for language, label in (("en", "Your report (not sent yet)"), ("es", "Tu reporte (todavía no enviado)")):
+        client.get(f"/?lang={language}")
+        response = submit(client, schools["kelly"], text, csrf=token)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503 and "911" in page and label in page
+        assert 'He showed a gun in the &#34;C&#34; lot &amp; said &lt;tomorrow&gt;.</textarea>' in page
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 0
+
 def test_a_reply_refused_for_a_busy_database_shows_the_message_to_copy(intake_app, schools, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
