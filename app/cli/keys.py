@@ -47,6 +47,14 @@ def _writable_path() -> str:
     return str(path)
 
 
+def _write(path: str, keyring: Keyring) -> None:
+    try:
+        write_keyring(path, keyring)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the keyring {path}: {exc.strerror or exc}; nothing was changed "
+                                   "(the keyring and the tips are as they were)") from None
+
+
 def _usage() -> dict[int, int]:
     rows = db.session.execute(
         select(Tip.kek_version, func.count(Tip.id)).where(Tip.wrapped_dek.isnot(None)).group_by(Tip.kek_version)
@@ -94,7 +102,7 @@ def rotate_command(batch: int) -> None:
         # Nothing left over from an earlier run (tips whose wrapped key does not open are not: they would make
         # every later run "finish" that rotation, and a KEK could never be replaced again): a new rotation.
         keyring = keyring.with_new_key(taken=db_known_versions())
-        write_keyring(path, keyring)
+        _write(path, keyring)
         forget_keyring(app)
         keyring = _keyring()
         click.echo(f"keyring: KEK {keyring.active} added and active ({path})")
@@ -173,7 +181,7 @@ def retire_command(version: int) -> None:
     still = _usage().get(version, 0)
     if still:
         raise click.ClickException(f"{still} tips still use KEK {version}; run `flask keys rotate` to finish")
-    write_keyring(path, keyring.without({version}))
+    _write(path, keyring.without({version}))
     forget_keyring(app)
     audit.record("keys.retired", actor_label=operator_label(), version=version)
     db.session.commit()

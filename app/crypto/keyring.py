@@ -99,11 +99,16 @@ def write_keyring(path: str | Path, keyring: Keyring) -> None:
     path = Path(path)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(keyring.to_json())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(keyring.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk, say: no copy of the keys may stay behind (it would outlive a KEK retired later).
+        tmp.unlink(missing_ok=True)
+        raise
     # The rename is durable only once the directory is: `flask keys rotate` re-wraps tips right after this.
     directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:

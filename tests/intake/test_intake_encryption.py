@@ -332,3 +332,31 @@ def test_nothing_of_a_report_or_its_photos_reaches_the_log_at_debug_level(make_i
     assert "tip received" in logged and "reporter replied" in logged  # the log was written at DEBUG
     assert canary not in logged
     assert "42.0" not in logged and "GPSLatitude" not in logged
+
+
+def test_a_rotation_that_cannot_write_the_keyring_leaves_no_copy_of_the_keys(intake_app, schools, monkeypatch):
+    """A full disk (or a quota) while `flask keys rotate` wrote the new keyring left keyring.tmp behind, a copy of
+    every KEK, the new one and the old: after retiring a KEK so that shredded tips in old backups stay unreadable,
+    that copy still held it. The failed write now removes its temporary file, says so in one line, and changes
+    nothing: the keyring and the tips stay as they were."""
+    import errno
+
+    submit_ok(intake_app.test_client(), schools["kelly"], "A tip sealed before the rotation was tried.")
+    path = Path(intake_app.config["KEYRING_PATH"])
+    before = path.read_bytes()
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    result = intake_app.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 1 and "No space left on device" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.stem)) == [path.name]
+    assert path.read_bytes() == before
+    with intake_app.app_context():
+        assert {t.kek_version for t in db.session.scalars(select(Tip))} == {1}
+    monkeypatch.undo()
+    assert intake_app.test_cli_runner().invoke(args=["keys", "rotate"]).exit_code == 0
