@@ -17,6 +17,7 @@ from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
 from app.alerts.dispatcher import run_once
 from app.alerts.signals import WAKE_CHANNEL, local_wake_event
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
+from app.database import PG_CONNECT_TIMEOUT_S
 from app.extensions import db
 from app.logs import log_event
 
@@ -59,18 +60,44 @@ class Waiter:
                 # wake that one, and this one polls. Two deployments on one machine need different ports.
                 log_event(log, "alert wake-up port in use; polling instead", logging.WARNING, port=port,
                           poll_s=poll_s)
+        self._dsn: str | None = None
         if url.startswith("postgresql"):
-            import psycopg
-
             with app.app_context():
-                dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._pg = psycopg.connect(dsn, autocommit=True)
+                self._dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._listen()
+
+    def _listen(self) -> None:
+        """(Re)open the LISTEN connection. Not reachable: the worker polls and tries again at the next wait."""
+        import psycopg
+
+        assert self._dsn is not None
+        try:
+            self._pg = psycopg.connect(self._dsn, autocommit=True, connect_timeout=PG_CONNECT_TIMEOUT_S)
             self._pg.execute(f"LISTEN {WAKE_CHANNEL}")
+        except psycopg.Error as exc:
+            self._drop_listener(exc)
+
+    def _drop_listener(self, exc: Exception) -> None:
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None
+        log_event(log, "alert wake-up listener lost; polling until it is back", logging.WARNING,
+                  error=type(exc).__name__)
 
     def wait(self) -> None:
+        if self._dsn is not None and self._pg is None:
+            self._listen()
         if self._pg is not None:
-            for _ in self._pg.notifies(timeout=self.poll_s, stop_after=1):
-                pass
+            import psycopg
+
+            try:
+                for _ in self._pg.notifies(timeout=self.poll_s, stop_after=1):
+                    pass
+            except psycopg.Error as exc:
+                # PostgreSQL restarted, failed over, or an idle connection was cut: the alerts are in the outbox,
+                # so the worker goes on polling and listens again, instead of dying with the connection.
+                self._drop_listener(exc)
+                self.event.wait(self.poll_s)
         elif self._udp is not None:
             if not self.event.is_set():
                 readable, _, _ = select.select([self._udp], [], [], self.poll_s)

@@ -110,3 +110,48 @@ def test_three_workers_on_postgres_send_each_alert_once(alert_app, fake_twilio, 
     time.sleep(0.5)
     sent = Counter(REF_IN_BODY.search(m.body).group(1) for m in fake_twilio.messages)
     assert sent == Counter({ref: 1 for ref in refs})
+
+
+@pytest.mark.skipif(not on_postgres(), reason="the LISTEN connection is PostgreSQL's")
+def test_a_worker_whose_listen_connection_is_cut_goes_on_sending(alert_app, fake_twilio):
+    """PostgreSQL restarting or failing over, or an idle connection cut on the way, closed the worker's LISTEN
+    connection; the psycopg error escaped the wait and the worker died (every worker at once on a failover), no
+    SMS going out until something restarted it. It now polls, listens again, and sends."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    from app.alerts.worker import run_worker
+
+    stop = threading.Event()
+    died: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            run_worker(alert_app, stop=stop, poll_s=0.2, purge=False)
+        except BaseException as exc:  # noqa: BLE001 - the test reports how it died
+            died.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    with alert_app.app_context():
+        url = db.engine.url.render_as_string(hide_password=False)
+    admin = create_engine(url)
+    try:
+        deadline = time.monotonic() + 10
+        cut = 0
+        while not cut and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with admin.connect() as connection:
+                cut = connection.execute(text(  # this test's database only: others may be in use
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%' "
+                    "AND datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+        assert cut == 1
+        with alert_app.app_context():
+            make_tip("KWHS", "critical")
+        fake_twilio.wait_for(1, timeout=10)
+        assert worker.is_alive() and not died, died
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        admin.dispose()
