@@ -3,7 +3,8 @@
 Delivery guarantee: at least once. A row is committed as "sending" with a lease before the SMS goes out and
 as "sent" with Twilio's SID right after; a worker killed between the two leaves a row that is sent again
 when its lease expires. So a duplicate SMS is possible only for a message that was in flight when its worker
-died: at most one extra SMS per such crash, and never for a row whose "sent" was committed.
+died: at most one extra SMS per such crash, and never for a row whose "sent" was committed. A database error while
+writing "sent" is retried until the lease ends, so it does not make a duplicate of its own.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ log = logging.getLogger("tipline.alerts")
 
 FOLD_INTERVAL = timedelta(seconds=60)  # at most one SMS a minute per person about one incident
 MAX_BACKOFF_S = 300
+RECORD_RETRY_PAUSE_S = 1.0  # between tries to record an SMS Twilio took
 
 
 def backoff_for(failures: int) -> timedelta:
@@ -244,17 +246,39 @@ def send_one(alert_id: int, owner: str) -> str:
         log_event(log, "alert send failed for good, escalating", logging.ERROR, alert=alert_id, tip=plan.ref,
                   code=code)
         return AlertStatus.FAILED.value
+    # Twilio has the SMS now: recording that must not fail for a moment's lock, or the row would stay "sending"
+    # and go out again when its lease ends (a second SMS though no worker died). Tried again within the lease.
+    record_until = time.monotonic() + float(current_app.config["ALERT_CLAIM_LEASE_S"])
+    while True:
+        try:
+            db_record_sent(alert_id, owner, plan.body, plan.companion_ids, result.sid, result.status)
+            db.session.commit()
+            break
+        except OperationalError as exc:
+            db.session.rollback()
+            if time.monotonic() >= record_until:
+                raise
+            log_event(log, "alert sent but not recorded yet (database error); trying again", logging.WARNING,
+                      alert=alert_id, error=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
+            time.sleep(RECORD_RETRY_PAUSE_S)
+    log_event(log, "alert sent", alert=alert_id, tip=plan.ref, urgency=plan.urgency,
+              folded=len(plan.companion_ids))
+    return AlertStatus.SENT.value
+
+
+def db_record_sent(alert_id: int, owner: str, body: str, companion_ids: tuple[int, ...], sid: str,
+                   twilio_status: str) -> None:
+    """Record an SMS Twilio took: its SID, the row sent (and the rows folded into it). The caller commits."""
     sent_at = utcnow()
     db.session.execute(update(Alert).where(Alert.id == alert_id)
-                       .values(twilio_sid=result.sid, body=plan.body, sent_at=sent_at, lease_owner=None,
-                               lease_until=None))
+                       .values(twilio_sid=sid, body=body, sent_at=sent_at, lease_owner=None, lease_until=None))
     # A status callback may have got here first (delivered, or failed: then it escalates); keep what it said.
     db.session.execute(update(Alert).where(Alert.id == alert_id, Alert.status == AlertStatus.SENDING.value)
-                       .values(status=AlertStatus.SENT.value, twilio_status=result.status, error_code=None))
-    if plan.companion_ids:
+                       .values(status=AlertStatus.SENT.value, twilio_status=twilio_status, error_code=None))
+    if companion_ids:
         waiting = (Alert.status == AlertStatus.PENDING.value) | (
             (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_owner == owner))
-        db.session.execute(update(Alert).where(Alert.id.in_(plan.companion_ids), waiting)
+        db.session.execute(update(Alert).where(Alert.id.in_(companion_ids), waiting)
                            .values(status=AlertStatus.FOLDED.value, sent_at=sent_at, lease_owner=None,
                                    lease_until=None))
         # A failure callback that got here first: the tips folded into this SMS were not told either.
@@ -262,10 +286,6 @@ def send_one(alert_id: int, owner: str) -> str:
             select(Alert.status, Alert.error_code).where(Alert.id == alert_id)).one()
         if status == AlertStatus.FAILED.value:
             db_fail_folded_into(alert_id, error_code or AlertStatus.FAILED.value)
-    db.session.commit()
-    log_event(log, "alert sent", alert=alert_id, tip=plan.ref, urgency=plan.urgency,
-              folded=len(plan.companion_ids))
-    return AlertStatus.SENT.value
 
 
 def _fail_unexpectedly(alert_id: int, exc: Exception) -> None:

@@ -333,3 +333,46 @@ def test_a_proxy_refusing_the_way_to_twilio_is_retried_not_failed_through_the_ch
         assert (alert.status, alert.send_failures, alert.error_code) == (AlertStatus.PENDING.value, 2, "407")
     assert _round(alert_app).get("sent") == 1
     assert [m.to for m in fake_twilio.wait_for(1)] == [primary]
+
+
+def test_an_sms_twilio_took_is_recorded_after_a_moments_database_error_not_sent_twice(alert_app, fake_twilio,
+                                                                                       monkeypatch):
+    """The SMS went out, then writing "sent" met a database locked past the busy timeout (or a dropped
+    connection): the row stayed "sending" and went out again when its claim lease ended, a second SMS though no
+    worker died. Recording it is tried again within the lease."""
+    from datetime import timedelta
+
+    from sqlalchemy.exc import OperationalError
+
+    import app.alerts.dispatcher as dispatcher
+    from app.models import utcnow
+
+    record = dispatcher.db_record_sent
+    failures: list[str] = []
+
+    def locked_once(*args, **kwargs):
+        if not failures:
+            failures.append("locked")
+            raise OperationalError("UPDATE alert", None, Exception("database is locked"))
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "db_record_sent", locked_once)
+    monkeypatch.setattr(dispatcher, "RECORD_RETRY_PAUSE_S", 0.01)
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+    try:
+        _round(alert_app)
+    except OperationalError:
+        pass  # the worker loop pauses and goes on
+    (sms,) = fake_twilio.wait_for(1)
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        if alert.status == AlertStatus.SENDING.value:  # the claim's lease ends, as it would a minute later
+            alert.lease_until = utcnow() - timedelta(seconds=1)
+            db.session.commit()
+    _round(alert_app)
+    time.sleep(0.3)
+    assert len(fake_twilio.messages) == 1 and failures == ["locked"]
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value and alert.twilio_sid == sms.sid
