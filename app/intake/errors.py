@@ -21,6 +21,7 @@ from app.crypto.errors import DecryptionFailed, KeyringUnavailable
 from app.database import reading
 from app.extensions import db
 from app.intake import bp
+from app.intake.followup import MAX_CODE_INPUT
 from app.intake.requests import InvalidFormEncoding
 from app.intake.submit import TriageUnavailable
 from app.intake.views import page_context, report_values_as_sent, schools_by_town
@@ -55,6 +56,14 @@ def _unavailable() -> tuple[str, int]:
         if form_again is not None:
             return form_again
     kept = request.form.get("message", "") if request.endpoint in _FORMS_WITH_A_MESSAGE else ""
+    if request.endpoint == "intake.followup_open":
+        # The receipt code stays in its field, as a refused one does: 24 characters are not typed twice.
+        unavailable = {"title": title, "message": _(
+            "Nothing was sent. Please try again in a little while. If someone is in danger right now, call 911.")} \
+            if kept else {"title": _("Tipline is not available right now"),
+                          "message": _("Please try again in a little while.")}
+        return render_template("intake/followup_start.html", error=None, unavailable=unavailable, kept_message=kept,
+                               typed_code=request.form.get("code", "")[:MAX_CODE_INPUT]), 503
     kept_report = ""
     if request.endpoint == "intake.report_submit":
         # The database cannot even list the schools (PostgreSQL restarting, say): the report's text to copy.

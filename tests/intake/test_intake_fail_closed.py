@@ -270,6 +270,33 @@ def test_a_report_refused_while_the_database_cannot_be_read_keeps_the_text_to_co
     with intake_app.app_context():
         assert db.session.scalar(select(func.count(Tip.id))) == 0
 
+
+def test_a_receipt_code_sent_while_the_database_is_busy_stays_in_the_field(intake_app, schools, monkeypatch):
+    """A refused code stays in the field to correct; a code sent while the database was busy came back on the
+    plain 503 page without it, so the reporter typed all 24 characters again. The sign-in form now comes back
+    with the code as typed (and a reply kept from an ended visit), and the page says to try again."""
+    from sqlalchemy.exc import OperationalError
+
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], TEXT)
+    token = csrf_token(client, "/followup")
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("BEGIN", None, Exception("database is locked"))
+
+    monkeypatch.setattr("app.intake.followup.db_find_tip_by_receipt", locked)
+    page = client.post("/followup", data={"csrf_token": token, "code": code})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 503 and "try again in a little while" in body and "911" in body
+    assert f'value="{code}"' in body and 'action="/followup"' in body and 'aria-invalid="true"' not in body
+    kept = client.post("/followup", data={"csrf_token": token, "code": code, "message": "The blue car, again."})
+    kept_body = kept.get_data(as_text=True)
+    assert kept.status_code == 503 and "Nothing was sent" in kept_body
+    assert f'value="{code}"' in kept_body and "The blue car, again.</textarea>" in kept_body
+    monkeypatch.undo()
+    again = client.post("/followup", data={"csrf_token": token, "code": code})
+    assert again.status_code == 303
+
 def test_a_reply_refused_for_a_busy_database_shows_the_message_to_copy(intake_app, schools, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
