@@ -135,6 +135,17 @@ class WriterQueueConnection(sqlite3.Connection):
 PG_CONNECT_TIMEOUT_S = 10
 
 
+def db_error_reason(exc: BaseException) -> str:
+    """What a database error was, for the operator's log line, by its code only (a message can hold values):
+    SQLite's error name (SQLITE_BUSY: locked; SQLITE_FULL: the disk is full; SQLITE_IOERR_...: the disk failed),
+    PostgreSQL's error class and SQLSTATE (LockNotAvailable 55P03, DiskFull 53100, ...), else the class."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, sqlite3.Error) and getattr(orig, "sqlite_errorname", None):
+        return str(orig.sqlite_errorname)
+    sqlstate = getattr(orig, "sqlstate", None)
+    return f"{type(orig).__name__} {sqlstate}" if sqlstate else type(orig).__name__
+
+
 def engine_options(database_uri: str, busy_timeout_s: int, writer_queue: bool = True) -> dict[str, Any]:
     # hide_parameters: SQL errors must never carry values into a log line or an error report.
     options: dict[str, Any] = {"hide_parameters": True}
@@ -176,8 +187,9 @@ def configure_sqlite(engine: Engine, busy_timeout_s: int) -> None:
         dbapi_connection = connection.connection.dbapi_connection
         queued = statement == "BEGIN IMMEDIATE" and isinstance(dbapi_connection, WriterQueueConnection)
         if queued and not dbapi_connection.wait_for_turn():
-            raise OperationalError(statement, None, sqlite3.OperationalError(
-                    f"database is locked (no turn to write within {busy_timeout_s} s)"))
+            locked = sqlite3.OperationalError(f"database is locked (no turn to write within {busy_timeout_s} s)")
+            locked.sqlite_errorname = "SQLITE_BUSY"  # as SQLite's own busy timeout names it
+            raise OperationalError(statement, None, locked)
         try:
             connection.exec_driver_sql(statement)
         except BaseException:

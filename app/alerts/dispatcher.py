@@ -30,7 +30,7 @@ from app.alerts.escalation import (
 )
 from app.alerts.planning import ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
-from app.database import reading
+from app.database import db_error_reason, reading
 from app.extensions import db
 from app.logs import log_event
 from app.models import Alert, AlertStatus, Assignment, School, Staff, Tip, utcnow
@@ -259,7 +259,7 @@ def send_one(alert_id: int, owner: str) -> str:
             if time.monotonic() >= record_until:
                 raise
             log_event(log, "alert sent but not recorded yet (database error); trying again", logging.WARNING,
-                      alert=alert_id, error=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
+                      alert=alert_id, error=db_error_reason(exc))
             time.sleep(RECORD_RETRY_PAUSE_S)
     log_event(log, "alert sent", alert=alert_id, tip=plan.ref, urgency=plan.urgency,
               folded=len(plan.companion_ids))

@@ -17,7 +17,7 @@ from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
 from app.alerts.dispatcher import run_once
 from app.alerts.signals import WAKE_CHANNEL, local_wake_event
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
-from app.database import PG_CONNECT_TIMEOUT_S
+from app.database import PG_CONNECT_TIMEOUT_S, db_error_reason
 from app.extensions import db
 from app.logs import log_event
 
@@ -181,7 +181,7 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
                     # The database is down or locked for longer than the busy timeout: nothing is lost (rows
                     # stay due or come back when their lease ends); try again after a pause.
                     db.session.rollback()
-                    log_event(log, "alert worker database error", logging.ERROR, error=type(exc.orig).__name__)
+                    log_event(log, "alert worker database error", logging.ERROR, error=db_error_reason(exc))
                     stop.wait(min(5.0, poll_s * 5))
                     continue
                 finally:

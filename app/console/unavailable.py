@@ -9,6 +9,7 @@ from flask import current_app, g, render_template, request
 from sqlalchemy.exc import OperationalError
 
 from app.console import bp
+from app.database import db_error_reason
 from app.extensions import db
 from app.logs import log_event
 
@@ -26,7 +27,7 @@ def database_unavailable(exc: OperationalError) -> tuple[str, int, dict[str, str
         g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
     log_event(log, "OPERATOR: a console request failed, the database is locked or unreachable; nothing was saved",
               logging.ERROR, endpoint=request.endpoint or "",
-              error=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
+              error=db_error_reason(exc))
     wrote = request.method == "POST"
     kind = FORMS_WITH_TEXT.get(request.endpoint or "") if wrote else None
     page = render_template("console/unavailable.html", bare=True, wrote=wrote, kind=kind,

@@ -26,6 +26,7 @@ from app.alerts.acknowledge import (
 )
 from app.alerts.dispatcher import db_retry_refused_delivery
 from app.alerts.escalation import db_fail_folded_into
+from app.database import db_error_reason
 from app.extensions import csrf, db
 from app.hooks import bp
 from app.logs import log_event
@@ -71,7 +72,7 @@ def database_unavailable(exc: OperationalError) -> Response:
     db.session.rollback()
     log_event(log, "OPERATOR: a Twilio webhook failed, the database is locked or unreachable; nothing was changed",
               logging.ERROR, path=request.path,
-              error=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
+              error=db_error_reason(exc))
     if request.endpoint == "hooks.inbound_sms":
         return _twiml(texts.not_recorded_reply())
     return Response(status=503, headers={"Retry-After": "30"})

@@ -18,7 +18,7 @@ from werkzeug.exceptions import (
 )
 
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable
-from app.database import reading
+from app.database import db_error_reason, reading
 from app.extensions import db
 from app.intake import bp
 from app.intake.followup import MAX_CODE_INPUT
@@ -108,7 +108,7 @@ def database_unavailable(exc: OperationalError) -> tuple[str, int]:
     # Locked for longer than the busy timeout, or unreachable: the transaction is rolled back whole, so
     # nothing half-stored remains; the reporter is told to send again. No SQL and no values are logged.
     log_event(log, "OPERATOR: intake refused, the database is locked or unreachable; nothing was stored",
-              logging.ERROR, error=type(exc.orig).__name__ if exc.orig is not None else "OperationalError")
+              logging.ERROR, error=db_error_reason(exc))
     return _unavailable()
 
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.crypto.keyring import new_keyring, write_keyring
 from app.extensions import db
@@ -106,6 +106,7 @@ def test_a_database_locked_too_long_answers_503_and_the_tip_can_be_sent_again(ma
         os.close(holder)
     _refused(app, response, caplog, "database is locked or unreachable")
     assert f"{TEXT}</textarea>" in response.get_data(as_text=True)  # the form again, as typed
+    assert [r.fields["error"] for r in caplog.records if "locked or unreachable" in r.getMessage()] == ["SQLITE_BUSY"]
     assert not any(TEXT[:20] in r.getMessage() or TEXT[:20] in str(getattr(r, "fields", {})) for r in caplog.records)
     ref, _code = submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT)
     with app.app_context():
@@ -348,3 +349,28 @@ def test_a_damaged_triage_model(make_intake_app, triage_model_dir, tmp_path, cap
     response = _post(app)
     _refused(app, response, caplog, "triage model is unavailable")
     assert f"{TEXT}</textarea>" in response.get_data(as_text=True)
+
+
+def test_a_full_disk_is_named_in_the_operators_line(make_intake_app, caplog):
+    """A full disk refuses every tip (503, the form as typed), and the operator's line said only "the database is
+    locked or unreachable", error OperationalError, the same words as a lock: nothing pointed at the disk. The
+    line now names the error by its code (SQLITE_FULL here, SQLITE_BUSY for a lock), never by its message."""
+    from sqlalchemy import event
+
+    app = make_intake_app()
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite:///"):
+        pytest.skip("SQLite's page limit stands in for the full disk")
+    with app.app_context():
+        pages = db.session.execute(text("PRAGMA page_count")).scalar()
+        db.session.rollback()
+
+        @event.listens_for(db.engine, "connect")
+        def _disk_full(dbapi_connection, _record):  # no page more than the database has: SQLITE_FULL
+            dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+
+        db.engine.dispose()
+    long_text = " ".join([TEXT] * 120)  # more than the pages left can hold
+    response = submit(app.test_client(), app.config["TEST_SCHOOLS"]["kelly"], long_text)
+    assert response.status_code == 503 and f"{long_text}</textarea>" in response.get_data(as_text=True)
+    lines = [r for r in caplog.records if "database is locked or unreachable" in r.getMessage()]
+    assert lines and all(r.fields["error"] == "SQLITE_FULL" for r in lines), [r.fields for r in lines]
