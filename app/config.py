@@ -79,6 +79,7 @@ ENV_SETTINGS: dict[str, Any] = {
     "TRUSTED_PROXY_HOPS": _INT,
     "REPORT_SUPPRESSION_THRESHOLD": _INT,
     "HEALTH_MAX_ALERT_LAG_S": _INT,
+    "HEALTH_MIN_FREE_MB": _INT,
     "DISTRICT_NAME": _STR,
 }
 
@@ -123,6 +124,7 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_SUPPRESSION_THRESHOLD": 5,
     # /healthz says "degraded" when an alert has been due for longer than this: no worker is sending SMS.
     "HEALTH_MAX_ALERT_LAG_S": 120,
+    "HEALTH_MIN_FREE_MB": 500,
     "DISTRICT_NAME": "Natrona County School District",
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
@@ -231,6 +233,7 @@ _TWILIO_SENDER = re.compile(rf"{E164.pattern}|[0-9]{{5,6}}")
 MINIMUM: dict[str, int] = {
     "RETENTION_DAYS": 1, "BACKUP_KEEP_DAYS": 1, "SQLITE_BUSY_TIMEOUT_S": 1, "HEALTH_MAX_ALERT_LAG_S": 1,
     "ALERT_WORKER_LEASE_S": 1, "TRUSTED_PROXY_HOPS": 0, "ALERT_FOLD_WINDOW_S": 0, "ALERT_MAX_REPEATS": 0,
+    "HEALTH_MIN_FREE_MB": 0,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

@@ -55,6 +55,7 @@ def base_config(tmp: Path, database_url: str, model_dir: Path) -> dict[str, Any]
         "LOG_FORMAT": "json",
         "RATELIMIT_STORAGE_URI": "memory://",
         "ALERT_WAKE_PORT": 0,  # tests that want the cross-process wake-up choose a free port themselves
+        "HEALTH_MIN_FREE_MB": 0,  # a test machine short of disk is not a degraded node; test_health sets its own
     }
 
 

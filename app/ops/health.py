@@ -3,11 +3,12 @@ message, a path or a setting, because the endpoint has no authentication."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 import triage
@@ -21,8 +22,10 @@ from app.extensions import db
 
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 _MODEL_OK = "tipline.health.model_ok"
-# Without these nothing works: no tip can be stored (keyring, model) or read (database).
-ESSENTIAL = ("database", "keyring", "model")
+# Without these nothing works: no tip can be stored (keyring, model, disk) or read (database).
+ESSENTIAL = ("database", "keyring", "model", "disk")
+# Below this much free space a write can fail any minute (a tip, its photos, the WAL, a backup): it is full.
+DISK_FULL_MB = 16
 
 
 def check_database() -> dict[str, Any]:
@@ -74,6 +77,31 @@ def check_model(app: Flask) -> dict[str, Any]:
     return {"status": OK}
 
 
+def _writable_places(app: Flask) -> list[Path]:
+    """Where this node writes: its instance folder (keyring, sessions of the dev server) and, on SQLite, the
+    database's folder. PostgreSQL's disk is the database server's to watch."""
+    places = [Path(app.instance_path)]
+    url = make_url(str(app.config["SQLALCHEMY_DATABASE_URI"]))
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        places.append(Path(url.database).resolve().parent)
+    return places
+
+
+def check_disk(app: Flask) -> dict[str, Any]:
+    """Free space where tips are written. A full disk refuses every tip while SELECT 1 still answers, so the node
+    looked healthy: below DISK_FULL_MB it is a failure, below HEALTH_MIN_FREE_MB degraded (page someone)."""
+    try:
+        free_mb = min(shutil.disk_usage(place).free for place in _writable_places(app)) / 2**20
+    except OSError:
+        return {"status": DEGRADED, "reason": "unknown"}
+    seen = {"free_mb": int(free_mb)}
+    if free_mb < DISK_FULL_MB:
+        return {"status": FAIL, "reason": "full", **seen}
+    if free_mb < float(app.config["HEALTH_MIN_FREE_MB"]):
+        return {"status": DEGRADED, "reason": "low", **seen}
+    return {"status": OK, **seen}
+
+
 def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
     """Outbox lag: an alert due for longer than HEALTH_MAX_ALERT_LAG_S means no worker is sending SMS; one
     retrying after failed sends for that long means Twilio cannot take them (an outage, or our account); on
@@ -111,6 +139,7 @@ def run_checks(app: Flask) -> dict[str, Any]:
     database_ok = checks["database"]["status"] == OK
     checks["keyring"] = check_keyring(app, database_ok)
     checks["model"] = check_model(app)
+    checks["disk"] = check_disk(app)
     checks["alerts"] = check_alerts(app, database_ok)
     if any(checks[name]["status"] == FAIL for name in ESSENTIAL):
         status = FAIL

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
 from app.crypto.keystore import forget_keyring
@@ -33,7 +34,7 @@ def test_healthz_ok(app: Flask) -> None:
     body = response.get_json()
     assert body["status"] == "ok"
     assert {name: check["status"] for name, check in body["checks"].items()} == {
-        "database": "ok", "keyring": "ok", "model": "ok", "alerts": "ok"}
+        "database": "ok", "keyring": "ok", "model": "ok", "disk": "ok", "alerts": "ok"}
 
 
 def test_missing_keyring_is_503_and_names_no_path(app: Flask) -> None:
@@ -206,16 +207,48 @@ def test_worker_restarting_is_not_yet_degraded(app: Flask) -> None:
     assert app.test_client().get("/healthz").get_json()["status"] == "ok"
 
 
-def test_readme_shows_the_answer_healthz_gives(app: Flask) -> None:
+def test_readme_shows_the_answer_healthz_gives(app: Flask, monkeypatch) -> None:
     """A monitoring rule written from README's example must match what /healthz answers, field for field."""
     import re
 
+    from app.ops import health
     from tests.conftest import REPO
+
+    free = 20480 * 2**20
+    monkeypatch.setattr(health.shutil, "disk_usage", lambda _place: shutil._ntuple_diskusage(2**40, 2**40 - free, free))
 
     readme = (REPO / "README.md").read_text()
     health = readme[readme.index("### Health and metrics"):readme.index("### Quarterly analysis")]
     example = re.search(r"```json\n(.*?)```", health, re.DOTALL)
     assert example is not None
     assert app.test_client().get("/healthz").get_json() == json.loads(example.group(1))
-    for reason in ("outbox_stale", "sends_failing", "no_worker", "unreached", "keys_missing", "receipt_key_changed"):
+    for reason in ("outbox_stale", "sends_failing", "no_worker", "unreached", "keys_missing", "receipt_key_changed",
+                   "full", "low"):
         assert f"`{reason}`" in health or f'"reason": "{reason}"' in health, reason
+
+
+@pytest.mark.parametrize(("free_mb", "http", "status", "reason", "exit_code"),
+                         [(10, 503, "fail", "full", 1), (300, 200, "degraded", "low", 2), (900, 200, "ok", None, 0)])
+def test_a_disk_short_of_space_where_tips_are_written_is_named(app: Flask, monkeypatch, free_mb, http, status, reason,
+                                                               exit_code) -> None:
+    # A full disk refused every tip while SELECT 1 still answered: the node looked healthy.
+    from app.ops import health
+
+    app.config["HEALTH_MIN_FREE_MB"] = 500
+    seen: list[str] = []
+
+    def disk_usage(place):
+        seen.append(str(place))
+        return shutil._ntuple_diskusage(10**12, 10**12 - free_mb * 2**20, free_mb * 2**20)
+
+    monkeypatch.setattr(health.shutil, "disk_usage", disk_usage)
+    response = app.test_client().get("/healthz")
+    body = response.get_json()
+    assert response.status_code == http and body["status"] == status
+    assert body["checks"]["disk"] == ({"status": "ok", "free_mb": free_mb} if reason is None else
+                                      {"status": status, "reason": reason, "free_mb": free_mb})
+    database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if database.get_backend_name() == "sqlite":
+        assert str(Path(database.database).resolve().parent) in seen  # the database's own disk
+    assert app.instance_path in seen
+    assert app.test_cli_runner().invoke(args=["health"]).exit_code == exit_code
