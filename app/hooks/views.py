@@ -153,6 +153,13 @@ def delivery_status() -> Response:
     error_code = request.form.get("ErrorCode") or None
     outcome = delivery_outcome(status, error_code)
     alert.twilio_status = status
+    if alert.status == AlertStatus.SENDING.value and alert.twilio_sid is None and sid:
+        # Twilio took this SMS before its worker recorded so: the callback was quicker, or the worker died (or
+        # lost the database) in between. The person has it, so "1" must find it, and it is not sent again when
+        # the claim's lease ends; the dispatcher, if alive, records the same SID and time.
+        alert.twilio_sid, alert.sent_at = sid, alert.sent_at or utcnow()
+        if outcome == "pending":
+            alert.status, alert.lease_owner, alert.lease_until = AlertStatus.SENT.value, None, None
     # SENDING too: the callback may beat the dispatcher's commit of the SID.
     if outcome == "delivered" and alert.status in (AlertStatus.SENDING.value, AlertStatus.SENT.value):
         alert.status = AlertStatus.DELIVERED.value

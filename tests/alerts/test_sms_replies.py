@@ -9,7 +9,7 @@ from app.alerts.dispatcher import run_once
 from app.extensions import db
 from app.models import Alert, AlertStatus, Staff, Tip, utcnow
 from notifications import messages
-from tests.alerts.conftest import TipInfo, chain_phones, make_tip, post_sms, staff_by_phone
+from tests.alerts.conftest import TipInfo, chain_phones, make_tip, post_sms, post_status, staff_by_phone
 from tests.conftest import on_postgres
 
 DESK = "+13075550111"  # CPD Dispatch's number, given to NCSO Dispatch too: one consolidated desk
@@ -160,3 +160,28 @@ def test_a_reply_1_delivered_twice_at_once_acknowledges_one_tip_not_the_next(ale
     with alert_app.app_context():
         assert _acknowledged_by(newer) is not None
         assert _acknowledged_by(older) is None  # still escalating
+
+
+@pytest.mark.parametrize("status", ["sent", "delivered"])
+def test_a_reply_1_acknowledges_an_sms_whose_worker_died_before_recording_it(alert_app, fake_twilio, status):
+    """The worker was killed (or lost the database) after Twilio took the SMS and before it recorded the send:
+    the SRO has the alert, and Twilio's delivery report says so. "1" must acknowledge it, not answer 'Nothing to
+    acknowledge' while the chain goes on escalating."""
+    from app.alerts.claims import db_claim_due_alerts
+    from app.alerts.sms import sms_transport, status_callback_url
+
+    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=3600)
+    with alert_app.app_context():
+        info = make_tip("KWHS", "critical")
+        primary = chain_phones("KWHS")[0]
+        (claimed,) = db_claim_due_alerts("w", 5)
+        alert_id = claimed.id
+        db.session.commit()
+        # What send_one does between its claim and its record of the send; then the worker dies.
+        sms_transport().send(primary, "TIPLINE CRITICAL weapon", status_callback=status_callback_url(alert_id))
+    (sms,) = fake_twilio.wait_for(1)
+    assert post_status(alert_app, fake_twilio.auth_token, alert_id, sms.sid, status, 0) == 204
+    assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, primary, "1")
+    with alert_app.app_context():
+        assert _acknowledged_by(info) == staff_by_phone(primary).id
+        assert db.session.get(Alert, alert_id).twilio_sid == sms.sid
