@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select, text, update
 
 from app import audit
+from app.crypto.receipts import normalize_ref
 from app.extensions import db
 from app.models import Alert, AlertStatus, Assignment, AuditEvent, Staff, Tip, TipStatus, utcnow
 
@@ -93,6 +94,6 @@ def newest_open_alert_for(staff: Staff) -> Alert | None:
 def open_alert_for_ref(staff: Staff, ref: str) -> Alert | None:
     """An alert this person received for the tip `ref`; only tips they were told of can be acknowledged."""
     alert: Alert | None = db.session.scalar(
-        _alerts_of(staff).where(Tip.ref == ref.upper()).order_by(Alert.id.desc()).limit(1)
+        _alerts_of(staff).where(Tip.ref == normalize_ref(ref)).order_by(Alert.id.desc()).limit(1)
     )
     return alert

@@ -51,6 +51,12 @@ def normalize_code(typed: str) -> str | None:
     return code
 
 
+def normalize_ref(typed: str) -> str:
+    """A tip reference as typed (an SMS "ACK k0q1m5"), upper-cased with the letters it never holds read as the digits
+    they look like (O as 0, I and L as 1), as a receipt code is."""
+    return typed.strip().upper().translate(_LOOK_ALIKES)
+
+
 def receipt_hash(code: str) -> str:
     """The keyed hash of a canonical code (what Tip.receipt_hash holds)."""
     key = str(current_app.config["RECEIPT_HMAC_KEY"]).encode()

@@ -185,3 +185,18 @@ def test_a_reply_1_acknowledges_an_sms_whose_worker_died_before_recording_it(ale
     with alert_app.app_context():
         assert _acknowledged_by(info) == staff_by_phone(primary).id
         assert db.session.get(Alert, alert_id).twilio_sid == sms.sid
+
+
+def test_ack_with_a_letter_typed_for_a_digit_of_the_reference_acknowledges_that_tip(alert_app, fake_twilio):
+    """References never hold O, I or L (app/crypto/receipts.py ALPHABET), as receipt codes do not, so an SRO who
+    reads "#K0Q1M5" on a lock screen at night and types "ack koqlm5" means that tip, as the receipt form already
+    understands."""
+    with alert_app.app_context():
+        info = make_tip("KWHS", "critical")
+        db.session.get(Tip, info.id).ref = "K0Q1M5"
+        db.session.commit()
+        run_once("w")
+        primary = chain_phones("KWHS")[0]
+    assert "Acknowledged #K0Q1M5" in post_sms(alert_app, fake_twilio.auth_token, primary, "ack koqlm5")
+    with alert_app.app_context():
+        assert _acknowledged_by(info) == staff_by_phone(primary).id
