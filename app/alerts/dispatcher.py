@@ -28,7 +28,7 @@ from app.alerts.escalation import (
     db_fail_folded_into,
     db_requeue_folded_into,
 )
-from app.alerts.planning import ack_timeout_for
+from app.alerts.planning import SMS_URGENCIES, ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
 from app.database import db_error_reason, reading
 from app.extensions import db
@@ -156,7 +156,9 @@ def _plan(alert_id: int, owner: str, now: datetime) -> _Plan:
     tip = db.session.get(Tip, alert.tip_id)
     staff = db.session.get(Staff, alert.staff_id) if alert.staff_id else None
     assert tip is not None
-    if tip.acknowledged_at is not None:
+    if tip.acknowledged_at is not None or tip.effective_urgency not in SMS_URGENCIES:
+        # Taken, or lowered to low in the console while the row waited (for the school day, or a retry): low
+        # tips are for the queue only. Raised again, db_alert_after_relabel writes a new row.
         return _Plan("finish", AlertStatus.CANCELLED.value)
     if staff is None or not staff.phone or staff.sms_opted_out or not staff.active:
         code = OPTED_OUT if staff is not None and staff.sms_opted_out else NO_PHONE

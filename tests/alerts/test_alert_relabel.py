@@ -47,3 +47,27 @@ def test_a_medium_tip_raised_out_of_hours_pages_the_primary_at_once(alert_app, f
         assert [a.chain_position for a in alerts_of(info.ref)] == [1]  # the timeout runs from the relabel
     (sms,) = fake_twilio.messages
     assert sms.to == primary and urgency.upper() in sms.body and "ESCALATED" not in sms.body
+
+
+def test_a_medium_tip_lowered_to_low_out_of_hours_sends_no_sms_at_the_school_day(alert_app, fake_twilio):
+    """README: low tips are for the console queue only. A counselor who reads a medium tip at night and lowers it
+    to low must not have the SRO paged about it when the school day starts."""
+    with alert_app.app_context():
+        _close_the_school_now("KWHS")
+        info = make_tip("KWHS", "medium", "bullying")
+        run_once("w")
+        tip = db.session.get(Tip, info.id)
+        tip.label_urgency = "low"
+        assert db_alert_after_relabel(tip) is None
+        (row,) = alerts_of(info.ref)
+        row.due_at = datetime(2000, 1, 1)  # the school day has come
+        db.session.commit()
+        run_once("w")
+        run_once("w")
+        assert fake_twilio.messages == []
+        tip.label_urgency = "high"  # raised again: paged as a high tip is
+        assert db_alert_after_relabel(tip) is not None
+        db.session.commit()
+        run_once("w")
+    (sms,) = fake_twilio.wait_for(1)
+    assert "HIGH bullying" in sms.body
