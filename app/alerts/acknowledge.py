@@ -78,16 +78,17 @@ def _alerts_of(staff: Staff) -> Select[Any]:
     )
 
 
-def newest_open_alert_for(staff: Staff) -> Alert | None:
-    """The newest alert sent to this person whose tip nobody has acknowledged yet ("1" or a bare "ACK").
+def newest_alert_for(staff: Staff, *, open_only: bool = True) -> Alert | None:
+    """The newest alert sent to this person whose tip nobody has acknowledged yet ("1" or a bare "ACK"); with
+    `open_only=False` the newest whatever became of its tip (when none is open: whose tip someone else took).
 
     Not one the carrier reported failed or undelivered: "1" answers the alert the person read, and a newer
     one that never reached the phone must go on escalating.
     """
-    alert: Alert | None = db.session.scalar(
-        _alerts_of(staff).where(Tip.acknowledged_at.is_(None), Alert.status != AlertStatus.FAILED.value)
-        .order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(1)
-    )
+    query = _alerts_of(staff).where(Alert.status != AlertStatus.FAILED.value)
+    if open_only:
+        query = query.where(Tip.acknowledged_at.is_(None))
+    alert: Alert | None = db.session.scalar(query.order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(1))
     return alert
 
 

@@ -20,7 +20,7 @@ from app import audit
 from app.alerts.acknowledge import (
     db_acknowledge_tip,
     db_take_turn_for_sms,
-    newest_open_alert_for,
+    newest_alert_for,
     open_alert_for_ref,
     tip_acknowledged_by,
 )
@@ -116,6 +116,11 @@ def inbound_sms() -> Response:
     if (done := tip_acknowledged_by(message_sid)) is not None:
         return _twiml(texts.ack_confirmed_reply(done))  # this very SMS again: answer as the first time, change nothing
     found = _alert_to_acknowledge(accounts, reply.ref)
+    if found is None and not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None and (
+        newest[1].tip.acknowledged_by_id not in {staff.id for staff in accounts}
+    ):
+        # Nothing open, but the alert the person read was taken by someone else meanwhile: say so, as for a reference.
+        return _twiml(texts.already_acknowledged_reply(newest[1].tip.ref))
     if found is None:
         return _twiml(texts.unknown_ref_reply() if reply.ref else texts.nothing_to_ack_reply())
     staff, alert = found
@@ -137,7 +142,11 @@ def _alert_to_acknowledge(accounts: list[Staff], ref: str | None) -> tuple[Staff
             if alert is not None:
                 return staff, alert
         return None
-    newest = [(staff, alert) for staff in accounts if (alert := newest_open_alert_for(staff)) is not None]
+    return _newest_alert(accounts, open_only=True)
+
+
+def _newest_alert(accounts: list[Staff], *, open_only: bool) -> tuple[Staff, Alert] | None:
+    newest = [(staff, alert) for staff in accounts if (alert := newest_alert_for(staff, open_only=open_only))]
     return max(newest, key=lambda found: (found[1].sent_at or datetime.min, found[1].id), default=None)
 
 
