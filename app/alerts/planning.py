@@ -138,10 +138,12 @@ _OPEN_ALERT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value, AlertStatus
                AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value)
 
 
-def db_alert_after_relabel(tip: Tip) -> Alert | None:
-    """After staff correct a tip's urgency: page its chain if it now calls for an SMS and nobody has it yet.
+def db_alert_after_relabel(tip: Tip, before: str | None = None) -> Alert | None:
+    """After staff correct a tip's urgency (`before`: the urgency it had): page its chain if it now calls for an SMS
+    and nobody has it yet.
 
-    A tip raised from low to critical must wake someone exactly as if the model had said critical.
+    A tip raised from low to critical must wake someone exactly as if the model had said critical; so must one
+    raised from medium whose SMS already went out, since that SMS asked for no answer at once.
     """
     if tip.acknowledged_at is not None or tip.effective_urgency not in SMS_URGENCIES:
         return None
@@ -161,9 +163,12 @@ def db_alert_after_relabel(tip: Tip) -> Alert | None:
                 earlier = db.session.scalar(select(Alert.id).where(Alert.tip_id == tip.id, Alert.id < waiting.id))
                 waiting.kind = "initial" if earlier is None else "escalation"
             return waiting
-    pending = db.session.scalar(
-        select(Alert.id).where(Alert.tip_id == tip.id, Alert.status.in_(_OPEN_ALERT)).limit(1)
-    )
+    on_its_way = select(Alert.id).where(Alert.tip_id == tip.id, Alert.status.in_(_OPEN_ALERT))
+    if tip.effective_urgency in IMMEDIATE_URGENCIES and before is not None and before not in IMMEDIATE_URGENCIES:
+        # Raised to a page: an SMS sent at the lower urgency does not stand for it (nor would its answer be
+        # overdue); one not sent yet (retrying after a failure) goes out with the new urgency.
+        on_its_way = on_its_way.where(Alert.sent_at.is_(None))
+    pending = db.session.scalar(on_its_way.limit(1))
     if pending is not None:
         return None  # already on its way; escalation follows the corrected urgency from now on
     route = db_alert_route(tip.school_id)

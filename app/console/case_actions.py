@@ -100,7 +100,7 @@ def relabel(ref: str) -> Response:
                  after={"category": category, "urgency": urgency},
                  predicted={"category": tip.category, "urgency": tip.urgency})
     # Raised to an urgency that pages someone: the chain is told exactly as if the model had said so.
-    paged = db_alert_after_relabel(tip)
+    paged = db_alert_after_relabel(tip, before=before["urgency"])
     db.session.commit()
     if paged is not None:
         wake_dispatcher()

@@ -55,6 +55,30 @@ def test_relabel_keeps_the_prediction_and_moves_the_tip_in_the_queue(world: Worl
     assert audit_actions(world.app, ref) == ["tip.viewed", "tip.relabelled"]
 
 
+def test_a_medium_tip_raised_to_critical_after_its_sms_pages_the_primary_as_critical(world: World, signed_in) -> None:
+    """The primary SRO had the tip's MEDIUM SMS in the morning, which asks for no answer at once. Raised to critical
+    in the afternoon, the tip must page the primary as critical, as if the model had said so; before, nothing was
+    written, and the morning's SMS counted as a critical page unanswered for hours, so the backup got it at once as
+    'ESCALATED (no ack)' and the primary was never told it was critical."""
+    from datetime import timedelta
+
+    with world.app.app_context():
+        tip = make_tip(world.school_a, urgency="medium", category="bullying")
+        ref, morning = tip.ref, utcnow() - timedelta(hours=4)
+        db.session.add(Alert(tip_id=tip.id, staff_id=world.people["sro_a"], chain_position=1, kind="initial",
+                             status="delivered", due_at=morning, created_at=morning, sent_at=morning))
+        db.session.commit()
+    client = signed_in("counselor_a")
+    token = csrf_token(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/label", data={"csrf_token": token, "category": "bullying",
+                                                    "urgency": "critical"})
+    with world.app.app_context():
+        rows = db.session.execute(select(Alert.staff_id, Alert.kind, Alert.status).join(Tip)
+                                  .where(Tip.ref == ref).order_by(Alert.id)).all()
+    assert [tuple(row) for row in rows] == [(world.people["sro_a"], "initial", "delivered"),
+                                            (world.people["sro_a"], "initial", "pending")]
+
+
 def test_closing_needs_an_outcome_and_is_audited(world: World, signed_in) -> None:
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
