@@ -55,10 +55,12 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     if not chain or urgency not in IMMEDIATE_URGENCIES:
         return None
     due = now
-    if alert.status == AlertStatus.FAILED.value:
+    position, staff = chain[-1]
+    if alert.status == AlertStatus.FAILED.value and alert.staff_id == staff.id:
         # Only the carrier's passing trouble (a transient code such as 30500, or a failure reported with no
         # code) is worth a new try, after a timeout; a number that failed for good, or a row that could not be
-        # sent at all (no phone, opted out), would only burn the repeats.
+        # sent at all (no phone, opted out), would only burn the repeats. A row that failed for someone who is no
+        # longer last (deactivated, taken off the school or the chain since) goes on to who is last now.
         code = alert.error_code or ""
         passing = code in ("failed", "undelivered") or (
             code.isdigit() and delivery_outcome("failed", code) == "transient")
@@ -68,7 +70,6 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     # After the last person: re-send to the last one every timeout, a bounded number of times.
     if alert.repeat >= current_app.config["ALERT_MAX_REPEATS"]:
         return None
-    position, staff = chain[-1]
     repeat = alert.repeat + 1 if alert.chain_position >= position else 1
     if alert.staff_id == staff.id and alert.status == AlertStatus.PENDING.value:
         # The last person's SMS has not gone out yet (Twilio down for longer than a timeout): the repeat stands for

@@ -214,3 +214,38 @@ def test_a_row_for_someone_replaced_before_it_went_out_goes_to_the_new_holder_of
         assert rows[0][2] == AlertStatus.FAILED.value and rows[1][:2] == (position, newcomer.id), rows
     assert [m.to for m in fake_twilio.messages] == ["+13075550199"]
     assert "ESCALATED" not in fake_twilio.messages[0].body
+
+
+def _an_hour_ago(ref: str) -> None:
+    """The SMS sent so far about the tip went out an hour ago, unanswered."""
+    for alert in alerts_of(ref):
+        if alert.sent_at is not None:
+            alert.sent_at -= timedelta(hours=1)
+    db.session.commit()
+
+
+def test_the_last_of_the_chain_deactivated_before_their_sms_the_repeats_go_to_the_new_last(alert_app, fake_twilio):
+    """Nobody answered the first three of the chain; the fourth, agency dispatch, is deactivated (or taken off the
+    school, or loses the phone) before its SMS went out. The repeats after the last person now go to whoever is
+    last now, the third, as they would had the fourth never been there; before, escalation ended with nobody
+    told again ('escalation exhausted')."""
+    from app.alerts.escalation import db_escalate_overdue
+
+    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=3600)
+    with alert_app.app_context():
+        info = make_tip("DMMS", "critical")
+        *_, third, fourth = chain_phones("DMMS")
+        run_once("w")
+        for _ in range(2):  # nobody answers the first two: the chain reaches the third
+            _an_hour_ago(info.ref)
+            run_once("w")
+        _an_hour_ago(info.ref)
+        assert db_escalate_overdue() == 1  # the fourth's row, not sent yet
+        staff_by_phone(fourth).active = False
+        db.session.commit()
+        run_once("w")
+        run_once("w")
+        rows = [(a.chain_position, a.kind, a.repeat, a.status) for a in alerts_of(info.ref)]
+        assert len(rows) == 5 and rows[3][3] == AlertStatus.FAILED.value and rows[4][:3] == (3, "repeat", 1), rows
+    assert [m.to for m in fake_twilio.messages][-1] == third
+    assert "REPEAT 1" in fake_twilio.messages[-1].body
