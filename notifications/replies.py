@@ -13,8 +13,10 @@ STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT
 START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 
-# "1", "ACK", "ack 7kq2mx", "ACK #7KQ2MX", "ACK: 7KQ2MX."; phones add punctuation and trailing spaces.
-_ACK_RE = re.compile(r"(?:1|ACK)(?:[\s:#]+#?([A-Z0-9]{4,12}))?[.!\s]*")
+# "1", "ACK", "ack 7kq2mx", "ACK #7KQ2MX", "ACK: 7KQ2MX.", "Acknowledged", "ACK7KQ2MX"; phones add punctuation and
+# trailing spaces. After "1" a reference needs a separator ("12" is not an acknowledgement).
+_ACK_RE = re.compile(
+    r"(?:1(?:[\s:#-]+#?([A-Z0-9]{4,12}))?|ACK(?:NOWLEDGED?)?(?:[\s:#-]*#?([A-Z0-9]{4,12}))?)[.!\s]*")
 
 
 @dataclass(frozen=True)
@@ -38,5 +40,5 @@ def parse_reply(body: str) -> InboundReply:
         return InboundReply("help")
     match = _ACK_RE.fullmatch(text)
     if match:
-        return InboundReply("ack", match.group(1))
+        return InboundReply("ack", match.group(1) or match.group(2))
     return InboundReply("unknown")

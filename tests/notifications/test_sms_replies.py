@@ -15,6 +15,11 @@ from notifications.replies import InboundReply, parse_reply
         ("ACK 7KQ2MX", InboundReply("ack", "7KQ2MX")),
         ("ack #7kq2mx.", InboundReply("ack", "7KQ2MX")),
         ("Ack: 7KQ2MX", InboundReply("ack", "7KQ2MX")),
+        # What an SRO types at night: the word spelled out, or the reference run on to ACK.
+        ("Acknowledged", InboundReply("ack")),
+        ("acknowledge 7kq2mx", InboundReply("ack", "7KQ2MX")),
+        ("ACK7KQ2MX", InboundReply("ack", "7KQ2MX")),
+        ("ack-7kq2mx", InboundReply("ack", "7KQ2MX")),
         ("STOP", InboundReply("stop")),
         ("unsubscribe", InboundReply("stop")),
         ("Start", InboundReply("start")),
