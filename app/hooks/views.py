@@ -101,6 +101,9 @@ def inbound_sms() -> Response:
                       staff=staff.id)
         return _twiml(texts.stop_reply())
     if reply.kind == "start":
+        if not any(staff.sms_opted_out for staff in accounts):
+            # Nothing to turn back on: "Yes" (a START word) is more likely an answer to an alert. Say how to ACK.
+            return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
         for staff in accounts:
             staff.sms_opted_out = False
             staff.sms_opted_out_at = None

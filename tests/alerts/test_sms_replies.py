@@ -217,3 +217,21 @@ def test_reply_1_for_a_tip_someone_else_already_acknowledged_says_so(alert_app, 
     assert f"#{info.ref} was already acknowledged" in late and "thank you" not in late
     with alert_app.app_context():
         assert _acknowledged_by(info) == backup_id
+
+
+def test_yes_from_someone_who_never_opted_out_says_how_to_acknowledge(alert_app, fake_twilio):
+    """"Yes" is one of Twilio's START words, and also what an SRO woken by an alert may answer. From a number that
+    never replied STOP it turned nothing back on, yet answered 'TIPLINE alerts are on again for this number' (and
+    wrote an opt-in event for each account), and the chain went on to the backup with the SRO none the wiser. It
+    now answers with how to acknowledge, and records nothing."""
+    from app.models import AuditEvent
+
+    with alert_app.app_context():
+        info = make_tip("KWHS", "critical")
+        run_once("w")
+        primary = chain_phones("KWHS")[0]
+    reply = post_sms(alert_app, fake_twilio.auth_token, primary, "Yes")
+    assert "on again" not in reply and "Reply ACK and the reference, or 1" in reply
+    with alert_app.app_context():
+        assert _acknowledged_by(info) is None
+        assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "staff.sms_opted_in")) is None
