@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 
 from flask import Flask, current_app
+from sqlalchemy import select
 
 from app.config import ConfigError
-from app.models import Alert, School, Tip
+from app.extensions import db
+from app.models import Alert, AlertStatus, School, Tip
 from notifications import ConsoleTransport, SmsSettingsError, SmsTransport, transport_from_settings
 from notifications.messages import alert_text, folded_text
 
@@ -51,5 +53,15 @@ def body_for(alert: Alert, tip: Tip, school: School, folded_count: int = 0) -> s
     return alert_text(
         ref=tip.ref, school=school.short_name, category=tip.effective_category, urgency=tip.effective_urgency,
         base_url=base_url,
-        escalated=alert.chain_position > 1, repeat=alert.repeat,
+        escalated=_someone_else_had_it(alert), repeat=alert.repeat,
     )
+
+
+def _someone_else_had_it(alert: Alert) -> bool:
+    """Whether an earlier SMS about the tip reached someone else (who did not answer): what "ESCALATED (no ack)"
+    says. Not when the people before could not be reached at all (opted out, no phone, number refused, undelivered):
+    then this person is the first told, whatever their place in the chain."""
+    return db.session.scalar(
+        select(Alert.id).where(Alert.tip_id == alert.tip_id, Alert.id < alert.id, Alert.sent_at.isnot(None),
+                               Alert.status != AlertStatus.FAILED.value, Alert.staff_id != alert.staff_id).limit(1)
+    ) is not None

@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from app.alerts.dispatcher import run_once
 from app.extensions import db
 from app.models import AlertStatus, Tip
@@ -178,6 +180,23 @@ def test_opted_out_number_fails_at_once_and_the_backup_is_told(alert_app, fake_t
         assert first.status == AlertStatus.FAILED.value and first.error_code == "21610"
         assert second.chain_position == 2
         assert staff_by_phone(primary).sms_opted_out is True
+
+
+@pytest.mark.parametrize("primary_is", ["opted_out_before", "refused_by_twilio"])
+def test_the_backup_told_first_is_not_told_the_primary_did_not_answer(alert_app, fake_twilio, primary_is):
+    """The primary SRO could not be reached at all (opted out, or Twilio refused the number): the backup is the first
+    person told, and 'ESCALATED (no ack)' would say the primary had the alert and let it go."""
+    with alert_app.app_context():
+        primary, backup = chain_phones("KWHS")[:2]
+        if primary_is == "opted_out_before":
+            staff_by_phone(primary).sms_opted_out = True
+            db.session.commit()
+        tip = make_tip("KWHS", "critical")
+    fake_twilio.reject_number(primary, 21610)
+    _round(alert_app)
+    _round(alert_app)
+    (sms,) = fake_twilio.wait_for(1)
+    assert sms.to == backup and f"#{tip.ref}" in sms.body and "ESCALATED" not in sms.body, sms.body
 
 
 def test_undelivered_status_callback_escalates(alert_app, fake_twilio):
