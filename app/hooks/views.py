@@ -41,6 +41,7 @@ log = logging.getLogger("tipline.hooks")
 
 def _require_twilio_signature() -> None:
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    previous = current_app.config.get("TWILIO_PREVIOUS_AUTH_TOKEN") or None  # while the token is being rotated
     signature = request.headers.get("X-Twilio-Signature", "")
     # The MultiDict itself: Twilio signs every value of a repeated key. The URL Twilio was given is
     # PUBLIC_BASE_URL's; the one rebuilt from the forwarded headers is tried first, and the public one as well, so
@@ -48,7 +49,8 @@ def _require_twilio_signature() -> None:
     query = request.query_string.decode("latin-1")
     public = current_app.config["PUBLIC_BASE_URL"] + request.path + (f"?{query}" if query else "")
     if not token or not signature or not any(
-        is_valid_signature(token, url, request.form, signature) for url in dict.fromkeys((request.url, public))
+        is_valid_signature(token, url, request.form, signature, previous_auth_token=previous)
+        for url in dict.fromkeys((request.url, public))
     ):
         log_event(log, "webhook refused: bad signature", logging.WARNING, path=request.path)
         abort(403)

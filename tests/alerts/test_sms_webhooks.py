@@ -182,3 +182,18 @@ def test_an_ack_the_database_could_not_record_asks_to_send_it_again(alert_app, f
         assert db.session.get(Tip, info.id).acknowledged_at is None
     monkeypatch.undo()
     assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, primary, "1")
+
+
+def test_webhooks_signed_with_the_previous_auth_token_are_taken_while_it_is_rotated(alert_app, fake_twilio):
+    """Rotating the Twilio auth token (after a leak, say): the app gets the new token, and until the new one is
+    promoted in Twilio's console, Twilio still signs webhooks with the old one; every SRO's "1" got 403 and no reply.
+    TWILIO_PREVIOUS_AUTH_TOKEN is taken as well meanwhile; any other token is still refused."""
+    from tests.alerts.conftest import post_sms
+
+    alert_app.config.update(TWILIO_AUTH_TOKEN="new-auth-token-0123456789abcdef",
+                            TWILIO_PREVIOUS_AUTH_TOKEN=fake_twilio.auth_token)
+    with alert_app.app_context():
+        primary = chain_phones("NCHS")[0]
+    assert "Nothing to acknowledge" in post_sms(alert_app, fake_twilio.auth_token, primary, "1")
+    assert "Nothing to acknowledge" in post_sms(alert_app, "new-auth-token-0123456789abcdef", primary, "1")
+    assert "403 Forbidden" in post_sms(alert_app, "another-token-0123456789abcdef", primary, "1")
