@@ -6,6 +6,7 @@ writes the next row (the next person of the chain, or a repeat to the last one) 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
@@ -22,7 +23,7 @@ from app.alerts.planning import (
 )
 from app.extensions import db
 from app.models import Alert, AlertStatus, Tip, TipStatus, utcnow
-from notifications.errors import delivery_outcome
+from notifications.errors import delivery_outcome, describe_twilio_error
 
 # Why the dispatcher failed a row without sending it (app/alerts/dispatcher.py): its person cannot be told.
 NO_PHONE, OPTED_OUT, NOT_ASSIGNED = "no_phone", "opted_out", "not_assigned"
@@ -177,3 +178,24 @@ def count_unreached_tips() -> int:
                urgency.in_(sorted(IMMEDIATE_URGENCIES)))
     )
     return int(count or 0)
+
+
+def numbers_failing_for_good(staff_ids: Iterable[int]) -> dict[int, str]:
+    """The people whose newest SMS that went to Twilio failed for good (a mistyped number, a landline): each alert
+    skips them for the next of the chain, so the admins must hear of it. Their id -> the failure in words; a later
+    SMS that got through clears it. Rows that were never sent (no phone, opted out) are not counted: those show."""
+    ids = list(staff_ids)
+    if not ids:
+        return {}
+    tried = or_(Alert.sent_at.isnot(None), and_(Alert.status == AlertStatus.FAILED.value,
+                                                Alert.error_code.notin_(sorted(UNSENDABLE_CODES | {"internal"}))))
+    newest = select(func.max(Alert.id)).where(Alert.staff_id.in_(ids), tried).group_by(Alert.staff_id)
+    failing: dict[int, str] = {}
+    for staff_id, status, code in db.session.execute(
+        select(Alert.staff_id, Alert.status, Alert.error_code).where(Alert.id.in_(newest))
+    ):
+        if staff_id is not None and status == AlertStatus.FAILED.value and code and code.isdigit() and (
+            delivery_outcome("failed", code) == "permanent"
+        ):
+            failing[staff_id] = describe_twilio_error(int(code))
+    return failing

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from app import audit
 from app.accounts import service
+from app.alerts.escalation import numbers_failing_for_good
 from app.console import bp, clock
 from app.console.access import admin_required, me
 from app.console.forms import ChainForm, ConfirmForm, InviteForm, SchoolForm, StaffEditForm, as_choices
@@ -148,8 +149,10 @@ def admin_staff_reset(staff_id: int) -> str | Response:
 def admin_schools() -> str:
     schools = list(db.session.scalars(select(School).order_by(School.name).options(
         selectinload(School.assignments).selectinload(Assignment.staff))))
+    failing = numbers_failing_for_good({a.staff_id for s in schools for a in s.assignments if a.chain_position})
     commit_before_rendering()
-    return render_template("console/admin_schools.html", schools=schools, positions=list(ChainPosition))
+    return render_template("console/admin_schools.html", schools=schools, positions=list(ChainPosition),
+                           failing=failing)
 
 
 def _parse_time(value: str) -> time:

@@ -125,6 +125,31 @@ def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
     assert "school.chain_updated" in audit_actions(world.app)
 
 
+def test_a_chain_member_whose_number_failed_for_good_is_shown_unreachable(world: World, signed_in) -> None:
+    """An SRO's number mistyped (Twilio 21211) or a landline (30006): every alert skips them for the backup within
+    seconds, and nothing told the district; the schools page called them reachable. The page now names the failure
+    of their newest SMS, until an SMS to them gets through again."""
+    from datetime import timedelta
+
+    from app.models import Alert, utcnow
+    from tests.support.tips import make_tip
+
+    with world.app.app_context():
+        tip_id = make_tip(world.school_a, urgency="critical").id
+        at = utcnow() - timedelta(minutes=5)
+        db.session.add(Alert(tip_id=tip_id, staff_id=world.people["sro_a"], chain_position=1, kind="initial",
+                             status="failed", error_code="21211", due_at=at, created_at=at))
+        db.session.commit()
+    page = signed_in("admin").get("/console/admin/schools").get_data(as_text=True)
+    assert "Sro A <strong>(unreachable: invalid To number)</strong>" in page
+    with world.app.app_context():  # an SMS to the corrected number went out since
+        db.session.add(Alert(tip_id=tip_id, staff_id=world.people["sro_a"], chain_position=1, kind="repeat",
+                             status="delivered", due_at=utcnow(), sent_at=utcnow()))
+        db.session.commit()
+    page = signed_in("admin").get("/console/admin/schools").get_data(as_text=True)
+    assert "Sro A" in page and "unreachable" not in page
+
+
 def test_export_labels_writes_corrected_tips_as_jsonl(world: World, tmp_path) -> None:
     import json
 
