@@ -23,6 +23,7 @@ from app.logs import log_event
 
 log = logging.getLogger("tipline.alerts")
 PURGE_EVERY_S = 24 * 3600  # retention is counted in days: once a day, and once at start, is enough
+PURGE_RETRY_S = 3600  # after a purge that failed for another reason than the database
 
 
 def _purge_if_due(last_purge: float | None) -> float | None:
@@ -32,7 +33,17 @@ def _purge_if_due(last_purge: float | None) -> float | None:
         return last_purge
     from app.retention import purge_expired_tips
 
-    result = purge_expired_tips()
+    try:
+        result = purge_expired_tips()
+    except OperationalError:
+        raise  # the database is down or locked: the round's handler waits, and the purge runs next round
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it must not stop the SMS
+        # A bug or a damaged row in the purge killed the worker, and again at every restart: no SMS at all for a
+        # fault in shredding old cases. It is named to the operator (the error's type only) and tried in an hour.
+        db.session.rollback()
+        log_event(log, "OPERATOR: the daily retention purge failed; alerts go on, the purge is tried again in an "
+                  "hour", logging.ERROR, error=type(exc).__name__)
+        return now - PURGE_EVERY_S + PURGE_RETRY_S
     if result.count:
         log_event(log, "retention purge", shredded=result.count)
     return now

@@ -3,9 +3,11 @@
 import threading
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from app.alerts.worker import run_worker
 from app.extensions import db
-from app.models import Tip, utcnow
+from app.models import Alert, Tip, utcnow
 from tests.console.helpers import build_world
 from tests.support.tips import make_tip
 
@@ -25,3 +27,25 @@ def test_worker_round_shreds_closed_tips_past_retention(app):
         shredded, kept = db.session.get(Tip, old_id), db.session.get(Tip, recent_id)
         assert shredded.shredded_at is not None and shredded.wrapped_dek is None and shredded.text_ct is None
         assert kept.shredded_at is None and kept.text_ct is not None
+
+
+def test_a_purge_that_fails_stops_no_sms_and_is_named_to_the_operator(app, monkeypatch, caplog):
+    # Any error of the purge but a database one used to end the worker, and again at every restart: no SMS at all
+    # for a fault in shredding old cases.
+    from app import retention
+
+    world = build_world(app)
+    with app.app_context():
+        tip = make_tip(world.school_a, "he has a gun in his locker right now", urgency="critical", plan_alerts=True)
+        (alert_id,) = db.session.scalars(select(Alert.id).where(Alert.tip_id == tip.id))
+
+    def broken_purge():
+        raise ValueError("a damaged row")
+
+    monkeypatch.setattr(retention, "purge_expired_tips", broken_purge)
+    assert run_worker(app, stop=threading.Event(), poll_s=0.01, max_rounds=2) == 2
+    with app.app_context():
+        assert db.session.get(Alert, alert_id).status == "sent"
+    failures = [r.getMessage() for r in caplog.records if "retention purge failed" in r.getMessage()]
+    assert len(failures) == 1  # not again in the next round: in an hour
+    assert "OPERATOR" in failures[0] and "damaged row" not in failures[0]
