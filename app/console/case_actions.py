@@ -126,6 +126,12 @@ def change_status(ref: str) -> Response:
         _form_errors(form)
         return _back(tip, "status")
     new, outcome = str(form.status.data), str(form.outcome.data or "")
+    if form.was.data and form.was.data != tip.status:
+        # Chosen on a page someone else's change has outdated: 'investigating' picked while the case was
+        # acknowledged would reopen it if it was closed since. Nothing changes; the page shows the status now.
+        flash(f"The status changed to {tip.status} while you had this case open: nothing was changed. "
+              "Check the case and choose again.", "error")
+        return _back(tip, "status")
     if not allowed_transition(tip.status, new):
         flash(f"A tip cannot go from {tip.status} to {new}.", "error")
         return _back(tip, "status")

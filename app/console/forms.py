@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -80,6 +81,8 @@ class LabelForm(FlaskForm):
 class StatusForm(FlaskForm):
     status = SelectField("Status", choices=as_choices(STATUS_CHOICES))
     outcome = SelectField("Outcome", choices=as_choices(OUTCOME_CHOICES), validators=[Optional()])
+    # The status the page showed: a choice made on a page someone else's change has outdated is refused.
+    was = HiddenField()
     submit = SubmitField("Change status")
 
 

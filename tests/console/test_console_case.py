@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Alert, AuditEvent, Incident, Message, Note, Tip, utcnow
 from app.retention import db_shred_tips
 from tests.console.helpers import World, audit_actions
-from tests.support.forms import csrf_token, csrf_token_in
+from tests.support.forms import csrf_token, csrf_token_in, input_value
 from tests.support.sessions import session_of
 from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
@@ -115,6 +115,31 @@ def test_status_moves_forward_and_reopens_only_to_investigating(world: World, si
     assert set_status("investigating") == "investigating"
     with world.app.app_context():
         assert _tip(world, ref).outcome is None
+
+
+def test_a_status_chosen_on_a_page_gone_stale_is_refused(world: World, signed_in) -> None:
+    """A counselor moves the case on from the page she opened this morning; the SRO closed it meanwhile. Her
+    'investigating' would have reopened the closed case without a word: it is refused and says why."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    counselor, sro = signed_in("counselor_a"), signed_in("sro_a")
+    page = counselor.get(f"/console/tips/{ref}").get_data(as_text=True)
+    sro.post(f"/console/tips/{ref}/status", data={"csrf_token": csrf_token(sro, f"/console/tips/{ref}"),
+                                                  "status": "closed", "outcome": "unfounded", "was": "new"})
+    response = counselor.post(f"/console/tips/{ref}/status", data={
+        "csrf_token": csrf_token_in(page), "status": "investigating", "outcome": "",
+        "was": input_value(page, "was") or "new"})
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        assert (tip.status, tip.outcome) == ("closed", "unfounded")
+    assert audit_actions(world.app, ref).count("tip.status_changed") == 0
+    again = counselor.get(response.headers["Location"]).get_data(as_text=True)
+    assert "changed to closed while you had this case open" in again
+    assert input_value(again, "was") == "closed"  # the page now shows it; choosing again is deliberate
+    counselor.post(f"/console/tips/{ref}/status", data={
+        "csrf_token": csrf_token_in(again), "status": "investigating", "outcome": "", "was": "closed"})
+    with world.app.app_context():
+        assert _tip(world, ref).status == "investigating"
 
 
 def test_acknowledge_stops_the_alerts(world: World, signed_in) -> None:

@@ -6,23 +6,30 @@ from html.parser import HTMLParser
 from typing import Any
 
 
-class _CsrfFinder(HTMLParser):
-    def __init__(self) -> None:
+class _InputFinder(HTMLParser):
+    def __init__(self, name: str) -> None:
         super().__init__()
-        self.token: str | None = None
+        self.name = name
+        self.value: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        if self.token is None and tag == "input" and values.get("name") == "csrf_token" and values.get("value"):
-            self.token = values["value"]
+        if self.value is None and tag == "input" and values.get("name") == self.name and values.get("value"):
+            self.value = values["value"]
+
+
+def input_value(page: str, name: str) -> str | None:
+    """The value of the first <input name=...> of the page with a value (entities decoded), or None: what a
+    browser sends for a hidden field."""
+    finder = _InputFinder(name)
+    finder.feed(page)
+    finder.close()
+    return finder.value
 
 
 def csrf_token_in(page: str) -> str | None:
     """The value of the first <input name="csrf_token"> of the page (entities decoded), or None."""
-    finder = _CsrfFinder()
-    finder.feed(page)
-    finder.close()
-    return finder.token
+    return input_value(page, "csrf_token")
 
 
 def csrf_token(client: Any, path: str) -> str:
