@@ -108,8 +108,9 @@ def counselors_of(school_id: int) -> list[Staff]:
 
 
 def case_forms(tip: Tip) -> dict[str, Any]:
-    label = LabelForm(category=tip.effective_category, urgency=tip.effective_urgency)
-    status = StatusForm(status=tip.status, outcome=tip.outcome or "", was=tip.status)
+    label = LabelForm(category=tip.effective_category, urgency=tip.effective_urgency,
+                      labels_was=f"{tip.effective_category} {tip.effective_urgency}")
+    status = StatusForm(status=tip.status, outcome=tip.outcome or "", status_was=tip.status)
     assign = AssignForm(counselor=tip.assigned_counselor_id or 0)
     assign.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors_of(tip.school_id)])
     message = MessageForm()

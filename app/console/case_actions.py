@@ -89,6 +89,10 @@ def relabel(ref: str) -> Response:
         _form_errors(form)
         return _back(tip, "labels")
     before = {"category": tip.effective_category, "urgency": tip.effective_urgency}
+    if form.labels_was.data and form.labels_was.data != f"{before['category']} {before['urgency']}":
+        flash(f"The category and urgency changed to {before['category'].replace('_', ' ')}, {before['urgency']} "
+              "while you had this case open: nothing was changed. Check them and correct again.", "error")
+        return _back(tip, "labels")
     category, urgency = str(form.category.data), str(form.urgency.data)
     # The model's prediction stays in Tip.category/urgency; the correction is the label (see labels.py).
     tip.label_category = category
@@ -126,7 +130,7 @@ def change_status(ref: str) -> Response:
         _form_errors(form)
         return _back(tip, "status")
     new, outcome = str(form.status.data), str(form.outcome.data or "")
-    if form.was.data and form.was.data != tip.status:
+    if form.status_was.data and form.status_was.data != tip.status:
         # Chosen on a page someone else's change has outdated: 'investigating' picked while the case was
         # acknowledged would reopen it if it was closed since. Nothing changes; the page shows the status now.
         flash(f"The status changed to {tip.status} while you had this case open: nothing was changed. "

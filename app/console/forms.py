@@ -75,6 +75,9 @@ class ConfirmForm(FlaskForm):
 class LabelForm(FlaskForm):
     category = SelectField("Category", choices=as_choices(CATEGORY_CHOICES))
     urgency = SelectField("Urgency", choices=as_choices(URGENCY_CHOICES))
+    # "<category> <urgency>" as the page showed them: the form sends both, so a correction of one made on a
+    # page someone else's correction has outdated would put the other back to what it was. Refused instead.
+    labels_was = HiddenField()
     submit = SubmitField("Save correction")
 
 
@@ -82,7 +85,7 @@ class StatusForm(FlaskForm):
     status = SelectField("Status", choices=as_choices(STATUS_CHOICES))
     outcome = SelectField("Outcome", choices=as_choices(OUTCOME_CHOICES), validators=[Optional()])
     # The status the page showed: a choice made on a page someone else's change has outdated is refused.
-    was = HiddenField()
+    status_was = HiddenField()
     submit = SubmitField("Change status")
 
 

@@ -79,6 +79,34 @@ def test_a_medium_tip_raised_to_critical_after_its_sms_pages_the_primary_as_crit
                                             (world.people["sro_a"], "initial", "pending")]
 
 
+def test_a_correction_made_on_a_page_gone_stale_does_not_undo_another(world: World, signed_in) -> None:
+    """The SRO raises a tip to critical; a counselor who opened it before corrects only its category. Her form
+    also sends the urgency her page showed (high), which lowered the SRO's critical without a word."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a, urgency="high", category="threat_of_violence").ref
+    counselor, sro = signed_in("counselor_a"), signed_in("sro_a")
+    page = counselor.get(f"/console/tips/{ref}").get_data(as_text=True)
+    sro_page = sro.get(f"/console/tips/{ref}").get_data(as_text=True)
+    sro.post(f"/console/tips/{ref}/label", data={
+        "csrf_token": csrf_token_in(sro_page), "category": "weapon", "urgency": "critical",
+        "labels_was": input_value(sro_page, "labels_was")})
+    response = counselor.post(f"/console/tips/{ref}/label", data={
+        "csrf_token": csrf_token_in(page), "category": "bullying", "urgency": "high",
+        "labels_was": input_value(page, "labels_was") or "threat_of_violence high"})
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        assert (tip.label_category, tip.label_urgency) == ("weapon", "critical")
+    assert audit_actions(world.app, ref).count("tip.relabelled") == 1
+    again = counselor.get(response.headers["Location"]).get_data(as_text=True)
+    assert "changed to weapon, critical while you had this case open" in again
+    counselor.post(f"/console/tips/{ref}/label", data={
+        "csrf_token": csrf_token_in(again), "category": "bullying", "urgency": "critical",
+        "labels_was": input_value(again, "labels_was")})
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        assert (tip.label_category, tip.label_urgency) == ("bullying", "critical")
+
+
 def test_closing_needs_an_outcome_and_is_audited(world: World, signed_in) -> None:
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
@@ -125,19 +153,19 @@ def test_a_status_chosen_on_a_page_gone_stale_is_refused(world: World, signed_in
     counselor, sro = signed_in("counselor_a"), signed_in("sro_a")
     page = counselor.get(f"/console/tips/{ref}").get_data(as_text=True)
     sro.post(f"/console/tips/{ref}/status", data={"csrf_token": csrf_token(sro, f"/console/tips/{ref}"),
-                                                  "status": "closed", "outcome": "unfounded", "was": "new"})
+                                                  "status": "closed", "outcome": "unfounded", "status_was": "new"})
     response = counselor.post(f"/console/tips/{ref}/status", data={
         "csrf_token": csrf_token_in(page), "status": "investigating", "outcome": "",
-        "was": input_value(page, "was") or "new"})
+        "status_was": input_value(page, "status_was") or "new"})
     with world.app.app_context():
         tip = _tip(world, ref)
         assert (tip.status, tip.outcome) == ("closed", "unfounded")
     assert audit_actions(world.app, ref).count("tip.status_changed") == 0
     again = counselor.get(response.headers["Location"]).get_data(as_text=True)
     assert "changed to closed while you had this case open" in again
-    assert input_value(again, "was") == "closed"  # the page now shows it; choosing again is deliberate
+    assert input_value(again, "status_was") == "closed"  # the page now shows it; choosing again is deliberate
     counselor.post(f"/console/tips/{ref}/status", data={
-        "csrf_token": csrf_token_in(again), "status": "investigating", "outcome": "", "was": "closed"})
+        "csrf_token": csrf_token_in(again), "status": "investigating", "outcome": "", "status_was": "closed"})
     with world.app.app_context():
         assert _tip(world, ref).status == "investigating"
 
