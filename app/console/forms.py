@@ -72,42 +72,47 @@ class ConfirmForm(FlaskForm):
     submit = SubmitField("Confirm")
 
 
+# The case page holds several of the forms below: their fields have ids of their own (a label names its box by
+# id, and two boxes called "body" made the note's label name the message box).
+
+
 class LabelForm(FlaskForm):
     category = SelectField("Category", choices=as_choices(CATEGORY_CHOICES))
     urgency = SelectField("Urgency", choices=as_choices(URGENCY_CHOICES))
     # "<category> <urgency>" as the page showed them: the form sends both, so a correction of one made on a
     # page someone else's correction has outdated would put the other back to what it was. Refused instead.
     labels_was = HiddenField()
-    submit = SubmitField("Save correction")
+    submit = SubmitField("Save correction", id="label-submit")
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("Status", choices=as_choices(STATUS_CHOICES))
+    status = SelectField("Status", choices=as_choices(STATUS_CHOICES), id="new-status")
     outcome = SelectField("Outcome", choices=as_choices(OUTCOME_CHOICES), validators=[Optional()])
     # The status the page showed: a choice made on a page someone else's change has outdated is refused.
     status_was = HiddenField()
-    submit = SubmitField("Change status")
+    submit = SubmitField("Change status", id="status-submit")
 
 
 class AssignForm(FlaskForm):
     counselor = SelectField("Counselor", coerce=int)
-    submit = SubmitField("Assign")
+    submit = SubmitField("Assign", id="assign-submit")
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Internal note (never shown to the reporter)", validators=[DataRequired(), Length(max=5000)])
-    submit = SubmitField("Add note")
+    body = TextAreaField("Internal note (never shown to the reporter)", validators=[DataRequired(), Length(max=5000)],
+                         id="note-body")
+    submit = SubmitField("Add note", id="note-submit")
 
 
 class MessageForm(FlaskForm):
-    template = SelectField("Ready-made question", validators=[Optional()])
-    body = TextAreaField("Or write your own message", validators=[Optional(), Length(max=2000)])
-    submit = SubmitField("Send to reporter")
+    template = SelectField("Ready-made question", validators=[Optional()], id="message-template")
+    body = TextAreaField("Or write your own message", validators=[Optional(), Length(max=2000)], id="message-body")
+    submit = SubmitField("Send to reporter", id="message-submit")
 
 
 class LinkForm(FlaskForm):
     other_ref = StringField("Reference of a related tip", validators=[DataRequired(), Length(max=12)])
-    submit = SubmitField("Link as the same incident")
+    submit = SubmitField("Link as the same incident", id="link-submit")
 
 
 class InviteForm(FlaskForm):

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Alert, AuditEvent, Incident, Message, Note, Tip, utcnow
 from app.retention import db_shred_tips
 from tests.console.helpers import World, audit_actions
-from tests.support.forms import csrf_token, csrf_token_in, input_value
+from tests.support.forms import csrf_token, csrf_token_in, input_value, labelled_controls
 from tests.support.sessions import session_of
 from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
@@ -205,6 +205,19 @@ def test_notes_and_messages_are_sealed(world: World, signed_in) -> None:
     page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
     assert "Talked to the vice principal" in page and "¿Dónde está pasando esto?" in page
     assert audit_actions(world.app, ref)[1:3] == ["note.added", "message.sent"]
+
+
+def test_each_label_of_the_case_page_names_its_own_box(world: World, signed_in) -> None:
+    """The note's and the message's text boxes were both id="body": the note's label named the message box, so
+    a tap on 'Internal note' put the cursor in the box that goes to the reporter, and a screen reader read the
+    note box without its label."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    ids, labels = labelled_controls(signed_in("counselor_a").get(f"/console/tips/{ref}").get_data(as_text=True))
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert labels["Internal note (never shown to the reporter)"] == ("textarea", f"/console/tips/{ref}/notes")
+    assert labels["Or write your own message"] == ("textarea", f"/console/tips/{ref}/messages")
+    assert labels["Ready-made question"] == ("select", f"/console/tips/{ref}/messages")
 
 
 def test_opening_the_case_clears_the_new_reply_marker(world: World, signed_in) -> None:

@@ -54,7 +54,7 @@ def test_sro_works_a_critical_tip_with_the_reporter(browser, live_server, make_a
         assert "gun in his locker" in page.text_content("blockquote.tip-text")
         page.get_by_role("button", name="Acknowledge (stops escalation)").click()
         assert "Acknowledged" in page.text_content(".flashes")
-        page.select_option("#template", "where.en")
+        page.select_option("#message-template", "where.en")
         page.get_by_role("button", name="Send to reporter").click()
         assert "Where is this happening?" in page.text_content("#messages")
 

@@ -38,3 +38,44 @@ def csrf_token(client: Any, path: str) -> str:
     token = csrf_token_in(page)
     assert token, f"no CSRF token on {path}"
     return token
+
+
+class _LabelReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.controls: dict[str, tuple[str, str | None]] = {}  # id -> (tag, action of its form)
+        self.labels: list[tuple[str, str]] = []  # (text, for)
+        self._action: str | None = None
+        self._label: list[str] | None = None
+        self._for = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.append(str(values["id"]))
+            self.controls.setdefault(str(values["id"]), (tag, self._action))
+        if tag == "form":
+            self._action = values.get("action")
+        elif tag == "label":
+            self._label, self._for = [], str(values.get("for") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._action = None
+        elif tag == "label" and self._label is not None:
+            self.labels.append(("".join(self._label).strip(), self._for))
+            self._label = None
+
+    def handle_data(self, data: str) -> None:
+        if self._label is not None:
+            self._label.append(data)
+
+
+def labelled_controls(page: str) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
+    """Every id of the page in order (a repeated one is a defect), and for each label's text the tag of the
+    element its for= names and the action of that element's form, as a browser or screen reader pairs them."""
+    reader = _LabelReader()
+    reader.feed(page)
+    reader.close()
+    return reader.ids, {text: reader.controls.get(target, ("", None)) for text, target in reader.labels}
