@@ -122,7 +122,12 @@ def case_forms(tip: Tip) -> dict[str, Any]:
 @bp.get("/tips/<ref>")
 def case(ref: str) -> str:
     staff = me()
-    tip = get_visible_tip_or_404(staff, ref)
+    return render_case(staff, get_visible_tip_or_404(staff, ref))
+
+
+def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
+    """The case page (a view: decrypted, so on the record). `refused_forms` replace the page's empty forms with
+    ones sent and refused, so what was typed comes back in its box beside the error."""
     staff_ids = {n.staff_id for n in tip.notes} | {m.staff_id for m in tip.messages if m.staff_id}
     alerts = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip.id).order_by(Alert.id)))
     staff_ids |= {a.staff_id for a in alerts if a.staff_id} | {
@@ -133,7 +138,7 @@ def case(ref: str) -> str:
         visible_tips(staff).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id).order_by(Tip.created_at)
     )) if tip.incident_id is not None else []
     school = db.session.get(School, tip.school_id)
-    forms = case_forms(tip)
+    forms = case_forms(tip) | refused_forms
     attachments = [a for a in tip.attachments if a.message_id is None]  # the report's; a reply's go with it
     audit.record("tip.viewed", actor=staff, tip=tip, decrypted=content.problem is None)
     if tip.reporter_reply_unread:

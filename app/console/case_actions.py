@@ -14,7 +14,7 @@ from app.alerts import db_alert_after_relabel, wake_dispatcher
 from app.alerts.acknowledge import db_acknowledge_tip
 from app.console import bp
 from app.console.access import me
-from app.console.case import counselors_of
+from app.console.case import counselors_of, render_case
 from app.console.forms import (
     AssignForm,
     ConfirmForm,
@@ -30,7 +30,7 @@ from app.console.scope import get_visible_tip, get_visible_tip_or_404
 from app.crypto.errors import KeyringUnavailable, TipShredded
 from app.crypto.service import db_add_sealed
 from app.extensions import db
-from app.models import Incident, Message, Note, Outcome, Tip, TipStatus, utcnow
+from app.models import Incident, Message, Note, Outcome, Staff, Tip, TipStatus, utcnow
 from app.models.tips import FINISHED_STATUSES, REOPENED_STATUS
 from triage import urgency_rank
 
@@ -65,6 +65,13 @@ def _form_errors(form: object) -> None:
     for errors in getattr(form, "errors", {}).values():
         for error in errors:
             flash(str(error), "error")
+
+
+def _refused_with_text(staff: Staff, tip: Tip, form: NoteForm | MessageForm, name: str) -> Response | tuple[str, int]:
+    """A note or message refused (too long): the case page again with the text in its box, where a redirect
+    lost it. (A bad CSRF token never gets here: CSRFProtect refuses it first.)"""
+    _form_errors(form)
+    return render_case(staff, tip, **{name: form}), 400
 
 
 @bp.post("/tips/<ref>/acknowledge")
@@ -181,13 +188,12 @@ def assign(ref: str) -> Response:
 
 
 @bp.post("/tips/<ref>/notes")
-def add_note(ref: str) -> Response:
+def add_note(ref: str) -> Response | tuple[str, int]:
     staff = me()
     tip = get_visible_tip_or_404(staff, ref)
     form = NoteForm()
     if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(tip, "notes")
+        return _refused_with_text(staff, tip, form, "note_form")
     note = Note(tip=tip, staff_id=staff.id)
     refused = _add_sealed_or_refuse(tip, note, "note", str(form.body.data), "notes")
     if refused is not None:
@@ -199,14 +205,13 @@ def add_note(ref: str) -> Response:
 
 
 @bp.post("/tips/<ref>/messages")
-def send_message(ref: str) -> Response:
+def send_message(ref: str) -> Response | tuple[str, int]:
     staff = me()
     tip = get_visible_tip_or_404(staff, ref)
     form = MessageForm()
     form.template.choices = as_choices(question_choices())
     if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(tip, "messages")
+        return _refused_with_text(staff, tip, form, "message_form")
     template = str(form.template.data or "")
     body = (form.body.data or "").strip() or READY_QUESTIONS.get(template, "")
     if not body:

@@ -27,6 +27,8 @@ ROLE_CHOICES = [(r.value, r.value.replace("_", " ")) for r in Role]
 CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
 URGENCY_CHOICES = [(u, u) for u in reversed(URGENCIES)]
 STATUS_CHOICES = [(s.value, s.value) for s in TipStatus]
+# WTForms fills in max and length; "%%" keeps them for it once the noun is in.
+TOO_LONG = "Please shorten the %s to %%(max)d characters or fewer (it has %%(length)d)."
 OUTCOME_CHOICES = [("", "(choose when closing)")] + [(o.value, o.value.replace("_", " ")) for o in Outcome]
 
 
@@ -99,14 +101,17 @@ class AssignForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Internal note (never shown to the reporter)", validators=[DataRequired(), Length(max=5000)],
-                         id="note-body")
+    # No maxlength in the page (render_kw): the browser cut a longer paste without a word. The server's check
+    # answers instead, with the text kept in the box (app/console/case_actions.py).
+    body = TextAreaField("Internal note (never shown to the reporter)", id="note-body", render_kw={"maxlength": False},
+                         validators=[DataRequired(), Length(max=5000, message=TOO_LONG % "note")])
     submit = SubmitField("Add note", id="note-submit")
 
 
 class MessageForm(FlaskForm):
     template = SelectField("Ready-made question", validators=[Optional()], id="message-template")
-    body = TextAreaField("Or write your own message", validators=[Optional(), Length(max=2000)], id="message-body")
+    body = TextAreaField("Or write your own message", id="message-body", render_kw={"maxlength": False},
+                         validators=[Optional(), Length(max=2000, message=TOO_LONG % "message")])
     submit = SubmitField("Send to reporter", id="message-submit")
 
 

@@ -220,6 +220,27 @@ def test_each_label_of_the_case_page_names_its_own_box(world: World, signed_in) 
     assert labels["Ready-made question"] == ("select", f"/console/tips/{ref}/messages")
 
 
+def test_a_note_or_message_too_long_comes_back_whole_to_shorten(world: World, signed_in) -> None:
+    """A counselor pastes a long account into a note: the browser's maxlength cut it without a word, and a longer
+    one sent anyway was a flash 'Field cannot be longer than 5000 characters.' above an empty box, the note
+    gone. Now the box has no maxlength and the page comes back with all of it, saying how long it is."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "maxlength" not in page.split('id="message-body"')[1].split(">")[0]
+    assert "maxlength" not in page.split('id="note-body"')[1].split(">")[0]
+    for kind, limit, noun in (("notes", 5000, "note"), ("messages", 2000, "message")):
+        typed = "Spoke with the assistant principal; " * (limit // 36 + 1) + "and the end that matters."
+        response = client.post(f"/console/tips/{ref}/{kind}", data={"csrf_token": csrf_token_in(page),
+                                                                   "template": "", "body": typed})
+        assert response.status_code == 400
+        again = response.get_data(as_text=True)
+        assert typed in again  # in the box, to shorten
+        assert f"Please shorten the {noun} to {limit} characters or fewer (it has {len(typed)})." in again
+    assert _count(Note, ref, world) == 0 and _count(Message, ref, world) == 0
+
+
 def test_opening_the_case_clears_the_new_reply_marker(world: World, signed_in) -> None:
     with world.app.app_context():
         tip = make_tip(world.school_a)
