@@ -113,9 +113,10 @@ def case_forms(tip: Tip) -> dict[str, Any]:
     status = StatusForm(status=tip.status, outcome=tip.outcome or "", status_was=tip.status)
     assign = AssignForm(counselor=tip.assigned_counselor_id or 0)
     assign.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors_of(tip.school_id)])
-    message = MessageForm()
+    message = MessageForm(message_after=str(max((m.id for m in tip.messages), default=0)))
     message.template.choices = as_choices(question_choices())
-    return {"label_form": label, "status_form": status, "assign_form": assign, "note_form": NoteForm(),
+    note = NoteForm(note_after=str(max((n.id for n in tip.notes), default=0)))
+    return {"label_form": label, "status_form": status, "assign_form": assign, "note_form": note,
             "message_form": message, "link_form": LinkForm(), "ack_form": ConfirmForm()}
 
 

@@ -27,11 +27,12 @@ from app.console.forms import (
 )
 from app.console.questions import READY_QUESTIONS, question_choices
 from app.console.scope import get_visible_tip, get_visible_tip_or_404
-from app.crypto.errors import KeyringUnavailable, TipShredded
-from app.crypto.service import db_add_sealed
+from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
+from app.crypto.service import db_add_sealed, open_for_tip
 from app.extensions import db
 from app.models import Incident, Message, Note, Outcome, Staff, Tip, TipStatus, utcnow
 from app.models.tips import FINISHED_STATUSES, REOPENED_STATUS
+from app.small_ints import parse_small_int
 from triage import urgency_rank
 
 STATUS_ORDER = [s.value for s in TipStatus]
@@ -59,6 +60,26 @@ def _add_sealed_or_refuse(tip: Tip, row: Note | Message, kind: str, text: str, a
                   "tell the district admin.", "error")
         return _back(tip, anchor)
     return None
+
+
+def _sent_already(tip: Tip, model: type[Note] | type[Message], staff: Staff, after: str | None, text: str) -> bool:
+    """True when `staff` added this very text to the tip after the page's newest note or message (`after`):
+    the same form sent twice. Attempts take turns on the tip's row (PostgreSQL; SQLite's write lock already
+    does), so two taps at the same moment do not both find nothing."""
+    newest = parse_small_int(after)
+    if newest is None and after != "0":
+        return False  # a page from before this field: sent as before
+    db.session.execute(select(Tip.id).where(Tip.id == tip.id).with_for_update(key_share=True))
+    kind = "note" if model is Note else "message"
+    rows: list[Note | Message] = list(db.session.scalars(
+        select(model).where(model.tip_id == tip.id, model.id > (newest or 0), model.staff_id == staff.id)))
+    for row in rows:
+        try:
+            if row.body_ct is not None and open_for_tip(tip, f"{kind}:{row.id}", row.body_ct) == text.encode():
+                return True
+        except (DecryptionFailed, TipShredded, KeyringUnavailable):
+            continue
+    return False
 
 
 def _form_errors(form: object) -> None:
@@ -194,6 +215,9 @@ def add_note(ref: str) -> Response | tuple[str, int]:
     form = NoteForm()
     if not form.validate_on_submit():
         return _refused_with_text(staff, tip, form, "note_form")
+    if _sent_already(tip, Note, staff, form.note_after.data, str(form.body.data)):
+        flash("This note was sent already: it is below, once.", "info")
+        return _back(tip, "notes")
     note = Note(tip=tip, staff_id=staff.id)
     refused = _add_sealed_or_refuse(tip, note, "note", str(form.body.data), "notes")
     if refused is not None:
@@ -216,6 +240,9 @@ def send_message(ref: str) -> Response | tuple[str, int]:
     body = (form.body.data or "").strip() or READY_QUESTIONS.get(template, "")
     if not body:
         flash("Pick a ready-made question or write a message.", "error")
+        return _back(tip, "messages")
+    if _sent_already(tip, Message, staff, form.message_after.data, body):
+        flash("This message was sent already: the reporter gets it once.", "info")
         return _back(tip, "messages")
     message = Message(tip=tip, from_reporter=False, staff_id=staff.id)
     refused = _add_sealed_or_refuse(tip, message, "message", body, "messages")

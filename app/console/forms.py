@@ -105,6 +105,7 @@ class NoteForm(FlaskForm):
     # answers instead, with the text kept in the box (app/console/case_actions.py).
     body = TextAreaField("Internal note (never shown to the reporter)", id="note-body", render_kw={"maxlength": False},
                          validators=[DataRequired(), Length(max=5000, message=TOO_LONG % "note")])
+    note_after = HiddenField()  # the newest note when the page was made: see MessageForm.message_after
     submit = SubmitField("Add note", id="note-submit")
 
 
@@ -112,6 +113,9 @@ class MessageForm(FlaskForm):
     template = SelectField("Ready-made question", validators=[Optional()], id="message-template")
     body = TextAreaField("Or write your own message", id="message-body", render_kw={"maxlength": False},
                          validators=[Optional(), Length(max=2000, message=TOO_LONG % "message")])
+    # The newest message's id when the page was made: the same text sent again from that page (a second tap on
+    # a slow phone, Back and send again) is recognised as already sent instead of reaching the reporter twice.
+    message_after = HiddenField()
     submit = SubmitField("Send to reporter", id="message-submit")
 
 

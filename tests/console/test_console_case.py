@@ -241,6 +241,31 @@ def test_a_note_or_message_too_long_comes_back_whole_to_shorten(world: World, si
     assert _count(Note, ref, world) == 0 and _count(Message, ref, world) == 0
 
 
+def test_a_message_or_note_sent_twice_from_one_page_is_stored_once(world: World, signed_in) -> None:
+    """An SRO on a phone taps 'Send to reporter' twice on a slow connection (or goes Back and sends again): the
+    reporter got the same question twice and the thread showed it twice. The second is recognised as the same
+    form and stored nothing; the same question asked again from the page that shows the first is sent."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    message = {"csrf_token": csrf_token_in(page), "template": "", "body": "Is he in class right now?",
+               "message_after": input_value(page, "message_after") or ""}
+    note = {"csrf_token": csrf_token_in(page), "body": "Called his mother",
+            "note_after": input_value(page, "note_after") or ""}
+    for _ in range(2):
+        client.post(f"/console/tips/{ref}/messages", data=message)
+        response = client.post(f"/console/tips/{ref}/notes", data=note)
+    assert _count(Message, ref, world) == 1 and _count(Note, ref, world) == 1
+    assert "was sent already" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert audit_actions(world.app, ref).count("message.sent") == 1
+    assert audit_actions(world.app, ref).count("note.added") == 1
+    fresh = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    client.post(f"/console/tips/{ref}/messages", data=message | {
+        "csrf_token": csrf_token_in(fresh), "message_after": input_value(fresh, "message_after") or ""})
+    assert _count(Message, ref, world) == 2
+
+
 def test_opening_the_case_clears_the_new_reply_marker(world: World, signed_in) -> None:
     with world.app.app_context():
         tip = make_tip(world.school_a)
