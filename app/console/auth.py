@@ -184,6 +184,9 @@ def enrol(token: str) -> str | Response:
             errors.append("That code is not valid: check the time on your phone and try the next code.")
         if not errors:
             service.db_set_password(staff, password)
+            # The wrong passwords and codes before a reset (a forgotten password, a lost phone) are not this
+            # password's: they must not lock the person out of the account just set up.
+            service.db_clear_lockout(staff)
             codes, hashes = new_recovery_codes()
             staff.recovery_codes = hashes
             service.db_finish_enrolment(staff)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -12,7 +13,7 @@ from app.accounts import service
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
-from app.models import Assignment, AuditEvent, Role, Staff
+from app.models import Assignment, AuditEvent, Role, Staff, utcnow
 from tests.console.helpers import World, audit_actions, sign_in
 from tests.support.forms import csrf_token
 from tests.support.write_lock import rendering_holding_the_lock
@@ -111,6 +112,41 @@ def test_admin_invites_and_deactivates(world: World, signed_in) -> None:
         "schools": [str(world.school_a)]})  # "active" unticked
     assert victim.get("/console/").status_code == 302  # signed out at once
     assert "staff.invited" in audit_actions(world.app) and "staff.updated" in audit_actions(world.app)
+
+
+def test_a_reset_lets_a_locked_out_person_back_in_at_once(world: World, signed_in) -> None:
+    """An SRO who forgot the password tries five, is locked out, and calls the district admin, who resets the
+    sign-in. The SRO chose a new password and a code on the enrolment link and was then told 'this account is
+    locked for 10 minutes' (five wrong codes from a lost phone did the same): a new password set at enrolment
+    now clears the failures before it, as one an operator sets does."""
+    client = world.app.test_client()
+    for _ in range(5):
+        client.post("/console/sign-in", data={"csrf_token": csrf_token(client, "/console/sign-in"),
+                                              "email": world.emails["sro_a"], "password": "the one from last year"})
+    with world.app.app_context():  # and five wrong codes from the phone before it was lost
+        staff = db.session.get(Staff, world.people["sro_a"])
+        assert staff is not None
+        staff.locked_until = utcnow() + timedelta(minutes=10)
+        db.session.commit()
+    admin = signed_in("admin")
+    page = admin.post(f"/console/admin/staff/{world.people['sro_a']}/reset", data={
+        "csrf_token": csrf_token(admin, f"/console/admin/staff/{world.people['sro_a']}")}).get_data(as_text=True)
+    link = re.search(r"http://tipline\.test(/console/enrol/[\w-]+)", page)
+    assert link
+    enrolment = client.get(link.group(1)).get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', enrolment)
+    assert secret
+    new_password = "tumbleweed casper lantern"
+    done = client.post(link.group(1), data={"csrf_token": csrf_token(client, link.group(1)),
+                                            "password": new_password, "confirm": new_password,
+                                            "code": pyotp.TOTP(secret.group(1)).now()})
+    assert "recovery" in done.get_data(as_text=True).lower()
+    password_step = client.post("/console/sign-in", data={"csrf_token": csrf_token(client, "/console/sign-in"),
+                                                          "email": world.emails["sro_a"], "password": new_password})
+    assert "locked" not in password_step.get_data(as_text=True)
+    assert password_step.headers.get("Location", "").endswith("/console/sign-in/code")
+    world.secrets["sro_a"] = secret.group(1)
+    assert sign_in(client, world, "sro_a", password=new_password).headers["Location"].endswith("/console/")
 
 
 def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
