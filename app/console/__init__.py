@@ -38,14 +38,16 @@ def session_expired() -> bool:
 def require_signed_in_staff() -> Response | None:
     """The guard of every staff page (the console's and the reports' blueprints): signed in, and the session
     neither idle nor too old; otherwise back to the sign-in page."""
+    # Back to this page after signing in: the case link of an SMS, opened signed out or after the session ended.
+    here = (request.full_path if request.query_string else request.path) if request.method == "GET" else None
     if not current_user.is_authenticated:
         session.pop("_user_id", None)
-        return redirect(url_for("console.sign_in", next=request.full_path if request.method == "GET" else None))
+        return redirect(url_for("console.sign_in", next=here))
     if session_expired():
         logout_user()
         session.clear()
         flash("Your session ended. Please sign in again.", "info")
-        return redirect(url_for("console.sign_in"))
+        return redirect(url_for("console.sign_in", next=here))
     session["last_seen"] = clock.seconds(clock.now())
     return None
 

@@ -14,6 +14,7 @@ from tests.conftest import on_postgres
 from tests.console.helpers import PASSWORD, FrozenClock, World, audit_actions, sign_in, totp_code
 from tests.support.forms import csrf_token
 from tests.support.sessions import session_of
+from tests.support.tips import make_tip
 
 
 def _password_step(client: FlaskClient, world: World, key: str, password: str = PASSWORD) -> str:
@@ -139,6 +140,27 @@ def test_session_expires_after_30_minutes_idle(world: World, signed_in, frozen_c
     response = client.get("/console/")
     assert response.status_code == 302 and "/console/sign-in" in response.headers["Location"]
     assert client.get("/console/").status_code == 302  # and it stays signed out
+
+
+def test_a_case_link_opened_after_the_session_idled_out_opens_the_case_after_sign_in(
+        world: World, signed_in, frozen_clock: FrozenClock) -> None:
+    """An SRO signed in on the phone this morning taps the case link of an SMS in the afternoon: the session had
+    idled out, and after signing in again the SRO landed on the queue, not on the tip the SMS was about, as a
+    link opened signed out does."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a, urgency="critical").ref
+    client = signed_in("sro_a")
+    frozen_clock.advance(hours=3)
+    response = client.get(f"/console/tips/{ref}")
+    assert response.status_code == 302
+    sign_in_page = response.headers["Location"]
+    assert "Your session ended" in client.get(sign_in_page).get_data(as_text=True)
+    client.post(sign_in_page, data={"csrf_token": csrf_token(client, sign_in_page), "email": world.emails["sro_a"],
+                                    "password": PASSWORD})
+    response = client.post("/console/sign-in/code", data={
+        "csrf_token": csrf_token(client, "/console/sign-in/code"),
+        "code": totp_code(world.app, world.people["sro_a"], world.secrets["sro_a"])})
+    assert response.status_code == 302 and response.headers["Location"] == f"/console/tips/{ref}"
 
 
 def test_idle_timeout_holds_when_the_server_clock_changes_to_summer_time(world: World, signed_in,
