@@ -241,6 +241,21 @@ def test_a_note_or_message_too_long_comes_back_whole_to_shorten(world: World, si
     assert _count(Note, ref, world) == 0 and _count(Message, ref, world) == 0
 
 
+def test_a_refused_box_is_described_by_its_error(world: World, signed_in) -> None:
+    """The error under a refused box was a paragraph beside it only: a screen reader on the box read its label and
+    never why it was refused. The box is now marked invalid and described by its error."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    again = client.post(f"/console/tips/{ref}/notes", data={"csrf_token": csrf_token_in(page),
+                                                           "body": "x" * 5001}).get_data(as_text=True)
+    box = re.search(r'<textarea[^>]*id="note-body"[^>]*>', again)
+    assert box and 'aria-invalid="true"' in box.group(0) and 'aria-describedby="note-body-error"' in box.group(0)
+    assert re.search(r'id="note-body-error">Please shorten the note', again)
+    assert "aria-invalid" not in page  # a box not refused is not marked
+
+
 def test_a_message_or_note_sent_twice_from_one_page_is_stored_once(world: World, signed_in) -> None:
     """An SRO on a phone taps 'Send to reporter' twice on a slow connection (or goes Back and sends again): the
     reporter got the same question twice and the thread showed it twice. The second is recognised as the same
