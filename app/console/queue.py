@@ -86,6 +86,7 @@ def queue() -> str:
     category = request.args.get("category", "")
     urgency = request.args.get("urgency", "")
     incident_id = _int_arg("incident")
+    assigned = request.args.get("assigned", "")
     page = max(_int_arg("page") or 1, 1)
 
     query = visible_tips(staff)
@@ -101,6 +102,12 @@ def queue() -> str:
         query = query.where(Tip.urgency_rank == urgency_rank(urgency))  # the rank follows the effective urgency
     if incident_id is not None:
         query = query.where(Tip.incident_id == incident_id)
+    if assigned == "me":
+        query = query.where(Tip.assigned_counselor_id == staff.id)
+    elif assigned == "nobody":
+        query = query.where(Tip.assigned_counselor_id.is_(None))
+    else:
+        assigned = ""
 
     total = db.session.scalar(query.with_only_columns(func.count(Tip.id)).order_by(None)) or 0
     # Ids first (sorted from the index alone), then the page's rows: sorting whole rows was 10x slower.
@@ -114,7 +121,7 @@ def queue() -> str:
     sizes = _incident_sizes(staff, {t.incident_id for t in tips if t.incident_id is not None})
     schools = visible_schools(staff)
     filters = {"status": status, "school": school_id, "category": category, "urgency": urgency,
-               "incident": incident_id}
+               "incident": incident_id, "assigned": assigned}
     commit_before_rendering()  # a read: the write lock is free before the page renders
     return render_template(
         "console/queue.html", rows=_grouped_rows(tips, sizes, now), total=total, page=page,
@@ -123,6 +130,7 @@ def queue() -> str:
         # The page links carry these filters only: the raw query could name url_for()'s own arguments.
         page_args={name: value for name, value in filters.items() if value not in (None, "")},
         category_choices=CATEGORY_CHOICES, urgency_choices=URGENCY_CHOICES, status_choices=STATUS_CHOICES,
+        me=staff.id,
     )
 
 

@@ -54,6 +54,22 @@ def test_filters(world: World, signed_in) -> None:
     assert closed_ref not in client.get("/console/").get_data(as_text=True)
 
 
+def test_a_counselor_finds_the_cases_assigned_to_her(world: World, signed_in) -> None:
+    """The SRO assigns cases to a counselor; the queue neither showed whose a case was nor could be filtered by
+    it, so a counselor with twenty cases a week opened every tip of her schools to find hers."""
+    with world.app.app_context():
+        mine, nobodys = make_tip(world.school_a, urgency="low"), make_tip(world.school_a, urgency="high")
+        mine.assigned_counselor_id = world.people["counselor_a"]
+        db.session.commit()
+        mine_ref, nobodys_ref = mine.ref, nobodys.ref
+    client = signed_in("counselor_a")
+    page = client.get("/console/?assigned=me").get_data(as_text=True)
+    assert _refs(page) == [mine_ref] and "Assigned to you" in page
+    assert re.search(r'<option value="me" selected>', page)
+    assert _refs(client.get("/console/?assigned=nobody").get_data(as_text=True)) == [nobodys_ref]
+    assert _refs(client.get("/console/").get_data(as_text=True)) == [nobodys_ref, mine_ref]
+
+
 def test_overdue_when_not_acknowledged_in_time(world: World, signed_in) -> None:
     now = utcnow()
     with world.app.app_context():
