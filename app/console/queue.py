@@ -110,6 +110,8 @@ def queue() -> str:
         assigned = ""
 
     total = db.session.scalar(query.with_only_columns(func.count(Tip.id)).order_by(None)) or 0
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(page, pages)  # past the end (tips closed since the link was followed): the last page, not none
     # Ids first (sorted from the index alone), then the page's rows: sorting whole rows was 10x slower.
     ids = list(db.session.scalars(
         query.with_only_columns(Tip.id).order_by(Tip.urgency_rank.desc(), Tip.created_at, Tip.id)
@@ -125,7 +127,7 @@ def queue() -> str:
     commit_before_rendering()  # a read: the write lock is free before the page renders
     return render_template(
         "console/queue.html", rows=_grouped_rows(tips, sizes, now), total=total, page=page,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), schools=schools,
+        pages=pages, schools=schools,
         school_names={s.id: s.short_name for s in schools}, filters=filters,
         # The page links carry these filters only: the raw query could name url_for()'s own arguments.
         page_args={name: value for name, value in filters.items() if value not in (None, "")},

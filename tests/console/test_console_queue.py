@@ -165,6 +165,10 @@ def test_pagination(world: World, signed_in) -> None:
     first = client.get("/console/").get_data(as_text=True)
     second = client.get("/console/?page=2").get_data(as_text=True)
     assert len(_refs(first)) == 50 and len(_refs(second)) == 5 and "Page 1 of 2" in first
+    # Past the end (the last tips of page 3 closed since its link was followed, a bookmarked page): the page
+    # said "55 tips." then "No tips match." with no page links at all. It is now the last page.
+    beyond = client.get("/console/?page=3").get_data(as_text=True)
+    assert _refs(beyond) == _refs(second) and "Page 2 of 2" in beyond and 'rel="prev"' in beyond
 
 
 @pytest.mark.parametrize("query", ["endpoint=x", "_method=GET", "_external=1&_scheme=javascript"])
