@@ -6,7 +6,7 @@ from datetime import time
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
@@ -74,7 +74,11 @@ def admin_staff_edit(staff_id: int) -> str | Response:
     if request.method == "GET":
         form.role.data = person.role.value
         form.schools.data = sorted(person.school_ids)
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if valid and _leaves_no_admin(person, form):
+        flash("This is the last active district admin: nobody would be left to manage staff, schools and chains or "
+              "to read the audit record. Make someone else a district admin first.", "error")
+    elif valid:
         before = _access_of(person)
         changed = _apply_staff_edit(person, form)
         if changed:
@@ -88,6 +92,17 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     commit_before_rendering()
     return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=ConfirmForm())
+
+
+def _leaves_no_admin(person: Staff, form: StaffEditForm) -> bool:
+    """Whether the edit would take away the district's last active district admin (demoted or deactivated)."""
+    if person.role != Role.DISTRICT_ADMIN or not person.active:
+        return False
+    if Role(form.role.data) == Role.DISTRICT_ADMIN and form.active.data:
+        return False
+    others = db.session.scalar(select(func.count(Staff.id)).where(
+        Staff.role == Role.DISTRICT_ADMIN, Staff.active.is_(True), Staff.id != person.id)) or 0
+    return others == 0
 
 
 def _access_of(person: Staff) -> dict[str, Any]:

@@ -149,6 +149,30 @@ def test_a_reset_lets_a_locked_out_person_back_in_at_once(world: World, signed_i
     assert sign_in(client, world, "sro_a", password=new_password).headers["Location"].endswith("/console/")
 
 
+def test_the_last_district_admin_cannot_demote_or_deactivate_themselves(world: World, signed_in) -> None:
+    """The only district admin unticking 'Active' on their own page (or making themselves an SRO) left the
+    district with nobody to manage staff, schools or chains, nor to read the audit record, until someone ran
+    commands on the server. Refused with why; another admin may still do it once there are two."""
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['admin']}"
+    form = {"name": "Admin", "role": "district_admin", "phone": "+13075550104", "active": "y"}
+    for change in ({"active": ""}, {"role": "sro", "schools": [str(world.school_a)]}):
+        response = admin.post(path, data={"csrf_token": csrf_token(admin, path)} | form | change)
+        assert response.status_code == 200
+        assert "the last active district admin" in response.get_data(as_text=True)
+        with world.app.app_context():
+            me = db.session.get(Staff, world.people["admin"])
+            assert me is not None and me.active and me.role == Role.DISTRICT_ADMIN
+    assert admin.get("/console/admin/staff").status_code == 200  # still signed in, still an admin
+    with world.app.app_context():
+        db.session.add(Staff(email="second@district.example", name="Second Admin", role=Role.DISTRICT_ADMIN))
+        db.session.commit()
+    admin.post(path, data={"csrf_token": csrf_token(admin, path)} | form | {"active": ""})
+    with world.app.app_context():
+        me = db.session.get(Staff, world.people["admin"])
+        assert me is not None and not me.active
+
+
 def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
     admin = signed_in("admin")
     token = csrf_token(admin, f"/console/admin/schools/{world.school_a}")
