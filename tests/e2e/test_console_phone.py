@@ -1,5 +1,6 @@
-"""An SRO opens the console on a 360-pixel phone, JavaScript off: the queue and a case fit the screen's width
-(nothing to scroll sideways to reach a column, a button or the end of a line)."""
+"""An SRO opens the console on a 360-pixel phone, JavaScript off: the queue and a case (three photos, a long
+link, an alert) fit the screen's width (nothing to scroll sideways to reach a column, a photo or the end of a
+line)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from app.crypto.service import db_add_sealed
 from app.extensions import db
-from app.models import Alert, utcnow
+from app.models import Alert, Attachment, utcnow
 from tests.console.helpers import PASSWORD, build_world, totp_code
 from tests.e2e.conftest import PHONE
 from tests.intake.helpers import LOOSE_LIMITS
@@ -29,6 +31,9 @@ def test_queue_and_case_fit_a_phone(browser, live_server, make_app) -> None:
         tip = make_tip(world.school_a, "He posted it here https://www.instagram.com/p/Cxyz0123456789abcdefghijklmnop"
                        "qrstuvwxyz/?igsh=MWQ1ZGUxMzBkMA== and says lunch", urgency="critical", category="weapon",
                        photo=PNG, created_at=utcnow() - timedelta(minutes=20))
+        for _ in range(2):  # three photos in all, as many as a report takes
+            db_add_sealed(tip, Attachment(tip=tip, content_type="image/png", size=len(PNG)), "attachment", PNG,
+                          column="data_ct")
         db.session.add(Alert(tip_id=tip.id, staff_id=world.people["sro_a"], chain_position=1, status="delivered",
                              sent_at=utcnow(), delivered_at=utcnow(), error_code="30003"))
         db.session.commit()
