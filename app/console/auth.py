@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
@@ -47,6 +48,20 @@ def signin_rate_limit() -> str:
 @bp.errorhandler(TooManyRequests)
 def _too_many_attempts(_error: TooManyRequests) -> tuple[str, int]:
     return render_template("console/too_many.html"), 429
+
+
+@bp.errorhandler(CSRFError)
+def _form_expired(_error: CSRFError) -> tuple[str, int]:
+    """A form whose token is not this session's (it was opened before signing in again, or signing out): say so in
+    words, with the way back, rather than werkzeug's bare '400 Bad Request: The CSRF tokens do not match.'"""
+    ref = (request.view_args or {}).get("ref")
+    if isinstance(ref, str) and current_user.is_authenticated:
+        back, label = url_for("console.case", ref=ref), "Open the case again"
+    elif current_user.is_authenticated:
+        back, label = url_for("console.queue"), "Back to the queue"
+    else:
+        back, label = url_for("console.sign_in"), "Sign in"
+    return render_template("console/form_expired.html", back=back, back_label=label), 400
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -10,7 +10,7 @@ from app.crypto.service import open_for_tip, seal_for_tip
 from app.extensions import db
 from app.models import Alert, AuditEvent, Incident, Message, Note, Tip, utcnow
 from app.retention import db_shred_tips
-from tests.console.helpers import World, audit_actions
+from tests.console.helpers import World, audit_actions, sign_in
 from tests.support.forms import csrf_token, csrf_token_in, input_value, labelled_controls
 from tests.support.sessions import session_of
 from tests.support.tips import make_tip
@@ -279,6 +279,26 @@ def test_a_message_or_note_sent_twice_from_one_page_is_stored_once(world: World,
     client.post(f"/console/tips/{ref}/messages", data=message | {
         "csrf_token": csrf_token_in(fresh), "message_after": input_value(fresh, "message_after") or ""})
     assert _count(Message, ref, world) == 2
+
+
+def test_a_form_from_before_signing_in_again_says_what_happened(world: World, signed_in) -> None:
+    """A counselor's second tab held the case page from before she signed in again in the first (the session had
+    idled out): its note form's token is the old session's. Sending it was werkzeug's bare '400 Bad Request: The
+    CSRF tokens do not match.', in the jargon, without a way back. It is now a console page that says nothing
+    was saved, why, and links back to the case."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    old_page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    client.post("/console/sign-out", data={"csrf_token": csrf_token_in(old_page)})
+    sign_in(client, world, "counselor_a")
+    response = client.post(f"/console/tips/{ref}/notes", data={"csrf_token": csrf_token_in(old_page),
+                                                              "body": "Met with the parents"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "This form has expired" in page and "Nothing was saved" in page and "CSRF" not in page
+    assert f'href="/console/tips/{ref}"' in page
+    assert _count(Note, ref, world) == 0
 
 
 def test_opening_the_case_clears_the_new_reply_marker(world: World, signed_in) -> None:
