@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     SubmitField,
     TextAreaField,
+    widgets,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
@@ -30,6 +31,14 @@ STATUS_CHOICES = [(s.value, s.value) for s in TipStatus]
 # WTForms fills in max and length; "%%" keeps them for it once the noun is in.
 TOO_LONG = "Please shorten the %s to %%(max)d characters or fewer (it has %%(length)d)."
 OUTCOME_CHOICES = [("", "(choose when closing)")] + [(o.value, o.value.replace("_", " ")) for o in Outcome]
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several choices as a list of checkboxes, each with its label. A <select multiple> dropped every other
+    choice on a plain click, so an admin adding a school to someone took them off the schools they had."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
 
 
 def e164_phone(_form: FlaskForm, field: StringField) -> None:
@@ -129,7 +138,7 @@ class InviteForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=as_choices(ROLE_CHOICES))
     phone = StringField("Mobile phone for SMS alerts (E.164, e.g. +13075550123)", validators=[Optional(), e164_phone])
-    schools = SelectMultipleField("Schools", coerce=int)
+    schools = CheckboxesField("Schools", coerce=int)
     submit = SubmitField("Create account and show the enrolment link")
 
 
@@ -137,7 +146,7 @@ class StaffEditForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=as_choices(ROLE_CHOICES))
     phone = StringField("Mobile phone (E.164)", validators=[Optional(), e164_phone])
-    schools = SelectMultipleField("Schools", coerce=int)
+    schools = CheckboxesField("Schools", coerce=int)
     active = BooleanField("Active (unticking signs the person out everywhere)")
     submit = SubmitField("Save")
 

@@ -173,6 +173,24 @@ def test_the_last_district_admin_cannot_demote_or_deactivate_themselves(world: W
         assert me is not None and not me.active
 
 
+def test_schools_are_ticked_not_picked_from_a_multiple_select(world: World, signed_in) -> None:
+    """The schools were a <select multiple>: an admin who clicked Beta to add it to an SRO of Alpha (without
+    holding Ctrl, as nobody does on a phone or a laptop's trackpad) deselected Alpha, and 'Saved.' took the SRO
+    off Alpha and its escalation chain. Each school is now a checkbox with its label, the person's ticked."""
+    from tests.support.forms import labelled_controls
+
+    admin = signed_in("admin")
+    for path in (f"/console/admin/staff/{world.people['sro_a']}", "/console/admin/staff"):
+        page = admin.get(path).get_data(as_text=True)
+        assert "multiple" not in page
+        _ids, labels = labelled_controls(page)
+        assert labels["AHS: Alpha High School"][0] == "input" and labels["BMS: Beta Middle School"][0] == "input"
+        boxes = re.findall(r'<input[^>]*name="schools"[^>]*>', page)
+        assert len(boxes) == 2 and all('type="checkbox"' in box for box in boxes)
+        ticked = [box for box in boxes if "checked" in box]
+        assert ticked == ([box for box in boxes if f'value="{world.school_a}"' in box] if "staff/" in path else [])
+
+
 def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
     admin = signed_in("admin")
     token = csrf_token(admin, f"/console/admin/schools/{world.school_a}")
