@@ -78,6 +78,9 @@ def admin_staff_edit(staff_id: int) -> str | Response:
     if valid and _leaves_no_admin(person, form):
         flash("This is the last active district admin: nobody would be left to manage staff, schools and chains or "
               "to read the audit record. Make someone else a district admin first.", "error")
+    elif valid and Role(form.role.data) != Role.DISTRICT_ADMIN and not form.schools.data:
+        # As an invitation: with no school the person sees no tip and is on no escalation chain.
+        form.schools.errors = ["Staff other than district admins need at least one school."]
     elif valid:
         before = _access_of(person)
         changed = _apply_staff_edit(person, form)

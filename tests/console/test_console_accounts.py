@@ -191,6 +191,21 @@ def test_schools_are_ticked_not_picked_from_a_multiple_select(world: World, sign
         assert ticked == ([box for box in boxes if f'value="{world.school_a}"' in box] if "staff/" in path else [])
 
 
+def test_an_edit_leaves_staff_other_than_admins_with_a_school(world: World, signed_in) -> None:
+    """An invitation refuses an SRO without a school, but an edit that unticked the last one was 'Saved.': the SRO
+    then saw no tip at all and was off every escalation chain. The edit is refused the same way, the form kept."""
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['sro_a']}"
+    response = admin.post(path, data={"csrf_token": csrf_token(admin, path), "name": "Officer A", "role": "sro",
+                                      "phone": "+13075550100", "active": "y"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Staff other than district admins need at least one school" in page and 'value="Officer A"' in page
+    with world.app.app_context():
+        sro = db.session.get(Staff, world.people["sro_a"])
+        assert sro is not None and sro.school_ids == {world.school_a} and sro.name == "Sro A"
+
+
 def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
     admin = signed_in("admin")
     token = csrf_token(admin, f"/console/admin/schools/{world.school_a}")
