@@ -210,5 +210,5 @@ def enrol(token: str) -> str | Response:
             return render_template("console/recovery_codes.html", codes=codes, staff=staff)
     uri = provisioning_uri(staff, secret)
     commit_before_rendering()
-    return render_template("console/enrol.html", form=form, staff=staff, qr=qr_svg(uri), secret=secret,
+    return render_template("console/enrol.html", form=form, staff=staff, qr=qr_svg(uri), uri=uri, secret=secret,
                            errors=errors, district=current_app.config["DISTRICT_NAME"])

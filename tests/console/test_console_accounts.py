@@ -65,6 +65,17 @@ def test_staff_create_and_enrol(world: World) -> None:
     assert sign_in(world.app.test_client(), world, "new", code=codes[0], password=new_password).status_code == 200
 
 
+def test_enrolment_opened_on_the_phone_itself_can_hand_the_key_to_the_app(world: World) -> None:
+    """An SRO given the enrolment link by text opens it on the phone that holds the authenticator: a QR code on
+    that screen cannot be scanned by that phone, so the 32-character key had to be typed by hand. The page now
+    links the key to the authenticator app (otpauth://), as phones expect."""
+    path = _create(world)
+    page = world.app.test_client().get(path).get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)
+    link = re.search(r'<a href="(otpauth://totp/[^"]+)">', page)
+    assert secret and link and f"secret={secret.group(1)}" in link.group(1)
+
+
 def test_staff_create_refuses_unknown_school_and_duplicates(world: World) -> None:
     runner = world.app.test_cli_runner()
     result = runner.invoke(args=["staff", "create", "--email", "x@d.example", "--name", "X", "--role", "sro",
