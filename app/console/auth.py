@@ -133,6 +133,11 @@ def second_factor() -> str | Response:
             start_session_id()
             audit.record("signin", actor=staff, method=method)
             db.session.commit()
+            if method == "recovery_code":
+                # Most likely a lost phone: say so while codes are left, not when the last one has gone.
+                left = len(staff.recovery_codes.split("\n")) if staff.recovery_codes else 0
+                flash(f"You signed in with a recovery code: {left} {'is' if left == 1 else 'are'} left. If your phone "
+                      "is lost, ask a district admin to reset your sign-in.", "error" if left <= 3 else "info")
             return redirect(_safe_next(next_url))
         locked = method != "locked" and service.db_register_failure(staff, now)
         audit.record("signin.failed", actor=staff, step="second_factor", reason=method if method == "locked"

@@ -42,6 +42,27 @@ def test_password_and_totp_sign_in(world: World, signed_in) -> None:
     assert "signin" in audit_actions(world.app)
 
 
+def test_a_sign_in_with_a_recovery_code_says_how_many_are_left(world: World) -> None:
+    """Someone signing in with a recovery code has most likely lost the phone; nothing said so or how many codes
+    were left, so the tenth use found the console shut with no warning. The queue now says how many are left and
+    to ask for a reset."""
+    from app.accounts.totp import new_recovery_codes
+
+    codes, hashes = new_recovery_codes()
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_a"])
+        assert staff is not None
+        staff.recovery_codes = hashes
+        db.session.commit()
+    client = world.app.test_client()
+    response = sign_in(client, world, "sro_a", code=codes[0])
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "You signed in with a recovery code: 9 are left." in page and "reset your sign-in" in page
+    other = world.app.test_client()
+    page = other.get(sign_in(other, world, "sro_a").headers["Location"]).get_data(as_text=True)
+    assert "recovery code" not in page  # an authenticator code says nothing of them
+
+
 def test_wrong_totp_code_is_refused(world: World) -> None:
     client = world.app.test_client()
     response = sign_in(client, world, "sro_a", code="000000")
