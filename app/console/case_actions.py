@@ -158,9 +158,11 @@ def change_status(ref: str) -> Response:
         _form_errors(form)
         return _back(tip, "status")
     new, outcome = str(form.status.data), str(form.outcome.data or "")
-    if form.status_was.data and form.status_was.data != tip.status:
+    if form.status_was.data and (form.status_was.data in FINISHED_STATUSES) != tip.is_finished:
         # Chosen on a page someone else's change has outdated: 'investigating' picked while the case was
-        # acknowledged would reopen it if it was closed since. Nothing changes; the page shows the status now.
+        # acknowledged would reopen it if it was closed since, and 'closed' would close a case the reporter's
+        # new message reopened unread. Nothing changes; the page shows the status now. (An acknowledgement by SMS
+        # meanwhile changes nothing that matters: the choice still moves the case on.)
         flash(f"The status changed to {tip.status} while you had this case open: nothing was changed. "
               "Check the case and choose again.", "error")
         return _back(tip, "status")

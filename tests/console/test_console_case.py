@@ -168,6 +168,32 @@ def test_a_status_chosen_on_a_page_gone_stale_is_refused(world: World, signed_in
         "csrf_token": csrf_token_in(again), "status": "investigating", "outcome": "", "status_was": "closed"})
     with world.app.app_context():
         assert _tip(world, ref).status == "investigating"
+    # The other way: a reporter's message reopened the case she had open as resolved. 'closed' would close it
+    # with the message unread; refused too.
+    page = counselor.get(f"/console/tips/{ref}").get_data(as_text=True)
+    counselor.post(f"/console/tips/{ref}/status", data={"csrf_token": csrf_token_in(page), "status": "resolved",
+                                                        "outcome": "", "status_was": "investigating"})
+    with world.app.app_context():
+        _tip(world, ref).reopen()
+        db.session.commit()
+    counselor.post(f"/console/tips/{ref}/status", data={"csrf_token": csrf_token_in(page), "status": "closed",
+                                                        "outcome": "unfounded", "status_was": "resolved"})
+    with world.app.app_context():
+        assert _tip(world, ref).status == "investigating"
+
+
+def test_an_acknowledgement_by_sms_meanwhile_does_not_refuse_a_status(world: World, signed_in) -> None:
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    counselor = signed_in("counselor_a")
+    page = counselor.get(f"/console/tips/{ref}").get_data(as_text=True)
+    with world.app.app_context():  # the SRO replied ACK to the SMS
+        _tip(world, ref).status = "acknowledged"
+        db.session.commit()
+    counselor.post(f"/console/tips/{ref}/status", data={"csrf_token": csrf_token_in(page), "status": "investigating",
+                                                        "outcome": "", "status_was": input_value(page, "status_was")})
+    with world.app.app_context():
+        assert _tip(world, ref).status == "investigating"
 
 
 def test_acknowledge_stops_the_alerts(world: World, signed_in) -> None:
