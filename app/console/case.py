@@ -47,6 +47,7 @@ class Entry:
     author: str
     from_reporter: bool = False
     photo_ids: list[int] = field(default_factory=list)
+    new: bool = False  # a reporter's message no staff had seen before this view
 
 
 @dataclass
@@ -93,7 +94,7 @@ def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
     content.messages = [
         Entry(m.created_at, _open_text(tip, f"message:{m.id}", m.body_ct),
               "Reporter" if m.from_reporter else names.get(m.staff_id or 0, "Staff"), m.from_reporter,
-              photos_of.get(m.id, []))
+              photos_of.get(m.id, []), m.from_reporter and m.read_at is None)
         for m in tip.messages
     ]
     return content
@@ -142,13 +143,12 @@ def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
     forms = case_forms(tip) | refused_forms
     attachments = [a for a in tip.attachments if a.message_id is None]  # the report's; a reply's go with it
     audit.record("tip.viewed", actor=staff, tip=tip, decrypted=content.problem is None)
-    if tip.reporter_reply_unread:
-        # Whoever opens the case has seen the reply: the queue's marker goes.
-        tip.reporter_reply_unread = False
-        now = utcnow()
-        for message in tip.messages:
-            if message.from_reporter and message.read_at is None:
-                message.read_at = now
+    # Whoever opens the case has seen the replies: the queue's marker goes, and the case page's "New" with it.
+    tip.reporter_reply_unread = False
+    now = utcnow()
+    for message in tip.messages:
+        if message.from_reporter and message.read_at is None:
+            message.read_at = now
     commit_before_rendering()  # the view is on the record before anything is shown; the lock is free again
     return render_template(
         "console/case.html", tip=tip, content=content, alerts=alerts, names=names, related=related, school=school,

@@ -339,8 +339,12 @@ def test_opening_the_case_clears_the_new_reply_marker(world: World, signed_in) -
         ref = tip.ref
     client = signed_in("sro_a")
     assert "New reply from reporter" in client.get("/console/").get_data(as_text=True)
-    assert "It is in the gym" in client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    case = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "It is in the gym" in case
+    # In a long thread the reply the marker was about is marked on the case page too, the first time it is shown.
+    assert re.search(r'class="from-reporter new"><p class="meta"><strong>New</strong>', case)
     assert "New reply from reporter" not in client.get("/console/").get_data(as_text=True)
+    assert "<strong>New</strong>" not in client.get(f"/console/tips/{ref}").get_data(as_text=True)
 
 
 def test_photo_is_served_with_safe_headers_and_audited(world: World, signed_in) -> None:
