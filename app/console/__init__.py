@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import chain
 
-from flask import Blueprint, abort, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -35,21 +35,39 @@ def session_expired() -> bool:
             or now - signed_in_at > ABSOLUTE_TIMEOUT.total_seconds())
 
 
-def require_signed_in_staff() -> Response | None:
+def require_signed_in_staff() -> Response | tuple[str, int] | None:
     """The guard of every staff page (the console's and the reports' blueprints): signed in, and the session
     neither idle nor too old; otherwise back to the sign-in page."""
     # Back to this page after signing in: the case link of an SMS, opened signed out or after the session ended.
     here = (request.full_path if request.query_string else request.path) if request.method == "GET" else None
     if not current_user.is_authenticated:
         session.pop("_user_id", None)
-        return redirect(url_for("console.sign_in", next=here))
+        return _typed_text_not_saved() or redirect(url_for("console.sign_in", next=here))
     if session_expired():
         logout_user()
         session.clear()
+        kept_page = _typed_text_not_saved()
+        if kept_page is not None:
+            return kept_page
         flash("Your session ended. Please sign in again.", "info")
         return redirect(url_for("console.sign_in", next=here))
     session["last_seen"] = clock.seconds(clock.now())
     return None
+
+
+def _typed_text_not_saved() -> tuple[str, int] | None:
+    """A note or a message to the reporter sent after the session ended (written through a long meeting) went to
+    the sign-in page and was gone: it comes back to copy, with a sign-in link that leads back to the case."""
+    from app.console.unavailable import FORMS_WITH_TEXT
+
+    kind = FORMS_WITH_TEXT.get(request.endpoint or "")
+    kept = request.form.get("body", "") if request.method == "POST" and kind else ""
+    if not kept.strip():
+        return None
+    ref = (request.view_args or {}).get("ref")
+    back = url_for("console.case", ref=ref) if isinstance(ref, str) else url_for("console.queue")
+    return render_template("console/session_ended.html", kind=kind, kept=kept,
+                           sign_in=url_for("console.sign_in", next=back)), 401
 
 
 @bp.before_request
@@ -63,7 +81,7 @@ def refuse_nul_characters() -> None:
 
 
 @bp.before_request
-def _require_staff() -> Response | None:
+def _require_staff() -> Response | tuple[str, int] | None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     return require_signed_in_staff()

@@ -571,3 +571,22 @@ def test_case_times_are_on_the_schools_clock_with_their_zone(world: World, signe
     assert "09:05" not in page and "UTC" not in page
     audit = signed_in("admin").get(f"/console/admin/audit?tip_ref={ref}").get_data(as_text=True)
     assert " MST</td>" in audit or " MDT</td>" in audit  # district-wide pages: the district's zone
+
+
+def test_a_note_sent_after_the_session_ended_comes_back_to_copy(world: World, signed_in, frozen_clock) -> None:
+    """A counselor wrote a long note through a 40-minute meeting; the session had idled out (30 minutes), so
+    'Add note' went to the sign-in page and the note was gone. Now the page says the session ended and nothing
+    was saved, gives the note back to copy, and signing in leads back to the case."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    frozen_clock.advance(minutes=40)
+    note = "Met with the parents and the vice principal: he is staying with his aunt until Monday"
+    response = client.post(f"/console/tips/{ref}/notes", data={"csrf_token": csrf_token_in(page), "body": note})
+    assert response.status_code == 401
+    body = response.get_data(as_text=True)
+    assert "Your session ended" in body and "Nothing was saved" in body and note in body
+    assert f'href="/console/sign-in?next=/console/tips/{ref}"' in body
+    assert _count(Note, ref, world) == 0
+    assert client.get(f"/console/tips/{ref}").status_code == 302  # signed out, as before
