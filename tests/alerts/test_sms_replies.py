@@ -71,15 +71,20 @@ def test_stop_and_start_from_a_shared_phone_apply_to_every_account_with_it(alert
         assert [s.sms_opted_out for s in db.session.scalars(select(Staff).where(Staff.phone == DESK))] == [False, False]
 
 
-def test_ack_for_a_tip_someone_else_already_acknowledged_says_so(alert_app, fake_twilio):
+@pytest.mark.parametrize("reply", ["ACK {ref}", "1"])
+def test_a_reply_for_a_tip_someone_else_already_acknowledged_says_so(alert_app, fake_twilio, reply):
+    """README: for a tip someone already acknowledged the reply says so. The primary SRO, woken at night, replies
+    after the backup took the tip: to a plain 1, 'Nothing to acknowledge: no open alert for this number' read as if
+    the alert had been a mistake; the reply now names the tip as taken."""
     with alert_app.app_context():
         info = make_tip("KWHS", "critical")
         run_once("w")
         primary, backup = chain_phones("KWHS")[:2]
         backup_id = staff_by_phone(backup).id
         _sent_to(info, backup_id, 2)
-    assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, backup, f"ACK {info.ref}")
-    late = post_sms(alert_app, fake_twilio.auth_token, primary, f"ACK {info.ref}")
+    text = reply.format(ref=info.ref)
+    assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, backup, text)
+    late = post_sms(alert_app, fake_twilio.auth_token, primary, text)
     assert f"#{info.ref} was already acknowledged" in late and "thank you" not in late
     with alert_app.app_context():
         assert _acknowledged_by(info) == backup_id
@@ -200,23 +205,6 @@ def test_ack_with_a_letter_typed_for_a_digit_of_the_reference_acknowledges_that_
     assert "Acknowledged #K0Q1M5" in post_sms(alert_app, fake_twilio.auth_token, primary, "ack koqlm5")
     with alert_app.app_context():
         assert _acknowledged_by(info) == staff_by_phone(primary).id
-
-
-def test_reply_1_for_a_tip_someone_else_already_acknowledged_says_so(alert_app, fake_twilio):
-    """README: for a tip someone already acknowledged the reply says so. The primary SRO, woken at night, replies 1
-    after the backup took the tip: 'Nothing to acknowledge: no open alert for this number' read as if the alert
-    had been a mistake; the reply now names the tip as taken."""
-    with alert_app.app_context():
-        info = make_tip("KWHS", "critical")
-        run_once("w")
-        primary, backup = chain_phones("KWHS")[:2]
-        backup_id = staff_by_phone(backup).id
-        _sent_to(info, backup_id, 2)
-    assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, backup, "1")
-    late = post_sms(alert_app, fake_twilio.auth_token, primary, "1")
-    assert f"#{info.ref} was already acknowledged" in late and "thank you" not in late
-    with alert_app.app_context():
-        assert _acknowledged_by(info) == backup_id
 
 
 def test_yes_from_someone_who_never_opted_out_says_how_to_acknowledge(alert_app, fake_twilio):
