@@ -34,6 +34,15 @@ def test_the_home_and_thank_you_pages_name_the_988_crisis_line_in_both_languages
     assert "Línea de Prevención del Suicidio y Crisis" in client.get("/done?lang=es").get_data(as_text=True)
 
 
+def test_the_home_page_says_a_school_device_or_network_may_keep_records(intake_app):
+    # Tipline keeps no address, but a school laptop's monitoring software or the school's Wi-Fi may: a student who
+    # wants the most privacy should know to use their own phone on mobile data.
+    client = intake_app.test_client()
+    assert "use your own phone on mobile data" in client.get("/").get_data(as_text=True)
+    assert "usa tu propio teléfono con datos móviles" in client.get("/", headers={"Accept-Language": "es"}).get_data(
+        as_text=True)
+
+
 def test_report_form_groups_schools_by_town(intake_app, schools):
     page = intake_app.test_client().get("/report").get_data(as_text=True)
     assert '<optgroup label="Casper">' in page and '<optgroup label="Mills">' in page
