@@ -58,10 +58,9 @@ def require_signed_in_staff() -> Response | tuple[str, int] | None:
 def _typed_text_not_saved() -> tuple[str, int] | None:
     """A note or a message to the reporter sent after the session ended (written through a long meeting) went to
     the sign-in page and was gone: it comes back to copy, with a sign-in link that leads back to the case."""
-    from app.console.unavailable import FORMS_WITH_TEXT
+    from app.console.unavailable import typed_text
 
-    kind = FORMS_WITH_TEXT.get(request.endpoint or "")
-    kept = request.form.get("body", "") if request.method == "POST" and kind else ""
+    kind, kept = typed_text()
     if not kept.strip():
         return None
     ref = (request.view_args or {}).get("ref")

@@ -25,6 +25,7 @@ from app.client_keys import client_key
 from app.console import ABSOLUTE_TIMEOUT, bp, clock
 from app.console.access import me
 from app.console.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
+from app.console.unavailable import typed_text
 from app.extensions import db, limiter
 from app.models import Staff
 from app.transactions import commit_before_rendering
@@ -61,7 +62,10 @@ def _form_expired(_error: CSRFError) -> tuple[str, int]:
         back, label = url_for("console.queue"), "Back to the queue"
     else:
         back, label = url_for("console.sign_in"), "Sign in"
-    return render_template("console/form_expired.html", back=back, back_label=label), 400
+    # The page it came from is behind us and no-store (Back shows it empty): a note or message comes back to copy.
+    kind, kept = typed_text()
+    return render_template("console/form_expired.html", back=back, back_label=label, kind=kind,
+                           kept=kept if kept.strip() else ""), 400
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -18,6 +18,13 @@ log = logging.getLogger("app.console")
 FORMS_WITH_TEXT = {"console.add_note": "note", "console.send_message": "message to the reporter"}
 
 
+def typed_text() -> tuple[str | None, str]:
+    """For a note or a message to the reporter that was not saved (session ended, form expired, database busy):
+    what it is ("note") and the text as typed, to give back; (None, "") for any other request."""
+    kind = FORMS_WITH_TEXT.get(request.endpoint or "") if request.method == "POST" else None
+    return kind, request.form.get("body", "") if kind else ""
+
+
 @bp.errorhandler(OperationalError)
 def database_unavailable(exc: OperationalError) -> tuple[str, int, dict[str, str]]:
     # The transaction is rolled back whole, so nothing is half-saved. No SQL and no values are logged. The page
@@ -29,9 +36,8 @@ def database_unavailable(exc: OperationalError) -> tuple[str, int, dict[str, str
               logging.ERROR, endpoint=request.endpoint or "",
               error=db_error_reason(exc))
     wrote = request.method == "POST"
-    kind = FORMS_WITH_TEXT.get(request.endpoint or "") if wrote else None
-    page = render_template("console/unavailable.html", bare=True, wrote=wrote, kind=kind,
-                           kept=request.form.get("body", "") if kind else "",
+    kind, kept = typed_text()
+    page = render_template("console/unavailable.html", bare=True, wrote=wrote, kind=kind, kept=kept,
                            template=request.form.get("template", "") if kind else "",
                            again=request.path if kind else None)
     return page, 503, {"Retry-After": "30"}

@@ -590,3 +590,24 @@ def test_a_note_sent_after_the_session_ended_comes_back_to_copy(world: World, si
     assert f'href="/console/sign-in?next=/console/tips/{ref}"' in body
     assert _count(Note, ref, world) == 0
     assert client.get(f"/console/tips/{ref}").status_code == 302  # signed out, as before
+
+
+def test_a_note_or_message_from_a_form_gone_stale_comes_back_to_copy(world: World, signed_in) -> None:
+    """The expired-form page said to copy the text 'from that page first', but the page was already left behind
+    and console pages are no-store: Back brought it back empty, the note or the message to the reporter gone.
+    The page now gives it back to copy, as the ended-session and busy-database pages do."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    old_page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    client.post("/console/sign-out", data={"csrf_token": csrf_token_in(old_page)})
+    sign_in(client, world, "counselor_a")
+    for kind, typed in (("notes", "Met with the parents; he stays with his aunt until Monday"),
+                        ("messages", "Is he safe at home tonight? You can answer here at any time.")):
+        response = client.post(f"/console/tips/{ref}/{kind}", data={"csrf_token": csrf_token_in(old_page),
+                                                                     "body": typed})
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "This form has expired" in page and typed in page
+        assert "copy it from that page first" not in page
+    assert _count(Note, ref, world) == 0 and _count(Message, ref, world) == 0
