@@ -217,6 +217,8 @@ def send_one(alert_id: int, owner: str) -> str:
         if not ended:
             return "gone"
         return "postponed" if plan.fold_at is not None else plan.status
+    # Taken before the renewal: the lease it writes ends no sooner than this (see the record's retries below).
+    lease_ends = time.monotonic() + float(current_app.config["ALERT_CLAIM_LEASE_S"])
     if not db_renew_claim(alert_id, owner):
         db.session.rollback()
         return "gone"
@@ -249,8 +251,8 @@ def send_one(alert_id: int, owner: str) -> str:
                   code=code)
         return AlertStatus.FAILED.value
     # Twilio has the SMS now: recording that must not fail for a moment's lock, or the row would stay "sending"
-    # and go out again when its lease ends (a second SMS though no worker died). Tried again within the lease.
-    record_until = time.monotonic() + float(current_app.config["ALERT_CLAIM_LEASE_S"])
+    # and go out again when its lease ends (a second SMS though no worker died). Tried again within the lease, not
+    # after it: by then another worker may have claimed the row, and a late record would write over its claim.
     while True:
         try:
             db_record_sent(alert_id, owner, plan.body, plan.companion_ids, result.sid, result.status)
@@ -258,7 +260,7 @@ def send_one(alert_id: int, owner: str) -> str:
             break
         except OperationalError as exc:
             db.session.rollback()
-            if time.monotonic() >= record_until:
+            if time.monotonic() + RECORD_RETRY_PAUSE_S >= lease_ends:
                 raise
             log_event(log, "alert sent but not recorded yet (database error); trying again", logging.WARNING,
                       alert=alert_id, error=db_error_reason(exc))

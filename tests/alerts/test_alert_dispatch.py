@@ -395,3 +395,46 @@ def test_an_sms_twilio_took_is_recorded_after_a_moments_database_error_not_sent_
     with alert_app.app_context():
         (alert,) = alerts_of(tip.ref)
         assert alert.status == AlertStatus.SENT.value and alert.twilio_sid == sms.sid
+
+
+def test_recording_an_sms_is_not_retried_past_its_claims_lease(alert_app, fake_twilio, monkeypatch):
+    """Recording "sent" after a database error is retried 'within the lease', but the retries were counted from the
+    end of the send, a whole lease more: with a slow send (the lease covers twice Twilio's timeout) they ran on
+    after the lease had ended, when another worker may have claimed the row and sent it again, and a late record
+    then wrote over that worker's claim. They now stop when the lease renewed before the send ends."""
+    from sqlalchemy.exc import OperationalError
+
+    import app.alerts.dispatcher as dispatcher
+
+    lease_s, send_s = 2.0, 1.0
+    alert_app.config["ALERT_CLAIM_LEASE_S"] = lease_s
+    renewed: list[float] = []
+    tries: list[float] = []
+    renew, transport_of = dispatcher.db_renew_claim, dispatcher.sms_transport
+
+    def renew_noted(*args, **kwargs):
+        renewed.append(time.monotonic())
+        return renew(*args, **kwargs)
+
+    class SlowTransport:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def send(self, *args, **kwargs):
+            time.sleep(send_s)
+            return self.inner.send(*args, **kwargs)
+
+    def always_locked(*_args, **_kwargs):
+        tries.append(time.monotonic())
+        raise OperationalError("UPDATE alert", None, Exception("database is locked"))
+
+    monkeypatch.setattr(dispatcher, "db_renew_claim", renew_noted)
+    monkeypatch.setattr(dispatcher, "sms_transport", lambda: SlowTransport(transport_of()))
+    monkeypatch.setattr(dispatcher, "db_record_sent", always_locked)
+    monkeypatch.setattr(dispatcher, "RECORD_RETRY_PAUSE_S", 0.05)
+    with alert_app.app_context():
+        make_tip("KWHS", "critical")
+    with pytest.raises(OperationalError):
+        _round(alert_app)
+    assert len(renewed) == 1 and len(tries) > 1
+    assert max(tries) < renewed[0] + lease_s
