@@ -125,7 +125,7 @@ def seed_demo_cases() -> str:
         return f"demo cases: none added ({exc}; train it with `python -m triage train`, then run this again)"
     db.session.commit()
     if seeded.codes:
-        _append_codes(seeded.codes)
+        _write_codes(seeded.codes)
     return f"demo cases: {seeded.tips} tips added"
 
 
@@ -200,7 +200,8 @@ def demo_reports_path() -> Path:
     return Path(current_app.instance_path) / "demo_reports.txt"
 
 
-def _append_codes(lines: list[str]) -> None:
-    fd = os.open(demo_reports_path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as handle:
+def _write_codes(lines: list[str]) -> None:
+    """Replace the file: the cases go only into a database with no tip, so codes written before open nothing."""
+    fd = os.open(demo_reports_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
         handle.write("".join(f"{line}\n" for line in lines))

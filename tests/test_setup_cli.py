@@ -355,3 +355,28 @@ def test_setup_demo_without_a_trained_model_loads_the_district_and_says_how_to_a
     result = app.test_cli_runner().invoke(args=["setup", "--demo"])
     assert result.exit_code == 0 and "22 staff created" in result.output
     assert "demo cases: none added" in result.output and "python -m triage train" in result.output
+
+
+def test_setup_demo_into_a_new_database_lists_only_its_own_receipt_codes(tmp_path, triage_model_dir):
+    """Starting the demo afresh (its database removed, the instance kept) appended the new cases' receipt codes to
+    those of the old database in instance/demo_reports.txt, and make run printed them all: the old ones open
+    nothing. The cases are loaded only into a database with no tip, so the file now holds only theirs."""
+    from app.demo_cases import DEMO_CASES
+    from tests.intake.helpers import open_followup
+
+    def demo_app(name: str):
+        return create_app({
+            "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": SECRET,
+            "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / name}",
+            "TRIAGE_MODEL_DIR": str(triage_model_dir), "RATELIMIT_STORAGE_URI": "memory://",
+        })
+
+    assert demo_app("first.db").test_cli_runner().invoke(args=["setup", "--demo"]).exit_code == 0
+    app = demo_app("second.db")
+    result = app.test_cli_runner().invoke(args=["setup", "--demo"])
+    assert result.exit_code == 0 and f"demo cases: {len(DEMO_CASES)} tips added" in result.output, result.output
+    shown = (tmp_path / "instance" / "demo_reports.txt").read_text().splitlines()
+    assert len(shown) == sum(case.show_code for case in DEMO_CASES)
+    for line in shown:
+        ref, code = line.split()[:2]
+        assert ref in open_followup(app.test_client(), code).get_data(as_text=True)
