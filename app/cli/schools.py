@@ -15,6 +15,7 @@ from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
 from app.extensions import db
 from app.models import Agency, School
+from app.models.directory import DISTRICT_TIMEZONE
 
 
 @click.group("schools")
@@ -61,7 +62,7 @@ def add_agency_command(short_name: str, name: str) -> None:
 @click.option("--name", required=True, help="Name reporters choose from, e.g. \"Kelly Walsh High School\".")
 @click.option("--town", required=True)
 @click.option("--agency", "agency_short", required=True, help="Short name of its agency (flask schools add-agency).")
-@click.option("--timezone", default="America/Denver", show_default=True, help="The school's time zone (IANA name).")
+@click.option("--timezone", default=DISTRICT_TIMEZONE, show_default=True, help="The school's time zone (IANA name).")
 @click.option("--day-start", default="07:30", show_default=True, help="School day starts, HH:MM local time.")
 @click.option("--day-end", default="16:00", show_default=True, help="School day ends, HH:MM local time.")
 @with_appcontext
