@@ -72,6 +72,7 @@ class Waiter:
                 log_event(log, "alert wake-up port in use; polling instead", logging.WARNING, port=port,
                           poll_s=poll_s)
         self._dsn: str | None = None
+        self._lost = False  # the listener is down: said once, not at every round of an outage
         if url.startswith("postgresql"):
             with app.app_context():
                 self._dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -87,13 +88,19 @@ class Waiter:
             self._pg.execute(f"LISTEN {WAKE_CHANNEL}")
         except psycopg.Error as exc:
             self._drop_listener(exc)
+            return
+        if self._lost:
+            self._lost = False
+            log_event(log, "alert wake-up listener back")
 
     def _drop_listener(self, exc: Exception) -> None:
         if self._pg is not None:
             self._pg.close()
             self._pg = None
-        log_event(log, "alert wake-up listener lost; polling until it is back", logging.WARNING,
-                  error=type(exc).__name__)
+        if not self._lost:  # a PostgreSQL outage fails every round's retry: one line for it, not one a second
+            self._lost = True
+            log_event(log, "alert wake-up listener lost; polling until it is back", logging.WARNING,
+                      error=type(exc).__name__)
 
     def wait(self) -> None:
         if self._dsn is not None and self._pg is None:

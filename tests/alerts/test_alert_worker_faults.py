@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -155,3 +156,43 @@ def test_a_worker_whose_listen_connection_is_cut_goes_on_sending(alert_app, fake
         stop.set()
         worker.join(timeout=10)
         admin.dispose()
+
+
+def test_a_postgresql_outage_is_one_line_in_the_log_not_one_a_round(monkeypatch, caplog):
+    """While PostgreSQL is down, every round's retry to listen again fails: each logged 'listener lost', a line a
+    second for the whole outage. Now the loss is one line, and its end another."""
+    import logging
+
+    import psycopg
+
+    from app.alerts.worker import Waiter
+
+    waiter = Waiter.__new__(Waiter)  # as on PostgreSQL, without a server: only the listener's life is tested
+    waiter.poll_s, waiter._pg, waiter._udp, waiter._dsn, waiter._lost = 0.01, None, None, "postgresql://x", False
+    waiter.event = threading.Event()
+    up = False
+
+    def connect(*_args, **_kwargs):
+        if not up:
+            raise psycopg.OperationalError("connection refused")
+        return _Listening()
+
+    monkeypatch.setattr(psycopg, "connect", connect)
+    with caplog.at_level(logging.INFO, logger="tipline.alerts"):
+        for _ in range(5):
+            waiter.wait()
+        up = True
+        waiter.wait()
+    lines = [r.getMessage() for r in caplog.records if "listener" in r.getMessage()]
+    assert [line.split(";")[0] for line in lines] == ["alert wake-up listener lost", "alert wake-up listener back"]
+
+
+class _Listening:
+    def execute(self, _query):
+        return None
+
+    def notifies(self, timeout, stop_after):
+        return iter(())
+
+    def close(self):
+        return None
