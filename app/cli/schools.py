@@ -73,6 +73,9 @@ def create_command(short_name: str, name: str, town: str, agency_short: str, tim
     short_name, name = _text(short_name, "--short", 12).upper(), _text(name, "--name", 200)
     town = _text(town, "--town", 100)
     start, end = _clock(day_start, "--day-start"), _clock(day_end, "--day-end")
+    if start >= end:  # never in session: medium tips would wait for a start of day at odd hours
+        raise click.ClickException(f"the school day must end after it starts (--day-start {day_start}, "
+                                   f"--day-end {day_end})")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

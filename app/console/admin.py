@@ -192,12 +192,20 @@ def admin_school_edit(school_id: int) -> str | Response:
         except ValueError:
             flash("Times are written HH:MM, e.g. 07:30.", "error")
         else:
+            if start >= end:
+                # Never in session: medium tips would wait for a start of day at odd hours, or for nothing.
+                form.day_end.errors = [f"The school day must end after it starts ({start:%H:%M})."]
+                return _school_page(form, school)
             school.name, school.town = str(form.name.data).strip(), str(form.town.data).strip()
             school.day_start, school.day_end, school.active = start, end, bool(form.active.data)
             audit.record("school.updated", actor=me(), school_id=school.id)
             db.session.commit()
             flash("School saved.", "info")
             return redirect(url_for("console.admin_school_edit", school_id=school.id))
+    return _school_page(form, school)
+
+
+def _school_page(form: SchoolForm, school: School) -> str:
     assignments = sorted(school.assignments, key=lambda a: a.staff.name)
     commit_before_rendering()
     return render_template("console/admin_school_edit.html", form=form, school=school, chain_form=ChainForm(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pyotp
 import pytest
@@ -13,7 +13,7 @@ from app.accounts import service
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
-from app.models import Assignment, AuditEvent, Role, Staff, utcnow
+from app.models import Assignment, AuditEvent, Role, School, Staff, utcnow
 from tests.console.helpers import World, audit_actions, sign_in
 from tests.support.forms import csrf_token
 from tests.support.write_lock import rendering_holding_the_lock
@@ -215,6 +215,26 @@ def test_an_edit_leaves_staff_other_than_admins_with_a_school(world: World, sign
     with world.app.app_context():
         sro = db.session.get(Staff, world.people["sro_a"])
         assert sro is not None and sro.school_ids == {world.school_a} and sro.name == "Sro A"
+
+
+@pytest.mark.parametrize("start, end", [("16:00", "07:30"), ("08:00", "08:00")])
+def test_a_school_day_that_ends_before_it_starts_is_refused(world: World, signed_in, start: str, end: str) -> None:
+    """A school day starting at or after its end was 'School saved.': the school was then never in session, so its
+    medium tips waited for a start of day at odd hours. Refused beside the end time, the form as typed."""
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    response = admin.post(path, data={"csrf_token": csrf_token(admin, path), "name": "Alpha High School (new)",
+                                      "town": "Casper", "day_start": start, "day_end": end, "active": "y"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'id="day_end-error"' in page and "must end after it starts" in page
+    assert 'aria-describedby="day_end-error"' in page
+    assert f'value="{start}"' in page and 'value="Alpha High School (new)"' in page
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and school.name == "Alpha High School"
+        assert (school.day_start, school.day_end) == (time(7, 30), time(16, 0))
+    assert "school.updated" not in audit_actions(world.app)
 
 
 def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:

@@ -54,6 +54,8 @@ def test_a_new_installation_gets_its_schools_staff_and_a_report_form_to_choose_t
     (["--name", "  "], "--name must be 1 to 200 characters"),
     (["--day-start", "7.30"], "--day-start is written HH:MM"),
     (["--day-end", "25:00"], "--day-end is written HH:MM"),
+    (["--day-start", "16:00", "--day-end", "07:30"], "the school day must end after it starts"),
+    (["--day-start", "08:00", "--day-end", "08:00"], "the school day must end after it starts"),
     (["--timezone", "Mountain"], "unknown time zone 'Mountain'"),
     (["--short", "ahs"], "exists already"),
     (["--name", "alpha high school"], "exists already"),
