@@ -157,6 +157,17 @@ def db_new_enrolment(staff: Staff, now: datetime) -> str:
     return token
 
 
+def enrolment_marker(staff: Staff) -> str:
+    """Which enrolment link the person has (none, or a new one after each reset), for a form to carry without
+    the token or its hash: a reset form sent again from a page made before the latest link can be told apart."""
+    return hashlib.sha256(f"tipline/enrolment-marker|{staff.enrolment_token_hash or ''}".encode()).hexdigest()[:16]
+
+
+def has_live_enrolment(staff: Staff, now: datetime) -> bool:
+    return bool(staff.enrolment_token_hash) and staff.enrolment_expires_at is not None \
+        and staff.enrolment_expires_at >= now
+
+
 def staff_for_enrolment(token: str, now: datetime) -> Staff | None:
     if not token or len(token) > 100:
         return None

@@ -15,7 +15,7 @@ from app.accounts import service
 from app.alerts.escalation import numbers_failing_for_good
 from app.console import bp, clock
 from app.console.access import admin_required, me
-from app.console.forms import ChainForm, ConfirmForm, InviteForm, SchoolForm, StaffEditForm, as_choices
+from app.console.forms import ChainForm, InviteForm, ResetForm, SchoolForm, StaffEditForm, as_choices
 from app.extensions import db
 from app.models import Assignment, ChainPosition, Role, School, Staff
 from app.small_ints import parse_small_int
@@ -94,7 +94,11 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         flash("Saved." if changed else "Nothing changed.", "info")
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     commit_before_rendering()
-    return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=ConfirmForm())
+    return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=_reset_form(person))
+
+
+def _reset_form(person: Staff) -> ResetForm:
+    return ResetForm(formdata=None, enrolment_was=service.enrolment_marker(person))
 
 
 def _leaves_no_admin(person: Staff, form: StaffEditForm) -> bool:
@@ -143,8 +147,17 @@ def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:
 def admin_staff_reset(staff_id: int) -> str | Response:
     """A lost phone or password: clear both factors and issue a new enrolment link."""
     person = db.session.get(Staff, staff_id) or abort(404)
-    if not ConfirmForm().validate_on_submit():
+    form = ResetForm()
+    if not form.validate_on_submit():
         abort(400)
+    if form.enrolment_was.data and form.enrolment_was.data != service.enrolment_marker(person) \
+            and service.has_live_enrolment(person, clock.now()):
+        # The form sent again (a reload of the page that gave the link, Back and on), or a second admin's reset
+        # meanwhile: resetting again would stop the link just given from working.
+        flash("The sign-in was reset since this page was opened (a reload or Back sends the form again): nothing "
+              "was reset, and the enrolment link given then still works. If it was lost, press the button again "
+              "for a new one.", "error")
+        return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     person.password_hash = None
     person.totp_secret = None
     person.totp_last_counter = None
@@ -158,8 +171,8 @@ def admin_staff_reset(staff_id: int) -> str | Response:
     form.schools.choices = as_choices(_school_choices())
     form.role.data = person.role.value
     form.schools.data = sorted(person.school_ids)
-    return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=ConfirmForm(),
-                           link=link)
+    return render_template("console/admin_staff_edit.html", form=form, person=person,
+                           reset_form=_reset_form(person), link=link)
 
 
 @bp.get("/admin/schools")

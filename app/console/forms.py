@@ -83,6 +83,13 @@ class ConfirmForm(FlaskForm):
     submit = SubmitField("Confirm")
 
 
+class ResetForm(ConfirmForm):
+    """"Reset sign-in". The page it answers shows the new enrolment link: a reload of that page (or Back and on)
+    sends the form again, and a second reset would stop the link just given from working."""
+
+    enrolment_was = HiddenField()  # service.enrolment_marker of the person when the page was made
+
+
 # The case page holds several of the forms below: their fields have ids of their own (a label names its box by
 # id, and two boxes called "body" made the note's label name the message box).
 

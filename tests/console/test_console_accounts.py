@@ -15,7 +15,7 @@ from app.accounts.policy import password_problems
 from app.extensions import db
 from app.models import Assignment, AuditEvent, Role, School, Staff, utcnow
 from tests.console.helpers import World, audit_actions, sign_in
-from tests.support.forms import csrf_token
+from tests.support.forms import csrf_token, input_value
 from tests.support.write_lock import rendering_holding_the_lock
 
 
@@ -158,6 +158,31 @@ def test_a_reset_lets_a_locked_out_person_back_in_at_once(world: World, signed_i
     assert password_step.headers.get("Location", "").endswith("/console/sign-in/code")
     world.secrets["sro_a"] = secret.group(1)
     assert sign_in(client, world, "sro_a", password=new_password).headers["Location"].endswith("/console/")
+
+
+def test_a_reset_sent_again_by_a_reload_keeps_the_link_it_gave(world: World, signed_in) -> None:
+    """The page with the new enrolment link answered the POST, so reloading it (or Back and on again) reset the
+    sign-in a second time: the link the admin had just read out to the SRO stopped working. The form sent again
+    now changes nothing and says so; the button on that page still makes a new link when one is wanted."""
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['sro_a']}"
+    form = {"csrf_token": csrf_token(admin, path), "enrolment_was": input_value(admin.get(path).get_data(
+        as_text=True), "enrolment_was") or ""}
+    first = admin.post(f"{path}/reset", data=form).get_data(as_text=True)
+    link = re.search(r"http://tipline\.test(/console/enrol/[\w-]+)", first)
+    assert link
+    again = admin.post(f"{path}/reset", data=form, follow_redirects=True)  # the reload: the same form again
+    assert again.status_code == 200
+    page = again.get_data(as_text=True)
+    assert "/console/enrol/" not in page and "nothing was reset" in page and "still works" in page
+    client = world.app.test_client()
+    assert client.get(link.group(1)).status_code == 200  # the link given first still works
+    assert audit_actions(world.app).count("staff.reset") == 1
+    # Pressing the button again, on the page as it is now, is a new reset on purpose.
+    fresh = {"csrf_token": csrf_token(admin, path), "enrolment_was": input_value(page, "enrolment_was") or ""}
+    second = admin.post(f"{path}/reset", data=fresh).get_data(as_text=True)
+    assert re.search(r"http://tipline\.test/console/enrol/[\w-]+", second)
+    assert client.get(link.group(1)).status_code == 404 and audit_actions(world.app).count("staff.reset") == 2
 
 
 def test_the_last_district_admin_cannot_demote_or_deactivate_themselves(world: World, signed_in) -> None:
