@@ -73,6 +73,17 @@ def _find(email: str) -> Staff:
 def set_password_command(email: str) -> None:
     """Read a new password from standard input (one line); signs the person out everywhere."""
     staff = _find(email)
+    if not staff.totp_secret:
+        # Without an authenticator the second step refuses every code: a password alone lets nobody in.
+        if service.has_live_enrolment(staff, utcnow()) and staff.enrolment_expires_at is not None:
+            link = f"Their enrolment link is valid until {staff.enrolment_expires_at:%Y-%m-%d %H:%M} UTC: give it again"
+        else:
+            link = "Their enrolment link has expired"
+        raise click.ClickException(
+            f"{staff.email} has not finished enrolling (no authenticator app yet), so a password alone would not let "
+            f"them sign in; nothing was changed. The password is chosen on the enrolment link, with the "
+            f"authenticator. {link}; for a new link, a district admin presses 'Reset sign-in' on their page in the "
+            "console (Staff).")
     if sys.stdin.isatty():
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     else:

@@ -102,6 +102,24 @@ def test_staff_list_and_set_password(world: World) -> None:
     assert "staff.password_set" in audit_actions(world.app)
 
 
+def test_set_password_for_someone_who_never_enrolled_says_what_to_do(world: World) -> None:
+    """`flask staff set-password` on a person who never finished enrolment said 'Password ... set', and the
+    person still could not sign in: there was no authenticator for the second step. Refused now, nothing
+    changed, with where the password is chosen instead (the enrolment link, or a reset for a new one)."""
+    path = _create(world)
+    runner = world.app.test_cli_runner()
+    result = runner.invoke(args=["staff", "set-password", "new.person@district.example"],
+                           input="prairie wind sagebrush\n")
+    assert result.exit_code == 1, result.output
+    assert "has not finished enrolling" in result.output and "enrolment link" in result.output
+    assert "Reset sign-in" in result.output and "valid until" in result.output
+    with world.app.app_context():
+        staff = db.session.scalar(select(Staff).where(Staff.email == "new.person@district.example"))
+        assert staff is not None and staff.password_hash is None
+    assert "staff.password_set" not in audit_actions(world.app)
+    assert world.app.test_client().get(path).status_code == 200  # the link given still works
+
+
 def test_staff_totp_only_outside_production(world: World) -> None:
     result = world.app.test_cli_runner().invoke(args=["staff", "totp", world.emails["sro_a"]])
     assert result.exit_code == 0 and result.output.strip() == pyotp.TOTP(world.secrets["sro_a"]).now()
