@@ -90,7 +90,8 @@ def sign_in() -> str | Response:
         if check.locked:
             flash("Too many failed attempts: this account is locked for 10 minutes.", "error")
         else:
-            flash("That email and password do not match an active account.", "error")
+            # Under the password box, which describes it (the email box keeps what was typed).
+            form.password.errors = ["That email and password do not match an active account."]
     return render_template("console/sign_in.html", form=form)
 
 
@@ -151,7 +152,7 @@ def second_factor() -> str | Response:
             session.pop("pending", None)
             flash("Too many failed attempts: this account is locked for 10 minutes.", "error")
             return redirect(url_for("console.sign_in"))
-        flash("That code is not valid (a code works once; wait for the next one).", "error")
+        form.code.errors = ["That code is not valid (a code works once; wait for the next one)."]
     commit_before_rendering()
     return render_template("console/second_factor.html", form=form)
 

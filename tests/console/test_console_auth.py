@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyotp
 import pytest
 from flask.testing import FlaskClient
@@ -68,6 +70,37 @@ def test_wrong_totp_code_is_refused(world: World) -> None:
     response = sign_in(client, world, "sro_a", code="000000")
     assert response.status_code == 200 and "not valid" in response.get_data(as_text=True)
     assert client.get("/console/").status_code == 302
+
+
+def test_sign_in_errors_are_announced_and_tied_to_their_boxes(world: World, signed_in) -> None:
+    """A refused sign-in said why in a flash inside role="status", which a screen reader reads politely if at all,
+    beside boxes not marked refused: someone who cannot see the page heard nothing and typed again into the
+    same boxes. The error is now under the box it is about, which is marked invalid, described by it and focused;
+    an error flashed anywhere in the console is an alert, and news (info) stays a status."""
+    client = world.app.test_client()
+    page = _password_step(client, world, "sro_a", password="the one from last year")
+    box = re.search(r'<input[^>]*id="password"[^>]*>', page)
+    assert box and 'aria-invalid="true"' in box.group(0) and 'aria-describedby="password-error"' in box.group(0)
+    email = re.search(r'<input[^>]*id="email"[^>]*>', page)
+    assert "autofocus" in box.group(0) and email and "autofocus" not in email.group(0)
+    assert re.search(r'id="password-error">That email and password do not match', page)
+    page = sign_in(client, world, "sro_a", code="000000").get_data(as_text=True)
+    box = re.search(r'<input[^>]*id="code"[^>]*>', page)
+    assert box and 'aria-invalid="true"' in box.group(0) and 'aria-describedby="code-error"' in box.group(0)
+    assert re.search(r'id="code-error">That code is not valid', page)
+    assert 'role="status"' not in page  # not said twice
+    admin = signed_in("admin")  # a flashed error and a flashed piece of news on one page
+    path = f"/console/admin/schools/{world.school_a}"
+    token = csrf_token(admin, path)
+    admin.post(f"{path}/chain", data={"csrf_token": token, "position_1": str(world.people["sro_a"]),
+                                      "position_2": str(world.people["sro_a"])})
+    admin.post(path, data={"csrf_token": token, "name": "Alpha High School", "town": "Casper",
+                           "day_start": "07:30", "day_end": "16:00", "active": "y"})
+    page = admin.get(path).get_data(as_text=True)
+    alert = re.search(r'<div class="flashes" role="alert">(.*?)</div>', page, re.S)
+    status = re.search(r'<div class="flashes" role="status">(.*?)</div>', page, re.S)
+    assert alert and "only one position" in alert.group(1) and "School saved" not in alert.group(1)
+    assert status and "School saved" in status.group(1) and "only one position" not in status.group(1)
 
 
 def test_reused_totp_code_is_refused(world: World) -> None:
