@@ -112,7 +112,7 @@ def case_forms(tip: Tip) -> dict[str, Any]:
     label = LabelForm(category=tip.effective_category, urgency=tip.effective_urgency,
                       labels_was=f"{tip.effective_category} {tip.effective_urgency}")
     status = StatusForm(status=tip.status, outcome=tip.outcome or "", status_was=tip.status)
-    assign = AssignForm(counselor=tip.assigned_counselor_id or 0)
+    assign = AssignForm(counselor=tip.assigned_counselor_id or 0, counselor_was=str(tip.assigned_counselor_id or 0))
     assign.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors_of(tip.school_id)])
     message = MessageForm(message_after=str(max((m.id for m in tip.messages), default=0)))
     message.template.choices = as_choices(question_choices())

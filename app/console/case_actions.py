@@ -203,6 +203,14 @@ def assign(ref: str) -> Response:
         _form_errors(form)
         return _back(tip, "assign")
     chosen = int(form.counselor.data or 0)
+    current = tip.assigned_counselor_id or 0
+    if form.counselor_was.data and form.counselor_was.data != str(current) and chosen != current:
+        # Chosen on a page someone else's assignment has outdated: it would take the case from the counselor
+        # given it meanwhile, without a word. Nothing changes; the page shows the assignment now (not the name
+        # here: flashes travel in the readable session cookie).
+        flash("The counselor was changed by someone else while you had this case open: nothing was changed. The "
+              "case shows whom it is assigned to now; check it and assign again.", "error")
+        return _back(tip, "assign")
     tip.assigned_counselor_id = chosen or None
     audit.record("tip.assigned", actor=staff, tip=tip, counselor_id=chosen or None)
     db.session.commit()

@@ -113,6 +113,9 @@ class StatusForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     counselor = SelectField("Counselor", coerce=int)
+    # The counselor the page showed (0: nobody): a choice made on a page someone else's assignment has outdated
+    # would take the case from the counselor given it meanwhile. Refused instead, as the status.
+    counselor_was = HiddenField()
     submit = SubmitField("Assign", id="assign-submit")
 
 

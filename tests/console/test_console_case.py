@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.crypto.service import open_for_tip, seal_for_tip
 from app.extensions import db
-from app.models import Alert, AuditEvent, Incident, Message, Note, Tip, utcnow
+from app.models import Alert, Assignment, AuditEvent, Incident, Message, Note, Tip, utcnow
 from app.retention import db_shred_tips
 from tests.console.helpers import World, audit_actions, sign_in
 from tests.support.forms import csrf_token, csrf_token_in, input_value, labelled_controls
@@ -374,6 +374,35 @@ def test_assign_a_counselor_of_the_school_only(world: World, signed_in) -> None:
     client.post(f"/console/tips/{ref}/assign", data={"csrf_token": token, "counselor": world.people["counselor_a"]})
     with world.app.app_context():
         assert _tip(world, ref).assigned_counselor_id == world.people["counselor_a"]
+
+
+def test_an_assignment_made_on_a_page_gone_stale_is_refused(world: World, signed_in) -> None:
+    """The SRO assigns the case to a counselor from the page she opened this morning; the district admin gave it
+    to another counselor meanwhile. Her choice overwrote his without a word, and the first counselor, told by
+    him, found it gone. It is refused with whom the case is assigned to now, as a stale status is."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+        db.session.add(Assignment(staff_id=world.people["counselor_b"], school_id=world.school_a))
+        db.session.commit()
+    sro, admin = signed_in("sro_a"), signed_in("admin")
+    page = sro.get(f"/console/tips/{ref}").get_data(as_text=True)
+    admin.post(f"/console/tips/{ref}/assign", data={"csrf_token": csrf_token(admin, f"/console/tips/{ref}"),
+                                                    "counselor": world.people["counselor_a"], "counselor_was": "0"})
+    response = sro.post(f"/console/tips/{ref}/assign", data={
+        "csrf_token": csrf_token_in(page), "counselor": world.people["counselor_b"],
+        "counselor_was": input_value(page, "counselor_was") or "0"})
+    with world.app.app_context():
+        assert _tip(world, ref).assigned_counselor_id == world.people["counselor_a"]
+    assert audit_actions(world.app, ref).count("tip.assigned") == 1
+    again = sro.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The counselor was changed by someone else while you had this case open" in again
+    assert "<dt>Counselor</dt><dd>Counselor A</dd>" in again
+    assert input_value(again, "counselor_was") == str(world.people["counselor_a"])
+    sro.post(f"/console/tips/{ref}/assign", data={"csrf_token": csrf_token_in(again),
+                                                  "counselor": world.people["counselor_b"],
+                                                  "counselor_was": input_value(again, "counselor_was")})
+    with world.app.app_context():
+        assert _tip(world, ref).assigned_counselor_id == world.people["counselor_b"]
 
 
 def test_linking_puts_two_tips_in_one_incident(world: World, signed_in) -> None:
