@@ -1,5 +1,6 @@
 """The console's page for a database locked past the busy timeout or unreachable: a 503 that says nothing was
-saved and gives back what was typed, instead of werkzeug's bare 500 and a lost note or message."""
+saved and gives back what was typed, instead of werkzeug's bare 500 and a lost note or message. The reports
+blueprint (/console/reports) registers the same handler."""
 
 from __future__ import annotations
 

@@ -59,3 +59,26 @@ def test_report_page_is_printable_and_has_no_script(app: Flask, district: Distri
     assert "<script" not in page and "<svg" in page
     with client.get("/console/reports/static/reports.css") as response:
         assert "@media print" in response.get_data(as_text=True)
+
+
+def test_reports_on_a_database_locked_too_long_are_the_consoles_busy_page(make_app, caplog) -> None:
+    """Another process holding SQLite's write lock past the busy timeout (or a database that does not answer)
+    made the report page and its CSV exports werkzeug's bare 500; they are the console's 503 page now, with an
+    OPERATOR line naming the error, and Retry-After."""
+    from tests.ops.conftest import build_district
+    from tests.support.write_lock import holding_the_write_lock
+
+    app = make_app(SQLITE_BUSY_TIMEOUT_S=1)
+    district = build_district(app)
+    client = sign_in_as(app, district.staff["admin"])
+    with holding_the_write_lock(app):
+        for path in ("/console/reports/?quarter=2026Q2", "/console/reports/categories.csv"):
+            caplog.clear()
+            response = client.get(path)
+            page = response.get_data(as_text=True)
+            assert response.status_code == 503, (path, page[:300])
+            assert "The database is busy or cannot be reached" in page and "try again in a minute" in page
+            assert response.headers["Retry-After"] == "30"
+            lines = [r for r in caplog.records if "database is locked or unreachable" in r.getMessage()]
+            assert lines and getattr(lines[0], "fields", {}).get("error") == "SQLITE_BUSY", lines
+    assert client.get("/console/reports/?quarter=2026Q2").status_code == 200

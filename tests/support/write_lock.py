@@ -59,3 +59,19 @@ def rendering_holding_the_lock(app: Flask) -> Iterator[list[str]]:
     finally:
         template_rendered.disconnect(check, app)
     assert rendered, "no template was rendered: the check saw nothing"
+
+
+@contextmanager
+def holding_the_write_lock(app: Flask) -> Iterator[None]:
+    """Another process holds SQLite's write lock for the block (the alert worker or a purge that does not
+    finish): the app's writers wait SQLITE_BUSY_TIMEOUT_S for it and then fail with "database is locked"."""
+    path = sqlite_path(app)
+    with app.app_context():
+        db.engine.dispose()  # nothing left over from the fixtures' own sessions
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
