@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from flask import abort, current_app, jsonify, request
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from app.console import session_expired
-from app.database import reads_only
+from app.database import db_error_reason, reads_only
+from app.extensions import db
+from app.logs import log_event
 from app.models import Role
 from app.ops import bp
 from app.ops.health import FAIL, run_checks
 from app.ops.metrics import db_render_metrics
+
+log = logging.getLogger("app.ops")
 
 
 # Both only read: on SQLite their transactions take no write lock, so probes (public and not rate limited)
@@ -48,3 +54,15 @@ def metrics() -> Response:
                             mimetype="text/plain")
         abort(404)  # no token configured: the endpoint does not exist for anyone but a signed-in admin
     return Response(db_render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@bp.errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError) -> Response:
+    # /metrics on a database locked past the busy timeout (held exclusively: WAL lets reads past a writer) or not
+    # answering: one plain line for the scraper (Prometheus counts the scrape failed, `up` 0), not werkzeug's
+    # HTML 500. /healthz answers its own JSON 503 and never gets here. No SQL and no values are logged.
+    db.session.rollback()
+    log_event(log, "OPERATOR: a metrics scrape failed, the database is locked or unreachable", logging.ERROR,
+              endpoint=request.endpoint or "", error=db_error_reason(exc))
+    return Response("database unavailable: locked or not answering\n", 503, {"Retry-After": "30"},
+                    mimetype="text/plain")

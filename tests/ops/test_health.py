@@ -252,3 +252,39 @@ def test_a_disk_short_of_space_where_tips_are_written_is_named(app: Flask, monke
         assert str(Path(database.database).resolve().parent) in seen  # the database's own disk
     assert app.instance_path in seen
     assert app.test_cli_runner().invoke(args=["health"]).exit_code == exit_code
+
+
+@pytest.mark.parametrize("fault", ["locked", "unreachable"])
+def test_metrics_on_a_database_locked_or_unreachable_is_a_short_503(app: Flask, make_app, tmp_path: Path, caplog,
+                                                                     fault: str) -> None:  # type: ignore[no-untyped-def]
+    """Prometheus scraping /metrics while another process held SQLite past the busy timeout (or with the database
+    not answering) got werkzeug's bare 500 page, HTML in a text exposition; it is a 503 with one plain line,
+    Retry-After and an OPERATOR log line naming the error."""
+    from contextlib import nullcontext
+
+    from tests.ops.conftest import build_district
+    from tests.support.write_lock import holding_the_write_lock
+
+    token = "m" * 40
+    with app.app_context():
+        db.engine.dispose()  # the autouse worker lease's app: its pooled connection would keep the holder out
+    if fault == "locked":
+        scraped = make_app(METRICS_TOKEN=token, SQLITE_BUSY_TIMEOUT_S=1)
+        admin = sign_in_as(scraped, build_district(scraped).staff["admin"])
+        held = holding_the_write_lock(scraped, readers_too=True)
+    else:
+        scraped = make_app(METRICS_TOKEN=token, DATABASE_URL=f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+        admin, held = None, nullcontext()
+    with held:
+        for client, headers in ((scraped.test_client(), {"Authorization": f"Bearer {token}"}), (admin, {})):
+            if client is None:
+                continue
+            caplog.clear()
+            response = client.get("/metrics", headers=headers)
+            assert response.status_code == 503, response.get_data(as_text=True)[:300]
+            assert response.headers["Content-Type"].startswith("text/plain")
+            assert response.headers["Retry-After"] == "30"
+            assert response.get_data(as_text=True) == "database unavailable: locked or not answering\n"
+            lines = [r for r in caplog.records if "database is locked or unreachable" in r.getMessage()]
+            assert lines and getattr(lines[0], "fields", {}).get("error") == (
+                "SQLITE_BUSY" if fault == "locked" else "SQLITE_CANTOPEN"), [getattr(r, "fields", {}) for r in lines]

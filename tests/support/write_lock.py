@@ -62,14 +62,18 @@ def rendering_holding_the_lock(app: Flask) -> Iterator[list[str]]:
 
 
 @contextmanager
-def holding_the_write_lock(app: Flask) -> Iterator[None]:
+def holding_the_write_lock(app: Flask, *, readers_too: bool = False) -> Iterator[None]:
     """Another process holds SQLite's write lock for the block (the alert worker or a purge that does not
-    finish): the app's writers wait SQLITE_BUSY_TIMEOUT_S for it and then fail with "database is locked"."""
+    finish): the app's writers wait SQLITE_BUSY_TIMEOUT_S for it and then fail with "database is locked".
+    `readers_too`: it holds the database exclusively (locking_mode=EXCLUSIVE, as a `sqlite3` shell can), so
+    the app's reads, which WAL otherwise lets through, fail the same way."""
     path = sqlite_path(app)
     with app.app_context():
         db.engine.dispose()  # nothing left over from the fixtures' own sessions
     holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+    if readers_too:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE" if readers_too else "BEGIN IMMEDIATE")
     try:
         yield
     finally:
