@@ -172,6 +172,37 @@ def test_commands_on_a_database_that_cannot_be_reached_say_so_in_one_line(tmp_pa
         assert result.exc_info is not None and result.exc_info[0] is SystemExit, (args, result.exc_info)
 
 
+def test_commands_on_a_database_locked_too_long_say_so_in_one_line(tmp_path):
+    """Another process holding SQLite's write lock past SQLITE_BUSY_TIMEOUT_S (a purge, a migration, a `sqlite3`
+    shell left in a transaction): the schema check only reads and went through, and the command then died on its
+    first write with a "database is locked" SQLAlchemy traceback. It stops with the same one line, exit 1."""
+    import sqlite3
+
+    app = create_app({
+        "TIPLINE_ENV": "testing", "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": SECRET,
+        "RECEIPT_HMAC_KEY": "r" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'setup.db'}",
+        "SQLITE_BUSY_TIMEOUT_S": 1,
+    })
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    holder = sqlite3.connect(tmp_path / "setup.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for args in SCHEMA_COMMANDS:
+            if args[:2] == ["alerts", "run"]:
+                continue  # the worker logs the error and tries again, round after round
+            result = runner.invoke(args=args)
+            assert result.exit_code == 1, (args, result.output)
+            assert result.exc_info is not None and result.exc_info[0] is SystemExit, (args, result.exc_info)
+            assert result.output.count("\n") == 1, (args, result.output)
+            assert "could not be read (database is locked" in result.output, (args, result.output)
+            assert "run this again when the process holding it is done" in result.output, (args, result.output)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert runner.invoke(args=["staff", "list"]).exit_code == 0
+
+
 def test_commands_on_a_database_behind_this_release_say_to_upgrade(tmp_path):
     from sqlalchemy import text
 

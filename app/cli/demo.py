@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from app.cli.schema import check_schema
+from app.cli.schema import check_schema, database_errors_in_one_line
 
 
 @click.group("demo")
@@ -24,4 +24,5 @@ def seed_command() -> None:
     check_schema()
     from app.demo_data import seed_demo
 
-    click.echo(seed_demo())
+    with database_errors_in_one_line():
+        click.echo(seed_demo())

@@ -1,10 +1,13 @@
 """`needs_schema`: a command that reads Tipline's tables first checks that the database has them, at this
-release's migration, and otherwise says which command makes it so (instead of a SQLAlchemy traceback)."""
+release's migration, and otherwise says which command makes it so (instead of a SQLAlchemy traceback). A
+database that cannot be reached, or that another process holds locked past the busy timeout, stops it with one
+line too, whether at the check or later in the command (the check only reads, so a writer's lock lets it by)."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -26,9 +29,26 @@ def needs_schema(command: F) -> F:
     @functools.wraps(command)
     def checked(*args: Any, **kwargs: Any) -> Any:
         check_schema()
-        return command(*args, **kwargs)
+        with database_errors_in_one_line():
+            return command(*args, **kwargs)
 
     return checked  # type: ignore[return-value]
+
+
+@contextmanager
+def database_errors_in_one_line() -> Iterator[None]:
+    """A database that cannot be reached or stays locked past the busy timeout: one line, exit 1, not a
+    SQLAlchemy traceback. The transaction is rolled back whole; the reason is the driver's first line (no SQL,
+    no values: `hide_parameters`)."""
+    try:
+        yield
+    except OperationalError as exc:
+        db.session.rollback()
+        where = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise click.ClickException(f"the database {where} could not be read ({reason}): check DATABASE_URL and "
+                                   "that the database server is up, or run this again when the process holding "
+                                   "it is done") from None
 
 
 def check_schema(*, refuse_older: bool = True) -> None:
@@ -44,10 +64,8 @@ def check_schema(*, refuse_older: bool = True) -> None:
         if not refuse_older:
             return  # the alert worker: it logs the error and tries again, round after round
         # Any other command would die on it with a SQLAlchemy traceback: one line instead, as `flask setup` says.
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise click.ClickException(f"the database {where} could not be read ({reason}): check DATABASE_URL and "
-                                   "that the database server is up, or run this again when the process holding "
-                                   "it is done") from None
+        with database_errors_in_one_line():
+            raise exc from None
     if current is None:
         raise click.ClickException(f"the database {where} has no Tipline tables: run `flask setup` first "
                                    "(or check DATABASE_URL: is the environment file loaded?)")
