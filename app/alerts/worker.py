@@ -211,9 +211,17 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
         waiter.close()
         if sqlite:
             with app.app_context():
-                db_release_worker_lease(owner)
-                db.session.commit()
-                db.session.remove()
+                try:
+                    db_release_worker_lease(owner)
+                    db.session.commit()
+                except OperationalError as exc:
+                    # Stopped while the database is locked past the busy timeout (or gone): one line, not a
+                    # traceback; the lease ends by itself within ALERT_WORKER_LEASE_S, then a standby takes it.
+                    db.session.rollback()
+                    log_event(log, "alert worker could not end its lease (the database is locked or unreachable); "
+                              "it runs out by itself", logging.WARNING, owner=owner, error=db_error_reason(exc))
+                finally:
+                    db.session.remove()
         log_event(log, "alert worker stopped", owner=owner, rounds=rounds)
     return rounds
 

@@ -49,3 +49,18 @@ def test_a_purge_that_fails_stops_no_sms_and_is_named_to_the_operator(app, monke
     failures = [r.getMessage() for r in caplog.records if "retention purge failed" in r.getMessage()]
     assert len(failures) == 1  # not again in the next round: in an hour
     assert "OPERATOR" in failures[0] and "damaged row" not in failures[0]
+
+
+def test_a_worker_stopped_while_the_database_is_locked_logs_one_line_and_exits_cleanly(make_app, caplog):
+    """Stopping the worker (SIGTERM, a deploy) while another process held SQLite past the busy timeout: ending
+    its lease in the `finally` failed too and `flask alerts run` died with a "database is locked" traceback.
+    It logs one line naming the error (the lease then ends by itself) and stops as usual."""
+    from tests.support.write_lock import holding_the_write_lock
+
+    app = make_app(SQLITE_BUSY_TIMEOUT_S=1)
+    with holding_the_write_lock(app):
+        assert run_worker(app, stop=threading.Event(), poll_s=0.01, max_rounds=1, purge=False) == 1
+    lease = [r for r in caplog.records if "could not end its lease" in r.getMessage()]
+    assert len(lease) == 1 and getattr(lease[0], "fields", {}).get("error") == "SQLITE_BUSY", lease
+    assert lease[0].exc_info is None
+    assert any(r.getMessage() == "alert worker stopped" for r in caplog.records)
