@@ -150,9 +150,13 @@ def health_command() -> None:
 
     Degraded (no worker, alerts waiting or failing, a tip that reaches no one) is not 0: no SMS may be going out,
     and whoever runs this from cron must be paged, as README says for /healthz."""
+    from app.database import reading
     from app.ops.health import run_checks
 
-    report = run_checks(current_app._get_current_object())  # type: ignore[attr-defined]
+    # Only reads, as /healthz does (`reads_only`): a writer holding SQLite past the busy timeout (a purge, a
+    # migration) must not make the database look unreachable here while /healthz says ok.
+    with reading():
+        report = run_checks(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(json.dumps(report, indent=2))
     if report["status"] != "ok":
         sys.exit(1 if report["status"] == "fail" else 2)

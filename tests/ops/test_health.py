@@ -134,6 +134,20 @@ def test_health_command(app: Flask) -> None:
     assert json.loads(result.output)["status"] == "ok"
 
 
+def test_health_command_while_a_writer_holds_the_database_says_what_healthz_says(app: Flask, make_app) -> None:
+    """A purge or a migration holding SQLite's write lock past the busy timeout: /healthz (it only reads) said ok,
+    but `flask health` from cron took the write lock to read, waited out the busy timeout and said the database
+    fails ("unreachable"), exit 1: someone paged for a database that answers."""
+    from tests.support.write_lock import holding_the_write_lock
+
+    checked = make_app(SQLITE_BUSY_TIMEOUT_S=1)  # the same database as `app`, whose worker holds the lease
+    with holding_the_write_lock(checked):
+        assert checked.test_client().get("/healthz").status_code == 200
+        result = checked.test_cli_runner().invoke(args=["health"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["status"] == "ok"
+
+
 @pytest.mark.parametrize(("failures", "status"), [(6, "degraded"), (1, "ok")])
 def test_alerts_failing_to_send_are_degraded(app: Flask, district: District, failures: int, status: str) -> None:
     """A Twilio outage or a refused account: the alert is retried later, so no row is due and unsent, but an SMS
