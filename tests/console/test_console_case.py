@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -80,6 +81,13 @@ def test_a_medium_tip_raised_to_critical_after_its_sms_pages_the_primary_as_crit
                                             (world.people["sro_a"], "initial", "pending")]
 
 
+def _send_as_shown(client: Any, page: str, ref: str, action: str, shown: str, **fields: Any) -> Any:
+    """Send a form of a case page as that page had it: its CSRF token and what it showed when it was opened (the
+    hidden `shown` field: status_was, labels_was, counselor_was), which is how a change made meanwhile is seen."""
+    return client.post(f"/console/tips/{ref}/{action}", data={
+        "csrf_token": csrf_token_in(page), shown: input_value(page, shown), **fields})
+
+
 def test_a_correction_made_on_a_page_gone_stale_does_not_undo_another(world: World, signed_in) -> None:
     """The SRO raises a tip to critical; a counselor who opened it before corrects only its category. Her form
     also sends the urgency her page showed (high), which lowered the SRO's critical without a word."""
@@ -88,21 +96,15 @@ def test_a_correction_made_on_a_page_gone_stale_does_not_undo_another(world: Wor
     counselor, sro = signed_in("counselor_a"), signed_in("sro_a")
     page = counselor.get(f"/console/tips/{ref}").get_data(as_text=True)
     sro_page = sro.get(f"/console/tips/{ref}").get_data(as_text=True)
-    sro.post(f"/console/tips/{ref}/label", data={
-        "csrf_token": csrf_token_in(sro_page), "category": "weapon", "urgency": "critical",
-        "labels_was": input_value(sro_page, "labels_was")})
-    response = counselor.post(f"/console/tips/{ref}/label", data={
-        "csrf_token": csrf_token_in(page), "category": "bullying", "urgency": "high",
-        "labels_was": input_value(page, "labels_was") or "threat_of_violence high"})
+    _send_as_shown(sro, sro_page, ref, "label", "labels_was", category="weapon", urgency="critical")
+    response = _send_as_shown(counselor, page, ref, "label", "labels_was", category="bullying", urgency="high")
     with world.app.app_context():
         tip = _tip(world, ref)
         assert (tip.label_category, tip.label_urgency) == ("weapon", "critical")
     assert audit_actions(world.app, ref).count("tip.relabelled") == 1
     again = counselor.get(response.headers["Location"]).get_data(as_text=True)
     assert "changed to weapon, critical while you had this case open" in again
-    counselor.post(f"/console/tips/{ref}/label", data={
-        "csrf_token": csrf_token_in(again), "category": "bullying", "urgency": "critical",
-        "labels_was": input_value(again, "labels_was")})
+    _send_as_shown(counselor, again, ref, "label", "labels_was", category="bullying", urgency="critical")
     with world.app.app_context():
         tip = _tip(world, ref)
         assert (tip.label_category, tip.label_urgency) == ("bullying", "critical")
@@ -155,9 +157,7 @@ def test_a_status_chosen_on_a_page_gone_stale_is_refused(world: World, signed_in
     page = counselor.get(f"/console/tips/{ref}").get_data(as_text=True)
     sro.post(f"/console/tips/{ref}/status", data={"csrf_token": csrf_token(sro, f"/console/tips/{ref}"),
                                                   "status": "closed", "outcome": "unfounded", "status_was": "new"})
-    response = counselor.post(f"/console/tips/{ref}/status", data={
-        "csrf_token": csrf_token_in(page), "status": "investigating", "outcome": "",
-        "status_was": input_value(page, "status_was") or "new"})
+    response = _send_as_shown(counselor, page, ref, "status", "status_was", status="investigating", outcome="")
     with world.app.app_context():
         tip = _tip(world, ref)
         assert (tip.status, tip.outcome) == ("closed", "unfounded")
@@ -388,9 +388,7 @@ def test_an_assignment_made_on_a_page_gone_stale_is_refused(world: World, signed
     page = sro.get(f"/console/tips/{ref}").get_data(as_text=True)
     admin.post(f"/console/tips/{ref}/assign", data={"csrf_token": csrf_token(admin, f"/console/tips/{ref}"),
                                                     "counselor": world.people["counselor_a"], "counselor_was": "0"})
-    response = sro.post(f"/console/tips/{ref}/assign", data={
-        "csrf_token": csrf_token_in(page), "counselor": world.people["counselor_b"],
-        "counselor_was": input_value(page, "counselor_was") or "0"})
+    response = _send_as_shown(sro, page, ref, "assign", "counselor_was", counselor=world.people["counselor_b"])
     with world.app.app_context():
         assert _tip(world, ref).assigned_counselor_id == world.people["counselor_a"]
     assert audit_actions(world.app, ref).count("tip.assigned") == 1
@@ -398,9 +396,7 @@ def test_an_assignment_made_on_a_page_gone_stale_is_refused(world: World, signed
     assert "The counselor was changed by someone else while you had this case open" in again
     assert "<dt>Counselor</dt><dd>Counselor A</dd>" in again
     assert input_value(again, "counselor_was") == str(world.people["counselor_a"])
-    sro.post(f"/console/tips/{ref}/assign", data={"csrf_token": csrf_token_in(again),
-                                                  "counselor": world.people["counselor_b"],
-                                                  "counselor_was": input_value(again, "counselor_was")})
+    _send_as_shown(sro, again, ref, "assign", "counselor_was", counselor=world.people["counselor_b"])
     with world.app.app_context():
         assert _tip(world, ref).assigned_counselor_id == world.people["counselor_b"]
 
