@@ -164,6 +164,7 @@ def enrolment_marker(staff: Staff) -> str:
 
 
 def has_live_enrolment(staff: Staff, now: datetime) -> bool:
+    """The person has an enrolment link that has not expired (the one rule the link itself and the admin pages use)."""
     return bool(staff.enrolment_token_hash) and staff.enrolment_expires_at is not None \
         and staff.enrolment_expires_at >= now
 
@@ -172,7 +173,7 @@ def staff_for_enrolment(token: str, now: datetime) -> Staff | None:
     if not token or len(token) > 100:
         return None
     staff = db.session.scalar(select(Staff).where(Staff.enrolment_token_hash == _token_hash(token)))
-    if staff is None or not staff.active or staff.enrolment_expires_at is None or staff.enrolment_expires_at < now:
+    if staff is None or not staff.active or not has_live_enrolment(staff, now):
         return None
     if not hmac.compare_digest(staff.enrolment_token_hash or "", _token_hash(token)):
         return None
