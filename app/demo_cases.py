@@ -10,7 +10,6 @@ into a database with no tip at all, so that it never mixes with real reports and
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,9 +20,9 @@ from flask import current_app
 import triage
 from app.alerts import db_plan_alerts_for_new_tip
 from app.alerts.planning import db_alert_route
-from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
-from app.crypto.service import db_add_sealed, db_new_tip_key, seal_for_tip
+from app.crypto.service import db_add_sealed
 from app.extensions import db
+from app.intake.submit import NewTip, TriageUnavailable, assess, db_new_sealed_tip
 from app.models import Alert, AlertStatus, Message, Note, School, Staff, Tip, TipStatus, utcnow
 
 
@@ -111,8 +110,6 @@ def seed_demo_cases() -> str:
     """Load the demo cases into a database that has no tip yet; returns a one-line summary."""
     if db.session.query(Tip.id).first() is not None:
         return "demo cases: none added (the database already has tips)"
-    from app.intake.submit import TriageUnavailable, assess
-
     schools = {s.short_name: s for s in db.session.query(School)}
     staff = {s.email: s for s in db.session.query(Staff)}
     seeded = _Seeded()
@@ -132,16 +129,9 @@ def seed_demo_cases() -> str:
 def _add(case: DemoCase, school: School, staff: dict[str, Staff], now: datetime, assessment: triage.Assessment,
          seeded: _Seeded) -> None:
     created = now - timedelta(hours=case.hours_ago)
-    code = new_receipt_code()
-    canonical = normalize_code(code)
-    assert canonical is not None
-    tip = Tip(ref=db_new_reference(), school_id=school.id, receipt_hash=receipt_hash(canonical),
-              happening_now=case.happening_now, category=assessment.category, urgency=assessment.urgency,
-              urgency_rank=triage.urgency_rank(assessment.urgency), confidence=float(assessment.confidence),
-              model_version=assessment.model_version, created_at=created, updated_at=created)
-    db_new_tip_key(tip)
-    tip.text_ct = seal_for_tip(tip, "text", case.text.encode("utf-8"))
-    tip.assessment_ct = seal_for_tip(tip, "assessment", json.dumps(assessment.to_dict()).encode())
+    tip, code = db_new_sealed_tip(NewTip(school_id=school.id, text=case.text, happening_now=case.happening_now,
+                                         contact="", photos=[]), assessment)
+    tip.created_at = tip.updated_at = created
     route = db_alert_route(school.id)
     if case.status == TipStatus.NEW.value:
         with db.session.no_autoflush:

@@ -57,6 +57,19 @@ def db_store_tip(new: NewTip, assessment: triage.Assessment) -> tuple[Tip, str]:
     """
     with reading():
         route = db_alert_route(new.school_id)
+    tip, code = db_new_sealed_tip(new, assessment)
+    # The incident and the alert before the first flush: the tip's row is inserted once, complete.
+    with db.session.no_autoflush:
+        db_plan_alerts_for_new_tip(tip, route)
+    db.session.add(tip)
+    db.session.flush()
+    db_add_photos(tip, new.photos, message=None)
+    return tip, code
+
+
+def db_new_sealed_tip(new: NewTip, assessment: triage.Assessment) -> tuple[Tip, str]:
+    """A new tip's row, its text, contact and assessment sealed under a key of its own, and its receipt code; not
+    yet in the session (intake plans its alerts first; the demo cases write their history instead)."""
     code = new_receipt_code()
     canonical = normalize_code(code)
     assert canonical is not None
@@ -71,12 +84,6 @@ def db_store_tip(new: NewTip, assessment: triage.Assessment) -> tuple[Tip, str]:
     if new.contact.strip():
         tip.contact_ct = seal_for_tip(tip, "contact", new.contact.encode("utf-8"))
     tip.assessment_ct = seal_for_tip(tip, "assessment", json.dumps(assessment.to_dict()).encode())
-    # The incident and the alert before the first flush: the tip's row is inserted once, complete.
-    with db.session.no_autoflush:
-        db_plan_alerts_for_new_tip(tip, route)
-    db.session.add(tip)
-    db.session.flush()
-    db_add_photos(tip, new.photos, message=None)
     return tip, code
 
 
