@@ -111,7 +111,7 @@ def acknowledge(ref: str) -> Response:
 @bp.post("/tips/<ref>/label")
 def relabel(ref: str) -> Response:
     staff = me()
-    tip = get_visible_tip_or_404(staff, ref)
+    tip = get_visible_tip_or_404(staff, ref, for_update=True)
     form = LabelForm()
     if not form.validate_on_submit():
         _form_errors(form)
@@ -152,7 +152,7 @@ def allowed_transition(current: str, new: str) -> bool:
 @bp.post("/tips/<ref>/status")
 def change_status(ref: str) -> Response:
     staff = me()
-    tip = get_visible_tip_or_404(staff, ref)
+    tip = get_visible_tip_or_404(staff, ref, for_update=True)
     form = StatusForm()
     if not form.validate_on_submit():
         _form_errors(form)
@@ -195,7 +195,7 @@ def change_status(ref: str) -> Response:
 @bp.post("/tips/<ref>/assign")
 def assign(ref: str) -> Response:
     staff = me()
-    tip = get_visible_tip_or_404(staff, ref)
+    tip = get_visible_tip_or_404(staff, ref, for_update=True)
     form = AssignForm()
     counselors = {c.id: c for c in counselors_of(tip.school_id)}
     form.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors.values()])

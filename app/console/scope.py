@@ -32,13 +32,20 @@ def visible_tips(staff: Staff) -> Select[Any]:
     return query
 
 
-def get_visible_tip(staff: Staff, ref: str) -> Tip | None:
-    tip: Tip | None = db.session.scalar(visible_tips(staff).where(Tip.ref == ref.strip().upper()))
+def get_visible_tip(staff: Staff, ref: str, *, for_update: bool = False) -> Tip | None:
+    """The tip `ref` if this person may see it. `for_update` locks its row until the transaction ends and reads it
+    afresh: a change that checks what the page showed (the status, the labels, the counselor) against the row then
+    compares with the row as it is, and a second person's change made meanwhile waits for this one, then finds
+    it (PostgreSQL; SQLite's BEGIN IMMEDIATE already lets one writer in at a time)."""
+    query = visible_tips(staff).where(Tip.ref == ref.strip().upper())
+    if for_update:
+        query = query.with_for_update(of=Tip).execution_options(populate_existing=True)
+    tip: Tip | None = db.session.scalar(query)
     return tip
 
 
-def get_visible_tip_or_404(staff: Staff, ref: str) -> Tip:
-    tip = get_visible_tip(staff, ref)
+def get_visible_tip_or_404(staff: Staff, ref: str, *, for_update: bool = False) -> Tip:
+    tip = get_visible_tip(staff, ref, for_update=for_update)
     if tip is None:
         abort(404)
     return tip

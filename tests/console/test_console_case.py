@@ -6,12 +6,14 @@ import re
 from datetime import datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from app.crypto.service import open_for_tip, seal_for_tip
 from app.extensions import db
 from app.models import Alert, Assignment, AuditEvent, Incident, Message, Note, Tip, utcnow
 from app.retention import db_shred_tips
+from tests.conftest import on_postgres
 from tests.console.helpers import World, audit_actions, sign_in
 from tests.support.forms import csrf_token, csrf_token_in, input_value, labelled_controls
 from tests.support.sessions import session_of
@@ -181,6 +183,44 @@ def test_a_status_chosen_on_a_page_gone_stale_is_refused(world: World, signed_in
                                                         "outcome": "unfounded", "status_was": "resolved"})
     with world.app.app_context():
         assert _tip(world, ref).status == "investigating"
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every change takes the write lock at BEGIN, so two changes "
+                    "of a case already take turns")
+def test_a_status_chosen_while_another_change_is_being_saved_waits_for_it_and_sees_it(world: World,
+                                                                                      signed_in) -> None:
+    """On PostgreSQL two changes sent at once both read the case before either had written: the second to commit
+    checked its page against the status as it was before the first, passed, and overwrote it (here: the SRO's
+    'closed' undone by a counselor's 'investigating' chosen on a page that showed 'new'). A change now locks the
+    case's row first and reads it afresh, so it waits for the one being saved and is refused as from a stale page."""
+    import threading
+    import time
+
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+        engine = db.engine
+    counselor = signed_in("counselor_a")
+    page = counselor.get(f"/console/tips/{ref}").get_data(as_text=True)
+    responses: list[Any] = []
+    table = Tip.__table__
+    with engine.connect() as other:  # the SRO's change, holding the row while it is being saved
+        transaction = other.begin()
+        other.execute(select(table.c.id).where(table.c.ref == ref).with_for_update())
+        change = threading.Thread(target=lambda: responses.append(_send_as_shown(
+            counselor, page, ref, "status", "status_was", status="investigating", outcome="")))
+        change.start()
+        time.sleep(1.0)  # long enough for the counselor's request to have read the case, had it not waited
+        other.execute(table.update().where(table.c.ref == ref).values(
+            status="closed", outcome="unfounded", closed_at=utcnow(), acknowledged_at=utcnow()))
+        transaction.commit()
+    change.join(30)
+    assert not change.is_alive() and responses[0].status_code == 302
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        assert (tip.status, tip.outcome) == ("closed", "unfounded")
+    assert audit_actions(world.app, ref).count("tip.status_changed") == 0
+    assert "changed to closed while you had this case open" in counselor.get(
+        responses[0].headers["Location"]).get_data(as_text=True)
 
 
 def test_an_acknowledgement_by_sms_meanwhile_does_not_refuse_a_status(world: World, signed_in) -> None:
