@@ -5,12 +5,14 @@ Built from the unencrypted metadata columns only; nothing here opens a tip's dat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import render_template, request
+from flask import redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import load_only
+from werkzeug.wrappers import Response
 
 from app.alerts import ack_timeout_for
 from app.alerts.planning import IMMEDIATE_URGENCIES
@@ -19,6 +21,7 @@ from app.console.access import me
 from app.console.forms import CATEGORY_CHOICES, STATUS_CHOICES, URGENCY_CHOICES
 from app.console.labels import effective_category_column
 from app.console.scope import sees_all_schools, visible_school_ids, visible_tips
+from app.crypto.receipts import ALPHABET, REF_LENGTH, normalize_ref
 from app.extensions import db
 from app.models import School, Staff, Tip, TipStatus
 from app.small_ints import parse_small_int
@@ -77,10 +80,30 @@ def _int_arg(name: str) -> int | None:
     return parse_small_int(request.args.get(name))
 
 
+def find_reference(staff: Staff, typed: str) -> tuple[str | None, str]:
+    """The tip a typed reference names among this person's schools (its ref), else why not. A reference outside
+    them gets the same answer as one that does not exist: the console does not confirm that it does."""
+    # Read as an SMS "ACK" is (lower case, O for 0, I and L for 1), and as said aloud: "7KQ 2MX", "7KQ-2MX".
+    ref = normalize_ref(re.sub(r"[\s\-_.]", "", typed))
+    if len(ref) != REF_LENGTH or not ref.isascii() or any(c not in ALPHABET for c in ref):
+        return None, f"A tip's reference is {REF_LENGTH} letters and digits, as in the SMS and on the case page."
+    found: str | None = db.session.scalar(visible_tips(staff).with_only_columns(Tip.ref).where(Tip.ref == ref))
+    if found is None:
+        return None, f"No tip {ref} among your schools' tips. Check the reference."
+    return found, ""
+
+
 @bp.get("/")
-def queue() -> str:
+def queue() -> str | Response:
     staff = me()
     now = clock.now()
+    typed_ref = request.args.get("ref", "").strip()[:40]
+    ref_error = ""
+    if typed_ref:  # "Open a tip": a reference read out on the phone or copied from a note
+        found, ref_error = find_reference(staff, typed_ref)
+        if found is not None:
+            commit_before_rendering()
+            return redirect(url_for("console.case", ref=found))
     status = request.args.get("status", "open")
     school_id = _int_arg("school")
     category = request.args.get("category", "")
@@ -132,7 +155,7 @@ def queue() -> str:
         # The page links carry these filters only: the raw query could name url_for()'s own arguments.
         page_args={name: value for name, value in filters.items() if value not in (None, "")},
         category_choices=CATEGORY_CHOICES, urgency_choices=URGENCY_CHOICES, status_choices=STATUS_CHOICES,
-        me=staff.id,
+        me=staff.id, typed_ref=typed_ref, ref_error=ref_error,
     )
 
 

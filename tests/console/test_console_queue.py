@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.extensions import db
 from app.models import Incident, Tip, utcnow
-from tests.console.helpers import World
+from tests.console.helpers import World, audit_actions
 from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
 
@@ -68,6 +68,30 @@ def test_a_counselor_finds_the_cases_assigned_to_her(world: World, signed_in) ->
     assert re.search(r'<option value="me" selected>', page)
     assert _refs(client.get("/console/?assigned=nobody").get_data(as_text=True)) == [nobodys_ref]
     assert _refs(client.get("/console/").get_data(as_text=True)) == [nobodys_ref, mine_ref]
+
+
+def test_a_tip_opens_by_its_reference_as_read_out_on_the_phone(world: World, signed_in) -> None:
+    """A dispatcher reads a reference out on the phone ("k zero q one m five"); the queue had no way to type it,
+    so staff edited the address bar. It is read as an SMS "ACK" is (case, spaces, O for 0, I and L for 1); a
+    reference of another school's tip gets the same answer as one that does not exist, and what was typed stays."""
+    with world.app.app_context():
+        mine, theirs = make_tip(world.school_a), make_tip(world.school_b)
+        mine.ref, theirs.ref = "K0Q1M5", "Z0Z1Z2"
+        db.session.commit()
+    client = signed_in("counselor_a")
+    response = client.get("/console/?ref=k o q l m 5")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/console/tips/K0Q1M5")
+    assert "tip.viewed" not in audit_actions(world.app, "K0Q1M5")  # found, not opened: the case page audits that
+    unknown = client.get("/console/?ref=Z0Z1Z2")
+    absent = client.get("/console/?ref=Z0Z1Z3")
+    assert unknown.status_code == absent.status_code == 200
+    page = unknown.get_data(as_text=True)
+    assert "No tip Z0Z1Z2 among your schools&#39; tips" in page and 'value="Z0Z1Z2"' in page
+    assert absent.get_data(as_text=True).replace("Z0Z1Z3", "Z0Z1Z2") == page.replace("Z0Z1Z3", "Z0Z1Z2")
+    assert 'aria-describedby="f-ref-error"' in page
+    short = client.get("/console/?ref=7KQ").get_data(as_text=True)
+    assert "6 letters and digits" in short and 'value="7KQ"' in short
+    assert signed_in("admin").get("/console/?ref=z0z1z2").headers["Location"].endswith("/console/tips/Z0Z1Z2")
 
 
 def test_overdue_when_not_acknowledged_in_time(world: World, signed_in) -> None:
