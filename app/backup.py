@@ -127,7 +127,9 @@ def verify_backup(path: Path) -> VerifyResult:
     if not path.is_file():
         raise BackupError(f"{path} is not a file")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # As a URI (percent-encoded): a '?' or '#' in a folder's name would otherwise end the file's name there,
+        # and SQLite would open (and create, read-write) the file named by what came before it.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise BackupError(f"cannot open {path}: {exc}") from None
     try:

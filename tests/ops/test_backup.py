@@ -51,6 +51,22 @@ def test_backup_restores_and_opens_with_the_keyring(sqlite_app: Flask, tmp_path:
         assert tip is not None and open_tip_text(tip) == "the back door is propped open at night"
 
 
+def test_a_backup_in_a_folder_named_with_uri_characters_verifies_and_creates_nothing(sqlite_app: Flask,
+                                                                                     tmp_path: Path) -> None:
+    """create checked its copy by opening 'file:<path>?mode=ro' as a URI with the path as typed: in a folder named
+    'offsite?2026' that opened (creating it, read-write) a file named 'offsite', so the copy 'did not check out'
+    and was deleted, and verify said the same of it."""
+    build_district(sqlite_app)
+    folder = tmp_path / "offsite?2026 #1 %41"
+    backup = folder / "tipline-2026-11-24.db"
+    created = sqlite_app.test_cli_runner().invoke(args=["backup", "create", str(backup)])
+    assert created.exit_code == 0, created.output
+    verified = sqlite_app.test_cli_runner().invoke(args=["backup", "verify", str(backup)])
+    assert verified.exit_code == 0, verified.output
+    assert "integrity: ok" in verified.output
+    assert not (tmp_path / "offsite").exists()
+
+
 def test_backup_never_overwrites(sqlite_app: Flask, tmp_path: Path) -> None:
     target = tmp_path / "exists.db"
     target.write_bytes(b"keep me")
