@@ -153,7 +153,7 @@ def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
     return render_template(
         "console/case.html", tip=tip, content=content, alerts=alerts, names=names, related=related, school=school,
         attachments=attachments, shredded=tip.wrapped_dek is None, category=tip.effective_category,
-        urgency=tip.effective_urgency, **forms,
+        urgency=tip.effective_urgency, printed_at=now, **forms,
     )
 
 
