@@ -140,6 +140,19 @@ def db_set_password(staff: Staff, password: str) -> None:
     db_sign_out_everywhere(staff)
 
 
+def db_reset_sign_in(staff: Staff, now: datetime) -> str:
+    """A lost phone or password: the password, authenticator and recovery codes stop working, every session
+    ends, any lock is lifted, and a new enrolment link (returned, only its hash stored) replaces any earlier one.
+    The console's "Reset sign-in" and `flask staff reset-signin` both do this."""
+    staff.password_hash = None
+    staff.totp_secret = None
+    staff.totp_last_counter = None
+    staff.recovery_codes = None
+    db_sign_out_everywhere(staff)
+    db_clear_lockout(staff)
+    return db_new_enrolment(staff, now)
+
+
 def db_sign_out_everywhere(staff: Staff) -> None:
     """Every session cookie of this person stops working (app/accounts/session.py checks the generation)."""
     staff.session_generation = (staff.session_generation or 0) + 1

@@ -1,5 +1,5 @@
-"""`flask staff ...`: create accounts (with a one-time enrolment link), list them, set a password, and
-print the current TOTP code of a demo account (development only)."""
+"""`flask staff ...`: create accounts (with a one-time enrolment link), list them, set a password, reset a
+sign-in (a new enrolment link), and print the current TOTP code of a demo account (development only)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,11 @@ def create_command(email: str, name: str, role: str, schools: tuple[str, ...], p
                  school_ids=[s.id for s in school_rows])
     db.session.commit()
     click.echo(f"Created {staff.email} ({role}). Enrolment link, valid for 3 days, works once:")
-    click.echo(f"{current_app.config['PUBLIC_BASE_URL']}/console/enrol/{token}")
+    click.echo(_enrolment_link(token))
+
+
+def _enrolment_link(token: str) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL']}/console/enrol/{token}"
 
 
 @staff_group.command("list")
@@ -83,7 +87,7 @@ def set_password_command(email: str) -> None:
             f"{staff.email} has not finished enrolling (no authenticator app yet), so a password alone would not let "
             f"them sign in; nothing was changed. The password is chosen on the enrolment link, with the "
             f"authenticator. {link}; for a new link, a district admin presses 'Reset sign-in' on their page in the "
-            "console (Staff).")
+            f"console (Staff), or run 'flask staff reset-signin {staff.email}' here.")
     if sys.stdin.isatty():
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     else:
@@ -96,6 +100,28 @@ def set_password_command(email: str) -> None:
     audit.record("staff.password_set", actor_label=operator_label(), target_id=staff.id, target=staff.email)
     db.session.commit()
     click.echo(f"Password of {staff.email} set; their sessions were ended.")
+
+
+@staff_group.command("reset-signin")
+@click.argument("email")
+@with_appcontext
+@needs_schema
+def reset_signin_command(email: str) -> None:
+    """What the console's 'Reset sign-in' does, for when no district admin can: a new enrolment link (printed),
+    the old password, authenticator and recovery codes stop working, sessions end and the account is unlocked."""
+    staff = _find(email)
+    if not staff.active:
+        # The enrolment link of a deactivated account opens nothing: a link printed here would not work.
+        raise click.ClickException(
+            f"{staff.email} is deactivated, so an enrolment link would not open; nothing was changed. A district "
+            "admin makes the account active again on their page in the console (Staff).")
+    token = service.db_reset_sign_in(staff, utcnow())
+    audit.record("staff.reset", actor_label=operator_label(), target_id=staff.id, target=staff.email)
+    db.session.commit()
+    click.echo(f"Sign-in of {staff.email} reset: their password, authenticator and recovery codes no longer work, "
+               "their sessions were ended and any lockout lifted. Give them this enrolment link in person or by a "
+               "channel you trust; valid for 3 days, works once:")
+    click.echo(_enrolment_link(token))
 
 
 @staff_group.command("totp")

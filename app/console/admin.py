@@ -158,12 +158,7 @@ def admin_staff_reset(staff_id: int) -> str | Response:
               "was reset, and the enrolment link given then still works. If it was lost, press the button again "
               "for a new one.", "error")
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
-    person.password_hash = None
-    person.totp_secret = None
-    person.totp_last_counter = None
-    person.recovery_codes = None
-    service.db_sign_out_everywhere(person)
-    link = enrolment_link(service.db_new_enrolment(person, clock.now()))
+    link = enrolment_link(service.db_reset_sign_in(person, clock.now()))
     audit.record("staff.reset", actor=me(), target_id=person.id, target=person.email)
     db.session.commit()
     flash("Sign-in reset: the person's sessions ended; give them the new enrolment link.", "info")

@@ -13,8 +13,8 @@ from app.accounts import service
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
-from app.models import Assignment, AuditEvent, Role, School, Staff, utcnow
-from tests.console.helpers import World, audit_actions, sign_in
+from app.models import Assignment, AuditEvent, Role, School, SignInFailure, Staff, utcnow
+from tests.console.helpers import PASSWORD, World, audit_actions, sign_in
 from tests.support.forms import csrf_token, input_value
 from tests.support.write_lock import rendering_holding_the_lock
 
@@ -113,11 +113,84 @@ def test_set_password_for_someone_who_never_enrolled_says_what_to_do(world: Worl
     assert result.exit_code == 1, result.output
     assert "has not finished enrolling" in result.output and "enrolment link" in result.output
     assert "Reset sign-in" in result.output and "valid until" in result.output
+    assert "flask staff reset-signin new.person@district.example" in result.output
     with world.app.app_context():
         staff = db.session.scalar(select(Staff).where(Staff.email == "new.person@district.example"))
         assert staff is not None and staff.password_hash is None
     assert "staff.password_set" not in audit_actions(world.app)
     assert world.app.test_client().get(path).status_code == 200  # the link given still works
+
+
+def _enrol(world: World, path: str, password: str) -> str:
+    """Finish enrolment on `path` as the person would; returns the new authenticator's secret."""
+    client = world.app.test_client()
+    page = client.get(path).get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)
+    assert secret
+    done = client.post(path, data={"csrf_token": csrf_token(client, path), "password": password, "confirm": password,
+                                   "code": pyotp.TOTP(secret.group(1)).now()})
+    assert "recovery" in done.get_data(as_text=True).lower()
+    return secret.group(1)
+
+
+def test_reset_signin_on_the_server_gives_a_working_link_and_stops_the_old_sign_in(world: World, signed_in,
+                                                                                 monkeypatch) -> None:
+    """The only district admin lost their phone and recovery codes (or never enrolled and the link expired):
+    nobody could press 'Reset sign-in' in the console. The command does what the button does and prints the link."""
+    monkeypatch.setenv("SUDO_USER", "alice")
+    laptop = signed_in("admin")
+    old_secret = world.secrets["admin"]
+    with world.app.app_context():  # five wrong codes from the lost phone's finder, and wrong passwords
+        staff = db.session.get(Staff, world.people["admin"])
+        assert staff is not None
+        staff.locked_until = utcnow() + timedelta(minutes=10)
+        db.session.add(SignInFailure(staff_id=staff.id, client="somewhere", failed_at=utcnow()))
+        db.session.commit()
+    result = world.app.test_cli_runner().invoke(args=["staff", "reset-signin", "Admin@District.example"])
+    assert result.exit_code == 0, result.output
+    link = result.output.strip().splitlines()[-1]
+    assert link.startswith("http://tipline.test/console/enrol/") and "admin@district.example" in result.output
+    assert laptop.get("/console/").status_code == 302  # their sessions ended
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["admin"])
+        assert staff is not None and staff.password_hash is None and staff.totp_secret is None
+        assert staff.recovery_codes is None and staff.locked_until is None
+        assert not db.session.scalars(select(SignInFailure)).all()
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.reset")).one()
+        assert event.actor_label == "cli:alice" and event.actor_id is None
+    refused = world.app.test_client().post("/console/sign-in", data={
+        "csrf_token": csrf_token(world.app.test_client(), "/console/sign-in"), "email": world.emails["admin"],
+        "password": PASSWORD})
+    assert refused.status_code != 302  # the old password no longer works
+    new_password = "tumbleweed casper lantern"
+    world.secrets["admin"] = _enrol(world, link.removeprefix("http://tipline.test"), new_password)
+    assert world.secrets["admin"] != old_secret
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["admin"])
+        assert staff is not None
+        staff.totp_last_counter = None
+        db.session.commit()
+    old_code = sign_in(world.app.test_client(), world, "admin", password=new_password,
+                       code=pyotp.TOTP(old_secret).now())
+    assert old_code.status_code == 200  # the old authenticator no longer works
+    assert sign_in(world.app.test_client(), world, "admin", password=new_password).status_code == 302
+
+
+def test_reset_signin_refuses_an_unknown_email_and_a_deactivated_account(world: World) -> None:
+    runner = world.app.test_cli_runner()
+    result = runner.invoke(args=["staff", "reset-signin", "nobody@district.example"])
+    assert result.exit_code == 1 and result.output == "Error: no account for nobody@district.example\n"
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_b"])
+        assert staff is not None
+        staff.active = False
+        db.session.commit()
+    result = runner.invoke(args=["staff", "reset-signin", world.emails["sro_b"]])
+    assert result.exit_code == 1 and "deactivated" in result.output and "/console/enrol/" not in result.output
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_b"])
+        assert staff is not None and staff.password_hash and staff.totp_secret and not staff.enrolment_token_hash
+    assert "staff.reset" not in audit_actions(world.app)
 
 
 def test_staff_totp_only_outside_production(world: World) -> None:
