@@ -140,6 +140,38 @@ def db_set_password(staff: Staff, password: str) -> None:
     db_sign_out_everywhere(staff)
 
 
+@dataclass(frozen=True)
+class PasswordChange:
+    """The answer to a signed-in person choosing a new password. `locked`: refused before any check (this client
+    or the account is locked); `locked_now`: this wrong current password was the one that locked it."""
+
+    changed: bool
+    current_wrong: bool = False
+    locked: bool = False
+    locked_now: bool = False
+    problems: tuple[str, ...] = ()
+
+
+def db_change_own_password(staff: Staff, current: str, new: str, now: datetime, client: str) -> PasswordChange:
+    """A signed-in person changes their own password. The current one is checked as at sign-in: a wrong one is
+    a failed sign-in from `client`, towards the same locks, so someone at an unlocked laptop cannot guess on
+    here without limit. On success every other session ends (the caller keeps this one signed in)."""
+    db_take_turn(staff)
+    if is_locked(staff, now) or _password_locked(staff, client, now):
+        return PasswordChange(changed=False, locked=True)
+    problems = password_problems(new, email=staff.email)
+    if not verify_password(staff.password_hash, current):
+        locked_now = db_register_password_failure(staff, client, now)
+        return PasswordChange(changed=False, current_wrong=True, locked_now=locked_now, problems=tuple(problems))
+    if new == current:
+        problems.append("Choose a password other than your current one.")
+    if problems:
+        return PasswordChange(changed=False, problems=tuple(problems))
+    db_set_password(staff, new)
+    db_clear_lockout(staff)  # the right password, from someone signed in with both factors: as a sign-in
+    return PasswordChange(changed=True)
+
+
 def db_reset_sign_in(staff: Staff, now: datetime) -> str:
     """A lost phone or password: the password, authenticator and recovery codes stop working, every session
     ends, any lock is lifted, and a new enrolment link (returned, only its hash stored) replaces any earlier one.

@@ -77,6 +77,17 @@ class EnrolForm(FlaskForm):
     submit = SubmitField("Finish set-up")
 
 
+class ChangePasswordForm(FlaskForm):
+    # Password boxes are never filled in again when the page comes back with an error (WTForms' default).
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=256)],
+                            render_kw={"autocomplete": "current-password"})
+    password = PasswordField("New password (12 characters or more)", validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("New password again", validators=[DataRequired(), Length(max=256)],
+                            render_kw={"autocomplete": "new-password"})
+    submit = SubmitField("Change password")
+
+
 class ConfirmForm(FlaskForm):
     """A button and a CSRF token: acknowledge, sign out, sign out everywhere, deactivate."""
 

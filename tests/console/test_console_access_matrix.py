@@ -33,7 +33,8 @@ def test_every_console_route_is_known_to_this_test(world: World) -> None:
     # A new route must be classified here (public, tip, admin or personal) before it ships.
     for rule, _ in console_rules(world.app):
         assert (rule.endpoint in PUBLIC or "ref" in rule.arguments or rule.rule.startswith("/console/admin")
-                or rule.endpoint in {"console.queue", "console.sign_out", "console.sign_out_everywhere"}
+                or rule.endpoint in {"console.queue", "console.sign_out", "console.sign_out_everywhere",
+                                     "console.change_password"}
                 or rule.rule.startswith("/console/dev/")), rule.rule
 
 

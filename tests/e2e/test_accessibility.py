@@ -1,5 +1,5 @@
 """No WCAG 2.1 AA violation that axe-core can find, on the reporter's pages in English and Spanish and on the
-staff console's sign-in, queue and case pages.
+staff console's sign-in, queue, case and change-password pages.
 
 axe-core comes from the npm registry (package.json pins it; `npm ci --no-audit --no-fund` installs it into
 node_modules/). It is read from disk and injected into the page, never fetched: the page's CSP forbids
@@ -103,6 +103,16 @@ def test_reporter_and_console_pages_meet_wcag_21_aa(browser, live_server, make_a
         page.wait_for_url(f"{base}/console/")
         found += violations(page, axe_source)
         page.goto(f"{base}/console/tips/{case_ref}")
+        found += violations(page, axe_source)
+        # Change password, as it comes and refused (errors tied to their boxes), reached from the header.
+        page.get_by_role("link", name="Change password").click()
+        page.wait_for_url(f"{base}/console/account/password")
+        found += violations(page, axe_source)
+        page.get_by_label("Current password").fill("not the password at all")
+        page.get_by_label("New password (12 characters or more)").fill("short")
+        page.get_by_label("New password again").fill("short")
+        page.get_by_role("button", name="Change password").click()
+        page.wait_for_selector("#current-error")
         found += violations(page, axe_source)
     finally:
         context.close()
