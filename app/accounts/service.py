@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
@@ -192,6 +193,11 @@ def db_sign_out_everywhere(staff: Staff) -> None:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def enrolment_link(token: str) -> str:
+    """The address of an enrolment token, as the console's Staff page and `flask staff` print it."""
+    return f"{current_app.config['PUBLIC_BASE_URL']}/console/enrol/{token}"
 
 
 def db_new_enrolment(staff: Staff, now: datetime) -> str:

@@ -44,11 +44,7 @@ def create_command(email: str, name: str, role: str, schools: tuple[str, ...], p
                  school_ids=[s.id for s in school_rows])
     db.session.commit()
     click.echo(f"Created {staff.email} ({role}). Enrolment link, valid for 3 days, works once:")
-    click.echo(_enrolment_link(token))
-
-
-def _enrolment_link(token: str) -> str:
-    return f"{current_app.config['PUBLIC_BASE_URL']}/console/enrol/{token}"
+    click.echo(service.enrolment_link(token))
 
 
 @staff_group.command("list")
@@ -121,7 +117,7 @@ def reset_signin_command(email: str) -> None:
     click.echo(f"Sign-in of {staff.email} reset: their password, authenticator and recovery codes no longer work, "
                "their sessions were ended and any lockout lifted. Give them this enrolment link in person or by a "
                "channel you trust; valid for 3 days, works once:")
-    click.echo(_enrolment_link(token))
+    click.echo(service.enrolment_link(token))
 
 
 @staff_group.command("totp")

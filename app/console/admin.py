@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
@@ -24,10 +24,6 @@ from app.transactions import commit_before_rendering
 
 def _school_choices() -> list[tuple[int, str]]:
     return [(s.id, f"{s.short_name}: {s.name}") for s in db.session.scalars(select(School).order_by(School.name))]
-
-
-def enrolment_link(token: str) -> str:
-    return f"{current_app.config['PUBLIC_BASE_URL']}/console/enrol/{token}"
 
 
 @bp.get("/admin/")
@@ -50,7 +46,7 @@ def admin_staff() -> str:
         except service.AccountError as exc:
             flash(str(exc), "error")
         else:
-            link = enrolment_link(service.db_new_enrolment(staff, clock.now()))
+            link = service.enrolment_link(service.db_new_enrolment(staff, clock.now()))
             audit.record("staff.invited", actor=me(), target_id=staff.id, target=staff.email, role=staff.role.value,
                          school_ids=[s.id for s in schools])
             db.session.commit()
@@ -158,7 +154,7 @@ def admin_staff_reset(staff_id: int) -> str | Response:
               "was reset, and the enrolment link given then still works. If it was lost, press the button again "
               "for a new one.", "error")
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
-    link = enrolment_link(service.db_reset_sign_in(person, clock.now()))
+    link = service.enrolment_link(service.db_reset_sign_in(person, clock.now()))
     audit.record("staff.reset", actor=me(), target_id=person.id, target=person.email)
     db.session.commit()
     flash("Sign-in reset: the person's sessions ended; give them the new enrolment link.", "info")
