@@ -172,8 +172,9 @@ def test_a_change_needs_the_csrf_token(world: World, signed_in) -> None:
 def test_changes_are_rate_limited_per_client(world: World, signed_in) -> None:
     world.app.config["SIGNIN_RATE_LIMIT"] = "3 per minute"
     client = signed_in("sro_a")
-    statuses = [_change(client, new="short").status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    responses = [_change(client, new="short") for _ in range(4)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert "changing a password" in responses[-1].get_data(as_text=True)  # not only "sign-in attempts"
 
 
 def test_no_password_reaches_the_log(world: World, signed_in, caplog: pytest.LogCaptureFixture) -> None:
