@@ -1,7 +1,8 @@
 """Retention by crypto-shredding: a case closed longer ago than RETENTION_DAYS loses its data key and every
 ciphertext, so nothing of what the reporter or staff wrote can ever be read again, by anyone, from any backup
 taken afterwards. The metadata the quarterly analysis needs (school, times, category, urgency, outcome, alerts)
-stays, so past quarters' figures do not change. Open tips are never purged, however old.
+stays, so past quarters' figures do not change. Open tips are never purged, however old, and neither is a case
+on legal hold (app/legal_hold.py): the purge names those it kept.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ DEFAULT_BATCH = 200
 @dataclass
 class PurgeResult:
     refs: list[str] = field(default_factory=list)  # references of the tips shredded (or, dry run, to shred)
+    held: list[str] = field(default_factory=list)  # past retention but on legal hold: kept
     dry_run: bool = False
     more: bool = False  # a `limit` stopped it before every expired tip was done
 
@@ -43,11 +45,29 @@ def retention_cutoff(now: datetime | None = None) -> datetime:
     return (now or utcnow()) - timedelta(days=int(current_app.config["RETENTION_DAYS"]))
 
 
-def _expired(cutoff: datetime) -> ColumnElement[bool]:
+def _past_retention(cutoff: datetime) -> ColumnElement[bool]:
     still_holds_content = or_(Tip.wrapped_dek.isnot(None), Tip.text_ct.isnot(None), Tip.contact_ct.isnot(None),
                               Tip.assessment_ct.isnot(None), Tip.shredded_at.is_(None))
     return (Tip.status == TipStatus.CLOSED.value) & Tip.closed_at.isnot(None) & (Tip.closed_at < cutoff) \
         & still_holds_content
+
+
+def _expired(cutoff: datetime) -> ColumnElement[bool]:
+    # The hold is read from the tip's own row: on PostgreSQL a hold committed while the purge waits on the row's
+    # lock is seen when the condition is checked again on the row as it is then (app/legal_hold.py).
+    return _past_retention(cutoff) & ~Tip.on_legal_hold
+
+
+def held_past_retention(now: datetime | None = None) -> list[str]:
+    """References of the closed cases past retention that a legal hold keeps (references are not content)."""
+    return list(db.session.scalars(select(Tip.ref).where(_past_retention(retention_cutoff(now)), Tip.on_legal_hold)
+                                   .order_by(Tip.closed_at, Tip.id)))
+
+
+def is_past_retention(tip: Tip, now: datetime | None = None) -> bool:
+    """Closed longer ago than RETENTION_DAYS: without a hold, the next purge shreds it."""
+    return tip.status == TipStatus.CLOSED.value and tip.closed_at is not None \
+        and tip.closed_at < retention_cutoff(now) and tip.shredded_at is None
 
 
 def count_unclosed_past_retention(now: datetime | None = None) -> int:
@@ -61,12 +81,17 @@ def count_unclosed_past_retention(now: datetime | None = None) -> int:
 
 def db_shred_tips(tips: list[Tip], now: datetime) -> None:
     """Destroy the data key and every ciphertext of these tips (in the caller's transaction)."""
+    held = [tip.ref for tip in tips if tip.on_legal_hold]
+    if held:  # the purge's query leaves them out; anything else calling this must not shred them either
+        raise ValueError(f"cases on legal hold are never shredded: {', '.join(held)}")
     ids = [tip.id for tip in tips]
     for tip in tips:
         tip.wrapped_dek = None
         tip.text_ct = None
         tip.contact_ct = None
         tip.assessment_ct = None
+        tip.legal_hold_reason_ct = None  # a hold released: its reasons were sealed under the key that goes
+        tip.legal_hold_release_reason_ct = None
         tip.shredded_at = now
         # The receipt code opens nothing any more: a reporter coming back finds "no such receipt" rather
         # than an empty case. A random value no HMAC of a code will ever equal (and unique, as the column is).
@@ -97,7 +122,7 @@ def db_purge_expired_tips(now: datetime | None = None, dry_run: bool = False,
     tips = list(db.session.scalars(query))
     more = limit is not None and len(tips) > limit
     tips = tips[:limit] if limit is not None else tips
-    result = PurgeResult([tip.ref for tip in tips], dry_run=dry_run, more=more)
+    result = PurgeResult([tip.ref for tip in tips], held_past_retention(now), dry_run=dry_run, more=more)
     if dry_run or not tips:
         return result
     if db.session.get_bind().dialect.name == "sqlite":
@@ -108,9 +133,10 @@ def db_purge_expired_tips(now: datetime | None = None, dry_run: bool = False,
         db.session.execute(text("PRAGMA secure_delete=ON"))
         _checkpoint_after_commit(db.session())
     db_shred_tips(tips, now)
+    # The held ones by reference too: filtering the audit record by a held case finds the purges that kept it.
     audit.record("tips.purged", actor_label=actor_label, count=result.count, refs=result.refs,
-                 retention_days=int(current_app.config["RETENTION_DAYS"]))
-    log_event(log, "tips crypto-shredded after retention", count=result.count)
+                 retention_days=int(current_app.config["RETENTION_DAYS"]), held=result.held)
+    log_event(log, "tips crypto-shredded after retention", count=result.count, held=len(result.held))
     return result
 
 
@@ -161,6 +187,7 @@ def purge_expired_tips(now: datetime | None = None, batch: int = DEFAULT_BATCH,
         step = db_purge_expired_tips(now, limit=batch, actor_label=actor_label)
         db.session.commit()
         total.refs.extend(step.refs)
+        total.held = step.held  # the same cases each batch: the last batch's count is the one that holds
         if progress is not None and step.count:
             progress(step)
         if not step.more:

@@ -25,6 +25,7 @@ from app.crypto.service import db_add_sealed, open_for_tip
 from app.demo_data import seed_demo
 from app.extensions import db
 from app.intake.submit import db_add_reporter_message
+from app.legal_hold import db_release_legal_hold, db_set_legal_hold
 from app.models import (
     Alert,
     AlertStatus,
@@ -47,6 +48,9 @@ DROPPED_BY = {
     "5e8a1c3f9b27": {("signin_failure", None)},
     "b7d41c2e9a05": {("receipt_key_check", None)},
     "d3a9f0c2b6e1": {("ended_session", None)},
+    "4c7e2b9a1f58": {("tip", column) for column in ("legal_hold_at", "legal_hold_by_id", "legal_hold_reason_ct",
+                                                    "legal_hold_released_at", "legal_hold_released_by_id",
+                                                    "legal_hold_release_reason_ct")},
 }
 
 
@@ -121,6 +125,9 @@ def _live_district(app: Flask) -> None:
                                            expires_at=utcnow() + timedelta(hours=1), sealed=b"sealed-bytes"))
             audit.record("tip.opened", actor=staff[0], tip=tip)
         tips[3].status, tips[3].closed_at, tips[3].outcome = "closed", utcnow(), "resolved"
+        db_set_legal_hold(tips[3], staff[0], "Casper PD case 26-01234", None)
+        db_release_legal_hold(tips[3], staff[0], "case dismissed", None)
+        db_set_legal_hold(tips[2], staff[0], "subpoena", None)
         for n, status in enumerate(AlertStatus):
             db.session.add(Alert(tip_id=tips[n % 4].id, staff_id=staff[n % len(staff)].id, chain_position=n,
                                  repeat=n % 2, kind="escalation", status=status.value, attempts=n,

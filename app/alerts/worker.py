@@ -44,8 +44,8 @@ def _purge_if_due(last_purge: float | None) -> float | None:
         log_event(log, "OPERATOR: the daily retention purge failed; alerts go on, the purge is tried again in an "
                   "hour", logging.ERROR, error=type(exc).__name__)
         return now - PURGE_EVERY_S + PURGE_RETRY_S
-    if result.count:
-        log_event(log, "retention purge", shredded=result.count)
+    if result.count or result.held:  # how many a legal hold kept, never which: the log is not the record
+        log_event(log, "retention purge", shredded=result.count, held=len(result.held))
     return now
 
 

@@ -9,11 +9,14 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from app.backup import BackupError, NotSQLite, create_backup, pg_dump_instructions, plan_prune, verify_backup
 from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
+from app.console.clock import on_the_wall
 from app.extensions import db
+from app.models import School, Staff, Tip
 from app.retention import (
     DEFAULT_BATCH,
     PurgeResult,
@@ -43,6 +46,7 @@ def purge_command(dry_run: bool, batch: int) -> None:
         for ref in result.refs:
             click.echo(ref)
         click.echo(f"{result.count} closed tips are older than {days} days and would be shredded (dry run).")
+        _mention_held(result.held, days)
         _mention_unclosed(days)
         return
 
@@ -51,7 +55,28 @@ def purge_command(dry_run: bool, batch: int) -> None:
 
     total = purge_expired_tips(batch=batch, progress=progress, actor_label=operator_label())
     click.echo(f"{total.count} closed tips older than {days} days shredded.")
+    _mention_held(total.held, days)
     _mention_unclosed(days)
+
+
+def _mention_held(held: list[str], days: int) -> None:
+    if held:
+        click.echo(f"{len(held)} closed tips older than {days} days are on legal hold and kept: {', '.join(held)} "
+                   "(`flask tips holds` lists every hold).")
+
+
+@tips_group.command("holds")
+@with_appcontext
+@needs_schema
+def holds_command() -> None:
+    """List the cases on legal hold: reference, school, since when, by whom (never the reason)."""
+    rows = db.session.execute(
+        select(Tip.ref, School.short_name, Tip.status, Tip.legal_hold_at, Staff.email)
+        .join(School, School.id == Tip.school_id).outerjoin(Staff, Staff.id == Tip.legal_hold_by_id)
+        .where(Tip.on_legal_hold).order_by(Tip.legal_hold_at, Tip.id)).all()
+    for ref, school, status, since, by in rows:
+        click.echo(f"{ref}  {school}  {status}  on hold since {on_the_wall(since)}  by {by or '?'}")
+    click.echo(f"{len(rows)} cases on legal hold.")
 
 
 def _mention_unclosed(days: int) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -15,7 +16,9 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -108,6 +111,18 @@ class Tip(db.Model):  # type: ignore[name-defined]
     reporter_replied_at: Mapped[datetime | None] = mapped_column(DateTime)
     reporter_reply_unread: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # Legal hold (litigation hold, subpoena, criminal case): a held case is never crypto-shredded, whatever its
+    # age. Held while legal_hold_at is set and legal_hold_released_at is not; the last release stays beside the
+    # hold it ended, and a new hold replaces both. The reasons are staff text: sealed under the tip's key
+    # (fields "legal_hold", "legal_hold_release"), never in clear. The purge's condition reads these columns of the
+    # tip's own row, which is what lets a hold set during a purge on PostgreSQL be seen (app/legal_hold.py).
+    legal_hold_at: Mapped[datetime | None] = mapped_column(DateTime)
+    legal_hold_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    legal_hold_reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    legal_hold_released_at: Mapped[datetime | None] = mapped_column(DateTime)
+    legal_hold_released_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    legal_hold_release_reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+
     school = relationship("School")
     incident = relationship("Incident")
 
@@ -119,6 +134,15 @@ class Tip(db.Model):  # type: ignore[name-defined]
     @property
     def effective_urgency(self) -> str:
         return self.label_urgency or self.urgency
+
+    @hybrid_property
+    def on_legal_hold(self) -> bool:
+        return self.legal_hold_at is not None and self.legal_hold_released_at is None
+
+    @on_legal_hold.inplace.expression
+    @classmethod
+    def _on_legal_hold_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.legal_hold_at.isnot(None), cls.legal_hold_released_at.is_(None))
 
     @property
     def is_finished(self) -> bool:

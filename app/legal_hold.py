@@ -1,0 +1,74 @@
+"""Legal hold: a case that must be preserved (a subpoena, a lawsuit, a criminal investigation) is never
+crypto-shredded, however long ago it was closed, until a district admin releases the hold.
+
+The hold is columns of the tip's own row (when, by whom, the reason sealed under the tip's key like a note), so the
+retention purge's condition sees it where it locks: on PostgreSQL a hold and a purge of the same case take turns
+on that row, as a reporter's reply and the purge do (app/intake/reporter_sessions.py). Either the purge waits,
+checks the row again and keeps the case, or it shredded the case first and the hold is refused, nothing changed.
+SQLite has one writer at a time: the request holds the write lock from its first statement.
+"""
+
+from __future__ import annotations
+
+from app import audit
+from app.crypto.service import seal_for_tip
+from app.extensions import db
+from app.models import Staff, Tip, utcnow
+from app.retention import is_past_retention
+
+# FOR NO KEY UPDATE, as a reporter's reply: the purge's FOR UPDATE on the row waits for it, or is waited for.
+TIP_ROW_LOCK = {"key_share": True}
+NOT_HELD = "none"
+
+
+class HoldRefused(Exception):
+    """A hold that cannot be set or released as asked; the message says why, to staff (it holds no content)."""
+
+
+class HoldChangedMeanwhile(HoldRefused):
+    """Asked from a page someone else's hold or release has outdated."""
+
+
+def hold_marker(tip: Tip) -> str:
+    """What a case page's hold forms carry: the hold the page showed ("none", or when it was set)."""
+    if not tip.on_legal_hold or tip.legal_hold_at is None:
+        return NOT_HELD
+    return tip.legal_hold_at.isoformat(timespec="microseconds")
+
+
+def _db_lock(tip: Tip, marker: str | None) -> None:
+    """Lock the tip's row and read it again, then check it can still be held or released as the page showed it.
+    Nothing is flushed before the lock (it would wait on the purge's lock with the row's old values)."""
+    with db.session.no_autoflush:
+        db.session.refresh(tip, with_for_update=TIP_ROW_LOCK)
+    if tip.shredded_at is not None or tip.wrapped_dek is None:
+        raise HoldRefused("This case was crypto-shredded after retention: there is nothing left to hold.")
+    if marker and marker != hold_marker(tip):  # an empty marker: a form given back after a busy database
+        raise HoldChangedMeanwhile("The legal hold of this case changed while you had it open: nothing was changed. "
+                                   "The case shows its hold now; check it and choose again.")
+
+
+def db_set_legal_hold(tip: Tip, staff: Staff, reason: str, marker: str | None) -> None:
+    """Put the case on hold with `reason`, sealed (in the caller's transaction; the caller commits). Raises
+    HoldRefused, or KeyringUnavailable when nothing can be sealed now."""
+    _db_lock(tip, marker)
+    if tip.on_legal_hold:
+        raise HoldRefused("This case is on legal hold already.")
+    tip.legal_hold_reason_ct = seal_for_tip(tip, "legal_hold", reason.encode("utf-8"))
+    tip.legal_hold_at, tip.legal_hold_by_id = utcnow(), staff.id
+    tip.legal_hold_released_at = tip.legal_hold_released_by_id = tip.legal_hold_release_reason_ct = None
+    audit.record("tip.hold_set", actor=staff, tip=tip)
+
+
+def db_release_legal_hold(tip: Tip, staff: Staff, reason: str, marker: str | None) -> bool:
+    """End the hold with `reason`, sealed (the caller commits). Returns whether the case is past retention, so
+    that the next purge shreds it. Raises as db_set_legal_hold."""
+    _db_lock(tip, marker)
+    if not tip.on_legal_hold:
+        raise HoldRefused("This case is not on legal hold.")
+    tip.legal_hold_release_reason_ct = seal_for_tip(tip, "legal_hold_release", reason.encode("utf-8"))
+    tip.legal_hold_released_at, tip.legal_hold_released_by_id = utcnow(), staff.id
+    past = is_past_retention(tip)
+    audit.record("tip.hold_released", actor=staff, tip=tip, past_retention=past)
+    return past
+
