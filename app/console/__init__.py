@@ -86,4 +86,4 @@ def _require_staff() -> Response | tuple[str, int] | None:
     return require_signed_in_staff()
 
 
-from app.console import account, admin, audit_views, auth, case, case_actions, dev_sms, queue, unavailable  # noqa: E402,F401  (register the routes)
+from app.console import account, admin, audit_views, auth, case, case_actions, dev_sms, holds, queue, unavailable  # noqa: E402,F401,E501  (register the routes)

@@ -8,19 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, abort, render_template
+from flask import Response, abort, current_app, render_template
 from sqlalchemy import select
 
 from app import audit
 from app.console import bp
-from app.console.access import me
+from app.console.access import may_release_legal_hold, may_set_legal_hold, me
 from app.console.forms import (
     AssignForm,
     ConfirmForm,
+    HoldForm,
     LabelForm,
     LinkForm,
     MessageForm,
     NoteForm,
+    ReleaseHoldForm,
     StatusForm,
     as_choices,
 )
@@ -29,7 +31,9 @@ from app.console.scope import get_visible_tip_or_404, visible_tips
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
 from app.crypto.service import open_for_tip, open_tip_assessment, open_tip_contact, open_tip_text
 from app.extensions import db
+from app.legal_hold import hold_marker
 from app.models import Alert, Assignment, Attachment, Role, School, Staff, Tip, utcnow
+from app.retention import is_past_retention
 from app.transactions import commit_before_rendering
 
 # Served as what they are; anything else is a download of opaque bytes, never rendered.
@@ -57,6 +61,8 @@ class CaseContent:
     assessment: dict[str, Any] | None = None
     notes: list[Entry] = field(default_factory=list)
     messages: list[Entry] = field(default_factory=list)
+    hold_reason: str = ""  # the legal hold's, and its release's (app/legal_hold.py)
+    release_reason: str = ""
     problem: str | None = None
 
 
@@ -86,6 +92,8 @@ def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
         return content
     content.notes = [Entry(n.created_at, _open_text(tip, f"note:{n.id}", n.body_ct), names.get(n.staff_id, "?"))
                      for n in tip.notes]
+    content.hold_reason = _open_text(tip, "legal_hold", tip.legal_hold_reason_ct)
+    content.release_reason = _open_text(tip, "legal_hold_release", tip.legal_hold_release_reason_ct)
     # A photo sent with a reply is shown with that reply: among the report's, it would read as sent with the tip.
     photos_of: dict[int, list[int]] = {}
     for item in tip.attachments:
@@ -117,8 +125,10 @@ def case_forms(tip: Tip) -> dict[str, Any]:
     message = MessageForm(message_after=str(max((m.id for m in tip.messages), default=0)))
     message.template.choices = as_choices(question_choices())
     note = NoteForm(note_after=str(max((n.id for n in tip.notes), default=0)))
+    hold, release = HoldForm(hold_was=hold_marker(tip)), ReleaseHoldForm(hold_was=hold_marker(tip))
     return {"label_form": label, "status_form": status, "assign_form": assign, "note_form": note,
-            "message_form": message, "link_form": LinkForm(), "ack_form": ConfirmForm()}
+            "message_form": message, "link_form": LinkForm(), "ack_form": ConfirmForm(), "hold_form": hold,
+            "release_form": release}
 
 
 @bp.get("/tips/<ref>")
@@ -133,7 +143,8 @@ def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
     staff_ids = {n.staff_id for n in tip.notes} | {m.staff_id for m in tip.messages if m.staff_id}
     alerts = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip.id).order_by(Alert.id)))
     staff_ids |= {a.staff_id for a in alerts if a.staff_id} | {
-        i for i in (tip.acknowledged_by_id, tip.labelled_by_id, tip.assigned_counselor_id) if i}
+        i for i in (tip.acknowledged_by_id, tip.labelled_by_id, tip.assigned_counselor_id, tip.legal_hold_by_id,
+                  tip.legal_hold_released_by_id) if i}
     names = {s.id: s.name for s in db.session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))}
     content = open_case(tip, names) if tip.wrapped_dek is not None else CaseContent(problem=SHREDDED)
     related = list(db.session.scalars(
@@ -153,7 +164,9 @@ def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
     return render_template(
         "console/case.html", tip=tip, content=content, alerts=alerts, names=names, related=related, school=school,
         attachments=attachments, shredded=tip.wrapped_dek is None, category=tip.effective_category,
-        urgency=tip.effective_urgency, printed_at=now, **forms,
+        urgency=tip.effective_urgency, may_hold=may_set_legal_hold(staff), may_release=may_release_legal_hold(staff),
+        past_retention=is_past_retention(tip), retention_days=int(current_app.config["RETENTION_DAYS"]),
+        printed_at=now, **forms,
     )
 
 

@@ -149,6 +149,25 @@ class MessageForm(FlaskForm):
     submit = SubmitField("Send to reporter", id="message-submit")
 
 
+class HoldForm(FlaskForm):
+    # "body", as a note's: a reason sent after the session ended or to a busy database comes back to copy.
+    body = TextAreaField("Reason for the legal hold (e.g. police case number, subpoena, lawsuit)", id="hold-body",
+                         render_kw={"maxlength": False},
+                         validators=[DataRequired(message="Give the reason for the legal hold."),
+                                     Length(max=500, message=TOO_LONG % "reason")])
+    # The hold the page showed ("none", or when it was set): a hold set or released meanwhile refuses the form.
+    hold_was = HiddenField()
+    submit = SubmitField("Put on legal hold", id="hold-submit")
+
+
+class ReleaseHoldForm(FlaskForm):
+    body = TextAreaField("Reason for releasing the hold", id="release-body", render_kw={"maxlength": False},
+                         validators=[DataRequired(message="Give the reason for releasing the hold."),
+                                     Length(max=500, message=TOO_LONG % "reason")])
+    hold_was = HiddenField()
+    submit = SubmitField("Release the legal hold", id="release-submit")
+
+
 class LinkForm(FlaskForm):
     other_ref = StringField("Reference of a related tip", validators=[DataRequired(), Length(max=12)])
     submit = SubmitField("Link as the same incident", id="link-submit")

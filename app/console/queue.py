@@ -33,7 +33,8 @@ OPEN_STATUSES = (TipStatus.NEW.value, TipStatus.ACKNOWLEDGED.value, TipStatus.IN
 _QUEUE_COLUMNS = (
     Tip.id, Tip.ref, Tip.school_id, Tip.created_at, Tip.category, Tip.urgency, Tip.label_category,
     Tip.label_urgency, Tip.urgency_rank, Tip.status, Tip.acknowledged_at, Tip.incident_id,
-    Tip.reporter_reply_unread, Tip.happening_now, Tip.assigned_counselor_id,
+    Tip.reporter_reply_unread, Tip.happening_now, Tip.assigned_counselor_id, Tip.legal_hold_at,
+    Tip.legal_hold_released_at,
 )
 
 

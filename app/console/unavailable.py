@@ -15,8 +15,11 @@ from app.extensions import db
 from app.logs import log_event
 
 log = logging.getLogger("app.console")
-# The forms whose text would be lost with the page: a note and a message to the reporter (field "body").
-FORMS_WITH_TEXT = {"console.add_note": "note", "console.send_message": "message to the reporter"}
+# The forms whose text would be lost with the page: a note, a message to the reporter and the reason of a legal
+# hold or its release (field "body").
+FORMS_WITH_TEXT = {"console.add_note": "note", "console.send_message": "message to the reporter",
+                   "console.set_legal_hold": "reason for the legal hold",
+                   "console.release_legal_hold": "reason for releasing the legal hold"}
 
 
 def typed_text() -> tuple[str | None, str]:
