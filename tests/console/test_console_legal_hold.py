@@ -227,3 +227,18 @@ def test_no_log_line_holds_the_reason(world: World, signed_in, caplog: pytest.Lo
     _release(signed_in("admin"), ref)
     logged = " ".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
     assert "26-01234" not in logged and "dismissed" not in logged
+
+
+def test_a_reason_sent_after_the_session_ended_comes_back_to_copy(world: World, signed_in, frozen_clock) -> None:
+    """As a note: an SRO who typed the subpoena's details through a long call finds them given back, not lost."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    sro = signed_in("sro_a")
+    page = _case(sro, ref)
+    frozen_clock.advance(minutes=40)
+    response = _hold(sro, ref, page=page)
+    assert response.status_code == 401
+    body = response.get_data(as_text=True)
+    assert "Your session ended" in body and "reason for the legal hold" in body and REASON in body
+    with world.app.app_context():
+        assert not _tip(ref).on_legal_hold

@@ -104,6 +104,13 @@ def test_reporter_and_console_pages_meet_wcag_21_aa(browser, live_server, make_a
         found += violations(page, axe_source)
         page.goto(f"{base}/console/tips/{case_ref}")
         found += violations(page, axe_source)
+        # On legal hold: its badge and section, and the queue's badge.
+        page.fill("#hold-body", "Casper PD case 26-01234, subpoena")
+        page.get_by_role("button", name="Put on legal hold").click()
+        page.wait_for_url(f"{base}/console/tips/{case_ref}#hold")
+        found += violations(page, axe_source)
+        page.goto(f"{base}/console/?status=all")
+        found += violations(page, axe_source)
         # Change password, as it comes and refused (errors tied to their boxes), reached from the header.
         page.get_by_role("link", name="Change password").click()
         page.wait_for_url(f"{base}/console/account/password")
