@@ -38,7 +38,7 @@ from triage import urgency_rank
 STATUS_ORDER = [s.value for s in TipStatus]
 
 
-def _back(tip: Tip, anchor: str = "") -> Response:
+def back_to_case(tip: Tip, anchor: str = "") -> Response:
     return redirect(url_for("console.case", ref=tip.ref) + (f"#{anchor}" if anchor else ""))
 
 
@@ -48,7 +48,7 @@ def _add_sealed_or_refuse(tip: Tip, row: Note | Message, kind: str, text: str, a
     if tip.wrapped_dek is None:  # shredded: its key is gone, so nothing new could be sealed for it
         db.session.rollback()  # the new row must not ride along with anything committed later
         flash("This case was crypto-shredded after retention: nothing can be added to it.", "error")
-        return _back(tip, anchor)
+        return back_to_case(tip, anchor)
     try:
         db_add_sealed(tip, row, kind, text.encode("utf-8"))
     except (TipShredded, KeyringUnavailable) as exc:
@@ -58,7 +58,7 @@ def _add_sealed_or_refuse(tip: Tip, row: Note | Message, kind: str, text: str, a
         else:
             flash("The keyring is not available, so nothing can be sealed for this tip now. Nothing was saved; "
                   "tell the district admin.", "error")
-        return _back(tip, anchor)
+        return back_to_case(tip, anchor)
     return None
 
 
@@ -82,7 +82,7 @@ def _sent_already(tip: Tip, model: type[Note] | type[Message], staff: Staff, aft
     return False
 
 
-def _form_errors(form: object) -> None:
+def flash_form_errors(form: object) -> None:
     for errors in getattr(form, "errors", {}).values():
         for error in errors:
             flash(str(error), "error")
@@ -91,7 +91,7 @@ def _form_errors(form: object) -> None:
 def _refused_with_text(staff: Staff, tip: Tip, form: NoteForm | MessageForm, name: str) -> Response | tuple[str, int]:
     """A note or message refused (too long): the case page again with the text in its box, where a redirect
     lost it. (A bad CSRF token never gets here: CSRFProtect refuses it first.)"""
-    _form_errors(form)
+    flash_form_errors(form)
     return render_case(staff, tip, **{name: form}), 400
 
 
@@ -105,7 +105,7 @@ def acknowledge(ref: str) -> Response:
         else:
             flash("This tip was acknowledged already.", "info")
         db.session.commit()
-    return _back(tip)
+    return back_to_case(tip)
 
 
 @bp.post("/tips/<ref>/label")
@@ -114,13 +114,13 @@ def relabel(ref: str) -> Response:
     tip = get_visible_tip_or_404(staff, ref, for_update=True)
     form = LabelForm()
     if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(tip, "labels")
+        flash_form_errors(form)
+        return back_to_case(tip, "labels")
     before = {"category": tip.effective_category, "urgency": tip.effective_urgency}
     if form.labels_was.data and form.labels_was.data != f"{before['category']} {before['urgency']}":
         flash(f"The category and urgency changed to {before['category'].replace('_', ' ')}, {before['urgency']} "
               "while you had this case open: nothing was changed. Check them and correct again.", "error")
-        return _back(tip, "labels")
+        return back_to_case(tip, "labels")
     category, urgency = str(form.category.data), str(form.urgency.data)
     # The model's prediction stays in Tip.category/urgency; the correction is the label (see labels.py).
     tip.label_category = category
@@ -137,7 +137,7 @@ def relabel(ref: str) -> Response:
     if paged is not None:
         wake_dispatcher()
     flash("Category and urgency saved." + (" The school's SRO is being alerted." if paged else ""), "info")
-    return _back(tip, "labels")
+    return back_to_case(tip, "labels")
 
 
 def allowed_transition(current: str, new: str) -> bool:
@@ -155,8 +155,8 @@ def change_status(ref: str) -> Response:
     tip = get_visible_tip_or_404(staff, ref, for_update=True)
     form = StatusForm()
     if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(tip, "status")
+        flash_form_errors(form)
+        return back_to_case(tip, "status")
     new, outcome = str(form.status.data), str(form.outcome.data or "")
     if form.status_was.data and (form.status_was.data in FINISHED_STATUSES) != tip.is_finished:
         # Chosen on a page someone else's change has outdated: 'investigating' picked while the case was
@@ -165,13 +165,13 @@ def change_status(ref: str) -> Response:
         # meanwhile changes nothing that matters: the choice still moves the case on.)
         flash(f"The status changed to {tip.status} while you had this case open: nothing was changed. "
               "Check the case and choose again.", "error")
-        return _back(tip, "status")
+        return back_to_case(tip, "status")
     if not allowed_transition(tip.status, new):
         flash(f"A tip cannot go from {tip.status} to {new}.", "error")
-        return _back(tip, "status")
+        return back_to_case(tip, "status")
     if new == TipStatus.CLOSED.value and outcome not in {o.value for o in Outcome}:
         flash("Choose an outcome to close the case.", "error")
-        return _back(tip, "status")
+        return back_to_case(tip, "status")
     previous = tip.status
     if tip.acknowledged_at is None:
         db_acknowledge_tip(tip, staff, via="console")  # moving the case on means someone has it: stop escalation
@@ -189,7 +189,7 @@ def change_status(ref: str) -> Response:
                  **detail)
     db.session.commit()
     flash(f"Status: {new}.", "info")
-    return _back(tip, "status")
+    return back_to_case(tip, "status")
 
 
 @bp.post("/tips/<ref>/assign")
@@ -200,8 +200,8 @@ def assign(ref: str) -> Response:
     counselors = {c.id: c for c in counselors_of(tip.school_id)}
     form.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors.values()])
     if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(tip, "assign")
+        flash_form_errors(form)
+        return back_to_case(tip, "assign")
     chosen = int(form.counselor.data or 0)
     current = tip.assigned_counselor_id or 0
     if form.counselor_was.data and form.counselor_was.data != str(current) and chosen != current:
@@ -210,12 +210,12 @@ def assign(ref: str) -> Response:
         # here: flashes travel in the readable session cookie).
         flash("The counselor was changed by someone else while you had this case open: nothing was changed. The "
               "case shows whom it is assigned to now; check it and assign again.", "error")
-        return _back(tip, "assign")
+        return back_to_case(tip, "assign")
     tip.assigned_counselor_id = chosen or None
     audit.record("tip.assigned", actor=staff, tip=tip, counselor_id=chosen or None)
     db.session.commit()
     flash("Counselor assigned." if chosen else "Assignment removed.", "info")
-    return _back(tip, "assign")
+    return back_to_case(tip, "assign")
 
 
 @bp.post("/tips/<ref>/notes")
@@ -227,7 +227,7 @@ def add_note(ref: str) -> Response | tuple[str, int]:
         return _refused_with_text(staff, tip, form, "note_form")
     if _sent_already(tip, Note, staff, form.note_after.data, str(form.body.data)):
         flash("This note was sent already: it is below, once.", "info")
-        return _back(tip, "notes")
+        return back_to_case(tip, "notes")
     note = Note(tip=tip, staff_id=staff.id)
     refused = _add_sealed_or_refuse(tip, note, "note", str(form.body.data), "notes")
     if refused is not None:
@@ -235,7 +235,7 @@ def add_note(ref: str) -> Response | tuple[str, int]:
     audit.record("note.added", actor=staff, tip=tip, note_id=note.id)
     db.session.commit()
     flash("Note added.", "info")
-    return _back(tip, "notes")
+    return back_to_case(tip, "notes")
 
 
 @bp.post("/tips/<ref>/messages")
@@ -250,10 +250,10 @@ def send_message(ref: str) -> Response | tuple[str, int]:
     body = (form.body.data or "").strip() or READY_QUESTIONS.get(template, "")
     if not body:
         flash("Pick a ready-made question or write a message.", "error")
-        return _back(tip, "messages")
+        return back_to_case(tip, "messages")
     if _sent_already(tip, Message, staff, form.message_after.data, body):
         flash("This message was sent already: the reporter gets it once.", "info")
-        return _back(tip, "messages")
+        return back_to_case(tip, "messages")
     message = Message(tip=tip, from_reporter=False, staff_id=staff.id)
     refused = _add_sealed_or_refuse(tip, message, "message", body, "messages")
     if refused is not None:
@@ -261,7 +261,7 @@ def send_message(ref: str) -> Response | tuple[str, int]:
     audit.record("message.sent", actor=staff, tip=tip, message_id=message.id, template=template or None)
     db.session.commit()
     flash("Message sent: the reporter sees it when they come back with their receipt code.", "info")
-    return _back(tip, "messages")
+    return back_to_case(tip, "messages")
 
 
 @bp.post("/tips/<ref>/link")
@@ -270,18 +270,18 @@ def link(ref: str) -> Response:
     tip = get_visible_tip_or_404(staff, ref)
     form = LinkForm()
     if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(tip, "related")
+        flash_form_errors(form)
+        return back_to_case(tip, "related")
     other = get_visible_tip(staff, str(form.other_ref.data))
     if other is None or other.id == tip.id:
         flash("No other tip with that reference among your schools.", "error")
-        return _back(tip, "related")
+        return back_to_case(tip, "related")
     if other.school_id != tip.school_id:
         flash("Tips of different schools cannot be one incident.", "error")
-        return _back(tip, "related")
+        return back_to_case(tip, "related")
     if tip.incident_id is not None and tip.incident_id == other.incident_id:
         flash("These tips are one incident already.", "info")
-        return _back(tip, "related")
+        return back_to_case(tip, "related")
     incident, merged_from, followers = db_merge_incidents(tip, other)
     audit.record("tip.linked", actor=staff, tip=tip, other_ref=other.ref, incident_id=incident.id,
                  merged_incident_id=merged_from)
@@ -291,7 +291,7 @@ def link(ref: str) -> Response:
     db.session.commit()
     # No reference in the flash: flashes travel in the (readable) session cookie.
     flash("Linked.", "info")
-    return _back(tip, "related")
+    return back_to_case(tip, "related")
 
 
 def db_merge_incidents(tip: Tip, other: Tip) -> tuple[Incident, int | None, list[Tip]]:

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from app.console import bp
 from app.console.access import may_release_legal_hold, may_set_legal_hold, me
 from app.console.case import render_case
-from app.console.case_actions import _back, _form_errors
+from app.console.case_actions import back_to_case, flash_form_errors
 from app.console.forms import HoldForm, ReleaseHoldForm
 from app.console.scope import get_visible_tip_or_404
 from app.crypto.errors import KeyringUnavailable, TipShredded
@@ -30,7 +30,7 @@ def set_legal_hold(ref: str) -> Response | tuple[str, int]:
         abort(403)
     form = HoldForm()
     if not form.validate_on_submit():
-        _form_errors(form)  # a reason too long comes back in its box, as a note does
+        flash_form_errors(form)  # a reason too long comes back in its box, as a note does
         return render_case(staff, tip, hold_form=form), 400
     try:
         db_set_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data)
@@ -38,10 +38,10 @@ def set_legal_hold(ref: str) -> Response | tuple[str, int]:
         db.session.rollback()
         flash(NO_KEYRING if isinstance(exc, KeyringUnavailable) else str(exc) if isinstance(exc, HoldRefused)
               else "This case was crypto-shredded after retention: there is nothing left to hold.", "error")
-        return _back(tip, "hold")
+        return back_to_case(tip, "hold")
     db.session.commit()
     flash("Legal hold set: this case will not be crypto-shredded until a district admin releases the hold.", "info")
-    return _back(tip, "hold")
+    return back_to_case(tip, "hold")
 
 
 @bp.post("/tips/<ref>/hold/release")
@@ -52,7 +52,7 @@ def release_legal_hold(ref: str) -> Response | tuple[str, int]:
         abort(403)
     form = ReleaseHoldForm()
     if not form.validate_on_submit():
-        _form_errors(form)
+        flash_form_errors(form)
         return render_case(staff, tip, release_form=form), 400
     try:
         past_retention = db_release_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data)
@@ -60,8 +60,8 @@ def release_legal_hold(ref: str) -> Response | tuple[str, int]:
         db.session.rollback()
         flash(NO_KEYRING if isinstance(exc, KeyringUnavailable) else str(exc) if isinstance(exc, HoldRefused)
               else "This case was crypto-shredded after retention.", "error")
-        return _back(tip, "hold")
+        return back_to_case(tip, "hold")
     db.session.commit()
     flash("Legal hold released." + (" The case was closed longer ago than the retention period: the next purge "
                                     "crypto-shreds it." if past_retention else ""), "info")
-    return _back(tip, "hold")
+    return back_to_case(tip, "hold")
