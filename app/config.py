@@ -68,6 +68,7 @@ ENV_SETTINGS: dict[str, Any] = {
     "ALERT_ACK_TIMEOUT_HIGH_S": _INT,
     "ALERT_MAX_REPEATS": _INT,
     "ALERT_FOLD_WINDOW_S": _INT,
+    "ALERT_REPLY_SMS_INTERVAL_S": _INT,
     "ALERT_IN_PROCESS_DISPATCHER": _bool,
     "ALERT_CLAIM_LEASE_S": _INT,
     "ALERT_WAKE_PORT": _INT,
@@ -111,6 +112,8 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_ACK_TIMEOUT_HIGH_S": 1800,
     "ALERT_MAX_REPEATS": 6,
     "ALERT_FOLD_WINDOW_S": 3600,
+    # At most one SMS per tip in this time about a reporter's new messages: five messages typed in a row are one SMS.
+    "ALERT_REPLY_SMS_INTERVAL_S": 600,
     "ALERT_IN_PROCESS_DISPATCHER": False,
     # A claimed alert whose worker died is due again after this; a single SQLite worker's lease likewise.
     "ALERT_CLAIM_LEASE_S": 60,
@@ -234,6 +237,7 @@ _TWILIO_SENDER = re.compile(rf"{E164.pattern}|[0-9]{{5,6}}")
 MINIMUM: dict[str, int] = {
     "RETENTION_DAYS": 1, "BACKUP_KEEP_DAYS": 1, "SQLITE_BUSY_TIMEOUT_S": 1, "HEALTH_MAX_ALERT_LAG_S": 1,
     "ALERT_WORKER_LEASE_S": 1, "TRUSTED_PROXY_HOPS": 0, "ALERT_FOLD_WINDOW_S": 0, "ALERT_MAX_REPEATS": 0,
+    "ALERT_REPLY_SMS_INTERVAL_S": 0,
     "HEALTH_MIN_FREE_MB": 0,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -26,6 +26,7 @@ __all__ = [
     "help_reply",
     "is_gsm7",
     "nothing_to_ack_reply",
+    "reporter_message_text",
     "segments",
     "start_reply",
     "stop_reply",
@@ -113,6 +114,20 @@ def folded_text(*, count: int, school: str, category: str, base_url: str) -> str
     return (
         f"TIPLINE +{count} related {noun} at {_clean_school(school)} ({category_label(category)})."
         f" Queue: {_clean_base_url(base_url)}{QUEUE_PATH}"
+    )
+
+
+def reporter_message_text(*, ref: str, school: str, base_url: str, acknowledged: bool) -> str:
+    """The reporter wrote again on a case: only that they did, never what they wrote or anything about them.
+
+    `acknowledged`: someone took the tip, so nothing is asked of this person but to read it; otherwise it says
+    how to take it, as an alert does.
+    """
+    ref = _clean_ref(ref)
+    answer = "No reply needed." if acknowledged else f"Reply 1 or ACK {ref}"
+    return (
+        f"TIPLINE NEW MESSAGE from reporter on #{ref} {_clean_school(school)}. Read it: {tip_url(base_url, ref)}"
+        f" {answer}"
     )
 
 

@@ -33,7 +33,7 @@ from app.alerts.sms import body_for, sms_transport, status_callback_url
 from app.database import db_error_reason, reading
 from app.extensions import db
 from app.logs import log_event
-from app.models import Alert, AlertStatus, Assignment, School, Staff, Tip, utcnow
+from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, School, Staff, Tip, utcnow
 from notifications import PermanentSendError, TransientSendError
 from notifications.errors import account_refusal, describe_twilio_error
 
@@ -80,7 +80,7 @@ def _last_incident_sms(alert: Alert, tip: Tip) -> datetime | None:
     return db.session.scalar(
         select(Alert.sent_at).join(Tip, Tip.id == Alert.tip_id)
         .where(Alert.staff_id == alert.staff_id, Tip.incident_id == tip.incident_id, Alert.id != alert.id,
-               Alert.sent_at.isnot(None))
+               Alert.sent_at.isnot(None), Alert.kind != REPLY_KIND)  # a reporter's message is not a new tip
         .order_by(Alert.sent_at.desc()).limit(1)
     )
 
@@ -100,7 +100,7 @@ def _folded_companions(alert: Alert, tip: Tip) -> list[Alert]:
 
 def _should_fold(alert: Alert, tip: Tip, now: datetime) -> datetime | None:
     """For a non-critical alert close behind another SMS of its incident: when to send the folded SMS."""
-    if tip.effective_urgency == "critical" or alert.repeat:
+    if tip.effective_urgency == "critical" or alert.repeat or alert.kind == REPLY_KIND:
         return None  # critical tips are never delayed by folding
     last = _last_incident_sms(alert, tip)
     if last is not None and last + FOLD_INTERVAL > now:
@@ -156,7 +156,8 @@ def _plan(alert_id: int, owner: str, now: datetime) -> _Plan:
     tip = db.session.get(Tip, alert.tip_id)
     staff = db.session.get(Staff, alert.staff_id) if alert.staff_id else None
     assert tip is not None
-    if tip.acknowledged_at is not None or tip.effective_urgency not in SMS_URGENCIES:
+    taken = tip.acknowledged_at is not None and alert.kind != REPLY_KIND  # a reporter's message is for the taker
+    if taken or tip.effective_urgency not in SMS_URGENCIES:
         # Taken, or lowered to low in the console while the row waited (for the school day, or a retry): low
         # tips are for the queue only. Raised again, db_alert_after_relabel writes a new row.
         return _Plan("finish", AlertStatus.CANCELLED.value)

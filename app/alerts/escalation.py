@@ -2,6 +2,7 @@
 
 The state of a tip's alerting is its newest alert row. It is "open" while escalated_at is empty; escalating
 writes the next row (the next person of the chain, or a repeat to the last one) and closes the open row.
+A notice of a reporter's message (kind REPLY_KIND) is no step of the chain: it is never "the newest row" here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from app.alerts.planning import (
     IMMEDIATE_URGENCIES,
@@ -22,7 +24,7 @@ from app.alerts.planning import (
     next_school_day_start,
 )
 from app.extensions import db
-from app.models import Alert, AlertStatus, Tip, TipStatus, utcnow
+from app.models import REPLY_KIND, Alert, AlertStatus, Tip, TipStatus, utcnow
 from notifications.errors import delivery_outcome, describe_twilio_error
 
 # Why the dispatcher failed a row without sending it (app/alerts/dispatcher.py): its person cannot be told.
@@ -130,13 +132,17 @@ def _overdue_in_sql(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def _newest_chain_row() -> ScalarSelect[int]:
+    """The id of a tip's newest row of its chain (correlated to Tip): a notice of a reporter's message is not one."""
+    return (select(func.max(Alert.id)).where(Alert.tip_id == Tip.id, Alert.kind != REPLY_KIND).correlate(Tip)
+            .scalar_subquery())
+
+
 def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
     """Escalate every open newest alert that has waited too long or failed (at most `limit` a call, the
     oldest first). Returns rows written."""
     now = now or utcnow()
-    newest = (
-        select(func.max(Alert.id)).where(Alert.tip_id == Tip.id).correlate(Tip).scalar_subquery()
-    )
+    newest = _newest_chain_row()
     query = (
         select(Alert, Tip)
         .join(Tip, Tip.id == Alert.tip_id)
@@ -169,7 +175,7 @@ def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
 def count_unreached_tips() -> int:
     """Urgent tips that reach no one: nobody has taken them, their newest SMS failed, and escalation found nobody
     left to try (every number failed for good, or the school has nobody). For health: only a person can help."""
-    newest = select(func.max(Alert.id)).where(Alert.tip_id == Tip.id).correlate(Tip).scalar_subquery()
+    newest = _newest_chain_row()
     urgency = func.coalesce(Tip.label_urgency, Tip.urgency)
     count = db.session.scalar(
         select(func.count()).select_from(Alert).join(Tip, Tip.id == Alert.tip_id)

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Alert, AlertStatus, Assignment, Incident, School, Staff, Tip, utcnow
+from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, Incident, School, Staff, Tip, utcnow
 
 SMS_URGENCIES = frozenset({"critical", "high", "medium"})
 # Paged at once, day or night, and escalated when nobody acknowledges in time.
@@ -154,16 +154,19 @@ def db_alert_after_relabel(tip: Tip, before: str | None = None) -> Alert | None:
         # off after a failed send keep their backoff.
         waiting = db.session.scalar(
             select(Alert).where(Alert.tip_id == tip.id, Alert.status == AlertStatus.PENDING.value,
-                                Alert.due_at > now, Alert.send_failures == 0)
+                                Alert.due_at > now, Alert.send_failures == 0, Alert.kind != REPLY_KIND)
             .order_by(Alert.id.desc()).limit(1)
         )
         if waiting is not None:
             waiting.due_at = waiting.created_at = now
             if waiting.kind == "folded":  # back to what it was before it was postponed
-                earlier = db.session.scalar(select(Alert.id).where(Alert.tip_id == tip.id, Alert.id < waiting.id))
+                earlier = db.session.scalar(select(Alert.id).where(Alert.tip_id == tip.id, Alert.id < waiting.id,
+                                                                   Alert.kind != REPLY_KIND))
                 waiting.kind = "initial" if earlier is None else "escalation"
             return waiting
-    on_its_way = select(Alert.id).where(Alert.tip_id == tip.id, Alert.status.in_(_OPEN_ALERT))
+    # A notice of a reporter's message is no page: the chain has not been told of the tip by it.
+    on_its_way = select(Alert.id).where(Alert.tip_id == tip.id, Alert.status.in_(_OPEN_ALERT),
+                                        Alert.kind != REPLY_KIND)
     if tip.effective_urgency in IMMEDIATE_URGENCIES and before is not None and before not in IMMEDIATE_URGENCIES:
         # Raised to a page: an SMS sent at the lower urgency does not stand for it (nor would its answer be
         # overdue); one not sent yet (retrying after a failure) goes out with the new urgency.

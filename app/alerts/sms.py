@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from app.config import ConfigError
 from app.extensions import db
-from app.models import Alert, AlertStatus, School, Tip
+from app.models import REPLY_KIND, Alert, AlertStatus, School, Tip
 from notifications import ConsoleTransport, SmsSettingsError, SmsTransport, transport_from_settings
-from notifications.messages import alert_text, folded_text
+from notifications.messages import alert_text, folded_text, reporter_message_text
 
 EXTENSION_KEY = "tipline_sms_transport"
 _per_thread = threading.local()
@@ -47,6 +47,9 @@ def status_callback_url(alert_id: int) -> str:
 
 def body_for(alert: Alert, tip: Tip, school: School, folded_count: int = 0) -> str:
     base_url = current_app.config["PUBLIC_BASE_URL"]
+    if alert.kind == REPLY_KIND:
+        return reporter_message_text(ref=tip.ref, school=school.short_name, base_url=base_url,
+                                     acknowledged=tip.acknowledged_at is not None)
     if folded_count > 1:
         return folded_text(count=folded_count, school=school.short_name, category=tip.effective_category,
                            base_url=base_url)
@@ -63,5 +66,6 @@ def _someone_else_had_it(alert: Alert) -> bool:
     then this person is the first told, whatever their place in the chain."""
     return db.session.scalar(
         select(Alert.id).where(Alert.tip_id == alert.tip_id, Alert.id < alert.id, Alert.sent_at.isnot(None),
-                               Alert.status != AlertStatus.FAILED.value, Alert.staff_id != alert.staff_id).limit(1)
+                               Alert.status != AlertStatus.FAILED.value, Alert.staff_id != alert.staff_id,
+                               Alert.kind != REPLY_KIND).limit(1)
     ) is not None

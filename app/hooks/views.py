@@ -30,7 +30,7 @@ from app.database import db_error_reason
 from app.extensions import csrf, db
 from app.hooks import bp
 from app.logs import log_event
-from app.models import Alert, AlertStatus, Staff, Tip, utcnow
+from app.models import REPLY_KIND, Alert, AlertStatus, Staff, Tip, utcnow
 from notifications import delivery_outcome, parse_reply
 from notifications import messages as texts
 from notifications.errors import account_refusal
@@ -120,6 +120,12 @@ def inbound_sms() -> Response:
     db_take_turn_for_sms(message_sid)
     if (done := tip_acknowledged_by(message_sid)) is not None:
         return _twiml(texts.ack_confirmed_reply(done))  # this very SMS again: answer as the first time, change nothing
+    if not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None and (
+        newest[1].kind == REPLY_KIND and newest[1].tip.acknowledged_at is not None
+    ):
+        # The SMS the person read told of a reporter's message on a tip already taken ("No reply needed"): a "1" to
+        # it must not acknowledge an older alert of another tip, whose escalation would then stop unseen.
+        return _twiml(texts.already_acknowledged_reply(newest[1].tip.ref))
     found = _alert_to_acknowledge(accounts, reply.ref)
     if found is None and not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None and (
         newest[1].tip.acknowledged_by_id not in {staff.id for staff in accounts}

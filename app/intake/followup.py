@@ -16,6 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from app.alerts import wake_dispatcher
 from app.crypto.receipts import db_find_tip_by_receipt
 from app.crypto.service import open_for_tip
 from app.extensions import db, limiter
@@ -169,6 +170,7 @@ def followup_reply() -> Response | tuple[str, int]:
     db_add_reporter_message(tip, str(checked.values["message"]), checked.photos)
     ref = tip.ref
     db.session.commit()
+    wake_dispatcher()  # a notice of the message may be in the outbox: out without a polling delay
     log_event(log, "reporter replied", tip=ref, photos=len(checked.photos))
     flash(_("Thank you. Your message was sent."))
     return redirect(url_for("intake.followup"), code=303)

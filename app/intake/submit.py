@@ -12,6 +12,7 @@ import triage
 from app import audit
 from app.alerts import db_plan_alerts_for_new_tip
 from app.alerts.planning import db_alert_route
+from app.alerts.reporter_messages import db_alert_for_reporter_message
 from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
 from app.crypto.service import db_add_sealed, db_new_tip_key, seal_for_tip
 from app.database import reading
@@ -106,4 +107,7 @@ def db_add_reporter_message(tip: Tip, text: str, photos: list[CleanPhoto]) -> Me
         previous = tip.reopen()
         audit.record("tip.status_changed", actor_label="reporter", tip=tip, before=previous, after=tip.status,
                      reason="reporter_message")
+    # Someone must hear of it at once if the tip pages now (an acknowledged critical tip at 3 a.m.): the SMS's row
+    # is written here, with the message, so that one never exists without the other.
+    db_alert_for_reporter_message(tip)
     return message

@@ -23,6 +23,11 @@ class AlertStatus(enum.StrEnum):
     FOLDED = "folded"  # sent as part of a "+N related tips" message
 
 
+# A notice of a reporter's new message (app/alerts/reporter_messages.py): sent like any alert, but no step of the
+# chain. Escalation, "1"/ACK's reading of the chain, the quarterly figures and the folding leave these rows out.
+REPLY_KIND = "reply"
+
+
 class Alert(db.Model):  # type: ignore[name-defined]
     __tablename__ = "alert"
     __table_args__ = (Index("ix_alert_due", "status", "due_at"),)
@@ -31,7 +36,7 @@ class Alert(db.Model):  # type: ignore[name-defined]
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     chain_position: Mapped[int] = mapped_column(Integer)  # which step of the escalation chain
     repeat: Mapped[int] = mapped_column(Integer, default=0)  # re-sends to the last person of the chain
-    kind: Mapped[str] = mapped_column(String(16), default="initial")  # initial, escalation, repeat, folded
+    kind: Mapped[str] = mapped_column(String(16), default="initial")  # initial, escalation, repeat, folded, reply
     status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING.value)
     due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

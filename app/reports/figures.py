@@ -7,7 +7,8 @@ Which tips count where:
 - time to first acknowledgement: tips made in the quarter that were acknowledged (acknowledged_at - created_at);
   median, and the 90th percentile by the nearest-rank method;
 - escalation: tips made in the quarter that needed an escalation or repeat SMS (Alert.kind, a folded row after
-  the tip's first included), and how many such SMS;
+  the tip's first included), and how many such SMS; an SMS telling of a reporter's new message (kind "reply") is
+  neither;
 - outcomes: cases *closed* in the quarter (Tip.closed_at), by Tip.outcome.
 """
 
@@ -23,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, select, true
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import Alert, Outcome, Tip
+from app.models import REPLY_KIND, Alert, Outcome, Tip
 from app.reports.quarters import Quarter
 from app.reports.suppression import Grid, grid_from_rows, protect
 from triage import CATEGORIES, URGENCIES
@@ -148,7 +149,7 @@ def _escalations(start: datetime, end: datetime, school_ids: list[int] | None) -
     escalation when the tip has an earlier row (as app/alerts/planning.py reads it too), else the first SMS.
     """
     earlier = aliased(Alert)
-    has_earlier = exists().where(earlier.tip_id == Alert.tip_id, earlier.id < Alert.id)
+    has_earlier = exists().where(earlier.tip_id == Alert.tip_id, earlier.id < Alert.id, earlier.kind != REPLY_KIND)
     is_escalation = case((Alert.kind.in_(ESCALATION_KINDS), 1), (and_(Alert.kind == "folded", has_earlier), 1),
                          else_=0)
     query = (select(Alert.tip_id, func.sum(is_escalation)).join(Tip, Tip.id == Alert.tip_id)

@@ -130,9 +130,10 @@ def test_spanish_by_browser_and_by_switch(intake_app):
 def test_reporter_message_on_a_closed_case_reopens_it_for_staff(intake_app, schools, status):
     from datetime import timedelta
 
+    from app.alerts.reporter_messages import pages_now
     from app.audit import parse_detail
     from app.console.queue import OPEN_STATUSES
-    from app.models import AuditEvent, utcnow
+    from app.models import REPLY_KIND, AuditEvent, utcnow
     from app.retention import db_purge_expired_tips
 
     client = intake_app.test_client()
@@ -152,7 +153,10 @@ def test_reporter_message_on_a_closed_case_reopens_it_for_staff(intake_app, scho
         tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
         assert tip.status in OPEN_STATUSES and tip.reporter_reply_unread  # in the SRO's queue, marked
         assert tip.closed_at is None and tip.outcome is None
-        assert db.session.scalar(select(func.count(Alert.id))) == alerts  # no SMS: replies never alerted
+        # Reopened, it pages like any reporter's message when its urgency pages now (README, Alerts): one notice.
+        notices = db.session.scalar(select(func.count(Alert.id)).where(Alert.kind == REPLY_KIND))
+        assert db.session.scalar(select(func.count(Alert.id))) == alerts + notices
+        assert notices == (1 if pages_now(tip, utcnow()) else 0)
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.tip_ref == ref,
                                                            AuditEvent.action == "tip.status_changed"))
         assert event is not None and event.actor_id is None and event.actor_label == "reporter"

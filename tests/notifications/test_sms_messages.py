@@ -27,6 +27,8 @@ def all_templates() -> list[str]:
     ]
     texts += [messages.folded_text(count=count, school=SCHOOL, category=category, base_url=BASE_URL)
               for count in (1, 999) for category in messages.CATEGORY_LABELS]
+    texts += [messages.reporter_message_text(ref=REF, school=SCHOOL, base_url=BASE_URL, acknowledged=taken)
+              for taken in (False, True)]
     texts += [
         messages.ack_confirmed_reply(REF), messages.nothing_to_ack_reply(), messages.unknown_ref_reply(),
         messages.unknown_number_reply(), messages.start_reply(), messages.help_reply(BASE_URL),
@@ -61,10 +63,21 @@ def test_folded_message_points_to_the_queue() -> None:
     assert text == "TIPLINE +3 related tips at KWHS (weapon). Queue: https://x/console/"
 
 
+def test_reporter_message_notice_says_only_that_there_is_one() -> None:
+    taken = messages.reporter_message_text(ref="7kq2mx", school="KWHS", base_url="https://x/", acknowledged=True)
+    assert taken == ("TIPLINE NEW MESSAGE from reporter on #7KQ2MX KWHS. Read it: https://x/console/tips/7KQ2MX"
+                     " No reply needed.")
+    nobody = messages.reporter_message_text(ref="7KQ2MX", school="KWHS", base_url="https://x", acknowledged=False)
+    assert nobody.endswith("/console/tips/7KQ2MX Reply 1 or ACK 7KQ2MX")  # nobody took it: how to
+    tip = "he is outside the school now"
+    text = messages.reporter_message_text(ref=REF, school=tip, base_url=BASE_URL, acknowledged=True)
+    assert "outside" not in text
+
+
 def test_sms_never_contains_tip_text() -> None:
     # The builders accept no free text: only these parameters exist.
-    allowed = {"ref", "school", "category", "urgency", "base_url", "escalated", "repeat", "count"}
-    for name in ("alert_text", "folded_text", "ack_confirmed_reply", "help_reply"):
+    allowed = {"ref", "school", "category", "urgency", "base_url", "escalated", "repeat", "count", "acknowledged"}
+    for name in ("alert_text", "folded_text", "reporter_message_text", "ack_confirmed_reply", "help_reply"):
         assert set(inspect.signature(getattr(messages, name)).parameters) <= allowed, name
     # A value in the wrong place is reduced, not echoed.
     tip = "he has a gun in his locker"

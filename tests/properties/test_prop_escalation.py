@@ -1,6 +1,7 @@
 """The escalation schedule as a state machine: whatever happens (new tips, time, acknowledgements, failed
-sends and deliveries, worker rounds in any order), every tip's alerts follow the school's chain in order,
-and every tip ends acknowledged or with its chain exhausted. Nothing is left waiting."""
+sends and deliveries, reporters writing again, worker rounds in any order), every tip's alerts follow the school's
+chain in order, and every tip ends acknowledged or with its chain exhausted. Nothing is left waiting. A notice of a
+reporter's message is no step of the chain: it never changes the chain's order or end, and is sent or given up."""
 
 from __future__ import annotations
 
@@ -20,15 +21,30 @@ from sqlalchemy import delete, event, select
 from app.alerts import db_plan_alerts_for_new_tip
 from app.alerts.acknowledge import db_acknowledge_tip
 from app.alerts.dispatcher import run_once
+from app.alerts.reporter_messages import db_alert_for_reporter_message
 from app.alerts.sms import EXTENSION_KEY
 from app.extensions import db
-from app.models import Agency, Alert, AlertStatus, Assignment, AuditEvent, Incident, Role, School, Staff, Tip, utcnow
+from app.models import (
+    REPLY_KIND,
+    Agency,
+    Alert,
+    AlertStatus,
+    Assignment,
+    AuditEvent,
+    Incident,
+    Role,
+    School,
+    Staff,
+    Tip,
+    utcnow,
+)
 from notifications import RecordingTransport
 
 MAX_REPEATS = 1
 TIMEOUTS = {"critical": 60, "high": 120}
 CLOCK_MODULES = ["app.alerts.dispatcher", "app.alerts.escalation", "app.alerts.claims", "app.alerts.planning",
-                 "app.alerts.acknowledge"]
+                 "app.alerts.acknowledge", "app.alerts.reporter_messages"]
+REPLY_INTERVAL_S = 300
 OPEN = {AlertStatus.PENDING.value, AlertStatus.SENDING.value, AlertStatus.SENT.value, AlertStatus.DELIVERED.value,
         AlertStatus.FAILED.value}
 _refs = itertools.count(1)
@@ -149,11 +165,38 @@ class Escalation(RuleBasedStateMachine):
 
         self._in_app(work)
 
+    @precondition(lambda self: self.tips)
+    @rule(data=st.data())
+    def reporter_writes(self, data: st.DataObject) -> None:
+        """The reporter of a tip sends a message on the follow-up page (what db_add_reporter_message writes)."""
+        def work() -> None:
+            tip = db.session.get(Tip, data.draw(st.sampled_from(self.tips), label="reporter of"))
+            assert tip is not None
+            db_alert_for_reporter_message(tip)
+            db.session.commit()
+
+        self._in_app(work)
+
+    @invariant()
+    def notices_go_to_a_person_of_the_chain_at_most_once_a_window(self) -> None:
+        def work() -> None:
+            for tip_id in self.tips:
+                notices = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip_id,
+                                                                      Alert.kind == REPLY_KIND).order_by(Alert.id)))
+                for notice in notices:
+                    assert notice.staff_id in self.chain and notice.escalated_at is None
+                for before, after in itertools.pairwise(notices):
+                    assert (after.created_at - before.created_at).total_seconds() >= REPLY_INTERVAL_S or (
+                        before.status in (AlertStatus.FAILED.value, AlertStatus.CANCELLED.value))
+
+        self._in_app(work)
+
     @invariant()
     def alerts_follow_the_chain_in_order(self) -> None:
         def work() -> None:
             for tip_id in self.tips:
-                rows = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip_id).order_by(Alert.id)))
+                rows = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip_id, Alert.kind != REPLY_KIND)
+                                               .order_by(Alert.id)))
                 assert rows, f"tip {tip_id} has no alert"
                 check_chain_order(rows, self.chain)
                 still_open = [a for a in rows if a.escalated_at is None and a.status in OPEN]
@@ -190,7 +233,11 @@ def check_chain_order(rows: list[Alert], chain: list[int]) -> None:
 def tip_outcome(tip_id: int, chain_length: int) -> str:
     tip = db.session.get(Tip, tip_id)
     assert tip is not None
-    rows = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip_id).order_by(Alert.id)))
+    notices = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip_id, Alert.kind == REPLY_KIND)))
+    if any(a.status in (AlertStatus.PENDING.value, AlertStatus.SENDING.value) for a in notices):
+        return "waiting"  # a notice of a reporter's message not out yet (retrying after a failed send)
+    rows = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip_id, Alert.kind != REPLY_KIND)
+                                   .order_by(Alert.id)))
     if tip.acknowledged_at is not None:
         unsent = [a.id for a in rows if a.status in (AlertStatus.PENDING.value, AlertStatus.SENDING.value)]
         assert not unsent, f"acknowledged tip {tip.ref} still has alerts to send: {unsent}"
@@ -206,12 +253,13 @@ def tip_outcome(tip_id: int, chain_length: int) -> str:
 
 def test_escalation_always_ends_acknowledged_or_exhausted(make_app: Callable[..., Flask]) -> None:
     app = make_app(ALERT_ACK_TIMEOUT_CRITICAL_S=TIMEOUTS["critical"], ALERT_ACK_TIMEOUT_HIGH_S=TIMEOUTS["high"],
-                   ALERT_MAX_REPEATS=MAX_REPEATS, ALERT_CLAIM_LEASE_S=30, LOG_LEVEL="CRITICAL")
+                   ALERT_MAX_REPEATS=MAX_REPEATS, ALERT_CLAIM_LEASE_S=30, LOG_LEVEL="CRITICAL",
+                   ALERT_REPLY_SMS_INTERVAL_S=REPLY_INTERVAL_S)
     school_id, chain = build_chain(app)
     clock = Clock(utcnow().replace(microsecond=0))
     with frozen_time(clock):
         run_state_machine_as_test(
             lambda: Escalation(app, clock, school_id, chain),  # type: ignore[arg-type]  # a factory is accepted
-            settings=settings(max_examples=25, stateful_step_count=15, deadline=None,
+            settings=settings(max_examples=25, stateful_step_count=25, deadline=None,
                               suppress_health_check=[HealthCheck.too_slow]),
         )

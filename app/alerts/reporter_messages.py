@@ -1,0 +1,106 @@
+"""A reporter's new message on a case that pages: an SMS to the person working it.
+
+At 3 a.m. "he's outside the school now" on an acknowledged critical tip must wake someone, not wait in the console
+queue. The row is written into the outbox in the transaction that stores the message (it cannot be lost), and the
+worker sends it like any other alert. It is a notice, not a page: the chain's escalation, the acknowledgement
+figures and the "+N related tips" folding leave it out (`REPLY_KIND`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.alerts.planning import IMMEDIATE_URGENCIES, SMS_URGENCIES, next_in_chain, next_school_day_start
+from app.extensions import db
+from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, Staff, Tip, TipStatus, utcnow
+
+# A newest chain row in one of these is still the chain's business: it is sent, or escalated, or both, soon.
+_WAITING = (AlertStatus.PENDING.value, AlertStatus.SENDING.value, AlertStatus.FAILED.value)
+_TOLD = (AlertStatus.SENT.value, AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value)
+
+
+def pages_now(tip: Tip, now: datetime) -> bool:
+    """Whether the tip's urgency pages at this moment: critical and high day and night, medium in school hours."""
+    urgency = tip.effective_urgency
+    if urgency in IMMEDIATE_URGENCIES:
+        return True
+    return urgency in SMS_URGENCIES and next_school_day_start(tip.school, now) == now
+
+
+def db_chain_still_paging(tip: Tip) -> bool:
+    """Whether the tip's own alerts are still running through its chain unacknowledged: its newest chain row is
+    not yet escalated and the escalation (app/alerts/escalation.py) will act on it. The next person is paged
+    anyway, and the message is on the case they open, so a notice would only be a second SMS."""
+    if tip.acknowledged_at is not None or tip.status != TipStatus.NEW.value:
+        return False  # escalation only follows new, unacknowledged tips
+    newest = db.session.scalar(
+        select(Alert).where(Alert.tip_id == tip.id, Alert.kind != REPLY_KIND).order_by(Alert.id.desc()).limit(1))
+    if newest is None or newest.escalated_at is not None:
+        return False  # none planned, or the chain ran out
+    if newest.status in _WAITING:
+        return True  # on its way, or failed and escalated on the worker's next round
+    # Sent: a critical or high SMS escalates at its timeout; a medium one asked for no answer and never will.
+    return newest.status in _TOLD and tip.effective_urgency in IMMEDIATE_URGENCIES
+
+
+def _reachable(staff: Staff | None, school_id: int) -> int | None:
+    """The person's place in the school's chain (0 when assigned outside it), or None when no SMS can reach them
+    there: deactivated, no phone, opted out, or no longer assigned to the school."""
+    if staff is None or not staff.active or not staff.phone or staff.sms_opted_out:
+        return None
+    assignment = db.session.scalar(
+        select(Assignment).where(Assignment.staff_id == staff.id, Assignment.school_id == school_id))
+    if assignment is None:
+        return None
+    return int(assignment.chain_position or 0)
+
+
+def db_recipient_for_reply(tip: Tip) -> tuple[int, int] | None:
+    """(chain position, staff id) of whom to tell of the reporter's new message, or None for nobody.
+
+    The person who acknowledged the tip is working it; when they cannot be reached (or nobody took it) and the
+    chain is not already being paged for it, the first person of the chain who can be, as for a new tip.
+    """
+    acknowledger = db.session.get(Staff, tip.acknowledged_by_id) if tip.acknowledged_by_id else None
+    position = _reachable(acknowledger, tip.school_id)
+    if acknowledger is not None and position is not None:
+        return position, acknowledger.id
+    if db_chain_still_paging(tip):
+        return None
+    first = next_in_chain(tip.school_id, 0)
+    return None if first is None else (first[0], first[1].id)
+
+
+def db_told_of_reply_lately(tip: Tip, now: datetime) -> bool:
+    """A notice of a reporter's message on this tip was written within ALERT_REPLY_SMS_INTERVAL_S and is on its way
+    or out: further messages in the window are seen in the console, not sent one SMS each. A notice that could not
+    go out (failed, or cancelled) does not hold back the next."""
+    since = now - timedelta(seconds=current_app.config["ALERT_REPLY_SMS_INTERVAL_S"])
+    return db.session.scalar(
+        select(Alert.id).where(Alert.tip_id == tip.id, Alert.kind == REPLY_KIND, Alert.created_at > since,
+                               Alert.status.notin_([AlertStatus.FAILED.value, AlertStatus.CANCELLED.value]))
+        .limit(1)
+    ) is not None
+
+
+def db_alert_for_reporter_message(tip: Tip) -> Alert | None:
+    """Write the outbox row telling someone of a reporter's new message, if the tip pages now. Runs in the
+    transaction that stores the message (after it has locked the tip's row, so two replies take turns and the
+    throttle holds); nothing is committed. Call after a finished case was reopened by the message."""
+    now = utcnow()
+    if not pages_now(tip, now) or db_told_of_reply_lately(tip, now):
+        return None
+    recipient = db_recipient_for_reply(tip)
+    if recipient is None:
+        if not db_chain_still_paging(tip):
+            current_app.logger.error("no reachable person to tell of a reporter's message",
+                                     extra={"fields": {"tip": tip.ref}})
+        return None
+    position, staff_id = recipient
+    alert = Alert(tip_id=tip.id, staff_id=staff_id, chain_position=position, kind=REPLY_KIND,
+                  status=AlertStatus.PENDING.value, due_at=now, created_at=now)
+    db.session.add(alert)
+    return alert
