@@ -1,4 +1,4 @@
-"""One reporter in plain Python (requests): the form, the tip, the receipt, coming back with the code.
+"""One reporter in plain Python (requests): the form, the tip, the receipt, coming back with the code (and a message).
 
 Used where each answer matters (the soak, time-to-alert runs, warm-up), not for throughput (that is locust).
 """
@@ -74,6 +74,8 @@ def submit_tip(url: str, text: str, school: int | None = None, happening_now: st
     if receipt.status_code != 200 or not code or not ref:
         raise ReporterError(f"receipt page answered {receipt.status_code}")
     token = CSRF.search(receipt.text)
+    # The receipt page comes with a new CSRF token (intake renews it after a submission), kept in its cookie.
+    cookies.update(_cookie(receipt))
     saved = session.post(url + "/receipt", data={"saved": "yes", "csrf_token": token.group(1) if token else ""},
                          cookies=cookies, allow_redirects=False, timeout=timeout)
     statuses.append(saved.status_code)
@@ -100,3 +102,27 @@ def open_with_receipt(url: str, code: str, timeout: float = 30.0) -> tuple[str |
     statuses.append(case.status_code)
     ref = REF.search(case.text)
     return (html.unescape(ref.group(1)).strip() if ref else None), tuple(statuses)
+
+
+def reply_to_case(url: str, code: str, text: str, timeout: float = 30.0) -> tuple[int, ...]:
+    """Come back with the receipt code and send a message on the case: every status seen, the message's (303) last."""
+    session = _session()
+    start = session.get(url + "/followup", timeout=timeout)
+    token = CSRF.search(start.text)
+    if start.status_code != 200 or not token:
+        raise ReporterError(f"follow-up page answered {start.status_code}")
+    cookies = _cookie(start)
+    opened = session.post(url + "/followup", data={"code": code, "csrf_token": token.group(1)}, cookies=cookies,
+                          allow_redirects=False, timeout=timeout)
+    if opened.status_code != 303:
+        raise ReporterError(f"receipt code answered {opened.status_code}")
+    cookies.update(_cookie(opened))
+    case = session.get(url + "/followup", cookies=cookies, timeout=timeout)
+    token = CSRF.search(case.text)
+    if case.status_code != 200 or not token:
+        raise ReporterError(f"case page answered {case.status_code}")
+    cookies.update(_cookie(case))
+    sent = session.post(url + "/followup/reply", files={"photos": ("", b"", "application/octet-stream")},
+                        data={"csrf_token": token.group(1), "message": text}, cookies=cookies,
+                        allow_redirects=False, timeout=timeout)
+    return start.status_code, opened.status_code, case.status_code, sent.status_code

@@ -1,6 +1,7 @@
 """The worst day (`make soak`): 300 reporters in bursts, a third about one incident, while the fake Twilio fails
 30% of requests (500, 429, dropped connections) and the alert worker is killed (SIGKILL) and restarted every
 minute. Staff acknowledge about half of the alerts by signed inbound SMS; the rest escalate (short timeouts).
+After the last burst one reporter in five comes back with the receipt code and writes a message on the case.
 At the end it checks that nothing was lost, stuck, mixed up or leaked, prints the checks, and exits 1 when one
 fails. Everything runs on 127.0.0.1 and stops by itself within ten minutes (--quick: about three).
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from bench.common import free_port, print_table
 from bench.deploy import Deployment, fake_state
-from bench.reporter import ReporterError, open_with_receipt, school_ids, submit_tip
+from bench.reporter import ReporterError, open_with_receipt, reply_to_case, school_ids, submit_tip
 from bench.soak_checks import Day, open_alert_rows, run_checks
 from bench.texts import dev_texts
 
@@ -110,6 +111,23 @@ def reporters(url: str, plan: Plan, day: Day, rng: random.Random, model_dir: Pat
         print(f"burst {burst + 1}/{plan.bursts}: {len(day.submitted)} tips so far", flush=True)
         if stop.wait(max(0.0, plan.burst_every_s - (time.monotonic() - started))):
             return
+    come_back(url, day, rng, others)
+
+
+def come_back(url: str, day: Day, rng: random.Random, others: list[dict[str, str]]) -> None:
+    """One reporter in five writes again on the case: an acknowledged urgent tip's taker gets an SMS of it, which
+    must carry none of the message's words either."""
+    for submitted in list(day.submitted)[::5]:
+        text = rng.choice(others)["text"]
+        try:
+            statuses = reply_to_case(url, submitted["code"], text)
+        except (ReporterError, OSError) as exc:
+            day.unexpected.append(f"reply {type(exc).__name__}: {exc}")
+            continue
+        if statuses[-1] != 303:
+            day.unexpected.append(f"reply {statuses[-1]}")
+        day.replies.append({"ref": submitted["ref"], "text": text})
+    print(f"{len(day.replies)} reporters wrote again", flush=True)
 
 
 def acknowledger(url: str, fake_url: str, token: str, day: Day, stop: threading.Event) -> None:
@@ -140,7 +158,7 @@ def settled(app: Any, max_repeats: int) -> bool:
 
     from app.alerts.planning import chain_of
     from app.extensions import db
-    from app.models import Alert, Tip, utcnow
+    from app.models import REPLY_KIND, Alert, Tip, utcnow
 
     with app.app_context():
         try:
@@ -149,8 +167,8 @@ def settled(app: Any, max_repeats: int) -> bool:
                 return False
             for tip in db.session.scalars(select(Tip).where(Tip.urgency.in_(["critical", "high"]),
                                                             Tip.acknowledged_at.is_(None))):
-                last = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id).order_by(Alert.id.desc())
-                                          .limit(1)).first()
+                last = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id, Alert.kind != REPLY_KIND)
+                                          .order_by(Alert.id.desc()).limit(1)).first()
                 chain = chain_of(tip.school_id)
                 if last is None or last.escalated_at is None or not chain or last.chain_position != chain[-1][0] \
                         or last.repeat < max_repeats:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 TEMPLATE_WORDS = {
     "tipline", "critical", "medium", "repeat", "escalated", "reply", "related", "queue", "console", "tips",
     "suicide", "self-harm", "threat", "weapon", "bullying", "drugs", "abuse", "sexual", "mental", "health",
-    "fighting", "other", "alert", "https", "example",
+    "fighting", "other", "alert", "https", "example", "message", "reporter", "needed",
 }
 WORD = re.compile(r"[a-z]{5,}")
 
@@ -25,6 +25,7 @@ class Day:
     """What the reporters and staff did, as the soak recorded it."""
 
     submitted: list[dict[str, Any]] = field(default_factory=list)  # ref, code, text, incident, statuses
+    replies: list[dict[str, Any]] = field(default_factory=list)  # ref, text: messages written on /followup
     unexpected: list[str] = field(default_factory=list)  # any answer a reporter should never have seen
     acks_sent: int = 0
     ack_failures: list[str] = field(default_factory=list)
@@ -73,7 +74,7 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
     from app.alerts.planning import chain_of
     from app.crypto.receipts import db_find_tip_by_receipt
     from app.extensions import db
-    from app.models import Alert, AlertStatus, Tip, utcnow
+    from app.models import REPLY_KIND, Alert, AlertStatus, Message, Tip, utcnow
 
     checks: list[tuple[str, bool, str]] = []
     with app.app_context():
@@ -96,7 +97,8 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
         outcomes: Counter[str] = Counter()
         waiting: list[str] = []
         for tip in db.session.scalars(select(Tip).where(Tip.urgency.in_(["critical", "high"]))):
-            rows = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip.id).order_by(Alert.id)))
+            rows = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip.id, Alert.kind != REPLY_KIND)
+                                           .order_by(Alert.id)))
             chain = chain_of(tip.school_id)
             last = rows[-1] if rows else None
             if tip.acknowledged_at is not None:
@@ -115,6 +117,14 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
         checks.append(("every critical/high tip acknowledged or escalated to the end of its chain", not waiting,
                        f"{dict(outcomes)}; still waiting: {waiting[:10]}"))
 
+        stored_replies = db.session.scalar(select(func.count()).select_from(Message).where(
+            Message.from_reporter.is_(True))) or 0
+        notices = Counter(db.session.scalars(select(Alert.status).where(Alert.kind == REPLY_KIND)))
+        checks.append(("reporters' messages stored, and told by SMS where they page",
+                       stored_replies == len(day.replies),
+                       f"written {len(day.replies)}, stored {stored_replies}; "
+                       f"their SMS by status: {dict(sorted(notices.items()))}"))
+
         incident_refs = [s["ref"] for s in day.submitted if s["incident"]]
         grouped_rows = db.session.execute(
             select(Tip.category, Tip.incident_id).where(Tip.ref.in_(incident_refs))).all()
@@ -129,7 +139,7 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
         db.session.remove()
 
     leaks = []
-    vocabulary = {w: s["ref"] for s in day.submitted for w in distinctive_words(s["text"])}
+    vocabulary = {w: s["ref"] for s in day.submitted + day.replies for w in distinctive_words(s["text"])}
     for message in messages:
         hits = set(WORD.findall(message["body"].lower())) & vocabulary.keys()
         if hits:
