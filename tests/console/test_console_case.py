@@ -254,6 +254,21 @@ def test_acknowledge_stops_the_alerts(world: World, signed_in) -> None:
     assert "Alert history" in page and "Sro A" in page
 
 
+def test_alert_history_names_an_sms_about_a_reporters_message(world: World, signed_in) -> None:
+    from app.models import REPLY_KIND
+
+    with world.app.app_context():
+        tip = make_tip(world.school_a, urgency="critical")
+        db.session.add_all([Alert(tip_id=tip.id, staff_id=world.people["sro_a"], chain_position=1, status="sent"),
+                            Alert(tip_id=tip.id, staff_id=world.people["sro_a"], chain_position=1, kind=REPLY_KIND,
+                                  status="sent")])
+        db.session.commit()
+        ref = tip.ref
+    page = signed_in("sro_a").get(f"/console/tips/{ref}").get_data(as_text=True)
+    kinds = re.findall(r'<td data-label="Kind">([^<]*)</td>', page)
+    assert kinds == ["initial", "reporter message"]
+
+
 def test_notes_and_messages_are_sealed(world: World, signed_in) -> None:
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
