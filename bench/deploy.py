@@ -71,6 +71,9 @@ class Deployment:
             "DATABASE_URL": self.database_url, "KEYRING_PATH": str(self.tmp / "keyring.json"),
             "TRIAGE_MODEL_DIR": str(model_dir()), "PUBLIC_BASE_URL": "http://127.0.0.1:9",
             "LOG_LEVEL": "WARNING", "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", **LOOSE,
+            # Production refuses 0 (README, Proxy): one hop, as behind nginx. The load comes straight to gunicorn
+            # with no X-Forwarded-For, so every simulated reporter is 127.0.0.1, under the loose limits above.
+            "TRUSTED_PROXY_HOPS": "1",
         })
         # Production insists on Twilio: until a fake runs (twilio_env), SMS would go to a closed loopback port.
         env.update(self.twilio_env(CLOSED_PORT_URL, CLOSED_PORT_URL))
