@@ -15,6 +15,7 @@ import pyotp
 from flask import current_app
 
 from app.accounts.passwords import hash_password
+from app.crypto.staff_secrets import seal_totp_secret
 from app.extensions import db
 from app.models import Agency, Assignment, ChainPosition, Role, School, Staff
 
@@ -144,10 +145,11 @@ def seed_demo() -> str:
             password = "-".join(secrets.token_hex(3) for _ in range(3))  # random per installation
             member = Staff(
                 email=person.email, name=person.name, role=person.role, phone=person.phone,
-                password_hash=hash_password(password), totp_secret=pyotp.random_base32(),
+                password_hash=hash_password(password),
             )
             db.session.add(member)
             db.session.flush()
+            seal_totp_secret(member, pyotp.random_base32())  # bound to the row's id: after the flush
             staff[person.email] = member
             new_logins.append(f"{person.email:32} {password:22} {person.role.value}")
             created["staff"] += 1

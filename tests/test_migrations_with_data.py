@@ -19,9 +19,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, create_app
+from app.accounts.totp import current_code, db_check_totp
 from app.backup import MIGRATIONS_DIR, migration_head
 from app.crypto.receipts import db_record_receipt_key
 from app.crypto.service import db_add_sealed, open_for_tip
+from app.crypto.staff_secrets import open_totp_secret
 from app.demo_data import seed_demo
 from app.extensions import db
 from app.intake.submit import db_add_reporter_message
@@ -51,6 +53,11 @@ DROPPED_BY = {
     "4c7e2b9a1f58": {("tip", column) for column in ("legal_hold_at", "legal_hold_by_id", "legal_hold_reason_ct",
                                                     "legal_hold_released_at", "legal_hold_released_by_id",
                                                     "legal_hold_release_reason_ct")},
+    "e8c4b2a7f190": {("staff", "totp_secret_sealed"), ("staff", "totp_kek_version")},
+}
+# What a downgrade step writes back in another form, by the revision it goes down from: compared by value below.
+RESTORED_BY = {
+    "e8c4b2a7f190": {("staff", "totp_secret")},  # the sealed authenticator secrets, opened again in plaintext
 }
 
 
@@ -72,8 +79,10 @@ def _schema(conn: Connection) -> dict[str, Any]:
         if table == "alembic_version":
             continue
         tables[table] = {
-            "columns": [(c["name"], str(c["type"]), c["nullable"], _default(c["default"]))
-                        for c in inspector.get_columns(table)],
+            # By name: PostgreSQL cannot put a column a downgrade adds back where it was, and the order means
+            # nothing to the app.
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"], _default(c["default"]))
+                              for c in inspector.get_columns(table)),
             "pk": sorted(inspector.get_pk_constraint(table)["constrained_columns"]),
             "fks": sorted((tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]),
                            (fk.get("options") or {}).get("ondelete")) for fk in inspector.get_foreign_keys(table)),
@@ -142,11 +151,21 @@ def _live_district(app: Flask) -> None:
         db.session.commit()
 
 
-def _reads_back(app: Flask) -> None:
+def _totp_secrets(app: Flask) -> dict[int, str | None]:
+    with app.app_context():
+        return {person.id: open_totp_secret(person) for person in db.session.query(Staff)}
+
+
+def _reads_back(app: Flask, secrets: dict[int, str | None]) -> None:
     with app.app_context():
         assert audit.verify_chain().ok
         tip = db.session.query(Tip).order_by(Tip.id).first()
         assert open_for_tip(tip, "text", tip.text_ct) == b"tip number 0: a fight planned behind the gym"
+        # Sealed again on the way up: every person's authenticator still gives codes that sign them in.
+        for person in db.session.query(Staff):
+            secret = secrets[person.id]
+            assert secret and person.totp_secret_sealed and secret.encode() not in person.totp_secret_sealed
+            assert db_check_totp(person, current_code(secret, utcnow()), utcnow())
 
 
 def test_every_migration_goes_down_and_up_with_a_districts_rows(app: Flask) -> None:
@@ -159,6 +178,8 @@ def test_every_migration_goes_down_and_up_with_a_districts_rows(app: Flask) -> N
             with db.engine.connect() as conn:
                 fresh[revision] = _schema(conn)
     _live_district(app)
+    secrets = _totp_secrets(app)
+    assert secrets and all(secrets.values())  # the demo's people have authenticators, sealed
     with app.app_context():
         with db.engine.connect() as conn:
             at_head = _rows(conn)
@@ -166,12 +187,18 @@ def test_every_migration_goes_down_and_up_with_a_districts_rows(app: Flask) -> N
         db.session.remove()
 
         dropped: set[tuple[str, str | None]] = set()
+        restored: set[tuple[str, str | None]] = set()
         for revision, previous in reversed(steps[1:]):
             downgrade(revision=previous)
             dropped |= DROPPED_BY[revision]
+            restored |= RESTORED_BY.get(revision, set())
             with db.engine.connect() as conn:
                 assert _schema(conn) == fresh[previous], f"going down from {revision} left another schema"
-                assert _rows(conn) == _without(at_head, dropped), f"going down from {revision} changed rows"
+                rows = _rows(conn)
+                assert _without(rows, restored) == _without(at_head, dropped), \
+                    f"going down from {revision} changed rows"
+                if ("staff", "totp_secret") in restored:  # the release before reads them in plaintext
+                    assert {row["id"]: row["totp_secret"] for row in rows["staff"]} == secrets, revision
         for revision, _previous in steps[1:]:
             upgrade(revision=revision)
             with db.engine.connect() as conn:
@@ -182,7 +209,7 @@ def test_every_migration_goes_down_and_up_with_a_districts_rows(app: Flask) -> N
     assert after["signin_failure"] == [] and after["receipt_key_check"] == [] and after["ended_session"] == []
     assert all(row["send_failures"] == 0 for row in after["alert"])
     assert _without(after, dropped | {("alert", "send_failures")}) == _without(at_head, dropped)
-    _reads_back(app)
+    _reads_back(app, secrets)
 
 
 SCRATCH_MIGRATION = '''

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.accounts.phones import normalise_e164
+from app.crypto.staff_secrets import seal_totp_secret
 from app.accounts.policy import password_problems
 from app.extensions import db
 from app.models import Assignment, Role, School, SignInFailure, Staff
@@ -178,7 +179,7 @@ def db_reset_sign_in(staff: Staff, now: datetime) -> str:
     ends, any lock is lifted, and a new enrolment link (returned, only its hash stored) replaces any earlier one.
     The console's "Reset sign-in" and `flask staff reset-signin` both do this."""
     staff.password_hash = None
-    staff.totp_secret = None
+    seal_totp_secret(staff, None)
     staff.totp_last_counter = None
     staff.recovery_codes = None
     db_sign_out_everywhere(staff)

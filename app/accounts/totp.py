@@ -17,6 +17,7 @@ import qrcode
 import qrcode.image.svg
 
 from app.accounts.service import ACCOUNT_ROW_LOCK
+from app.crypto.staff_secrets import open_totp_secret
 from app.extensions import db
 from app.models import Staff
 from app.small_ints import ASCII_DIGITS
@@ -70,10 +71,13 @@ def _reload_locked(staff: Staff, attribute: str) -> None:
 
 
 def db_check_totp(staff: Staff, code: str, at: datetime) -> bool:
-    """Accept a code once. On success remembers its step, so it (and older ones) cannot be used again."""
-    if not staff.totp_secret:
+    """Accept a code once. On success remembers its step, so it (and older ones) cannot be used again.
+    The secret is opened with the keyring: `KeyringUnavailable` or `DecryptionFailed` go to the caller, which
+    fails closed (there is no plaintext to fall back to)."""
+    secret = open_totp_secret(staff)
+    if not secret:
         return False
-    counter = matching_counter(staff.totp_secret, code, at)
+    counter = matching_counter(secret, code, at)
     if counter is None:
         return False
     _reload_locked(staff, "totp_last_counter")

@@ -1,8 +1,9 @@
 """`flask keys status | rotate | retire VERSION`: the keyring of key-encryption keys.
 
-Rotation writes the new keyring first (atomically), then re-wraps the data keys of tips still on an older
-KEK, in batches committed one by one. Interrupted, it can simply be run again: the keyring already has the
-new active key, and only tips whose kek_version differs from it are re-wrapped. Content is never re-encrypted.
+Rotation writes the new keyring first (atomically), then re-seals the staff authenticator secrets and re-wraps
+the data keys of tips still on an older KEK, in batches committed one by one. Interrupted, it can simply be run
+again: the keyring already has the new active key, and only rows whose KEK version differs from it are done.
+Tip content is never re-encrypted.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from app import audit
 from app.cli.operator import operator_label
@@ -27,8 +28,9 @@ from app.crypto.keystore import (
     keyring_source,
 )
 from app.crypto.service import db_rewrap_tip_key
+from app.crypto.staff_secrets import db_reseal_totp_secret, open_totp_value
 from app.extensions import db
-from app.models import Tip
+from app.models import Staff, Tip
 
 BATCH = 200
 
@@ -62,6 +64,20 @@ def _usage() -> dict[int, int]:
     return {int(version): int(count) for version, count in rows if version is not None}
 
 
+def _staff_usage() -> dict[int, int]:
+    """How many staff authenticator secrets each KEK version seals."""
+    rows = db.session.execute(
+        select(Staff.totp_kek_version, func.count(Staff.id)).where(Staff.totp_secret_sealed.isnot(None))
+        .group_by(Staff.totp_kek_version)
+    ).all()
+    return {int(version): int(count) for version, count in rows if version is not None}
+
+
+def _staff_left(keyring: Keyring) -> ColumnElement[bool]:
+    """Staff whose authenticator secret is sealed under an older KEK than the active one."""
+    return and_(Staff.totp_secret_sealed.isnot(None), Staff.totp_kek_version != keyring.active)
+
+
 @click.group("keys")
 def keys_group() -> None:
     """Key-encryption keys: status, rotation, retirement."""
@@ -71,13 +87,14 @@ def keys_group() -> None:
 @with_appcontext
 @needs_schema
 def status_command() -> None:
-    """Show the keyring's versions and how many tips each one wraps."""
+    """Show the keyring's versions and how many tips and staff authenticator secrets each one seals."""
     keyring = _keyring()
-    usage = _usage()
-    for version in sorted(set(keyring.keys) | set(usage)):
+    usage, staff = _usage(), _staff_usage()
+    for version in sorted(set(keyring.keys) | set(usage) | set(staff)):
         mark = " (active)" if version == keyring.active else ""
         missing = "" if version in keyring.keys else "  MISSING FROM THE KEYRING"
-        click.echo(f"KEK {version}{mark}: {usage.get(version, 0)} tips{missing}")
+        click.echo(f"KEK {version}{mark}: {usage.get(version, 0)} tips, {staff.get(version, 0)} staff "
+                   f"authenticator secrets{missing}")
 
 
 @keys_group.command("rotate")
@@ -94,11 +111,13 @@ def rotate_command(batch: int) -> None:
     if missing:
         # Re-wrapping would stop at the first such tip; restoring the keyring that has the key fixes it.
         names = ", ".join(f"KEK {version}" for version in sorted(missing))
-        raise click.ClickException(f"tips are wrapped by {names}, which is not in the keyring: put back the keyring "
-                                   "backup that holds it (`flask keys status`), then rotate")
+        raise click.ClickException(f"tips or staff authenticator secrets are sealed by {names}, which is not in the "
+                                   "keyring: put back the keyring backup that holds it (`flask keys status`), then "
+                                   "rotate")
     pending = db.session.scalar(select(func.count(Tip.id)).where(
-        Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active))
-    if not pending or not _any_rewrappable(keyring):
+        Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)) or 0
+    staff_pending = db.session.scalar(select(func.count(Staff.id)).where(_staff_left(keyring))) or 0
+    if not (pending or staff_pending) or not _any_rewrappable(keyring):
         # Nothing left over from an earlier run (tips whose wrapped key does not open are not: they would make
         # every later run "finish" that rotation, and a KEK could never be replaced again): a new rotation.
         keyring = keyring.with_new_key(taken=db_known_versions())
@@ -109,9 +128,11 @@ def rotate_command(batch: int) -> None:
         click.echo(f"Back the keyring up again now, apart from the database backups: tips sealed from now on need "
                    f"KEK {keyring.active}, which no earlier copy of the keyring has (README, Backups).")
     else:
-        click.echo(f"keyring: finishing the rotation to KEK {keyring.active} ({pending} tips left)")
+        click.echo(f"keyring: finishing the rotation to KEK {keyring.active} ({pending} tips, {staff_pending} staff "
+                   "authenticator secrets left)")
     db_ensure_key_check(keyring, keyring.active)
     db.session.commit()
+    resealed, unopened = _reseal_staff_secrets(keyring, batch)
     total = db.session.scalar(select(func.count(Tip.id)).where(
         Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)) or 0
     done = 0
@@ -135,20 +156,59 @@ def rotate_command(batch: int) -> None:
         db.session.commit()
         click.echo(f"re-wrapped {done}/{total}")
     click.echo(f"done: {done} tips re-wrapped with KEK {keyring.active}; content was not re-encrypted")
+    click.echo(f"done: {resealed} staff authenticator secrets sealed again with KEK {keyring.active}")
     # On the record like any change to who can read what: which key wraps the tips now, and by whose hand.
     audit.record("keys.rotated", actor_label=operator_label(), active=keyring.active, rewrapped=done,
-                 not_rewrapped_refs=[ref for ref, _version in damaged.values()])
+                 not_rewrapped_refs=[ref for ref, _version in damaged.values()], staff_resealed=resealed,
+                 staff_not_resealed_ids=sorted(unopened))
     db.session.commit()
+    if unopened:
+        named = ", ".join(f"{email} (KEK {version})" for email, version in unopened.values())
+        click.echo(f"{len(unopened)} staff authenticator secrets could not be sealed again, they do not open under "
+                   f"their KEK (a damaged, altered or copied row): {named}. They stay on that KEK; a district admin's "
+                   "'Reset sign-in' gives each person a new authenticator.", err=True)
     if damaged:
         named = ", ".join(f"{ref} (KEK {version})" for ref, version in damaged.values())
         raise click.ClickException(
             f"{len(damaged)} tips could not be re-wrapped, their wrapped data key does not open under its KEK "
             f"(a damaged or altered row): {named}. They stay on that KEK and cannot be "
             "opened; restore them from a backup, or keep that KEK until they are shredded.")
+    if unopened:
+        raise click.ClickException("some staff authenticator secrets were not sealed again (above)")
+
+
+def _reseal_staff_secrets(keyring: Keyring, batch: int) -> tuple[int, dict[int, tuple[str, int | None]]]:
+    """Seal every staff authenticator secret on an older KEK again under the active one, in batches committed
+    one by one (as the tips). One that does not open stays where it is, named, and stops none after it."""
+    done = 0
+    unopened: dict[int, tuple[str, int | None]] = {}  # staff id -> (email, KEK version)
+    while True:
+        people = db.session.scalars(select(Staff).where(_staff_left(keyring), Staff.id.notin_(sorted(unopened)))
+                                    .order_by(Staff.id).limit(batch)).all()
+        if not people:
+            break
+        for person in people:
+            try:
+                db_reseal_totp_secret(person, keyring)
+            except DecryptionFailed:
+                unopened[person.id] = (person.email, person.totp_kek_version)
+            else:
+                done += 1
+        db.session.commit()
+    return done, unopened
 
 
 def _any_rewrappable(keyring: Keyring) -> bool:
-    """Whether a tip left on an older KEK has a wrapped data key that opens, so an earlier run is to finish."""
+    """Whether a tip left on an older KEK has a wrapped data key that opens (or a staff secret left there opens),
+    so an earlier run is to finish."""
+    for person in db.session.scalars(select(Staff).where(_staff_left(keyring))):
+        if person.totp_secret_sealed is None or person.totp_kek_version is None:
+            continue
+        try:
+            open_totp_value(keyring.kek(person.totp_kek_version), person.id, person.totp_secret_sealed)
+        except DecryptionFailed:
+            continue
+        return True
     left = db.session.scalars(select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)
                               .order_by(Tip.id).execution_options(yield_per=BATCH))
     try:
@@ -181,6 +241,11 @@ def retire_command(version: int) -> None:
     still = _usage().get(version, 0)
     if still:
         raise click.ClickException(f"{still} tips still use KEK {version}; run `flask keys rotate` to finish")
+    people = _staff_usage().get(version, 0)
+    if people:
+        # Retired, its key is gone: these people could never sign in with their authenticator again.
+        raise click.ClickException(f"{people} staff authenticator secrets are still sealed under KEK {version}; run "
+                                   "`flask keys rotate` to finish")
     _write(path, keyring.without({version}))
     forget_keyring(app)
     audit.record("keys.retired", actor_label=operator_label(), version=version)

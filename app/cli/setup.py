@@ -20,13 +20,20 @@ from app.extensions import db
 
 
 def db_has_sealed_tips() -> bool:
-    from app.models import Tip
+    """Whether anything in the database is sealed under a keyring: a tip's data key or, from the migration that
+    sealed them on, a staff member's authenticator secret."""
+    from app.models import Staff, Tip
 
-    if not inspect(db.engine).has_table("tip"):
+    inspector = inspect(db.engine)
+    if not inspector.has_table("tip"):
         return False
+    staff_sealed = "totp_secret_sealed" in {c["name"] for c in inspector.get_columns("staff")}
     # A read that ends its transaction: on SQLite an open one would keep the writers' turn from the migration.
     with reading():
-        return db.session.query(Tip.id).filter(Tip.wrapped_dek.isnot(None)).first() is not None
+        if db.session.query(Tip.id).filter(Tip.wrapped_dek.isnot(None)).first() is not None:
+            return True
+        return staff_sealed and db.session.query(Staff.id).filter(Staff.totp_secret_sealed.isnot(None)).first() \
+            is not None
 
 
 def ensure_keyring() -> str:
@@ -43,8 +50,8 @@ def ensure_keyring() -> str:
         return f"keyring: {path} (kept)"
     if db_has_sealed_tips():
         raise click.ClickException(
-            f"The database holds sealed tips but there is no keyring at {path}. Restore it from your key "
-            "backup; a new keyring would not open those tips."
+            f"The database holds sealed tips (or staff authenticator secrets) but there is no keyring at {path}. "
+            "Restore it from your key backup; a new keyring would not open them."
         )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_keyring(path, new_keyring())
@@ -53,7 +60,7 @@ def ensure_keyring() -> str:
 
 
 def _owner_only_sqlite() -> None:
-    """The SQLite file holds staff emails, phones, password hashes and second-factor secrets: owner-only,
+    """The SQLite file holds staff emails, phones, password hashes and sealed second-factor secrets: owner-only,
     whatever the umask of the shell that ran setup (its -wal and -shm files take the same mode)."""
     url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() == "sqlite" and url.database and Path(url.database).is_file():

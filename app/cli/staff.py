@@ -15,6 +15,8 @@ from app.accounts import service
 from app.accounts.totp import current_code
 from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
+from app.crypto.errors import DecryptionFailed, KeyringUnavailable
+from app.crypto.staff_secrets import open_totp_secret
 from app.extensions import db
 from app.models import Role, Staff, utcnow
 
@@ -73,7 +75,7 @@ def _find(email: str) -> Staff:
 def set_password_command(email: str) -> None:
     """Read a new password from standard input (one line); signs the person out everywhere."""
     staff = _find(email)
-    if not staff.totp_secret:
+    if not staff.has_authenticator:
         # Without an authenticator the second step refuses every code: a password alone lets nobody in.
         if service.has_live_enrolment(staff, utcnow()) and staff.enrolment_expires_at is not None:
             link = f"Their enrolment link is valid until {staff.enrolment_expires_at:%Y-%m-%d %H:%M} UTC: give it again"
@@ -129,9 +131,13 @@ def totp_command(email: str) -> None:
     if current_app.config["PRODUCTION"]:
         raise click.ClickException("Refusing in production: the second factor must come from the person's phone.")
     staff = _find(email)
-    if not staff.totp_secret:
+    try:
+        secret = open_totp_secret(staff)
+    except (KeyringUnavailable, DecryptionFailed) as exc:
+        raise click.ClickException(f"the authenticator secret of {staff.email} cannot be opened: {exc}") from None
+    if secret is None:
         raise click.ClickException(f"{staff.email} has not enrolled an authenticator yet")
-    click.echo(current_code(staff.totp_secret, utcnow()))
+    click.echo(current_code(secret, utcnow()))
 
 
 COMMANDS = [staff_group]

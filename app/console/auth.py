@@ -26,6 +26,7 @@ from app.console import ABSOLUTE_TIMEOUT, bp, clock
 from app.console.access import me
 from app.console.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
 from app.console.unavailable import typed_text
+from app.crypto.staff_secrets import open_totp_secret, seal_totp_secret
 from app.extensions import db, limiter
 from app.models import Staff
 from app.transactions import commit_before_rendering
@@ -191,13 +192,14 @@ def enrol(token: str) -> str | Response:
     if staff is None:
         db.session.rollback()
         return render_template("console/enrol_invalid.html"), 404  # type: ignore[return-value]
-    if not staff.totp_secret:
-        # Kept on the row (not in the readable session cookie) so a reload shows the same, already scanned code.
-        staff.totp_secret = new_totp_secret()
+    secret = open_totp_secret(staff)  # no keyring: the 503 page (keys_unavailable), nothing written
+    if secret is None:
+        # Kept on the row, sealed (not in the readable session cookie), so a reload shows the same, already
+        # scanned code.
+        secret = new_totp_secret()
+        seal_totp_secret(staff, secret)
         staff.totp_last_counter = None
         commit_before_rendering()
-    secret = staff.totp_secret
-    assert secret is not None
     form = EnrolForm()
     errors: list[str] = []
     if form.validate_on_submit():

@@ -1,6 +1,7 @@
 """The console's page for a database locked past the busy timeout or unreachable: a 503 that says nothing was
 saved and gives back what was typed, instead of werkzeug's bare 500 and a lost note or message. The reports
-blueprint (/console/reports) registers the same handler."""
+blueprint (/console/reports) registers the same handler. And the same 503 for a step that needs the keyring
+when it is missing or wrong (signing in: authenticator secrets are sealed under it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask import current_app, g, render_template, request
 from sqlalchemy.exc import OperationalError
 
 from app.console import bp
+from app.crypto.errors import DecryptionFailed, KeyringUnavailable
 from app.database import db_error_reason
 from app.extensions import db
 from app.logs import log_event
@@ -45,3 +47,22 @@ def database_unavailable(exc: OperationalError) -> tuple[str, int, dict[str, str
                            template=request.form.get("template", "") if kind else "",
                            again=request.path if kind else None)
     return page, 503, {"Retry-After": "30"}
+
+
+@bp.errorhandler(KeyringUnavailable)
+@bp.errorhandler(DecryptionFailed)
+def keys_unavailable(exc: KeyringUnavailable | DecryptionFailed) -> tuple[str, int, dict[str, str]]:
+    """A console step that needs the keyring and cannot have it: the second step of signing in and enrolment
+    (the authenticator secret is sealed), or any page that let the error through. Fails closed as intake does:
+    nothing is written (not even a failed attempt: the person's code was never checked), never a plaintext
+    fallback, and the operator is told why. Case pages catch these themselves and say so on the case."""
+    db.session.rollback()
+    if isinstance(exc, KeyringUnavailable):
+        message = "OPERATOR: a console request needs the keyring, which is unavailable; nothing was saved"
+    else:
+        message = ("OPERATOR: a staff sealed value did not authenticate (wrong keyring, a row copied or altered); "
+                   "nothing was saved")
+    log_event(log, message, logging.CRITICAL, endpoint=request.endpoint or "", reason=str(exc))
+    page = render_template("console/unavailable.html", bare=True, keys=True, wrote=request.method == "POST",
+                           kind=None, kept="", template="", again=None)
+    return page, 503, {"Retry-After": "60"}

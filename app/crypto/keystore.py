@@ -15,7 +15,7 @@ from app.crypto.envelope import open_sealed, seal
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable
 from app.crypto.keyring import Keyring, load_keyring, unreadable_keyring
 from app.extensions import db
-from app.models import KeyCheck, Tip
+from app.models import KeyCheck, Staff, Tip
 
 EXTENSION = "tipline.keyring"
 KEY_CHECK_VALUE = b"tipline key check v1"
@@ -85,12 +85,21 @@ def _verify(keyring: Keyring, versions: set[int]) -> set[int]:
     return {row.kek_version for row in rows}
 
 
-def _check_row(keyring: Keyring, row: KeyCheck) -> None:
+def new_key_check(keyring: Keyring, version: int) -> bytes:
+    """The sealed known value of a KEK version's key check (what KeyCheck.sealed holds)."""
+    return seal(keyring.kek(version), _key_check_ad(version), KEY_CHECK_VALUE)
+
+
+def key_check_opens(keyring: Keyring, version: int, sealed: bytes) -> bool:
+    """Whether KEK `version` of the keyring opens its key check: the keyring the database's secrets need."""
     try:
-        value = open_sealed(keyring.kek(row.kek_version), _key_check_ad(row.kek_version), row.sealed)
+        return open_sealed(keyring.kek(version), _key_check_ad(version), sealed) == KEY_CHECK_VALUE
     except DecryptionFailed:
-        value = b""
-    if value != KEY_CHECK_VALUE:
+        return False
+
+
+def _check_row(keyring: Keyring, row: KeyCheck) -> None:
+    if not key_check_opens(keyring, row.kek_version, row.sealed):
         raise KeyringUnavailable(
             f"key-encryption key version {row.kek_version} does not match the key check in the database: "
             "this is not the keyring these tips were sealed with (restore the right keyring)"
@@ -103,20 +112,24 @@ def db_known_versions() -> set[int]:
 
 
 def db_missing_versions(keyring: Keyring) -> set[int]:
-    """KEK versions that still wrap a tip's data key but are not in `keyring`: those tips cannot be opened
-    (a keyring restored from before the last rotation, or a key retired by hand)."""
+    """KEK versions that still wrap a tip's data key or seal a staff TOTP secret but are not in `keyring`:
+    those tips cannot be opened, those people cannot sign in (a keyring restored from before the last rotation,
+    or a key retired by hand)."""
     absent = db_known_versions() - set(keyring.keys)
     if not absent:
         return set()
-    return set(db.session.scalars(select(Tip.kek_version).distinct().where(
+    tips: set[int] = set(db.session.scalars(select(Tip.kek_version).distinct().where(
         Tip.kek_version.in_(sorted(absent)), Tip.wrapped_dek.isnot(None))))
+    staff: set[int] = set(db.session.scalars(select(Staff.totp_kek_version).distinct().where(
+        Staff.totp_kek_version.in_(sorted(absent)), Staff.totp_secret_sealed.isnot(None))))
+    return tips | staff
 
 
 def db_ensure_key_check(keyring: Keyring, version: int) -> None:
     """Write the KeyCheck of a KEK version on its first use (in the caller's transaction), or verify it."""
     row = db.session.get(KeyCheck, version)
     if row is None:
-        sealed = seal(keyring.kek(version), _key_check_ad(version), KEY_CHECK_VALUE)
+        sealed = new_key_check(keyring, version)
         try:
             with db.session.begin_nested():
                 db.session.add(KeyCheck(kek_version=version, sealed=sealed))

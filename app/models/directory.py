@@ -5,7 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime, time
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, Integer, String, Time, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -74,7 +85,10 @@ class Staff(db.Model):  # type: ignore[name-defined]
 
     # Sign-in (the console issue): Argon2id hash, TOTP secret, lockout and a counter that ends every session.
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The authenticator secret, sealed under a key derived from KEK totp_kek_version and bound to this row:
+    # only through seal_totp_secret / open_totp_secret (app/crypto/staff_secrets.py), never in plaintext.
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_kek_version: Mapped[int | None] = mapped_column(Integer)
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
     recovery_codes: Mapped[str | None] = mapped_column(String(2000))  # hashes, one per line
     enrolment_token_hash: Mapped[str | None] = mapped_column(String(128))
@@ -103,6 +117,11 @@ class Staff(db.Model):  # type: ignore[name-defined]
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_generation}"
+
+    @property
+    def has_authenticator(self) -> bool:
+        """Whether an authenticator is enrolled (a secret is sealed for the row); reading it needs no key."""
+        return self.totp_secret_sealed is not None
 
     @property
     def school_ids(self) -> set[int]:

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from app.accounts.passwords import hash_password
 from app.console import clock
+from app.crypto.staff_secrets import seal_totp_secret
 from app.extensions import db
 from app.models import Agency, Assignment, Role, School, Staff
 from tests.support.forms import csrf_token
@@ -54,8 +55,10 @@ def build_world(app: Flask) -> World:
         for i, (key, (role, schools, position)) in enumerate(PEOPLE.items()):
             secret = pyotp.random_base32()
             staff = Staff(email=f"{key}@district.example", name=key.replace("_", " ").title(), role=role,
-                          phone=f"+1307555010{i}", password_hash=PASSWORD_HASH, totp_secret=secret)
+                          phone=f"+1307555010{i}", password_hash=PASSWORD_HASH)
             db.session.add(staff)
+            db.session.flush()
+            seal_totp_secret(staff, secret)  # as enrolment stores it: sealed, bound to the row's id
             for school in schools:
                 db.session.add(Assignment(staff=staff, school=a if school == "A" else b,
                                           chain_position=position if school == "A" else None))

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app.crypto.staff_secrets import seal_totp_secret
 from app.extensions import db
 from app.models import AuditEvent, Role, School, Staff
 from tests.console.helpers import PASSWORD_HASH, World, audit_actions, sign_in
@@ -86,8 +87,10 @@ def test_the_console_tells_the_first_admin_where_schools_come_from(app: Flask) -
     secret = pyotp.random_base32()
     with app.app_context():
         admin = Staff(email="admin@district.example", name="Admin", role=Role.DISTRICT_ADMIN,
-                      password_hash=PASSWORD_HASH, totp_secret=secret)
+                      password_hash=PASSWORD_HASH)
         db.session.add(admin)
+        db.session.flush()
+        seal_totp_secret(admin, secret)
         db.session.commit()
         world = World(app, 0, 0, {"admin": admin.id}, {"admin": secret},
                       {"admin": "admin@district.example"})

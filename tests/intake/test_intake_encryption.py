@@ -192,7 +192,8 @@ def test_rotation_and_retirement_are_on_the_audit_record_by_operator(intake_app,
         assert set(events) == {"keys.rotated", "keys.retired"}
         rotated = json.loads(events["keys.rotated"].detail)
         assert events["keys.rotated"].actor_label == "cli:opsdesk"
-        assert rotated == {"active": 2, "rewrapped": 2, "not_rewrapped_refs": [refs[0]]}
+        assert rotated == {"active": 2, "rewrapped": 2, "not_rewrapped_refs": [refs[0]], "staff_resealed": 0,
+                           "staff_not_resealed_ids": []}
         assert events["keys.retired"].actor_label == "cli:opsdesk"
         assert json.loads(events["keys.retired"].detail) == {"version": 1}
 
