@@ -55,7 +55,7 @@ def seal_totp_secret(staff: Staff, secret: str | None) -> None:
     id (flush a new one first): it is bound into the seal. Writes the KEK's key check on its first use, in the
     caller's transaction."""
     if secret is None:
-        staff.totp_secret_sealed, staff.totp_kek_version = None, None
+        staff.totp_secret_sealed, staff.totp_kek_version, staff.totp_secret_retired = None, None, None
         return
     if staff.id is None:
         raise ValueError("flush the staff row first: its sealed TOTP secret is bound to its id")
@@ -63,6 +63,7 @@ def seal_totp_secret(staff: Staff, secret: str | None) -> None:
     db_ensure_key_check(keyring, keyring.active)
     staff.totp_secret_sealed = seal_totp_value(keyring.active_kek, staff.id, secret)
     staff.totp_kek_version = keyring.active
+    staff.totp_secret_retired = None  # what the release before may have written there during the upgrade
 
 
 def open_totp_secret(staff: Staff) -> str | None:

@@ -89,6 +89,10 @@ class Staff(db.Model):  # type: ignore[name-defined]
     # only through seal_totp_secret / open_totp_secret (app/crypto/staff_secrets.py), never in plaintext.
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_kek_version: Mapped[int | None] = mapped_column(Integer)
+    # The plaintext column of the release before, NULL from migration e8c4b2a7f190 on and never read (deferred:
+    # not even loaded). Kept for one release so that its processes still running during the upgrade (the alert
+    # worker, which loads staff rows for its chains) keep working until restarted; the next release drops it.
+    totp_secret_retired: Mapped[str | None] = mapped_column("totp_secret", String(64), deferred=True)
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
     recovery_codes: Mapped[str | None] = mapped_column(String(2000))  # hashes, one per line
     enrolment_token_hash: Mapped[str | None] = mapped_column(String(128))

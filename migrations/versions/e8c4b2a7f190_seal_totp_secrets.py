@@ -1,7 +1,9 @@
 """seal staff TOTP secrets under the keyring: a database dump or backup no longer holds readable ones
 
 Adds staff.totp_secret_sealed and staff.totp_kek_version, seals every existing staff.totp_secret under the
-keyring's active KEK (app/crypto/staff_secrets.py), then drops the plaintext column. It needs the keyring (the
+keyring's active KEK (app/crypto/staff_secrets.py), then empties the plaintext column (NULL in every row). The
+column itself stays for this release: the release before's processes still running during the upgrade (the alert
+worker loads staff rows for its chains) would fail on every staff row without it. The next release drops it. It needs the keyring (the
 one the app uses: KEYRING_PATH or TIPLINE_KEYRING) whenever a secret is to be sealed; without it, or with a
 keyring that is not this database's, it stops with one line before changing anything.
 
@@ -77,8 +79,6 @@ def upgrade():
             bind.execute(_STAFF.update().where(_STAFF.c.id == staff_id).values(
                 totp_secret_sealed=seal_totp_value(keyring.active_kek, staff_id, secret),
                 totp_kek_version=keyring.active, totp_secret=None))
-    with op.batch_alter_table('staff', schema=None) as batch_op:
-        batch_op.drop_column('totp_secret')
 
 
 def downgrade():
@@ -98,8 +98,6 @@ def downgrade():
             except (KeyringUnavailable, DecryptionFailed) as exc:  # a retired version, or an altered row
                 raise CommandError(f"the authenticator secret of staff {staff_id} does not open under KEK {version} "
                                    f"({exc}); nothing was changed") from None
-    with op.batch_alter_table('staff', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
     for staff_id, secret in secrets.items():
         bind.execute(_STAFF.update().where(_STAFF.c.id == staff_id).values(totp_secret=secret))
     with op.batch_alter_table('staff', schema=None) as batch_op:
