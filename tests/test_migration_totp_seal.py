@@ -42,10 +42,11 @@ def _at_plaintext_release(app: Flask) -> dict[int, str]:
 
 
 def _state(app: Flask) -> tuple[str, list[str], list[tuple[object, ...]]]:
-    with app.app_context(), db.engine.connect() as conn:
-        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        columns = [c["name"] for c in inspect(conn).get_columns("staff")]
-        rows = [tuple(r) for r in conn.execute(text("SELECT * FROM staff ORDER BY id"))]
+    with app.app_context():
+        with db.engine.connect() as conn:
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            columns = [c["name"] for c in inspect(conn).get_columns("staff")]
+            rows = [tuple(r) for r in conn.execute(text("SELECT * FROM staff ORDER BY id"))]
         db.engine.dispose()
     return str(revision), columns, rows
 
