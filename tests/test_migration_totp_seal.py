@@ -19,7 +19,7 @@ from app.crypto.staff_secrets import open_totp_secret
 from app.extensions import db
 from app.models import KeyCheck, Staff
 
-BEFORE = "d3a9f0c2b6e1"
+BEFORE = "4c7e2b9a1f58"
 SEALING = "e8c4b2a7f190"
 
 

@@ -17,8 +17,8 @@ from sqlalchemy import delete, func, select
 
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.accounts.phones import normalise_e164
-from app.crypto.staff_secrets import seal_totp_secret
 from app.accounts.policy import password_problems
+from app.crypto.staff_secrets import seal_totp_secret
 from app.extensions import db
 from app.models import Assignment, Role, School, SignInFailure, Staff
 

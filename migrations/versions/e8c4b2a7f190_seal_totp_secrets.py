@@ -11,7 +11,7 @@ Downgrade opens the secrets again and writes them back IN PLAINTEXT (the earlier
 needs the keyring likewise.
 
 Revision ID: e8c4b2a7f190
-Revises: d3a9f0c2b6e1
+Revises: 4c7e2b9a1f58
 Create Date: 2026-11-24 19:00:00
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e8c4b2a7f190'
-down_revision = 'd3a9f0c2b6e1'
+down_revision = '4c7e2b9a1f58'
 branch_labels = None
 depends_on = None
 

@@ -153,7 +153,7 @@ def test_reset_signin_on_the_server_gives_a_working_link_and_stops_the_old_sign_
     assert laptop.get("/console/").status_code == 302  # their sessions ended
     with world.app.app_context():
         staff = db.session.get(Staff, world.people["admin"])
-        assert staff is not None and staff.password_hash is None and staff.totp_secret is None
+        assert staff is not None and staff.password_hash is None and staff.totp_secret_sealed is None
         assert staff.recovery_codes is None and staff.locked_until is None
         assert not db.session.scalars(select(SignInFailure)).all()
         event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.reset")).one()
@@ -189,7 +189,7 @@ def test_reset_signin_refuses_an_unknown_email_and_a_deactivated_account(world: 
     assert result.exit_code == 1 and "deactivated" in result.output and "/console/enrol/" not in result.output
     with world.app.app_context():
         staff = db.session.get(Staff, world.people["sro_b"])
-        assert staff is not None and staff.password_hash and staff.totp_secret and not staff.enrolment_token_hash
+        assert staff is not None and staff.password_hash and staff.totp_secret_sealed and not staff.enrolment_token_hash
     assert "staff.reset" not in audit_actions(world.app)
 
 
