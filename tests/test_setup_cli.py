@@ -411,3 +411,22 @@ def test_setup_demo_into_a_new_database_lists_only_its_own_receipt_codes(tmp_pat
     for line in shown:
         ref, code = line.split()[:2]
         assert ref in open_followup(app.test_client(), code).get_data(as_text=True)
+
+
+def test_demo_seed_without_a_keyring_says_so_in_one_line_and_creates_nothing(tmp_path):
+    """The demo staff's authenticator secrets are sealed under the keyring now: `flask demo seed` on a database
+    migrated with `flask db upgrade` but no keyring yet (no `flask setup`) ended in a KeyringUnavailable
+    traceback. It says what is missing and how to get it, in one line, and nothing is half created."""
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert not (tmp_path / "instance" / "keyring.json").exists()
+    result = runner.invoke(args=["demo", "seed"])
+    assert result.exit_code == 1, result.output
+    assert result.exc_info is not None and result.exc_info[0] is SystemExit, result.exc_info
+    assert "keyring" in result.output and "flask setup" in result.output and "nothing was created" in result.output
+    from app.extensions import db
+    from app.models import School, Staff
+
+    with app.app_context():
+        assert db.session.query(Staff).count() == 0 and db.session.query(School).count() == 0

@@ -22,7 +22,15 @@ def seed_command() -> None:
     if current_app.config["PRODUCTION"]:
         raise click.ClickException("Demo data is for development; refusing in production.")
     check_schema()
+    from app.crypto.errors import KeyringUnavailable
     from app.demo_data import seed_demo
+    from app.extensions import db
 
     with database_errors_in_one_line():
-        click.echo(seed_demo())
+        try:
+            click.echo(seed_demo())
+        except KeyringUnavailable as exc:
+            # The demo staff's authenticator secrets are sealed under the keyring, which `flask setup` makes.
+            db.session.rollback()
+            raise click.ClickException(f"{exc}: the demo staff's authenticator secrets are sealed under it, so "
+                                       "nothing was created. Run `flask setup --demo` instead.") from None
