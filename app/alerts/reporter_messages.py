@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from app.alerts.planning import IMMEDIATE_URGENCIES, SMS_URGENCIES, next_in_chain, next_school_day_start
 from app.extensions import db
@@ -20,6 +20,9 @@ from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, Staff, Tip, T
 # A newest chain row in one of these is still the chain's business: it is sent, or escalated, or both, soon.
 _WAITING = (AlertStatus.PENDING.value, AlertStatus.SENDING.value, AlertStatus.FAILED.value)
 _TOLD = (AlertStatus.SENT.value, AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value)
+# A notice in one of these is on its way or reached the phone (sending clears a row's error code: dispatcher.py).
+_ON_ITS_WAY_OR_OUT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value, AlertStatus.SENT.value,
+                      AlertStatus.DELIVERED.value)
 
 
 def pages_now(tip: Tip, now: datetime) -> bool:
@@ -77,11 +80,13 @@ def db_recipient_for_reply(tip: Tip) -> tuple[int, int] | None:
 def db_told_of_reply_lately(tip: Tip, now: datetime) -> bool:
     """A notice of a reporter's message on this tip was written within ALERT_REPLY_SMS_INTERVAL_S and is on its way
     or out: further messages in the window are seen in the console, not sent one SMS each. A notice that could not
-    go out (failed, or cancelled) does not hold back the next."""
+    go out (failed, or cancelled) does not hold back the next, nor does one that had failed when someone then
+    acknowledged the tip (app/alerts/acknowledge.py marks it acknowledged, its error code kept)."""
     since = now - timedelta(seconds=current_app.config["ALERT_REPLY_SMS_INTERVAL_S"])
+    told = or_(Alert.status.in_(_ON_ITS_WAY_OR_OUT),
+               and_(Alert.status == AlertStatus.ACKNOWLEDGED.value, Alert.error_code.is_(None)))
     return db.session.scalar(
-        select(Alert.id).where(Alert.tip_id == tip.id, Alert.kind == REPLY_KIND, Alert.created_at > since,
-                               Alert.status.notin_([AlertStatus.FAILED.value, AlertStatus.CANCELLED.value]))
+        select(Alert.id).where(Alert.tip_id == tip.id, Alert.kind == REPLY_KIND, Alert.created_at > since, told)
         .limit(1)
     ) is not None
 

@@ -148,6 +148,29 @@ def test_a_notice_that_could_not_go_out_does_not_hold_back_the_next(alert_app, f
         assert len(_notices(info)) == 2
 
 
+def test_a_notice_that_failed_before_someone_acknowledged_does_not_hold_back_the_next(alert_app, fake_twilio):
+    """Acknowledging marks every sent row of the tip, a failed one too, as acknowledged: the notice that never reached
+    the chain's first person then counted as told, and the next message, minutes later, reached nobody, not even
+    the person who had just taken the tip."""
+    with alert_app.app_context():
+        primary, backup = chain_phones("KWHS")[:2]
+        info, code = _tip("critical")
+        _told_the_chain(info, minutes_ago=30, escalated=True)  # nobody answered anyone
+    assert _reporter_writes(alert_app, code) == 303
+    with alert_app.app_context():
+        (notice,) = _notices(info)
+        assert notice.staff_id == staff_by_phone(primary).id
+        notice.status, notice.error_code = AlertStatus.FAILED.value, "30003"  # undelivered: the primary's phone is off
+        notice.sent_at = utcnow()
+        db.session.commit()
+        _acknowledge(info, backup)  # the backup SRO saw the case in the console and took it
+        assert db.session.get(Alert, notice.id).status == AlertStatus.ACKNOWLEDGED.value
+    assert _reporter_writes(alert_app, code) == 303
+    with alert_app.app_context():
+        first, second = _notices(info)
+        assert second.staff_id == staff_by_phone(backup).id and second.status == AlertStatus.PENDING.value
+
+
 def test_medium_pages_in_school_hours_only_and_low_never(alert_app, fake_twilio, monkeypatch):
     with alert_app.app_context():
         medium, medium_code = _tip("medium", "bullying")
