@@ -10,7 +10,7 @@ from sqlalchemy import Select, select, text, update
 from app import audit
 from app.crypto.receipts import normalize_ref
 from app.extensions import db
-from app.models import Alert, AlertStatus, Assignment, AuditEvent, Staff, Tip, TipStatus, utcnow
+from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, AuditEvent, Staff, Tip, TipStatus, utcnow
 
 _UNSENT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value)
 _SENT = (AlertStatus.SENT.value, AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value, AlertStatus.FAILED.value)
@@ -32,8 +32,10 @@ def db_acknowledge_tip(tip: Tip, staff: Staff, via: str, message_sid: str | None
     db.session.refresh(tip)
     if tip.status == TipStatus.NEW.value:
         tip.status = TipStatus.ACKNOWLEDGED.value
+    # The pages not yet sent are answered; a notice of a reporter's message is no page (app/alerts/reporter_messages.py)
+    # and still goes out: the person who just took the tip may not have read what the reporter wrote since.
     db.session.execute(
-        update(Alert).where(Alert.tip_id == tip.id, Alert.status.in_(_UNSENT))
+        update(Alert).where(Alert.tip_id == tip.id, Alert.status.in_(_UNSENT), Alert.kind != REPLY_KIND)
         .values(status=AlertStatus.CANCELLED.value, lease_owner=None, lease_until=None)
     )
     db.session.execute(

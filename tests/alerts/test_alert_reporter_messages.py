@@ -171,6 +171,28 @@ def test_a_notice_that_failed_before_someone_acknowledged_does_not_hold_back_the
         assert second.staff_id == staff_by_phone(backup).id and second.status == AlertStatus.PENDING.value
 
 
+def test_acknowledging_the_tip_does_not_cancel_a_notice_not_yet_sent(alert_app, fake_twilio):
+    """Acknowledging cancelled every unsent row of the tip, the notice of the reporter's message too: the primary,
+    woken by the chain's last SMS, answered "1" while the notice waited (a retry after a Twilio error, a busy
+    worker), took the tip, and never heard that the reporter had written "he's outside now"."""
+    with alert_app.app_context():
+        primary = chain_phones("KWHS")[0]
+        info, code = _tip("critical")
+        _told_the_chain(info, minutes_ago=30, escalated=True)  # nobody answered anyone
+    assert _reporter_writes(alert_app, code) == 303
+    with alert_app.app_context():
+        (notice,) = _notices(info)
+        assert notice.staff_id == staff_by_phone(primary).id and notice.status == AlertStatus.PENDING.value
+    assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, primary, "1")
+    with alert_app.app_context():
+        assert db.session.get(Tip, info.id).acknowledged_by_id == staff_by_phone(primary).id
+        assert db.session.get(Alert, notice.id).status == AlertStatus.PENDING.value
+        run_once("w")
+        assert db.session.get(Alert, notice.id).status == AlertStatus.SENT.value
+    (sms,) = fake_twilio.wait_for(1)
+    assert sms.to == primary and "NEW MESSAGE from reporter" in sms.body and "No reply needed." in sms.body
+
+
 def test_medium_pages_in_school_hours_only_and_low_never(alert_app, fake_twilio, monkeypatch):
     with alert_app.app_context():
         medium, medium_code = _tip("medium", "bullying")
