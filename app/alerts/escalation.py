@@ -193,15 +193,18 @@ def numbers_failing_for_good(staff_ids: Iterable[int]) -> dict[int, str]:
     ids = list(staff_ids)
     if not ids:
         return {}
-    tried = or_(Alert.sent_at.isnot(None), and_(Alert.status == AlertStatus.FAILED.value,
+    # A failed SMS stays failed for this purpose when someone then took its tip: acknowledging marks the tip's
+    # sent rows acknowledged, failed ones too, keeping their error code (app/alerts/acknowledge.py).
+    failed = or_(Alert.status == AlertStatus.FAILED.value,
+                 and_(Alert.status == AlertStatus.ACKNOWLEDGED.value, Alert.delivered_at.is_(None),
+                      Alert.error_code.isnot(None)))
+    tried = or_(Alert.sent_at.isnot(None), and_(failed,
                                                 Alert.error_code.notin_(sorted(UNSENDABLE_CODES | {"internal"}))))
     newest = select(func.max(Alert.id)).where(Alert.staff_id.in_(ids), tried).group_by(Alert.staff_id)
     failing: dict[int, str] = {}
-    for staff_id, status, code in db.session.execute(
-        select(Alert.staff_id, Alert.status, Alert.error_code).where(Alert.id.in_(newest))
+    for staff_id, code in db.session.execute(
+        select(Alert.staff_id, Alert.error_code).where(Alert.id.in_(newest), failed)
     ):
-        if staff_id is not None and status == AlertStatus.FAILED.value and code and code.isdigit() and (
-            delivery_outcome("failed", code) == "permanent"
-        ):
+        if staff_id is not None and code and code.isdigit() and delivery_outcome("failed", code) == "permanent":
             failing[staff_id] = describe_twilio_error(int(code))
     return failing

@@ -382,6 +382,15 @@ def test_a_chain_member_whose_number_failed_for_good_is_shown_unreachable(world:
         db.session.commit()
     page = signed_in("admin").get("/console/admin/schools").get_data(as_text=True)
     assert "Sro A <strong>(unreachable: invalid To number)</strong>" in page
+    with world.app.app_context():  # someone else takes the tip: that tells nothing of Sro A's number
+        from app.alerts.acknowledge import db_acknowledge_tip
+        from app.models import Staff, Tip
+
+        tip = db.session.get(Tip, tip_id)
+        assert db_acknowledge_tip(tip, db.session.get(Staff, world.people["admin"]), via="console")
+        db.session.commit()
+    page = signed_in("admin").get("/console/admin/schools").get_data(as_text=True)
+    assert "Sro A <strong>(unreachable: invalid To number)</strong>" in page
     with world.app.app_context():  # an SMS to the corrected number went out since
         db.session.add(Alert(tip_id=tip_id, staff_id=world.people["sro_a"], chain_position=1, kind="repeat",
                              status="delivered", due_at=utcnow(), sent_at=utcnow()))
