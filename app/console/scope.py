@@ -11,6 +11,7 @@ from typing import Any
 from flask import abort
 from sqlalchemy import Select, select
 
+from app.crypto.receipts import normalize_ref
 from app.extensions import db
 from app.models import Assignment, Role, Staff, Tip
 
@@ -37,7 +38,7 @@ def get_visible_tip(staff: Staff, ref: str, *, for_update: bool = False) -> Tip 
     afresh: a change that checks what the page showed (the status, the labels, the counselor) against the row then
     compares with the row as it is, and a second person's change made meanwhile waits for this one, then finds
     it (PostgreSQL; SQLite's BEGIN IMMEDIATE already lets one writer in at a time)."""
-    query = visible_tips(staff).where(Tip.ref == ref.strip().upper())
+    query = visible_tips(staff).where(Tip.ref == normalize_ref(ref))  # O as 0, I and L as 1, as an SMS ACK
     if for_update:
         query = query.with_for_update(of=Tip).execution_options(populate_existing=True)
     tip: Tip | None = db.session.scalar(query)
