@@ -13,12 +13,24 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.console.helpers import PASSWORD, World, totp_code
 from tests.support.live_server import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]
 PHONE = {"width": 360, "height": 740}
+
+
+def sign_in_in_browser(page: Any, world: World, then: str, who: str = "sro_a") -> None:
+    """On the console's sign-in page (where asking for `then` led), sign in as `who`, password then code, and wait
+    until the browser is at `then`."""
+    page.get_by_label("Email").fill(world.emails[who])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.fill("#code", totp_code(world.app, world.people[who], world.secrets[who]))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(then)
 
 
 def _no_browser(reason: str) -> None:

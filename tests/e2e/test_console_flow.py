@@ -11,8 +11,8 @@ import pytest
 
 from app.crypto.receipts import new_receipt_code
 from app.models import utcnow
-from tests.console.helpers import PASSWORD, build_world, totp_code
-from tests.e2e.conftest import PHONE
+from tests.console.helpers import build_world
+from tests.e2e.conftest import PHONE, sign_in_in_browser
 from tests.intake.helpers import LOOSE_LIMITS
 from tests.support.tips import make_tip
 
@@ -39,13 +39,7 @@ def test_sro_works_a_critical_tip_with_the_reporter(browser, live_server, make_a
         page = staff.new_page()
         page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
         page.goto(f"{base}/console/")
-        page.get_by_label("Email").fill(world.emails["sro_a"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Continue").click()
-        page.wait_for_url(f"{base}/console/sign-in/code")
-        page.fill("#code", totp_code(app, world.people["sro_a"], world.secrets["sro_a"]))
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{base}/console/")
+        sign_in_in_browser(page, world, f"{base}/console/")
 
         first_row = page.locator("table.queue tbody tr").first
         assert first_row.get_attribute("data-ref") == critical

@@ -11,8 +11,8 @@ import pytest
 from app.crypto.service import db_add_sealed
 from app.extensions import db
 from app.models import Alert, Attachment, utcnow
-from tests.console.helpers import PASSWORD, build_world, totp_code
-from tests.e2e.conftest import PHONE
+from tests.console.helpers import build_world
+from tests.e2e.conftest import PHONE, sign_in_in_browser
 from tests.intake.helpers import LOOSE_LIMITS
 from tests.support.tips import make_tip
 
@@ -43,12 +43,7 @@ def test_queue_and_case_fit_a_phone(browser, live_server, make_app) -> None:
     try:
         page = context.new_page()
         page.goto(f"{base}/console/tips/{ref}")
-        page.get_by_label("Email").fill(world.emails["sro_a"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Continue").click()
-        page.fill("#code", totp_code(app, world.people["sro_a"], world.secrets["sro_a"]))
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{base}/console/tips/{ref}")
+        sign_in_in_browser(page, world, f"{base}/console/tips/{ref}")
         widths = {"case": page.evaluate("document.documentElement.scrollWidth")}
         page.goto(f"{base}/console/")
         widths["queue"] = page.evaluate("document.documentElement.scrollWidth")

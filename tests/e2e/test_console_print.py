@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.console.helpers import PASSWORD, build_world, totp_code
+from tests.console.helpers import build_world
+from tests.e2e.conftest import sign_in_in_browser
 from tests.intake.helpers import LOOSE_LIMITS
 from tests.support.tips import make_tip
 
@@ -23,12 +24,7 @@ def test_a_printed_case_holds_the_case_and_who_printed_it_not_the_forms(browser,
     try:
         page = context.new_page()
         page.goto(f"{base}/console/tips/{ref}")
-        page.get_by_label("Email").fill(world.emails["sro_a"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Continue").click()
-        page.fill("#code", totp_code(app, world.people["sro_a"], world.secrets["sro_a"]))
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{base}/console/tips/{ref}")
+        sign_in_in_browser(page, world, f"{base}/console/tips/{ref}")
         printed_by = page.locator(".print-only")
         assert not printed_by.is_visible()  # on screen: only the hint
         assert page.get_by_role("button", name="Acknowledge (stops escalation)").is_visible()
