@@ -17,9 +17,22 @@ from app.console.scope import get_visible_tip_or_404
 from app.crypto.errors import KeyringUnavailable, TipShredded
 from app.extensions import db
 from app.legal_hold import HoldRefused, db_release_legal_hold, db_set_legal_hold
+from app.models import Tip
 
 NO_KEYRING = ("The keyring is not available, so the reason cannot be sealed for this tip now. Nothing was saved; "
               "tell the district admin.")
+
+
+def _refused(tip: Tip, exc: Exception) -> Response:
+    """Nothing changes: the hold was refused (a stale page, a shredded case) or its reason cannot be sealed."""
+    db.session.rollback()
+    if isinstance(exc, KeyringUnavailable):
+        flash(NO_KEYRING, "error")
+    elif isinstance(exc, HoldRefused):
+        flash(str(exc), "error")
+    else:
+        flash("This case was crypto-shredded after retention: there is nothing left to hold or release.", "error")
+    return back_to_case(tip, "hold")
 
 
 @bp.post("/tips/<ref>/hold")
@@ -35,10 +48,7 @@ def set_legal_hold(ref: str) -> Response | tuple[str, int]:
     try:
         db_set_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data)
     except (HoldRefused, TipShredded, KeyringUnavailable) as exc:
-        db.session.rollback()
-        flash(NO_KEYRING if isinstance(exc, KeyringUnavailable) else str(exc) if isinstance(exc, HoldRefused)
-              else "This case was crypto-shredded after retention: there is nothing left to hold.", "error")
-        return back_to_case(tip, "hold")
+        return _refused(tip, exc)
     db.session.commit()
     flash("Legal hold set: this case will not be crypto-shredded until a district admin releases the hold.", "info")
     return back_to_case(tip, "hold")
@@ -57,10 +67,7 @@ def release_legal_hold(ref: str) -> Response | tuple[str, int]:
     try:
         past_retention = db_release_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data)
     except (HoldRefused, TipShredded, KeyringUnavailable) as exc:
-        db.session.rollback()
-        flash(NO_KEYRING if isinstance(exc, KeyringUnavailable) else str(exc) if isinstance(exc, HoldRefused)
-              else "This case was crypto-shredded after retention.", "error")
-        return back_to_case(tip, "hold")
+        return _refused(tip, exc)
     db.session.commit()
     flash("Legal hold released." + (" The case was closed longer ago than the retention period: the next purge "
                                     "crypto-shreds it." if past_retention else ""), "info")
