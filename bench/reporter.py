@@ -84,9 +84,10 @@ def submit_tip(url: str, text: str, school: int | None = None, happening_now: st
     return Submitted(html.unescape(ref.group(1)).strip(), html.unescape(code.group(1)).strip(), tuple(statuses))
 
 
-def open_with_receipt(url: str, code: str, timeout: float = 30.0) -> tuple[str | None, tuple[int, ...]]:
-    """Come back with the receipt code: the tip reference shown on the case view, or None."""
-    session = _session()
+def _enter_code(session: requests.Session, url: str, code: str,
+                timeout: float) -> tuple[dict[str, str], list[int], requests.Response | None]:
+    """Type the receipt code on /followup: the cookies of the visit, the statuses seen, and the case page (None
+    when the code did not open it)."""
     start = session.get(url + "/followup", timeout=timeout)
     token = CSRF.search(start.text)
     if start.status_code != 200 or not token:
@@ -96,28 +97,26 @@ def open_with_receipt(url: str, code: str, timeout: float = 30.0) -> tuple[str |
                           allow_redirects=False, timeout=timeout)
     statuses = [start.status_code, opened.status_code]
     if opened.status_code != 303:
-        return None, tuple(statuses)
+        return cookies, statuses, None
     cookies.update(_cookie(opened))
     case = session.get(url + "/followup", cookies=cookies, timeout=timeout)
     statuses.append(case.status_code)
-    ref = REF.search(case.text)
+    return cookies, statuses, case
+
+
+def open_with_receipt(url: str, code: str, timeout: float = 30.0) -> tuple[str | None, tuple[int, ...]]:
+    """Come back with the receipt code: the tip reference shown on the case view, or None."""
+    _, statuses, case = _enter_code(_session(), url, code, timeout)
+    ref = REF.search(case.text) if case is not None else None
     return (html.unescape(ref.group(1)).strip() if ref else None), tuple(statuses)
 
 
 def reply_to_case(url: str, code: str, text: str, timeout: float = 30.0) -> tuple[int, ...]:
     """Come back with the receipt code and send a message on the case: every status seen, the message's (303) last."""
     session = _session()
-    start = session.get(url + "/followup", timeout=timeout)
-    token = CSRF.search(start.text)
-    if start.status_code != 200 or not token:
-        raise ReporterError(f"follow-up page answered {start.status_code}")
-    cookies = _cookie(start)
-    opened = session.post(url + "/followup", data={"code": code, "csrf_token": token.group(1)}, cookies=cookies,
-                          allow_redirects=False, timeout=timeout)
-    if opened.status_code != 303:
-        raise ReporterError(f"receipt code answered {opened.status_code}")
-    cookies.update(_cookie(opened))
-    case = session.get(url + "/followup", cookies=cookies, timeout=timeout)
+    cookies, statuses, case = _enter_code(session, url, code, timeout)
+    if case is None:
+        raise ReporterError(f"receipt code answered {statuses[-1]}")
     token = CSRF.search(case.text)
     if case.status_code != 200 or not token:
         raise ReporterError(f"case page answered {case.status_code}")
@@ -125,4 +124,4 @@ def reply_to_case(url: str, code: str, text: str, timeout: float = 30.0) -> tupl
     sent = session.post(url + "/followup/reply", files={"photos": ("", b"", "application/octet-stream")},
                         data={"csrf_token": token.group(1), "message": text}, cookies=cookies,
                         allow_redirects=False, timeout=timeout)
-    return start.status_code, opened.status_code, case.status_code, sent.status_code
+    return (*statuses, sent.status_code)
