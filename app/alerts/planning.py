@@ -33,7 +33,7 @@ def chain_of(school_id: int) -> list[tuple[int, Staff]]:
         .where(Assignment.school_id == school_id, Assignment.chain_position.isnot(None))
         .order_by(Assignment.chain_position)
     ).all()
-    return [(int(pos or 0), staff) for pos, staff in rows if staff.active and staff.phone and not staff.sms_opted_out]
+    return [(int(pos or 0), staff) for pos, staff in rows if staff.can_get_sms]
 
 
 def next_in_chain(school_id: int, after_position: int) -> tuple[int, Staff] | None:

@@ -52,7 +52,7 @@ def db_chain_still_paging(tip: Tip) -> bool:
 def _reachable(staff: Staff | None, school_id: int) -> int | None:
     """The person's place in the school's chain (0 when assigned outside it), or None when no SMS can reach them
     there: deactivated, no phone, opted out, or no longer assigned to the school."""
-    if staff is None or not staff.active or not staff.phone or staff.sms_opted_out:
+    if staff is None or not staff.can_get_sms:
         return None
     assignment = db.session.scalar(
         select(Assignment).where(Assignment.staff_id == staff.id, Assignment.school_id == school_id))

@@ -108,6 +108,12 @@ class Staff(db.Model):  # type: ignore[name-defined]
 
     assignments: Mapped[list[Assignment]] = relationship(back_populates="staff", cascade="all, delete-orphan")
 
+    @property
+    def can_get_sms(self) -> bool:
+        """An SMS can reach them: active, with a phone, not opted out (STOP). Chains, the dispatcher and the
+        reporter-message notice all skip the others; the Schools page shows them as unreachable."""
+        return bool(self.active and self.phone and not self.sms_opted_out)
+
     # Flask-Login's user protocol.
     is_anonymous = False
 
