@@ -8,6 +8,9 @@ Tip content is never re-encrypted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -78,6 +81,39 @@ def _staff_left(keyring: Keyring) -> ColumnElement[bool]:
     return and_(Staff.totp_secret_sealed.isnot(None), Staff.totp_kek_version != keyring.active)
 
 
+def _tips_left(keyring: Keyring) -> ColumnElement[bool]:
+    """Tips whose data key is wrapped by an older KEK than the active one."""
+    return and_(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)
+
+
+Row = TypeVar("Row", Tip, Staff)
+
+
+def _move_to_active(model: type[Row], left: ColumnElement[bool], move: Callable[[Row], None],
+                    named: Callable[[Row], tuple[str, int | None]], batch: int,
+                    progress: Callable[[int], None] | None = None) -> tuple[int, dict[int, tuple[str, int | None]]]:
+    """Move every row of `model` still on an older KEK (`left`) to the active one with `move`, in batches committed
+    one by one: how many moved, and the rows whose key or secret did not open (a damaged, altered or copied row),
+    id -> `named` (what names it, its KEK version). Those stay where they are and stop none after them."""
+    done = 0
+    unopened: dict[int, tuple[str, int | None]] = {}
+    while True:
+        rows = db.session.scalars(
+            select(model).where(left, model.id.notin_(sorted(unopened))).order_by(model.id).limit(batch)).all()
+        if not rows:
+            return done, unopened
+        for row in rows:
+            try:
+                move(row)
+            except DecryptionFailed:
+                unopened[row.id] = named(row)
+            else:
+                done += 1
+        db.session.commit()
+        if progress is not None:
+            progress(done)
+
+
 @click.group("keys")
 def keys_group() -> None:
     """Key-encryption keys: status, rotation, retirement."""
@@ -114,8 +150,7 @@ def rotate_command(batch: int) -> None:
         raise click.ClickException(f"tips or staff authenticator secrets are sealed by {names}, which is not in the "
                                    "keyring: put back the keyring backup that holds it (`flask keys status`), then "
                                    "rotate")
-    pending = db.session.scalar(select(func.count(Tip.id)).where(
-        Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)) or 0
+    pending = db.session.scalar(select(func.count(Tip.id)).where(_tips_left(keyring))) or 0
     staff_pending = db.session.scalar(select(func.count(Staff.id)).where(_staff_left(keyring))) or 0
     if not (pending or staff_pending) or not _any_rewrappable(keyring):
         # Nothing left over from an earlier run (tips whose wrapped key does not open are not: they would make
@@ -132,29 +167,13 @@ def rotate_command(batch: int) -> None:
                    "authenticator secrets left)")
     db_ensure_key_check(keyring, keyring.active)
     db.session.commit()
-    resealed, unopened = _reseal_staff_secrets(keyring, batch)
-    total = db.session.scalar(select(func.count(Tip.id)).where(
-        Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)) or 0
-    done = 0
+    resealed, unopened = _move_to_active(Staff, _staff_left(keyring), lambda person: db_reseal_totp_secret(
+        person, keyring), lambda person: (person.email, person.totp_kek_version), batch)
+    total = db.session.scalar(select(func.count(Tip.id)).where(_tips_left(keyring))) or 0
     # A wrapped key that does not open (a damaged row) stays where it is; it must not stop the tips after it.
-    damaged: dict[int, tuple[str, int | None]] = {}  # tip id -> (reference, KEK version)
-    while True:
-        tips = db.session.scalars(
-            select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active,
-                              Tip.id.notin_(sorted(damaged)))
-            .order_by(Tip.id).limit(batch)
-        ).all()
-        if not tips:
-            break
-        for tip in tips:
-            try:
-                db_rewrap_tip_key(tip, keyring)
-            except DecryptionFailed:
-                damaged[tip.id] = (tip.ref, tip.kek_version)
-            else:
-                done += 1
-        db.session.commit()
-        click.echo(f"re-wrapped {done}/{total}")
+    done, damaged = _move_to_active(Tip, _tips_left(keyring), lambda tip: db_rewrap_tip_key(tip, keyring),
+                                    lambda tip: (tip.ref, tip.kek_version), batch,
+                                    lambda done: click.echo(f"re-wrapped {done}/{total}"))
     click.echo(f"done: {done} tips re-wrapped with KEK {keyring.active}; content was not re-encrypted")
     click.echo(f"done: {resealed} staff authenticator secrets sealed again with KEK {keyring.active}")
     # On the record like any change to who can read what: which key wraps the tips now, and by whose hand.
@@ -177,27 +196,6 @@ def rotate_command(batch: int) -> None:
         raise click.ClickException("some staff authenticator secrets were not sealed again (above)")
 
 
-def _reseal_staff_secrets(keyring: Keyring, batch: int) -> tuple[int, dict[int, tuple[str, int | None]]]:
-    """Seal every staff authenticator secret on an older KEK again under the active one, in batches committed
-    one by one (as the tips). One that does not open stays where it is, named, and stops none after it."""
-    done = 0
-    unopened: dict[int, tuple[str, int | None]] = {}  # staff id -> (email, KEK version)
-    while True:
-        people = db.session.scalars(select(Staff).where(_staff_left(keyring), Staff.id.notin_(sorted(unopened)))
-                                    .order_by(Staff.id).limit(batch)).all()
-        if not people:
-            break
-        for person in people:
-            try:
-                db_reseal_totp_secret(person, keyring)
-            except DecryptionFailed:
-                unopened[person.id] = (person.email, person.totp_kek_version)
-            else:
-                done += 1
-        db.session.commit()
-    return done, unopened
-
-
 def _any_rewrappable(keyring: Keyring) -> bool:
     """Whether a tip left on an older KEK has a wrapped data key that opens (or a staff secret left there opens),
     so an earlier run is to finish."""
@@ -209,8 +207,8 @@ def _any_rewrappable(keyring: Keyring) -> bool:
         except DecryptionFailed:
             continue
         return True
-    left = db.session.scalars(select(Tip).where(Tip.wrapped_dek.isnot(None), Tip.kek_version != keyring.active)
-                              .order_by(Tip.id).execution_options(yield_per=BATCH))
+    left = db.session.scalars(
+        select(Tip).where(_tips_left(keyring)).order_by(Tip.id).execution_options(yield_per=BATCH))
     try:
         for tip in left:
             if tip.wrapped_dek is None or tip.kek_version is None:
