@@ -14,19 +14,13 @@ from sqlalchemy import select, text
 from app.crypto.errors import DecryptionFailed
 from app.crypto.service import open_for_tip
 from app.extensions import db
-from app.models import AuditEvent, Tip, utcnow
+from app.models import AuditEvent, utcnow
 from tests.console.helpers import World, audit_actions
 from tests.support.forms import csrf_token, csrf_token_in, input_value
-from tests.support.tips import make_tip
+from tests.support.tips import make_tip, tip_by_ref
 
 REASON = "Casper PD case 26-01234, subpoena from the district attorney"
 RELEASE = "Case dismissed by the court on 2027-02-01"
-
-
-def _tip(ref: str) -> Tip:
-    tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
-    assert tip is not None
-    return tip
 
 
 def _case(client: Any, ref: str) -> str:
@@ -62,7 +56,7 @@ def test_the_sro_of_the_school_puts_a_case_on_hold_with_its_reason_sealed(world:
     response = _hold(sro, ref)
     assert response.status_code == 302
     with world.app.app_context():
-        tip = _tip(ref)
+        tip = tip_by_ref(ref)
         assert tip.on_legal_hold and tip.legal_hold_by_id == world.people["sro_a"] and tip.legal_hold_at is not None
         assert open_for_tip(tip, "legal_hold", tip.legal_hold_reason_ct) == REASON.encode()
         # Sealed to this field of this tip: it does not open as another field (a note's, the release's).
@@ -94,7 +88,7 @@ def test_counselors_may_not_set_a_hold_and_another_schools_sro_does_not_see_the_
     assert sro_b.post(f"/console/tips/{ref}/hold", data={
         "csrf_token": csrf_token(sro_b, "/console/"), "hold_was": "none", "body": REASON}).status_code == 404
     with world.app.app_context():
-        tip = _tip(ref)
+        tip = tip_by_ref(ref)
         assert not tip.on_legal_hold and tip.legal_hold_reason_ct is None
     assert "tip.hold_set" not in audit_actions(world.app, ref)
 
@@ -104,7 +98,7 @@ def test_a_district_admin_sets_a_hold_on_any_school(world: World, signed_in) -> 
         ref = make_tip(world.school_b).ref
     assert _hold(signed_in("admin"), ref).status_code == 302
     with world.app.app_context():
-        assert _tip(ref).on_legal_hold and _tip(ref).legal_hold_by_id == world.people["admin"]
+        assert tip_by_ref(ref).on_legal_hold and tip_by_ref(ref).legal_hold_by_id == world.people["admin"]
 
 
 def test_only_a_district_admin_releases_a_hold_with_a_reason(world: World, signed_in) -> None:
@@ -118,10 +112,10 @@ def test_only_a_district_admin_releases_a_hold_with_a_reason(world: World, signe
         "body": RELEASE}).status_code == 403
     assert _release(admin, ref, reason="   ").status_code == 400  # a reason is required
     with world.app.app_context():
-        assert _tip(ref).on_legal_hold
+        assert tip_by_ref(ref).on_legal_hold
     assert _release(admin, ref).status_code == 302
     with world.app.app_context():
-        tip = _tip(ref)
+        tip = tip_by_ref(ref)
         assert not tip.on_legal_hold and tip.legal_hold_released_by_id == world.people["admin"]
         assert open_for_tip(tip, "legal_hold_release", tip.legal_hold_release_reason_ct) == RELEASE.encode()
         details = " ".join(e.detail for e in db.session.scalars(select(AuditEvent)))
@@ -144,7 +138,7 @@ def test_a_reason_is_required_and_one_too_long_comes_back_in_its_box(world: Worl
     page = response.get_data(as_text=True)
     assert long_reason in page and "Please shorten the reason to 500 characters or fewer" in page
     with world.app.app_context():
-        assert not _tip(ref).on_legal_hold
+        assert not tip_by_ref(ref).on_legal_hold
     assert "tip.hold_set" not in audit_actions(world.app, ref)
 
 
@@ -160,7 +154,7 @@ def test_a_hold_chosen_on_a_page_gone_stale_is_refused(world: World, signed_in) 
     response = _hold(admin, ref, reason="Lawsuit Doe v. NCSD", page=admin_page)
     assert response.status_code == 302
     with world.app.app_context():
-        tip = _tip(ref)
+        tip = tip_by_ref(ref)
         assert tip.legal_hold_by_id == world.people["sro_a"]
         assert open_for_tip(tip, "legal_hold", tip.legal_hold_reason_ct) == REASON.encode()
     assert "changed while you had it open: nothing was changed" in admin.get(response.headers["Location"]).get_data(
@@ -171,7 +165,7 @@ def test_a_hold_chosen_on_a_page_gone_stale_is_refused(world: World, signed_in) 
     _hold(sro, ref, reason="Casper PD case 26-09999")
     _release(admin, ref, page=first_hold_page)  # shows the first hold, long gone
     with world.app.app_context():
-        assert _tip(ref).on_legal_hold
+        assert tip_by_ref(ref).on_legal_hold
     assert [a for a in audit_actions(world.app, ref) if a != "tip.viewed"] == [
         "tip.hold_set", "tip.hold_released", "tip.hold_set"]
 
@@ -200,12 +194,12 @@ def test_a_shredded_case_cannot_be_held(world: World, signed_in) -> None:
     admin = signed_in("admin")
     page = _case(admin, ref)
     with world.app.app_context():
-        db_shred_tips([_tip(ref)], utcnow())
+        db_shred_tips([tip_by_ref(ref)], utcnow())
         db.session.commit()
     response = _hold(admin, ref, page=page)
     assert "nothing left to hold" in admin.get(response.headers["Location"]).get_data(as_text=True)
     with world.app.app_context():
-        assert not _tip(ref).on_legal_hold
+        assert not tip_by_ref(ref).on_legal_hold
     assert "No legal hold can be set" in _case(admin, ref)
 
 
@@ -241,4 +235,4 @@ def test_a_reason_sent_after_the_session_ended_comes_back_to_copy(world: World, 
     body = response.get_data(as_text=True)
     assert "Your session ended" in body and "reason for the legal hold" in body and REASON in body
     with world.app.app_context():
-        assert not _tip(ref).on_legal_hold
+        assert not tip_by_ref(ref).on_legal_hold

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Attachment, AuditEvent, Message, Note, ReporterSession, Tip, utcnow
 from app.retention import db_purge_expired_tips, purge_expired_tips
 from tests.ops.conftest import District, add_tip, build_district, denver, html_tables, sign_in_as
-from tests.support.tips import make_tip
+from tests.support.tips import make_tip, tip_by_ref
 
 
 def _with_thread(tip: Tip, staff_id: int) -> None:
@@ -54,21 +54,15 @@ def aged(app: Flask, district: District) -> dict[str, str]:
         return {"old_closed": old_closed.ref, "old_open": old_open.ref, "recent": recent.ref}
 
 
-def _tip(ref: str) -> Tip:
-    tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
-    assert tip is not None
-    return tip
-
-
 def test_purge_shreds_old_closed_tips_and_keeps_open_ones(app: Flask, aged: dict[str, str]) -> None:
     with app.app_context():
-        assert open_tip_text(_tip(aged["old_closed"])) == "a gun in the blue locker"
-        receipt_before = _tip(aged["old_closed"]).receipt_hash
+        assert open_tip_text(tip_by_ref(aged["old_closed"])) == "a gun in the blue locker"
+        receipt_before = tip_by_ref(aged["old_closed"]).receipt_hash
         result = db_purge_expired_tips()
         db.session.commit()
         assert result.refs == [aged["old_closed"]] and result.count == 1
 
-        gone = _tip(aged["old_closed"])
+        gone = tip_by_ref(aged["old_closed"])
         assert gone.wrapped_dek is None and gone.shredded_at is not None
         assert gone.receipt_hash != receipt_before  # the reporter's receipt code opens nothing any more
         assert (gone.text_ct, gone.contact_ct, gone.assessment_ct) == (None, None, None)
@@ -83,8 +77,8 @@ def test_purge_shreds_old_closed_tips_and_keeps_open_ones(app: Flask, aged: dict
         assert (gone.category, gone.urgency, gone.outcome) == ("weapon", "critical", "referred_to_law_enforcement")
         assert gone.acknowledged_at is not None and gone.closed_at is not None
 
-        assert open_tip_text(_tip(aged["old_open"])) == "they corner her every lunch"
-        assert open_tip_text(_tip(aged["recent"])) == "same as the other one"
+        assert open_tip_text(tip_by_ref(aged["old_open"])) == "they corner her every lunch"
+        assert open_tip_text(tip_by_ref(aged["recent"])) == "same as the other one"
         # Nothing left to do the second time.
         assert db_purge_expired_tips().count == 0
 
@@ -106,7 +100,7 @@ def test_quarter_figures_do_not_change_after_purge(app: Flask, district: Distric
     with app.app_context():
         db_purge_expired_tips()
         db.session.commit()
-        assert _tip(aged["old_closed"]).shredded_at is not None
+        assert tip_by_ref(aged["old_closed"]).shredded_at is not None
     after = html_tables(client.get("/console/reports/?quarter=2025Q2").get_data(as_text=True))
     assert after == before and before["categories"][-1][4] == "<5"
 
@@ -116,7 +110,7 @@ def test_dry_run_lists_and_changes_nothing(app: Flask, aged: dict[str, str]) -> 
     assert result.exit_code == 0, result.output
     assert aged["old_closed"] in result.output and "1 closed tips" in result.output and "dry run" in result.output
     with app.app_context():
-        assert _tip(aged["old_closed"]).wrapped_dek is not None
+        assert tip_by_ref(aged["old_closed"]).wrapped_dek is not None
         assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "tips.purged")) is None
 
 
@@ -124,7 +118,7 @@ def test_purge_names_cases_kept_because_nobody_closed_them(app: Flask, aged: dic
     """Only closing starts the retention clock: a case left open or "resolved" for years is never shredded. The
     purge says how many such cases there are, so that someone closes them, rather than keeping them unseen."""
     with app.app_context():
-        _tip(aged["old_open"]).status = "resolved"
+        tip_by_ref(aged["old_open"]).status = "resolved"
         db.session.commit()
         # After the commit: the row's own onupdate would set it to now.
         db.session.execute(update(Tip).where(Tip.ref == aged["old_open"]).values(
@@ -135,8 +129,8 @@ def test_purge_names_cases_kept_because_nobody_closed_them(app: Flask, aged: dic
         assert result.exit_code == 0, result.output
         assert "1 cases not closed have not changed in more than 365 days" in result.output
     with app.app_context():
-        assert _tip(aged["old_open"]).wrapped_dek is not None  # named, not shredded
-        _tip(aged["old_open"]).status = "closed"  # closed today: its retention starts now
+        assert tip_by_ref(aged["old_open"]).wrapped_dek is not None  # named, not shredded
+        tip_by_ref(aged["old_open"]).status = "closed"  # closed today: its retention starts now
         db.session.commit()
     assert "cases not closed" not in app.test_cli_runner().invoke(args=["tips", "purge"]).output
 

@@ -15,18 +15,13 @@ from sqlalchemy import select
 from app.crypto.service import open_tip_text
 from app.extensions import db
 from app.legal_hold import HoldRefused, db_release_legal_hold, db_set_legal_hold
-from app.models import AuditEvent, Staff, Tip, utcnow
+from app.models import AuditEvent, Staff, utcnow
 from app.retention import db_purge_expired_tips, db_shred_tips, purge_expired_tips
 from tests.conftest import on_postgres
 from tests.ops.conftest import District, add_tip
+from tests.support.tips import tip_by_ref
 
 REASON = "Casper PD case 26-01234, subpoena"
-
-
-def _tip(ref: str) -> Tip:
-    tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
-    assert tip is not None
-    return tip
 
 
 def _staff(district: District, key: str) -> Staff:
@@ -44,7 +39,7 @@ def expired(app: Flask, district: District) -> dict[str, str]:
                        text="the gun is in the blue locker").ref
         plain = add_tip(district.schools["NCHS"], long_ago, closed_at=long_ago, outcome="unfounded",
                         text="nothing came of it").ref
-        db_set_legal_hold(_tip(held), _staff(district, "sro_cpd"), REASON, None)
+        db_set_legal_hold(tip_by_ref(held), _staff(district, "sro_cpd"), REASON, None)
         db.session.commit()
         return {"held": held, "plain": plain}
 
@@ -53,9 +48,9 @@ def test_the_purge_never_shreds_a_case_on_hold(app: Flask, expired: dict[str, st
     with app.app_context():
         result = purge_expired_tips()
         assert result.refs == [expired["plain"]] and result.held == [expired["held"]]
-        kept = _tip(expired["held"])
+        kept = tip_by_ref(expired["held"])
         assert kept.shredded_at is None and open_tip_text(kept) == "the gun is in the blue locker"
-        assert _tip(expired["plain"]).shredded_at is not None
+        assert tip_by_ref(expired["plain"]).shredded_at is not None
         # On the record by reference: filtering the audit record by the held case finds the purge that kept it.
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "tips.purged"))
         assert event is not None and json.loads(event.detail)["held"] == [expired["held"]]
@@ -81,10 +76,10 @@ def test_a_released_hold_past_retention_is_shredded_at_the_next_purge(app: Flask
                                                                      expired: dict[str, str]) -> None:
     with app.app_context():
         purge_expired_tips()
-        assert db_release_legal_hold(_tip(expired["held"]), _staff(district, "admin"), "case dismissed", None)
+        assert db_release_legal_hold(tip_by_ref(expired["held"]), _staff(district, "admin"), "case dismissed", None)
         db.session.commit()
         assert purge_expired_tips().refs == [expired["held"]]
-        gone = _tip(expired["held"])
+        gone = tip_by_ref(expired["held"])
         assert gone.wrapped_dek is None and gone.legal_hold_reason_ct is None
         assert gone.legal_hold_release_reason_ct is None
         assert gone.legal_hold_released_by_id == district.staff["admin"]  # who and when stay: they are not content
@@ -102,7 +97,7 @@ def test_flask_tips_holds_lists_them_without_the_reason(app: Flask, district: Di
 
 def test_a_hold_on_a_case_already_held_is_refused(app: Flask, district: District, expired: dict[str, str]) -> None:
     with app.app_context(), pytest.raises(HoldRefused, match="already"):
-        db_set_legal_hold(_tip(expired["held"]), _staff(district, "admin"), "another subpoena", None)
+        db_set_legal_hold(tip_by_ref(expired["held"]), _staff(district, "admin"), "another subpoena", None)
 
 
 @pytest.mark.skipif(not on_postgres(), reason="SQLite has one writer: the purge and the hold cannot run side by side")
@@ -119,7 +114,7 @@ def test_a_hold_set_while_the_purge_runs_is_kept(app: Flask, district: District)
     def hold() -> None:
         try:
             with app.app_context():
-                db_set_legal_hold(_tip(ref), _staff(district, "sro_cpd"), REASON, None)
+                db_set_legal_hold(tip_by_ref(ref), _staff(district, "sro_cpd"), REASON, None)
                 locked.set()
                 release.wait(30)
                 db.session.commit()
@@ -150,7 +145,7 @@ def test_a_hold_set_while_the_purge_runs_is_kept(app: Flask, district: District)
     assert not errors, errors
     assert results == [[]]
     with app.app_context():
-        tip = _tip(ref)
+        tip = tip_by_ref(ref)
         assert tip.on_legal_hold and tip.shredded_at is None and open_tip_text(tip) == "the blue locker"
 
 
@@ -180,7 +175,7 @@ def test_a_hold_asked_while_the_purge_shreds_the_case_is_refused(app: Flask, dis
 
     def hold() -> None:
         with app.app_context():
-            tip = _tip(ref)  # read before the purge commits: still with its key
+            tip = tip_by_ref(ref)  # read before the purge commits: still with its key
             try:
                 db_set_legal_hold(tip, _staff(district, "admin"), REASON, None)
                 db.session.commit()
@@ -197,5 +192,5 @@ def test_a_hold_asked_while_the_purge_shreds_the_case_is_refused(app: Flask, dis
     assert not errors, errors
     assert refused and "crypto-shredded" in refused[0]
     with app.app_context():
-        tip = _tip(ref)
+        tip = tip_by_ref(ref)
         assert tip.shredded_at is not None and not tip.on_legal_hold and tip.legal_hold_reason_ct is None

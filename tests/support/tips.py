@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import select
+
 from app.alerts import db_plan_alerts_for_new_tip
 from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
 from app.crypto.service import db_add_sealed, db_new_tip_key, seal_for_tip
@@ -43,4 +45,11 @@ def make_tip(
     if plan_alerts:
         db_plan_alerts_for_new_tip(tip)
     db.session.commit()
+    return tip
+
+
+def tip_by_ref(ref: str) -> Tip:
+    """The tip of this reference (inside an app context); the test fails if there is none."""
+    tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+    assert tip is not None, ref
     return tip
