@@ -8,6 +8,7 @@ figures and the "+N related tips" folding leave it out (`REPLY_KIND`).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -15,7 +16,10 @@ from sqlalchemy import and_, or_, select
 
 from app.alerts.planning import IMMEDIATE_URGENCIES, SMS_URGENCIES, next_in_chain, next_school_day_start
 from app.extensions import db
+from app.logs import log_event
 from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, Staff, Tip, TipStatus, utcnow
+
+log = logging.getLogger(__name__)
 
 # A newest chain row in one of these is still the chain's business: it is sent, or escalated, or both, soon.
 _WAITING = (AlertStatus.PENDING.value, AlertStatus.SENDING.value, AlertStatus.FAILED.value)
@@ -101,8 +105,8 @@ def db_alert_for_reporter_message(tip: Tip) -> Alert | None:
     recipient = db_recipient_for_reply(tip)
     if recipient is None:
         if not db_chain_still_paging(tip):
-            current_app.logger.error("no reachable person to tell of a reporter's message",
-                                     extra={"fields": {"tip": tip.ref}})
+            log_event(log, "OPERATOR: no reachable person to tell of a reporter's message: nobody in the school's "
+                      "chain can get an SMS (Schools page)", logging.ERROR, tip=tip.ref)
         return None
     position, staff_id = recipient
     alert = Alert(tip_id=tip.id, staff_id=staff_id, chain_position=position, kind=REPLY_KIND,
