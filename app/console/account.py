@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from app import audit
@@ -12,12 +12,10 @@ from app.accounts.session import db_end_session
 from app.client_keys import client_key
 from app.console import ABSOLUTE_TIMEOUT, bp, clock
 from app.console.access import me
-from app.console.auth import signin_rate_limit
+from app.console.auth import LOCKED, log_in_this_session, signin_rate_limit
 from app.console.forms import ChangePasswordForm
 from app.extensions import db, limiter
 from app.transactions import commit_before_rendering
-
-LOCKED = "Too many failed attempts: this account is locked for 10 minutes."
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -37,8 +35,7 @@ def change_password() -> str | Response:
             audit.record("staff.password_changed", actor=staff)
             db.session.commit()
             # The generation went up, ending every session of the person: this one carries the new generation.
-            login_user(staff)
-            session.pop("_id", None)  # as at sign-in: login_user() stores a hash of the address and browser
+            log_in_this_session(staff)
             flash("Your password is changed. Your other sessions have ended; use the new password from now on.",
                   "info")
             return redirect(url_for("console.change_password"))

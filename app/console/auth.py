@@ -32,6 +32,7 @@ from app.models import Staff
 from app.transactions import commit_before_rendering
 
 PENDING_FOR_S = 300  # between a right password and the second factor
+LOCKED = "Too many failed attempts: this account is locked for 10 minutes."
 
 
 def _safe_next(target: str | None) -> str:
@@ -45,6 +46,14 @@ def _safe_next(target: str | None) -> str:
 
 def signin_rate_limit() -> str:
     return str(current_app.config["SIGNIN_RATE_LIMIT"])
+
+
+def log_in_this_session(staff: Staff) -> None:
+    """Make this session the person's (Flask-Login), carrying their current session generation. login_user() also
+    stores "_id", a hash of the address and user agent, even with session protection off (app/extensions.py): the
+    cookie is readable, and nothing here checks it, so it goes."""
+    login_user(staff)
+    session.pop("_id", None)
 
 
 @bp.errorhandler(TooManyRequests)
@@ -89,7 +98,7 @@ def sign_in() -> str | Response:
                      step="password", reason=reason)
         db.session.commit()
         if check.locked:
-            flash("Too many failed attempts: this account is locked for 10 minutes.", "error")
+            flash(LOCKED, "error")
         else:
             # Under the password box, which describes it (the email box keeps what was typed).
             form.password.errors = ["That email and password do not match an active account."]
@@ -131,10 +140,7 @@ def second_factor() -> str | Response:
             next_url = session["pending"].get("next")
             session.clear()  # rotate again: the session that proved the password is not the signed-in one
             service.db_sign_in_succeeded(staff, now)
-            login_user(staff)
-            # login_user() stores "_id", a hash of the address and user agent, even with session protection off
-            # (app/extensions.py): the cookie is readable, and nothing here checks it.
-            session.pop("_id", None)
+            log_in_this_session(staff)
             session["signed_in_at"] = session["last_seen"] = clock.seconds(now)
             start_session_id()
             audit.record("signin", actor=staff, method=method)
@@ -151,7 +157,7 @@ def second_factor() -> str | Response:
         db.session.commit()
         if locked or method == "locked":
             session.pop("pending", None)
-            flash("Too many failed attempts: this account is locked for 10 minutes.", "error")
+            flash(LOCKED, "error")
             return redirect(url_for("console.sign_in"))
         form.code.errors = ["That code is not valid (a code works once; wait for the next one)."]
     commit_before_rendering()
