@@ -93,10 +93,17 @@ class ModelNotTrained(RuntimeError):
 
 
 def model_dir() -> Path:
-    """$TRIAGE_MODEL_DIR, else instance/triage/ at the repository root (next to the triage package)."""
+    """$TRIAGE_MODEL_DIR, else triage/ in $TIPLINE_INSTANCE_PATH, else instance/triage/ at the repository root.
+
+    The same choice as the web app's (app/config.py), so that `python -m triage train` run with the service's
+    environment writes the model where the app and the alert worker look for it.
+    """
     configured = os.environ.get("TRIAGE_MODEL_DIR")
     if configured:
         return Path(configured).expanduser().resolve()
+    instance = os.environ.get("TIPLINE_INSTANCE_PATH")
+    if instance:
+        return Path(instance).resolve() / "triage"
     return Path(__file__).resolve().parent.parent / "instance" / "triage"
 
 

@@ -202,3 +202,20 @@ def test_the_file_holds_each_vocabulary_as_one_array_and_loads_it_back(
         assert [v.vocabulary_ for _, v in union.transformer_list] == vocabularies
         assert all(v.vocabulary is None for _, v in union.transformer_list)
         assert (union.transform(texts) != expected).nnz == 0
+
+
+def test_the_model_goes_where_the_app_looks_for_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`python -m triage train` run with the service's environment (TIPLINE_INSTANCE_PATH, no TRIAGE_MODEL_DIR)
+    wrote the repository's instance/triage while the app read TIPLINE_INSTANCE_PATH/triage: the app found no
+    model. The library now chooses as the app's settings do, TRIAGE_MODEL_DIR first."""
+    from app.config import instance_path_from_env
+    from triage.model import model_dir
+
+    monkeypatch.delenv("TRIAGE_MODEL_DIR", raising=False)
+    monkeypatch.setenv("TIPLINE_INSTANCE_PATH", str(tmp_path / "instance"))
+    assert model_dir() == instance_path_from_env() / "triage" == (tmp_path / "instance" / "triage").resolve()
+    monkeypatch.setenv("TRIAGE_MODEL_DIR", str(tmp_path / "elsewhere"))
+    assert model_dir() == (tmp_path / "elsewhere").resolve()
+    monkeypatch.delenv("TRIAGE_MODEL_DIR")
+    monkeypatch.delenv("TIPLINE_INSTANCE_PATH")
+    assert model_dir() == Path(__file__).resolve().parents[2] / "instance" / "triage"
