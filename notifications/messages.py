@@ -106,13 +106,17 @@ def alert_text(
     )
 
 
-def folded_text(*, count: int, school: str, category: str, base_url: str) -> str:
-    """One SMS standing for `count` further alerts of the same school and category, instead of a flood."""
+def folded_text(*, count: int, school: str, category: str, urgency: str, base_url: str) -> str:
+    """One SMS standing for `count` further alerts of the same incident, instead of a flood.
+
+    `urgency`: the highest among the tips it stands for, so the person knows how fast to open the queue.
+    """
     if count < 1:
         raise ValueError("count must be 1 or more")
     noun = "tip" if count == 1 else "tips"
+    urgency_label = URGENCY_LABELS.get(urgency, UNKNOWN_URGENCY_LABEL)
     return (
-        f"TIPLINE +{count} related {noun} at {_clean_school(school)} ({category_label(category)})."
+        f"TIPLINE +{count} related {noun} at {_clean_school(school)} ({urgency_label} {category_label(category)})."
         f" Queue: {_clean_base_url(base_url)}{QUEUE_PATH}"
     )
 

@@ -36,6 +36,7 @@ from app.logs import log_event
 from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, School, Staff, Tip, utcnow
 from notifications import PermanentSendError, TransientSendError
 from notifications.errors import account_refusal, describe_twilio_error
+from triage import max_urgency
 
 log = logging.getLogger("tipline.alerts")
 
@@ -108,6 +109,11 @@ def _should_fold(alert: Alert, tip: Tip, now: datetime) -> datetime | None:
     return None
 
 
+def _highest_urgency(tips: list[Tip | None]) -> str:
+    """The most urgent of the tips one "+N related tips" SMS stands for (the carrier's alone may be the least)."""
+    return max_urgency(*(t.effective_urgency for t in tips if t is not None))
+
+
 def _still_assigned(staff: Staff, school_id: int) -> bool:
     return db.session.scalar(
         select(Assignment.id).where(Assignment.staff_id == staff.id, Assignment.school_id == school_id)
@@ -177,7 +183,8 @@ def _plan(alert_id: int, owner: str, now: datetime) -> _Plan:
     return _Plan(
         "send", staff_id=staff.id, phone=staff.phone, ref=tip.ref, urgency=urgency, attempts=alert.attempts,
         send_failures=alert.send_failures,
-        body=body_for(alert, tip, school, folded_count=1 + len(companions) if companions else 0),
+        body=body_for(alert, tip, school, folded_count=1 + len(companions) if companions else 0,
+                      folded_urgency=_highest_urgency([tip, *(db.session.get(Tip, c.tip_id) for c in companions)])),
         validity_s=int(ack_timeout_for(urgency).total_seconds()) if urgency == "critical" else None,
         companion_ids=tuple(c.id for c in companions),
     )

@@ -45,14 +45,14 @@ def status_callback_url(alert_id: int) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/hooks/twilio/status?alert={alert_id}"
 
 
-def body_for(alert: Alert, tip: Tip, school: School, folded_count: int = 0) -> str:
+def body_for(alert: Alert, tip: Tip, school: School, folded_count: int = 0, folded_urgency: str = "") -> str:
     base_url = current_app.config["PUBLIC_BASE_URL"]
     if alert.kind == REPLY_KIND:
         return reporter_message_text(ref=tip.ref, school=school.short_name, base_url=base_url,
                                      acknowledged=tip.acknowledged_at is not None)
     if folded_count > 1:
         return folded_text(count=folded_count, school=school.short_name, category=tip.effective_category,
-                           base_url=base_url)
+                           urgency=folded_urgency or tip.effective_urgency, base_url=base_url)
     return alert_text(
         ref=tip.ref, school=school.short_name, category=tip.effective_category, urgency=tip.effective_urgency,
         base_url=base_url,

@@ -254,7 +254,36 @@ def test_related_tips_are_folded_into_one_sms(alert_app, fake_twilio):
     finally:
         claims.utcnow = dispatcher.utcnow = orig
     assert len(fake_twilio.messages) == 3
-    assert "+3 related tips at NCHS (threat)" in fake_twilio.messages[2].body
+    assert "+3 related tips at NCHS (HIGH threat)" in fake_twilio.messages[2].body
+
+
+def test_a_folded_sms_says_the_highest_urgency_of_the_tips_it_stands_for(alert_app, fake_twilio, monkeypatch):
+    """The "+N related tips" SMS took the urgency of the one row that carried it, which may be the least urgent."""
+    from datetime import timedelta
+
+    import app.alerts.claims as claims
+    import app.alerts.dispatcher as dispatcher
+    from app.models import utcnow
+
+    with alert_app.app_context():
+        make_tip("NCHS", "high", "threat_of_violence")
+    _round(alert_app)
+    with alert_app.app_context():
+        refs = [make_tip("NCHS", "high", "threat_of_violence").ref for _ in range(3)]
+    _round(alert_app)  # all three wait for the one-minute fold
+    with alert_app.app_context():
+        for ref in refs[:2]:  # lowered in the console while they waited: still SMS urgencies
+            db.session.scalar(db.select(Tip).where(Tip.ref == ref)).label_urgency = "medium"
+        db.session.commit()
+    later = utcnow() + timedelta(seconds=61)
+    monkeypatch.setattr(claims, "utcnow", lambda: later)
+    monkeypatch.setattr(dispatcher, "utcnow", lambda: later)
+    _round(alert_app)
+    assert len(fake_twilio.messages) == 2
+    assert "+3 related tips at NCHS (HIGH threat)" in fake_twilio.messages[1].body
+    with alert_app.app_context():
+        (carrier,) = [a for ref in refs for a in alerts_of(ref) if a.status != AlertStatus.FOLDED.value]
+        assert db.session.get(Tip, carrier.tip_id).label_urgency == "medium"  # the carrier alone says MEDIUM
 
 
 def test_our_account_refused_keeps_the_alert_and_sends_it_once_fixed(alert_app, fake_twilio, monkeypatch, caplog):

@@ -102,10 +102,10 @@ def test_one_broken_row_does_not_stop_the_others(alert_app, fake_twilio, monkeyp
         good = make_tip("NCHS", "critical")
     real_body_for = dispatcher.body_for
 
-    def body_for(alert, tip, school, folded_count=0):
+    def body_for(alert, tip, school, **kwargs):
         if tip.ref == bad.ref:
             raise ValueError("a bug in one message")
-        return real_body_for(alert, tip, school, folded_count)
+        return real_body_for(alert, tip, school, **kwargs)
 
     monkeypatch.setattr(dispatcher, "body_for", body_for)
     with alert_app.app_context():

@@ -25,8 +25,8 @@ def all_templates() -> list[str]:
             messages.CATEGORY_LABELS, URGENCIES, (False, True), (0, 1, 99)
         )
     ]
-    texts += [messages.folded_text(count=count, school=SCHOOL, category=category, base_url=BASE_URL)
-              for count in (1, 999) for category in messages.CATEGORY_LABELS]
+    texts += [messages.folded_text(count=count, school=SCHOOL, category=category, urgency=urgency, base_url=BASE_URL)
+              for count in (1, 999) for category in messages.CATEGORY_LABELS for urgency in URGENCIES]
     texts += [messages.reporter_message_text(ref=REF, school=SCHOOL, base_url=BASE_URL, acknowledged=taken)
               for taken in (False, True)]
     texts += [
@@ -58,9 +58,9 @@ def test_escalation_and_repeat_are_marked() -> None:
     assert text.startswith("TIPLINE REPEAT 2 ESCALATED (no ack) HIGH threat NCHS #7KQ2MX ")
 
 
-def test_folded_message_points_to_the_queue() -> None:
-    text = messages.folded_text(count=3, school="KWHS", category="weapon", base_url="https://x")
-    assert text == "TIPLINE +3 related tips at KWHS (weapon). Queue: https://x/console/"
+def test_folded_message_says_how_urgent_and_points_to_the_queue() -> None:
+    text = messages.folded_text(count=3, school="KWHS", category="weapon", urgency="high", base_url="https://x")
+    assert text == "TIPLINE +3 related tips at KWHS (HIGH weapon). Queue: https://x/console/"
 
 
 def test_reporter_message_notice_says_only_that_there_is_one() -> None:
@@ -116,7 +116,7 @@ def test_bad_base_url_is_refused(base_url: str) -> None:
 
 def test_counts_must_be_sensible() -> None:
     with pytest.raises(ValueError):
-        messages.folded_text(count=0, school="KWHS", category="weapon", base_url=BASE_URL)
+        messages.folded_text(count=0, school="KWHS", category="weapon", urgency="high", base_url=BASE_URL)
     with pytest.raises(ValueError):
         messages.alert_text(ref=REF, school="K", category="weapon", urgency="low", base_url=BASE_URL, repeat=-1)
 
