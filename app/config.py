@@ -93,7 +93,6 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_WRITER_QUEUE": True,
     "LOG_LEVEL": "INFO",
     "LOG_FORMAT": "json",
-    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     # Flask-Limiter syntax. Generous enough for a school assembly behind one NAT, tight enough for a script.
     "INTAKE_RATE_LIMIT": "30 per hour;10 per minute",
     "RECEIPT_RATE_LIMIT": "10 per minute;50 per hour",
@@ -141,6 +140,7 @@ DEFAULTS: dict[str, Any] = {
 
 # Secrets read from a file in instance/ when not given otherwise (written by `flask setup`).
 SECRET_FILES = {"SECRET_KEY": "secret_key", "RECEIPT_HMAC_KEY": "receipt_hmac_key"}
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "RECEIPT_HMAC_KEY", "DATABASE_URL", "PUBLIC_BASE_URL")
 MIN_SECRET_LENGTH = 32
 
@@ -172,6 +172,8 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
             if not settings.get(name):
                 settings[name] = read_or_create_secret(instance_path / filename)
         settings.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'tipline.db'}")
+        # Not a default in production: SMS links and Twilio's webhook signatures would name this machine.
+        settings.setdefault("PUBLIC_BASE_URL", DEVELOPMENT_BASE_URL)
 
     missing = [name for name in REQUIRED_IN_PRODUCTION if production and not settings.get(name)]
     if missing:

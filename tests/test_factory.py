@@ -28,6 +28,18 @@ def test_production_refuses_to_start_without_secrets(tmp_path, monkeypatch):
         create_app({"TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
 
 
+def test_production_refuses_to_start_without_its_public_address(tmp_path, monkeypatch):
+    """PUBLIC_BASE_URL had a development default, so production started without it and sent SMS links to
+    http://127.0.0.1:5000 (and checked Twilio's webhook signatures against that address: every reply refused)."""
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    settings = {"TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
+                "RECEIPT_HMAC_KEY": "b" * 48, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+                "TRUSTED_PROXY_HOPS": 1, **PRODUCTION_TWILIO}
+    with pytest.raises(ConfigError, match=r"Refusing to start in production without: PUBLIC_BASE_URL\."):
+        create_app(settings)
+    assert create_app({**settings, "TIPLINE_ENV": "development"}).config["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+
+
 def test_production_starts_with_its_secrets(tmp_path):
     app = create_app({
         "TIPLINE_ENV": "production", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48,
