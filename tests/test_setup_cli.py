@@ -32,6 +32,20 @@ def test_setup_creates_keyring_migrates_and_seeds_idempotently(tmp_path):
     assert rotated.exit_code == 0 and "Back the keyring up again now" in rotated.output, rotated.output
 
 
+def test_setup_uses_a_keyring_set_in_instance_config_as_the_app_does(tmp_path):
+    """`flask setup` read TIPLINE_KEYRING from the environment only: set in instance/config.py, the app used it
+    while setup wrote a keyring.json of its own and asked for that one to be backed up."""
+    from app.crypto.keyring import new_keyring
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text(f"TIPLINE_KEYRING = {new_keyring().to_json()!r}\n")
+    result = _fresh_app(tmp_path).test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "keyring: from TIPLINE_KEYRING" in result.output and "Back the keyring up" not in result.output
+    assert not (instance / "keyring.json").exists()
+
+
 def test_setup_refuses_to_replace_a_lost_keyring_when_tips_exist(tmp_path):
     app = _fresh_app(tmp_path)
     runner = app.test_cli_runner()

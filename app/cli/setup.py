@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.crypto.keyring import KeyringUnavailable, load_keyring, new_keyring, write_keyring
+from app.crypto.keystore import keyring_source
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
 from app.database import reading
 from app.extensions import db
@@ -37,9 +37,10 @@ def db_has_sealed_tips() -> bool:
 
 
 def ensure_keyring() -> str:
-    path = Path(current_app.config["KEYRING_PATH"])
-    if os.environ.get("TIPLINE_KEYRING"):
-        load_keyring(path, os.environ["TIPLINE_KEYRING"])
+    # Where the app reads it: TIPLINE_KEYRING from the environment or instance/config.py, else the file.
+    path, env_value = keyring_source(current_app._get_current_object())  # type: ignore[attr-defined]
+    if env_value:
+        load_keyring(path, env_value)
         return "keyring: from TIPLINE_KEYRING"
     if path.exists():
         load_keyring(path)  # fails loudly when unreadable or malformed
