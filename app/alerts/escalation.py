@@ -43,9 +43,11 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
         return None  # relabelled to low since: the queue is enough
     # A medium tip whose SMS failed waits for the school day like its first SMS did.
     due = now if urgency in IMMEDIATE_URGENCIES else next_school_day_start(tip.school, now)
+    # A repeat comes after the last person: it leads to the next repeat, never back down the chain (a repeat that
+    # went to an earlier person, the last one's number failing for good, would lead back to that number).
+    following = None if alert.kind == "repeat" else next_in_chain(tip.school_id, alert.chain_position)
     # A row that could not go out to its person (no phone, opted out, deactivated, taken off the school) told
     # nobody: whoever holds that place of the chain now is next, before the places after it.
-    following = next_in_chain(tip.school_id, alert.chain_position)
     if alert.error_code in UNSENDABLE_CODES:
         holder = next_in_chain(tip.school_id, alert.chain_position - 1)
         if holder is not None and holder[0] == alert.chain_position and holder[1].id != alert.staff_id:
@@ -58,7 +60,14 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     if not chain or urgency not in IMMEDIATE_URGENCIES:
         return None
     due = now
-    position, staff = chain[-1]
+    # The repeats go to the last person of the chain whose number works: one that failed for good (a landline, a
+    # mistyped number; shown as unreachable on the Schools page) would only burn them, and ending them there left
+    # a critical tip with nobody paged again after one SMS to each person before it.
+    failing = numbers_failing_for_good(staff.id for _, staff in chain)
+    reachable = [(position, staff) for position, staff in chain if staff.id not in failing]
+    if not reachable:
+        return None
+    position, staff = reachable[-1]
     if alert.status == AlertStatus.FAILED.value and alert.staff_id == staff.id:
         # Only the carrier's passing trouble (a transient code such as 30500, or a failure reported with no
         # code) is worth a new try, after a timeout; a number that failed for good, or a row that could not be
@@ -70,7 +79,7 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
         if not passing:
             return None
         due = now + ack_timeout_for(urgency)
-    # After the last person: re-send to the last one every timeout, a bounded number of times.
+    # After the last person: re-send to the last one who can be reached every timeout, a bounded number of times.
     if alert.repeat >= current_app.config["ALERT_MAX_REPEATS"]:
         return None
     repeat = alert.repeat + 1 if alert.chain_position >= position else 1

@@ -249,3 +249,34 @@ def test_the_last_of_the_chain_deactivated_before_their_sms_the_repeats_go_to_th
         assert len(rows) == 5 and rows[3][3] == AlertStatus.FAILED.value and rows[4][:3] == (3, "repeat", 1), rows
     assert [m.to for m in fake_twilio.messages][-1] == third
     assert "REPEAT 1" in fake_twilio.messages[-1].body
+
+
+def test_the_last_of_the_chain_whose_number_fails_for_good_the_repeats_go_to_the_last_who_can_be_reached(
+        alert_app, fake_twilio):
+    """Nobody answered the first three of the chain; the fourth, agency dispatch, has a number that fails for good
+    (a landline, a mistyped number). The repeats after the last person go to the third, the last whose number
+    works, as they would had the fourth been deactivated or opted out; before, escalation ended there, after one
+    SMS to each of the first three, and health called a tip three people had read 'reaching no one'."""
+    from app.alerts.escalation import count_unreached_tips
+
+    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=3600, ALERT_MAX_REPEATS=2)
+    with alert_app.app_context():
+        *_, third, fourth = chain_phones("DMMS")
+        fake_twilio.reject_number(fourth, 21211)
+        info = make_tip("DMMS", "critical")
+        run_once("w")
+        for _ in range(3):  # nobody answers: the chain reaches the fourth, whose SMS is refused for good
+            _an_hour_ago(info.ref)
+            run_once("w")
+        run_once("w")
+        rows = [(a.chain_position, a.kind, a.repeat, a.status) for a in alerts_of(info.ref)]
+        assert rows[3][0] == 4 and rows[3][3] == AlertStatus.FAILED.value, rows
+        assert rows[4][:3] == (3, "repeat", 1), rows
+        assert count_unreached_tips() == 0
+        for _ in range(3):  # the repeats stay with the third, bounded, and the fourth is not tried again meanwhile
+            _an_hour_ago(info.ref)
+            run_once("w")
+        rows = [(a.chain_position, a.kind, a.repeat) for a in alerts_of(info.ref)]
+        assert rows[4:] == [(3, "repeat", 1), (3, "repeat", 2)], rows
+    assert [m.to for m in fake_twilio.messages][-2:] == [third, third]
+    assert "REPEAT 2" in fake_twilio.messages[-1].body
