@@ -282,8 +282,13 @@ def db_record_sent(alert_id: int, owner: str, body: str, companion_ids: tuple[in
                    twilio_status: str) -> None:
     """Record an SMS Twilio took: its SID, the row sent (and the rows folded into it). The caller commits."""
     sent_at = utcnow()
-    db.session.execute(update(Alert).where(Alert.id == alert_id)
-                       .values(twilio_sid=sid, body=body, sent_at=sent_at, lease_owner=None, lease_until=None))
+    # A report that Twilio refused our sender may have come first and put the row back in the outbox, to go again
+    # with the tips folded into it (db_retry_refused_delivery): this SMS reached nobody, so none of it is recorded.
+    recorded = db.session.execute(
+        update(Alert).where(Alert.id == alert_id, Alert.status != AlertStatus.PENDING.value)
+        .values(twilio_sid=sid, body=body, sent_at=sent_at, lease_owner=None, lease_until=None))
+    if not getattr(recorded, "rowcount", 0):
+        return
     # A status callback may have got here first (delivered, or failed: then it escalates); keep what it said.
     db.session.execute(update(Alert).where(Alert.id == alert_id, Alert.status == AlertStatus.SENDING.value)
                        .values(status=AlertStatus.SENT.value, twilio_status=twilio_status, error_code=None))

@@ -178,3 +178,34 @@ def test_quarterly_report_counts_an_escalation_sent_folded_as_escalated(alert_ap
         categories, outcomes = db_row_keys([quarter], None)
         high = db_quarter_figures(quarter, None, 1, categories, outcomes).response["high"]
         assert (high.tips, high.tips_escalated, high.escalation_sms) == (3, 2, 2)
+
+
+def test_a_refused_delivery_callback_that_beats_the_folded_send_sends_its_folded_tips_again(alert_app, fake_twilio,
+                                                                                            monkeypatch):
+    """Twilio reports that it refused our sender (30034) before the worker recorded the "+2 related tips" SMS (a
+    fast report, or the worker waiting for a locked database). The SMS went to nobody: it is sent again with both
+    tips, as when the report comes later. Before, the late record marked the tips told (folded, with a send time
+    that a "1" could acknowledge) and the SMS went out again for one tip only."""
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
+    monkeypatch.setattr(dispatcher, "backoff_for", lambda failures: timedelta(0))
+    with alert_app.app_context():
+        second, third = _fold_two_tips("high")
+        real = dispatcher.sms_transport()
+
+    class RefusedBeforeTheSidIsRecorded:
+        def send(self, to, body, *, status_callback, validity_period_s=None):
+            result = real.send(to, body, status_callback=status_callback, validity_period_s=validity_period_s)
+            alert_id = int(status_callback.rsplit("=", 1)[1])
+            assert post_status(alert_app, fake_twilio.auth_token, alert_id, result.sid, "failed", 30034) == 204
+            return result
+
+    monkeypatch.setattr(dispatcher, "sms_transport", RefusedBeforeTheSidIsRecorded)
+    with alert_app.app_context():
+        run_once("w")
+        monkeypatch.undo()
+        rows = [(a.status, a.sent_at, a.twilio_sid) for a in alerts_of(second.ref) + alerts_of(third.ref)]
+        assert rows == [(AlertStatus.PENDING.value, None, None)] * 2, rows
+        run_once("w")
+        assert "+2 related tips" in fake_twilio.messages[-1].body
+        rows = [a.status for a in alerts_of(second.ref) + alerts_of(third.ref)]
+        assert sorted(rows) == [AlertStatus.FOLDED.value, AlertStatus.SENT.value], rows
