@@ -13,7 +13,7 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 
 from flask import Response, abort, current_app, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from app import audit
@@ -176,8 +176,11 @@ def delivery_status() -> Response:
     if alert.status == AlertStatus.SENDING.value and alert.twilio_sid is None and sid:
         # Twilio took this SMS before its worker recorded so: the callback was quicker, or the worker died (or
         # lost the database) in between. The person has it, so "1" must find it, and it is not sent again when
-        # the claim's lease ends; the dispatcher, if alive, records the same SID and time.
-        alert.twilio_sid, alert.sent_at = sid, alert.sent_at or utcnow()
+        # the claim's lease ends; the dispatcher, if alive, records the same SID and time. Both are set in SQL, from
+        # the row as it is when written: on PostgreSQL the dispatcher may be recording this send right now (this read
+        # came first, the write waits for its row lock), and its send time ties the tips folded into the SMS to it.
+        alert.twilio_sid = func.coalesce(Alert.twilio_sid, sid)
+        alert.sent_at = func.coalesce(Alert.sent_at, utcnow())
         if outcome == "pending":
             alert.status, alert.lease_owner, alert.lease_until = AlertStatus.SENT.value, None, None
     # SENDING too: the callback may beat the dispatcher's commit of the SID.

@@ -11,6 +11,7 @@ from app.alerts.dispatcher import run_once
 from app.extensions import db
 from app.models import Alert, AlertStatus, Tip, utcnow
 from tests.alerts.conftest import TipInfo, alerts_of, chain_phones, make_tip, post_sms, post_status
+from tests.conftest import on_postgres
 
 IN_HOURS = datetime(2026, 11, 23, 17, 0)  # a Monday, 10:00 in Casper: medium tips are due at once
 
@@ -209,3 +210,39 @@ def test_a_refused_delivery_callback_that_beats_the_folded_send_sends_its_folded
         assert "+2 related tips" in fake_twilio.messages[-1].body
         rows = [a.status for a in alerts_of(second.ref) + alerts_of(third.ref)]
         assert sorted(rows) == [AlertStatus.FOLDED.value, AlertStatus.SENT.value], rows
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite the callback takes the write lock at BEGIN, before it reads")
+def test_a_failure_callback_racing_the_record_of_a_folded_send_still_escalates_its_folded_tips(alert_app, fake_twilio,
+                                                                                               monkeypatch):
+    """PostgreSQL: the "+2 related tips" SMS failed and its report read the row before the worker committed it as
+    sent, then waited for the worker's row lock. It wrote its own send time over the worker's, and the tips folded
+    into the SMS, tied to it by that time, were no longer found: they waited for their acknowledgement timeout
+    (30 minutes for a high tip) instead of escalating at once."""
+    import threading
+
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
+    with alert_app.app_context():
+        second, third = _fold_two_tips("high")
+    record = dispatcher.db_record_sent
+    callbacks: list[threading.Thread] = []
+
+    def record_while_a_callback_waits(alert_id, owner, body, companion_ids, sid, twilio_status):
+        record(alert_id, owner, body, companion_ids, sid, twilio_status)  # not committed yet: the row is locked
+        callback = threading.Thread(target=post_status,
+                                    args=(alert_app, fake_twilio.auth_token, alert_id, sid, "undelivered", 30003))
+        callback.start()
+        callbacks.append(callback)
+        callback.join(1.0)  # it has read the row as "sending" and now waits for the lock
+        assert callback.is_alive()
+
+    monkeypatch.setattr(dispatcher, "db_record_sent", record_while_a_callback_waits)
+    with alert_app.app_context():
+        run_once("w")
+    callbacks[0].join(10)
+    monkeypatch.undo()
+    with alert_app.app_context():
+        run_once("w")
+        for info in (second, third):
+            rows = [(a.chain_position, a.status) for a in alerts_of(info.ref)]
+            assert rows[0] == (1, AlertStatus.FAILED.value) and [r[0] for r in rows] == [1, 2], rows
