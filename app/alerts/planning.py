@@ -121,17 +121,22 @@ def db_plan_alerts_for_new_tip(tip: Tip, route: AlertRoute | None = None) -> lis
         return []
     due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(route, now)
     if route.first is None:
-        # Nobody reachable: still record the alert so the failure is visible and escalation is flagged.
-        alert = Alert(tip=tip, staff_id=None, chain_position=0, kind="initial", status=AlertStatus.FAILED.value,
-                      due_at=due, error_code="no_recipient")
-        db.session.add(alert)
-        current_app.logger.error("no reachable person in the escalation chain of school %s", route.short_name)
-        return [alert]
+        return [db_nobody_reachable(tip, route, due)]
     position, staff_id = route.first
     alert = Alert(tip=tip, staff_id=staff_id, chain_position=position, kind="initial",
                   status=AlertStatus.PENDING.value, due_at=due)
     db.session.add(alert)
     return [alert]
+
+
+def db_nobody_reachable(tip: Tip, route: AlertRoute, due: datetime) -> Alert:
+    """Nobody of the chain can get an SMS: still record the alert, failed, so that the failure is visible and the
+    tip counts as reaching no one (health) until someone takes it."""
+    alert = Alert(tip=tip, staff_id=None, chain_position=0, kind="initial", status=AlertStatus.FAILED.value,
+                  due_at=due, error_code="no_recipient")
+    db.session.add(alert)
+    current_app.logger.error("no reachable person in the escalation chain of school %s", route.short_name)
+    return alert
 
 
 _OPEN_ALERT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value, AlertStatus.SENT.value,
@@ -175,9 +180,10 @@ def db_alert_after_relabel(tip: Tip, before: str | None = None) -> Alert | None:
     if pending is not None:
         return None  # already on its way; escalation follows the corrected urgency from now on
     route = db_alert_route(tip.school_id)
-    if route.first is None:
-        return None
     due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(route, now)
+    if route.first is None:
+        db_nobody_reachable(tip, route, due)  # as for a new tip; nobody is paged
+        return None
     position, staff_id = route.first
     alert = Alert(tip_id=tip.id, staff_id=staff_id, chain_position=position, kind="initial",
                   status=AlertStatus.PENDING.value, due_at=due)

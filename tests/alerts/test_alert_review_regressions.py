@@ -3,7 +3,7 @@
 import threading
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.alerts import db_alert_after_relabel
 from app.alerts.claims import db_claim_due_alerts
@@ -78,6 +78,27 @@ def test_relabelling_a_low_tip_to_critical_pages_the_chain(alert_app, fake_twili
         run_once("w")
     (sms,) = fake_twilio.wait_for(1)
     assert "CRITICAL weapon" in sms.body and f"#{info.ref}" in sms.body
+
+
+def test_a_tip_relabelled_to_critical_at_a_school_with_nobody_reachable_makes_health_degraded(alert_app, fake_twilio):
+    """A low tip raised to critical where nobody of the chain can get an SMS reaches no one, as a new critical tip
+    there would; a new tip records that (an alert failed with 'no_recipient'), and health turns degraded until
+    someone takes it. The relabel recorded nothing: no SMS, no line in the log, and health said all was well."""
+    from app.alerts.escalation import count_unreached_tips
+    from app.models import School
+
+    with alert_app.app_context():
+        info = make_tip("NCHS", "low", "other")
+        school_id = db.session.scalar(select(School.id).where(School.short_name == "NCHS"))
+        db.session.execute(update(Assignment).where(Assignment.school_id == school_id).values(chain_position=None))
+        tip = db.session.get(Tip, info.id)
+        tip.label_urgency, tip.label_category = "critical", "weapon"
+        assert db_alert_after_relabel(tip, before="low") is None  # nobody is being paged
+        db.session.commit()
+        run_once("w")
+        assert [(a.status, a.error_code) for a in alerts_of(info.ref)] == [(AlertStatus.FAILED.value, "no_recipient")]
+        assert count_unreached_tips() == 1
+    assert fake_twilio.messages == []
 
 
 def test_staff_taken_off_the_school_are_skipped_and_cannot_acknowledge(alert_app, fake_twilio):
