@@ -33,6 +33,8 @@ _NOT_REPORTER_PATHS = ("/console", "/hooks")
 # A reply, the receipt code entered again with a reply kept from an ended session, and a reply sent along by the
 # language button.
 _FORMS_WITH_A_MESSAGE = {"intake.followup_reply", "intake.followup_open", "intake.followup_language"}
+# The report form, sent to be stored or, by the language button, to come back in the other language.
+_FORMS_WITH_A_REPORT = {"intake.report_submit", "intake.report_language"}
 
 
 def _page(title: str, message: str, status: int, kept_message: str = "", kept_report: str = "") -> tuple[str, int]:
@@ -49,7 +51,7 @@ def _unavailable() -> tuple[str, int]:
     title = _("Tipline cannot take reports right now")
     # The reporter's pages are never stored (no-store), so going back may show an empty form: what was typed
     # comes back on this page instead, the report in its form (sending again is one press), a reply to copy.
-    if request.endpoint == "intake.report_submit":
+    if request.endpoint in _FORMS_WITH_A_REPORT:
         form_again = _report_form_as_sent(title, _(
             "Nothing was sent. What you wrote is still below: please send it again in a little while, and add "
             "any photos again. If someone is in danger right now, call 911."), 503)
@@ -65,7 +67,7 @@ def _unavailable() -> tuple[str, int]:
         return render_template("intake/followup_start.html", error=None, unavailable=unavailable, kept_message=kept,
                                typed_code=request.form.get("code", "")[:MAX_CODE_INPUT]), 503
     kept_report = ""
-    if request.endpoint == "intake.report_submit":
+    if request.endpoint in _FORMS_WITH_A_REPORT:
         # The database cannot even list the schools (PostgreSQL restarting, say): the report's text to copy.
         kept_report = request.form.get("description", "")
     return _page(title, _("Nothing was sent. Please try again in a little while. If someone is in danger right now, "
@@ -76,10 +78,14 @@ def _report_form_as_sent(title: str, message: str, status: int) -> tuple[str, in
     try:
         with reading():
             groups = schools_by_town()
-    except SQLAlchemyError:  # the database cannot even be read: the plain page
+        return render_template("intake/report.html", groups=groups, values=report_values_as_sent(), errors={},
+                               unavailable={"title": title, "message": message}), status
+    except SQLAlchemyError:  # the database cannot even be read: the plain page, with the text to copy
         return None
-    return render_template("intake/report.html", groups=groups, values=report_values_as_sent(), errors={},
-                           unavailable={"title": title, "message": message}), status
+    except Exception as exc:  # noqa: BLE001 - nor may a failing form page lose the text
+        log_event(log, "the report form could not be shown again; its text is on the plain page", logging.ERROR,
+                  error=type(exc).__name__)
+        return None
 
 
 @bp.errorhandler(KeyringUnavailable)
@@ -181,6 +187,16 @@ def unexpected_error(exc: InternalServerError) -> InternalServerError | tuple[st
     # Flask has logged the exception already; the reporter gets the calm page and the 911 line.
     if not _on_reporter_side():
         return exc
+    if request.endpoint in _FORMS_WITH_A_REPORT | _FORMS_WITH_A_MESSAGE:
+        # Nothing was stored (nothing after the commit of a report or a reply raises, and _unavailable rolls back),
+        # and the browser keeps no copy of the form (no-store): what was typed comes back as it does for a database
+        # that does not answer, or the report would be lost.
+        try:
+            page, _status = _unavailable()
+            return page, 500
+        except Exception as failure:  # noqa: BLE001 - whatever else fails, the plain calm page below
+            log_event(log, "the page keeping a reporter's text after an unexpected error failed too", logging.ERROR,
+                      error=type(failure).__name__)
     page = render_template("intake/error.html", title=_("Something went wrong"),
                            message=_("Please try again in a little while."), **page_context())
     return page, 500

@@ -272,6 +272,31 @@ def test_a_report_refused_while_the_database_cannot_be_read_keeps_the_text_to_co
         assert db.session.scalar(select(func.count(Tip.id))) == 0
 
 
+def test_the_language_button_of_the_report_form_keeps_the_text_while_the_database_cannot_be_read(intake_app, schools,
+                                                                                                monkeypatch):
+    """The language button sends the report to /report/language, which lists the schools again: with the database not
+    answering, its 503 page had neither the form nor the text, and the form it came from is never stored (no-store),
+    so a report typed before pressing "Español" was gone. The text now comes back to copy, as a refused report's."""
+    from sqlalchemy.exc import OperationalError
+
+    import app.intake.errors as errors
+    import app.intake.views as views
+
+    client = intake_app.test_client()
+    token = csrf_token(client, "/report")
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT", None, Exception("connection refused"))
+
+    monkeypatch.setattr(views, "schools_by_town", down)
+    monkeypatch.setattr(errors, "schools_by_town", down)
+    response = client.post("/report/language?lang=es", data={
+        "csrf_token": token, "school": str(schools["kelly"]), "description": 'He has a knife in locker "12" & more.'})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "llama al 911" in page and "Tu reporte (todavía no enviado)" in page
+    assert 'He has a knife in locker &#34;12&#34; &amp; more.</textarea>' in page
+
+
 def test_a_receipt_code_sent_while_the_database_is_busy_stays_in_the_field(intake_app, schools, monkeypatch):
     """A refused code stays in the field to correct; a code sent while the database was busy came back on the
     plain 503 page without it, so the reporter typed all 24 characters again. The sign-in form now comes back

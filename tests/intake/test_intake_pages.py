@@ -301,6 +301,49 @@ def test_an_unexpected_error_on_a_reporter_page_gets_a_calm_page(intake_app, sch
     assert "Algo salió mal" in page
 
 
+@pytest.mark.parametrize("form_page_fails", [False, True])
+def test_an_unexpected_error_on_sending_a_report_keeps_what_was_typed(intake_app, schools, monkeypatch,
+                                                                      form_page_fails):
+    """A bug anywhere on the way to storing a report (a 500) showed "Something went wrong" alone: the form is never
+    stored (no-store), so Back showed it empty and the report was gone. It comes back as a refused report does, in its
+    form, or to copy when even the form's page fails."""
+    import app.intake.errors as errors
+    import app.intake.views as views
+
+    def bug(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views, "db_store_tip", bug)
+    if form_page_fails:
+        monkeypatch.setattr(errors, "schools_by_town", bug)
+    intake_app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = intake_app.test_client()
+    client.get("/?lang=es")
+    response = submit(client, schools["kelly"], 'He has a knife in locker "12" & more.')
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500 and "llama al 911" in page and "No se envió nada" in page
+    assert 'He has a knife in locker &#34;12&#34; &amp; more.</textarea>' in page
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Tip.id))) == 0
+
+
+def test_an_unexpected_error_on_sending_a_reply_keeps_the_message(intake_app, schools, monkeypatch):
+    _ref, code = submit_ok(intake_app.test_client(), schools["kelly"], "Someone is selling pills in the bathroom.")
+
+    def bug(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("app.intake.followup.db_add_reporter_message", bug)
+    intake_app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = intake_app.test_client()
+    open_followup(client, code)
+    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": "It is the blue car & it is there now."}, None)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 500 and "Nothing was sent" in page and "911" in page
+    assert "It is the blue car &amp; it is there now.</textarea>" in page
+
+
 def test_a_console_address_that_is_not_a_page_keeps_the_plain_404(intake_app):
     response = intake_app.test_client().get("/console/no-such-page")
     assert response.status_code == 404 and "911" not in response.get_data(as_text=True)
