@@ -10,7 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"
+# Not inside a longer dotted number (a version, 1.2.3.4.5), but a period ending the sentence is no fifth number.
+_IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\w)"
 _HEX = r"[0-9a-fA-F]{1,4}"
 _IPV6 = (
     rf"(?<![\w:])(?:(?:(?:{_HEX})?:){{2,7}}(?:\d{{1,3}}\.){{3}}\d{{1,3}}(?![\w.])"  # IPv4 inside: ::ffff:203.0.113.9
@@ -19,10 +20,12 @@ _IPV6 = (
     rf"|::(?:{_HEX}(?::{_HEX})*)?)(?!\w|:\w)"  # leading ::, e.g. ::1; a colon may follow ("ip=::1: ...")
 )
 # After the first product, in any order: comments "(KHTML, like Gecko)", products "Safari/604.1", the bare
-# "Mobile" of phone browsers, and in-app browsers' "[FBAN/FBIOS;...]" and "Instagram 312.0.0.32.112 Android".
+# "Mobile" of phone browsers, in-app browsers' "[FBAN/FBIOS;...]" and "Instagram 312.0.0.32.112 Android", and
+# any other word followed by a product (TikTok's "musical_ly_32.5.0 JsSdk/2.0", "Channel/App Store ByteLocale/en").
 _USER_AGENT = (
     r"\b(?:Mozilla|Opera|Dalvik|curl|Wget|python-requests|python-urllib|okhttp)/\S+"
-    r"(?:\s*\([^)]*\)|\s*\[[^\]]*\]|\s+\S+/\S+|\s+Mobile\b|\s+Instagram\s+[\d.]+(?:\s+Android)?)*"
+    r"(?:\s*\([^)]*\)|\s*\[[^\]]*\]|\s+\S+/\S+|\s+Mobile\b|\s+Instagram\s+[\d.]+(?:\s+Android)?"
+    r"|\s+[^\s/]+(?=\s+[^\s/]+/\S))*"
 )
 _SCRUB = re.compile("|".join(f"(?:{p})" for p in (_USER_AGENT, _IPV4, _IPV6)))
 # An unused enrolment link lets whoever holds it become that staff member (app/accounts/service.py): the

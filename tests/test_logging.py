@@ -16,6 +16,12 @@ def test_addresses_are_scrubbed(address):
     assert address not in scrub(f"request from {address} failed")
 
 
+@pytest.mark.parametrize("address", ["203.0.113.7", "2001:db8::1"])
+def test_an_address_ending_a_sentence_is_scrubbed(address):
+    # The period after it is not a fifth number: "from 203.0.113.7." names a client as well as "from 203.0.113.7".
+    assert scrub(f"request from {address}. Retrying.") == "request from [redacted]. Retrying."
+
+
 PHONE_AGENTS = {
     "iOS Safari": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
                   "Version/17.0 Mobile/15E148 Safari/604.1",
@@ -31,6 +37,15 @@ PHONE_AGENTS = {
     "Instagram on Android": "Mozilla/5.0 (Linux; Android 12; SM-G991U Build/SP1A.210812.016; wv) AppleWebKit/537.36 "
                             "(KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.144 Mobile Safari/537.36 Instagram "
                             "312.0.0.32.112 Android (31/12; 420dpi; 1080x2400; samsung; SM-G991U; o1q; qcom; en_US)",
+    # TikTok's in-app browser: words without a slash ("musical_ly_32.5.0", "Store") among its products.
+    "TikTok on iOS": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+                     "Gecko) Mobile/15E148 musical_ly_32.5.0 JsSdk/2.0 NetType/WIFI Channel/App Store ByteLocale/en "
+                     "Region/US isDarkMode/0 WKWebView/1 RevealType/Dialog BytedanceWebview/d8a21c6",
+    "TikTok on Android": "Mozilla/5.0 (Linux; Android 12; SM-A125U Build/SP1A.210812.016; wv) AppleWebKit/537.36 "
+                         "(KHTML, like Gecko) Version/4.0 Chrome/119.0.6045.163 Mobile Safari/537.36 trill_2023203030 "
+                         "JsSdk/1.0 NetType/WIFI Channel/googleplay AppName/musical_ly app_version/32.3.3 "
+                         "ByteLocale/en ByteFullLocale/en Region/US Spark/1.4.6.3-bugfix AppVersion/32.3.3 "
+                         "BytedanceWebview/d8a21c6",
 }
 
 
