@@ -130,6 +130,9 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_MIN_FREE_MB": 500,
     "DISTRICT_NAME": "Natrona County School District",
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    # One text field of a form (werkzeug's default is 500 KB): past it the form is refused whole with a 413, and a
+    # long chat log pasted into a report would be lost instead of coming back with its length (app/intake/validation).
+    "MAX_FORM_MEMORY_SIZE": 4 * 1024 * 1024,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "WTF_CSRF_TIME_LIMIT": None,
     "BABEL_DEFAULT_LOCALE": "en",

@@ -47,6 +47,18 @@ def test_text_out_of_bounds_is_refused_with_a_message(intake_app, schools, descr
     assert_nothing_stored(intake_app)
 
 
+def test_a_paste_of_a_whole_chat_log_comes_back_with_its_length_not_a_413(intake_app, schools):
+    """werkzeug refuses a form field over 500 KB (MAX_FORM_MEMORY_SIZE) with a 413, whose page spoke of photos and
+    lost the text: a long group chat pasted whole (half a megabyte of the threats it holds) was gone. It comes back
+    like any text over 10,000 characters, whole, with its length."""
+    chat = "[21:04] He said he will bring a gun on Friday, do not tell anyone. " * 8_000
+    response = submit(intake_app.test_client(), schools["kelly"], chat)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and f"it has {len(chat):,}" in page
+    assert f">{chat}</textarea>" in page
+    assert_nothing_stored(intake_app)
+
+
 def test_unknown_or_inactive_school_is_refused(intake_app, schools):
     for school in ("999999", "abc", str(schools["closed"]), ""):
         response = submit(intake_app.test_client(), school, "A real description of a real problem.")
