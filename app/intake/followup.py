@@ -125,8 +125,9 @@ def followup_open() -> Response | tuple[str, int]:
     rs.db_end(rs.FOLLOWUP)
     # A kept reply rides in the new visit's row, not in this answer: a page answering this POST would leave the
     # receipt code in the browser's history, and "back" then "send again" would reopen the report after Leave.
-    rs.db_start(rs.FOLLOWUP, tip, kept_message=kept)
+    visit = rs.db_start(rs.FOLLOWUP, tip, kept_message=kept)
     db.session.commit()
+    rs.remember(rs.FOLLOWUP, visit)
     if kept:
         # Back in the reply form, not sent: the reporter checks it and adds the photos again.
         flash(_("Your message is not sent yet. Check it, add any photos again, and press Send."))

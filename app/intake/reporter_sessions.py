@@ -38,9 +38,11 @@ def _seal_key(token: str) -> bytes:
     return hmac.new(token.encode(), b"tipline receipt seal", hashlib.sha256).digest()
 
 
-def db_start(purpose: str, tip: Tip, receipt_code: str | None = None, kept_message: str = "") -> None:
-    """Open a server-side session for this tip and put only its random token in the cookie. A follow-up visit
-    may carry a reply kept from an ended one, sealed like a receipt code, until the next page shows it."""
+def db_start(purpose: str, tip: Tip, receipt_code: str | None = None, kept_message: str = "") -> str:
+    """Add a server-side session for this tip; returns its random token, which the caller puts in the cookie with
+    remember() once the row is committed: set before a commit that fails, the cookie named no row, and replaced the
+    receipt of an earlier report still waiting to be saved. A follow-up visit may carry a reply kept from an ended
+    one, sealed like a receipt code, until the next page shows it."""
     now = utcnow()
     db.session.execute(delete(ReporterSession).where(ReporterSession.expires_at < now))
     token = secrets.token_urlsafe(32)
@@ -50,6 +52,11 @@ def db_start(purpose: str, tip: Tip, receipt_code: str | None = None, kept_messa
         sealed = seal(_seal_key(token), _KEPT_AD, kept_message.encode())
     db.session.add(ReporterSession(token_hash=_hash(token), purpose=purpose, tip_id=tip.id,
                                    expires_at=now + ttl, sealed=sealed))
+    return token
+
+
+def remember(purpose: str, token: str) -> None:
+    """Put the token of a committed session (db_start) in the cookie: the only thing of the visit it holds."""
     session[_COOKIE_KEYS[purpose]] = token
 
 

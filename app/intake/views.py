@@ -137,15 +137,16 @@ def report_submit() -> Response | tuple[str, int]:
                  contact=str(checked.values["contact"]), photos=checked.photos)
     assessment = assess(new.text, new.happening_now)
     tip, code = db_store_tip(new, assessment)
-    rs.db_start(rs.RECEIPT, tip, receipt_code=code)
+    receipt_token = rs.db_start(rs.RECEIPT, tip, receipt_code=code)
+    facts: dict[str, Any] = {"tip": tip.ref, "school_id": tip.school_id, "urgency": tip.urgency,
+                             "photos": len(new.photos)}
+    db.session.commit()
+    rs.remember(rs.RECEIPT, receipt_token)
     # A new CSRF token: the forms that led here (the language button, a refused report) stay in the browser's
     # history with the whole report; sent again from there (Back, "send again") they are now expired forms, which
     # neither show the report to the next person at the computer nor store it a second time.
     session.pop("csrf_token", None)
-    facts: dict[str, Any] = {"tip": tip.ref, "school_id": tip.school_id, "urgency": tip.urgency,
-                             "photos": len(new.photos)}
-    db.session.commit()
-    # Nothing may touch the session from here on: a refresh would hold a pooled connection while
+    # Nothing may touch the database session from here on: a refresh would hold a pooled connection while
     # wake_dispatcher() takes another (50 concurrent reporters exhausted the PostgreSQL pool that way).
     wake_dispatcher()
     log_event(log, "tip received", logging.INFO, **facts)

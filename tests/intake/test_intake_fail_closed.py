@@ -297,6 +297,34 @@ def test_the_language_button_of_the_report_form_keeps_the_text_while_the_databas
     assert 'He has a knife in locker &#34;12&#34; &amp; more.</textarea>' in page
 
 
+def test_a_report_refused_at_its_commit_leaves_the_receipt_cookie_as_it_was(intake_app, schools, monkeypatch):
+    """The receipt's token went into the cookie before the commit: a commit that failed (a full disk, a lock) left
+    the refused report's form under "You have not confirmed that you saved your receipt code" for a tip never stored,
+    and replaced the receipt of an earlier report still waiting to be saved, whose code was then never shown again."""
+    from sqlalchemy.exc import OperationalError
+
+    import app.intake.reporter_sessions as rs
+    from tests.intake.helpers import receipt_of
+
+    earlier = intake_app.test_client()
+    _ref, code = submit_ok(earlier, schools["kelly"], TEXT)  # its receipt not yet confirmed
+    start = rs.db_start
+
+    def start_then_fail_to_commit(*args, **kwargs):
+        start(*args, **kwargs)
+        raise OperationalError("COMMIT", None, Exception("database or disk is full"))
+
+    monkeypatch.setattr(rs, "db_start", start_then_fail_to_commit)
+    assert submit(earlier, schools["mills"], "The second report, refused.").status_code == 503
+    fresh = intake_app.test_client()
+    response = submit(fresh, schools["kelly"], TEXT)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and f"{TEXT}</textarea>" in page
+    assert "You have not confirmed that you saved your receipt code" not in page
+    monkeypatch.setattr(rs, "db_start", start)
+    assert receipt_of(earlier)[1] == code
+
+
 def test_a_receipt_code_sent_while_the_database_is_busy_stays_in_the_field(intake_app, schools, monkeypatch):
     """A refused code stays in the field to correct; a code sent while the database was busy came back on the
     plain 503 page without it, so the reporter typed all 24 characters again. The sign-in form now comes back
