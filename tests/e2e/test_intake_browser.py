@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.conftest import PHONE
-from tests.intake.helpers import LOOSE_LIMITS, seed_schools
+from tests.intake.helpers import LOOSE_LIMITS, seed_schools, submit_ok
 
 pytestmark = pytest.mark.e2e
 
@@ -104,6 +104,38 @@ def test_switching_language_on_the_report_form_keeps_what_was_typed(browser, liv
         page.click("nav.lang button")
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.input_value("#description") == "My brother says a boy brings a gun to the bus stop."
+    finally:
+        context.close()
+
+
+def test_enter_sends_the_form_not_the_language_button(browser, live_server, make_app):
+    """The language button in the header is a submit button of the form below it, and the first in the page: the
+    Enter key (a phone's "Go") pressed it. A reporter who corrected a refused receipt code and pressed Enter got the
+    refusal again in Spanish instead of the report; Enter on an answer of the report form switched the language and
+    dropped the photos. Enter now does what the form's own button does."""
+    app = make_app(**LOOSE_LIMITS)
+    with app.app_context():
+        schools = seed_schools()
+    _ref, code = submit_ok(app.test_client(), schools["kelly"], "Someone is selling pills in the bathroom.")
+    base = live_server(app)
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/followup")
+        page.fill("#code", code[:-1] + ("1" if code[-1] == "0" else "0"))
+        page.press("#code", "Enter")
+        page.wait_for_load_state("load")
+        assert "could not open a report" in (page.text_content("#error-summary") or "")
+        page.fill("#code", code)
+        page.press("#code", "Enter")
+        page.wait_for_url(f"{base}/followup")
+        assert page.locator("html").get_attribute("lang") == "en" and page.text_content("#tip-ref")
+        page.goto(f"{base}/report")
+        page.select_option("#school", label="Mills Elementary")
+        page.fill("#description", "A student keeps threatening others on the bus, every morning.")
+        page.check("#happening_now-no")
+        page.press("#happening_now-no", "Enter")
+        page.wait_for_url(f"{base}/receipt")
     finally:
         context.close()
 
