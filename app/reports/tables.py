@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from app.reports.figures import QuarterFigures, ResponseStats
 from app.reports.quarters import month_labels
-from app.reports.suppression import COMPLEMENT_MARK, suppress_count
+from app.reports.suppression import COMPLEMENT, COMPLEMENT_MARK, suppress_count
 
 TABLE_KEYS = ("categories", "urgencies", "response", "outcomes", "false_reports")
 
@@ -57,13 +57,19 @@ def _response_cells(stats: ResponseStats | None, threshold: int) -> list[str]:
     return [_minutes(stats.median_s), _minutes(stats.p90_s)]
 
 
-def _escalation_cells(stats: ResponseStats | None, threshold: int) -> tuple[str, str]:
+def _escalation_cells(stats: ResponseStats | None, threshold: int, *, total_withheld: bool = False
+                      ) -> tuple[str, str]:
     """Tips escalated and escalation SMS. Tips escalated is hidden when it or its complement (tips not escalated)
     is a small count. Hidden for its complement, it lies in tips-threshold+1 .. tips-1 (and is at least the
     threshold): when that leaves one value, every tip escalated reads "—" too, or "—" would give it back. The
-    SMS go with it: each escalated tip had at least one, so their count bounds the count withheld."""
+    SMS go with it: each escalated tip had at least one, so their count bounds the count withheld.
+    `total_withheld`: the urgency table shows this urgency's tips of the quarter as "—" (a partner of a small
+    count). Both read "—" then, whatever they are: every escalated tip is one of those, so a count shown here
+    would give that total back (all of them escalated) or bound it, and a small count with it."""
     if stats is None:
         return "0", "0"
+    if total_withheld:
+        return COMPLEMENT_MARK, COMPLEMENT_MARK
     part, rest = stats.tips_escalated, stats.tips - stats.tips_escalated
     sms = suppress_count(stats.escalation_sms, threshold)
     if 0 < part < threshold:
@@ -78,9 +84,12 @@ def _response_table(cur: QuarterFigures, prior: QuarterFigures, threshold: int) 
     header = ["Urgency", "Median minutes to acknowledge", "90th percentile minutes", "Tips escalated",
               "Escalation SMS", f"{prior.quarter} median", f"{prior.quarter} 90th percentile"]
     rows = []
-    for urg in cur.urgencies:
+    quarter_total = cur.by_urgency.n_cols - 1  # the urgency table's rows are cur.urgencies, in this order
+    for r, urg in enumerate(cur.urgencies):
         stats, before = cur.response.get(urg), prior.response.get(urg)
-        rows.append([_pretty(urg), *_response_cells(stats, threshold), *_escalation_cells(stats, threshold),
+        withheld = cur.by_urgency.marks.get((r, quarter_total)) == COMPLEMENT
+        rows.append([_pretty(urg), *_response_cells(stats, threshold),
+                     *_escalation_cells(stats, threshold, total_withheld=withheld),
                      *_response_cells(before, threshold)])
     notes = [f"Time from the tip to its first acknowledgement, for tips made in the quarter; shown when at least "
              f"{threshold} tips of that urgency were acknowledged. The 90th percentile is by nearest rank.",

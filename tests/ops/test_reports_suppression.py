@@ -246,3 +246,23 @@ def test_escalation_sms_do_not_give_back_the_tips_not_escalated(app: Flask) -> N
     (high,) = [row for row in tables["response"][1:] if row[0] == "High"]
     assert tips == "6" and high[3:5] == ["—", "—"], high
     assert len({r for _, r in _readings(THRESHOLD, 6)[("—", "—")]}) > 1
+
+
+def test_tips_escalated_do_not_give_back_an_urgency_total_the_urgency_table_hides(app: Flask) -> None:
+    """April: 7 critical tips, all escalated, 20 medium and 3 low. The urgency table hides the 3 low and, as its
+    partner in the quarter's column, the 7 critical ("—"): 30 - 20 - critical is then 1 to 4 whatever the 7 is.
+    "Tips escalated: 7" beside critical gave the 7 back, and with it the 3. (Any count shown there bounds the
+    hidden total: escalated or not, each is a tip of that urgency.) Withheld whenever that total is hidden."""
+    d = build_district(app)
+    with app.app_context():
+        for urgency, n in (("critical", 7), ("medium", 20), ("low", 3)):
+            for i in range(n):
+                created = denver(2026, 4, 1 + i, 10)
+                add_tip(d.schools["MIDW"], created, urgency=urgency, acknowledged_at=created + timedelta(minutes=3),
+                        escalations=1 if urgency == "critical" else 0)
+    page = sign_in_as(app, d.staff["admin"]).get("/console/reports/?quarter=2026Q2").get_data(as_text=True)
+    tables = html_tables(page)
+    totals = {row[0]: row[4] for row in tables["urgencies"][1:]}
+    assert totals["Critical"] == "—" and totals["Low"] == "<5" and totals["All tips"] == "30", totals
+    (critical,) = [row for row in tables["response"][1:] if row[0] == "Critical"]
+    assert critical[3:5] == ["—", "—"], critical
