@@ -113,8 +113,10 @@ def test_the_threshold_is_configurable(make_app) -> None:  # type: ignore[no-unt
 
 def _possible_values(grids, links, threshold: int) -> dict[tuple[int, tuple[int, int]], set[int]]:
     """By search, with no solver: values each "<threshold" entry can take in a filling of the hidden entries
-    that agrees with what is shown ("<5" is 1 to 4, "—" is 0 or 5 and more, totals add up). It stops once
-    every such entry has two possible values; an entry left with one can be worked out by any reader."""
+    that agrees with what is shown ("<5" is 1 to 4, totals add up) and with the rule the README publishes: a
+    "—" is a withheld non-zero cell, so 5 and more. The reader is granted which "—" are the rare 0 (hidden when
+    nothing non-zero was left). It stops once every such entry has two possible values; an entry left with one
+    can be worked out by any reader."""
     number: dict = {}
     for group in links:
         hidden = [key for key in group if grids[key[0]].hidden(key[1])]
@@ -126,7 +128,8 @@ def _possible_values(grids, links, threshold: int) -> dict[tuple[int, tuple[int,
     variables = sorted(set(number.values()))
     small = [v for v in variables if grids[v[0]].marks[v[1]] == PRIMARY]
     big = sum(v for grid in grids for row in grid.values for v in row)
-    domain = {v: list(range(1, threshold)) if v in small else [0, *range(threshold, big + 1)] for v in variables}
+    domain = {v: list(range(1, threshold)) if v in small
+              else [0] if grids[v[0]].value(v[1]) == 0 else list(range(threshold, big + 1)) for v in variables}
     equations = []  # (sign and variable of each hidden term, the shown part of the sum): the sum is 0
     for g, grid in enumerate(grids):
         for line in grid.lines():
@@ -163,13 +166,25 @@ def _possible_values(grids, links, threshold: int) -> dict[tuple[int, tuple[int,
 
     seen: dict = {v: set() for v in small}
 
-    def search(dom: dict | None) -> None:
-        if dom is None or all(len(seen[v]) > 1 for v in small):
-            return
+    def fillable(dom: dict | None) -> bool:
+        """Whether some filling agrees with `dom` (the first one found will do)."""
+        if dom is None:
+            return False
         open_ = [v for v in variables if len(dom[v]) > 1]
         if not open_:
-            for v in small:
-                seen[v].add(dom[v][0])
+            return True
+        pick = min(open_, key=lambda v: len(dom[v]))
+        return any(fillable(narrowed({**dom, pick: [value]})) for value in dom[pick])
+
+    def search(dom: dict | None) -> None:
+        """Every choice of the "<threshold" entries, each kept when some filling of the "—" entries fits it."""
+        if dom is None or all(len(seen[v]) > 1 for v in small):
+            return
+        open_ = [v for v in small if len(dom[v]) > 1]
+        if not open_:
+            if any(dom[v][0] not in seen[v] for v in small) and fillable(dom):
+                for v in small:
+                    seen[v].add(dom[v][0])
             return
         pick = min(open_, key=lambda v: len(dom[v]))
         for value in dom[pick]:
@@ -184,6 +199,18 @@ def test_no_small_count_can_be_worked_out_from_what_a_report_shows() -> None:
     Counting hidden cells per line let "two hidden month totals summing to 2 are each 1" give every cell back."""
     cat = grid_from_rows([[1, 1, 3], [0, 0, 1], [0, 0, 1]], row_totals=True, col_totals=True)
     urg = grid_from_rows([[0, 0, 0], [0, 0, 0], [1, 1, 5], [0, 0, 0]], row_totals=True, col_totals=True)
+    links = [[(0, (cat.n_rows - 1, c)), (1, (urg.n_rows - 1, c))] for c in range(4)]
+    protect([cat, urg], THRESHOLD, links)
+    possible = _possible_values([cat, urg], links, THRESHOLD)
+    assert possible and all(len(values) > 1 for values in possible.values()), possible
+
+
+def test_no_small_count_can_be_worked_out_by_a_reader_who_knows_a_dash_is_not_zero() -> None:
+    """A quarter of 5 categories and 4 urgencies. The check took a "—" to be 0 or 5 and more, and found the last
+    category's June "<5" free to be more than one value; but complementary suppression withholds non-zero cells
+    (README), and with every "—" 5 or more, that cell could only be 1."""
+    cat = grid_from_rows([[8, 6, 0], [3, 8, 5], [12, 8, 0], [8, 0, 5], [2, 6, 1]], row_totals=True, col_totals=True)
+    urg = grid_from_rows([[4, 2, 1], [5, 3, 1], [11, 13, 8], [13, 10, 1]], row_totals=True, col_totals=True)
     links = [[(0, (cat.n_rows - 1, c)), (1, (urg.n_rows - 1, c))] for c in range(4)]
     protect([cat, urg], THRESHOLD, links)
     possible = _possible_values([cat, urg], links, THRESHOLD)
