@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import time
 from typing import Any
 
@@ -70,7 +72,15 @@ def admin_staff_edit(staff_id: int) -> str | Response:
     if request.method == "GET":
         form.role.data = person.role.value
         form.schools.data = sorted(person.school_ids)
+        form.access_was.data = access_marker(person)
     valid = form.validate_on_submit()
+    if valid and form.access_was.data and form.access_was.data != access_marker(person):
+        # Sent from a page someone's change has outdated: its "Active" still ticked would make a person deactivated
+        # meanwhile active again (their password still works), its role give back one taken away. (An empty
+        # marker: a page from before this field, saved as before.)
+        flash("This person's role, schools or active state changed since this page was opened: nothing was saved. "
+              "The page shows them as they are now; make your change again.", "error")
+        return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     if valid and _leaves_no_admin(person, form):
         flash("This is the last active district admin: nobody would be left to manage staff, schools and chains or "
               "to read the audit record. Make someone else a district admin first.", "error")
@@ -110,6 +120,12 @@ def _leaves_no_admin(person: Staff, form: StaffEditForm) -> bool:
 
 def _access_of(person: Staff) -> dict[str, Any]:
     return {"role": person.role.value, "school_ids": sorted(person.school_ids), "active": bool(person.active)}
+
+
+def access_marker(person: Staff) -> str:
+    """What the staff edit form carries of the person's access as the page showed it (role, schools, active), so
+    that a save from a page another change has outdated is told apart and refused."""
+    return hashlib.sha256(json.dumps(_access_of(person), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:
@@ -162,6 +178,7 @@ def admin_staff_reset(staff_id: int) -> str | Response:
     form.schools.choices = as_choices(_school_choices())
     form.role.data = person.role.value
     form.schools.data = sorted(person.school_ids)
+    form.access_was.data = access_marker(person)
     return render_template("console/admin_staff_edit.html", form=form, person=person,
                            reset_form=_reset_form(person), link=link)
 

@@ -188,6 +188,7 @@ class StaffEditForm(FlaskForm):
     phone = StringField("Mobile phone (E.164)", validators=[Optional(), e164_phone])
     schools = CheckboxesField("Schools", coerce=int)
     active = BooleanField("Active (unticking signs the person out everywhere)")
+    access_was = HiddenField()  # admin.access_marker of the person when the page was made
     submit = SubmitField("Save")
 
 

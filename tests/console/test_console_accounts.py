@@ -216,6 +216,33 @@ def test_admin_invites_and_deactivates(world: World, signed_in) -> None:
     assert "staff.invited" in audit_actions(world.app) and "staff.updated" in audit_actions(world.app)
 
 
+def test_an_edit_from_a_page_opened_before_a_deactivation_does_not_reactivate(world: World, signed_in) -> None:
+    """An admin opened a counselor's page to change the phone; meanwhile the counselor left and was deactivated
+    (another admin, or another tab). The page still had "Active" ticked, so saving the phone made the account
+    active again without a word: the password still worked. An edit from a page that someone's change of role,
+    schools or active since has outdated is refused, nothing changed, and the page shows the person as now."""
+    admin, other_admin = signed_in("admin"), signed_in("admin")
+    path = f"/console/admin/staff/{world.people['counselor_a']}"
+    page = admin.get(path).get_data(as_text=True)
+    stale = {"csrf_token": csrf_token(admin, path), "access_was": input_value(page, "access_was") or "",
+             "name": "Counselor A", "role": "counselor", "schools": [str(world.school_a)], "active": "y"}
+    other_admin.post(path, data={"csrf_token": csrf_token(other_admin, path), "name": "Counselor A",
+                                 "role": "counselor", "schools": [str(world.school_a)], "phone": ""})  # unticked
+    response = admin.post(path, data=stale | {"phone": "+13075550188"}, follow_redirects=True)
+    with world.app.app_context():
+        person = db.session.get(Staff, world.people["counselor_a"])
+        assert person is not None and not person.active and person.phone != "+13075550188"
+    assert response.status_code == 200
+    assert "changed since this page was opened" in response.get_data(as_text=True)
+    # The page as it is now (Active unticked) saves as usual.
+    fresh = admin.get(path).get_data(as_text=True)
+    admin.post(path, data=stale | {"access_was": input_value(fresh, "access_was") or "", "active": "",
+                                   "phone": "+13075550188"})
+    with world.app.app_context():
+        person = db.session.get(Staff, world.people["counselor_a"])
+        assert person is not None and not person.active and person.phone == "+13075550188"
+
+
 def test_a_reset_lets_a_locked_out_person_back_in_at_once(world: World, signed_in) -> None:
     """An SRO who forgot the password tries five, is locked out, and calls the district admin, who resets the
     sign-in. The SRO chose a new password and a code on the enrolment link and was then told 'this account is
