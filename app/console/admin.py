@@ -74,7 +74,7 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         form.schools.data = sorted(person.school_ids)
         form.access_was.data = access_marker(person)
     valid = form.validate_on_submit()
-    if valid and form.access_was.data and form.access_was.data != access_marker(person):
+    if valid and outdated(form.access_was.data, access_marker(person)):
         # Sent from a page someone's change has outdated: its "Active" still ticked would make a person deactivated
         # meanwhile active again (their password still works), its role give back one taken away. (An empty
         # marker: a page from before this field, saved as before.)
@@ -122,10 +122,21 @@ def _access_of(person: Staff) -> dict[str, Any]:
     return {"role": person.role.value, "school_ids": sorted(person.school_ids), "active": bool(person.active)}
 
 
+def state_marker(state: Any) -> str:
+    """What an admin form carries, hidden, of the row as its page showed it (the fields the form edits): a short
+    digest, so that a save from a page another admin's change (or another tab's) has outdated is told apart."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def outdated(sent: str | None, marker: str) -> bool:
+    """The form was sent from a page that showed something else than what is there now, and is refused: saving it
+    would silently undo that change. A form without a marker (a page from before the field, a script) saves."""
+    return bool(sent) and sent != marker
+
+
 def access_marker(person: Staff) -> str:
-    """What the staff edit form carries of the person's access as the page showed it (role, schools, active), so
-    that a save from a page another change has outdated is told apart and refused."""
-    return hashlib.sha256(json.dumps(_access_of(person), sort_keys=True).encode()).hexdigest()[:16]
+    """What the staff edit form carries of the person's access (role, schools, active)."""
+    return state_marker(_access_of(person))
 
 
 def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:
