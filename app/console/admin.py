@@ -210,15 +210,43 @@ def _parse_time(value: str) -> time:
     return time(hours, minutes)
 
 
+# FOR NO KEY UPDATE: a second admin's save of the school waits, a reporter's tip for it does not.
+SCHOOL_ROW_LOCK = {"key_share": True}
+
+
+def _school_or_404(school_id: int, *, for_update: bool = False) -> School:
+    """The school; `for_update` (a save) locks its row until the transaction ends and reads it afresh, as a case's
+    tip (scope.get_visible_tip): what the page showed is checked against the school as it is, and a second admin's
+    save meanwhile waits for this one, then finds it changed (PostgreSQL; SQLite lets one writer in at a time)."""
+    school = db.session.get(School, school_id, with_for_update=SCHOOL_ROW_LOCK if for_update else None,
+                            populate_existing=for_update)
+    return school or abort(404)
+
+
+def school_marker(school: School) -> str:
+    """What the school form carries of the school as its page showed it (the fields it edits): its "Active" still
+    ticked on a page opened before the school was deactivated would let reporters choose it again."""
+    return state_marker({"name": school.name, "town": school.town, "day_start": school.day_start.strftime("%H:%M"),
+                         "day_end": school.day_end.strftime("%H:%M"), "active": bool(school.active)})
+
+
+CHANGED_MEANWHILE = ("This {} was changed by someone else since you opened this page. Nothing was saved; here it is "
+                     "as it is now.")
+
+
 @bp.route("/admin/schools/<row_id:school_id>", methods=["GET", "POST"])
 @admin_required
 def admin_school_edit(school_id: int) -> str | Response:
-    school = db.session.get(School, school_id) or abort(404)
+    school = _school_or_404(school_id, for_update=request.method == "POST")
     form = SchoolForm(obj=school) if request.method == "GET" else SchoolForm()
     if request.method == "GET":
         form.day_start.data = school.day_start.strftime("%H:%M")
         form.day_end.data = school.day_end.strftime("%H:%M")
+        form.school_was.data = school_marker(school)
     if form.validate_on_submit():
+        if outdated(form.school_was.data, school_marker(school)):
+            flash(CHANGED_MEANWHILE.format("school"), "error")
+            return redirect(url_for("console.admin_school_edit", school_id=school.id))
         try:
             start, end = _parse_time(str(form.day_start.data)), _parse_time(str(form.day_end.data))
         except ValueError:

@@ -199,6 +199,7 @@ class SchoolForm(FlaskForm):
                             validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])
     day_end = StringField("School day ends (HH:MM)", validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])
     active = BooleanField("Active")
+    school_was = HiddenField()  # admin.school_marker of the school when the page was made
     submit = SubmitField("Save school")
 
 

@@ -15,7 +15,7 @@ from app.accounts.policy import password_problems
 from app.extensions import db
 from app.models import Assignment, AuditEvent, Role, School, SignInFailure, Staff, utcnow
 from tests.console.helpers import PASSWORD, World, audit_actions, sign_in
-from tests.support.forms import csrf_token, input_value
+from tests.support.forms import csrf_token, csrf_token_in, input_value
 from tests.support.write_lock import rendering_holding_the_lock
 
 
@@ -390,6 +390,34 @@ def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
             select(Assignment).where(Assignment.school_id == world.school_a))}
         assert chain[world.people["counselor_a"]] == 1 and chain[world.people["sro_a"]] == 2
     assert "school.chain_updated" in audit_actions(world.app)
+
+
+def test_a_school_saved_from_a_page_opened_before_its_deactivation_stays_inactive(world: World, signed_in) -> None:
+    """An admin opened Alpha High's page to correct its town; meanwhile another admin (or another tab) deactivated
+    the school. The page still had "Active" ticked, so saving the town turned the school back on without a word and
+    reporters could choose it again. A save from a page that a change of the school since has outdated is refused,
+    nothing changed, and the page shows the school as it is now."""
+    admin, other_admin = signed_in("admin"), signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page = admin.get(path).get_data(as_text=True)
+    stale = {"csrf_token": csrf_token_in(page) or "", "school_was": input_value(page, "school_was") or "",
+             "name": "Alpha High School", "town": "Casper", "day_start": "07:30", "day_end": "16:00", "active": "y"}
+    other_admin.post(path, data={"csrf_token": csrf_token(other_admin, path), "name": "Alpha High School",
+                                 "town": "Casper", "day_start": "07:30", "day_end": "16:00"})  # unticked
+    response = admin.post(path, data=stale | {"town": "Mills"}, follow_redirects=True)
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and not school.active and school.town == "Casper"
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "This school was changed by someone else since you opened this page. Nothing was saved" in page
+    assert 'value="Mills"' not in page and not re.search(r'<input[^>]*name="active"[^>]*checked', page)
+    # The page as it is now (Active unticked) saves as usual.
+    admin.post(path, data=stale | {"school_was": input_value(page, "school_was") or "", "active": "",
+                                   "town": "Mills"})
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and not school.active and school.town == "Mills"
 
 
 def test_a_chain_member_whose_number_failed_for_good_is_shown_unreachable(world: World, signed_in) -> None:
