@@ -210,7 +210,7 @@ def _parse_time(value: str) -> time:
     return time(hours, minutes)
 
 
-# FOR NO KEY UPDATE: a second admin's save of the school waits, a reporter's tip for it does not.
+# FOR NO KEY UPDATE: a second admin's save of the school or its chain waits, a reporter's tip for it does not.
 SCHOOL_ROW_LOCK = {"key_share": True}
 
 
@@ -228,6 +228,13 @@ def school_marker(school: School) -> str:
     ticked on a page opened before the school was deactivated would let reporters choose it again."""
     return state_marker({"name": school.name, "town": school.town, "day_start": school.day_start.strftime("%H:%M"),
                          "day_end": school.day_end.strftime("%H:%M"), "active": bool(school.active)})
+
+
+def chain_marker(school: School) -> str:
+    """What the chain form carries of the chain as its page showed it: who holds which position, in order. The form
+    sets the whole chain, so a page opened before someone was put on or taken off it would undo that."""
+    return state_marker(sorted([a.chain_position, a.staff_id] for a in school.assignments
+                               if a.chain_position is not None))
 
 
 CHANGED_MEANWHILE = ("This {} was changed by someone else since you opened this page. Nothing was saved; here it is "
@@ -267,17 +274,24 @@ def admin_school_edit(school_id: int) -> str | Response:
 
 def _school_page(form: SchoolForm, school: School) -> str:
     assignments = sorted(school.assignments, key=lambda a: a.staff.name)
+    chain_form = ChainForm(formdata=None, chain_was=chain_marker(school))
     commit_before_rendering()
-    return render_template("console/admin_school_edit.html", form=form, school=school, chain_form=ChainForm(),
+    return render_template("console/admin_school_edit.html", form=form, school=school, chain_form=chain_form,
                            positions=list(ChainPosition), assignments=assignments)
 
 
 @bp.post("/admin/schools/<row_id:school_id>/chain")
 @admin_required
 def admin_school_chain(school_id: int) -> Response:
-    school = db.session.get(School, school_id) or abort(404)
-    if not ChainForm().validate_on_submit():
+    school = _school_or_404(school_id, for_update=True)
+    form = ChainForm()
+    if not form.validate_on_submit():
         abort(400)
+    if outdated(form.chain_was.data, chain_marker(school)):
+        # Who is woken for a critical tip: a person put on the chain meanwhile would be dropped, one taken off put
+        # back, without a word.
+        flash(CHANGED_MEANWHILE.format("escalation chain"), "error")
+        return redirect(url_for("console.admin_school_edit", school_id=school.id))
     by_staff = {a.staff_id: a for a in school.assignments}
     chosen: dict[int, int] = {}
     for chain_position in ChainPosition:

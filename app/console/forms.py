@@ -206,6 +206,7 @@ class SchoolForm(FlaskForm):
 class ChainForm(FlaskForm):
     """One select per chain position; filled in by the view with the school's assigned people."""
 
+    chain_was = HiddenField()  # admin.chain_marker of the school when the page was made
     submit = SubmitField("Save escalation chain")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
+from typing import Any
 
 import pyotp
 import pytest
@@ -14,6 +15,7 @@ from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
 from app.models import Assignment, AuditEvent, Role, School, SignInFailure, Staff, utcnow
+from tests.conftest import on_postgres
 from tests.console.helpers import PASSWORD, World, audit_actions, sign_in
 from tests.support.forms import csrf_token, csrf_token_in, input_value
 from tests.support.write_lock import rendering_holding_the_lock
@@ -418,6 +420,93 @@ def test_a_school_saved_from_a_page_opened_before_its_deactivation_stays_inactiv
     with world.app.app_context():
         school = db.session.get(School, world.school_a)
         assert school is not None and not school.active and school.town == "Mills"
+
+
+def test_a_chain_saved_from_a_page_opened_before_a_change_to_it_keeps_that_change(world: World, signed_in) -> None:
+    """The chain form sets the whole chain from the page: one opened before another admin (or another tab) put
+    Counselor A second on Alpha High's chain dropped her again without a word when saved, so a critical tip no
+    longer woke her. A save from a page that a change of the chain since has outdated is refused, nothing changed,
+    and the page shows the chain as it is now."""
+    admin, other_admin = signed_in("admin"), signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page = admin.get(path).get_data(as_text=True)
+    sro, counselor = str(world.people["sro_a"]), str(world.people["counselor_a"])
+    stale = {"csrf_token": csrf_token_in(page) or "", "chain_was": input_value(page, "chain_was") or "",
+             "position_1": sro}
+    other_page = other_admin.get(path).get_data(as_text=True)
+    other_admin.post(f"{path}/chain", data={"csrf_token": csrf_token_in(other_page) or "", "position_1": sro,
+                                            "position_2": counselor,
+                                            "chain_was": input_value(other_page, "chain_was") or ""})
+
+    assert _chain(world) == {world.people["sro_a"]: 1, world.people["counselor_a"]: 2}
+    response = admin.post(f"{path}/chain", data=stale | {"position_3": ""}, follow_redirects=True)
+    assert _chain(world) == {world.people["sro_a"]: 1, world.people["counselor_a"]: 2}
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "This escalation chain was changed by someone else since you opened this page. Nothing was saved" in page
+    second = re.search(r'<select id="position_2".*?</select>', page, re.S)
+    assert second is not None and f'value="{counselor}" selected' in second.group(0)
+    # The page as it is now saves as usual.
+    admin.post(f"{path}/chain", data=stale | {"chain_was": input_value(page, "chain_was") or "",
+                                              "position_1": counselor, "position_2": sro})
+    assert _chain(world) == {world.people["sro_a"]: 2, world.people["counselor_a"]: 1}
+
+
+def _chain(world: World) -> dict[int, int | None]:
+    """School A's assigned people and their chain positions, as stored."""
+    with world.app.app_context():
+        return {a.staff_id: a.chain_position for a in db.session.scalars(
+            select(Assignment).where(Assignment.school_id == world.school_a))}
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every change takes the write lock at BEGIN, so two saves "
+                    "already take turns")
+@pytest.mark.parametrize("form", ["school", "chain"])
+def test_a_school_or_chain_saved_while_another_save_is_being_made_waits_for_it_and_sees_it(
+        world: World, signed_in, form: str) -> None:
+    """On PostgreSQL two saves sent at once both read the school before either had written: the second checked its
+    page against the school (or chain) as it was before the first, passed, and overwrote it (here: another admin's
+    new town, or Counselor A taken off the chain, undone). A save now locks the school's row first and reads it
+    afresh, so it waits for the one being saved and is refused as from an outdated page."""
+    import threading
+    from time import sleep
+
+    sro, counselor = world.people["sro_a"], world.people["counselor_a"]
+    with world.app.app_context():
+        db.session.execute(Assignment.__table__.update().where(
+            Assignment.staff_id == counselor, Assignment.school_id == world.school_a).values(chain_position=2))
+        db.session.commit()
+        engine = db.engine
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page = admin.get(path).get_data(as_text=True)
+    if form == "school":
+        url, data = path, {"school_was": input_value(page, "school_was"), "name": "Alpha High School",
+                           "town": "Evansville", "day_start": "07:30", "day_end": "16:00", "active": "y"}
+    else:
+        url, data = f"{path}/chain", {"chain_was": input_value(page, "chain_was"), "position_1": str(sro),
+                                      "position_2": str(counselor)}
+    responses: list[Any] = []
+    with engine.connect() as other:  # another admin's save, holding the school's row while it is being saved
+        transaction = other.begin()
+        other.execute(select(School.id).where(School.id == world.school_a).with_for_update())
+        if form == "school":
+            other.execute(School.__table__.update().where(School.id == world.school_a).values(town="Mills"))
+        else:
+            other.execute(Assignment.__table__.update().where(
+                Assignment.staff_id == counselor, Assignment.school_id == world.school_a).values(chain_position=None))
+        save = threading.Thread(target=lambda: responses.append(admin.post(
+            url, data=data | {"csrf_token": csrf_token_in(page)})))
+        save.start()
+        sleep(1.0)  # long enough for the save to have read the school, had it not waited
+        transaction.commit()
+    save.join(30)
+    assert not save.is_alive() and responses[0].status_code == 302
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and school.town == ("Mills" if form == "school" else "Casper")
+    assert _chain(world) == {sro: 1, counselor: 2 if form == "school" else None}
+    assert "changed by someone else since you opened this page" in admin.get(path).get_data(as_text=True)
 
 
 def test_a_chain_member_whose_number_failed_for_good_is_shown_unreachable(world: World, signed_in) -> None:
