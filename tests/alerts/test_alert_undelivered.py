@@ -45,21 +45,28 @@ def test_tips_folded_into_an_undelivered_sms_escalate_with_it(alert_app, fake_tw
             assert rows[0] == (1, AlertStatus.FAILED.value) and rows[1][0] == 2, rows
 
 
-def test_a_failure_callback_that_beats_the_folded_send_still_escalates_its_folded_tips(alert_app, fake_twilio,
-                                                                                         monkeypatch):
-    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
+def _report_failure_before_the_send_is_recorded(alert_app, fake_twilio, monkeypatch, code: int) -> None:
+    """The worker's transport, until monkeypatch.undo(): Twilio takes each SMS and reports it failed with `code`
+    before the worker has recorded the send (a fast report, or the worker waiting for a locked database)."""
     with alert_app.app_context():
-        second, third = _fold_two_tips("high")
         real = dispatcher.sms_transport()
 
     class FailsBeforeTheSidIsRecorded:
         def send(self, to, body, *, status_callback, validity_period_s=None):
             result = real.send(to, body, status_callback=status_callback, validity_period_s=validity_period_s)
             alert_id = int(status_callback.rsplit("=", 1)[1])
-            assert post_status(alert_app, fake_twilio.auth_token, alert_id, result.sid, "failed", 30005) == 204
+            assert post_status(alert_app, fake_twilio.auth_token, alert_id, result.sid, "failed", code) == 204
             return result
 
     monkeypatch.setattr(dispatcher, "sms_transport", FailsBeforeTheSidIsRecorded)
+
+
+def test_a_failure_callback_that_beats_the_folded_send_still_escalates_its_folded_tips(alert_app, fake_twilio,
+                                                                                         monkeypatch):
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
+    with alert_app.app_context():
+        second, third = _fold_two_tips("high")
+    _report_failure_before_the_send_is_recorded(alert_app, fake_twilio, monkeypatch, 30005)
     with alert_app.app_context():
         run_once("w")
         monkeypatch.undo()
@@ -191,16 +198,7 @@ def test_a_refused_delivery_callback_that_beats_the_folded_send_sends_its_folded
     monkeypatch.setattr(dispatcher, "backoff_for", lambda failures: timedelta(0))
     with alert_app.app_context():
         second, third = _fold_two_tips("high")
-        real = dispatcher.sms_transport()
-
-    class RefusedBeforeTheSidIsRecorded:
-        def send(self, to, body, *, status_callback, validity_period_s=None):
-            result = real.send(to, body, status_callback=status_callback, validity_period_s=validity_period_s)
-            alert_id = int(status_callback.rsplit("=", 1)[1])
-            assert post_status(alert_app, fake_twilio.auth_token, alert_id, result.sid, "failed", 30034) == 204
-            return result
-
-    monkeypatch.setattr(dispatcher, "sms_transport", RefusedBeforeTheSidIsRecorded)
+    _report_failure_before_the_send_is_recorded(alert_app, fake_twilio, monkeypatch, 30034)
     with alert_app.app_context():
         run_once("w")
         monkeypatch.undo()

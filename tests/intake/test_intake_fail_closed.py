@@ -244,23 +244,25 @@ def test_a_report_refused_for_a_busy_database_comes_back_with_what_was_typed(int
 
 
 
+def _database_down(*_args, **_kwargs):
+    """In place of a function that reads the database, with the database not answering (PostgreSQL restarting)."""
+    from sqlalchemy.exc import OperationalError
+
+    raise OperationalError("SELECT", None, Exception("connection refused"))
+
+
 def test_a_report_refused_while_the_database_cannot_be_read_keeps_the_text_to_copy(intake_app, schools, monkeypatch):
     """The 503 shows the report form again, which needs the schools from the database: with the database not
     answering at all (PostgreSQL restarting while the reporter typed) the plain page came instead, without what was
     typed, and the page is never stored, so the tip was gone. The text now comes back on that page to copy."""
-    from sqlalchemy.exc import OperationalError
-
     import app.intake.errors as errors
     import app.intake.views as views
 
     client = intake_app.test_client()
     token = csrf_token(client, "/report")
 
-    def down(*_args, **_kwargs):
-        raise OperationalError("SELECT", None, Exception("connection refused"))
-
-    monkeypatch.setattr(views, "db_store_tip", down)
-    monkeypatch.setattr(errors, "schools_by_town", down)
+    monkeypatch.setattr(views, "db_store_tip", _database_down)
+    monkeypatch.setattr(errors, "schools_by_town", _database_down)
     text = 'He showed a gun in the "C" lot & said <tomorrow>.'
     for language, label in (("en", "Your report (not sent yet)"), ("es", "Tu reporte (todavía no enviado)")):
         client.get(f"/?lang={language}")
@@ -277,19 +279,14 @@ def test_the_language_button_of_the_report_form_keeps_the_text_while_the_databas
     """The language button sends the report to /report/language, which lists the schools again: with the database not
     answering, its 503 page had neither the form nor the text, and the form it came from is never stored (no-store),
     so a report typed before pressing "Español" was gone. The text now comes back to copy, as a refused report's."""
-    from sqlalchemy.exc import OperationalError
-
     import app.intake.errors as errors
     import app.intake.views as views
 
     client = intake_app.test_client()
     token = csrf_token(client, "/report")
 
-    def down(*_args, **_kwargs):
-        raise OperationalError("SELECT", None, Exception("connection refused"))
-
-    monkeypatch.setattr(views, "schools_by_town", down)
-    monkeypatch.setattr(errors, "schools_by_town", down)
+    monkeypatch.setattr(views, "schools_by_town", _database_down)
+    monkeypatch.setattr(errors, "schools_by_town", _database_down)
     response = client.post("/report/language?lang=es", data={
         "csrf_token": token, "school": str(schools["kelly"]), "description": 'He has a knife in locker "12" & more.'})
     page = response.get_data(as_text=True)
