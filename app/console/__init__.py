@@ -39,7 +39,13 @@ def require_signed_in_staff() -> Response | tuple[str, int] | None:
     """The guard of every staff page (the console's and the reports' blueprints): signed in, and the session
     neither idle nor too old; otherwise back to the sign-in page."""
     # Back to this page after signing in: the case link of an SMS, opened signed out or after the session ended.
-    here = (request.full_path if request.query_string else request.path) if request.method == "GET" else None
+    # A form sent from a case (Acknowledge at 3 a.m., after reading it and going to look) leads back to that case,
+    # not to the queue where it is one among many.
+    if request.method == "GET":
+        here = request.full_path if request.query_string else request.path
+    else:
+        ref = (request.view_args or {}).get("ref")
+        here = url_for("console.case", ref=ref) if isinstance(ref, str) else None
     if not current_user.is_authenticated:
         session.pop("_user_id", None)
         return _typed_text_not_saved() or redirect(url_for("console.sign_in", next=here))
@@ -49,7 +55,8 @@ def require_signed_in_staff() -> Response | tuple[str, int] | None:
         kept_page = _typed_text_not_saved()
         if kept_page is not None:
             return kept_page
-        flash("Your session ended. Please sign in again.", "info")
+        flash("Your session ended. Please sign in again." if request.method == "GET" else
+              "Your session ended. Nothing was saved: please sign in again, then do it again.", "info")
         return redirect(url_for("console.sign_in", next=here))
     session["last_seen"] = clock.seconds(clock.now())
     return None

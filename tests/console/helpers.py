@@ -88,9 +88,11 @@ def totp_code(app: Flask, staff_id: int, secret: str) -> str:
     return totp.generate_otp(counter)
 
 
-def sign_in(client: FlaskClient, world: World, key: str, *, code: str | None = None, password: str = PASSWORD) -> Any:
-    token = csrf_token(client, "/console/sign-in")
-    client.post("/console/sign-in", data={"csrf_token": token, "email": world.emails[key], "password": password})
+def sign_in(client: FlaskClient, world: World, key: str, *, code: str | None = None, password: str = PASSWORD,
+            page: str = "/console/sign-in") -> Any:
+    """Both steps; `page`: the sign-in page as a redirect gave it (with its `next`)."""
+    token = csrf_token(client, page)
+    client.post(page, data={"csrf_token": token, "email": world.emails[key], "password": password})
     token = csrf_token(client, "/console/sign-in/code")
     code = code or totp_code(world.app, world.people[key], world.secrets[key])
     return client.post("/console/sign-in/code", data={"csrf_token": token, "code": code})

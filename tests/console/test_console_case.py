@@ -707,3 +707,24 @@ def test_a_note_or_message_from_a_form_gone_stale_comes_back_to_copy(world: Worl
         assert "This form has expired" in page and typed in page
         assert "copy it from that page first" not in page
     assert _count(Note, ref, world) == 0 and _count(Message, ref, world) == 0
+
+
+def test_acknowledge_after_the_session_ended_leads_back_to_the_case(world: World, signed_in, frozen_clock) -> None:
+    """An SRO read a case from the alert SMS, went to look, and tapped Acknowledge 40 minutes later: the session
+    had idled out, so the sign-in page came up and, once signed in, the queue, the case lost among the others and
+    nothing saying the acknowledgement had not been made. Signing in now leads back to the case, and the sign-in
+    page says nothing was saved."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a, urgency="critical", category="weapon").ref
+    client = signed_in("sro_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    frozen_clock.advance(minutes=40)
+    response = client.post(f"/console/tips/{ref}/acknowledge", data={"csrf_token": csrf_token_in(page)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/console/sign-in?next=/console/tips/{ref}"
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Nothing was saved" in shown
+    with world.app.app_context():
+        assert _tip(world, ref).acknowledged_at is None
+    assert sign_in(client, world, "sro_a", page=response.headers["Location"]).headers["Location"] == (
+        f"/console/tips/{ref}")
