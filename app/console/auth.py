@@ -160,8 +160,11 @@ def second_factor() -> str | Response:
             flash(LOCKED, "error")
             return redirect(url_for("console.sign_in"))
         form.code.errors = ["That code is not valid (a code works once; wait for the next one)."]
+    recovery = request.args.get("recovery") == "1"  # the lost-phone way: a keyboard with letters
+    if recovery:
+        form.code.label.text = "Recovery code"
     commit_before_rendering()
-    return render_template("console/second_factor.html", form=form)
+    return render_template("console/second_factor.html", form=form, recovery=recovery)
 
 
 @bp.post("/sign-out")

@@ -61,9 +61,10 @@ class SignInForm(FlaskForm):
 
 
 class SecondFactorForm(FlaskForm):
-    code = StringField("Code from your authenticator app, or a recovery code",
-                       validators=[DataRequired(), Length(max=20)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "text"})
+    # A number pad for the six digits (the phone offers the code from an SMS or the authenticator above it); a
+    # recovery code has letters, which a number pad cannot type, so it has its own page (second_factor.html).
+    code = StringField("Code from your authenticator app", validators=[DataRequired(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
     submit = SubmitField("Sign in")
 
 

@@ -65,6 +65,36 @@ def test_a_sign_in_with_a_recovery_code_says_how_many_are_left(world: World) -> 
     assert "recovery code" not in page  # an authenticator code says nothing of them
 
 
+def test_a_recovery_code_has_its_own_box_with_letters(world: World) -> None:
+    """The code box is a number pad on a phone (the six digits at 3 a.m.), which cannot type a recovery code's
+    letters; "Use a recovery code" gives a box with a keyboard, and a code sent from it signs in and leads to the
+    case the SMS link asked for."""
+    from app.accounts.totp import new_recovery_codes
+
+    codes, hashes = new_recovery_codes()
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_a"])
+        assert staff is not None
+        staff.recovery_codes = hashes
+        db.session.commit()
+        ref = make_tip(world.school_a).ref
+    client = world.app.test_client()
+    token = csrf_token(client, f"/console/sign-in?next=/console/tips/{ref}")
+    client.post(f"/console/sign-in?next=/console/tips/{ref}", data={"csrf_token": token,
+                                                                    "email": world.emails["sro_a"],
+                                                                    "password": PASSWORD})
+    page = client.get("/console/sign-in/code").get_data(as_text=True)
+    assert re.search(r'<input[^>]*id="code"[^>]*inputmode="numeric"', page)
+    link = re.search(r'<a href="([^"]+)">Use a recovery code</a>', page)
+    assert link is not None
+    page = client.get(link.group(1)).get_data(as_text=True)
+    box = re.search(r'<input[^>]*id="code"[^>]*>', page)
+    assert box is not None and 'inputmode="text"' in box.group(0) and "one-time-code" not in box.group(0)
+    assert "Recovery code" in page
+    response = client.post(link.group(1), data={"csrf_token": csrf_token(client, link.group(1)), "code": codes[0]})
+    assert response.status_code == 302 and response.headers["Location"] == f"/console/tips/{ref}"
+
+
 def test_wrong_totp_code_is_refused(world: World) -> None:
     client = world.app.test_client()
     response = sign_in(client, world, "sro_a", code="000000")

@@ -11,7 +11,7 @@ import pytest
 from app.crypto.service import db_add_sealed
 from app.extensions import db
 from app.models import Alert, Attachment, utcnow
-from tests.console.helpers import build_world
+from tests.console.helpers import PASSWORD, build_world, totp_code
 from tests.e2e.conftest import PHONE, sign_in_in_browser
 from tests.intake.helpers import LOOSE_LIMITS
 from tests.support.tips import make_tip
@@ -50,3 +50,71 @@ def test_queue_and_case_fit_a_phone(browser, live_server, make_app) -> None:
         assert widths == {"case": PHONE["width"], "queue": PHONE["width"]}
     finally:
         context.close()
+
+
+SMALL_PHONE = {"width": 320, "height": 568}  # the narrowest phone in use (iPhone SE, 1st generation)
+# What the page looks like to the person holding it: anything wider than the screen, and any box whose text is
+# under 16 px (iOS zooms the page into such a box when it is tapped, and the buttons go off the screen).
+LAYOUT = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll('main *, header *')].filter(el => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && (box.right > width + 0.5 || box.left < -0.5);
+  }).map(el => el.outerHTML.slice(0, 80));
+  const small = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(el => parseFloat(getComputedStyle(el).fontSize) < 16).map(el => el.outerHTML.slice(0, 80));
+  return {scroll: document.documentElement.scrollWidth - width, wide, small};
+}"""
+
+
+def _fits(page, seen: dict) -> None:
+    page.wait_for_load_state("load")  # the style sheet applied
+    seen[page.url.split("/console", 1)[1]] = page.evaluate(LAYOUT)
+
+
+@pytest.mark.parametrize("viewport", [SMALL_PHONE, {"width": 375, "height": 667}], ids=["320", "375"])
+def test_the_alert_links_flow_fits_a_small_phone(browser, live_server, make_app, viewport) -> None:
+    """At 3 a.m. on a 320-pixel phone, signed out, the SRO taps the alert SMS's link: sign-in (password, then the
+    code on a number pad, as the SMS app offers it), the case, Acknowledge, a message to the reporter, and the
+    queue of the '+N related tips' SMS. Nothing is wider than the screen ('Sign out everywhere' hung off its edge)
+    and no box makes iOS zoom in (the queue's reference box had 13-pixel text)."""
+    app = make_app(**LOOSE_LIMITS)
+    world = build_world(app)
+    with app.app_context():
+        ref = make_tip(world.school_a, "He said he has a knife in his bag and showed it at lunch. " * 30,
+                       urgency="critical", category="weapon").ref
+    base = live_server(app)
+    context = browser.new_context(viewport=viewport, is_mobile=True, has_touch=True, java_script_enabled=False)
+    seen: dict[str, dict] = {}
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/console/tips/{ref}")
+        _fits(page, seen)
+        page.get_by_label("Email").fill(world.emails["sro_a"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(f"{base}/console/sign-in/code")
+        _fits(page, seen)
+        code = page.locator("#code")
+        assert (code.get_attribute("inputmode"), code.get_attribute("autocomplete")) == ("numeric", "one-time-code")
+        code.fill(totp_code(world.app, world.people["sro_a"], world.secrets["sro_a"]))
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base}/console/tips/{ref}")
+        _fits(page, seen)
+        acknowledge = page.get_by_role("button", name="Acknowledge (stops escalation)")
+        # Before the tip's text, however long it is: not to be hunted for below it.
+        assert acknowledge.bounding_box()["y"] < page.locator("blockquote.tip-text").bounding_box()["y"]
+        acknowledge.tap()
+        page.wait_for_url(f"{base}/console/tips/{ref}")
+        assert "Acknowledged" in page.text_content(".flashes")
+        page.fill("#message-body", "Which bag? Is he in class now? You can answer here at any time.")
+        page.get_by_role("button", name="Send to reporter").tap()
+        page.wait_for_url(f"{base}/console/tips/{ref}#messages")
+        assert "Which bag?" in page.text_content("#messages")
+        _fits(page, seen)
+        page.goto(f"{base}/console/")
+        _fits(page, seen)
+    finally:
+        context.close()
+    assert seen == {path: {"scroll": 0, "wide": [], "small": []} for path in seen}, seen
+    assert len(seen) == 5
