@@ -117,14 +117,24 @@ def _pending_staff() -> Staff | None:
     return staff
 
 
+def _sign_in_again() -> str:
+    """Back to the first step, the pending sign-in forgotten, still leading where it was going: the case of the
+    SMS link, when finding the authenticator took longer than PENDING_FOR_S."""
+    pending = session.pop("pending", None)
+    target = pending.get("next") if isinstance(pending, dict) else None
+    if isinstance(target, str) and target != url_for("console.queue"):
+        return url_for("console.sign_in", next=_safe_next(target))
+    return url_for("console.sign_in")
+
+
 @bp.route("/sign-in/code", methods=["GET", "POST"])
 @limiter.limit(signin_rate_limit, methods=["POST"])
 def second_factor() -> str | Response:
     staff = _pending_staff()
     if staff is None:
-        session.pop("pending", None)
+        back = _sign_in_again()
         flash("Please sign in with your email and password first.", "info")
-        return redirect(url_for("console.sign_in"))
+        return redirect(back)
     form = SecondFactorForm()
     if form.validate_on_submit():
         now = clock.now()
@@ -156,9 +166,9 @@ def second_factor() -> str | Response:
                      else "bad_code")
         db.session.commit()
         if locked or method == "locked":
-            session.pop("pending", None)
+            back = _sign_in_again()
             flash(LOCKED, "error")
-            return redirect(url_for("console.sign_in"))
+            return redirect(back)
         form.code.errors = ["That code is not valid (a code works once; wait for the next one)."]
     recovery = request.args.get("recovery") == "1"  # the lost-phone way: a keyboard with letters
     if recovery:

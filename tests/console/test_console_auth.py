@@ -95,6 +95,22 @@ def test_a_recovery_code_has_its_own_box_with_letters(world: World) -> None:
     assert response.status_code == 302 and response.headers["Location"] == f"/console/tips/{ref}"
 
 
+def test_the_case_of_the_sms_link_survives_a_slow_second_step(world: World, frozen_clock: FrozenClock) -> None:
+    """At 3 a.m. the SRO gave the password on the SMS link's sign-in, then spent more than five minutes finding the
+    authenticator (another phone, a locked screen): the code page sent them back to the sign-in without the case,
+    and signing in led to the queue. The sign-in it sends them to now still leads to the case."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a, urgency="critical").ref
+    client = world.app.test_client()
+    page = f"/console/sign-in?next=/console/tips/{ref}"
+    client.post(page, data={"csrf_token": csrf_token(client, page), "email": world.emails["sro_a"],
+                            "password": PASSWORD})
+    frozen_clock.advance(minutes=6)
+    response = client.get("/console/sign-in/code")
+    assert response.status_code == 302 and response.headers["Location"] == page
+    assert sign_in(client, world, "sro_a", page=page).headers["Location"] == f"/console/tips/{ref}"
+
+
 def test_wrong_totp_code_is_refused(world: World) -> None:
     client = world.app.test_client()
     response = sign_in(client, world, "sro_a", code="000000")
