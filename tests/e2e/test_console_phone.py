@@ -1,6 +1,6 @@
-"""An SRO opens the console on a 360-pixel phone, JavaScript off: the queue and a case (three photos, a long
-link, an alert) fit the screen's width (nothing to scroll sideways to reach a column, a photo or the end of a
-line)."""
+"""An SRO opens the console on a phone (360 and 320 pixels), JavaScript off: the queue and a case (three photos, a
+long link, an alert) fit the screen's width (nothing to scroll sideways to reach a column, a photo or the end of a
+line), and the links of the alert SMS lead through the sign-in to what they are about."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.crypto.service import db_add_sealed
+from app.crypto.service import db_add_sealed, seal_for_tip
 from app.extensions import db
-from app.models import Alert, Attachment, utcnow
+from app.models import Alert, Attachment, Message, utcnow
 from tests.console.helpers import PASSWORD, build_world, totp_code
 from tests.e2e.conftest import PHONE, sign_in_in_browser
 from tests.intake.helpers import LOOSE_LIMITS
@@ -121,3 +121,36 @@ def test_the_alert_links_flow_fits_a_small_phone(browser, live_server, make_app,
         context.close()
     assert seen == {path: {"scroll": 0, "wide": [], "small": []} for path in seen}, seen
     assert len(seen) == 5
+
+
+def test_the_reporter_message_link_shows_the_new_message_on_a_phone(browser, live_server, make_app) -> None:
+    """'TIPLINE NEW MESSAGE from reporter ... Read it: <link>' opened the case at its top; on a 320-pixel phone the
+    message was five screens down, past the tip, the triage, the status forms and the legal hold, with nothing to
+    say it was there. The first screen now says so, with a link to it."""
+    app = make_app(**LOOSE_LIMITS)
+    world = build_world(app)
+    with app.app_context():
+        tip = make_tip(world.school_a, "He said he has a knife in his bag and showed it at lunch. " * 10,
+                       urgency="critical", category="weapon")
+        reply = Message(tip=tip, from_reporter=True)
+        db.session.add(reply)
+        db.session.flush()
+        reply.body_ct = seal_for_tip(tip, f"message:{reply.id}", b"He just left by the north gate")
+        tip.reporter_reply_unread = True
+        db.session.commit()
+        ref = tip.ref
+    base = live_server(app)
+    context = browser.new_context(viewport=SMALL_PHONE, is_mobile=True, has_touch=True, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/console/tips/{ref}")
+        sign_in_in_browser(page, world, f"{base}/console/tips/{ref}")
+        notice = page.get_by_role("link", name="New message from the reporter")
+        box = notice.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= SMALL_PHONE["height"]
+        notice.tap()
+        message = page.get_by_text("He just left by the north gate")
+        box = message.bounding_box()
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= SMALL_PHONE["height"]
+    finally:
+        context.close()
