@@ -70,8 +70,9 @@ def _form_expired(_error: CSRFError) -> tuple[str, int]:
         back, label = url_for("console.case", ref=ref), "Open the case again"
     elif current_user.is_authenticated:
         back, label = url_for("console.queue"), "Back to the queue"
-    else:
-        back, label = url_for("console.sign_in"), "Sign in"
+    else:  # still leading where it was going: the case of the form, or the SMS link's of the sign-in page
+        target = url_for("console.case", ref=ref) if isinstance(ref, str) else request.args.get("next")
+        back, label = url_for("console.sign_in", next=_safe_next(target) if target else None), "Sign in"
     # The page it came from is behind us and no-store (Back shows it empty): a note or message comes back to copy.
     kind, kept = typed_text()
     return render_template("console/form_expired.html", back=back, back_label=label, kind=kind,

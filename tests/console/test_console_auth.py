@@ -111,6 +111,19 @@ def test_the_case_of_the_sms_link_survives_a_slow_second_step(world: World, froz
     assert sign_in(client, world, "sro_a", page=page).headers["Location"] == f"/console/tips/{ref}"
 
 
+def test_an_expired_sign_in_form_still_leads_to_the_case(world: World) -> None:
+    """The SMS link's sign-in page, sent after the session it was opened in had gone (the phone dropped the
+    cookie, or another tab signed in meanwhile), said the form had expired with a 'Sign in' link to the plain
+    sign-in, which led to the queue. The link keeps the case."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a, urgency="critical").ref
+    page = f"/console/sign-in?next=/console/tips/{ref}"
+    response = world.app.test_client().post(page, data={"csrf_token": "from-a-session-long-gone",
+                                                         "email": world.emails["sro_a"], "password": PASSWORD})
+    assert response.status_code == 400 and "This form has expired" in response.get_data(as_text=True)
+    assert f'href="/console/sign-in?next=/console/tips/{ref}"' in response.get_data(as_text=True)
+
+
 def test_wrong_totp_code_is_refused(world: World) -> None:
     client = world.app.test_client()
     response = sign_in(client, world, "sro_a", code="000000")
