@@ -41,6 +41,7 @@ def require_signed_in_staff() -> Response | tuple[str, int] | None:
     # Back to this page after signing in: the case link of an SMS, opened signed out or after the session ended.
     # A form sent from a case (Acknowledge at 3 a.m., after reading it and going to look) leads back to that case,
     # not to the queue where it is one among many.
+    here: str | None
     if request.method == "GET":
         here = request.full_path if request.query_string else request.path
     else:
