@@ -20,6 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]
 PHONE = {"width": 360, "height": 740}
+SMALL_PHONE = {"width": 320, "height": 568}  # the narrowest phone in use (iPhone SE, 1st generation)
 
 
 def sign_in_in_browser(page: Any, world: World, then: str, who: str = "sro_a") -> None:

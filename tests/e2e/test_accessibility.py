@@ -1,5 +1,5 @@
 """No WCAG 2.1 AA violation that axe-core can find, on the reporter's pages in English and Spanish and on the
-staff console's sign-in, queue, case and change-password pages.
+staff console's sign-in, queue, case and change-password pages, and on a 320-pixel phone along the alert SMS's link.
 
 axe-core comes from the npm registry (package.json pins it; `npm ci --no-audit --no-fund` installs it into
 node_modules/). It is read from disk and injected into the page, never fetched: the page's CSP forbids
@@ -14,8 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.console.helpers import PASSWORD, build_world, totp_code
-from tests.e2e.conftest import PHONE
+from app.console import clock
+from app.crypto.service import seal_for_tip
+from app.extensions import db
+from app.models import Message, utcnow
+from tests.console.helpers import PASSWORD, FrozenClock, build_world, totp_code
+from tests.e2e.conftest import PHONE, SMALL_PHONE
 from tests.intake.helpers import LOOSE_LIMITS
 from tests.support.tips import make_tip
 
@@ -120,6 +124,58 @@ def test_reporter_and_console_pages_meet_wcag_21_aa(browser, live_server, make_a
         page.get_by_label("New password again").fill("short")
         page.get_by_role("button", name="Change password").click()
         page.wait_for_selector("#current-error")
+        found += violations(page, axe_source)
+    finally:
+        context.close()
+    assert not found, "WCAG 2.1 AA violations:\n" + "\n".join(found)
+
+
+def test_the_sms_link_flow_meets_wcag_21_aa_on_a_small_phone(browser, live_server, make_app, axe_source,
+                                                             monkeypatch) -> None:
+    """The pages an SRO goes through from the alert SMS on a 320-pixel phone, where the header wraps and tables are
+    cards: sign-in with its `next`, the code and recovery code pages, the case (Acknowledge first, the reporter's
+    new message announced), the queue, and the page a message sent after the session ended comes back on."""
+    app = make_app(**LOOSE_LIMITS)
+    world = build_world(app)
+    with app.app_context():
+        tip = make_tip(world.school_a, "He said he has a knife in his bag and showed it at lunch",
+                       urgency="critical", category="weapon")
+        reply = Message(tip=tip, from_reporter=True)
+        db.session.add(reply)
+        db.session.flush()
+        reply.body_ct = seal_for_tip(tip, f"message:{reply.id}", b"He just left by the north gate")
+        tip.reporter_reply_unread = True
+        db.session.commit()
+        case = f"/console/tips/{tip.ref}"
+    base = live_server(app)
+    found: list[str] = []
+    context = browser.new_context(viewport=SMALL_PHONE, is_mobile=True, has_touch=True, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(base + case)
+        found += violations(page, axe_source)
+        page.get_by_label("Email").fill(world.emails["sro_a"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(f"{base}/console/sign-in/code")
+        found += violations(page, axe_source)
+        page.get_by_role("link", name="Use a recovery code").click()
+        page.wait_for_url(f"{base}/console/sign-in/code?recovery=1")
+        found += violations(page, axe_source)
+        page.fill("#code", totp_code(app, world.people["sro_a"], world.secrets["sro_a"]))  # a TOTP code works too
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(base + case)
+        found += violations(page, axe_source)
+        page.goto(f"{base}/console/")
+        found += violations(page, axe_source)
+        page.goto(base + case)
+        frozen = FrozenClock(utcnow().replace(microsecond=0))
+        monkeypatch.setattr(clock, "now", frozen)
+        page.fill("#message-body", "Which bag is it in?")
+        frozen.advance(minutes=40)
+        page.get_by_role("button", name="Send to reporter").click()
+        page.wait_for_url(f"{base}{case}/messages")
+        assert page.get_by_role("link", name="Sign in again").get_attribute("href") == f"/console/sign-in?next={case}"
         found += violations(page, axe_source)
     finally:
         context.close()
