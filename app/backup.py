@@ -57,14 +57,18 @@ def pg_dump_instructions(database_uri: str) -> str:
     # password, winning over ~/.pgpass.
     url = make_url(database_uri).set(drivername="postgresql")._replace(password=None)  # set() skips a None
     safe = url.render_as_string(hide_password=False)
+    database, role = url.database or "tipline", url.username or "tipline"
     return (
         "This database is PostgreSQL: back it up with pg_dump, which takes a consistent snapshot while the app "
         "runs:\n"
         f"  pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump '{safe}'\n"
-        "(give the password through ~/.pgpass or PGPASSWORD, not on the command line). Restore with the same "
-        "role, so that it owns the tables it restores:\n"
-        f"  pg_restore --clean --if-exists --no-owner --dbname='{safe}' tipline-YYYYMMDD.dump\n"
-        "then `flask db current` must show the head revision.\n"
+        "(give the password through ~/.pgpass or PGPASSWORD, not on the command line). Restore into an empty "
+        "database, made again by the postgres superuser with this role as its owner (`--clean` over the live one "
+        "fails on what later migrations added, and leaves their tables for `flask db upgrade` to trip on):\n"
+        f"  dropdb {database} && createdb --owner {role} {database}\n"
+        "then, as this role, so that it owns the tables it restores:\n"
+        f"  pg_restore --no-owner --exit-on-error --single-transaction --dbname='{safe}' tipline-YYYYMMDD.dump\n"
+        "then `flask db upgrade` (a dump from an older release): `flask db current` must show the head revision.\n"
         "Back up the keyring apart (README, Running in production)."
     )
 
