@@ -3,6 +3,7 @@ message, a path or a setting, because the endpoint has no authentication."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import triage
 from app.alerts.claims import seconds_without_worker
 from app.alerts.dispatcher import oldest_due_age_s, oldest_failing_age_s
 from app.alerts.escalation import count_unreached_tips
+from app.backup import older_revisions
 from app.crypto.keyring import KeyringUnavailable, load_keyring
 from app.crypto.keystore import current_keyring, db_missing_versions, keyring_source
 from app.crypto.receipts import KEY_CHANGED, KEY_UNRECORDED, receipt_key_state
@@ -28,12 +30,28 @@ ESSENTIAL = ("database", "keyring", "model", "disk")
 DISK_FULL_MB = 16
 
 
+@functools.cache
+def _older_revisions() -> frozenset[str]:
+    """The migrations before this code's head (read from migrations/ once per process)."""
+    return frozenset(older_revisions())
+
+
 def check_database() -> dict[str, Any]:
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         db.session.rollback()
         return {"status": FAIL, "reason": "unreachable"}
+    try:
+        version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:  # no Tipline tables at all: `flask setup` never ran on it
+        db.session.rollback()
+        version = None
+    if version is None or version in _older_revisions():
+        # New code restarted before `flask db upgrade` (or an older backup restored): every tip fails on the
+        # columns this release's migrations add, while SELECT 1 still answers. A revision this code does not
+        # know is a newer release's (a rolling upgrade) and is left to run, as the commands do.
+        return {"status": FAIL, "reason": "not_migrated"}
     return {"status": OK}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import make_url, select
+from sqlalchemy import make_url, select, text
 
 from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
 from app.crypto.keystore import forget_keyring
@@ -75,6 +75,33 @@ def test_unreachable_database_is_503(app: Flask, make_app, tmp_path: Path) -> No
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"]["status"] == "fail"
+
+
+def test_a_database_behind_this_release_is_503_and_a_newer_one_is_not(app: Flask) -> None:
+    """New code restarted before `flask db upgrade` (or an older backup restored without it): every tip fails on
+    the columns the migration adds, yet SELECT 1 answered and /healthz said ok."""
+    from flask_migrate import downgrade, upgrade
+
+    from app.backup import migration_head, older_revisions
+
+    with app.app_context():
+        downgrade(revision="-1")
+        db.session.remove()
+        previous = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+        assert previous in older_revisions() and previous != migration_head()
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "fail" and body["checks"]["database"] == {"status": "fail", "reason": "not_migrated"}
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["health"]).exit_code == 1
+    with app.app_context():
+        upgrade()
+        # A revision this code does not know is a newer release's (a rolling upgrade): not this node's failure.
+        db.session.execute(text("UPDATE alembic_version SET version_num = 'f00dfeedbeef'"))
+        db.session.commit()
+    response = app.test_client().get("/healthz")
+    assert response.get_json()["checks"]["database"] == {"status": "ok"}
 
 
 def test_stale_outbox_is_degraded(app: Flask, district: District) -> None:
