@@ -17,6 +17,7 @@ from typing import Any
 import click
 from flask.helpers import get_debug_flag
 from limits import parse_many
+from sqlalchemy.engine import make_url
 
 from app.accounts.phones import E164
 
@@ -198,7 +199,8 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
         validate_production_safeguards(settings)
     settings.setdefault("KEYRING_PATH", str(instance_path / "keyring.json"))
     settings.setdefault("TRIAGE_MODEL_DIR", str(instance_path / "triage"))
-    settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(settings["DATABASE_URL"])
+    settings["SQLALCHEMY_DATABASE_URI"] = sqlite_in_instance(normalise_database_url(settings["DATABASE_URL"]),
+                                                             instance_path)
     settings["PRODUCTION"] = production
     settings["TESTING"] = settings.get("TESTING", env == "testing")
     # Cookies: Secure and __Host- outside development (tests run over plain HTTP like development).
@@ -360,6 +362,18 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def sqlite_in_instance(url: str, instance_path: Path) -> str:
+    """A relative SQLite path made absolute in the instance folder, where Flask-SQLAlchemy opens it: everything
+    that reads the path from the setting (`flask backup create`, `flask setup`'s owner-only mode, the disk check of
+    /healthz) then names the database the app uses, not a file of that name in the working directory."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:") \
+            or os.path.isabs(name):
+        return url
+    return parsed.set(database=str(instance_path / name)).render_as_string(hide_password=False)
 
 
 def instance_path_from_env() -> Path:

@@ -282,3 +282,28 @@ def test_a_restore_with_another_receipt_key_is_caught(sqlite_app: Flask, tmp_pat
     right = _restored(backup, tmp_path / "restored-right", make_app, KEYRING_PATH=keyring_path,
                       RECEIPT_HMAC_KEY=sqlite_app.config["RECEIPT_HMAC_KEY"])
     assert right.test_client().get("/healthz").get_json()["checks"]["keyring"] == {"status": "ok"}
+
+
+def test_a_relative_sqlite_url_is_the_instance_folders_database_for_backup_and_setup(
+        sqlite_app: Flask, make_app: Callable[..., Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DATABASE_URL=sqlite:///tipline.db is, for the app (Flask-SQLAlchemy), the file in the instance folder; but
+    `flask backup create` looked for it in the working directory ("the database file does not exist", or a stale
+    file of that name copied as the backup), and `flask setup` left the real one readable by others."""
+    d = build_district(sqlite_app)
+    with sqlite_app.app_context():
+        add_tip(d.schools["KWHS"], utcnow(), text="kept in the instance folder")
+    instance = Path(sqlite_app.instance_path)
+    create_backup(sqlite_app.config["SQLALCHEMY_DATABASE_URI"], instance / "relative.db")
+    (instance / "relative.db").chmod(0o644)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    app = make_app(DATABASE_URL="sqlite:///relative.db")
+    runner = app.test_cli_runner()
+    setup = runner.invoke(args=["setup"])
+    assert setup.exit_code == 0, setup.output
+    assert (instance / "relative.db").stat().st_mode & 0o077 == 0
+    result = runner.invoke(args=["backup", "create", str(tmp_path / "tipline-relative.db")])
+    assert result.exit_code == 0, result.output
+    assert verify_backup(tmp_path / "tipline-relative.db").tips == 1
+    assert not (elsewhere / "relative.db").exists()
