@@ -444,3 +444,28 @@ def test_demo_seed_without_a_keyring_says_so_in_one_line_and_creates_nothing(tmp
 
     with app.app_context():
         assert db.session.query(Staff).count() == 0 and db.session.query(School).count() == 0
+
+
+def test_setup_with_a_keyring_others_can_read_and_another_user_owns_says_so_without_a_traceback(tmp_path,
+                                                                                                 monkeypatch):
+    """Put back as root (README, Restoring, step 3) with `cp` under a 022 umask: root's and readable by all, so the
+    services read it, but setup (as tipline) may not chmod it: a PermissionError traceback, the database not
+    migrated. (Here chmod is refused as it is for a file of another user.)"""
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup"]).exit_code == 0
+    keyring = tmp_path / "instance" / "keyring.json"
+    keyring.chmod(0o644)
+    chmod = Path.chmod
+
+    def not_the_owner(path: Path, mode: int, **kwargs: object) -> None:
+        if path == keyring:
+            raise PermissionError(1, "Operation not permitted", str(path))
+        chmod(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "chmod", not_the_owner)
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "database: migrated" in result.output
+    assert f"WARNING: {keyring} is readable by others" in result.output
+    assert "owned by this user, mode 0600" in result.output

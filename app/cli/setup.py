@@ -46,7 +46,12 @@ def ensure_keyring() -> str:
         load_keyring(path)  # fails loudly when unreadable or malformed
         if path.stat().st_mode & 0o077:
             # Readable by others: the key of every tip, in every backup. Owner-only, as write_keyring makes it.
-            path.chmod(0o600)
+            try:
+                path.chmod(0o600)
+            except PermissionError:  # put back by root with cp: the services read it, but only root may chmod it
+                click.echo(f"WARNING: {path} is readable by others and belongs to another user: make it owned by "
+                           "this user, mode 0600 (README, Restoring, step 3)", err=True)
+                return f"keyring: {path} (kept)"
             return f"keyring: {path} (kept; it was readable by others, now 0600)"
         return f"keyring: {path} (kept)"
     if db_has_sealed_tips():
