@@ -123,15 +123,19 @@ def db_purge_expired_tips(now: datetime | None = None, dry_run: bool = False,
     more = limit is not None and len(tips) > limit
     tips = tips[:limit] if limit is not None else tips
     result = PurgeResult([tip.ref for tip in tips], held_past_retention(now), dry_run=dry_run, more=more)
-    if dry_run or not tips:
+    if dry_run:
         return result
     if db.session.get_bind().dialect.name == "sqlite":
         # Zero what the shredding frees, even on a connection opened without it (app/database.py sets it on
         # every connection; a build of SQLite or a connection made otherwise may not have it), and once the
         # caller commits, move the WAL into the database file and empty it: until then the WAL and the main
-        # file's old pages still hold the wrapped key and the ciphertexts.
+        # file's old pages still hold the wrapped key and the ciphertexts. With nothing to shred too: a
+        # checkpoint a long read held back after an earlier purge is finished by the next daily run, not only
+        # once another tip reaches retention (weeks later, in a small district).
         db.session.execute(text("PRAGMA secure_delete=ON"))
         _checkpoint_after_commit(db.session())
+    if not tips:
+        return result
     db_shred_tips(tips, now)
     # The held ones by reference too: filtering the audit record by a held case finds the purges that kept it.
     audit.record("tips.purged", actor_label=actor_label, count=result.count, refs=result.refs,

@@ -262,3 +262,28 @@ def test_the_checkpoint_after_a_purge_never_holds_up_writers(make_app, app: Flas
             assert time.monotonic() - started < 1.0
     finally:
         reader.close()
+
+
+def test_a_checkpoint_a_reader_held_back_is_finished_by_the_next_purge_with_nothing_to_shred(
+        make_app, app: Flask, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """README: a checkpoint a long read held back is finished by the next purge. But the purge checkpointed only
+    when it had tips to shred: in a district where none reached retention for weeks, the shredded data key stayed in
+    the database file (the WAL held only its zeroed page) for all that time."""
+    (tmp_path / "sqlite").mkdir()
+    live = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'sqlite' / 'live.db'}")
+    with live.app_context():
+        upgrade()
+    wrapped, text_ct = _old_closed_tip_on_disk(live)
+    reader = sqlite3.connect(Path(live.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")))
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM tip").fetchone()  # the nightly backup, say, reading as the purge commits
+    try:
+        with live.app_context():
+            assert purge_expired_tips().count == 1
+    finally:
+        reader.close()
+    assert wrapped in _database_files(live)  # the checkpoint gave up: the old page is still in the database file
+    with live.app_context():
+        assert purge_expired_tips().count == 0  # the next day's run: nothing to shred
+    on_disk = _database_files(live)
+    assert wrapped not in on_disk and text_ct not in on_disk
