@@ -84,24 +84,32 @@ def test_a_database_behind_this_release_is_503_and_a_newer_one_is_not(app: Flask
 
     from app.backup import migration_head, older_revisions
 
-    with app.app_context():
-        downgrade(revision="-1")
-        db.session.remove()
-        previous = db.session.scalar(text("SELECT version_num FROM alembic_version"))
-        assert previous in older_revisions() and previous != migration_head()
-    response = app.test_client().get("/healthz")
-    assert response.status_code == 503, response.get_json()
-    body = response.get_json()
-    assert body["status"] == "fail" and body["checks"]["database"] == {"status": "fail", "reason": "not_migrated"}
-    runner = app.test_cli_runner()
-    assert runner.invoke(args=["health"]).exit_code == 1
-    with app.app_context():
-        upgrade()
-        # A revision this code does not know is a newer release's (a rolling upgrade): not this node's failure.
-        db.session.execute(text("UPDATE alembic_version SET version_num = 'f00dfeedbeef'"))
-        db.session.commit()
-    response = app.test_client().get("/healthz")
-    assert response.get_json()["checks"]["database"] == {"status": "ok"}
+    try:
+        with app.app_context():
+            downgrade(revision="-1")
+            db.session.remove()
+            previous = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+            assert previous in older_revisions() and previous != migration_head()
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503, response.get_json()
+        body = response.get_json()
+        assert body["status"] == "fail"
+        assert body["checks"]["database"] == {"status": "fail", "reason": "not_migrated"}
+        assert app.test_cli_runner().invoke(args=["health"]).exit_code == 1
+        with app.app_context():
+            upgrade()
+            # A revision this code does not know is a newer release's (a rolling upgrade): not this node's failure.
+            db.session.execute(text("UPDATE alembic_version SET version_num = 'f00dfeedbeef'"))
+            db.session.commit()
+        response = app.test_client().get("/healthz")
+        assert response.get_json()["checks"]["database"] == {"status": "ok"}
+    finally:  # on PostgreSQL the schema is the run's, shared by the tests after this one: back at the head
+        with app.app_context():
+            db.session.rollback()
+            db.session.execute(text("UPDATE alembic_version SET version_num = :head WHERE version_num = "
+                                    "'f00dfeedbeef'"), {"head": migration_head()})
+            db.session.commit()
+            upgrade()
 
 
 def test_stale_outbox_is_degraded(app: Flask, district: District) -> None:
