@@ -194,3 +194,35 @@ def test_a_hold_asked_while_the_purge_shreds_the_case_is_refused(app: Flask, dis
     with app.app_context():
         tip = tip_by_ref(ref)
         assert tip.shredded_at is not None and not tip.on_legal_hold and tip.legal_hold_reason_ct is None
+
+
+def test_a_downgrade_to_the_release_without_legal_hold_is_refused_while_a_case_is_held(
+    app: Flask, expired: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The release before has no legal hold: downgrading dropped the holds without a word, and its daily purge then
+    shredded the held case, past retention. The downgrade now stops at the hold's migration with one line, every
+    hold kept, unless the operator sets TIPLINE_DOWNGRADE_DROPS_LEGAL_HOLDS=1 for that one command."""
+    from flask_migrate import upgrade
+    from sqlalchemy import inspect, text
+
+    before_hold = "d3a9f0c2b6e1"
+    runner = app.test_cli_runner()
+    try:
+        result = runner.invoke(args=["db", "downgrade", before_hold])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        errors = [r.getMessage() for r in caplog.records if r.name == "flask_migrate"]
+        assert len(errors) == 1 and "1 case(s) on legal hold" in errors[0] and "every hold kept" in errors[0], errors
+        with app.app_context():
+            db.session.remove()
+            assert tip_by_ref(expired["held"]).on_legal_hold
+            db.session.remove()
+        monkeypatch.setenv("TIPLINE_DOWNGRADE_DROPS_LEGAL_HOLDS", "1")
+        assert runner.invoke(args=["db", "downgrade", before_hold]).exit_code == 0
+        with app.app_context(), db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == before_hold
+            assert "legal_hold_at" not in {c["name"] for c in inspect(conn).get_columns("tip")}
+    finally:
+        with app.app_context():
+            db.session.remove()
+            upgrade()  # the head again: on PostgreSQL the run's tests share one schema
+            db.engine.dispose()
