@@ -94,4 +94,16 @@ def _require_staff() -> Response | tuple[str, int] | None:
     return require_signed_in_staff()
 
 
-from app.console import account, admin, audit_views, auth, case, case_actions, dev_sms, holds, queue, unavailable  # noqa: E402,F401,E501  (register the routes)
+from app.console import (  # noqa: E402,F401,E501  (register the routes)
+    account,
+    admin,
+    audit_views,
+    auth,
+    case,
+    case_actions,
+    dev_sms,
+    errors,
+    holds,
+    queue,
+    unavailable,
+)

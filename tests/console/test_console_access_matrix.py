@@ -140,3 +140,24 @@ def test_an_id_too_big_for_the_database_is_a_404_not_a_500(world: World, signed_
             assert response.status_code == 404, (url, method, response.status_code)
             checked += 1
     assert checked >= 10
+
+
+def test_a_refused_or_unknown_case_is_a_console_page_that_tells_nothing_of_other_schools(world: World,
+                                                                                         signed_in) -> None:
+    """An SRO tapping an SMS link on a phone to a case they cannot see (taken off the school since) got werkzeug's
+    bare 'Not Found' page: no phone layout, no way back. It is the console's page now, with the queue a tap away,
+    and a case of another school still reads word for word as one that does not exist."""
+    with world.app.app_context():
+        ref_a, ref_b = make_tip(world.school_a).ref, make_tip(world.school_b).ref
+    counselor = signed_in("counselor_a")
+    other_school, no_such = (counselor.get(f"/console/tips/{ref}") for ref in (ref_b, "ZZZZZZ"))
+    page = other_school.get_data(as_text=True)
+    assert other_school.status_code == no_such.status_code == 404
+    assert page == no_such.get_data(as_text=True) and ref_b not in page
+    assert 'name="viewport"' in page and 'href="/console/"' in page and "<h1>Not found</h1>" in page
+    refused = counselor.post(f"/console/tips/{ref_a}/hold", data={  # a counselor puts no case on hold
+        "csrf_token": csrf_token(counselor, "/console/"), "hold_was": "none", "body": "a subpoena"})
+    assert refused.status_code == 403 and "<h1>Not allowed</h1>" in refused.get_data(as_text=True)
+    nul = counselor.get("/console/tips/AB%00CD")
+    assert nul.status_code == 400 and "NUL character" in nul.get_data(as_text=True)
+    assert 'href="/console/"' in nul.get_data(as_text=True)

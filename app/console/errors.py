@@ -1,0 +1,38 @@
+"""The console's own pages for a refused or unknown request, in its layout (phone-sized, a way back to the queue),
+instead of werkzeug's bare ones: an SRO who taps an SMS link at 3 a.m. must not be left on an unstyled page.
+
+A case of a school the person is not assigned to is a 404 like one that does not exist (app/console/scope.py), and
+its page is the same page, word for word.
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
+
+from app.console import bp
+
+_DEFAULT_BAD_REQUEST = BadRequest.description
+
+
+def _page(title: str, message: str, error: HTTPException) -> tuple[str, int]:
+    return render_template("console/error.html", title=title, message=message), error.code or 500
+
+
+@bp.errorhandler(NotFound)
+def not_found(error: NotFound) -> tuple[str, int]:
+    return _page("Not found", "Nothing here that you can see: no case with that reference in the schools you are "
+                 "assigned to, or no such page. If you think you should see it, ask the district admin.", error)
+
+
+@bp.errorhandler(Forbidden)
+def forbidden(error: Forbidden) -> tuple[str, int]:
+    return _page("Not allowed", "Your role cannot do this. If you think it should, ask the district admin.", error)
+
+
+@bp.errorhandler(BadRequest)
+def bad_request(error: BadRequest) -> tuple[str, int]:
+    # A description written for the person (a NUL character) is shown; werkzeug's generic one is not.
+    said = error.description if error.description and error.description != _DEFAULT_BAD_REQUEST else ""
+    return _page("This request could not be used", said or "Nothing was changed. Go back, reload the page and try "
+                 "again.", error)
