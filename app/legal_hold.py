@@ -10,11 +10,40 @@ SQLite has one writer at a time: the request holds the write lock from its first
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from app import audit
 from app.crypto.service import seal_for_tip
 from app.extensions import db
 from app.models import Staff, Tip, utcnow
 from app.retention import is_past_retention
+
+# The migration that added the hold: a downgrade past it drops every hold (see refuse_to_drop_holds).
+HOLD_MIGRATION = "4c7e2b9a1f58"
+# Set to 1 in the environment of one `flask db downgrade` to drop the holds anyway (README, Upgrading).
+DROP_HOLDS_ENV = "TIPLINE_DOWNGRADE_DROPS_LEGAL_HOLDS"
+
+
+def refuse_to_drop_holds(connection: Any) -> None:
+    """Raise alembic's CommandError while any case is on hold, unless the operator set DROP_HOLDS_ENV: the release
+    before the hold's migration has no hold, and its daily purge would shred a held case past retention.
+
+    Checked by migrations/env.py before a downgrade past HOLD_MIGRATION runs anything (on SQLite each migration
+    commits on its own: one refused half-way would leave the database where neither release runs), and by that
+    migration itself. Plain SQL on the table as it is, whatever the models say."""
+    from alembic.util import CommandError
+    from sqlalchemy import column, func, select, table
+
+    tip = table("tip", column("legal_hold_at"), column("legal_hold_released_at"))
+    held = connection.execute(select(func.count()).select_from(tip).where(
+        tip.c.legal_hold_at.isnot(None), tip.c.legal_hold_released_at.is_(None))).scalar() or 0
+    if held and os.environ.get(DROP_HOLDS_ENV) != "1":
+        raise CommandError(
+            f"{held} case(s) on legal hold: the release before {HOLD_MIGRATION} has no legal hold and its purge would "
+            f"shred them once past retention, so nothing was changed. Release the holds in the console first (flask "
+            f"tips holds lists them), or run this downgrade again with {DROP_HOLDS_ENV}=1 to drop them knowingly.")
+
 
 # FOR NO KEY UPDATE, as a reporter's reply: the purge's FOR UPDATE on the row waits for it, or is waited for.
 TIP_ROW_LOCK = {"key_share": True}

@@ -5,6 +5,7 @@ from flask import current_app
 from alembic import context
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy.exc import OperationalError
 
@@ -110,6 +111,11 @@ def run_migrations_online():
         )
 
         try:
+            if _downgrades_past_the_legal_hold(connection):
+                from app.legal_hold import refuse_to_drop_holds
+
+                refuse_to_drop_holds(connection)
+                connection.rollback()  # the count's transaction: the migrations begin their own
             with context.begin_transaction():
                 context.run_migrations()
         except CommandError:
@@ -153,6 +159,37 @@ def _operator_error(exc, hint):
     where = get_engine().url.render_as_string(hide_password=True)
     return CommandError(f"the database {where} could not be migrated ({_reason(exc)}): {hint}. No migration is "
                         "left half-applied; `flask db current` shows the one the database is at")
+
+
+def _downgrades_past_the_legal_hold(connection):
+    """Whether this command is a downgrade that ends below the legal hold's migration from a database that has it.
+    The destination as `flask db downgrade` takes it: a revision (or its prefix), "base", or "-N" steps."""
+    from app.legal_hold import HOLD_MIGRATION
+
+    script = ScriptDirectory.from_config(config)
+    heads = MigrationContext.configure(connection).get_current_heads()
+    # As the command was given it (get_revision_argument() makes "base" None, as for `flask db current`); `stamp`
+    # gives a tuple and runs no migration.
+    destination = context.get_context().opts.get("destination_rev")
+    if len(heads) != 1 or not isinstance(destination, str) or destination in ("head", "heads"):
+        return False
+    below = []  # the database's revision and every one under it, newest first
+    revision = script.get_revision(heads[0]) if heads[0] in {s.revision for s in script.walk_revisions()} else None
+    while revision is not None:
+        below.append(revision.revision)
+        revision = script.get_revision(revision.down_revision) if revision.down_revision else None
+    if HOLD_MIGRATION not in below:
+        return False
+    if destination == "base":
+        return True
+    if destination.startswith("-") and destination[1:].isdigit():
+        return int(destination[1:]) > below.index(HOLD_MIGRATION)
+    try:
+        target = script.get_revision(destination)
+    except (CommandError, RevisionError):
+        return False  # alembic says what is wrong with it
+    return target is not None and target.revision in below and below.index(target.revision) > below.index(
+        HOLD_MIGRATION)
 
 
 def _unknown_revisions(connection):

@@ -196,31 +196,46 @@ def test_a_hold_asked_while_the_purge_shreds_the_case_is_refused(app: Flask, dis
         assert tip.shredded_at is not None and not tip.on_legal_hold and tip.legal_hold_reason_ct is None
 
 
+@pytest.mark.parametrize("destination", ["d3a9f0c2b6e1", "base", "-2"])
 def test_a_downgrade_to_the_release_without_legal_hold_is_refused_while_a_case_is_held(
-    app: Flask, expired: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    app: Flask, expired: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    destination: str,
 ) -> None:
     """The release before has no legal hold: downgrading dropped the holds without a word, and its daily purge then
-    shredded the held case, past retention. The downgrade now stops at the hold's migration with one line, every
-    hold kept, unless the operator sets TIPLINE_DOWNGRADE_DROPS_LEGAL_HOLDS=1 for that one command."""
+    shredded the held case, past retention. The downgrade is now refused with one line before any migration runs
+    (on SQLite each commits on its own: refused half-way, the database would be where neither release runs), unless
+    the operator sets TIPLINE_DOWNGRADE_DROPS_LEGAL_HOLDS=1 for that one command. A downgrade that keeps the hold's
+    migration is not held back."""
     from flask_migrate import upgrade
     from sqlalchemy import inspect, text
 
-    before_hold = "d3a9f0c2b6e1"
     runner = app.test_cli_runner()
+
+    def revision_and_columns() -> tuple[str, set[str]]:
+        with app.app_context(), db.engine.connect() as conn:
+            return (conn.execute(text("SELECT version_num FROM alembic_version")).scalar(),
+                    {c["name"] for c in inspect(conn).get_columns("tip")} | {
+                        c["name"] for c in inspect(conn).get_columns("staff")})
+
     try:
-        result = runner.invoke(args=["db", "downgrade", before_hold])
+        before = revision_and_columns()
+        assert runner.invoke(args=["db", "current"]).exit_code == 0  # only a downgrade is held back
+        result = runner.invoke(args=["db", "downgrade", "--", destination])
         assert result.exit_code == 1 and "Traceback" not in result.output
         errors = [r.getMessage() for r in caplog.records if r.name == "flask_migrate"]
-        assert len(errors) == 1 and "1 case(s) on legal hold" in errors[0] and "every hold kept" in errors[0], errors
+        assert len(errors) == 1 and "1 case(s) on legal hold" in errors[0], errors
+        assert "nothing was changed" in errors[0]
+        assert revision_and_columns() == before and "totp_secret_sealed" in before[1]
         with app.app_context():
             db.session.remove()
             assert tip_by_ref(expired["held"]).on_legal_hold
             db.session.remove()
+        assert runner.invoke(args=["db", "downgrade"]).exit_code == 0  # one step: the hold's migration stays
+        assert revision_and_columns()[0] == "4c7e2b9a1f58"
         monkeypatch.setenv("TIPLINE_DOWNGRADE_DROPS_LEGAL_HOLDS", "1")
-        assert runner.invoke(args=["db", "downgrade", before_hold]).exit_code == 0
-        with app.app_context(), db.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == before_hold
-            assert "legal_hold_at" not in {c["name"] for c in inspect(conn).get_columns("tip")}
+        assert runner.invoke(args=["db", "downgrade", "d3a9f0c2b6e1"]).exit_code == 0
+        revision, columns = revision_and_columns()
+        assert revision == "d3a9f0c2b6e1" and "legal_hold_at" not in columns
     finally:
         with app.app_context():
             db.session.remove()
