@@ -66,13 +66,13 @@ def admin_staff() -> str:
 @bp.route("/admin/staff/<row_id:staff_id>", methods=["GET", "POST"])
 @admin_required
 def admin_staff_edit(staff_id: int) -> str | Response:
-    person = db.session.get(Staff, staff_id) or abort(404)
-    form = StaffEditForm(obj=person) if request.method == "GET" else StaffEditForm()
+    # A save locks the person's row and reads it afresh, as a school's does: of two saves at once the second waits
+    # and is checked against what the first made.
+    saving = request.method == "POST"
+    person = db.session.get(Staff, staff_id, with_for_update=service.ACCOUNT_ROW_LOCK if saving else None,
+                            populate_existing=saving) or abort(404)
+    form = _staff_form_as_now(person) if request.method == "GET" else StaffEditForm()
     form.schools.choices = as_choices(_school_choices())
-    if request.method == "GET":
-        form.role.data = person.role.value
-        form.schools.data = sorted(person.school_ids)
-        form.access_was.data = access_marker(person)
     valid = form.validate_on_submit()
     if valid and outdated(form.access_was.data, access_marker(person)):
         # Sent from a page someone's change has outdated: its "Active" still ticked would make a person deactivated
@@ -101,6 +101,16 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     commit_before_rendering()
     return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=_reset_form(person))
+
+
+def _staff_form_as_now(person: Staff) -> StaffEditForm:
+    """The person's page as they are now, with the marker of their access it shows."""
+    form = StaffEditForm(obj=person)
+    form.schools.choices = as_choices(_school_choices())
+    form.role.data = person.role.value
+    form.schools.data = sorted(person.school_ids)
+    form.access_was.data = access_marker(person)
+    return form
 
 
 def _reset_form(person: Staff) -> ResetForm:
@@ -173,7 +183,7 @@ def admin_staff_reset(staff_id: int) -> str | Response:
     form = ResetForm()
     if not form.validate_on_submit():
         abort(400)
-    if form.enrolment_was.data and form.enrolment_was.data != service.enrolment_marker(person) \
+    if outdated(form.enrolment_was.data, service.enrolment_marker(person)) \
             and service.has_live_enrolment(person, clock.now()):
         # The form sent again (a reload of the page that gave the link, Back and on), or a second admin's reset
         # meanwhile: resetting again would stop the link just given from working.
@@ -185,12 +195,7 @@ def admin_staff_reset(staff_id: int) -> str | Response:
     audit.record("staff.reset", actor=me(), target_id=person.id, target=person.email)
     db.session.commit()
     flash("Sign-in reset: the person's sessions ended; give them the new enrolment link.", "info")
-    form = StaffEditForm(obj=person)
-    form.schools.choices = as_choices(_school_choices())
-    form.role.data = person.role.value
-    form.schools.data = sorted(person.school_ids)
-    form.access_was.data = access_marker(person)
-    return render_template("console/admin_staff_edit.html", form=form, person=person,
+    return render_template("console/admin_staff_edit.html", form=_staff_form_as_now(person), person=person,
                            reset_form=_reset_form(person), link=link)
 
 

@@ -245,6 +245,41 @@ def test_an_edit_from_a_page_opened_before_a_deactivation_does_not_reactivate(wo
         assert person is not None and not person.active and person.phone == "+13075550188"
 
 
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every change takes the write lock at BEGIN, so two saves "
+                    "already take turns")
+def test_a_person_saved_while_their_deactivation_is_being_saved_waits_for_it_and_stays_inactive(
+        world: World, signed_in) -> None:
+    """On PostgreSQL an outdated page saved while another admin's deactivation was being committed read the person
+    as still active, passed the check and made them active again once the other commit landed. The save now locks
+    the person's row and reads it afresh, so it waits and is refused as from an outdated page."""
+    import threading
+    from time import sleep
+
+    counselor = world.people["counselor_a"]
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{counselor}"
+    page = admin.get(path).get_data(as_text=True)
+    data = {"csrf_token": csrf_token_in(page), "access_was": input_value(page, "access_was") or "",
+            "name": "Counselor A", "role": "counselor", "schools": [str(world.school_a)], "active": "y",
+            "phone": "+13075550188"}
+    with world.app.app_context():
+        engine = db.engine
+    responses: list[Any] = []
+    with engine.connect() as other:  # another admin's deactivation, not yet committed
+        transaction = other.begin()
+        other.execute(select(Staff.id).where(Staff.id == counselor).with_for_update(key_share=True))
+        other.execute(Staff.__table__.update().where(Staff.id == counselor).values(active=False))
+        save = threading.Thread(target=lambda: responses.append(admin.post(path, data=data)))
+        save.start()
+        sleep(1.0)  # long enough for the save to have read the person, had it not waited
+        transaction.commit()
+    save.join(30)
+    assert not save.is_alive() and responses[0].status_code == 302
+    with world.app.app_context():
+        person = db.session.get(Staff, counselor)
+        assert person is not None and not person.active and person.phone != "+13075550188"
+
+
 def test_a_reset_lets_a_locked_out_person_back_in_at_once(world: World, signed_in) -> None:
     """An SRO who forgot the password tries five, is locked out, and calls the district admin, who resets the
     sign-in. The SRO chose a new password and a code on the enrolment link and was then told 'this account is
