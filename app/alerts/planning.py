@@ -129,11 +129,14 @@ def db_plan_alerts_for_new_tip(tip: Tip, route: AlertRoute | None = None) -> lis
     return [alert]
 
 
+NO_RECIPIENT = "no_recipient"
+
+
 def db_nobody_reachable(tip: Tip, route: AlertRoute, due: datetime) -> Alert:
     """Nobody of the chain can get an SMS: still record the alert, failed, so that the failure is visible and the
     tip counts as reaching no one (health) until someone takes it."""
     alert = Alert(tip=tip, staff_id=None, chain_position=0, kind="initial", status=AlertStatus.FAILED.value,
-                  due_at=due, error_code="no_recipient")
+                  due_at=due, error_code=NO_RECIPIENT)
     db.session.add(alert)
     current_app.logger.error("no reachable person in the escalation chain of school %s", route.short_name)
     return alert
@@ -182,7 +185,10 @@ def db_alert_after_relabel(tip: Tip, before: str | None = None) -> Alert | None:
     route = db_alert_route(tip.school_id)
     due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(route, now)
     if route.first is None:
-        db_nobody_reachable(tip, route, due)  # as for a new tip; nobody is paged
+        newest = db.session.scalar(select(Alert.error_code).where(Alert.tip_id == tip.id, Alert.kind != REPLY_KIND)
+                                   .order_by(Alert.id.desc()).limit(1))
+        if newest != NO_RECIPIENT:  # recorded once, not again at each relabel while nobody can be reached
+            db_nobody_reachable(tip, route, due)  # as for a new tip; nobody is paged
         return None
     position, staff_id = route.first
     alert = Alert(tip_id=tip.id, staff_id=staff_id, chain_position=position, kind="initial",

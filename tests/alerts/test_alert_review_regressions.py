@@ -98,6 +98,11 @@ def test_a_tip_relabelled_to_critical_at_a_school_with_nobody_reachable_makes_he
         run_once("w")
         assert [(a.status, a.error_code) for a in alerts_of(info.ref)] == [(AlertStatus.FAILED.value, "no_recipient")]
         assert count_unreached_tips() == 1
+        tip = db.session.get(Tip, info.id)
+        tip.label_urgency = "high"  # corrected again while nobody can be reached: recorded once, not at each change
+        assert db_alert_after_relabel(tip, before="critical") is None
+        db.session.commit()
+        assert len(alerts_of(info.ref)) == 1
     assert fake_twilio.messages == []
 
 
