@@ -44,18 +44,24 @@ def test_password_and_totp_sign_in(world: World, signed_in) -> None:
     assert "signin" in audit_actions(world.app)
 
 
-def test_a_sign_in_with_a_recovery_code_says_how_many_are_left(world: World) -> None:
-    """Someone signing in with a recovery code has most likely lost the phone; nothing said so or how many codes
-    were left, so the tenth use found the console shut with no warning. The queue now says how many are left and
-    to ask for a reset."""
+def _recovery_codes_of(world: World, who: str) -> list[str]:
+    """New recovery codes for `who`, stored as enrolment stores them (hashed); the codes as shown to them."""
     from app.accounts.totp import new_recovery_codes
 
     codes, hashes = new_recovery_codes()
     with world.app.app_context():
-        staff = db.session.get(Staff, world.people["sro_a"])
+        staff = db.session.get(Staff, world.people[who])
         assert staff is not None
         staff.recovery_codes = hashes
         db.session.commit()
+    return codes
+
+
+def test_a_sign_in_with_a_recovery_code_says_how_many_are_left(world: World) -> None:
+    """Someone signing in with a recovery code has most likely lost the phone; nothing said so or how many codes
+    were left, so the tenth use found the console shut with no warning. The queue now says how many are left and
+    to ask for a reset."""
+    codes = _recovery_codes_of(world, "sro_a")
     client = world.app.test_client()
     response = sign_in(client, world, "sro_a", code=codes[0])
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -69,14 +75,8 @@ def test_a_recovery_code_has_its_own_box_with_letters(world: World) -> None:
     """The code box is a number pad on a phone (the six digits at 3 a.m.), which cannot type a recovery code's
     letters; "Use a recovery code" gives a box with a keyboard, and a code sent from it signs in and leads to the
     case the SMS link asked for."""
-    from app.accounts.totp import new_recovery_codes
-
-    codes, hashes = new_recovery_codes()
+    codes = _recovery_codes_of(world, "sro_a")
     with world.app.app_context():
-        staff = db.session.get(Staff, world.people["sro_a"])
-        assert staff is not None
-        staff.recovery_codes = hashes
-        db.session.commit()
         ref = make_tip(world.school_a).ref
     client = world.app.test_client()
     token = csrf_token(client, f"/console/sign-in?next=/console/tips/{ref}")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.crypto.service import open_for_tip, seal_for_tip
+from app.crypto.service import open_for_tip
 from app.extensions import db
 from app.models import Alert, Assignment, AuditEvent, Incident, Message, Note, Tip, utcnow
 from app.retention import db_shred_tips
@@ -17,7 +17,7 @@ from tests.conftest import on_postgres
 from tests.console.helpers import World, audit_actions, sign_in
 from tests.support.forms import csrf_token, csrf_token_in, input_value, labelled_controls
 from tests.support.sessions import session_of
-from tests.support.tips import make_tip
+from tests.support.tips import add_unread_reporter_message, make_tip
 from tests.support.write_lock import rendering_holding_the_lock
 
 SECRET_TEXT = "Jordan said he will bring his dad's rifle to the assembly on Friday"
@@ -386,11 +386,7 @@ def test_a_form_from_before_signing_in_again_says_what_happened(world: World, si
 def test_opening_the_case_clears_the_new_reply_marker(world: World, signed_in) -> None:
     with world.app.app_context():
         tip = make_tip(world.school_a)
-        reply = Message(tip=tip, from_reporter=True)
-        db.session.add(reply)
-        db.session.flush()
-        reply.body_ct = seal_for_tip(tip, f"message:{reply.id}", b"It is in the gym")
-        tip.reporter_reply_unread = True
+        add_unread_reporter_message(tip, "It is in the gym")
         db.session.commit()
         ref = tip.ref
     client = signed_in("sro_a")

@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 
 from app.console import clock
-from app.crypto.service import seal_for_tip
 from app.extensions import db
-from app.models import Message, utcnow
+from app.models import utcnow
 from tests.console.helpers import PASSWORD, FrozenClock, build_world, totp_code
 from tests.e2e.conftest import PHONE, SMALL_PHONE
 from tests.intake.helpers import LOOSE_LIMITS
-from tests.support.tips import make_tip
+from tests.support.tips import add_unread_reporter_message, make_tip
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +49,14 @@ def violations(page: Any, axe: str) -> list[str]:
         found.append(f"{page.url}: {violation['id']} ({violation['impact']}): {violation['help']} at {targets}")
     return found
 
+
+
+def _password_step(page: Any, world: Any, base: str) -> None:
+    """On the sign-in page: the SRO's email and password, on to the code page."""
+    page.get_by_label("Email").fill(world.emails["sro_a"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"{base}/console/sign-in/code")
 
 def test_reporter_and_console_pages_meet_wcag_21_aa(browser, live_server, make_app, axe_source):
     app = make_app(**LOOSE_LIMITS)
@@ -97,10 +104,7 @@ def test_reporter_and_console_pages_meet_wcag_21_aa(browser, live_server, make_a
     try:
         page.goto(f"{base}/console/sign-in")
         found += violations(page, axe_source)
-        page.get_by_label("Email").fill(world.emails["sro_a"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Continue").click()
-        page.wait_for_url(f"{base}/console/sign-in/code")
+        _password_step(page, world, base)
         found += violations(page, axe_source)
         page.fill("#code", totp_code(app, world.people["sro_a"], world.secrets["sro_a"]))
         page.get_by_role("button", name="Sign in").click()
@@ -140,11 +144,7 @@ def test_the_sms_link_flow_meets_wcag_21_aa_on_a_small_phone(browser, live_serve
     with app.app_context():
         tip = make_tip(world.school_a, "He said he has a knife in his bag and showed it at lunch",
                        urgency="critical", category="weapon")
-        reply = Message(tip=tip, from_reporter=True)
-        db.session.add(reply)
-        db.session.flush()
-        reply.body_ct = seal_for_tip(tip, f"message:{reply.id}", b"He just left by the north gate")
-        tip.reporter_reply_unread = True
+        add_unread_reporter_message(tip, "He just left by the north gate")
         db.session.commit()
         case = f"/console/tips/{tip.ref}"
     base = live_server(app)
@@ -154,10 +154,7 @@ def test_the_sms_link_flow_meets_wcag_21_aa_on_a_small_phone(browser, live_serve
         page = context.new_page()
         page.goto(base + case)
         found += violations(page, axe_source)
-        page.get_by_label("Email").fill(world.emails["sro_a"])
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Continue").click()
-        page.wait_for_url(f"{base}/console/sign-in/code")
+        _password_step(page, world, base)
         found += violations(page, axe_source)
         page.get_by_role("link", name="Use a recovery code").click()
         page.wait_for_url(f"{base}/console/sign-in/code?recovery=1")

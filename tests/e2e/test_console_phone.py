@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from app.crypto.service import db_add_sealed, seal_for_tip
+from app.crypto.service import db_add_sealed
 from app.extensions import db
-from app.models import Alert, Attachment, Message, utcnow
+from app.models import Alert, Attachment, utcnow
 from tests.console.helpers import PASSWORD, build_world, totp_code
 from tests.e2e.conftest import PHONE, SMALL_PHONE, sign_in_in_browser
 from tests.intake.helpers import LOOSE_LIMITS
-from tests.support.tips import make_tip
+from tests.support.tips import add_unread_reporter_message, make_tip
 
 pytestmark = pytest.mark.e2e
 
@@ -131,11 +131,7 @@ def test_the_reporter_message_link_shows_the_new_message_on_a_phone(browser, liv
     with app.app_context():
         tip = make_tip(world.school_a, "He said he has a knife in his bag and showed it at lunch. " * 10,
                        urgency="critical", category="weapon")
-        reply = Message(tip=tip, from_reporter=True)
-        db.session.add(reply)
-        db.session.flush()
-        reply.body_ct = seal_for_tip(tip, f"message:{reply.id}", b"He just left by the north gate")
-        tip.reporter_reply_unread = True
+        add_unread_reporter_message(tip, "He just left by the north gate")
         db.session.commit()
         ref = tip.ref
     base = live_server(app)

@@ -11,7 +11,7 @@ from app.alerts import db_plan_alerts_for_new_tip
 from app.crypto.receipts import db_new_reference, new_receipt_code, normalize_code, receipt_hash
 from app.crypto.service import db_add_sealed, db_new_tip_key, seal_for_tip
 from app.extensions import db
-from app.models import Attachment, Tip, utcnow
+from app.models import Attachment, Message, Tip, utcnow
 from triage import urgency_rank
 
 
@@ -53,3 +53,13 @@ def tip_by_ref(ref: str) -> Tip:
     tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
     assert tip is not None, ref
     return tip
+
+
+def add_unread_reporter_message(tip: Tip, text: str) -> None:
+    """The reporter wrote again on the case, sealed as follow-up stores it, and nobody has read it yet (the caller
+    commits)."""
+    reply = Message(tip=tip, from_reporter=True)
+    db.session.add(reply)
+    db.session.flush()
+    reply.body_ct = seal_for_tip(tip, f"message:{reply.id}", text.encode())
+    tip.reporter_reply_unread = True
