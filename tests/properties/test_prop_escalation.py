@@ -219,14 +219,17 @@ class Escalation(RuleBasedStateMachine):
 
 
 def check_chain_order(rows: list[Alert], chain: list[int]) -> None:
-    """The first SMS goes to position 1; each next row is the next position, or a repeat to the last one."""
+    """The first SMS goes to position 1; each next row is the next position, or, after the last one, a repeat to
+    the last person whose number works (the last one, unless their number failed for good); a repeat is followed
+    only by another repeat, counted on while it stays at or below the position before it."""
     assert (rows[0].chain_position, rows[0].staff_id, rows[0].repeat) == (1, chain[0], 0)
     for before, after in itertools.pairwise(rows):
         assert after.staff_id == chain[after.chain_position - 1], "sent to someone not at that position"
-        if before.chain_position < len(chain):
+        if before.kind != "repeat" and before.chain_position < len(chain):
             assert (after.chain_position, after.repeat) == (before.chain_position + 1, 0), (before.id, after.id)
         else:
-            assert (after.chain_position, after.repeat) == (len(chain), before.repeat + 1), (before.id, after.id)
+            repeat = before.repeat + 1 if before.chain_position >= after.chain_position else 1
+            assert (after.kind, after.repeat) == ("repeat", repeat), (before.id, after.id)
             assert after.repeat <= MAX_REPEATS
 
 
@@ -243,10 +246,11 @@ def tip_outcome(tip_id: int, chain_length: int) -> str:
         assert not unsent, f"acknowledged tip {tip.ref} still has alerts to send: {unsent}"
         return "acknowledged"
     last = rows[-1]
-    # Exhausted: the last person was re-sent to as often as allowed, or their number failed for good
-    # (re-sending to it would only burn the repeats; app/alerts/escalation.py:db_next_alert).
+    # Exhausted: the whole chain was told, and the last person who can be reached was re-sent to as often as
+    # allowed, or the last SMS failed with no one after it to take the repeats (app/alerts/escalation.py).
     ended = last.repeat >= MAX_REPEATS or last.status == AlertStatus.FAILED.value
-    if last.escalated_at is not None and last.chain_position == chain_length and ended:
+    told_all = last.chain_position == chain_length or last.kind == "repeat"
+    if last.escalated_at is not None and told_all and ended:
         return "exhausted"
     return "waiting"
 
