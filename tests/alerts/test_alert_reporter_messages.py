@@ -68,6 +68,16 @@ def _told_the_chain(info: TipInfo, *, minutes_ago: int = 0, escalated: bool = Fa
     db.session.commit()
 
 
+def _the_chain_ran_out_and_the_reporter_wrote(app) -> tuple[TipInfo, str]:
+    """A critical tip of KWHS whose whole chain was told half an hour ago, nobody answering; then its reporter
+    writes again (stored: 303). The tip and its receipt code."""
+    with app.app_context():
+        info, code = _tip("critical")
+        _told_the_chain(info, minutes_ago=30, escalated=True)
+    assert _reporter_writes(app, code) == 303
+    return info, code
+
+
 def _notices(info: TipInfo) -> list[Alert]:
     return [a for a in alerts_of(info.ref) if a.kind == REPLY_KIND]
 
@@ -152,12 +162,9 @@ def test_a_notice_that_failed_before_someone_acknowledged_does_not_hold_back_the
     """Acknowledging marks every sent row of the tip, a failed one too, as acknowledged: the notice that never reached
     the chain's first person then counted as told, and the next message, minutes later, reached nobody, not even
     the person who had just taken the tip."""
+    info, code = _the_chain_ran_out_and_the_reporter_wrote(alert_app)
     with alert_app.app_context():
         primary, backup = chain_phones("KWHS")[:2]
-        info, code = _tip("critical")
-        _told_the_chain(info, minutes_ago=30, escalated=True)  # nobody answered anyone
-    assert _reporter_writes(alert_app, code) == 303
-    with alert_app.app_context():
         (notice,) = _notices(info)
         assert notice.staff_id == staff_by_phone(primary).id
         notice.status, notice.error_code = AlertStatus.FAILED.value, "30003"  # undelivered: the primary's phone is off
@@ -175,12 +182,9 @@ def test_acknowledging_the_tip_does_not_cancel_a_notice_not_yet_sent(alert_app, 
     """Acknowledging cancelled every unsent row of the tip, the notice of the reporter's message too: the primary,
     woken by the chain's last SMS, answered "1" while the notice waited (a retry after a Twilio error, a busy
     worker), took the tip, and never heard that the reporter had written "he's outside now"."""
+    info, _ = _the_chain_ran_out_and_the_reporter_wrote(alert_app)
     with alert_app.app_context():
         primary = chain_phones("KWHS")[0]
-        info, code = _tip("critical")
-        _told_the_chain(info, minutes_ago=30, escalated=True)  # nobody answered anyone
-    assert _reporter_writes(alert_app, code) == 303
-    with alert_app.app_context():
         (notice,) = _notices(info)
         assert notice.staff_id == staff_by_phone(primary).id and notice.status == AlertStatus.PENDING.value
     assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, primary, "1")
@@ -226,12 +230,9 @@ def test_an_unacknowledged_tip_still_escalating_gets_no_extra_sms(alert_app, fak
 
 
 def test_a_tip_whose_chain_ran_out_tells_the_primary_and_the_notice_never_escalates(alert_app, fake_twilio):
+    info, _ = _the_chain_ran_out_and_the_reporter_wrote(alert_app)
     with alert_app.app_context():
         primary = chain_phones("KWHS")[0]
-        info, code = _tip("critical")
-        _told_the_chain(info, minutes_ago=30, escalated=True)  # nobody answered anyone
-    assert _reporter_writes(alert_app, code) == 303
-    with alert_app.app_context():
         run_once("w")
         (notice,) = _notices(info)
         assert notice.staff_id == staff_by_phone(primary).id and notice.status == AlertStatus.SENT.value

@@ -252,9 +252,6 @@ def test_a_person_saved_while_their_deactivation_is_being_saved_waits_for_it_and
     """On PostgreSQL an outdated page saved while another admin's deactivation was being committed read the person
     as still active, passed the check and made them active again once the other commit landed. The save now locks
     the person's row and reads it afresh, so it waits and is refused as from an outdated page."""
-    import threading
-    from time import sleep
-
     counselor = world.people["counselor_a"]
     admin = signed_in("admin")
     path = f"/console/admin/staff/{counselor}"
@@ -262,19 +259,12 @@ def test_a_person_saved_while_their_deactivation_is_being_saved_waits_for_it_and
     data = {"csrf_token": csrf_token_in(page), "access_was": input_value(page, "access_was") or "",
             "name": "Counselor A", "role": "counselor", "schools": [str(world.school_a)], "active": "y",
             "phone": "+13075550188"}
-    with world.app.app_context():
-        engine = db.engine
-    responses: list[Any] = []
-    with engine.connect() as other:  # another admin's deactivation, not yet committed
-        transaction = other.begin()
+
+    def deactivate(other: Any) -> None:  # another admin's deactivation, not yet committed
         other.execute(select(Staff.id).where(Staff.id == counselor).with_for_update(key_share=True))
         other.execute(Staff.__table__.update().where(Staff.id == counselor).values(active=False))
-        save = threading.Thread(target=lambda: responses.append(admin.post(path, data=data)))
-        save.start()
-        sleep(1.0)  # long enough for the save to have read the person, had it not waited
-        transaction.commit()
-    save.join(30)
-    assert not save.is_alive() and responses[0].status_code == 302
+
+    assert _saved_while_another_save_holds_the_row(world, deactivate, lambda: admin.post(path, data=data)) == 302
     with world.app.app_context():
         person = db.session.get(Staff, counselor)
         assert person is not None and not person.active and person.phone != "+13075550188"
@@ -487,6 +477,27 @@ def test_a_chain_saved_from_a_page_opened_before_a_change_to_it_keeps_that_chang
     assert _chain(world) == {world.people["sro_a"]: 2, world.people["counselor_a"]: 1}
 
 
+def _saved_while_another_save_holds_the_row(world: World, change: Any, save: Any) -> int:
+    """`save()` (a POST) sent while another connection's transaction has made `change` (taking its row lock) and
+    not yet committed; that transaction commits a second later. The save's status, once it has returned."""
+    import threading
+    from time import sleep
+
+    with world.app.app_context():
+        engine = db.engine
+    responses: list[Any] = []
+    with engine.connect() as other:
+        transaction = other.begin()
+        change(other)
+        thread = threading.Thread(target=lambda: responses.append(save()))
+        thread.start()
+        sleep(1.0)  # long enough for the save to have read the row, had it not waited
+        transaction.commit()
+    thread.join(30)
+    assert not thread.is_alive() and responses
+    return int(responses[0].status_code)
+
+
 def _chain(world: World) -> dict[int, int | None]:
     """School A's assigned people and their chain positions, as stored."""
     with world.app.app_context():
@@ -503,15 +514,11 @@ def test_a_school_or_chain_saved_while_another_save_is_being_made_waits_for_it_a
     page against the school (or chain) as it was before the first, passed, and overwrote it (here: another admin's
     new town, or Counselor A taken off the chain, undone). A save now locks the school's row first and reads it
     afresh, so it waits for the one being saved and is refused as from an outdated page."""
-    import threading
-    from time import sleep
-
     sro, counselor = world.people["sro_a"], world.people["counselor_a"]
     with world.app.app_context():
         db.session.execute(Assignment.__table__.update().where(
             Assignment.staff_id == counselor, Assignment.school_id == world.school_a).values(chain_position=2))
         db.session.commit()
-        engine = db.engine
     admin = signed_in("admin")
     path = f"/console/admin/schools/{world.school_a}"
     page = admin.get(path).get_data(as_text=True)
@@ -521,22 +528,17 @@ def test_a_school_or_chain_saved_while_another_save_is_being_made_waits_for_it_a
     else:
         url, data = f"{path}/chain", {"chain_was": input_value(page, "chain_was"), "position_1": str(sro),
                                       "position_2": str(counselor)}
-    responses: list[Any] = []
-    with engine.connect() as other:  # another admin's save, holding the school's row while it is being saved
-        transaction = other.begin()
+
+    def change(other: Any) -> None:  # another admin's save, holding the school's row while it is being saved
         other.execute(select(School.id).where(School.id == world.school_a).with_for_update())
         if form == "school":
             other.execute(School.__table__.update().where(School.id == world.school_a).values(town="Mills"))
         else:
             other.execute(Assignment.__table__.update().where(
                 Assignment.staff_id == counselor, Assignment.school_id == world.school_a).values(chain_position=None))
-        save = threading.Thread(target=lambda: responses.append(admin.post(
-            url, data=data | {"csrf_token": csrf_token_in(page)})))
-        save.start()
-        sleep(1.0)  # long enough for the save to have read the school, had it not waited
-        transaction.commit()
-    save.join(30)
-    assert not save.is_alive() and responses[0].status_code == 302
+
+    assert _saved_while_another_save_holds_the_row(world, change, lambda: admin.post(
+        url, data=data | {"csrf_token": csrf_token_in(page)})) == 302
     with world.app.app_context():
         school = db.session.get(School, world.school_a)
         assert school is not None and school.town == ("Mills" if form == "school" else "Casper")
