@@ -45,10 +45,13 @@ def test_tips_folded_into_an_undelivered_sms_escalate_with_it(alert_app, fake_tw
             assert rows[0] == (1, AlertStatus.FAILED.value) and rows[1][0] == 2, rows
 
 
-def _report_failure_before_the_send_is_recorded(alert_app, fake_twilio, monkeypatch, code: int) -> None:
-    """The worker's transport, until monkeypatch.undo(): Twilio takes each SMS and reports it failed with `code`
-    before the worker has recorded the send (a fast report, or the worker waiting for a locked database)."""
+def _folded_sms_that_fails_before_it_is_recorded(alert_app, fake_twilio, monkeypatch, code: int):
+    """Two high tips waiting to go as one "+2 related tips" SMS (their acknowledgement an hour away), and the
+    worker's transport, until monkeypatch.undo(): Twilio takes each SMS and reports it failed with `code` before
+    the worker has recorded the send (a fast report, or the worker waiting for a locked database)."""
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
     with alert_app.app_context():
+        folded = _fold_two_tips("high")
         real = dispatcher.sms_transport()
 
     class FailsBeforeTheSidIsRecorded:
@@ -59,14 +62,12 @@ def _report_failure_before_the_send_is_recorded(alert_app, fake_twilio, monkeypa
             return result
 
     monkeypatch.setattr(dispatcher, "sms_transport", FailsBeforeTheSidIsRecorded)
+    return folded
 
 
 def test_a_failure_callback_that_beats_the_folded_send_still_escalates_its_folded_tips(alert_app, fake_twilio,
                                                                                          monkeypatch):
-    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
-    with alert_app.app_context():
-        second, third = _fold_two_tips("high")
-    _report_failure_before_the_send_is_recorded(alert_app, fake_twilio, monkeypatch, 30005)
+    second, third = _folded_sms_that_fails_before_it_is_recorded(alert_app, fake_twilio, monkeypatch, 30005)
     with alert_app.app_context():
         run_once("w")
         monkeypatch.undo()
@@ -194,11 +195,8 @@ def test_a_refused_delivery_callback_that_beats_the_folded_send_sends_its_folded
     fast report, or the worker waiting for a locked database). The SMS went to nobody: it is sent again with both
     tips, as when the report comes later. Before, the late record marked the tips told (folded, with a send time
     that a "1" could acknowledge) and the SMS went out again for one tip only."""
-    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)
     monkeypatch.setattr(dispatcher, "backoff_for", lambda failures: timedelta(0))
-    with alert_app.app_context():
-        second, third = _fold_two_tips("high")
-    _report_failure_before_the_send_is_recorded(alert_app, fake_twilio, monkeypatch, 30034)
+    second, third = _folded_sms_that_fails_before_it_is_recorded(alert_app, fake_twilio, monkeypatch, 30034)
     with alert_app.app_context():
         run_once("w")
         monkeypatch.undo()
