@@ -841,6 +841,52 @@ VIOLENCE_IN_PROGRESS = _words(
     r"(?:is|are|getting|being) (?:jumped|beat up|beaten(?: up)?|stomped|stabbed|attacked|choked)",
     r"(?:(?:le|lo|la|les|los) )?(?:estan|esta) (?:pegando|golpeando|ahorcando|apunalando|madreando)(?: a)?",
 )
+# Someone being beaten, or just thrown through something, in a fight as the tip is written.
+_VICTIM = (
+    r"(?:a|the|one|this|that|my|some|his|her|their|another) (?:\w+ ){0,2}"
+    r"(?:kid|boy|girl|student|child|freshman|sophomore|junior|senior|guy|dude|teen|grader|brother|sister|friend|son|"
+    r"daughter|man|woman|player)s?"
+)
+BEING_BEATEN = _words(
+    r"(?:still|keeps?|kept on|wont stop|dont stop|not stopping|are|is|theyre|hes|shes) "
+    r"(?:kicking|punching|hitting|stomping|beating|slamming|choking|pounding|jumping|stabbing)"
+    r"(?: (?:on|up))? (?:him|her|them|each other|" + _VICTIM + ")",
+    r"(?:beating|jumping|stomping|kicking|punching) (?:on |up )?" + _VICTIM,
+    r"(?:getting|being) (?:jumped|beat(?:en)?(?: up)?|stomped|kicked|punched|slammed|choked)",
+    r"(?:le|lo|la|les|los) (?:estan|siguen|sigue|esta) (?:pegando|golpeando|pateando|madreando|ahorcando)",
+    r"(?:estan|siguen) (?:golpeando|pateando|pegandole|madreando) a",
+    r"no (?:lo|la|los|las) (?:sueltan|dejan de pegar)",
+    r"(?:lo|la) tienen en el (?:suelo|piso)",
+    r"(?:just )?(?:got|been|was) (?:thrown|slammed|shoved|pushed|body ?slammed) (?:\w+ )?"
+    r"(?:into|through|against|down|onto|on)",
+)
+# ... and hurt by it: bleeding, down and not moving, a head slammed, a bone broken.
+HURT_IN_THE_FIGHT = _words(
+    "bleeding",
+    r"bloody|blood",
+    r"sangr(?:e|ando|a)",
+    r"(?:knocked|passed) (?:\w+ )?out",
+    r"(?:not|isnt|wont|cant|aint) (?:moving|getting up|get up|waking up|wake up|fighting back)",
+    r"(?:on|curled up on) the (?:ground|floor|pavement|concrete)",
+    r"(?:hit|slammed|smashed|banged) (?:\w+ )?(?:head|face)",
+    r"(?:his|her) (?:head|face) (?:into|against|on)",
+    r"(?:broke|broken|busted) (?:his|her|their) (?:nose|jaw|arm|ribs?)",
+    r"cut (?:bad|badly|open)|(?:hes|shes) cut",
+    r"no se (?:levanta|mueve)",
+    r"en el (?:suelo|piso)",
+    r"(?:le )?rompieron (?:la|el) (?:nariz|brazo|cara)",
+    r"herid[oa]",
+    "inconsciente",
+    r"(?:hurt|injured) (?:bad|badly|really bad)",
+)
+# A beating that happens again and again is bullying or abuse: serious (high), not happening now.
+HABITUAL = _words(
+    r"every (?:single )?(?:day|morning|afternoon|week|time)",
+    r"(?:for|since) (?:a|two|three|\w+) (?:months?|weeks?)",
+    r"all (?:year|semester|week)",
+    "todos los dias",
+    r"cada (?:dia|semana|vez)",
+)
 HURRY = _words(
     "right now",
     "rn",
@@ -1115,6 +1161,11 @@ PARENT_FIGURATIVE = (
 )
 
 
+# An earlier day, as PAST, and last night; unlike PAST it is not lifted by "she still has a headache today",
+# which is how a weapon rule hears "he still has it".
+EARLIER = PAST + "|" + _words(r"(?<!since )last night", r"(?<!desde )anoche")
+
+
 @dataclass(frozen=True)
 class SafetyRule:
     """All of `all_of` must match and none of `none_of`; then urgency is at least `floor`."""
@@ -1171,6 +1222,12 @@ RULES: tuple[SafetyRule, ...] = (
         (SETTLED, JOKING, PERSON_SAFE, PARENT_FIGURATIVE),
     ),
     SafetyRule("assault in progress", "critical", (VIOLENCE_IN_PROGRESS, HURRY), (SETTLED,)),
+    SafetyRule(
+        "assault now, someone hurt",
+        "critical",
+        (BEING_BEATEN, HURT_IN_THE_FIGHT),
+        (SETTLED, EARLIER, JOKING, PERSON_SAFE, HABITUAL),
+    ),
     SafetyRule("someone on the way to hurt", "critical", (COMING_TO_HARM,), (SETTLED, JOKING)),
     SafetyRule(
         "someone on the way with a weapon",

@@ -913,3 +913,40 @@ def test_self_harm_as_the_tip_is_written_is_critical(text: str, rule: str) -> No
 )
 def test_self_harm_words_without_the_present_raise_no_critical(text: str) -> None:
     assert "critical" not in floors(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "le rompieron la nariz a un chavo en una pelea en el pasillo y lo siguen golpeando. Roosevelt segundo piso",
+        "kid got thrown into a glass trophy case during a fight, there's glass everywhere and he's cut. KW main hall",
+        "a group of seniors are stomping a freshman behind the gym and he isn't getting up",
+        "they keep kicking him in the head and there's blood on the sidewalk by the bus loop",
+        "estan pateando a un nino de sexto atras de la cafeteria y ya no se levanta",
+        "lo tienen en el suelo entre tres y tiene sangre en la cara",
+    ],
+)
+def test_an_assault_going_on_with_someone_hurt_is_critical(text: str) -> None:
+    """No "right now" is needed: someone still being beaten, or just thrown through glass, and hurt by it."""
+    assert "assault now, someone hurt" in fired(text)
+    assert "critical" in floors(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the fight is over, or happened another day
+        "my friend got slammed into a locker yesterday and hit her head, she still has a headache today",
+        "last night at the party some guys were beating a kid and he was bleeding, he's at home now",
+        # habitual: bullying or abuse, serious but not happening now
+        "my son has been getting kicked by the same boys every day on the bus, he came home with a bloody lip",
+        # no one hurt, or no one being hit
+        "two boys are fighting by the lockers, nobody is hurt yet",
+        "kids are kicking the vending machine on the second floor and one cut his hand on it",
+        "we were watching the fight on tv and the guy got knocked out",
+        # a joke
+        "lol my brother keeps beating me at fortnite, im bleeding out on every map jk",
+    ],
+)
+def test_an_assault_that_is_over_habitual_or_harmless_raises_no_assault_floor(text: str) -> None:
+    assert "assault now, someone hurt" not in fired(text)
