@@ -128,7 +128,7 @@ def test_few_near_duplicates_within_and_across_files() -> None:
 
 
 def test_no_text_of_a_test_set_is_trained_on() -> None:
-    """Dev and holdout6 to holdout10 measure the model on writers it never saw: none of their texts may be in what
+    """Dev and holdout6 to holdout11 measure the model on writers it never saw: none of their texts may be in what
     it learns from (`load_training`, the six training files), not even once normalised."""
     trained = {normalize(tip.text) for tip in load_training()}
     assert len(trained) > 14000
