@@ -136,6 +136,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 4 * 1024 * 1024,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "WTF_CSRF_TIME_LIMIT": None,
+    # Off: over HTTPS Flask-WTF also wants a Referer from this host, and every page says "Referrer-Policy:
+    # no-referrer", so browsers send none and every form in production was "expired". The token, the SameSite
+    # session cookie and its __Host- name (no other host or plain HTTP can set it) stop forged forms.
+    "WTF_CSRF_SSL_STRICT": False,
     "BABEL_DEFAULT_LOCALE": "en",
     "LANGUAGES": ("en", "es"),
     "SESSION_COOKIE_HTTPONLY": True,
