@@ -133,8 +133,12 @@ def verify_chain() -> ChainReport:
 
 
 def parse_detail(event: AuditEvent) -> dict[str, Any]:
+    return parse_detail_text(event.detail)
+
+
+def parse_detail_text(detail: str | None) -> dict[str, Any]:
     try:
-        value = json.loads(event.detail or "{}")
+        value = json.loads(detail or "{}")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -71,6 +71,28 @@ def tip_acknowledged_by(message_sid: str) -> str | None:
     return ref
 
 
+# An acknowledging reply ("1", "ACK 7KQ2MX") that took no tip, on the audit record with its SMS: a second delivery of
+# that SMS (a captured signed request replayed, Twilio posting it again) gets the same answer and takes nothing,
+# where it used to acknowledge whatever alert had reached the phone since, one the person never read.
+ACK_NOT_TAKEN = "sms.ack_not_taken"
+
+
+def reply_answered_without_ack(message_sid: str) -> tuple[str, str | None] | None:
+    """(reason, tip reference or None) of an acknowledging reply this very SMS got that took no tip, if any."""
+    if not message_sid:
+        return None
+    row = db.session.execute(
+        select(AuditEvent.detail, AuditEvent.tip_ref)
+        .where(AuditEvent.action == ACK_NOT_TAKEN,
+               AuditEvent.detail.contains(f'"message_sid":"{message_sid}"', autoescape=True))
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    detail = audit.parse_detail_text(row.detail)
+    return str(detail.get("reason", "")), row.tip_ref
+
+
 def _alerts_of(staff: Staff) -> Select[Any]:
     """Alerts sent to this person about tips of schools they are still assigned to."""
     return (

@@ -18,10 +18,12 @@ from sqlalchemy.exc import OperationalError
 
 from app import audit
 from app.alerts.acknowledge import (
+    ACK_NOT_TAKEN,
     db_acknowledge_tip,
     db_take_turn_for_sms,
     newest_alert_for,
     open_alert_for_ref,
+    reply_answered_without_ack,
     tip_acknowledged_by,
 )
 from app.alerts.dispatcher import db_retry_refused_delivery
@@ -120,28 +122,45 @@ def inbound_sms() -> Response:
     db_take_turn_for_sms(message_sid)
     if (done := tip_acknowledged_by(message_sid)) is not None:
         return _twiml(texts.ack_confirmed_reply(done))  # this very SMS again: answer as the first time, change nothing
+    if (answered := reply_answered_without_ack(message_sid)) is not None:
+        return _twiml(_not_taken_reply(*answered))  # the same: it took no tip then, and takes none now
     if not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None and (
         newest[1].kind == REPLY_KIND and newest[1].tip.acknowledged_at is not None
     ):
         # The SMS the person read told of a reporter's message on a tip already taken ("No reply needed"): a "1" to
         # it must not acknowledge an older alert of another tip, whose escalation would then stop unseen.
-        return _twiml(texts.already_acknowledged_reply(newest[1].tip.ref))
+        return _ack_not_taken(accounts[0], message_sid, "already_acknowledged", newest[1].tip)
     found = _alert_to_acknowledge(accounts, reply.ref)
     if found is None and not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None and (
         newest[1].tip.acknowledged_by_id not in {staff.id for staff in accounts}
     ):
         # Nothing open, but the alert the person read was taken by someone else meanwhile: say so, as for a reference.
-        return _twiml(texts.already_acknowledged_reply(newest[1].tip.ref))
+        return _ack_not_taken(accounts[0], message_sid, "already_acknowledged", newest[1].tip)
     if found is None:
-        return _twiml(texts.unknown_ref_reply() if reply.ref else texts.nothing_to_ack_reply())
+        return _ack_not_taken(accounts[0], message_sid, "unknown_ref" if reply.ref else "nothing_open")
     staff, alert = found
     tip = db.session.get(Tip, alert.tip_id)
     assert tip is not None
     if not db_acknowledge_tip(tip, staff, via="sms", message_sid=message_sid or None):
-        return _twiml(texts.already_acknowledged_reply(tip.ref))
+        return _ack_not_taken(staff, message_sid, "already_acknowledged", tip)
     db.session.commit()
     log_event(log, "tip acknowledged by SMS", tip=tip.ref, staff=staff.id)
     return _twiml(texts.ack_confirmed_reply(tip.ref))
+
+
+def _not_taken_reply(reason: str, ref: str | None) -> str:
+    if reason == "already_acknowledged" and ref:
+        return texts.already_acknowledged_reply(ref)
+    return texts.unknown_ref_reply() if reason == "unknown_ref" else texts.nothing_to_ack_reply()
+
+
+def _ack_not_taken(staff: Staff, message_sid: str, reason: str, tip: Tip | None = None) -> Response:
+    """Answer an acknowledging reply that takes no tip, and keep that answer with its SMS on the audit record: the
+    same SMS delivered again is answered alike (`reply_answered_without_ack`) instead of taking a newer alert."""
+    if message_sid:
+        audit.record(ACK_NOT_TAKEN, actor=staff, tip=tip, message_sid=message_sid, reason=reason)
+        db.session.commit()
+    return _twiml(_not_taken_reply(reason, tip.ref if tip is not None else None))
 
 
 def _alert_to_acknowledge(accounts: list[Staff], ref: str | None) -> tuple[Staff, Alert] | None:

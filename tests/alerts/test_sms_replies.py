@@ -223,3 +223,45 @@ def test_yes_from_someone_who_never_opted_out_says_how_to_acknowledge(alert_app,
     with alert_app.app_context():
         assert _acknowledged_by(info) is None
         assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "staff.sms_opted_in")) is None
+
+
+@pytest.mark.parametrize("first_answer", ["already_acknowledged", "nothing_to_acknowledge"])
+def test_a_reply_1_that_took_nothing_delivered_again_does_not_take_a_newer_alert(alert_app, fake_twilio,
+                                                                                first_answer):
+    """A "1" that acknowledged nothing (someone else had taken the tip, or nothing was open) and was delivered
+    again later (a captured signed request replayed, or Twilio posting it again) acknowledged whatever alert had
+    reached the phone since: a tip the SRO never read stopped escalating. The same SMS now gets the same answer
+    again and changes nothing."""
+    from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER
+    from tests.fakes.twilio_webhooks import inbound_sms_params, signed_headers
+
+    with alert_app.app_context():
+        primary, backup = chain_phones("KWHS")[:2]
+        if first_answer == "already_acknowledged":
+            taken = make_tip("KWHS", "critical")
+            run_once("w")
+            fake_twilio.wait_for(1)
+            from app.alerts.acknowledge import db_acknowledge_tip
+
+            db_acknowledge_tip(db.session.get(Tip, taken.id), staff_by_phone(backup), via="console")
+            db.session.commit()
+    params = inbound_sms_params(primary, "1", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID, message_sid="SM" + "7" * 32)
+    headers = signed_headers("http://127.0.0.1:9/hooks/twilio/sms", params, fake_twilio.auth_token)
+
+    def deliver() -> str:
+        return alert_app.test_client().post("/hooks/twilio/sms", data=params, headers=headers,
+                                            base_url="http://127.0.0.1:9").get_data(as_text=True)
+
+    answer = deliver()
+    if first_answer == "already_acknowledged":
+        assert f"#{taken.ref} was already acknowledged" in answer
+    else:
+        assert messages.nothing_to_ack_reply() in answer
+    with alert_app.app_context():
+        unread = make_tip("KWHS", "critical", "threat_of_violence")
+        run_once("w")
+    fake_twilio.wait_for(2 if first_answer == "already_acknowledged" else 1)
+    again = deliver()
+    with alert_app.app_context():
+        assert _acknowledged_by(unread) is None  # still escalating
+    assert again == answer
