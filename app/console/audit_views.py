@@ -11,6 +11,7 @@ from app import audit
 from app.console import bp
 from app.console.access import admin_required, me
 from app.console.forms import AuditFilterForm, ConfirmForm
+from app.console.queue import read_reference
 from app.extensions import db
 from app.models import AuditEvent
 from app.transactions import commit_before_rendering
@@ -35,7 +36,8 @@ def _filtered(form: AuditFilterForm) -> Any:
     if form.actor.data:
         query = query.where(func.lower(AuditEvent.actor_label) == form.actor.data.strip().lower())
     if form.tip_ref.data:
-        ref = form.tip_ref.data.strip().upper()
+        # As the queue's box reads it: "7kq-2mo" asked of the record must find 7KQ2M0's events, not "nobody".
+        ref = read_reference(form.tip_ref.data)
         query = query.where(or_(AuditEvent.tip_ref == ref, and_(
             AuditEvent.action.in_(MANY_TIP_ACTIONS), AuditEvent.detail.contains(f'"{ref}"', autoescape=True))))
     return query

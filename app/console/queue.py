@@ -81,11 +81,16 @@ def _int_arg(name: str) -> int | None:
     return parse_small_int(request.args.get(name))
 
 
+def read_reference(typed: str) -> str:
+    """A tip's reference as a person types it, read as an SMS "ACK" is (lower case, O for 0, I and L for 1) and as
+    said aloud: "7KQ 2MX", "7KQ-2MX". The queue's box and the audit record's filter read it alike."""
+    return normalize_ref(re.sub(r"[\s\-_.]", "", typed))
+
+
 def find_reference(staff: Staff, typed: str) -> tuple[str | None, str]:
     """The tip a typed reference names among this person's schools (its ref), else why not. A reference outside
     them gets the same answer as one that does not exist: the console does not confirm that it does."""
-    # Read as an SMS "ACK" is (lower case, O for 0, I and L for 1), and as said aloud: "7KQ 2MX", "7KQ-2MX".
-    ref = normalize_ref(re.sub(r"[\s\-_.]", "", typed))
+    ref = read_reference(typed)
     if len(ref) != REF_LENGTH or not ref.isascii() or any(c not in ALPHABET for c in ref):
         return None, f"A tip's reference is {REF_LENGTH} letters and digits, as in the SMS and on the case page."
     found: str | None = db.session.scalar(visible_tips(staff).with_only_columns(Tip.ref).where(Tip.ref == ref))
