@@ -154,12 +154,15 @@ def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
     forms = case_forms(tip) | refused_forms
     attachments = [a for a in tip.attachments if a.message_id is None]  # the report's; a reply's go with it
     audit.record("tip.viewed", actor=staff, tip=tip, decrypted=content.problem is None)
-    # Whoever opens the case has seen the replies: the queue's marker goes, and the case page's "New" with it.
-    tip.reporter_reply_unread = False
+    # Whoever opens the case has seen the replies: the queue's marker goes, and the case page's "New" with it. Not
+    # when nothing could be opened (the keyring missing, the data altered): nobody has read them, they stay new. (A
+    # shredded case has nothing left to read: its marker goes.)
     now = utcnow()
-    for message in tip.messages:
-        if message.from_reporter and message.read_at is None:
-            message.read_at = now
+    if content.problem in (None, SHREDDED):
+        tip.reporter_reply_unread = False
+        for message in tip.messages:
+            if message.from_reporter and message.read_at is None:
+                message.read_at = now
     commit_before_rendering()  # the view is on the record before anything is shown; the lock is free again
     return render_template(
         "console/case.html", tip=tip, content=content, alerts=alerts, names=names, related=related, school=school,

@@ -527,6 +527,31 @@ def test_note_or_message_without_the_keyring_is_refused_not_a_500(world: World, 
 
 
 
+def test_a_case_opened_without_the_keyring_keeps_the_reporters_new_reply_unread(world: World, signed_in,
+                                                                               tmp_path) -> None:
+    """Opening a case that could not be decrypted (the keyring missing) cleared "New reply from reporter" and marked
+    the reply read, though nobody could read it: once the keyring was back, "he is outside the school now" sat in the
+    thread like any old message, and nothing in the queue said it was there. It stays new until it can be read."""
+    with world.app.app_context():
+        tip = make_tip(world.school_a)
+        add_unread_reporter_message(tip, "he is outside the school now")
+        db.session.commit()
+        ref = tip.ref
+    client = signed_in("sro_a")
+    keyring = world.app.config["KEYRING_PATH"]
+    world.app.config["KEYRING_PATH"] = str(tmp_path / "gone.json")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "keyring is not available" in page and "outside the school" not in page
+    world.app.config["KEYRING_PATH"] = keyring
+    assert "New reply from reporter" in client.get("/console/").get_data(as_text=True)
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "outside the school" in page and 'href="#new-message"' in page
+    assert "New reply from reporter" not in client.get("/console/").get_data(as_text=True)
+    with world.app.app_context():
+        views = db.session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "tip.viewed")).all()
+        assert views == ['{"decrypted":false}', '{"decrypted":true}']
+
+
 def test_a_note_refused_for_a_database_locked_too_long_comes_back_to_save_again(make_app, caplog) -> None:
     """A writer holding SQLite past the busy timeout (or a database that does not answer) made a note or a
     message to the reporter a bare 500 with the text lost; it is now a 503 that says nothing was saved and has
