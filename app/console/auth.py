@@ -94,7 +94,7 @@ def sign_in() -> str | Response:
                                   "at": clock.seconds(now), "next": _safe_next(next_url)}
             db.session.commit()
             return redirect(url_for("console.second_factor"))
-        reason = "locked" if check.locked else ("password" if check.staff else "unknown_account")
+        reason = _failure_reason(check)
         audit.record("signin.failed", actor=check.staff, actor_label=service.normalise_email(email)[:254],
                      step="password", reason=reason)
         db.session.commit()
@@ -104,6 +104,18 @@ def sign_in() -> str | Response:
             # Under the password box, which describes it (the email box keeps what was typed).
             form.password.errors = ["That email and password do not match an active account."]
     return render_template("console/sign_in.html", form=form)
+
+
+def _failure_reason(check: service.PasswordCheck) -> str:
+    """Why a password step failed, for the audit record only (the page says the same for all): a deactivated or
+    not yet enrolled account is no wrong password, and an admin reading the record must tell them apart."""
+    if check.locked:
+        return "locked"
+    if check.staff is None:
+        return "unknown_account"
+    if not check.staff.active:
+        return "inactive"
+    return "password" if check.staff.password_hash else "not_enrolled"
 
 
 def _pending_staff() -> Staff | None:

@@ -38,6 +38,32 @@ def test_password_alone_does_not_sign_in(world: World) -> None:
     assert response.status_code == 302 and "/console/sign-in" in response.headers["Location"]
 
 
+def test_a_sign_in_to_a_deactivated_account_is_on_the_record_as_such(world: World) -> None:
+    """A deactivated account tried (the SRO who left, their laptop still signed in elsewhere; someone with their
+    password) was on the record as a wrong password, "password": an admin reading it could not tell that the
+    account itself had been shut. The person typing learns nothing more than before: the page is the wrong
+    password's, word for word."""
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["counselor_a"])
+        assert staff is not None
+        staff.active = False
+        db.session.commit()
+    client = world.app.test_client()
+    shut = _password_step(client, world, "counselor_a")
+    wrong = _password_step(client, world, "sro_a", password="not the password at all")
+
+    def page(html: str, email: str) -> str:
+        return re.sub(r'name="csrf_token" value="[^"]*"', "", html.replace(email, "E"))
+
+    assert "do not match an active account" in shut
+    assert page(shut, world.emails["counselor_a"]) == page(wrong, world.emails["sro_a"])
+    with world.app.app_context():
+        reasons = dict(db.session.execute(select(AuditEvent.actor_label, AuditEvent.detail)
+                                          .where(AuditEvent.action == "signin.failed")).all())
+    assert reasons == {world.emails["counselor_a"]: '{"reason":"inactive","step":"password"}',
+                       world.emails["sro_a"]: '{"reason":"password","step":"password"}'}
+
+
 def test_password_and_totp_sign_in(world: World, signed_in) -> None:
     client = signed_in("sro_a")
     assert client.get("/console/").status_code == 200
