@@ -158,6 +158,11 @@ def change_status(ref: str) -> Response:
         flash_form_errors(form)
         return back_to_case(tip, "status")
     new, outcome = str(form.status.data), str(form.outcome.data or "")
+    if tip.wrapped_dek is None:
+        # Shredded after retention: nothing is left to investigate, and reopening would put an empty case back in
+        # the queue for good and wipe the outcome and closing date that the quarterly figures keep.
+        flash(f"This case was crypto-shredded after retention: its status stays {tip.status}.", "error")
+        return back_to_case(tip, "status")
     if form.status_was.data and (form.status_was.data in FINISHED_STATUSES) != tip.is_finished:
         # Chosen on a page someone else's change has outdated: 'investigating' picked while the case was
         # acknowledged would reopen it if it was closed since, and 'closed' would close a case the reporter's

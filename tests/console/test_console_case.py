@@ -512,6 +512,28 @@ def test_a_shredded_case_says_so_and_takes_no_note_or_message(world: World, sign
     assert _count(Note, ref, world) == 1 and _count(Message, ref, world) == 0
 
 
+def test_a_shredded_case_cannot_be_reopened_and_keeps_its_outcome(world: World, signed_in) -> None:
+    """A case shredded after retention has nothing left to investigate: reopening it put an empty case back in the
+    queue for good and wiped its outcome and closing date, which the quarterly figures keep."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a, SECRET_TEXT).ref
+    client = signed_in("sro_a")
+    token = csrf_token(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": "closed",
+                                                     "outcome": "unfounded", "status_was": "new"})
+    _shred(world, ref)
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert f'action="/console/tips/{ref}/status"' not in page
+    response = client.post(f"/console/tips/{ref}/status", data={"csrf_token": token, "status": "investigating",
+                                                                "outcome": "", "status_was": "closed"},
+                           follow_redirects=True)
+    assert "crypto-shredded after retention: its status stays closed" in response.get_data(as_text=True)
+    with world.app.app_context():
+        tip = _tip(world, ref)
+        assert (tip.status, tip.outcome) == ("closed", "unfounded") and tip.closed_at is not None
+    assert audit_actions(world.app, ref)[-1] == "tip.viewed"
+
+
 def test_note_or_message_without_the_keyring_is_refused_not_a_500(world: World, signed_in, tmp_path) -> None:
     with world.app.app_context():
         ref = make_tip(world.school_a).ref
