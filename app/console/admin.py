@@ -19,7 +19,7 @@ from app.console import bp, clock
 from app.console.access import admin_required, me
 from app.console.forms import ChainForm, InviteForm, ResetForm, SchoolForm, StaffEditForm, as_choices
 from app.extensions import db
-from app.models import Assignment, ChainPosition, Role, School, Staff
+from app.models import Assignment, ChainPosition, Role, School, Staff, Tip, TipStatus
 from app.small_ints import parse_small_int
 from app.transactions import commit_before_rendering
 
@@ -96,8 +96,13 @@ def admin_staff_edit(staff_id: int) -> str | Response:
             audit.record("staff.updated", actor=me(), target_id=person.id, target=person.email, changed=changed,
                          before={k: v for k, v in before.items() if v != after[k]},
                          after={k: v for k, v in after.items() if v != before[k]})
+        released = _db_release_cases_left(person)
         db.session.commit()
         flash("Saved." if changed else "Nothing changed.", "info")
+        if released:
+            one = released == 1
+            flash(f"{released} open case{'' if one else 's'} assigned to this person {'is' if one else 'are'} now "
+                  f"assigned to nobody: the queue lists {'it' if one else 'them'} under 'Assigned to nobody'.", "info")
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     commit_before_rendering()
     return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=_reset_form(person))
@@ -173,6 +178,23 @@ def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:
     if wanted != set(current):
         changed.append("schools")
     return changed
+
+
+def _db_release_cases_left(person: Staff) -> int:
+    """Cases not closed that are assigned to a person who can no longer work them (deactivated, or taken off the
+    case's school) go back to nobody, each on the audit record: left with them, no one could sign in to work them
+    and the queue's "Assigned to nobody" did not list them. A closed case keeps its counselor, as a record."""
+    if person.active and person.role == Role.DISTRICT_ADMIN:
+        return 0  # sees every school, with or without assignments
+    query = select(Tip).where(Tip.assigned_counselor_id == person.id, Tip.status != TipStatus.CLOSED.value)
+    if person.active:
+        query = query.where(Tip.school_id.notin_(sorted(person.school_ids)))
+    tips = list(db.session.scalars(query.order_by(Tip.id).with_for_update(key_share=True)))
+    for tip in tips:
+        tip.assigned_counselor_id = None
+        audit.record("tip.assigned", actor=me(), tip=tip, counselor_id=None,
+                     reason="staff_deactivated" if not person.active else "staff_left_school")
+    return len(tips)
 
 
 @bp.post("/admin/staff/<row_id:staff_id>/reset")

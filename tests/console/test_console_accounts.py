@@ -14,10 +14,11 @@ from app.accounts import service
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.extensions import db
-from app.models import Assignment, AuditEvent, Role, School, SignInFailure, Staff, utcnow
+from app.models import Assignment, AuditEvent, Role, School, SignInFailure, Staff, Tip, utcnow
 from tests.conftest import on_postgres
 from tests.console.helpers import PASSWORD, World, audit_actions, sign_in
 from tests.support.forms import csrf_token, csrf_token_in, input_value
+from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
 
 
@@ -216,6 +217,50 @@ def test_admin_invites_and_deactivates(world: World, signed_in) -> None:
         "schools": [str(world.school_a)]})  # "active" unticked
     assert victim.get("/console/").status_code == 302  # signed out at once
     assert "staff.invited" in audit_actions(world.app) and "staff.updated" in audit_actions(world.app)
+
+
+def test_a_counselor_deactivated_or_taken_off_a_school_leaves_its_open_cases_to_nobody(world: World,
+                                                                                        signed_in) -> None:
+    """A counselor who left kept every open case assigned to her: nobody could sign in as her to work them, and the
+    queue's "Assigned to nobody", where unowned cases are found, did not list them. Deactivating her, or taking her
+    off the school, gives her open cases of it back to nobody, each on the audit record; a closed case keeps her."""
+    with world.app.app_context():
+        open_a, closed_a, open_b = (make_tip(world.school_a), make_tip(world.school_a), make_tip(world.school_b))
+        open_a.assigned_counselor_id = closed_a.assigned_counselor_id = world.people["counselor_a"]
+        closed_a.status, closed_a.outcome, closed_a.closed_at = "closed", "unfounded", utcnow()
+        open_b.assigned_counselor_id = world.people["counselor_b"]
+        refs = open_a.ref, closed_a.ref, open_b.ref
+        db.session.commit()
+    admin = signed_in("admin")
+    token = csrf_token(admin, "/console/admin/staff")
+    page = admin.post(f"/console/admin/staff/{world.people['counselor_a']}", data={
+        "csrf_token": token, "name": "Counselor A", "role": "counselor", "phone": "",
+        "schools": [str(world.school_a)]}, follow_redirects=True).get_data(as_text=True)  # "active" unticked
+    assert "1 open case assigned to this person is now assigned to nobody" in page
+    # Taken off school B (moved to A): her open case of B goes back to nobody too.
+    admin.post(f"/console/admin/staff/{world.people['counselor_b']}", data={
+        "csrf_token": token, "name": "Counselor B", "role": "counselor", "phone": "", "active": "y",
+        "schools": [str(world.school_a)]})
+    with world.app.app_context():
+        tips = {ref: db.session.scalar(select(Tip).where(Tip.ref == ref)) for ref in refs}
+        assert tips[refs[0]].assigned_counselor_id is None and tips[refs[2]].assigned_counselor_id is None
+        assert tips[refs[1]].assigned_counselor_id == world.people["counselor_a"]  # the record of who had it
+    assert audit_actions(world.app, refs[0]) == ["tip.assigned"] and audit_actions(world.app, refs[1]) == []
+    queue = signed_in("sro_a").get("/console/?assigned=nobody").get_data(as_text=True)
+    assert refs[0] in queue
+    # A counselor made district admin has no schools and sees them all: her cases stay hers.
+    with world.app.app_context():
+        kept = make_tip(world.school_b)
+        kept.assigned_counselor_id = world.people["counselor_b"]
+        kept_ref = kept.ref
+        db.session.commit()
+    admin.post(f"/console/admin/staff/{world.people['counselor_b']}", data={
+        "csrf_token": token, "name": "Counselor B", "role": "district_admin", "phone": "", "active": "y"})
+    with world.app.app_context():
+        person = db.session.get(Staff, world.people["counselor_b"])
+        assert person is not None and person.role == Role.DISTRICT_ADMIN
+        tip = db.session.scalar(select(Tip).where(Tip.ref == kept_ref))
+        assert tip is not None and tip.assigned_counselor_id == world.people["counselor_b"]
 
 
 def test_an_edit_from_a_page_opened_before_a_deactivation_does_not_reactivate(world: World, signed_in) -> None:
