@@ -98,8 +98,11 @@ def _move_to_active(model: type[Row], left: ColumnElement[bool], move: Callable[
     done = 0
     unopened: dict[int, tuple[str, int | None]] = {}
     while True:
+        # Locked (PostgreSQL) and read as they are then: a tip the purge is shredding, or a secret a "Reset sign-in"
+        # is clearing, is waited for and then left out, not written back over the shredding or the reset.
         rows = db.session.scalars(
-            select(model).where(left, model.id.notin_(sorted(unopened))).order_by(model.id).limit(batch)).all()
+            select(model).where(left, model.id.notin_(sorted(unopened))).order_by(model.id).limit(batch)
+            .with_for_update(key_share=True).execution_options(populate_existing=True)).all()
         if not rows:
             return done, unopened
         for row in rows:

@@ -18,6 +18,7 @@ from app.crypto.keystore import forget_keyring
 from app.crypto.staff_secrets import open_totp_secret, seal_totp_secret
 from app.extensions import db
 from app.models import AuditEvent, Staff
+from tests.conftest import on_postgres
 from tests.console.helpers import World, audit_actions, sign_in, totp_code
 from tests.support.forms import csrf_token
 
@@ -228,3 +229,51 @@ def test_a_keyring_that_is_not_this_databases_is_refused_at_sign_in(world: World
         "csrf_token": csrf_token(client, "/console/sign-in/code"),
         "code": totp_code(world.app, world.people["sro_a"], world.secrets["sro_a"])})
     assert response.status_code == 503
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite a rotation's batch and a reset each hold the write lock from "
+                    "BEGIN, so they cannot run side by side")
+def test_a_reset_sign_in_during_a_rotation_keeps_the_old_authenticator_out(world: World) -> None:
+    """PostgreSQL: an admin resets a lost phone's sign-in while `flask keys rotate` seals the secrets again. The
+    rotation read the old secret before the reset committed, and its UPDATE wrote it back over the reset: the lost
+    phone's authenticator worked again. The rotation now waits for the reset and leaves the cleared secret alone."""
+    import threading
+    import time
+
+    from app.accounts.service import db_reset_sign_in
+    from app.models import utcnow
+
+    reset_done, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def reset() -> None:
+        try:
+            with world.app.app_context():
+                person = db.session.get(Staff, world.people["sro_a"])
+                assert person is not None
+                db_reset_sign_in(person, utcnow())
+                db.session.flush()  # the row is written and locked, the transaction still open
+                reset_done.set()
+                release.wait(30)
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001  (asserted below)
+            errors.append(exc)
+            reset_done.set()
+
+    results = []
+    resetter = threading.Thread(target=reset)
+    resetter.start()
+    assert reset_done.wait(30)
+    rotator = threading.Thread(target=lambda: results.append(world.app.test_cli_runner().invoke(
+        args=["keys", "rotate"])))
+    rotator.start()
+    time.sleep(1.5)  # the rotation reaches the person's row and waits on the reset's lock
+    release.set()
+    resetter.join(30)
+    rotator.join(30)
+    assert not errors, errors
+    (result,) = results
+    assert result.exit_code == 0, result.output
+    with world.app.app_context():
+        person = db.session.get(Staff, world.people["sro_a"])
+        assert person is not None and person.totp_secret_sealed is None and person.totp_kek_version is None

@@ -361,3 +361,56 @@ def test_a_rotation_that_cannot_write_the_keyring_leaves_no_copy_of_the_keys(int
         assert {t.kek_version for t in db.session.scalars(select(Tip))} == {1}
     monkeypatch.undo()
     assert intake_app.test_cli_runner().invoke(args=["keys", "rotate"]).exit_code == 0
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite a rotation's batch and the purge each hold the write lock "
+                    "from BEGIN, so they cannot run side by side")
+def test_a_rotation_running_beside_the_purge_never_gives_a_shredded_tip_its_key_back(intake_app, schools):
+    """PostgreSQL: the worker's daily purge shreds a case while `flask keys rotate` re-wraps the same tip. The
+    rotation read the wrapped key before the purge committed, and its UPDATE then wrote it back over the shredding:
+    a case "shredded" with a data key again, which staff could add notes to, and which the next purge shred again."""
+    import threading
+    import time
+    from datetime import timedelta
+
+    from app.models import TipStatus, utcnow
+    from app.retention import db_purge_expired_tips
+
+    ref, _code = submit_ok(intake_app.test_client(), schools["kelly"], "Someone keeps threatening my brother online.")
+    with intake_app.app_context():
+        tip = _tip(intake_app, ref)
+        tip.status, tip.outcome = TipStatus.CLOSED.value, "unfounded"
+        tip.closed_at = utcnow() - timedelta(days=int(intake_app.config["RETENTION_DAYS"]) + 1)
+        db.session.commit()
+
+    shredded, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def purge() -> None:
+        try:
+            with intake_app.app_context():
+                assert db_purge_expired_tips().refs == [ref]  # shredded, its transaction still open
+                shredded.set()
+                release.wait(30)
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001  (asserted below)
+            errors.append(exc)
+            shredded.set()
+
+    results = []
+    purger = threading.Thread(target=purge)
+    purger.start()
+    assert shredded.wait(30)
+    rotator = threading.Thread(target=lambda: results.append(
+        intake_app.test_cli_runner().invoke(args=["keys", "rotate"])))
+    rotator.start()
+    time.sleep(1.5)  # the rotation reaches the tip's row and waits on the purge's lock
+    release.set()
+    purger.join(30)
+    rotator.join(30)
+    assert not errors, errors
+    (result,) = results
+    assert result.exit_code == 0, result.output
+    with intake_app.app_context():
+        tip = _tip(intake_app, ref)
+        assert tip.shredded_at is not None and tip.wrapped_dek is None and tip.text_ct is None
