@@ -108,10 +108,23 @@ def list_command() -> None:
     for agency in db.session.scalars(select(Agency).order_by(Agency.short_name)):
         click.echo(f"agency {agency.short_name:12} {agency.name}")
     for school in db.session.scalars(select(School).order_by(School.short_name)):
-        chain = sum(1 for a in school.assignments if a.chain_position is not None)
         click.echo(f"school {school.short_name:12} {school.name:40} {school.town:20} {school.agency.short_name:8} "
                    f"{school.day_start:%H:%M}-{school.day_end:%H:%M} {school.timezone:20} "
-                   f"{'active' if school.active else 'inactive'} chain: {chain or 'NOBODY'}")
+                   f"{'active' if school.active else 'inactive'} chain: {_chain_summary(school)}")
+
+
+def _chain_summary(school: School) -> str:
+    """How many people of the chain an SMS can reach: a chain of people deactivated, without a phone or opted out
+    (STOP) reaches no one, as much as a chain never set."""
+    chain = [a.staff for a in school.assignments if a.chain_position is not None]
+    reachable = sum(1 for person in chain if person.can_get_sms)
+    unreachable = len(chain) - reachable
+    if not chain:
+        return "NOBODY"
+    if not unreachable:
+        return str(reachable)
+    why = "deactivated, without a phone or opted out"
+    return f"NOBODY reachable ({unreachable} {why})" if not reachable else f"{reachable} ({unreachable} more {why})"
 
 
 COMMANDS = [schools_group]

@@ -98,3 +98,22 @@ def test_the_console_tells_the_first_admin_where_schools_come_from(app: Flask) -
     assert sign_in(client, world, "admin").status_code == 302
     page = client.get("/console/admin/schools").get_data(as_text=True)
     assert "flask schools create" in page and "No schools yet" in page
+
+
+def test_the_list_names_a_chain_that_reaches_nobody_once_its_people_are_deactivated(world: World) -> None:
+    """The SRO who was a school's whole chain left and was deactivated: the chain still held her, so the list said
+    "chain: 1" while the school's urgent tips reached no one, the case "chain: NOBODY" is there to show."""
+    def line_of(short: str) -> str:
+        code, listing = _run(world.app, "schools", "list")
+        assert code == 0, listing
+        (line,) = [row for row in listing.splitlines() if f"school {short} " in row]
+        return line
+
+    assert line_of("AHS").endswith("chain: 1")
+    with world.app.app_context():
+        person = db.session.get(Staff, world.people["sro_a"])
+        assert person is not None
+        person.active = False
+        db.session.commit()
+    assert line_of("AHS").endswith("chain: NOBODY reachable (1 deactivated, without a phone or opted out)")
+    assert line_of("BMS").endswith("chain: NOBODY")
