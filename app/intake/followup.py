@@ -54,13 +54,19 @@ def local_time(at: datetime, zone: str) -> str:
     return f"{format_date(local, 'medium', locale=locale)}, {format_time(local, 'short', locale=locale)}"
 
 
+def _photos_dropped() -> bool:
+    """Photos came with a form that is not sent: as files (a reply), or by name only (the language button, which
+    sends no files; the receipt-code page passes the fact on the same way)."""
+    return any(f.filename for f in request.files.getlist("photos")) or any(request.form.getlist("photos"))
+
+
 def _not_found(kept_message: str = "", typed_code: str = "") -> tuple[str, int]:
     message = _("We could not open a report with this code. Check the code and try again. "
                 "If you tried several times, wait a few minutes. A session ends after 15 minutes "
                 "without activity.")
     # The code as typed stays in the field: one wrong character of 24 is corrected, not typed all over again.
     return render_template("intake/followup_start.html", error=message, kept_message=kept_message,
-                           typed_code=typed_code), 200
+                           typed_code=typed_code, photos_dropped=_photos_dropped()), 200
 
 
 def _kept_message() -> str:
@@ -73,11 +79,12 @@ def _kept_message() -> str:
 
 def _visit_over(typed_code: str = "") -> tuple[str, int]:
     """The visit ended (idle, Leave in another tab, the case shredded): the receipt-code page again, with the
-    reply being written kept in it, so that entering the code once more brings it back."""
+    reply being written kept in it, so that entering the code once more brings it back. Photos cannot be kept:
+    the page says they were not sent (a reply of photos alone would otherwise look as if it had gone)."""
     rs.db_end(rs.FOLLOWUP)
     db.session.commit()
     return render_template("intake/followup_start.html", error=None, kept_message=_kept_message(),
-                           typed_code=typed_code), 200
+                           typed_code=typed_code, photos_dropped=_photos_dropped()), 200
 
 
 def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> tuple[str, int]:

@@ -219,6 +219,36 @@ def test_a_reply_sent_after_the_session_ended_is_kept_until_the_code_is_entered_
         assert open_for_tip(tip, f"message:{reply.id}", reply.body_ct) == answer.encode()
 
 
+def test_a_reply_of_photos_alone_sent_after_the_session_ended_says_they_were_not_sent(intake_app, schools):
+    """A photo with no words, sent after 15 minutes: the receipt-code page came back as if nothing had been
+    sent, so the reporter believed the photo was with staff. It says the photos were not sent, in both languages,
+    as does the language button's page of an ended visit with photos chosen."""
+    from datetime import timedelta
+
+    from app.models import ReporterSession, utcnow
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    with intake_app.app_context():
+        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    ended = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": ""},
+                           [(jpeg_bytes(), "locker.jpg")])
+    page = ended.get_data(as_text=True)
+    assert ended.status_code == 200 and ref not in page and 'name="code"' in page
+    assert "Your photos were not sent" in page and "add your photos again" in page
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 0
+    spanish = client.post("/followup/language?lang=es", data={"csrf_token": csrf_token(client, "/followup"),
+                                                              "message": "", "photos": "locker.jpg"})
+    assert "Tus fotos no se enviaron" in spanish.get_data(as_text=True)
+    plain = client.get("/followup?lang=en").get_data(as_text=True)  # nothing was sent: nothing to say
+    assert "photos were not sent" not in plain
+
+
 def test_a_reply_of_only_spaces_is_refused_and_does_not_reopen_the_case(intake_app, schools):
     client = intake_app.test_client()
     ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
