@@ -14,6 +14,7 @@ from babel.dates import format_date, format_time
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from app.alerts import wake_dispatcher
@@ -32,7 +33,7 @@ from app.intake.validation import (
     photos_left_behind,
 )
 from app.logs import log_event
-from app.models import Tip, TipStatus, utcnow
+from app.models import Attachment, Tip, TipStatus, utcnow
 from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
@@ -88,13 +89,20 @@ def _visit_over(typed_code: str = "") -> tuple[str, int]:
 
 
 def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> tuple[str, int]:
+    # How many photos each message carried (counted, not opened): a reply of a photo alone is otherwise an empty
+    # bubble, and the reporter cannot tell whether the photo reached staff.
+    photos: dict[int | None, int] = {message_id: count for message_id, count in db.session.execute(
+        select(Attachment.message_id, func.count(Attachment.id))
+        .where(Attachment.tip_id == tip.id, Attachment.message_id.isnot(None))
+        .group_by(Attachment.message_id))}
     conversation = []
     for message in tip.messages:
         if message.body_ct is None:
             continue
         body = open_for_tip(tip, f"message:{message.id}", message.body_ct).decode("utf-8")
         conversation.append({"from_reporter": message.from_reporter, "at": message.created_at,
-                             "local_time": local_time(message.created_at, tip.school.timezone), "body": body})
+                             "local_time": local_time(message.created_at, tip.school.timezone), "body": body,
+                             "photos": photos.get(message.id, 0)})
         if not message.from_reporter and message.read_at is None:
             message.read_at = utcnow()
     # Commit (the idle timeout, the read marks) before rendering: on SQLite the transaction holds the write lock.

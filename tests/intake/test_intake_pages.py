@@ -114,6 +114,30 @@ def test_followup_shows_status_and_questions_and_takes_replies(intake_app, schoo
     assert empty.status_code == 422 and "Write a message or add a photo" in empty.get_data(as_text=True)
 
 
+def test_the_reporter_sees_which_of_their_messages_carried_photos(intake_app, schools):
+    """A reply of a photo alone showed as an empty bubble, and a reply with photos as its words alone, so the
+    reporter could not tell whether the photos had reached staff. Each message says how many it carried."""
+    import re
+
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    for message, photos in (("", [(jpeg_bytes(), "locker.jpg")]),
+                            ("Both of them.", [(jpeg_bytes(), "a.jpg"), (jpeg_bytes(fmt="PNG"), "b.png")]),
+                            ("No photo this time.", None)):
+        sent = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": message}, photos)
+        assert sent.status_code == 303
+    for lang, words in (("en", ["1 photo", "2 photos"]), ("es", ["1 foto", "2 fotos"])):
+        page = client.get(f"/followup?lang={lang}").get_data(as_text=True)
+        mine = re.findall(r'<li class="mine">(.*?)</li>', page, re.S)
+        assert len(mine) == 3
+        assert words[0] in mine[0] and '<p class="body"></p>' not in mine[0]
+        assert "Both of them." in mine[1] and words[1] in mine[1]
+        assert "No photo this time." in mine[2] and "photo" not in mine[2].replace("No photo this time.", "")
+        assert "foto" not in mine[2]
+
+
 def test_spanish_by_browser_and_by_switch(intake_app):
     client = intake_app.test_client()
     page = client.get("/", headers={"Accept-Language": "es-ES,es;q=0.9"}).get_data(as_text=True)
