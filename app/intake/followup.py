@@ -108,8 +108,8 @@ def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> t
     # Commit (the idle timeout, the read marks) before rendering: on SQLite the transaction holds the write lock.
     commit_before_rendering()
     page = render_template("intake/followup_case.html", tip=tip, status=status_words(tip.status),
-                           conversation=conversation, values=checked.values if checked else {},
-                           errors=checked.errors if checked else {})
+                           closed=tip.status == TipStatus.CLOSED.value, conversation=conversation,
+                           values=checked.values if checked else {}, errors=checked.errors if checked else {})
     return page, status
 
 

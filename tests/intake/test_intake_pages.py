@@ -138,6 +138,26 @@ def test_the_reporter_sees_which_of_their_messages_carried_photos(intake_app, sc
         assert "foto" not in mine[2]
 
 
+def test_a_closed_case_tells_the_reporter_it_is_closed_and_that_writing_reopens_it(intake_app, schools):
+    """A closed case said 'Closed', then 'No questions yet. Staff may write to you here: please check again in a
+    day or two': a reporter kept coming back for a question that would never come, and was not told that a new
+    message is still read. It says what closed means, in both languages; an open case keeps its words."""
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    page = open_followup(client, code).get_data(as_text=True)
+    assert "check again in a day or two" in page and "finished with this report" not in page
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        tip.status = "closed"
+        db.session.commit()
+    page = client.get("/followup").get_data(as_text=True)
+    assert "Closed" in page and "check again in a day or two" not in page
+    assert "Staff have finished with this report" in page and "the report is opened again" in page
+    spanish = client.get("/followup?lang=es").get_data(as_text=True)
+    assert "Cerrado" in spanish and "uno o dos días" not in spanish
+    assert "terminó de atender este reporte" in spanish and "se abrirá otra vez" in spanish
+
+
 def test_spanish_by_browser_and_by_switch(intake_app):
     client = intake_app.test_client()
     page = client.get("/", headers={"Accept-Language": "es-ES,es;q=0.9"}).get_data(as_text=True)
