@@ -19,6 +19,9 @@ FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 # Pillow opens a JPEG with a second picture (a gain map or depth map: many phone photos) as "MPO": it is
 # taken as a JPEG, its first picture only.
 _SAME_AS = {"MPO": "JPEG"}
+# HEIF brands of an ISO media file's "ftyp" box: the HEIC photos of iPhones (when a browser passes them on as they
+# are) and of some Android phones. Pillow cannot open them; the reporter is told how to send them anyway.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 
 
 class PhotoRejected(ValueError):
@@ -36,7 +39,7 @@ class CleanPhoto:
 
 
 def clean_photo(data: bytes) -> CleanPhoto:
-    """The photo re-encoded without metadata, or PhotoRejected("too_big" | "not_image" | "too_many_pixels")."""
+    """The photo re-encoded without metadata, or PhotoRejected("too_big" | "not_image" | "heic" | "too_many_pixels")."""
     if len(data) > MAX_PHOTO_BYTES:
         raise PhotoRejected("too_big")
     try:
@@ -61,7 +64,12 @@ def clean_photo(data: bytes) -> CleanPhoto:
         # UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, and more that Pillow's decoders
         # raise undocumented (KeyError, IndexError, struct.error): a photo that cannot be read is refused with
         # the form's message and the text kept, never a 500 that loses the tip.
-        raise PhotoRejected("not_image") from None
+        raise PhotoRejected("heic" if is_heif(data) else "not_image") from None
+
+
+def is_heif(data: bytes) -> bool:
+    """A HEIF/HEIC image, by its "ftyp" box and major brand (the file's name is not trusted, nor stored)."""
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
 def _reencode(image: Image.Image, fmt: str) -> bytes:

@@ -84,6 +84,10 @@ def photo_message(reason: str) -> str:
     accepted = _("Photos must be JPEG, PNG or WebP images of up to 10 MB each.")
     if reason == "too_big":
         return _("A photo is larger than 10 MB.") + " " + accepted
+    if reason == "heic":
+        # The reporter knows it is a photo (the phone just took it): say what is wrong and the way round it.
+        return _("This photo is in the HEIC format of iPhones and some other phones, which we cannot open. Please "
+                 "take a screenshot of the photo and add the screenshot instead.") + " " + accepted
     if reason == "too_many_pixels":
         return _("A photo has too many pixels to be processed safely.") + " " + accepted
     return _("A file is not a photo we can accept.") + " " + accepted

@@ -189,3 +189,31 @@ def test_a_refused_file_among_several_is_named_and_the_others_asked_for_again(in
     again = {"en": "please choose your photos again", "es": "elige tus fotos otra vez"}[lang]
     assert again in page
     assert_nothing_stored(intake_app)
+
+
+# The first bytes of a photo saved as HEIC (iPhones' camera format, and some Android phones'): an ISO media file
+# whose brand is "heic".
+HEIC = b"\x00\x00\x00\x1cftypheic\x00\x00\x00\x00mif1heicmiaf" + b"\x00\x00\x00\x20meta" + bytes(400)
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "IMG_4032.HEIC: This photo is in the HEIC format of iPhones and some other phones, which we cannot open."),
+    ("es", "IMG_4032.HEIC: Esta foto está en formato HEIC, el de los iPhone y de algunos otros teléfonos, que no "
+           "podemos abrir."),
+])
+def test_a_heic_photo_is_refused_with_a_way_to_send_it_anyway(intake_app, schools, lang, words):
+    # "A file is not a photo we can accept" for the photo a phone just took: the reporter knows it is a photo, and
+    # learns neither what is wrong with it nor how to send it. The message names HEIC and the way round it.
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    client.get(f"/followup?lang={lang}")
+    open_followup(client, code)
+    answer = "This is the car he sells from."
+    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": answer}, [(HEIC, "IMG_4032.HEIC")])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and words in page and f"{answer}</textarea>" in page
+    screenshot = {"en": "take a screenshot of the photo", "es": "toma una captura de pantalla de la foto"}[lang]
+    assert screenshot in page
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 0
