@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from app.alerts import wake_dispatcher
-from app.crypto.receipts import db_find_tip_by_receipt
+from app.crypto.receipts import CODE_LENGTH, db_find_tip_by_receipt
 from app.crypto.service import open_for_tip
 from app.extensions import db, limiter
 from app.intake import bp
@@ -62,9 +62,16 @@ def _photos_dropped() -> bool:
 
 
 def _not_found(kept_message: str = "", typed_code: str = "") -> tuple[str, int]:
-    message = _("We could not open a report with this code. Check the code and try again. "
-                "If you tried several times, wait a few minutes. A session ends after 15 minutes "
-                "without activity.")
+    symbols = sum(1 for c in typed_code if c.isascii() and c.isalnum())
+    if typed_code and symbols != CODE_LENGTH:
+        # A character left out (or the 6-character reference typed instead): said from the input alone, which
+        # tells a guesser nothing, and "check the code" would not say where to look.
+        message = _("A receipt code has %(n)d letters and digits (dashes and spaces do not count); the code you "
+                    "typed has %(has)d.", n=CODE_LENGTH, has=symbols)
+    else:
+        message = _("We could not open a report with this code. Check the code and try again. "
+                    "If you tried several times, wait a few minutes. A session ends after 15 minutes "
+                    "without activity.")
     # The code as typed stays in the field: one wrong character of 24 is corrected, not typed all over again.
     return render_template("intake/followup_start.html", error=message, kept_message=kept_message,
                            typed_code=typed_code, photos_dropped=_photos_dropped()), 200

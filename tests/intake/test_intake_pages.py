@@ -497,8 +497,32 @@ def test_a_wrong_receipt_code_stays_in_the_field_to_correct(intake_app, schools)
     wrong = client.post("/followup", data={"code": typo.lower() + ' "><b>',
                                            "csrf_token": csrf_token(client, "/followup")})
     page = wrong.get_data(as_text=True)
-    assert wrong.status_code == 200 and "could not open a report" in page
+    assert wrong.status_code == 200 and "the code you typed has 21" in page  # the "b" of the tag is the 21st
     assert f'value="{typo.lower()} &#34;&gt;&lt;b&gt;"' in page
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "A receipt code has 20 letters and digits (dashes and spaces do not count); the code you typed has 19."),
+    ("es", "Un código de recibo tiene 20 letras y números (los guiones y los espacios no cuentan); el que escribiste "
+           "tiene 19."),
+])
+def test_a_receipt_code_with_a_character_missing_says_how_many_it_has(intake_app, schools, lang, words):
+    """One of 20 characters left out on a phone keyboard: 'Check the code and try again' sent the reporter to
+    compare the whole code again, with nothing to say where; the length is the reporter's own input, so saying it
+    tells a guesser nothing. A code of the right length keeps the one answer of a wrong code, and a throttled one."""
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    client.get(f"/followup?lang={lang}")
+    short = code[:7] + code[8:]  # "7KQ2-MX9-...": one left out
+    page = client.post("/followup", data={"code": short, "csrf_token": csrf_token(client, "/followup")}
+                       ).get_data(as_text=True)
+    assert words in page and ref not in page and f'value="{short}"' in page
+    the_reference = client.post("/followup", data={"code": ref, "csrf_token": csrf_token(client, "/followup")})
+    assert "has 6" in the_reference.get_data(as_text=True) or "tiene 6" in the_reference.get_data(as_text=True)
+    typo = code[:-1] + ("X" if code[-1] != "X" else "Y")
+    wrong = client.post("/followup", data={"code": typo, "csrf_token": csrf_token(client, "/followup")})
+    assert words[:20] not in wrong.get_data(as_text=True)
+    assert ref in open_followup(client, code.lower().replace("-", " ")).get_data(as_text=True)
 
 
 def test_the_language_switch_of_the_followup_page_keeps_the_reply_being_written(intake_app, schools):
@@ -531,7 +555,8 @@ def test_a_refused_receipt_code_is_tied_to_its_field_for_a_screen_reader(intake_
     import re
 
     client = intake_app.test_client()
-    page = client.post("/followup", data={"code": "WRONG", "csrf_token": csrf_token(client, "/followup")})
+    page = client.post("/followup", data={"code": "0000-0000-0000-0000-0000",
+                                          "csrf_token": csrf_token(client, "/followup")})
     text = page.get_data(as_text=True)
     field = re.search(r'<input [^>]*id="code"[^>]*>', text)
     assert field is not None and 'aria-invalid="true"' in field.group(0)
