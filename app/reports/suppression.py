@@ -110,8 +110,12 @@ def _complement_one_line(grid: Grid, line: list[Pos]) -> bool:
     visible = [pos for pos in line if not grid.hidden(pos)]
     if not visible:
         return False
-    interior_nonzero = [p for p in visible if not grid.is_total(p) and grid.value(p) > 0]
-    interior = [p for p in visible if not grid.is_total(p)]
+    # The line's own total is its last entry; the others add up to it. In the column of row totals (and the row
+    # of column totals) those others are totals too, and the partner is one of them, not a zero: a "—" that must
+    # be 0 hides nothing, and hiding it made empty categories look withheld.
+    total = line[-1]
+    interior_nonzero = [p for p in visible if p != total and grid.value(p) > 0]
+    interior = [p for p in visible if p != total]
     # Smallest non-zero first (least information lost); a zero or the total only when nothing else is left.
     candidates = interior_nonzero or interior or visible
     choice = min(candidates, key=lambda p: (grid.value(p), p))

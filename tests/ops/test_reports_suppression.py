@@ -57,6 +57,26 @@ def test_a_lone_small_cell_takes_a_partner_and_zero_stays_zero() -> None:
     assert grid.marks[(1, 0)] == COMPLEMENT  # and the column total 9 minus 6 likewise
 
 
+def test_a_hidden_total_takes_a_non_zero_partner_not_empty_rows() -> None:
+    """A school's quarter of 7 tips, 6 bullying and 1 weapon, all in May. The weapon total (1) needs a partner in
+    the column of quarter totals, where every entry is a total: none counted as "beside it", so the smallest entry
+    was taken, a category with no tip. That hid nothing (a reader takes such a "—" as the 0 it must be), so the
+    check hid zero after zero until suicide, self-harm and every other category read "—" in April and May: a
+    safety report that seemed to withhold suicide tips at a school that had none. The partner is the bullying
+    total, and every zero stays 0."""
+    cat = grid_from_rows([[0, 0, 0]] * 3 + [[0, 1, 0], [0, 6, 0]] + [[0, 0, 0]] * 6, row_totals=True,
+                         col_totals=True)
+    urg = grid_from_rows([[0, 0, 0], [0, 0, 0], [0, 7, 0], [0, 0, 0]], row_totals=True, col_totals=True)
+    links = [[(0, (cat.n_rows - 1, c)), (1, (urg.n_rows - 1, c))] for c in range(4)]
+    protect([cat, urg], THRESHOLD, links)
+    for grid in (cat, urg):
+        assert all(grid.value(pos) > 0 for pos in grid.marks), grid.marks
+    assert cat.marks == {(3, 1): PRIMARY, (3, 3): PRIMARY, (4, 1): COMPLEMENT, (4, 3): COMPLEMENT}
+    assert urg.marks == {}
+    possible = _possible_values([cat, urg], links, THRESHOLD)
+    assert possible and all(len(values) > 1 for values in possible.values()), possible
+
+
 def _seed_small_counts(app: Flask, d: District) -> None:
     with app.app_context():
         school = d.schools["MIDW"]
