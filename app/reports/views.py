@@ -69,7 +69,10 @@ def export_csv(table: str) -> Response:
     staff = me()
     report = _report()
     data = report.tables[table]
-    out = io.StringIO()
+    # The UTF-8 byte-order mark first: without it Excel reads the file in the Windows code page, and the withheld
+    # mark "—" (and any accented name) comes out as "â€”".
+    out = io.StringIO("\ufeff")
+    out.seek(0, io.SEEK_END)
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([_csv_cell(cell) for cell in data.header])
     writer.writerows([[_csv_cell(cell) for cell in row] for row in data.rows])

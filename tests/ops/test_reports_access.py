@@ -82,3 +82,20 @@ def test_reports_on_a_database_locked_too_long_are_the_consoles_busy_page(make_a
             lines = [r for r in caplog.records if "database is locked or unreachable" in r.getMessage()]
             assert lines and getattr(lines[0], "fields", {}).get("error") == "SQLITE_BUSY", lines
     assert client.get("/console/reports/?quarter=2026Q2").status_code == 200
+
+
+def test_a_csv_opens_in_a_spreadsheet_with_its_dashes_and_accents(app: Flask, district: District) -> None:
+    """Excel takes a CSV without a byte-order mark for the Windows code page: the withheld mark "—" came out as
+    "â€”" and a Spanish category or school name garbled. The file starts with the UTF-8 BOM, which every
+    spreadsheet reads as "this is UTF-8" and Python's csv reads away with utf-8-sig."""
+    with app.app_context():
+        for day in range(1, 7):  # 6 bullying tips and 1 weapon: the weapon is "<5", its partner "—"
+            add_tip(district.schools["KWHS"], denver(2026, 5, day), category="bullying")
+        add_tip(district.schools["KWHS"], denver(2026, 5, 8), category="weapon")
+    client = sign_in_as(app, district.staff["admin"])
+    response = client.get("/console/reports/categories.csv?quarter=2026Q2")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.mimetype_params.get("charset") == "utf-8"
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    text = response.data.decode("utf-8-sig")
+    assert text.startswith("Category,") and "—" in text and "<5" in text
