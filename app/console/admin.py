@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from app import audit
 from app.accounts import service
 from app.alerts.escalation import numbers_failing_for_good
+from app.alerts.planning import next_in_chain
 from app.console import bp, clock
 from app.console.access import admin_required, me
 from app.console.forms import ChainForm, InviteForm, ResetForm, SchoolForm, StaffEditForm, as_choices
@@ -89,6 +90,8 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         form.schools.errors = ["Staff other than district admins need at least one school."]
     elif valid:
         before = _access_of(person)
+        places = [(a.school, a.chain_position) for a in person.assignments if a.chain_position is not None]
+        reachable = person.can_get_sms
         changed = _apply_staff_edit(person, form)
         if changed:
             # What someone may see is on the record as it was and as it became, not only that it changed.
@@ -99,6 +102,8 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         released = _db_release_cases_left(person)
         db.session.commit()
         flash("Saved." if changed else "Nothing changed.", "info")
+        for school, position in places:
+            _flash_chain_place_left(person, school, position, was_reachable=reachable)
         if released:
             one = released == 1
             flash(f"{released} open case{'' if one else 's'} assigned to this person {'is' if one else 'are'} now "
@@ -178,6 +183,28 @@ def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:
     if wanted != set(current):
         changed.append("schools")
     return changed
+
+
+def _flash_chain_place_left(person: Staff, school: School, position: int, *, was_reachable: bool) -> None:
+    """A person taken off a school, or made unreachable (deactivated, phone removed), leaves their place of its
+    escalation chain to no one: the admin who moved the primary SRO to another school was told 'Saved.' while that
+    school's urgent tips reached no one."""
+    place = f"{position} ({ChainPosition(position).name.replace('_', ' ').lower().replace('sro', 'SRO')})"
+    was = f"This person was {place} of the escalation chain of {school.name}"
+    nobody_left = next_in_chain(school.id, 0) is None
+    # No name or email of the person: flashes travel in the (readable) session cookie; a school's name is public.
+    if school.id not in person.school_ids:
+        then = "and urgent tips of {} reach no one" if nobody_left else "and the rest of its chain is told instead"
+        message = f"{was}; that place is empty now, {then.format(school.name)}"
+    elif was_reachable and not person.can_get_sms:
+        then = "urgent tips of {} reach no one" if nobody_left else "the rest of its chain is told instead"
+        message = f"{was} and can no longer be sent an SMS; {then.format(school.name)}"
+    else:
+        return
+    if nobody_left:
+        flash(f"{message} until its chain is set.", "error")
+    else:
+        flash(f"{message}: fill the place on the school's page (Schools).", "info")
 
 
 def _db_release_cases_left(person: Staff) -> int:

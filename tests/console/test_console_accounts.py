@@ -432,6 +432,35 @@ def test_an_edit_leaves_staff_other_than_admins_with_a_school(world: World, sign
         assert sro is not None and sro.school_ids == {world.school_a} and sro.name == "Sro A"
 
 
+def test_moving_a_chain_member_to_another_school_says_which_chain_lost_them(world: World, signed_in) -> None:
+    """Alpha High's primary SRO moved to Beta (Alpha unticked, Beta ticked): the page said 'Saved.' and nothing
+    else, while Alpha's escalation chain lost its only person, so a critical tip of Alpha reached no one. The
+    admin is now told which place of which school's chain was left empty and that urgent tips of that school reach
+    no one until it is set; the move itself is saved as before."""
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['sro_a']}"
+    response = admin.post(path, data={"csrf_token": csrf_token(admin, path), "name": "Sro A", "role": "sro",
+                                      "phone": "+13075550100", "active": "y", "schools": [str(world.school_b)]},
+                          follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Saved." in page
+    assert ("This person was 1 (primary SRO) of the escalation chain of Alpha High School; that place is empty "
+            "now, and urgent tips of Alpha High School reach no one until its chain is set.") in page
+    with world.app.app_context():
+        sro = db.session.get(Staff, world.people["sro_a"])
+        assert sro is not None and sro.school_ids == {world.school_b}
+    # Deactivating a chain member leaves their place to no one as well, and says so.
+    path = f"/console/admin/staff/{world.people['counselor_a']}"
+    admin.post(f"/console/admin/schools/{world.school_a}/chain", data={
+        "csrf_token": csrf_token(admin, f"/console/admin/schools/{world.school_a}"),
+        "position_2": str(world.people["counselor_a"])})
+    page = admin.post(path, data={"csrf_token": csrf_token(admin, path), "name": "Counselor A", "role": "counselor",
+                                  "phone": "+13075550101", "schools": [str(world.school_a)]},
+                      follow_redirects=True).get_data(as_text=True)
+    assert ("This person was 2 (backup SRO) of the escalation chain of Alpha High School and can no longer be sent "
+            "an SMS; urgent tips of Alpha High School reach no one until its chain is set.") in page
+
+
 @pytest.mark.parametrize("start, end", [("16:00", "07:30"), ("08:00", "08:00")])
 def test_a_school_day_that_ends_before_it_starts_is_refused(world: World, signed_in, start: str, end: str) -> None:
     """A school day starting at or after its end was 'School saved.': the school was then never in session, so its
