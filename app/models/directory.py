@@ -114,6 +114,17 @@ class Staff(db.Model):  # type: ignore[name-defined]
         reporter-message notice all skip the others; the Schools page shows them as unreachable."""
         return bool(self.active and self.phone and not self.sms_opted_out)
 
+    @property
+    def why_no_sms(self) -> str | None:
+        """Why an SMS cannot reach them (the Schools pages say it beside the name), None when one can."""
+        if not self.active:
+            return "deactivated"
+        if not self.phone:
+            return "no phone"
+        if self.sms_opted_out:
+            return "opted out of SMS"
+        return None
+
     # Flask-Login's user protocol.
     is_anonymous = False
 

@@ -493,6 +493,32 @@ def test_admin_edits_the_escalation_chain(world: World, signed_in) -> None:
     assert "school.chain_updated" in audit_actions(world.app)
 
 
+def test_a_school_whose_chain_reaches_no_one_says_so_on_its_page_and_in_the_list(world: World, signed_in) -> None:
+    """A new school's chain set to an SRO entered without a phone: 'Escalation chain saved.', and neither the
+    school's page nor the list (which said only "(unreachable)" beside the name) said that its critical tips would
+    reach no one. Both say it now, and the chain's choices say why a person cannot be sent an SMS."""
+    with world.app.app_context():
+        sro = db.session.get(Staff, world.people["sro_a"])
+        assert sro is not None
+        sro.phone = None
+        db.session.commit()
+    admin = signed_in("admin")
+    page = admin.get(f"/console/admin/schools/{world.school_a}").get_data(as_text=True)
+    assert "Urgent tips of Alpha High School reach no one" in page
+    assert "Sro A (sro, no phone)" in page
+    listing = admin.get("/console/admin/schools").get_data(as_text=True)
+    assert "Sro A <strong>(unreachable)</strong>: <strong>urgent tips reach no one</strong>" in listing
+    with world.app.app_context():
+        sro = db.session.get(Staff, world.people["sro_a"])
+        assert sro is not None
+        sro.phone = "+13075550100"
+        db.session.commit()
+    page = admin.get(f"/console/admin/schools/{world.school_a}").get_data(as_text=True)
+    assert "reach no one" not in page and "Sro A (sro)" in page
+    listing = admin.get("/console/admin/schools").get_data(as_text=True)
+    assert "1. Sro A" in listing and "Sro A <strong>" not in listing and "Sro A:" not in listing
+
+
 def test_a_school_saved_from_a_page_opened_before_its_deactivation_stays_inactive(world: World, signed_in) -> None:
     """An admin opened Alpha High's page to correct its town; meanwhile another admin (or another tab) deactivated
     the school. The page still had "Active" ticked, so saving the town turned the school back on without a word and
