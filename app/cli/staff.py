@@ -31,7 +31,9 @@ def staff_group() -> None:
 @click.option("--name", required=True)
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--school", "schools", multiple=True, help="School short name, e.g. KWHS (repeatable).")
-@click.option("--phone", default=None, help="Mobile number in E.164 form, e.g. +13075550123.")
+@click.option(
+    "--phone", default=None, help="Mobile number for SMS alerts, e.g. '(307) 555-0123' or '+44 20 7946 0958'."
+)
 @with_appcontext
 @needs_schema
 def create_command(email: str, name: str, role: str, schools: tuple[str, ...], phone: str | None) -> None:

@@ -42,7 +42,7 @@ class CheckboxesField(SelectMultipleField):
 
 
 def e164_phone(_form: FlaskForm, field: StringField) -> None:
-    """WTForms validator: the one E.164 check (app/accounts/phones.py); stores the normalised number."""
+    """WTForms validator: the one phone check (app/accounts/phones.py); stores the number in E.164."""
     try:
         field.data = normalise_e164(field.data)
     except ValueError as exc:
@@ -178,7 +178,7 @@ class InviteForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=as_choices(ROLE_CHOICES))
-    phone = StringField("Mobile phone for SMS alerts (E.164, e.g. +13075550123)", validators=[Optional(), e164_phone])
+    phone = StringField("Mobile phone for SMS alerts, e.g. (307) 555-0123", validators=[Optional(), e164_phone])
     schools = CheckboxesField("Schools", coerce=int)
     submit = SubmitField("Create account and show the enrolment link")
 
@@ -186,7 +186,7 @@ class InviteForm(FlaskForm):
 class StaffEditForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=as_choices(ROLE_CHOICES))
-    phone = StringField("Mobile phone (E.164)", validators=[Optional(), e164_phone])
+    phone = StringField("Mobile phone for SMS alerts", validators=[Optional(), e164_phone])
     schools = CheckboxesField("Schools", coerce=int)
     active = BooleanField("Active (unticking signs the person out everywhere)")
     access_was = HiddenField()  # admin.access_marker of the person when the page was made

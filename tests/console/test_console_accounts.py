@@ -797,26 +797,50 @@ def test_chain_positions_that_are_not_plain_digits_are_ignored(world: World, sig
         assert chain[world.people["sro_a"]] == 3 and chain[world.people["counselor_a"]] is None
 
 
-@pytest.mark.parametrize("phone", ["+１３０７５５５０１２３", "+1307555０123", "+1 307 555 0123", "13075550123",
-                                   "+123"])
-def test_one_e164_check_everywhere(world: World, signed_in, phone: str) -> None:
-    with world.app.app_context(), pytest.raises(service.AccountError, match="E.164"):
+@pytest.mark.parametrize("phone", ["+１３０７５５５０１２３", "+1307555０123", "(307) 555-01234", "555-0123",
+                                   "(107) 555-0123", "+123"])
+def test_one_phone_check_everywhere(world: World, signed_in, phone: str) -> None:
+    with world.app.app_context(), pytest.raises(service.AccountError, match="mobile number"):
         service.db_create_staff("new@district.example", "New", Role.DISTRICT_ADMIN, [], phone=phone)
     admin = signed_in("admin")
     token = csrf_token(admin, "/console/admin/staff")
     page = admin.post("/console/admin/staff", data={
         "csrf_token": token, "email": "new@district.example", "name": "New", "role": "sro",
         "schools": [str(world.school_a)], "phone": phone}).get_data(as_text=True)
-    assert "E.164" in page and "/console/enrol/" not in page
+    assert "mobile number" in page and "/console/enrol/" not in page
     page = admin.post(f"/console/admin/staff/{world.people['sro_a']}", data={
         "csrf_token": token, "name": "Sro A", "role": "sro", "phone": phone, "active": "y",
         "schools": [str(world.school_a)]}).get_data(as_text=True)
-    assert "E.164" in page
+    assert "mobile number" in page
     assert normalise_e164(" +13075550123 ") == "+13075550123" and normalise_e164("") is None
     # No country code begins with 0, and E.164 has at most 15 digits: Twilio would refuse every SMS to either.
     for bad in ("+03075550123", "+1307555012345678", "+1307５550123"):
         with pytest.raises(ValueError):
             normalise_e164(bad)
+
+
+@pytest.mark.parametrize("typed", ["(307) 555-0142", "307.555.0142", "307 555 0142", "307-555-0142",
+                                   "+1 307 555 0142", "1-307-555-0142", "+1 (307) 555-0142", "13075550142"])
+def test_a_phone_typed_as_people_type_it_is_stored_in_e164(world: World, signed_in, typed: str) -> None:
+    """An admin types the number as it is written on a card; the SMS needs +1 and ten digits."""
+    admin = signed_in("admin")
+    token = csrf_token(admin, f"/console/admin/staff/{world.people['sro_a']}")
+    admin.post(f"/console/admin/staff/{world.people['sro_a']}", data={
+        "csrf_token": token, "name": "Sro A", "role": "sro", "phone": typed, "active": "y",
+        "schools": [str(world.school_a)]})
+    with world.app.app_context():
+        assert db.session.get(Staff, world.people["sro_a"]).phone == "+13075550142"
+        school = db.session.get(School, world.school_a)
+        assert service.db_create_staff("new@district.example", "New", Role.SRO, [school],
+                                       phone=typed).phone == "+13075550142"
+
+
+def test_a_number_abroad_keeps_its_country_code_and_an_extension_is_refused_with_why() -> None:
+    assert normalise_e164("+44 20 7946 0958") == "+442079460958"
+    assert normalise_e164("+52 (55) 1234-5678") == "+525512345678"
+    for extension in ("307-555-0142 x12", "(307) 555-0142 ext. 3"):
+        with pytest.raises(ValueError, match="extension"):
+            normalise_e164(extension)
 
 
 def test_admin_pages_render_without_the_write_lock(world: World, signed_in) -> None:
