@@ -2,7 +2,8 @@
 
 PostgreSQL: `FOR UPDATE SKIP LOCKED`, so any number of workers on any number of machines share the work.
 SQLite: one worker at a time, holding a lease row it renews; a second worker waits for the lease to expire.
-A claimed row carries a lease of its own: if its worker dies, the row is due again when the lease ends.
+A claimed row carries a lease of its own: if its worker dies, the row is due again when the lease ends; the
+worker itself takes its own claims again at its next round (a database error broke off the round before).
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ def db_claim_due_alerts(owner: str, limit: int, now: datetime | None = None) -> 
     due = or_(
         (Alert.status == AlertStatus.PENDING.value) & (Alert.due_at <= now),
         (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_until < now),  # a dead worker's row
+        # This worker's own claims: a round runs after the one before has ended, so none of them is on its way to
+        # Twilio. They are the rest of a batch a database error broke off (a lock past the busy timeout, a cut
+        # connection), or an SMS whose "sent" could not be written, tried until its lease had all but ended: sent
+        # again now, not a lease (a minute) after the database came back.
+        (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_owner == owner),
     )
     query = select(Alert).where(due).order_by(Alert.due_at, Alert.id).limit(limit)
     if db.engine.dialect.name == "postgresql":

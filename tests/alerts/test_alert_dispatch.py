@@ -467,3 +467,46 @@ def test_recording_an_sms_is_not_retried_past_its_claims_lease(alert_app, fake_t
         _round(alert_app)
     assert len(renewed) == 1 and len(tries) > 1
     assert max(tries) < renewed[0] + lease_s
+
+
+def test_a_batch_broken_off_by_a_database_error_is_sent_at_the_next_round_not_a_lease_later(alert_app, fake_twilio,
+                                                                                            monkeypatch):
+    """A database error in the middle of a round (SQLite locked past the busy timeout, a PostgreSQL connection cut)
+    ended the round with the rest of its batch still claimed: those critical alerts waited for their claim lease
+    (ALERT_CLAIM_LEASE_S, a minute) though the database was back a second later and the worker alive. Between two
+    rounds nothing of the worker is in flight, so its next round takes its own claims again at once."""
+    from sqlalchemy.exc import OperationalError
+
+    import app.alerts.dispatcher as dispatcher
+
+    renew = dispatcher.db_renew_claim
+    cut: list[int] = []
+
+    def cut_once(alert_id, owner):
+        if not cut:
+            cut.append(alert_id)
+            raise OperationalError("UPDATE alert", None, Exception("server closed the connection unexpectedly"))
+        return renew(alert_id, owner)
+
+    monkeypatch.setattr(dispatcher, "db_renew_claim", cut_once)
+    with alert_app.app_context():
+        tips = [make_tip(school, "critical") for school in ("KWHS", "NCHS", "RHS")]
+    with pytest.raises(OperationalError):
+        _round(alert_app)
+    assert fake_twilio.messages == []
+    assert _round(alert_app).get("sent") == 3  # the next round, a pause later: not a lease later
+    assert len(fake_twilio.wait_for(3)) == 3
+    with alert_app.app_context():
+        assert [row.status for tip in tips for row in alerts_of(tip.ref)] == [AlertStatus.SENT.value] * 3
+
+
+def test_another_workers_claim_is_left_to_its_lease(alert_app, fake_twilio):
+    """Only a worker's own claims come back at once: a row another worker holds may be on its way to Twilio."""
+    from app.alerts.claims import db_claim_due_alerts
+
+    with alert_app.app_context():
+        make_tip("KWHS", "critical")
+        assert len(db_claim_due_alerts("other-worker", 10)) == 1
+        db.session.commit()
+    assert _round(alert_app).get("claimed") == 0
+    assert fake_twilio.messages == []
