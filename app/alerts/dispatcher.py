@@ -27,6 +27,7 @@ from app.alerts.escalation import (
     db_escalate_overdue,
     db_fail_folded_into,
     db_requeue_folded_into,
+    oldest_overdue_escalation_s,
 )
 from app.alerts.planning import SMS_URGENCIES, ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
@@ -385,10 +386,13 @@ def oldest_failing_age_s(now: datetime | None = None) -> float | None:
 
 
 def oldest_due_age_s(now: datetime | None = None) -> float | None:
-    """Age of the oldest alert that is due and not yet sent (outbox lag), for health and metrics."""
+    """Age of the oldest alert that is due and not yet sent (outbox lag), for health and metrics: a row waiting in
+    the outbox, or an escalation overdue and not yet written (the next person's SMS, which only the worker writes)."""
     now = now or utcnow()
     oldest = db.session.scalar(
         select(Alert.due_at).where(Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
                                    Alert.due_at <= now).order_by(Alert.due_at).limit(1)
     )
-    return None if oldest is None else (now - oldest).total_seconds()
+    ages = [age for age in ((now - oldest).total_seconds() if oldest is not None else None,
+                            oldest_overdue_escalation_s(now)) if age is not None]
+    return max(ages, default=None)

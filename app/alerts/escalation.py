@@ -181,6 +181,28 @@ def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
     return written
 
 
+def oldest_overdue_escalation_s(now: datetime | None = None) -> float | None:
+    """How long the most overdue escalation has waited to be written: a critical or high tip nobody took, whose
+    newest SMS is past its acknowledgement timeout and whose next SMS does not exist yet. A running worker writes
+    it within a round, so for health it is an SMS due and unsent, as a row waiting in the outbox is; without this,
+    a worker dead or stuck after a tip's first SMS left the outbox empty and /healthz ok. None when none is."""
+    now = now or utcnow()
+    urgency = func.coalesce(Tip.label_urgency, Tip.urgency)
+    started = func.coalesce(Alert.sent_at, Alert.created_at)
+    ages = []
+    for level in sorted(IMMEDIATE_URGENCIES):
+        timeout = ack_timeout_for(level)
+        oldest = db.session.scalar(
+            select(func.min(started)).join(Tip, Tip.id == Alert.tip_id)
+            .where(Alert.escalated_at.is_(None), Alert.status.in_([s.value for s in _OPEN]),
+                   Alert.id == _newest_chain_row(), Tip.status == TipStatus.NEW.value, urgency == level,
+                   started <= now - timeout)
+        )
+        if oldest is not None:
+            ages.append((now - oldest - timeout).total_seconds())
+    return max(ages, default=None)
+
+
 def count_unreached_tips() -> int:
     """Urgent tips that reach no one: nobody has taken them, their newest SMS failed, and escalation found nobody
     left to try (every number failed for good, or the school has nobody). For health: only a person can help."""

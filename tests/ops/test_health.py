@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import make_url, select, text
+from sqlalchemy import make_url, select, text, update
 
 from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
 from app.crypto.keystore import forget_keyring
@@ -125,6 +125,28 @@ def test_stale_outbox_is_degraded(app: Flask, district: District) -> None:
     assert body["checks"]["alerts"]["status"] == "degraded" and body["checks"]["alerts"]["oldest_due_s"] >= 590
 
 
+def test_an_escalation_overdue_and_not_written_is_degraded(app: Flask, district: District) -> None:
+    """The worker stuck or dead after a critical SMS went out: nobody answers it, and the next person of the chain is
+    never told, since only the worker writes their SMS. Nothing waited in the outbox, so /healthz said ok (on
+    PostgreSQL, with no worker lease, for as long as no new tip came; on SQLite too while a stuck worker renewed its
+    lease). An escalation overdue for longer than HEALTH_MAX_ALERT_LAG_S is an SMS due and unsent too."""
+    with app.app_context():
+        sent = utcnow() - timedelta(minutes=10)  # the critical timeout is 5 minutes: overdue by five
+        add_tip(district.schools["KWHS"], sent, urgency="critical")
+        add_tip(district.schools["NCHS"], sent, urgency="high")  # 30 minutes: not due yet
+    body = app.test_client().get("/healthz").get_json()
+    assert body["status"] == "degraded", body
+    assert body["checks"]["alerts"]["reason"] == "outbox_stale"
+    assert 290 <= body["checks"]["alerts"]["oldest_due_s"] <= 310
+    with app.app_context():  # a worker escalates it: the next person's SMS is sent, and all is well again
+        from app.alerts.escalation import db_escalate_overdue
+
+        db_escalate_overdue()
+        db.session.execute(update(Alert).where(Alert.status == "pending").values(status="sent", sent_at=utcnow()))
+        db.session.commit()
+    assert app.test_client().get("/healthz").get_json()["status"] == "ok"
+
+
 def test_metrics_hidden_without_token_or_admin(app: Flask, district: District) -> None:
     assert app.test_client().get("/metrics").status_code == 404
     assert sign_in_as(app, district.staff["counselor_kw"]).get("/metrics").status_code == 404
@@ -189,7 +211,8 @@ def test_alerts_failing_to_send_are_degraded(app: Flask, district: District, fai
     has not gone out for ten minutes: someone must be paged. One failed send of an old row (a medium tip held
     overnight) is a blip, not an outage."""
     with app.app_context():
-        tip = add_tip(district.schools["KWHS"], utcnow() - timedelta(minutes=10), urgency="critical")
+        # high: its acknowledgement timeout (30 minutes) is not over, so no escalation is overdue beside it
+        tip = add_tip(district.schools["KWHS"], utcnow() - timedelta(minutes=10), urgency="high")
         alert = db.session.scalars(select(Alert).where(Alert.tip_id == tip.id)).first()
         assert alert is not None
         alert.status, alert.sent_at, alert.send_failures = "pending", None, failures
