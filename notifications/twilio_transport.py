@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TWILIO_API_BASE_URL = "https://api.twilio.com"
 MAX_VALIDITY_PERIOD_S = 36000  # Twilio's upper bound (and its default)
+MAX_HANGING_REQUESTS = 4  # requests past their deadline still open before sends fail at once (see _create)
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -84,12 +86,48 @@ class TwilioTransport:
         self.messaging_service_sid = messaging_service_sid
         self.api_base_url = api_base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self._credentials = (account_sid, auth_token)
+        self._client = self._new_client()
+        self._hanging: list[threading.Thread] = []  # requests given up at their deadline that have not ended yet
+
+    def _new_client(self) -> Client:
         http_client: TwilioHttpClient
         if self.api_base_url == TWILIO_API_BASE_URL:
-            http_client = TwilioHttpClient(timeout=timeout_s)
+            http_client = TwilioHttpClient(timeout=self.timeout_s)
         else:
-            http_client = RebasedHttpClient(self.api_base_url, timeout=timeout_s)
-        self._client = Client(account_sid, auth_token, http_client=http_client)
+            http_client = RebasedHttpClient(self.api_base_url, timeout=self.timeout_s)
+        return Client(*self._credentials, http_client=http_client)
+
+    def _create(self, params: dict[str, Any]) -> Any:
+        """`messages.create`, given up after `timeout_s` in all.
+
+        requests' timeout bounds each read, not the answer: a connection that gives a byte now and then (a congested
+        proxy, a half-broken link) would hold the send, and the worker with it, for as long as it goes on. The
+        request runs in a thread of its own; one that outlives its deadline is left to end by itself (its answer
+        unread, as with any timeout) and the next send gets a new client, so no session is shared with it.
+        """
+        self._hanging = [thread for thread in self._hanging if thread.is_alive()]
+        if len(self._hanging) >= MAX_HANGING_REQUESTS:  # bounded: a link that never lets go costs no more threads
+            raise requests.Timeout("earlier requests to Twilio are still hanging")
+        client = self._client
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["message"] = client.messages.create(**params)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=call, name="twilio-send", daemon=True)
+        thread.start()
+        thread.join(self.timeout_s)
+        if thread.is_alive():
+            self._hanging.append(thread)
+            self._client = self._new_client()
+            raise requests.Timeout("the answer did not arrive in time")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["message"]
 
     def send(
         self,
@@ -115,7 +153,7 @@ class TwilioTransport:
         # A timeout or a dropped connection leaves it unknown whether Twilio took the message; we report it as
         # transient, so a retry may send it twice. For an alert a duplicate is better than silence.
         try:
-            message = self._client.messages.create(**params)
+            message = self._create(params)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _from_twilio_error(exc.status, _twilio_code(exc.code)) from exc
         except TwilioException as exc:

@@ -66,6 +66,7 @@ __all__ = [
 _CREATE_RE = re.compile(r"/2010-04-01/Accounts/(AC\w+)/Messages\.json")
 _FETCH_RE = re.compile(r"/2010-04-01/Accounts/(AC\w+)/Messages/(SM\w+)\.json")
 _E164_RE = re.compile(r"\+[1-9]\d{6,14}")
+TRICKLE_PAUSE_S = 0.05  # between the bytes of a Fault.trickle answer: well within any client's read timeout
 
 
 @dataclass
@@ -336,6 +337,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault and fault.kind == "delay" and not self.fake._wait_or_stop(fault.delay_s):
             return
+        if fault and fault.kind == "trickle":
+            self._reply_slowly(*self.fake._accept(match.group(1), params), seconds=fault.delay_s)
+            return
         self._reply(*self.fake._accept(match.group(1), params))
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by the base class
@@ -360,6 +364,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _reply_slowly(self, status: int, payload: Mapping[str, Any], *, seconds: float) -> None:
+        """The answer a byte every TRICKLE_PAUSE_S for `seconds`, then the rest (Fault.trickle)."""
+        data = json.dumps(payload).encode("utf-8")
+        head = (f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n").encode("ascii")
+        answer, sent = head + data, 0
+        deadline = time.monotonic() + seconds
+        try:
+            while sent < len(answer) and time.monotonic() < deadline:
+                self.wfile.write(answer[sent:sent + 1])
+                self.wfile.flush()
+                sent += 1
+                if not self.fake._wait_or_stop(TRICKLE_PAUSE_S):
+                    break
+            self.wfile.write(answer[sent:])
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (its deadline) before we answered
 
     def _reply(self, status: int, payload: Mapping[str, Any]) -> None:
         data = json.dumps(payload).encode("utf-8")

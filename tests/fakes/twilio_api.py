@@ -17,7 +17,7 @@ FAKE_SENDER = "+15005550006"  # Twilio's "magic" test From number
 class Fault:
     """What the fake does instead of a normal answer to one create request."""
 
-    kind: Literal["error", "delay", "drop", "page"]
+    kind: Literal["error", "delay", "drop", "page", "trickle"]
     status: int = 500
     code: int | None = None
     delay_s: float = 0.0
@@ -40,6 +40,13 @@ class Fault:
         """Answer normally but only after `seconds`: longer than the client's timeout, the message is still
         accepted and recorded, as Twilio would; a retry then sends a duplicate."""
         return cls("delay", delay_s=seconds)
+
+    @classmethod
+    def trickle(cls, seconds: float) -> Fault:
+        """Accept the message, then send the answer a byte at a time, each well within the client's read timeout,
+        for `seconds` (then the rest at once): a connection that is never quiet long enough to time out, as a
+        congested proxy or a half-broken link on the way can give."""
+        return cls("trickle", delay_s=seconds)
 
     @classmethod
     def proxy_page(cls, status: int = 403) -> Fault:

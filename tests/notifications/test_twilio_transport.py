@@ -238,3 +238,33 @@ def test_callback_failure_is_recorded_not_raised(
     send(transport, status_callback=f"{closed_port_url}/status")
     [attempt] = fake_twilio.wait_for_callbacks(1)
     assert not attempt.ok and attempt.error == "ConnectionError"
+
+
+def test_an_answer_that_trickles_in_is_given_up_at_the_timeout(transport: TwilioTransport,
+                                                                fake_twilio: FakeTwilio) -> None:
+    """requests' timeout is for each read, not the whole answer: a connection that gave a byte now and then (a
+    congested proxy, a half-broken link) held a send for as long as it went on, past TWILIO_TIMEOUT_S, the claim's
+    lease (another worker then sent the SMS again) and every escalation the worker should have written meanwhile.
+    A send now ends at its timeout, as one with no answer at all does."""
+    fake_twilio.script(Fault.trickle(3.0))
+    started = time.monotonic()
+    with pytest.raises(TransientSendError, match="no answer"):
+        send(transport)
+    assert time.monotonic() - started < transport.timeout_s + 0.25
+    assert send(transport).sid  # the next send goes through, on a connection of its own
+
+
+def test_requests_left_hanging_are_bounded(transport: TwilioTransport, fake_twilio: FakeTwilio) -> None:
+    """Each send given up at its deadline leaves its request to end by itself; a link that never lets go must not
+    pile them up one a send: past a few, sends fail at once (transient: the alert waits in the outbox)."""
+    from notifications.twilio_transport import MAX_HANGING_REQUESTS
+
+    fake_twilio.script(*[Fault.trickle(5.0)] * MAX_HANGING_REQUESTS)
+    for _ in range(MAX_HANGING_REQUESTS):
+        with pytest.raises(TransientSendError, match="no answer"):
+            send(transport)
+    started = time.monotonic()
+    with pytest.raises(TransientSendError):
+        send(transport)
+    assert time.monotonic() - started < 0.1
+    assert fake_twilio.requests_seen == MAX_HANGING_REQUESTS
