@@ -53,3 +53,9 @@ proxy_allow_ips = "127.0.0.1"
 
 # Large uploads are refused by the proxy and by the app (MAX_CONTENT_LENGTH); keep headers small.
 limit_request_field_size = 8190
+
+# No control socket (gunicorn 25.1 on makes one in $HOME/.gunicorn/ unless told not to): under the unit the
+# tipline user's home, /opt/tipline, is read-only, so it would log an error at every start; anywhere else it is
+# a second way to stop or resize the server, and every gunicorn of one user shares the one path. systemctl
+# restarts and reloads it (deploy/tipline-web.service).
+control_socket_disable = True

@@ -57,9 +57,12 @@ def test_gunicorn_serves_healthz_and_logs_no_client_address(app: Flask, tmp_path
         with app.app_context():  # an alert worker runs beside the web, as in production
             db_take_worker_lease("test-worker", utcnow() + timedelta(days=1))
             db.session.commit()
+    home = tmp_path / "home"  # the tipline user's home, /opt/tipline: read-only under the unit's ProtectSystem
+    home.mkdir()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TIPLINE", "DATABASE_URL"))},
-        "TIPLINE_ENV": "production", "TIPLINE_INSTANCE_PATH": str(tmp_path / "instance"),
+        **{k: v for k, v in os.environ.items()
+           if not k.startswith(("TIPLINE", "DATABASE_URL", "XDG_RUNTIME_DIR"))},
+        "HOME": str(home), "TIPLINE_ENV": "production", "TIPLINE_INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": SECRET, "RECEIPT_HMAC_KEY": "receipt-" + "k" * 40,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PUBLIC_BASE_URL": "https://tips.example.org",
         "KEYRING_PATH": app.config["KEYRING_PATH"], "TRIAGE_MODEL_DIR": app.config["TRIAGE_MODEL_DIR"],
@@ -92,6 +95,11 @@ def test_gunicorn_serves_healthz_and_logs_no_client_address(app: Flask, tmp_path
         server.wait(timeout=30)
     access = out.read_text()
     assert "GET /healthz" in access, access + err.read_text()
+    # No control socket (gunicorn 25.1 on): under the unit it cannot make $HOME/.gunicorn and logs an error at
+    # every start, and elsewhere it is a second way to stop or resize the server, shared by every gunicorn of the
+    # same user.
+    assert "ontrol socket" not in err.read_text() and "ontrol server" not in err.read_text(), err.read_text()
+    assert not any(home.iterdir())
     for forbidden in ("127.0.0.1", "203.0.113.77", "Mozilla", "Probe/1.0"):
         assert forbidden not in access and forbidden not in err.read_text(), forbidden
 
