@@ -332,3 +332,17 @@ def test_gunicorn_refuses_a_mistyped_setting_with_its_name(tmp_path: Path) -> No
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout, done.stderr
     assert "TIPLINE_WEB_WORKERS='three' is not a whole number" in done.stderr + done.stdout
+
+
+def test_install_steps_set_up_the_redis_of_the_environment_example() -> None:
+    """The example's RATELIMIT_STORAGE_URI points at a Redis that no install step installed: a district following
+    the steps got an OPERATOR warning that Redis was unreachable and rate limits counted per web process, and a
+    Redis installed later as Debian ships it writes the day's key secret and the clients' keyed hashes to disk."""
+    example = (DEPLOY / "tipline.env.example").read_text()
+    uri = re.search(r"^RATELIMIT_STORAGE_URI=(redis://\S+)$", example, re.MULTILINE)
+    assert uri is not None
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    assert "apt-get install redis-server" in installing
+    assert '`save ""` and `appendonly no`' in installing and "/etc/redis/redis.conf" in installing
+    assert "redis-server.service" in _unit("tipline-web.service")["Unit"]["After"]
