@@ -119,7 +119,7 @@ def seed_demo_cases() -> str:
             _add(case, schools[case.school], staff, now, assess(case.text, case.happening_now), seeded)
     except TriageUnavailable as exc:
         db.session.rollback()
-        return f"demo cases: none added ({exc}; train it with `python -m triage train`, then run this again)"
+        return f"demo cases: none added. {exc} Then run this again."  # the message says how to train it
     db.session.commit()
     if seeded.codes:
         _write_codes(seeded.codes)

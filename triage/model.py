@@ -86,7 +86,7 @@ class ModelNotTrained(RuntimeError):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(
-            f"No trained triage model in {directory}. Train one with `python -m triage train` "
+            f"No trained triage model in {directory}. Train one with `.venv/bin/python -m triage train` "
             f"(or set TRIAGE_MODEL_DIR to a directory that holds {MODEL_FILE} and {CARD_FILE})."
         )
         self.directory = directory

@@ -41,7 +41,8 @@ def triage_model() -> triage.TriageModel:
     except triage.ModelNotTrained as exc:
         raise TriageUnavailable(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - damaged in any way (cut short, not a zip, untrusted types): unavailable
-        raise TriageUnavailable(f"the triage model cannot be loaded ({type(exc).__name__})") from None
+        raise TriageUnavailable(f"The triage model cannot be loaded ({type(exc).__name__}): train it again with "
+                                "`.venv/bin/python -m triage train`.") from None
     return model
 
 
