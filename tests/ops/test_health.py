@@ -37,6 +37,17 @@ def test_healthz_ok(app: Flask) -> None:
         "database": "ok", "keyring": "ok", "model": "ok", "disk": "ok", "alerts": "ok"}
 
 
+def test_healthz_reads_as_the_readme_shows_it(app: Flask) -> None:
+    """README, Installing, step 7: `curl -s .../healthz` says `"status": "ok"`. It said `{"checks":{...},
+    "status":"ok"}`: the verdict last, after every check, and a monitor that looks for the README's words never
+    found them."""
+    text = app.test_client().get("/healthz").get_data(as_text=True)
+    assert text.startswith('{"status": "ok", "checks": {"database": {"status": "ok"}'), text
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    assert 'says `"status": "ok"`' in installing
+
+
 def test_missing_keyring_is_503_and_names_no_path(app: Flask) -> None:
     Path(app.config["KEYRING_PATH"]).unlink()
     forget_keyring(app)
