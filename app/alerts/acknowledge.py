@@ -93,6 +93,28 @@ def reply_answered_without_ack(message_sid: str) -> tuple[str, str | None] | Non
     return str(detail.get("reason", "")), row.tip_ref
 
 
+# STOP and START are on the audit record with their SMS as well (`staff.sms_opted_out`, `staff.sms_opted_in`, and
+# START_NOT_TAKEN for a START from a number that had not opted out, which is answered with how to acknowledge): a
+# STOP posted again after the person sent START opted them out again without a word to them, and a START posted
+# again after a STOP turned their alerts back on. The same SMS now gets the same answer and changes nothing.
+START_NOT_TAKEN = "sms.start_not_taken"
+OPT_REPLIES = {"staff.sms_opted_out": "stop", "staff.sms_opted_in": "start", START_NOT_TAKEN: "help"}
+
+
+def opt_reply_answered(message_sid: str) -> str | None:
+    """How a STOP or START this very SMS was already taken, if it was: "stop", "start" or "help" (a START that
+    changed nothing)."""
+    if not message_sid:
+        return None
+    action: str | None = db.session.scalar(
+        select(AuditEvent.action)
+        .where(AuditEvent.action.in_(OPT_REPLIES),
+               AuditEvent.detail.contains(f'"message_sid":"{message_sid}"', autoescape=True))
+        .limit(1)
+    )
+    return OPT_REPLIES[action] if action is not None else None
+
+
 def _alerts_of(staff: Staff) -> Select[Any]:
     """Alerts sent to this person about tips of schools they are still assigned to."""
     return (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 from xml.sax.saxutils import escape
 
 from flask import Response, abort, current_app, request
@@ -19,10 +20,12 @@ from sqlalchemy.exc import OperationalError
 from app import audit
 from app.alerts.acknowledge import (
     ACK_NOT_TAKEN,
+    START_NOT_TAKEN,
     db_acknowledge_tip,
     db_take_turn_for_sms,
     newest_alert_for,
     open_alert_for_ref,
+    opt_reply_answered,
     reply_answered_without_ack,
     tip_acknowledged_by,
 )
@@ -94,31 +97,40 @@ def inbound_sms() -> Response:
     if not accounts:
         return _twiml(texts.unknown_number_reply())
     reply = parse_reply(request.form.get("Body", ""))
+    message_sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    if reply.kind in ("stop", "start"):
+        db_take_turn_for_sms(message_sid)
+        if (answered_as := opt_reply_answered(message_sid)) is not None:
+            return _opt_reply(answered_as)  # this very SMS again: answer as the first time, change nothing
+    sid: dict[str, Any] = {"message_sid": message_sid} if message_sid else {}
     if reply.kind == "stop":
         for staff in accounts:
             staff.sms_opted_out = True
             staff.sms_opted_out_at = utcnow()
-            audit.record("staff.sms_opted_out", actor=staff)
+            audit.record("staff.sms_opted_out", actor=staff, **sid)
         db.session.commit()
         for staff in accounts:
             log_event(log, "staff opted out of SMS: skipped in escalation chains until START", logging.WARNING,
                       staff=staff.id)
-        return _twiml(texts.stop_reply())
+        return _opt_reply("stop")
     if reply.kind == "start":
         if not any(staff.sms_opted_out for staff in accounts):
             # Nothing to turn back on: "Yes" (a START word) is more likely an answer to an alert. Say how to ACK.
-            return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
+            # Kept with its SMS all the same, so that the SMS posted again after a STOP does not turn alerts on.
+            if message_sid:
+                audit.record(START_NOT_TAKEN, actor=accounts[0], **sid)
+                db.session.commit()
+            return _opt_reply("help")
         for staff in accounts:
             staff.sms_opted_out = False
             staff.sms_opted_out_at = None
-            audit.record("staff.sms_opted_in", actor=staff)
+            audit.record("staff.sms_opted_in", actor=staff, **sid)
         db.session.commit()
-        return _twiml(texts.start_reply())
+        return _opt_reply("start")
     if reply.kind == "help":
         return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
     if reply.kind != "ack":
         return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
-    message_sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
     db_take_turn_for_sms(message_sid)
     if (done := tip_acknowledged_by(message_sid)) is not None:
         return _twiml(texts.ack_confirmed_reply(done))  # this very SMS again: answer as the first time, change nothing
@@ -146,6 +158,14 @@ def inbound_sms() -> Response:
     db.session.commit()
     log_event(log, "tip acknowledged by SMS", tip=tip.ref, staff=staff.id)
     return _twiml(texts.ack_confirmed_reply(tip.ref))
+
+
+def _opt_reply(taken_as: str) -> Response:
+    if taken_as == "stop":
+        return _twiml(texts.stop_reply())
+    if taken_as == "start":
+        return _twiml(texts.start_reply())
+    return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
 
 
 def _not_taken_reply(reason: str, ref: str | None) -> str:

@@ -77,23 +77,29 @@ def staff_by_phone(phone: str) -> Staff:
     return staff
 
 
-def post_status(app: Flask, token: str, alert_id: int, sid: str, status: str, error_code: int) -> int:
-    """A signed delivery-status callback for one alert, as Twilio posts it; returns the HTTP status."""
+def post_status(app: Flask, token: str, alert_id: int, sid: str, status: str, error_code: int, *,
+                callback_url: str | None = None) -> int:
+    """A signed delivery-status callback for one alert, as Twilio posts it; returns the HTTP status.
+
+    `callback_url`: the StatusCallback the worker gave Twilio with that SMS (`ReceivedMessage.status_callback`);
+    by default the alert's URL without the send's number."""
     from tests.fakes.twilio_webhooks import signed_headers
 
-    url = f"{CLOSED_PORT_URL}/hooks/twilio/status?alert={alert_id}"
+    url = callback_url or f"{CLOSED_PORT_URL}/hooks/twilio/status?alert={alert_id}"
+    assert url.startswith(CLOSED_PORT_URL), url
     params = {"MessageSid": sid, "MessageStatus": status, "ErrorCode": str(error_code), "AccountSid": FAKE_ACCOUNT_SID}
-    response = app.test_client().post(f"/hooks/twilio/status?alert={alert_id}", data=params,
+    response = app.test_client().post(url.removeprefix(CLOSED_PORT_URL), data=params,
                                       headers=signed_headers(url, params, token), base_url=CLOSED_PORT_URL)
     return int(response.status_code)
 
 
-def post_sms(app: Flask, token: str, from_: str, body: str) -> str:
-    """A signed inbound SMS, as Twilio posts it; returns the reply (TwiML) the app answers with."""
+def post_sms(app: Flask, token: str, from_: str, body: str, *, message_sid: str | None = None) -> str:
+    """A signed inbound SMS, as Twilio posts it; returns the reply (TwiML) the app answers with. The same
+    `message_sid` twice is one SMS delivered twice (Twilio retrying, or a captured request replayed)."""
     from tests.fakes.twilio_webhooks import inbound_sms_params, signed_headers
 
     url = f"{CLOSED_PORT_URL}/hooks/twilio/sms"
-    params = inbound_sms_params(from_, body, to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID)
+    params = inbound_sms_params(from_, body, to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID, message_sid=message_sid)
     response = app.test_client().post("/hooks/twilio/sms", data=params, headers=signed_headers(url, params, token),
                                       base_url=CLOSED_PORT_URL)
     return response.get_data(as_text=True)
