@@ -137,6 +137,25 @@ def delivery_outcome(message_status: str, error_code: int | str | None = None) -
     return "pending"
 
 
+# The order a message's statuses come in (Twilio: "Message status values"); the final ones share a rank, and only
+# "read" (WhatsApp) comes after one of them.
+_STATUS_ORDER = {
+    "accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
+    "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "partially_delivered": 4, "read": 5,
+}
+
+
+def is_later_status(reported: str, recorded: str | None) -> bool:
+    """Whether a status callback tells more about a message than the status already recorded for it. Twilio does
+    not promise its callbacks in order and posts one again when it got no answer, and a captured signed one can be
+    replayed: 'sent' after 'delivered', or 'undelivered' after 'delivered', says nothing new and must change
+    nothing. An unknown reported status is no news; an unknown recorded one is taken as the first."""
+    if not recorded:
+        return True
+    new = _STATUS_ORDER.get(reported.strip().lower())
+    return new is not None and new > _STATUS_ORDER.get(recorded.strip().lower(), -1)
+
+
 def _as_code(error_code: int | str | None) -> int | None:
     if error_code is None or error_code == "":
         return None

@@ -235,7 +235,8 @@ def send_one(alert_id: int, owner: str) -> str:
     # wait on Twilio. The row stays "sending" under its lease meanwhile.
     db.session.commit()
     try:
-        result = sms_transport().send(plan.phone, plan.body, status_callback=status_callback_url(alert_id),
+        result = sms_transport().send(plan.phone, plan.body,
+                                      status_callback=status_callback_url(alert_id, plan.attempts),
                                       validity_period_s=plan.validity_s)
     except TransientSendError as exc:
         code = str(exc.code or exc.status or "network")

@@ -39,10 +39,13 @@ def sms_transport() -> SmsTransport:
     return cache[key]
 
 
-def status_callback_url(alert_id: int) -> str:
+def status_callback_url(alert_id: int, send: int | None = None) -> str:
     # The alert id rides in the (signed) URL: a callback that arrives before the SID is recorded still finds
-    # its row, so an early "failed" is never dropped.
-    return f"{current_app.config['PUBLIC_BASE_URL']}/hooks/twilio/status?alert={alert_id}"
+    # its row, so an early "failed" is never dropped. So does `send`, the claim the SMS goes out under
+    # (`alert.attempts`): such an early callback is taken for the send under way only, never a late one of an
+    # earlier send of the row (one Twilio refused after taking it, the row queued again since).
+    url = f"{current_app.config['PUBLIC_BASE_URL']}/hooks/twilio/status?alert={alert_id}"
+    return url if send is None else f"{url}&send={send}"
 
 
 def body_for(alert: Alert, tip: Tip, school: School, folded_count: int = 0, folded_urgency: str = "") -> str:

@@ -38,7 +38,7 @@ from app.logs import log_event
 from app.models import REPLY_KIND, Alert, AlertStatus, Staff, Tip, utcnow
 from notifications import delivery_outcome, parse_reply
 from notifications import messages as texts
-from notifications.errors import account_refusal
+from notifications.errors import account_refusal, is_later_status
 from notifications.signatures import is_valid_signature
 
 log = logging.getLogger("tipline.hooks")
@@ -207,7 +207,9 @@ def delivery_status() -> Response:
     sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
     status = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
     alert = _alert_of_callback(sid)
-    if alert is None:
+    if alert is None or (alert.twilio_sid is not None and not is_later_status(status, alert.twilio_status)):
+        # Not about this alert's send; or about it, but older than or contrary to what is recorded already (a
+        # replayed 'undelivered' after 'delivered', a retried 'sent'): a report never moves an alert backwards.
         return Response(status=204)
     error_code = request.form.get("ErrorCode") or None
     outcome = delivery_outcome(status, error_code)
@@ -231,9 +233,7 @@ def delivery_status() -> Response:
     ):
         # Our account or sender refused, not this number: the next person would fail alike.
         db_retry_refused_delivery(alert, refused)
-    elif outcome in ("permanent", "transient") and alert.status in (
-        AlertStatus.SENDING.value, AlertStatus.SENT.value, AlertStatus.DELIVERED.value
-    ):
+    elif outcome in ("permanent", "transient") and alert.status in (AlertStatus.SENDING.value, AlertStatus.SENT.value):
         # Undelivered or failed at the carrier: the next person is told on the dispatcher's next round.
         alert.status = AlertStatus.FAILED.value
         alert.error_code = error_code or status
@@ -250,11 +250,25 @@ def delivery_status() -> Response:
 
 
 def _alert_of_callback(sid: str) -> Alert | None:
-    """The alert a callback reports on: by the id in its (signed) URL, checked against the SID if known."""
+    """The alert a callback reports on: by the id in its (signed) URL, or by its SID. Only a report on the send
+    recorded for the alert (its SID) may change it; before the worker has recorded one, a report on the send under
+    way: the row is "sending" and the URL carries that claim's number (`send`, absent from URLs of SMS sent before
+    it was added). A late report of an earlier send (Twilio refused it after taking it, and the row was queued
+    again) used to be taken for the next send, any SID being accepted while none was recorded.
+
+    The row is locked until the commit (PostgreSQL), so that two reports of one SMS, or a report and the worker
+    recording the send, take turns and each sees what the one before wrote."""
+    if not sid:
+        return None
+    lock = {"key_share": True}
     alert_id = request.args.get("alert", "")
     if alert_id.isascii() and alert_id.isdigit() and len(alert_id) <= 12:
-        alert = db.session.get(Alert, int(alert_id))
-        if alert is not None and (alert.twilio_sid is None or alert.twilio_sid == sid):
-            return alert
-        return None
-    return db.session.scalar(select(Alert).where(Alert.twilio_sid == sid)) if sid else None
+        alert = db.session.get(Alert, int(alert_id), with_for_update=lock)
+        if alert is None:
+            return None
+        if alert.twilio_sid is not None:
+            return alert if alert.twilio_sid == sid else None
+        send = request.args.get("send")
+        under_way = alert.status == AlertStatus.SENDING.value and send in (None, str(alert.attempts))
+        return alert if under_way else None
+    return db.session.scalar(select(Alert).where(Alert.twilio_sid == sid).with_for_update(key_share=True))

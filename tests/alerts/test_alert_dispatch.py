@@ -25,7 +25,7 @@ def test_critical_alert_reaches_the_primary_sro_with_callback_and_validity(alert
     (sms,) = fake_twilio.wait_for(1)
     assert sms.to == primary
     assert f"#{tip.ref}" in sms.body and "KWHS" in sms.body and "Reply 1 or ACK" in sms.body
-    assert sms.status_callback == f"{CLOSED_PORT_URL}/hooks/twilio/status?alert=1"
+    assert sms.status_callback == f"{CLOSED_PORT_URL}/hooks/twilio/status?alert=1&send=1"  # its first claim
     assert sms.validity_period == str(1)  # the critical acknowledgement timeout of this app
     with alert_app.app_context():
         (alert,) = alerts_of(tip.ref)

@@ -1,6 +1,7 @@
 """A delivery the carrier reports failed: every tip that SMS stood for escalates, and no reply acknowledges it."""
 
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import update
@@ -57,8 +58,9 @@ def _folded_sms_that_fails_before_it_is_recorded(alert_app, fake_twilio, monkeyp
     class FailsBeforeTheSidIsRecorded:
         def send(self, to, body, *, status_callback, validity_period_s=None):
             result = real.send(to, body, status_callback=status_callback, validity_period_s=validity_period_s)
-            alert_id = int(status_callback.rsplit("=", 1)[1])
-            assert post_status(alert_app, fake_twilio.auth_token, alert_id, result.sid, "failed", code) == 204
+            alert_id = int(parse_qs(urlsplit(status_callback).query)["alert"][0])
+            assert post_status(alert_app, fake_twilio.auth_token, alert_id, result.sid, "failed", code,
+                               callback_url=status_callback) == 204
             return result
 
     monkeypatch.setattr(dispatcher, "sms_transport", FailsBeforeTheSidIsRecorded)
