@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, text
 
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
+from app.client_keys import current_secret
 from app.crypto.staff_secrets import seal_totp_secret
 from app.extensions import db
 from app.models import Assignment, Role, School, SignInFailure, Staff
@@ -87,36 +88,70 @@ def db_register_failure(staff: Staff, now: datetime) -> bool:
     return False
 
 
-def _password_locked(staff: Staff, client: str, now: datetime) -> bool:
+def _failures_of(staff: Staff | str) -> ColumnElement[bool]:
+    """The failures of an account, or (a str: `_account_key`) of an email of no account."""
+    if isinstance(staff, str):
+        return SignInFailure.account == staff
+    return SignInFailure.staff_id == staff.id
+
+
+def _password_locked(staff: Staff | str, client: str, now: datetime) -> bool:
     """Whether this client has used up its wrong passwords for the account, or all clients together have."""
     recent = select(func.count()).select_from(SignInFailure).where(
-        SignInFailure.staff_id == staff.id, SignInFailure.failed_at > now - LOCKOUT)
+        _failures_of(staff), SignInFailure.failed_at > now - LOCKOUT)
     from_client = db.session.scalar(recent.where(SignInFailure.client == client)) or 0
     return from_client >= MAX_FAILED_ATTEMPTS or (db.session.scalar(recent) or 0) >= MAX_ACCOUNT_PASSWORD_FAILURES
 
 
-def db_register_password_failure(staff: Staff, client: str, now: datetime) -> bool:
-    """Record a wrong password from `client`; returns True when it locked the client (or the account) out."""
-    db.session.execute(delete(SignInFailure).where(SignInFailure.staff_id == staff.id,
-                                                   SignInFailure.failed_at <= now - LOCKOUT))
-    db.session.add(SignInFailure(staff_id=staff.id, client=client, failed_at=now))
+def db_register_password_failure(staff: Staff | str, client: str, now: datetime) -> bool:
+    """Record a wrong password from `client` for an account, or (a str: `_account_key`) for an email of no account;
+    returns True when it locked the client (or the account) out."""
+    if isinstance(staff, str):  # nothing else ever deletes those of emails nobody tries again
+        db.session.execute(delete(SignInFailure).where(SignInFailure.staff_id.is_(None),
+                                                       SignInFailure.failed_at <= now - LOCKOUT))
+        db.session.add(SignInFailure(account=staff, client=client, failed_at=now))
+    else:
+        db.session.execute(delete(SignInFailure).where(SignInFailure.staff_id == staff.id,
+                                                       SignInFailure.failed_at <= now - LOCKOUT))
+        db.session.add(SignInFailure(staff_id=staff.id, client=client, failed_at=now))
     db.session.flush()
     return _password_locked(staff, client, now)
 
 
+def _account_key(email: str) -> str:
+    """How the failures keep an email of no account: keyed with the rate limits' secret of the day, as the client
+    is, never the email itself."""
+    return hmac.new(current_secret(), normalise_email(email).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _db_take_turn_for_email(key: str) -> None:
+    """`db_take_turn` for an email of no account (there is no row to lock): a PostgreSQL advisory lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True)})
+
+
 def db_check_password(email: str, password: str, now: datetime, client: str) -> PasswordCheck:
     """The first step of sign-in, from `client` (`app.client_keys.client_key`). A client that has used up its
-    wrong passwords for the account, or a locked account, is refused even with the right password."""
+    wrong passwords for the account, or a locked account, is refused even with the right password.
+
+    An email of no account answers exactly as an account does, "locked" included (its wrong passwords are counted
+    alike), and every answer costs one slow hash, the locked one too: neither the page nor its time tells whether
+    an email is staff's. Only the audit record does (`PasswordCheck.staff`)."""
     staff = find_staff(email)
-    if staff is None or not staff.active or not staff.password_hash:
-        verify_password(_DUMMY_HASH, password)
-        return PasswordCheck(staff, ok=False)
-    db_take_turn(staff)
-    if is_locked(staff, now) or _password_locked(staff, client, now):
+    counted: Staff | str = staff if staff is not None else _account_key(email)
+    if staff is not None:
+        db_take_turn(staff)
+    else:
+        _db_take_turn_for_email(str(counted))
+    usable = staff is not None and staff.active and bool(staff.password_hash)
+    right = verify_password(staff.password_hash if staff is not None and usable else _DUMMY_HASH, password)
+    if (staff is not None and is_locked(staff, now)) or _password_locked(counted, client, now):
         return PasswordCheck(staff, ok=False, locked=True)
-    if not verify_password(staff.password_hash, password):
-        locked = db_register_password_failure(staff, client, now)
+    if not (usable and right):
+        locked = db_register_password_failure(counted, client, now)
         return PasswordCheck(staff, ok=False, locked=locked)
+    assert staff is not None and staff.password_hash
     if needs_rehash(staff.password_hash):
         staff.password_hash = hash_password(password)
     return PasswordCheck(staff, ok=True)

@@ -108,14 +108,15 @@ def sign_in() -> str | Response:
 
 def _failure_reason(check: service.PasswordCheck) -> str:
     """Why a password step failed, for the audit record only (the page says the same for all): a deactivated or
-    not yet enrolled account is no wrong password, and an admin reading the record must tell them apart."""
-    if check.locked:
-        return "locked"
+    not yet enrolled account is no wrong password, and an admin reading the record must tell them apart. So is an
+    email of no account, though it is answered "locked" as an account is after as many wrong passwords."""
     if check.staff is None:
         return "unknown_account"
     if not check.staff.active:
         return "inactive"
-    return "password" if check.staff.password_hash else "not_enrolled"
+    if not check.staff.password_hash:
+        return "not_enrolled"
+    return "locked" if check.locked else "password"
 
 
 def _pending_staff() -> Staff | None:

@@ -169,12 +169,17 @@ class Assignment(db.Model):  # type: ignore[name-defined]
 class SignInFailure(db.Model):  # type: ignore[name-defined]
     """A wrong password for an account, and the client it came from (`app.client_keys.client_key`: a keyed hash
     that rotates daily, never an address). Kept for the lockout window only: the lock counts per account and
-    client, so a stranger who knows an SRO's email cannot lock the SRO out (app/accounts/service.py)."""
+    client, so a stranger who knows an SRO's email cannot lock the SRO out (app/accounts/service.py).
+
+    A password tried with an email of no account is counted alike, under `account`, a keyed hash of that email with
+    the same secret (never the email), so that the email answers "locked" exactly as an account would."""
 
     __tablename__ = "signin_failure"
-    __table_args__ = (Index("ix_signin_failure_staff_failed_at", "staff_id", "failed_at"),)
+    __table_args__ = (Index("ix_signin_failure_staff_failed_at", "staff_id", "failed_at"),
+                      Index("ix_signin_failure_account_failed_at", "account", "failed_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    account: Mapped[str | None] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(DateTime)
 

@@ -249,6 +249,59 @@ def test_the_addresses_of_one_ipv6_block_are_one_client(world: World, frozen_clo
     assert _password_step(_client_at(world, "2001:db8:7:2::1"), world, "sro_a").endswith("/console/sign-in/code")
 
 
+def _password_step_as(client: FlaskClient, email: str, password: str) -> str:
+    token = csrf_token(client, "/console/sign-in")
+    response = client.post("/console/sign-in", data={"csrf_token": token, "email": email, "password": password})
+    return response.get_data(as_text=True)
+
+
+def _page(html: str, email: str) -> str:
+    return re.sub(r'name="csrf_token" value="[^"]*"', "", html.replace(email, "E"))
+
+
+NO_ACCOUNT = "nobody.here@district.example"
+
+
+def test_an_email_of_no_account_answers_as_a_locked_account_does(world: World, frozen_clock: FrozenClock,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """After five wrong passwords from one client a staff email answered 'locked' and an email of nobody never did,
+    and the locked answer skipped the slow password hash, so its time told it too: anyone could find out which
+    emails are staff accounts. Both now answer alike, after one hash each; the audit record still tells them apart."""
+    from app.accounts import service
+
+    hashed: list[str] = []
+    verify = service.verify_password
+    monkeypatch.setattr(service, "verify_password", lambda stored, password: hashed.append(password) or verify(
+        stored, password))
+    client, staff_email = _client_at(world, "198.51.100.7"), world.emails["sro_a"]
+    for n in range(5):
+        for email in (staff_email, NO_ACCOUNT):
+            page = _password_step_as(client, email, f"a wrong guess {n}")
+            assert ("locked" in page) == (n == 4), (email, n)  # the fifth wrong password locks, for both
+    hashed.clear()
+    real, none = (_password_step_as(client, email, "a wrong guess 5") for email in (staff_email, NO_ACCOUNT))
+    assert "locked" in real and _page(real, staff_email) == _page(none, NO_ACCOUNT)
+    assert len(hashed) == 2  # the slow hash for each locked answer as well
+    other = _client_at(world, "198.51.100.8")  # another client: neither is locked there
+    assert "do not match" in _password_step_as(other, NO_ACCOUNT, "a wrong guess 6")
+    frozen_clock.advance(minutes=11)
+    assert "do not match" in _password_step_as(client, NO_ACCOUNT, "a wrong guess 7")
+    with world.app.app_context():
+        reasons = set(db.session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "signin.failed",
+                                                                          AuditEvent.actor_label == NO_ACCOUNT)))
+    assert reasons == {'{"reason":"unknown_account","step":"password"}'}  # what really happened
+
+
+def test_an_email_of_no_account_locks_after_wrong_passwords_from_many_clients(world: World,
+                                                                              frozen_clock: FrozenClock) -> None:
+    """As an account does (20 wrong passwords in 10 minutes from anywhere), or a spread guess would tell them apart."""
+    for n in range(4):
+        client = _client_at(world, f"203.0.113.{n + 1}")
+        for _ in range(5):
+            _password_step_as(client, NO_ACCOUNT, "a wrong guess 123456")
+    assert "locked" in _password_step_as(world.app.test_client(), NO_ACCOUNT, "a wrong guess 123456")
+
+
 def test_a_sign_in_forgets_the_wrong_passwords_before_it(world: World, frozen_clock: FrozenClock) -> None:
     client = world.app.test_client()
     for _ in range(4):
@@ -640,3 +693,28 @@ def test_one_code_sent_at_once_from_several_places_signs_in_once(world: World,
     outcomes = _at_once(world, 4, monkeypatch, "_pending_staff", post)
     signed_in = [where for where in outcomes if where != "the form again" and "sign-in" not in str(where)]
     assert len(signed_in) == 1, outcomes
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every transaction takes the write lock at BEGIN, so "
+                    "sign-in attempts already take turns")
+def test_wrong_passwords_for_an_email_of_no_account_sent_at_once_are_counted_as_an_account_s(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight at once from one client: an account counts five and answers the rest 'locked' (its row is locked);
+    an email of no account must do the same (it has no row: an advisory lock), or a burst would tell them apart."""
+    from app.models import SignInFailure
+
+    clients = []
+    for _ in range(8):
+        client = _client_at(world, "198.51.100.7")
+        clients.append((client, csrf_token(client, "/console/sign-in")))
+
+    def post(n: int):  # noqa: ANN202
+        client, token = clients[n]
+        return client.post("/console/sign-in", data={"csrf_token": token, "email": NO_ACCOUNT,
+                                                     "password": f"a wrong guess {n}"})
+
+    assert _at_once(world, 8, monkeypatch, "find_staff", post) == [200] * 8
+    with world.app.app_context():
+        counted = db.session.scalar(select(func.count()).select_from(SignInFailure)
+                                    .where(SignInFailure.staff_id.is_(None)))
+    assert counted == 5
