@@ -14,18 +14,25 @@ from tests.alerts.conftest import alerts_of, chain_phones, make_tip, post_status
 from tests.conftest import on_postgres
 
 
-def test_a_delivery_report_never_moves_an_alert_backwards(alert_app, fake_twilio):
-    """A replayed 'undelivered' (or Twilio's own retry of an older report) after 'delivered' turned a delivered
-    alert into failed and woke the next person of the chain for an SMS the SRO had read."""
-    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=3600)  # only a failure could escalate during the test
-    token = fake_twilio.auth_token
+def _a_critical_sms_sent_with_no_report_yet(alert_app, fake_twilio):
+    """A critical tip's first SMS, sent and with no delivery report: the reports are posted by the test. Only a
+    failure could escalate it during the test (an hour to acknowledge). The tip, the fake's auth token, the alert's
+    id and SID, and the SMS as the fake received it."""
+    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=3600)
     with alert_app.app_context():
         tip = make_tip("KWHS", "critical")
-        fake_twilio.set_outcome(chain_phones("KWHS")[0], "none")  # the reports are posted by the test
+        fake_twilio.set_outcome(chain_phones("KWHS")[0], "none")
         run_once("w")
         (alert,) = alerts_of(tip.ref)
         alert_id, sid = alert.id, alert.twilio_sid
     (sms,) = fake_twilio.wait_for(1)
+    return tip, fake_twilio.auth_token, alert_id, sid, sms
+
+
+def test_a_delivery_report_never_moves_an_alert_backwards(alert_app, fake_twilio):
+    """A replayed 'undelivered' (or Twilio's own retry of an older report) after 'delivered' turned a delivered
+    alert into failed and woke the next person of the chain for an SMS the SRO had read."""
+    tip, token, alert_id, sid, sms = _a_critical_sms_sent_with_no_report_yet(alert_app, fake_twilio)
     url = sms.status_callback
     assert post_status(alert_app, token, alert_id, sid, "delivered", 0, callback_url=url) == 204
     with alert_app.app_context():
@@ -46,15 +53,7 @@ def test_a_delivery_report_never_moves_an_alert_backwards(alert_app, fake_twilio
 
 def test_an_older_report_after_a_newer_one_changes_nothing(alert_app, fake_twilio):
     """Twilio does not promise its reports in order: 'sent' after 'undelivered' must not make a failed alert sent."""
-    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=3600)
-    token = fake_twilio.auth_token
-    with alert_app.app_context():
-        tip = make_tip("KWHS", "critical")
-        fake_twilio.set_outcome(chain_phones("KWHS")[0], "none")
-        run_once("w")
-        (alert,) = alerts_of(tip.ref)
-        alert_id, sid = alert.id, alert.twilio_sid
-    (sms,) = fake_twilio.wait_for(1)
+    tip, token, alert_id, sid, sms = _a_critical_sms_sent_with_no_report_yet(alert_app, fake_twilio)
     assert post_status(alert_app, token, alert_id, sid, "undelivered", 30003, callback_url=sms.status_callback) == 204
     assert post_status(alert_app, token, alert_id, sid, "sent", 0, callback_url=sms.status_callback) == 204
     assert post_status(alert_app, token, alert_id, sid, "delivered", 0, callback_url=sms.status_callback) == 204
@@ -114,15 +113,7 @@ def test_two_reports_of_one_sms_at_once_take_turns(alert_app, fake_twilio, monke
 
     from app.hooks import views
 
-    alert_app.config.update(ALERT_ACK_TIMEOUT_CRITICAL_S=3600)
-    token = fake_twilio.auth_token
-    with alert_app.app_context():
-        tip = make_tip("KWHS", "critical")
-        fake_twilio.set_outcome(chain_phones("KWHS")[0], "none")
-        run_once("w")
-        (alert,) = alerts_of(tip.ref)
-        alert_id, sid = alert.id, alert.twilio_sid
-    (sms,) = fake_twilio.wait_for(1)
+    tip, token, alert_id, sid, sms = _a_critical_sms_sent_with_no_report_yet(alert_app, fake_twilio)
     replays: list[threading.Thread] = []
     now = views.utcnow
 

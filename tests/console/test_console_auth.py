@@ -646,12 +646,9 @@ def test_wrong_codes_sent_at_once_still_lock_the_account_after_five(world: World
     assert sum('"second_factor"' in r and '"locked"' in r for r in reasons) == 3
 
 
-@pytest.mark.skipif(not on_postgres(), reason="on SQLite every transaction takes the write lock at BEGIN, so "
-                    "sign-in attempts already take turns")
-def test_wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit(world: World,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Wrong passwords were counted before the new one was stored: eight sent at once from one client all found
-    none before them and were all tried, past the five a client may try in ten minutes."""
+def _eight_wrong_passwords_at_once(world: World, monkeypatch: pytest.MonkeyPatch, email: str) -> list[int]:
+    """Eight wrong passwords for `email` from one client, each in its own request, all sent at the same moment:
+    the status code of each answer."""
     clients = []
     for _ in range(8):
         client = _client_at(world, "198.51.100.7")
@@ -659,10 +656,19 @@ def test_wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit(world: 
 
     def post(n: int):  # noqa: ANN202
         client, token = clients[n]
-        return client.post("/console/sign-in", data={"csrf_token": token, "email": world.emails["sro_a"],
+        return client.post("/console/sign-in", data={"csrf_token": token, "email": email,
                                                      "password": f"a wrong guess {n}"})
 
-    assert _at_once(world, 8, monkeypatch, "find_staff", post) == [200] * 8
+    return _at_once(world, 8, monkeypatch, "find_staff", post)
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every transaction takes the write lock at BEGIN, so "
+                    "sign-in attempts already take turns")
+def test_wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit(world: World,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrong passwords were counted before the new one was stored: eight sent at once from one client all found
+    none before them and were all tried, past the five a client may try in ten minutes."""
+    assert _eight_wrong_passwords_at_once(world, monkeypatch, world.emails["sro_a"]) == [200] * 8
     with world.app.app_context():
         reasons = [detail for detail in db.session.scalars(
             select(AuditEvent.detail).where(AuditEvent.action == "signin.failed"))]
@@ -703,17 +709,7 @@ def test_wrong_passwords_for_an_email_of_no_account_sent_at_once_are_counted_as_
     an email of no account must do the same (it has no row: an advisory lock), or a burst would tell them apart."""
     from app.models import SignInFailure
 
-    clients = []
-    for _ in range(8):
-        client = _client_at(world, "198.51.100.7")
-        clients.append((client, csrf_token(client, "/console/sign-in")))
-
-    def post(n: int):  # noqa: ANN202
-        client, token = clients[n]
-        return client.post("/console/sign-in", data={"csrf_token": token, "email": NO_ACCOUNT,
-                                                     "password": f"a wrong guess {n}"})
-
-    assert _at_once(world, 8, monkeypatch, "find_staff", post) == [200] * 8
+    assert _eight_wrong_passwords_at_once(world, monkeypatch, NO_ACCOUNT) == [200] * 8
     with world.app.app_context():
         counted = db.session.scalar(select(func.count()).select_from(SignInFailure)
                                     .where(SignInFailure.staff_id.is_(None)))

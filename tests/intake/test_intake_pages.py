@@ -14,6 +14,29 @@ from tests.intake.helpers import jpeg_bytes, open_followup, post_multipart, subm
 from tests.support.forms import csrf_token
 
 
+def _end_the_followup_visit(app: Any) -> None:
+    """The reporter's follow-up visit ends as after 15 idle minutes: its session is past its expiry."""
+    from datetime import timedelta
+
+    from app.models import ReporterSession, utcnow
+
+    with app.app_context():
+        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+
+
+def _followup_visit_that_ended(app: Any, schools: dict[str, Any]) -> tuple[Any, str, str, str]:
+    """A report sent and opened again with its receipt code, whose visit then ended while the reporter wrote: the
+    client, the reference, the receipt code and the reply form's CSRF token from before the end."""
+    client = app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    _end_the_followup_visit(app)
+    return client, ref, code, token
+
+
 def test_home_page(intake_app):
     page = intake_app.test_client().get("/").get_data(as_text=True)
     assert "call 911" in page and "Report something" in page and "Check on a report" in page
@@ -225,18 +248,9 @@ def test_reporter_message_on_an_open_case_leaves_its_status(intake_app, schools)
 
 
 def test_a_reply_sent_after_the_session_ended_is_kept_until_the_code_is_entered_again(intake_app, schools):
-    from datetime import timedelta
 
-    from app.models import ReporterSession, utcnow
 
-    client = intake_app.test_client()
-    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
-    open_followup(client, code)
-    token = csrf_token(client, "/followup")
-    with intake_app.app_context():  # the reporter took more than 15 minutes to write the answer
-        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
-        row.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+    client, ref, code, token = _followup_visit_that_ended(intake_app, schools)  # the answer took over 15 minutes
     answer = "His name is on the list in his locker & he said Friday."
     ended = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": answer},
                            [(jpeg_bytes(), "locker.jpg")])
@@ -267,18 +281,9 @@ def test_a_reply_of_photos_alone_sent_after_the_session_ended_says_they_were_not
     """A photo with no words, sent after 15 minutes: the receipt-code page came back as if nothing had been
     sent, so the reporter believed the photo was with staff. It says the photos were not sent, in both languages,
     as does the language button's page of an ended visit with photos chosen."""
-    from datetime import timedelta
 
-    from app.models import ReporterSession, utcnow
 
-    client = intake_app.test_client()
-    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
-    open_followup(client, code)
-    token = csrf_token(client, "/followup")
-    with intake_app.app_context():
-        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
-        row.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+    client, ref, code, token = _followup_visit_that_ended(intake_app, schools)
     ended = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": ""},
                            [(jpeg_bytes(), "locker.jpg")])
     page = ended.get_data(as_text=True)
@@ -597,18 +602,9 @@ def test_the_language_switch_keeps_a_reply_waiting_for_the_receipt_code(intake_a
     """The session ended while the reporter wrote: the page asks for the code with the answer kept beside it.
     Switching language there must keep the answer too, not open an empty /followup."""
     import re
-    from datetime import timedelta
 
-    from app.models import ReporterSession, utcnow
 
-    client = intake_app.test_client()
-    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
-    open_followup(client, code)
-    token = csrf_token(client, "/followup")
-    with intake_app.app_context():
-        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
-        row.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+    client, _ref, code, token = _followup_visit_that_ended(intake_app, schools)
     answer = "Es el chavo de la mochila roja."
     ended = client.post("/followup/reply", data={"csrf_token": token, "message": answer})
     switch = re.search(r'<button[^>]*formaction="([^"]+)"[^>]*>Español</button>', ended.get_data(as_text=True))
@@ -704,9 +700,7 @@ def test_a_reply_longer_than_the_limit_comes_back_whole_from_the_language_switch
     """The reply form has no maxlength (it cut a long paste silently): a reply of 25,000 characters sent by the
     language button, or after the visit ended, must come back whole, so the reply form can say how long it is,
     not cut at 20,000 without a word."""
-    from datetime import timedelta
 
-    from app.models import ReporterSession, utcnow
 
     client = intake_app.test_client()
     _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
@@ -717,10 +711,7 @@ def test_a_reply_longer_than_the_limit_comes_back_whole_from_the_language_switch
                            data={"csrf_token": csrf_token(client, "/followup"), "message": pasted})
     assert f"{pasted}</textarea>" in switched.get_data(as_text=True)
     token = csrf_token(client, "/followup")
-    with intake_app.app_context():
-        row = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
-        row.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+    _end_the_followup_visit(intake_app)
     ended = client.post("/followup/reply", data={"csrf_token": token, "message": pasted})
     assert f"{pasted}</textarea>" in ended.get_data(as_text=True)
     opened = client.post("/followup", data={"code": code, "message": pasted,
