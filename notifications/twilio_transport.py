@@ -99,29 +99,38 @@ class TwilioTransport:
         return Client(*self._credentials, http_client=http_client)
 
     def _create(self, params: dict[str, Any]) -> Any:
-        """`messages.create`, given up after `timeout_s` in all.
+        """`messages.create`, given up after twice `timeout_s` in all: a connect and a read may each take the timeout,
+        as an ordinary slow answer did before, and the claim's lease is longer than that (app/config.py).
 
         requests' timeout bounds each read, not the answer: a connection that gives a byte now and then (a congested
         proxy, a half-broken link) would hold the send, and the worker with it, for as long as it goes on. The
         request runs in a thread of its own; one that outlives its deadline is left to end by itself (its answer
-        unread, as with any timeout) and the next send gets a new client, so no session is shared with it.
+        unread, as with any timeout; its connection closed when it ends) and the next send gets a new client, so no
+        session is shared with it.
         """
         self._hanging = [thread for thread in self._hanging if thread.is_alive()]
         if len(self._hanging) >= MAX_HANGING_REQUESTS:  # bounded: a link that never lets go costs no more threads
             raise requests.Timeout("earlier requests to Twilio are still hanging")
         client = self._client
         outcome: dict[str, Any] = {}
+        abandoned = threading.Event()
 
         def call() -> None:
             try:
                 outcome["message"] = client.messages.create(**params)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
                 outcome["error"] = exc
+            finally:
+                if abandoned.is_set():  # nobody uses this client again: let its pooled connection go
+                    session = getattr(client.http_client, "session", None)
+                    if session is not None:
+                        session.close()
 
         thread = threading.Thread(target=call, name="twilio-send", daemon=True)
         thread.start()
-        thread.join(self.timeout_s)
+        thread.join(2 * self.timeout_s)
         if thread.is_alive():
+            abandoned.set()
             self._hanging.append(thread)
             self._client = self._new_client()
             raise requests.Timeout("the answer did not arrive in time")
