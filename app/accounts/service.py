@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, delete, func, select, text
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
-from app.client_keys import current_secret
 from app.crypto.staff_secrets import seal_totp_secret
 from app.extensions import db
 from app.models import Assignment, Role, School, SignInFailure, Staff
@@ -119,9 +118,13 @@ def db_register_password_failure(staff: Staff | str, client: str, now: datetime)
 
 
 def _account_key(email: str) -> str:
-    """How the failures keep an email of no account: keyed with the rate limits' secret of the day, as the client
-    is, never the email itself."""
-    return hmac.new(current_secret(), normalise_email(email).encode(), hashlib.sha256).hexdigest()[:32]
+    """How the failures keep an email of no account: a hash keyed with the app's SECRET_KEY, never the email itself.
+    Not the rate limits' secret of the day: each web process draws its own when they are kept in memory (or Redis is
+    down), and a new one each day, so an email of no account would be counted apart where an account is counted
+    together. The rows last the lockout window (10 minutes)."""
+    key = hmac.new(current_app.config["SECRET_KEY"].encode(), b"sign-in failures of an email of no account",
+                   hashlib.sha256).digest()
+    return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _db_take_turn_for_email(key: str) -> None:

@@ -302,6 +302,25 @@ def test_an_email_of_no_account_locks_after_wrong_passwords_from_many_clients(wo
     assert "locked" in _password_step_as(world.app.test_client(), NO_ACCOUNT, "a wrong guess 123456")
 
 
+def test_an_email_of_no_account_is_counted_alike_by_every_web_process(world: World, frozen_clock: FrozenClock,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two gunicorn workers with the default in-memory rate-limit store (or with Redis down) each draw their own
+    secret of the day: an email of no account, kept by a hash keyed with that secret, was counted apart by each
+    process (and afresh at each day's new secret), where an account's wrong passwords are counted together, so a
+    guess spread over the processes told them apart again."""
+    import secrets as random_secrets
+
+    from app.accounts import service as accounts
+
+    monkeypatch.setattr(accounts, "current_secret", lambda *args, **kwargs: random_secrets.token_bytes(32),
+                        raising=False)
+    for n in range(4):
+        client = _client_at(world, f"203.0.113.{n + 1}")
+        for _ in range(5):
+            _password_step_as(client, NO_ACCOUNT, "a wrong guess 123456")
+    assert "locked" in _password_step_as(world.app.test_client(), NO_ACCOUNT, "a wrong guess 123456")
+
+
 def test_a_sign_in_forgets_the_wrong_passwords_before_it(world: World, frozen_clock: FrozenClock) -> None:
     client = world.app.test_client()
     for _ in range(4):
