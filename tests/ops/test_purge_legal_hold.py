@@ -196,7 +196,24 @@ def test_a_hold_asked_while_the_purge_shreds_the_case_is_refused(app: Flask, dis
         assert tip.shredded_at is not None and not tip.on_legal_hold and tip.legal_hold_reason_ct is None
 
 
-@pytest.mark.parametrize("destination", ["d3a9f0c2b6e1", "base", "-2"])
+HOLD_REVISION, BEFORE_THE_HOLD = "4c7e2b9a1f58", "d3a9f0c2b6e1"
+
+
+def _steps_down_past_the_hold() -> str:
+    """`flask db downgrade -N` from the head to the release before the hold, N counted from the migrations there are
+    now (a later migration moves it)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from app.backup import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    revisions = [rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()]  # head first
+    return f"-{revisions.index(BEFORE_THE_HOLD)}"
+
+
+@pytest.mark.parametrize("destination", [BEFORE_THE_HOLD, "base", "steps"])
 def test_a_downgrade_to_the_release_without_legal_hold_is_refused_while_a_case_is_held(
     app: Flask, expired: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
     destination: str,
@@ -220,6 +237,8 @@ def test_a_downgrade_to_the_release_without_legal_hold_is_refused_while_a_case_i
     try:
         before = revision_and_columns()
         assert runner.invoke(args=["db", "current"]).exit_code == 0  # only a downgrade is held back
+        if destination == "steps":
+            destination = _steps_down_past_the_hold()
         result = runner.invoke(args=["db", "downgrade", "--", destination])
         assert result.exit_code == 1 and "Traceback" not in result.output
         errors = [r.getMessage() for r in caplog.records if r.name == "flask_migrate"]
@@ -230,12 +249,13 @@ def test_a_downgrade_to_the_release_without_legal_hold_is_refused_while_a_case_i
             db.session.remove()
             assert tip_by_ref(expired["held"]).on_legal_hold
             db.session.remove()
-        assert runner.invoke(args=["db", "downgrade"]).exit_code == 0  # one step: the hold's migration stays
-        assert revision_and_columns()[0] == "4c7e2b9a1f58"
+        # down to the hold's own migration, which stays: not held back
+        assert runner.invoke(args=["db", "downgrade", HOLD_REVISION]).exit_code == 0
+        assert revision_and_columns()[0] == HOLD_REVISION
         monkeypatch.setenv("TIPLINE_DOWNGRADE_DROPS_LEGAL_HOLDS", "1")
-        assert runner.invoke(args=["db", "downgrade", "d3a9f0c2b6e1"]).exit_code == 0
+        assert runner.invoke(args=["db", "downgrade", BEFORE_THE_HOLD]).exit_code == 0
         revision, columns = revision_and_columns()
-        assert revision == "d3a9f0c2b6e1" and "legal_hold_at" not in columns
+        assert revision == BEFORE_THE_HOLD and "legal_hold_at" not in columns
     finally:
         with app.app_context():
             db.session.remove()
