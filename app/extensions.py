@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -9,7 +11,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.orm import DeclarativeBase
 
 from app.client_keys import client_key
@@ -50,3 +52,12 @@ class AppLimiter(Limiter):
 # Keys are keyed hashes of the client address (app/client_keys.py): no address is ever held in clear.
 limiter = AppLimiter(key_func=client_key, default_limits=[], headers_enabled=False)
 babel = Babel()
+
+
+def db_take_turns_on(name: str) -> None:
+    """Let transactions about the same `name` (an SMS's SID, an email of no account: things with no row to lock)
+    take turns until each ends. PostgreSQL: a transaction-level advisory lock keyed by a hash of the name; SQLite's
+    write lock, taken at BEGIN, already does this."""
+    if name and db.session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

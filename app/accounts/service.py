@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, delete, func, select, text
+from sqlalchemy import ColumnElement, delete, func, select
 
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
 from app.crypto.staff_secrets import seal_totp_secret
-from app.extensions import db
+from app.extensions import db, db_take_turns_on
 from app.models import Assignment, Role, School, SignInFailure, Staff
 
 # Five wrong passwords from one client (an address, or an IPv6 /64) lock that client out of the account for 10
@@ -127,13 +127,6 @@ def _account_key(email: str) -> str:
     return hmac.new(key, normalise_email(email).encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _db_take_turn_for_email(key: str) -> None:
-    """`db_take_turn` for an email of no account (there is no row to lock): a PostgreSQL advisory lock."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                           {"key": int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True)})
-
-
 def db_check_password(email: str, password: str, now: datetime, client: str) -> PasswordCheck:
     """The first step of sign-in, from `client` (`app.client_keys.client_key`). A client that has used up its
     wrong passwords for the account, or a locked account, is refused even with the right password.
@@ -146,7 +139,7 @@ def db_check_password(email: str, password: str, now: datetime, client: str) -> 
     if staff is not None:
         db_take_turn(staff)
     else:
-        _db_take_turn_for_email(str(counted))
+        db_take_turns_on(f"no account:{counted}")
     usable = staff is not None and staff.active and bool(staff.password_hash)
     right = verify_password(staff.password_hash if staff is not None and usable else _DUMMY_HASH, password)
     if (staff is not None and is_locked(staff, now)) or _password_locked(counted, client, now):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from sqlalchemy import Select, select, text, update
+from sqlalchemy import Select, select, update
 
 from app import audit
 from app.crypto.receipts import normalize_ref
-from app.extensions import db
+from app.extensions import db, db_take_turns_on
 from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, AuditEvent, Staff, Tip, TipStatus, utcnow
 
 _UNSENT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value)
@@ -52,9 +51,7 @@ def db_take_turn_for_sms(message_sid: str) -> None:
     first's acknowledgement (`tip_acknowledged_by`) instead of acknowledging the person's next open alert.
     PostgreSQL: a transaction-level advisory lock keyed by the SID, taken before any row lock; SQLite's write
     lock, taken at BEGIN, already does this."""
-    if message_sid and db.session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(message_sid.encode()).digest()[:8], "big", signed=True)
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    db_take_turns_on(f"sms:{message_sid}" if message_sid else "")
 
 
 def tip_acknowledged_by(message_sid: str) -> str | None:
