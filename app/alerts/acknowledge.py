@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Row, Select, select, update
 
 from app import audit
 from app.crypto.receipts import normalize_ref
@@ -54,18 +55,24 @@ def db_take_turn_for_sms(message_sid: str) -> None:
     db_take_turns_on(f"sms:{message_sid}" if message_sid else "")
 
 
-def tip_acknowledged_by(message_sid: str) -> str | None:
-    """The tip an inbound SMS already acknowledged, if it did: Twilio may post one SMS twice (a retry after a slow
-    answer) and a captured signed request can be replayed, and a second "1" must not take the next open alert."""
+def _taken_as(message_sid: str, actions: Iterable[str]) -> Row[str, str, str | None] | None:
+    """(action, detail, tip_ref) of the audit event, among `actions`, by which this very inbound SMS was already
+    taken, if any. Twilio may post one SMS twice (a retry after a slow answer) and a captured signed request can be
+    replayed: each handler looks here first and answers the second delivery as the first, changing nothing."""
     if not message_sid:
         return None
-    ref: str | None = db.session.scalar(
-        select(AuditEvent.tip_ref)
-        .where(AuditEvent.action == "tip.acknowledged",
+    return db.session.execute(
+        select(AuditEvent.action, AuditEvent.detail, AuditEvent.tip_ref)
+        .where(AuditEvent.action.in_(list(actions)),
                AuditEvent.detail.contains(f'"message_sid":"{message_sid}"', autoescape=True))
         .limit(1)
-    )
-    return ref
+    ).first()
+
+
+def tip_acknowledged_by(message_sid: str) -> str | None:
+    """The tip an inbound SMS already acknowledged, if it did: a second "1" must not take the next open alert."""
+    row = _taken_as(message_sid, ["tip.acknowledged"])
+    return row.tip_ref if row is not None else None
 
 
 # An acknowledging reply ("1", "ACK 7KQ2MX") that took no tip, on the audit record with its SMS: a second delivery of
@@ -76,14 +83,7 @@ ACK_NOT_TAKEN = "sms.ack_not_taken"
 
 def reply_answered_without_ack(message_sid: str) -> tuple[str, str | None] | None:
     """(reason, tip reference or None) of an acknowledging reply this very SMS got that took no tip, if any."""
-    if not message_sid:
-        return None
-    row = db.session.execute(
-        select(AuditEvent.detail, AuditEvent.tip_ref)
-        .where(AuditEvent.action == ACK_NOT_TAKEN,
-               AuditEvent.detail.contains(f'"message_sid":"{message_sid}"', autoescape=True))
-        .limit(1)
-    ).first()
+    row = _taken_as(message_sid, [ACK_NOT_TAKEN])
     if row is None:
         return None
     detail = audit.parse_detail_text(row.detail)
@@ -101,15 +101,8 @@ OPT_REPLIES = {"staff.sms_opted_out": "stop", "staff.sms_opted_in": "start", STA
 def opt_reply_answered(message_sid: str) -> str | None:
     """How a STOP or START this very SMS was already taken, if it was: "stop", "start" or "help" (a START that
     changed nothing)."""
-    if not message_sid:
-        return None
-    action: str | None = db.session.scalar(
-        select(AuditEvent.action)
-        .where(AuditEvent.action.in_(OPT_REPLIES),
-               AuditEvent.detail.contains(f'"message_sid":"{message_sid}"', autoescape=True))
-        .limit(1)
-    )
-    return OPT_REPLIES[action] if action is not None else None
+    row = _taken_as(message_sid, OPT_REPLIES)
+    return OPT_REPLIES[row.action] if row is not None else None
 
 
 def _alerts_of(staff: Staff) -> Select[Any]:
