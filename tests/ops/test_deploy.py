@@ -147,6 +147,21 @@ def test_nginx_site_sets_one_hop_of_forwarded_headers_and_keeps_no_access_log() 
     assert site.count("access_log off;") == 2
 
 
+def test_nginx_error_log_of_every_server_keeps_no_client_address() -> None:
+    """Every line nginx logs about a connection or a request ends with "client: <address>", whatever its level,
+    and Debian 12's nginx 1.22 with OpenSSL 3 logs handshakes it does not know at [crit] ("SSL_do_handshake()
+    failed (... bad key share) while SSL handshaking, client: 203.0.113.9"): with `crit` a phone's or anyone's
+    address was written to disk. Only `emerg` (configuration and start-up failures, no connection) is kept, and
+    in each server block: one without error_log of its own writes to the main log at its level ("error")."""
+    site = (DEPLOY / "nginx-tipline.conf").read_text()
+    code = "\n".join(line.split("#", 1)[0] for line in site.splitlines())
+    servers = re.split(r"^\s*server\s*\{", code, flags=re.MULTILINE)[1:]
+    assert len(servers) == 2
+    for server in servers:
+        levels = re.findall(r"^\s*error_log\s+\S+(?:\s+(\w+))?\s*;", server, re.MULTILINE)
+        assert levels == ["emerg"], server
+
+
 def test_nginx_site_writes_no_request_or_response_body_to_disk() -> None:
     """nginx spools a request body over client_body_buffer_size (16k by default) and a response over its proxy
     buffers to temporary files: the photos as sent, with their GPS metadata, and decrypted case pages and photos
