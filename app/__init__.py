@@ -25,11 +25,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
     from app.i18n import select_locale
 
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS",
-        engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_S"],
-                       app.config["SQLITE_WRITER_QUEUE"]),
-    )
+    # Options set in instance/config.py (a pool size, say) add to the app's own, never replace them; and SQL values
+    # stay out of every error and log line whatever was set (a statement's values may be a reporter's).
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT_S"],
+                         app.config["SQLITE_WRITER_QUEUE"]),
+        **dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+        "hide_parameters": True,
+    }
     from app import models  # noqa: F401  (the tables must be known to SQLAlchemy and Alembic)
     from app.accounts import session as _session  # noqa: F401  (the user loader)
 

@@ -279,3 +279,22 @@ def test_production_refuses_to_count_every_reporter_as_the_proxy(tmp_path):
     with pytest.raises(ConfigError, match="TRUSTED_PROXY_HOPS must be 1 or more in production"):
         _production(tmp_path, TRUSTED_PROXY_HOPS=0)
     assert _production(tmp_path, TRUSTED_PROXY_HOPS=1).config["TRUSTED_PROXY_HOPS"] == 1
+
+
+@pytest.mark.parametrize("options", [{"pool_pre_ping": True}, {"hide_parameters": False}])
+def test_engine_options_of_the_instance_config_keep_sql_values_out_of_errors(make_app, options):
+    """SQLALCHEMY_ENGINE_OPTIONS in instance/config.py (a pool setting, say) replaced the app's own whole, and with
+    them `hide_parameters`: a failing statement's error then carried its values into the log line and the traceback
+    that Flask writes for a 500."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=dict(options))
+    with app.app_context():
+        with pytest.raises(OperationalError) as failure:
+            db.session.execute(text("SELECT * FROM no_such_table WHERE x = :v"), {"v": "what-the-reporter-wrote"})
+        db.session.rollback()
+    assert "what-the-reporter-wrote" not in str(failure.value)
+    assert "no_such_table" in str(failure.value)
