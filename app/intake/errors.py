@@ -120,9 +120,18 @@ def database_unavailable(exc: OperationalError) -> tuple[str, int]:
 
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(_exc: RequestEntityTooLarge) -> tuple[str, int]:
+    # Nothing of the body was read, the text typed included: the page cannot give it back, so it says where it is.
     return _page(_("What you sent is too large"),
-                 _("Nothing was sent. Photos must be JPEG, PNG or WebP images of up to 10 MB each, 3 at most. "
-                   "Please go back and choose smaller or fewer photos."), 413)
+                 _("Nothing was sent, not even your text. Go back: your browser usually still shows what you wrote "
+                   "in the form. Copy it somewhere safe first, then choose at most 3 photos (JPEG, PNG or WebP, up "
+                   "to 10 MB each) and send again."), 413)
+
+
+@bp.get("/too-large")
+def too_large_page() -> tuple[str, int]:
+    """The same page for nginx (deploy/nginx-tipline.conf, error_page 413), which refuses a body over its
+    client_max_body_size itself: its own page is in English and says nothing of the text or of 911."""
+    return too_large(RequestEntityTooLarge())
 
 
 @bp.errorhandler(TooManyRequests)
