@@ -3,23 +3,17 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from app.intake.requests import MAX_FORM_WITH_PHOTOS
-from tests.conftest import REPO
 from tests.intake.test_intake_bad_input import assert_nothing_stored
 from tests.intake.test_intake_photos import MB, raw_multipart
 from tests.support.forms import csrf_token
 from tests.support.live_server import LiveServer
+from tests.support.nginx import nginx_in_front_of, raw_exchange
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 WORDS = {
     "en": ("What you sent is too large", "Nothing was sent, not even your text.",
            "your browser usually still shows what you wrote", "Copy it", "911"),
@@ -41,67 +35,21 @@ def test_the_413_page_says_the_text_was_not_received_and_how_to_get_it_back(inta
     assert_nothing_stored(intake_app)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _site_on_loopback(app_port: int, port: int) -> str:
-    """The deploy site's HTTPS server block, as it is, but on plain HTTP on loopback and in front of `app_port`."""
-    site = (REPO / "deploy" / "nginx-tipline.conf").read_text()
-    block = site[site.index("server {", site.index("server {") + 1):]
-    block = re.sub(r"^\s*(listen|ssl_\w+|error_log) .*$", "", block, flags=re.MULTILINE)
-    block = block.replace("server {", f"server {{\n    listen 127.0.0.1:{port};", 1)
-    return block.replace("127.0.0.1:8000", f"127.0.0.1:{app_port}")
-
-
 def _post_over_the_limit(port: int, lang: str) -> bytes:
     """The headers of a form of 70 MB and the start of its body: nginx answers from the Content-Length."""
-    answer = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(f"POST /report HTTP/1.1\r\nHost: tipline.test\r\nAccept-Language: {lang}\r\n"
-                     "Content-Type: multipart/form-data; boundary=B\r\n"
-                     f"Content-Length: {MAX_FORM_WITH_PHOTOS + 6 * MB}\r\nConnection: close\r\n\r\n--B\r\n".encode())
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-    return answer
+    return raw_exchange(port, f"POST /report HTTP/1.1\r\nHost: tipline.test\r\nAccept-Language: {lang}\r\n"
+                        "Content-Type: multipart/form-data; boundary=B\r\n"
+                        f"Content-Length: {MAX_FORM_WITH_PHOTOS + 6 * MB}\r\nConnection: close\r\n\r\n--B\r\n"
+                        .encode())
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_behind_nginx_a_body_over_its_limit_gets_the_apps_413_page_not_nginxs(intake_app, tmp_path: Path, lang):
     """nginx's client_max_body_size is the app's 64 MB: a bigger body is refused by nginx itself, whose own 413 page
     is in English, says nothing of the text or of 911, and looks like a broken site to a reporter."""
-    if not Path(NGINX).exists():
-        pytest.skip("nginx is not installed (apt-get install nginx)")
-    port = _free_port()
-    with LiveServer(intake_app, set_public_url=False) as url:
-        app_port = int(url.rsplit(":", 1)[1])
-        (tmp_path / "nginx.conf").write_text(
-            f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-            f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
-            f"  proxy_temp_path {tmp_path}/proxy;\n"
-            f"  fastcgi_temp_path {tmp_path}/f;\n  uwsgi_temp_path {tmp_path}/u;\n  scgi_temp_path {tmp_path}/s;\n"
-            f"{_site_on_loopback(app_port, port)}\n}}\n")
-        nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                                 stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                assert nginx.poll() is None, (tmp_path / "error.log").read_text()
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            answer = _post_over_the_limit(port, lang).decode("utf-8", "replace")
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=10)
+    with LiveServer(intake_app, set_public_url=False) as url, \
+            nginx_in_front_of(int(url.rsplit(":", 1)[1]), tmp_path) as port:
+        answer = _post_over_the_limit(port, lang).decode("utf-8", "replace")
     assert answer.startswith("HTTP/1.1 413"), answer[:300]
     assert "no-store" in answer.split("\r\n\r\n", 1)[0]
     for words in WORDS[lang]:
