@@ -110,7 +110,8 @@ def admin_staff_edit(staff_id: int) -> str | Response:
                   f"assigned to nobody: the queue lists {'it' if one else 'them'} under 'Assigned to nobody'.", "info")
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     commit_before_rendering()
-    return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=_reset_form(person))
+    return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=_reset_form(person),
+                           deactivated_no_reset=DEACTIVATED_NO_RESET)
 
 
 def _staff_form_as_now(person: Staff) -> StaffEditForm:
@@ -224,6 +225,10 @@ def _db_release_cases_left(person: Staff) -> int:
     return len(tips)
 
 
+DEACTIVATED_NO_RESET = ("This account is deactivated, so an enrolment link would not open. To let the person back in, "
+                        "tick Active and save, then reset their sign-in.")
+
+
 @bp.post("/admin/staff/<row_id:staff_id>/reset")
 @admin_required
 def admin_staff_reset(staff_id: int) -> str | Response:
@@ -232,6 +237,11 @@ def admin_staff_reset(staff_id: int) -> str | Response:
     form = ResetForm()
     if not form.validate_on_submit():
         abort(400)
+    if not person.active:
+        # The enrolment link of a deactivated account opens nothing ("This enrolment link does not work"), and the
+        # person's password and authenticator would be gone: refused, as `flask staff reset-signin` refuses it.
+        flash(DEACTIVATED_NO_RESET + " Nothing was reset.", "error")
+        return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     if outdated(form.enrolment_was.data, service.enrolment_marker(person)) \
             and service.has_live_enrolment(person, clock.now()):
         # The form sent again (a reload of the page that gave the link, Back and on), or a second admin's reset
@@ -245,7 +255,7 @@ def admin_staff_reset(staff_id: int) -> str | Response:
     db.session.commit()
     flash("Sign-in reset: the person's sessions ended; give them the new enrolment link.", "info")
     return render_template("console/admin_staff_edit.html", form=_staff_form_as_now(person), person=person,
-                           reset_form=_reset_form(person), link=link)
+                           reset_form=_reset_form(person), link=link, deactivated_no_reset=DEACTIVATED_NO_RESET)
 
 
 @bp.get("/admin/schools")

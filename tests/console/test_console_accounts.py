@@ -375,6 +375,31 @@ def test_a_reset_sent_again_by_a_reload_keeps_the_link_it_gave(world: World, sig
     assert client.get(link.group(1)).status_code == 404 and audit_actions(world.app).count("staff.reset") == 2
 
 
+def test_a_reset_of_a_deactivated_account_says_to_make_it_active_first(world: World, signed_in) -> None:
+    """"Reset sign-in" on a deactivated person's page gave an enrolment link and told the admin to hand it over;
+    the person opening it read "This enrolment link does not work" (a deactivated account's link opens nothing),
+    and their password and authenticator were gone. As `flask staff reset-signin`: refused, nothing changed, with
+    why and what to do; the page says so in place of the button."""
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_b"])
+        assert staff is not None
+        staff.active = False
+        db.session.commit()
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['sro_b']}"
+    shown = admin.get(path).get_data(as_text=True)
+    assert "Reset sign-in and make a new enrolment link" not in shown and "deactivated" in shown
+    form = {"csrf_token": csrf_token(admin, path), "enrolment_was": input_value(shown, "enrolment_was") or ""}
+    response = admin.post(f"{path}/reset", data=form, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "/console/enrol/" not in page
+    assert "deactivated" in page and "nothing was reset" in page.lower()
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_b"])
+        assert staff is not None and staff.password_hash and staff.totp_secret_sealed and not staff.enrolment_token_hash
+    assert "staff.reset" not in audit_actions(world.app)
+
+
 def test_the_last_district_admin_cannot_demote_or_deactivate_themselves(world: World, signed_in) -> None:
     """The only district admin unticking 'Active' on their own page (or making themselves an SRO) left the
     district with nobody to manage staff, schools or chains, nor to read the audit record, until someone ran
