@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,12 +58,21 @@ class PasswordCheck:
     locked: bool = False
 
 
+# One "@", something before it, and a domain of at least two dot-separated labels; no spaces anywhere.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+EMAIL_HINT = "enter the person's email address, such as j.doe@district.example (one @, no spaces)"
+
+
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """As people mean it: full-width or other compatibility characters (a phone's or an input method's "ｊ") are
+    the plain ones (NFKC), spaces around it go, and case does not count."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
 
 
 def find_staff(email: str) -> Staff | None:
-    return db.session.scalar(select(Staff).where(func.lower(Staff.email) == normalise_email(email)))
+    # Also as it was kept before NFKC (an account made with compatibility characters in its email still signs in).
+    wanted = sorted({normalise_email(email), email.strip().lower()})
+    return db.session.scalar(select(Staff).where(func.lower(Staff.email).in_(wanted)).order_by(Staff.id))
 
 
 def is_locked(staff: Staff, now: datetime) -> bool:
@@ -280,8 +291,8 @@ def schools_by_short_name(names: Iterable[str]) -> list[School]:
 
 def db_create_staff(email: str, name: str, role: Role, schools: list[School], phone: str | None = None) -> Staff:
     email = normalise_email(email)
-    if "@" not in email or len(email) > 254:
-        raise AccountError("enter a valid email address")
+    if len(email) > 254 or not email.isprintable() or not _EMAIL.fullmatch(email):
+        raise AccountError(EMAIL_HINT)
     if find_staff(email) is not None:
         raise AccountError(f"an account for {email} exists already")
     name = name.strip()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.accounts import service
 from app.accounts.phones import normalise_e164
@@ -92,6 +92,39 @@ def test_staff_create_refuses_unknown_school_and_duplicates(world: World) -> Non
                                      "--school", "AHS"])
         assert result.exit_code == 1 and "enter the person's name" in result.output
     assert "y@d.example" not in runner.invoke(args=["staff", "list"]).output
+
+
+@pytest.mark.parametrize("email", ["jane doe@district.example", "jane@doe@district.example", "@district.example",
+                                   "jane@", "jane@district", "jane@district..example", "jane@\u200bdistrict.example"])
+def test_an_email_that_cannot_be_one_is_refused_with_what_to_type(world: World, signed_in, email: str) -> None:
+    """A typo ("jane doe@...", two @, no domain) made an account under an email nobody would type at sign-in,
+    and an email cannot be corrected afterwards: refused, on the server and in the console, saying what to type."""
+    result = world.app.test_cli_runner().invoke(args=["staff", "create", "--email", email, "--name", "Jane Doe",
+                                                      "--role", "sro", "--school", "AHS"])
+    assert result.exit_code == 1 and "such as j.doe@district.example" in result.output
+    admin = signed_in("admin")
+    page = admin.post("/console/admin/staff", data={
+        "csrf_token": csrf_token(admin, "/console/admin/staff"), "email": email, "name": "Jane Doe", "role": "sro",
+        "schools": [str(world.school_a)]}).get_data(as_text=True)
+    assert "such as j.doe@district.example" in page and "/console/enrol/" not in page
+    with world.app.app_context():
+        assert db.session.scalar(select(func.count(Staff.id)).where(Staff.name == "Jane Doe")) == 0
+
+
+def test_an_email_typed_in_wide_or_compatibility_characters_is_the_plain_one(world: World) -> None:
+    """An email typed with a phone's or an input method's full-width letters ("ｓｒｏ") is the same address to
+    people: it made a second, look-alike account, and at sign-in did not find the account it names."""
+    runner = world.app.test_cli_runner()
+    result = runner.invoke(args=["staff", "create", "--email", "ｓｒｏ_ａ@district.example", "--name", "X",
+                                 "--role", "sro", "--school", "AHS"])
+    assert result.exit_code == 1 and "exists already" in result.output
+    result = runner.invoke(args=["staff", "create", "--email", "Ｊａｎｅ@District.example", "--name", "Jane",
+                                 "--role", "sro", "--school", "AHS"])
+    assert result.exit_code == 0 and "Created jane@district.example" in result.output
+    client = world.app.test_client()
+    response = client.post("/console/sign-in", data={"csrf_token": csrf_token(client, "/console/sign-in"),
+                                                     "email": " ＳＲＯ_A@district.example ", "password": PASSWORD})
+    assert response.headers.get("Location", "").endswith("/console/sign-in/code")
 
 
 def test_staff_list_and_set_password(world: World) -> None:
