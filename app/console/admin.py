@@ -84,7 +84,8 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     if valid and _leaves_no_admin(person, form):
         flash("This is the last active district admin: nobody would be left to manage staff, schools and chains or "
-              "to read the audit record. Make someone else a district admin first.", "error")
+              "to read the audit record. Make someone else a district admin first, and let them finish enrolling.",
+              "error")
     elif valid and Role(form.role.data) != Role.DISTRICT_ADMIN and not form.schools.data:
         # As an invitation: with no school the person sees no tip and is on no escalation chain.
         form.schools.errors = ["Staff other than district admins need at least one school."]
@@ -129,13 +130,16 @@ def _reset_form(person: Staff) -> ResetForm:
 
 
 def _leaves_no_admin(person: Staff, form: StaffEditForm) -> bool:
-    """Whether the edit would take away the district's last active district admin (demoted or deactivated)."""
+    """Whether the edit would take away the district's last active district admin (demoted or deactivated). Only
+    an admin who has enrolled counts as another: one invited but not enrolled (the link expired, or never reached
+    them) cannot sign in, and would leave the district with nobody in the console."""
     if person.role != Role.DISTRICT_ADMIN or not person.active:
         return False
     if Role(form.role.data) == Role.DISTRICT_ADMIN and form.active.data:
         return False
     others = db.session.scalar(select(func.count(Staff.id)).where(
-        Staff.role == Role.DISTRICT_ADMIN, Staff.active.is_(True), Staff.id != person.id)) or 0
+        Staff.role == Role.DISTRICT_ADMIN, Staff.active.is_(True), Staff.id != person.id,
+        Staff.password_hash.isnot(None), Staff.totp_secret_sealed.isnot(None))) or 0
     return others == 0
 
 

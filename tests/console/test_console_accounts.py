@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from app.accounts import service
 from app.accounts.phones import normalise_e164
 from app.accounts.policy import password_problems
+from app.crypto.staff_secrets import seal_totp_secret
 from app.extensions import db
 from app.models import Assignment, AuditEvent, Role, School, SignInFailure, Staff, Tip, utcnow
 from tests.conftest import on_postgres
-from tests.console.helpers import PASSWORD, World, audit_actions, sign_in
+from tests.console.helpers import PASSWORD, PASSWORD_HASH, World, audit_actions, sign_in
 from tests.support.forms import csrf_token, csrf_token_in, input_value
 from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
@@ -436,7 +437,9 @@ def test_a_reset_of_a_deactivated_account_says_to_make_it_active_first(world: Wo
 def test_the_last_district_admin_cannot_demote_or_deactivate_themselves(world: World, signed_in) -> None:
     """The only district admin unticking 'Active' on their own page (or making themselves an SRO) left the
     district with nobody to manage staff, schools or chains, nor to read the audit record, until someone ran
-    commands on the server. Refused with why; another admin may still do it once there are two."""
+    commands on the server. Refused with why; another admin may still do it once there are two. An admin invited
+    but not yet enrolled (whose link may have expired, or never reached them) is not a second one: they cannot
+    sign in."""
     admin = signed_in("admin")
     path = f"/console/admin/staff/{world.people['admin']}"
     form = {"name": "Admin", "role": "district_admin", "phone": "+13075550104", "active": "y"}
@@ -448,8 +451,20 @@ def test_the_last_district_admin_cannot_demote_or_deactivate_themselves(world: W
             me = db.session.get(Staff, world.people["admin"])
             assert me is not None and me.active and me.role == Role.DISTRICT_ADMIN
     assert admin.get("/console/admin/staff").status_code == 200  # still signed in, still an admin
+    with world.app.app_context():  # invited, never enrolled: nobody who can sign in yet
+        second = Staff(email="second@district.example", name="Second Admin", role=Role.DISTRICT_ADMIN)
+        db.session.add(second)
+        db.session.commit()
+        second_id = second.id
+    response = admin.post(path, data={"csrf_token": csrf_token(admin, path)} | form | {"active": ""})
+    assert "the last active district admin" in response.get_data(as_text=True)
     with world.app.app_context():
-        db.session.add(Staff(email="second@district.example", name="Second Admin", role=Role.DISTRICT_ADMIN))
+        me = db.session.get(Staff, world.people["admin"])
+        assert me is not None and me.active
+        second = db.session.get(Staff, second_id)
+        assert second is not None
+        second.password_hash = PASSWORD_HASH  # now enrolled: a password and an authenticator
+        seal_totp_secret(second, pyotp.random_base32())
         db.session.commit()
     admin.post(path, data={"csrf_token": csrf_token(admin, path)} | form | {"active": ""})
     with world.app.app_context():
