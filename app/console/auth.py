@@ -22,7 +22,7 @@ from app.accounts.totp import (
     qr_svg,
 )
 from app.client_keys import client_key
-from app.console import ABSOLUTE_TIMEOUT, bp, clock
+from app.console import ABSOLUTE_TIMEOUT, bp, clock, session_expired
 from app.console.access import me
 from app.console.forms import ConfirmForm, EnrolForm, SecondFactorForm, SignInForm
 from app.console.unavailable import typed_text
@@ -61,10 +61,18 @@ def _too_many_attempts(_error: TooManyRequests) -> tuple[str, int]:
     return render_template("console/too_many.html"), 429
 
 
+SIGN_OUT_BUTTONS = {"console.sign_out": "Sign out", "console.sign_out_everywhere": "Sign out everywhere"}
+
+
 @bp.errorhandler(CSRFError)
 def _form_expired(_error: CSRFError) -> tuple[str, int]:
     """A form whose token is not this session's (it was opened before signing in again, or signing out): say so in
     words, with the way back, rather than werkzeug's bare '400 Bad Request: The CSRF tokens do not match.'"""
+    if request.endpoint in SIGN_OUT_BUTTONS and current_user.is_authenticated and not session_expired():
+        # "Sign out" pressed on a page from before signing in again (another tab): "nothing was saved" read as
+        # done, on a shared computer still signed in. Said plainly, with a button of this session.
+        return render_template("console/form_expired.html", still_signed_in=True, action=url_for(request.endpoint),
+                               label=SIGN_OUT_BUTTONS[request.endpoint]), 400
     ref = (request.view_args or {}).get("ref")
     if isinstance(ref, str) and current_user.is_authenticated:
         back, label = url_for("console.case", ref=ref), "Open the case again"

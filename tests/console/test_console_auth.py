@@ -416,6 +416,26 @@ def test_post_without_csrf_token_is_refused(world: World, signed_in) -> None:
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("button", ["/console/sign-out", "/console/sign-out-everywhere"])
+def test_sign_out_from_a_tab_opened_before_signing_in_again_says_you_are_still_signed_in(
+        world: World, signed_in, button: str) -> None:
+    """The queue left open in one tab, the session idled out, the person signed in again in another tab, then
+    pressed "Sign out" in the first tab on leaving a shared office computer: its form belonged to the session
+    before, and the answer was "This form has expired. Nothing was saved" with a link back to the queue, still
+    signed in, which reads as done. It now says plainly that they are still signed in, with a working button."""
+    client = signed_in("sro_a")
+    old_token = csrf_token(client, "/console/")
+    sign_in(client, world, "sro_a")  # signing in again (another tab): a new session, its own form tokens
+    response = client.post(button, data={"csrf_token": old_token})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "You are still signed in" in page and "Nothing was saved" not in page
+    assert client.get("/console/").status_code == 200  # the stale form did nothing
+    token = re.search(rf'action="{button}"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"', page)
+    assert token
+    client.post(button, data={"csrf_token": token.group(1)})
+    assert client.get("/console/").status_code == 302  # the button on that page signs out
+
+
 def test_session_is_rotated_at_sign_in(world: World) -> None:
     client = world.app.test_client()
     client.get("/console/sign-in")
