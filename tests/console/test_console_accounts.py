@@ -41,6 +41,16 @@ def test_password_policy() -> None:
     assert not password_problems("tumbleweed casper lantern")
 
 
+@pytest.mark.parametrize("password", ["tipline2024!", "Tipline12345", "TipLine Tip Line", "tiplinepassword1",
+                                      "Natrona County 2024", "natrona-school-district"])
+def test_a_password_made_of_the_service_or_district_name_is_refused(world: World, password: str) -> None:
+    """NIST 800-63B: context-specific words (the service's name) are refused. "Tipline2024!" was accepted, the
+    first guess of anyone who knows what the console is, as was the district's name with a year."""
+    with world.app.test_request_context():
+        assert "name of this service or of your district" in " ".join(password_problems(password))
+        assert not password_problems("my tipline password is long")  # a passphrase that only mentions it
+
+
 def test_staff_create_and_enrol(world: World) -> None:
     path = _create(world)
     client = world.app.test_client()
