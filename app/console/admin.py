@@ -19,7 +19,7 @@ from app.alerts.planning import next_in_chain
 from app.console import bp, clock
 from app.console.access import admin_required, me
 from app.console.forms import ChainForm, InviteForm, ResetForm, SchoolForm, StaffEditForm, as_choices
-from app.extensions import db
+from app.extensions import db, db_take_turns_on
 from app.models import Assignment, ChainPosition, Role, School, Staff, Tip, TipStatus
 from app.small_ints import parse_small_int
 from app.transactions import commit_before_rendering
@@ -137,6 +137,9 @@ def _leaves_no_admin(person: Staff, form: StaffEditForm) -> bool:
         return False
     if Role(form.role.data) == Role.DISTRICT_ADMIN and form.active.data:
         return False
+    # Two admins taking each other away at once: each save locks only its own person's row, so on PostgreSQL both
+    # would count the other as still there. Such saves take turns; the second counts after the first has saved.
+    db_take_turns_on("district admins")
     others = db.session.scalar(select(func.count(Staff.id)).where(
         Staff.role == Role.DISTRICT_ADMIN, Staff.active.is_(True), Staff.id != person.id,
         Staff.password_hash.isnot(None), Staff.totp_secret_sealed.isnot(None))) or 0

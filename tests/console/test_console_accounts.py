@@ -1001,3 +1001,54 @@ def test_commands_on_the_server_name_the_operator_on_the_record(world: World, tm
         who = {e.action: e.actor_label for e in db.session.scalars(select(AuditEvent))}
     assert who["labels.exported"] == "cli:alice"
     assert who["staff.password_set"] == f"cli:{getpass.getuser()}"
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every transaction takes the write lock at BEGIN, so two "
+                    "admins' saves already take turns")
+def test_two_admins_deactivating_each_other_at_once_leave_one(world: World, signed_in,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each save locked only the row of the person it edits and counted the other admins as they were before
+    either save: two district admins deactivating each other at the same moment both found another admin, and
+    both saves went through, leaving the district with nobody to manage staff. Now such saves take turns, and the
+    second finds the first's change and is refused."""
+    import threading
+
+    from app.console import admin as admin_views
+
+    with world.app.app_context():
+        second = Staff(email="admin2@district.example", name="Second Admin", role=Role.DISTRICT_ADMIN,
+                       phone="+13075550190", password_hash=PASSWORD_HASH)
+        db.session.add(second)
+        db.session.flush()
+        world.secrets["admin2"] = pyotp.random_base32()
+        seal_totp_secret(second, world.secrets["admin2"])
+        db.session.commit()
+        world.people["admin2"], world.emails["admin2"] = second.id, second.email
+    clients = {key: signed_in(key) for key in ("admin", "admin2")}
+    barrier = threading.Barrier(2, timeout=3)
+    original = admin_views._leaves_no_admin
+
+    def counted_then_wait(person, form):  # noqa: ANN001, ANN202
+        found = original(person, form)
+        try:
+            barrier.wait()  # both counted before either saves, as two web processes may
+        except threading.BrokenBarrierError:
+            pass  # the other save waits for this one's turn: it counts after this one has saved
+        return found
+
+    monkeypatch.setattr(admin_views, "_leaves_no_admin", counted_then_wait)
+
+    def deactivate(me: str, other: str) -> None:
+        client, path = clients[me], f"/console/admin/staff/{world.people[other]}"
+        client.post(path, data={"csrf_token": csrf_token(client, path), "name": other, "role": "district_admin",
+                                "phone": "+13075550199", "active": ""})
+
+    threads = [threading.Thread(target=deactivate, args=pair) for pair in (("admin", "admin2"), ("admin2", "admin"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with world.app.app_context():
+        active = db.session.scalar(select(func.count(Staff.id)).where(
+            Staff.role == Role.DISTRICT_ADMIN, Staff.active.is_(True)))
+    assert active == 1
