@@ -117,11 +117,16 @@ def relabel(ref: str) -> Response:
         flash_form_errors(form)
         return back_to_case(tip, "labels")
     before = {"category": tip.effective_category, "urgency": tip.effective_urgency}
+    category, urgency = str(form.category.data), str(form.urgency.data)
     if form.labels_was.data and form.labels_was.data != f"{before['category']} {before['urgency']}":
+        if (category, urgency) == (before["category"], before["urgency"]):
+            # The same correction sent twice (a second tap on a slow phone), or made by someone else meanwhile:
+            # done. "Nothing was changed" read as the correction lost.
+            flash(f"The category and urgency are {category.replace('_', ' ')}, {urgency} already.", "info")
+            return back_to_case(tip, "labels")
         flash(f"The category and urgency changed to {before['category'].replace('_', ' ')}, {before['urgency']} "
               "while you had this case open: nothing was changed. Check them and correct again.", "error")
         return back_to_case(tip, "labels")
-    category, urgency = str(form.category.data), str(form.urgency.data)
     # The model's prediction stays in Tip.category/urgency; the correction is the label (see labels.py).
     tip.label_category = category
     tip.label_urgency = urgency
@@ -162,6 +167,12 @@ def change_status(ref: str) -> Response:
         # Shredded after retention: nothing is left to investigate, and reopening would put an empty case back in
         # the queue for good and wipe the outcome and closing date that the quarterly figures keep.
         flash(f"This case was crypto-shredded after retention: its status stays {tip.status}.", "error")
+        return back_to_case(tip, "status")
+    if new == tip.status and (new != TipStatus.CLOSED.value or outcome == tip.outcome):
+        # The same change sent twice (a second tap on a slow phone: the browser shows the second answer only), or
+        # made by someone else meanwhile: done. The stale page's "nothing was changed" read as the close lost.
+        shown = f" ({outcome.replace('_', ' ')})" if new == TipStatus.CLOSED.value else ""
+        flash(f"This case is {new} already{shown}.", "info")
         return back_to_case(tip, "status")
     if form.status_was.data and (form.status_was.data in FINISHED_STATUSES) != tip.is_finished:
         # Chosen on a page someone else's change has outdated: 'investigating' picked while the case was

@@ -771,3 +771,37 @@ def test_acknowledge_after_the_session_ended_leads_back_to_the_case(world: World
         assert _tip(world, ref).acknowledged_at is None
     assert sign_in(client, world, "sro_a", page=response.headers["Location"]).headers["Location"] == (
         f"/console/tips/{ref}")
+
+
+def _flashes(page: str) -> list[str]:
+    return re.findall(r'class="flash [^"]*"[^>]*>(.*?)</p>', page)
+
+
+def test_a_status_or_correction_sent_twice_says_it_is_done_not_that_someone_else_changed_it(world: World,
+                                                                                             signed_in) -> None:
+    """A counselor taps 'Change status' twice on a slow phone. The browser shows the second request's answer
+    only, which said 'The status changed to closed while you had this case open: nothing was changed. Check the
+    case and choose again.': her own close read as someone else's, and 'nothing was changed' as her close lost.
+    A correction tapped twice said the same of the labels. Both now say it is done already."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a, urgency="high", category="threat_of_violence").ref
+    client = signed_in("counselor_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    for _ in range(2):
+        response = _send_as_shown(client, page, ref, "status", "status_was", status="closed", outcome="unfounded")
+    shown = _flashes(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert not [said for said in shown if "nothing was changed" in said], shown
+    assert "This case is closed already (unfounded)." in shown
+    for _ in range(2):
+        response = _send_as_shown(client, page, ref, "label", "labels_was", category="weapon", urgency="critical")
+    shown = _flashes(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert not [said for said in shown if "nothing was changed" in said], shown
+    assert "The category and urgency are weapon, critical already." in shown
+    actions = audit_actions(world.app, ref)
+    assert actions.count("tip.closed") == 1 and actions.count("tip.relabelled") == 1
+    # Closing with another outcome than the one it was closed with meanwhile is still refused as from a stale page.
+    response = _send_as_shown(client, page, ref, "status", "status_was", status="closed", outcome="duplicate")
+    assert "changed to closed while you had this case open" in client.get(
+        response.headers["Location"]).get_data(as_text=True)
+    with world.app.app_context():
+        assert _tip(world, ref).outcome == "unfounded"
