@@ -26,6 +26,7 @@ from app.console.forms import (
     as_choices,
 )
 from app.console.questions import READY_QUESTIONS, question_choices
+from app.console.queue import read_reference
 from app.console.scope import get_visible_tip, get_visible_tip_or_404
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
 from app.crypto.service import db_add_sealed, open_for_tip
@@ -288,7 +289,7 @@ def link(ref: str) -> Response:
     if not form.validate_on_submit():
         flash_form_errors(form)
         return back_to_case(tip, "related")
-    other = get_visible_tip(staff, str(form.other_ref.data))
+    other = get_visible_tip(staff, read_reference(str(form.other_ref.data)))  # "7KQ-2MX", as the queue's box
     if other is None or other.id == tip.id:
         flash("No other tip with that reference among your schools.", "error")
         return back_to_case(tip, "related")

@@ -480,6 +480,23 @@ def test_linking_reads_a_reference_typed_as_it_sounds(world: World, signed_in) -
         assert a.incident_id is not None and a.incident_id == b.incident_id
 
 
+@pytest.mark.parametrize("typed", ["k0q-1m5", "K0Q 1M5", "koq.lm5"])
+def test_linking_reads_a_reference_said_aloud_as_the_queue_box_does(world: World, signed_in, typed: str) -> None:
+    """The queue's box opens '7KQ-2MX' and '7KQ 2MX' (a reference read out on the phone, copied from a note); the
+    link box on the case page answered 'No other tip with that reference among your schools' for the same."""
+    with world.app.app_context():
+        first, second = make_tip(world.school_a), make_tip(world.school_a)
+        second.ref = "K0Q1M5"
+        db.session.commit()
+        first_ref = first.ref
+    client = signed_in("sro_a")
+    client.post(f"/console/tips/{first_ref}/link", data={
+        "csrf_token": csrf_token(client, f"/console/tips/{first_ref}"), "other_ref": typed})
+    with world.app.app_context():
+        a, b = _tip(world, first_ref), _tip(world, "K0Q1M5")
+        assert a.incident_id is not None and a.incident_id == b.incident_id
+
+
 def _shred(world: World, ref: str) -> None:
     with world.app.app_context():
         db_shred_tips([_tip(world, ref)], utcnow())
