@@ -275,7 +275,9 @@ def send_message(ref: str) -> Response | tuple[str, int]:
     refused = _add_sealed_or_refuse(tip, message, "message", body, "messages")
     if refused is not None:
         return refused
-    audit.record("message.sent", actor=staff, tip=tip, message_id=message.id, template=template or None)
+    # The ready-made question only when it is what was sent: words of one's own, typed as well, are sent instead.
+    sent_template = template if template and body == READY_QUESTIONS.get(template) else None
+    audit.record("message.sent", actor=staff, tip=tip, message_id=message.id, template=sent_template)
     db.session.commit()
     flash("Message sent: the reporter sees it when they come back with their receipt code.", "info")
     return back_to_case(tip, "messages")

@@ -822,3 +822,22 @@ def test_a_status_or_correction_sent_twice_says_it_is_done_not_that_someone_else
         response.headers["Location"]).get_data(as_text=True)
     with world.app.app_context():
         assert _tip(world, ref).outcome == "unfounded"
+
+
+def test_a_message_in_own_words_is_not_recorded_as_a_ready_made_question(world: World, signed_in) -> None:
+    """A counselor picked a ready-made question, then wrote her own words instead, which are what is sent; the audit
+    record still said the ready-made question was sent (`template`), so it told the district something the reporter
+    never received."""
+    import json
+
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    token = csrf_token(client, f"/console/tips/{ref}")
+    client.post(f"/console/tips/{ref}/messages", data={"csrf_token": token, "template": "where.es",
+                                                       "body": "Are you safe right now?"})
+    client.post(f"/console/tips/{ref}/messages", data={"csrf_token": token, "template": "where.es", "body": ""})
+    with world.app.app_context():
+        details = [json.loads(e.detail) for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "message.sent").order_by(AuditEvent.id))]
+    assert [d["template"] for d in details] == [None, "where.es"]
