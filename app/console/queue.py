@@ -111,6 +111,8 @@ def queue() -> str | Response:
             commit_before_rendering()
             return redirect(url_for("console.case", ref=found))
     status = request.args.get("status", "open")
+    if status != "all" and status not in {s for s, _ in STATUS_CHOICES}:
+        status = "open"  # as the Status box shows it: an unknown one listed closed tips under "open"
     school_id = _int_arg("school")
     category = request.args.get("category", "")
     urgency = request.args.get("urgency", "")

@@ -211,3 +211,19 @@ def test_query_names_of_url_building_are_not_a_500(world: World, signed_in, quer
     links = re.findall(r'<a href="([^"]*)" rel="next"', page)
     assert links and links[0].startswith("/console/?") and "status=all" in links[0] and "category=other" in links[0]
     assert "page=2" in links[0] and "endpoint" not in links[0] and "_" not in links[0].split("?", 1)[1]
+
+
+@pytest.mark.parametrize("status", ["bogus", "", "Closed", "all "])
+def test_an_unknown_status_in_the_query_shows_the_open_tips_as_the_box_says(world: World, signed_in,
+                                                                             status: str) -> None:
+    """An unknown status (a link edited by hand, cut short in a message) listed every tip, closed ones among them,
+    while the Status box, which has no such choice, showed its first one: 'open'. A counselor took a closed case
+    for an open one. It is the open tips now, as the box says."""
+    with world.app.app_context():
+        open_ref = make_tip(world.school_a).ref
+        closed = make_tip(world.school_a)
+        closed.status = "closed"
+        db.session.commit()
+    page = signed_in("sro_a").get("/console/", query_string={"status": status}).get_data(as_text=True)
+    assert _refs(page) == [open_ref]
+    assert '<option value="open" selected>' in page
