@@ -5,7 +5,7 @@ Each action changes the tip and writes one audit event in the same transaction.
 
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import flash, redirect, request, url_for
 from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
@@ -34,6 +34,7 @@ from app.extensions import db
 from app.models import Incident, Message, Note, Outcome, Staff, Tip, TipStatus, utcnow
 from app.models.tips import FINISHED_STATUSES, REOPENED_STATUS
 from app.small_ints import parse_small_int
+from app.transactions import commit_before_rendering
 from triage import urgency_rank
 
 STATUS_ORDER = [s.value for s in TipStatus]
@@ -94,6 +95,24 @@ def _refused_with_text(staff: Staff, tip: Tip, form: NoteForm | MessageForm, nam
     lost it. (A bad CSRF token never gets here: CSRFProtect refuses it first.)"""
     flash_form_errors(form)
     return render_case(staff, tip, **{name: form}), 400
+
+
+# Where each form of the case page sits on it: a form's address opened with GET goes back there.
+FORM_ANCHORS = {"acknowledge": "", "label": "labels", "status": "status", "assign": "assign", "notes": "notes",
+                "messages": "messages", "link": "related", "hold": "hold", "hold/release": "hold"}
+
+
+def case_form_address(ref: str) -> Response:
+    """A form's address opened again with GET (a refused note's page reloaded by a phone, the busy-database page's
+    address sent to a colleague): werkzeug's bare "Method Not Allowed". The case instead, at that form."""
+    form = str(request.url_rule.rule if request.url_rule else "").split("/<ref>/", 1)[-1]
+    back = back_to_case(get_visible_tip_or_404(me(), ref), FORM_ANCHORS.get(form, ""))  # another school's: 404
+    commit_before_rendering()  # a read: the write lock is free again
+    return back
+
+
+for _form in FORM_ANCHORS:  # one endpoint: the form is read from the path, so the rules take no other argument
+    bp.add_url_rule(f"/tips/<ref>/{_form}", "case_form_address", case_form_address, methods=["GET"])
 
 
 @bp.post("/tips/<ref>/acknowledge")

@@ -841,3 +841,22 @@ def test_a_message_in_own_words_is_not_recorded_as_a_ready_made_question(world: 
         details = [json.loads(e.detail) for e in db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "message.sent").order_by(AuditEvent.id))]
     assert [d["template"] for d in details] == [None, "where.es"]
+
+
+@pytest.mark.parametrize(("action", "anchor"), [("notes", "notes"), ("messages", "messages"), ("status", "status"),
+                                                ("label", "labels"), ("assign", "assign"), ("link", "related"),
+                                                ("acknowledge", ""), ("hold", "hold"), ("hold/release", "hold")])
+def test_a_case_form_address_opened_again_leads_to_the_case(world: World, signed_in, action: str,
+                                                             anchor: str) -> None:
+    """A note refused as too long (or the busy-database page) is shown at the form's address, /tips/<ref>/notes; a
+    phone that reloads the tab later, or a colleague sent that address, opened it with GET: werkzeug's bare
+    'Method Not Allowed', no console, no way back to the case. It now leads to the case, at the form; another
+    school's case is still 'Not found'."""
+    with world.app.app_context():
+        ref, theirs = make_tip(world.school_a).ref, make_tip(world.school_b).ref
+    client = signed_in("counselor_a")
+    response = client.get(f"/console/tips/{ref.lower()}/{action}")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/console/tips/{ref}" + (f"#{anchor}" if anchor else "")
+    assert client.get(f"/console/tips/{theirs}/{action}").status_code == 404
+    assert client.get(f"/console/tips/{ref}/nonsense").status_code == 404
