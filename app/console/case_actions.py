@@ -202,6 +202,10 @@ def change_status(ref: str) -> Response:
         flash(f"The status changed to {tip.status} while you had this case open: nothing was changed. "
               "Check the case and choose again.", "error")
         return back_to_case(tip, "status")
+    if new == tip.status == TipStatus.CLOSED.value:  # with another outcome (the same one is answered above)
+        flash(f"This case is closed already ({(tip.outcome or '').replace('_', ' ')}). To change its outcome, "
+              f"reopen it ({REOPENED_STATUS}), then close it with the right one.", "error")
+        return back_to_case(tip, "status")
     if not allowed_transition(tip.status, new):
         flash(f"A tip cannot go from {tip.status} to {new}.", "error")
         return back_to_case(tip, "status")

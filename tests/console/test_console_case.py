@@ -860,3 +860,20 @@ def test_a_case_form_address_opened_again_leads_to_the_case(world: World, signed
     assert response.headers["Location"] == f"/console/tips/{ref}" + (f"#{anchor}" if anchor else "")
     assert client.get(f"/console/tips/{theirs}/{action}").status_code == 404
     assert client.get(f"/console/tips/{ref}/nonsense").status_code == 404
+
+
+def test_closing_a_closed_case_with_another_outcome_says_how_to_correct_it(world: World, signed_in) -> None:
+    """A counselor closed a case as 'unfounded' and meant 'duplicate'; choosing closed with the right outcome said
+    only 'A tip cannot go from closed to closed.', with no word of how to correct the outcome."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("counselor_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    _send_as_shown(client, page, ref, "status", "status_was", status="closed", outcome="unfounded")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    response = _send_as_shown(client, page, ref, "status", "status_was", status="closed", outcome="duplicate")
+    shown = _flashes(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert ("This case is closed already (unfounded). To change its outcome, reopen it (investigating), then close "
+            "it with the right one.") in shown
+    with world.app.app_context():
+        assert _tip(world, ref).outcome == "unfounded"
