@@ -61,8 +61,8 @@ def db_claim_due_alerts(owner: str, limit: int, now: datetime | None = None) -> 
         (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_until < now),  # a dead worker's row
         # This worker's own claims: a round runs after the one before has ended, so none of them is on its way to
         # Twilio. They are the rest of a batch a database error broke off (a lock past the busy timeout, a cut
-        # connection), or an SMS whose "sent" could not be written, tried until its lease had all but ended: sent
-        # again now, not a lease (a minute) after the database came back.
+        # connection): sent now, not a lease (a minute) after the database came back. An SMS of such a claim that
+        # went out but whose "sent" could not be written is recorded first (dispatcher.db_record_unrecorded).
         (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_owner == owner),
     )
     query = select(Alert).where(due).order_by(Alert.due_at, Alert.id).limit(limit)

@@ -4,7 +4,8 @@ Delivery guarantee: at least once. A row is committed as "sending" with a lease 
 as "sent" with Twilio's SID right after; a worker killed between the two leaves a row that is sent again
 when its lease expires. So a duplicate SMS is possible only for a message that was in flight when its worker
 died: at most one extra SMS per such crash, and never for a row whose "sent" was committed. A database error while
-writing "sent" is retried until the lease ends, so it does not make a duplicate of its own.
+writing "sent" is retried until the lease ends, and after that at the worker's next round before it claims anything,
+so it does not make a duplicate of its own.
 """
 
 from __future__ import annotations
@@ -261,8 +262,9 @@ def send_one(alert_id: int, owner: str) -> str:
                   code=code)
         return AlertStatus.FAILED.value
     # Twilio has the SMS now: recording that must not fail for a moment's lock, or the row would stay "sending"
-    # and go out again when its lease ends (a second SMS though no worker died). Tried again within the lease, not
-    # after it: by then another worker may have claimed the row, and a late record would write over its claim.
+    # and go out again when its lease ends (a second SMS though no worker died). Tried again within the lease; a
+    # database still failing then is left to the worker's next round, which records it before claiming anything.
+    sent = _Sent(alert_id, plan.attempts, plan.body, plan.companion_ids, result.sid, result.status)
     while True:
         try:
             db_record_sent(alert_id, owner, plan.body, plan.companion_ids, result.sid, result.status)
@@ -271,6 +273,7 @@ def send_one(alert_id: int, owner: str) -> str:
         except OperationalError as exc:
             db.session.rollback()
             if time.monotonic() + RECORD_RETRY_PAUSE_S >= lease_ends:
+                _UNRECORDED.setdefault(_unrecorded_key(owner), {})[alert_id] = sent
                 raise
             log_event(log, "alert sent but not recorded yet (database error); trying again", logging.WARNING,
                       alert=alert_id, error=db_error_reason(exc))
@@ -280,14 +283,53 @@ def send_one(alert_id: int, owner: str) -> str:
     return AlertStatus.SENT.value
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """An SMS Twilio took whose "sent" the database refused until its claim's lease had all but ended."""
+
+    alert_id: int
+    claim: int  # the row's `attempts` when it was claimed for this send
+    body: str
+    companion_ids: tuple[int, ...]
+    sid: str
+    twilio_status: str
+
+
+# Per database and worker (its owner id, unique to a process and thread): what was sent and not yet recorded. Kept in
+# memory only: a worker killed meanwhile is the crash of the delivery guarantee, its row sent again when the lease ends.
+_UNRECORDED: dict[tuple[str, str], dict[int, _Sent]] = {}
+
+
+def _unrecorded_key(owner: str) -> tuple[str, str]:
+    return str(db.engine.url), owner
+
+
+def db_record_unrecorded(owner: str) -> int:
+    """Record the SMS this worker sent in an earlier round whose "sent" the database refused then (locked past the
+    claim's lease, a PostgreSQL failover): otherwise the round's claim would take the row, still "sending", again
+    and send it a second time. Only a row not claimed since (its `attempts` unchanged) is written: one another worker
+    took when the lease ended is that worker's. The caller commits, then calls `forget_recorded(owner)`."""
+    waiting = _UNRECORDED.get(_unrecorded_key(owner), {})
+    for sent in waiting.values():
+        db_record_sent(sent.alert_id, owner, sent.body, sent.companion_ids, sent.sid, sent.twilio_status,
+                       claim=sent.claim)
+    return len(waiting)
+
+
+def forget_recorded(owner: str) -> None:
+    _UNRECORDED.pop(_unrecorded_key(owner), None)
+
+
 def db_record_sent(alert_id: int, owner: str, body: str, companion_ids: tuple[int, ...], sid: str,
-                   twilio_status: str) -> None:
-    """Record an SMS Twilio took: its SID, the row sent (and the rows folded into it). The caller commits."""
+                   twilio_status: str, *, claim: int | None = None) -> None:
+    """Record an SMS Twilio took: its SID, the row sent (and the rows folded into it). The caller commits.
+    `claim`: record it only if the row has not been claimed again since that claim (a late record)."""
     sent_at = utcnow()
     # A report that Twilio refused our sender may have come first and put the row back in the outbox, to go again
     # with the tips folded into it (db_retry_refused_delivery): this SMS reached nobody, so none of it is recorded.
+    ours = [Alert.attempts == claim] if claim is not None else []
     recorded = db.session.execute(
-        update(Alert).where(Alert.id == alert_id, Alert.status != AlertStatus.PENDING.value)
+        update(Alert).where(Alert.id == alert_id, Alert.status != AlertStatus.PENDING.value, *ours)
         .values(twilio_sid=sid, body=body, sent_at=sent_at, lease_owner=None, lease_until=None))
     if not getattr(recorded, "rowcount", 0):
         return
@@ -335,14 +377,19 @@ def _db_release_claims(alert_ids: list[int], owner: str) -> int:
 def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     """One round: escalate what is overdue, then send what is due. Returns counts per outcome."""
     counts: dict[str, int] = {}
-    # Escalating and claiming share one transaction: on SQLite each transaction is a turn at the write lock,
-    # which the intake needs too. An alert written by escalation is claimed in the same round.
+    # Recording, escalating and claiming share one transaction: on SQLite each transaction is a turn at the write
+    # lock, which the intake needs too. An SMS sent in an earlier round is recorded before anything is claimed (it
+    # must not be claimed and sent again), and an alert written by escalation is claimed in the same round.
+    recorded = db_record_unrecorded(owner)
     escalated = db_escalate_overdue()
     db.session.flush()
     if escalated:
         counts["escalated"] = escalated
     claimed = [alert.id for alert in db_claim_due_alerts(owner, batch)]
     db.session.commit()
+    if recorded:
+        forget_recorded(owner)
+        counts["recorded_late"] = recorded
     # A Twilio that does not answer costs each send the client's timeout: a batch of 50 would hold the round for
     # minutes while nothing escalates and no new tip is claimed. Sending stops once the round has spent one timeout;
     # the rows not tried go back to the outbox, due as they were, for the next round.

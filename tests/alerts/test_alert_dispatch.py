@@ -510,3 +510,40 @@ def test_another_workers_claim_is_left_to_its_lease(alert_app, fake_twilio):
         db.session.commit()
     assert _round(alert_app).get("claimed") == 0
     assert fake_twilio.messages == []
+
+
+def test_an_sms_whose_sent_could_not_be_written_within_its_lease_is_recorded_not_sent_again(alert_app, fake_twilio,
+                                                                                            monkeypatch):
+    """Twilio took the SMS, then the database stayed locked past the claim's lease (a `flask` command or a backup
+    holding SQLite's write lock a minute, a PostgreSQL failover): recording "sent" was given up and the worker's next
+    round took its own claim again and sent the SMS a second time, though no worker died and no request timed out.
+    The worker keeps what Twilio answered and records it at its next round, before it claims anything."""
+    from sqlalchemy.exc import OperationalError
+
+    import app.alerts.dispatcher as dispatcher
+
+    alert_app.config["ALERT_CLAIM_LEASE_S"] = 1.0
+    record = dispatcher.db_record_sent
+    locked = [True]
+
+    def locked_for_a_while(*args, **kwargs):
+        if locked[0]:
+            raise OperationalError("UPDATE alert", None, Exception("database is locked"))
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "db_record_sent", locked_for_a_while)
+    monkeypatch.setattr(dispatcher, "RECORD_RETRY_PAUSE_S", 0.05)
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+    with pytest.raises(OperationalError):
+        _round(alert_app)
+    (sms,) = fake_twilio.wait_for(1)
+    locked[0] = False  # the database is back
+    time.sleep(1.1)  # the claim's lease has ended too
+    _round(alert_app)
+    time.sleep(0.3)
+    assert len(fake_twilio.messages) == 1
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value and alert.twilio_sid == sms.sid
+        assert alert.lease_owner is None and alert.sent_at is not None
