@@ -108,10 +108,11 @@ def inbound_sms() -> Response:
             staff.sms_opted_out = True
             staff.sms_opted_out_at = utcnow()
             audit.record("staff.sms_opted_out", actor=staff, **sid)
+        staff_ids = [staff.id for staff in accounts]
         db.session.commit()
-        for staff in accounts:
+        for staff_id in staff_ids:
             log_event(log, "staff opted out of SMS: skipped in escalation chains until START", logging.WARNING,
-                      staff=staff.id)
+                      staff=staff_id)
         return _opt_reply("stop")
     if reply.kind == "start":
         if not any(staff.sms_opted_out for staff in accounts):
@@ -155,9 +156,12 @@ def inbound_sms() -> Response:
     assert tip is not None
     if not db_acknowledge_tip(tip, staff, via="sms", message_sid=message_sid or None):
         return _ack_not_taken(staff, message_sid, "already_acknowledged", tip)
+    ref, staff_id = tip.ref, staff.id
+    # Nothing after the commit reads the database: the commit expires what was loaded, and a read meeting a lock or a
+    # lost connection then would answer "not recorded" about an acknowledgement that was.
     db.session.commit()
-    log_event(log, "tip acknowledged by SMS", tip=tip.ref, staff=staff.id)
-    return _twiml(texts.ack_confirmed_reply(tip.ref))
+    log_event(log, "tip acknowledged by SMS", tip=ref, staff=staff_id)
+    return _twiml(texts.ack_confirmed_reply(ref))
 
 
 def _opt_reply(taken_as: str) -> Response:
@@ -177,10 +181,11 @@ def _not_taken_reply(reason: str, ref: str | None) -> str:
 def _ack_not_taken(staff: Staff, message_sid: str, reason: str, tip: Tip | None = None) -> Response:
     """Answer an acknowledging reply that takes no tip, and keep that answer with its SMS on the audit record: the
     same SMS delivered again is answered alike (`reply_answered_without_ack`) instead of taking a newer alert."""
+    ref = tip.ref if tip is not None else None  # read before the commit, which expires it (see above)
     if message_sid:
         audit.record(ACK_NOT_TAKEN, actor=staff, tip=tip, message_sid=message_sid, reason=reason)
         db.session.commit()
-    return _twiml(_not_taken_reply(reason, tip.ref if tip is not None else None))
+    return _twiml(_not_taken_reply(reason, ref))
 
 
 def _alert_to_acknowledge(accounts: list[Staff], ref: str | None) -> tuple[Staff, Alert] | None:
@@ -241,8 +246,9 @@ def delivery_status() -> Response:
         folded = db_fail_folded_into(alert.id, alert.error_code)
         log_event(log, "alert undelivered, escalating", logging.WARNING, alert=alert.id, code=alert.error_code,
                   folded=folded)
+    failed = alert.status == AlertStatus.FAILED.value  # read before the commit, which expires it
     db.session.commit()
-    if alert.status == AlertStatus.FAILED.value:
+    if failed:
         from app.alerts.signals import wake_dispatcher
 
         wake_dispatcher()

@@ -197,3 +197,47 @@ def test_webhooks_signed_with_the_previous_auth_token_are_taken_while_it_is_rota
     assert "Nothing to acknowledge" in post_sms(alert_app, fake_twilio.auth_token, primary, "1")
     assert "Nothing to acknowledge" in post_sms(alert_app, "new-auth-token-0123456789abcdef", primary, "1")
     assert "403 Forbidden" in post_sms(alert_app, "another-token-0123456789abcdef", primary, "1")
+
+
+def test_an_ack_recorded_just_before_the_database_locked_is_answered_as_recorded(make_app, fake_twilio, monkeypatch):
+    """The "1" was committed, and then another writer took SQLite's write lock (or PostgreSQL went away) before the
+    reply was written: the reply read the tip's reference again after the commit, that read met the lock, and the SRO
+    was told "Your reply was not recorded ... send it again" about a tip they had acknowledged. Sent again, a new
+    "1" acknowledges the newest alert still open, another tip's, whose escalation then stops unread. Nothing after
+    the commit asks the database anything now."""
+    import fcntl
+    import os
+
+    from app.alerts.dispatcher import run_once
+    from app.database import WRITER_QUEUE_SUFFIX
+    from app.demo_data import seed_demo
+    from tests.alerts.conftest import CLOSED_PORT_URL, post_sms, twilio_settings
+    from tests.support.write_lock import sqlite_path
+
+    app = make_app(**twilio_settings(fake_twilio), SQLITE_BUSY_TIMEOUT_S=1, PUBLIC_BASE_URL=CLOSED_PORT_URL)
+    with app.app_context():
+        seed_demo()
+        info = make_tip("KWHS", "critical")
+        run_once("w")
+        primary = chain_phones("KWHS")[0]
+    queue = sqlite_path(app) + WRITER_QUEUE_SUFFIX
+    holders: list[int] = []
+    commit = db.session.commit
+
+    def commit_then_another_writer_takes_the_lock() -> None:
+        commit()
+        holder = os.open(queue, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process's turn, longer than the busy timeout
+        holders.append(holder)
+
+    monkeypatch.setattr(db.session, "commit", commit_then_another_writer_takes_the_lock)
+    try:
+        reply = post_sms(app, fake_twilio.auth_token, primary, "1")
+    finally:
+        for holder in holders:
+            os.close(holder)
+    monkeypatch.undo()
+    assert holders, "the reply was never committed"
+    with app.app_context():
+        assert db.session.get(Tip, info.id).acknowledged_at is not None
+    assert f"Acknowledged #{info.ref}" in reply and "not recorded" not in reply
