@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from triage.assessment import Assessment, TriageModel
 from triage.decision import COST
-from triage.model import ModelNotTrained, load_model, model_dir, train
+from triage.model import CannotWriteModel, ModelNotTrained, ModelUnusable, load_model, model_dir, train
 from triage.taxonomy import CATEGORIES, DANGER_ORDER, URGENCIES, max_urgency, more_dangerous, urgency_rank
 
 __all__ = [
@@ -17,7 +17,9 @@ __all__ = [
     "DANGER_ORDER",
     "URGENCIES",
     "Assessment",
+    "CannotWriteModel",
     "ModelNotTrained",
+    "ModelUnusable",
     "TriageModel",
     "assess",
     "load_model",
@@ -30,6 +32,9 @@ __all__ = [
 
 
 def assess(text: str, *, happening_now: bool | None = None) -> Assessment:
-    """Assess one tip with the model in `model_dir()`; raises ModelNotTrained when there is none."""
+    """Assess one tip with the model in `model_dir()`.
+
+    Raises ModelUnusable when no model there can be used (ModelNotTrained when there is none), TypeError for a
+    text that is not a str or a `happening_now` other than True, False or None."""
     model: TriageModel = load_model()
     return model.assess(text, happening_now=happening_now)

@@ -137,6 +137,11 @@ class TriageModel:
         return self.assess_many([text], happening_now=happening_now)[0]
 
     def assess_many(self, texts: Sequence[str], *, happening_now: bool | None = None) -> list[Assessment]:
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"assess() takes the tip's text as a str, not {type(text).__name__}")
+        if happening_now is not None and not isinstance(happening_now, bool):
+            raise TypeError(f"happening_now must be True, False or None, not {happening_now!r}")
         normalized = [normalize(text) for text in texts]
         features = self.transform(normalized)
         scores = np.split(np.asarray(features @ self._weights + self._intercepts), self._head_split, axis=1)

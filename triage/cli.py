@@ -11,7 +11,7 @@ from pathlib import Path
 
 from triage.dataset import IncompleteTrainingData, InvalidLabelledData, load_training, read_labelled
 from triage.decision import MISSED_CRITICAL_COST, QUEUED_CRITICAL_COST
-from triage.model import MODEL_FILE, ModelNotTrained, load_model, model_dir, staleness, train
+from triage.model import MODEL_FILE, CannotWriteModel, ModelUnusable, load_model, model_dir, staleness, train
 
 
 def _to_stderr(line: str) -> None:
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.run(args)
-    except (ModelNotTrained, IncompleteTrainingData) as exc:
+    except (ModelUnusable, CannotWriteModel, IncompleteTrainingData) as exc:
         print(exc, file=sys.stderr)
         return 2
     return code

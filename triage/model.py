@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import os
+import tempfile
 import threading
 import time
 import zipfile
@@ -81,15 +82,32 @@ HYPER_PARAMETERS: dict[str, Any] = {
 }
 
 
-class ModelNotTrained(RuntimeError):
+class ModelUnusable(RuntimeError):
+    """The model directory holds no model that can be used: missing (ModelNotTrained), cut short, damaged, of
+    untrusted types, or a model file that is not its card's. The message names the directory and the way out."""
+
+    def __init__(self, directory: Path, why: str) -> None:
+        super().__init__(
+            f"The triage model in {directory} cannot be used: {why}. Train it again with "
+            "`.venv/bin/python -m triage train` (or copy a trained model there)."
+        )
+        self.directory = directory
+
+
+class ModelNotTrained(ModelUnusable):
     """No trained model in the model directory."""
 
     def __init__(self, directory: Path) -> None:
-        super().__init__(
+        RuntimeError.__init__(
+            self,
             f"No trained triage model in {directory}. Train one with `.venv/bin/python -m triage train` "
             f"(or set TRIAGE_MODEL_DIR to a directory that holds {MODEL_FILE} and {CARD_FILE})."
         )
         self.directory = directory
+
+
+class CannotWriteModel(RuntimeError):
+    """The model directory cannot be created or written; found before any fitting."""
 
 
 def model_dir() -> Path:
@@ -390,6 +408,7 @@ def train(
     from triage.evaluate import evaluate_tips  # evaluate imports this module
 
     directory = directory or model_dir()
+    _writable_directory(directory)
     started = time.perf_counter()
 
     def step(what: str) -> None:
@@ -423,28 +442,67 @@ def train(
             "urgency": dict(sorted(Counter(t.urgency for t in tips).items())),
         },
     }
-    directory.mkdir(parents=True, exist_ok=True)
     step(f"writing {MODEL_FILE}")
-    model_path = directory / MODEL_FILE
-    tmp = model_path.with_suffix(".tmp")
-    # zlib's default level: 9 took 2.6 s for a file 1% smaller.
-    sio.dump(on_disk(pipeline), tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)  # atomic rename below
-    card["model_bytes"] = tmp.stat().st_size
-    if card["model_bytes"] > MAX_MODEL_BYTES:
-        tmp.unlink()  # the model in place, if any, stays as it was
-        raise RuntimeError(f"model file is {card['model_bytes']} bytes, above the {MAX_MODEL_BYTES} limit")
-    tmp.replace(model_path)
+    # Nothing in the directory changes until both files are whole on disk; then the card goes in first, naming
+    # its model's SHA-256, and the model after it. A run that dies between the two renames leaves a card and a
+    # model that do not match: `load_model` refuses the pair and `staleness` asks for training, where a model
+    # renamed under an older card used to load with that card's temperatures.
+    model_tmp, card_tmp = _temporary(directory, MODEL_FILE), _temporary(directory, CARD_FILE)
+    try:
+        # zlib's default level: 9 took 2.6 s for a file 1% smaller.
+        sio.dump(on_disk(pipeline), model_tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+        model_bytes = model_tmp.read_bytes()
+        card["model_bytes"] = len(model_bytes)
+        card["model_sha256"] = hashlib.sha256(model_bytes).hexdigest()
+        if card["model_bytes"] > MAX_MODEL_BYTES:  # the model in place, if any, stays as it was
+            raise RuntimeError(f"model file is {card['model_bytes']} bytes, above the {MAX_MODEL_BYTES} limit")
+        _flush_to_disk(model_tmp)
+        if dev_file is not None and dev_file.exists():
+            from triage.assessment import TriageModel
 
+            step(f"scoring {dev_file.name} for the card (never used to fit or tune)")
+            model = TriageModel(pipeline, card)
+            card["dev_metrics"] = evaluate_tips(model, read_labelled(dev_file))
+            card["dev_file"] = dev_file.name
+        card_tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _flush_to_disk(card_tmp)
+        os.replace(card_tmp, directory / CARD_FILE)
+        os.replace(model_tmp, directory / MODEL_FILE)
+        _flush_to_disk(directory)
+    finally:
+        for leftover in (model_tmp, card_tmp):
+            leftover.unlink(missing_ok=True)
     forget_loaded(directory)
-    if dev_file is not None and dev_file.exists():
-        from triage.assessment import TriageModel
-
-        step(f"scoring {dev_file.name} for the card (never used to fit or tune)")
-        model = TriageModel(pipeline, card)
-        card["dev_metrics"] = evaluate_tips(model, read_labelled(dev_file))
-        card["dev_file"] = dev_file.name
-    (directory / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return card
+
+
+def _writable_directory(directory: Path) -> None:
+    """Create `directory` and write a file in it, or raise CannotWriteModel: before training, not after."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = _temporary(directory, "write-test")
+        probe.unlink()
+    except OSError as exc:
+        raise CannotWriteModel(
+            f"cannot write the triage model into {directory}: {exc.strerror or exc}. Choose a directory this user "
+            "can write with TRIAGE_MODEL_DIR (or TIPLINE_INSTANCE_PATH)."
+        ) from exc
+
+
+def _temporary(directory: Path, name: str) -> Path:
+    """A new, empty file of this run's own beside `name` in `directory`: two runs never write the same one."""
+    descriptor, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    os.close(descriptor)
+    return Path(path)
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync a file (its bytes before its rename) or a directory (the renames themselves)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def out_of_fold_report(
@@ -493,7 +551,12 @@ def read_card(directory: Path | None = None) -> dict[str, Any]:
     card_path = directory / CARD_FILE
     if not card_path.exists() or not (directory / MODEL_FILE).exists():
         raise ModelNotTrained(directory)
-    card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelUnusable(directory, f"its {CARD_FILE} cannot be read ({exc})") from exc
+    if not isinstance(card, dict):
+        raise ModelUnusable(directory, f"its {CARD_FILE} is not a model card")
     return card
 
 
@@ -503,6 +566,10 @@ def staleness(directory: Path | None = None) -> str | None:
         card = read_card(directory)
     except ModelNotTrained:
         return "no model"
+    except ModelUnusable:
+        return f"the {CARD_FILE} cannot be read"
+    if not _model_matches_card(directory or model_dir(), card):
+        return "the model file does not match its card"
     if card.get("format") != MODEL_FORMAT:
         return f"model format {card.get('format')} is not {MODEL_FORMAT}"
     if card.get("hyper_parameters") != HYPER_PARAMETERS:
@@ -546,18 +613,40 @@ def _vocabularies_back(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
-def load_pipeline(directory: Path) -> Pipeline:
-    """Load the skops file, refusing any type that skops does not trust by default."""
+def _model_matches_card(directory: Path, card: Mapping[str, Any], data: bytes | None = None) -> bool:
+    """The model file is the one its card was written for (a card written before cards named it: assumed)."""
+    expected = card.get("model_sha256")
+    if expected is None:
+        return True
+    try:
+        data = (directory / MODEL_FILE).read_bytes() if data is None else data
+    except OSError:
+        return False
+    return hashlib.sha256(data).hexdigest() == expected
+
+
+def load_pipeline(directory: Path, card: Mapping[str, Any] | None = None) -> Pipeline:
+    """Load the skops file, refusing any type that skops does not trust by default, and, given its card, a file
+    that is not the card's model. Any failure is ModelUnusable (ModelNotTrained when there is no file)."""
     path = directory / MODEL_FILE
     if not path.exists():
         raise ModelNotTrained(directory)
     try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelUnusable(directory, f"its {MODEL_FILE} cannot be read ({exc})") from exc
+    if card is not None and not _model_matches_card(directory, card, data):
+        raise ModelUnusable(directory, f"its {MODEL_FILE} does not match {CARD_FILE} (a training run that did not "
+                            "finish, or one file copied without the other)")
+    try:
         # trusted=[]: only the types skops trusts by default; anything else raises instead of loading.
-        pipeline = sio.load(path, trusted=[])
+        pipeline = sio.loads(data, trusted=[])
     except UntrustedTypesFoundException as exc:
-        raise RuntimeError(f"{path} holds types skops does not trust; refusing to load it: {exc}") from exc
+        raise ModelUnusable(directory, f"{MODEL_FILE} holds types skops does not trust ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - cut short, not a zip, a schema skops cannot read: all unusable
+        raise ModelUnusable(directory, f"{MODEL_FILE} is damaged ({type(exc).__name__}: {exc})") from exc
     if not isinstance(pipeline, Pipeline):
-        raise RuntimeError(f"{path} does not hold a scikit-learn Pipeline")
+        raise ModelUnusable(directory, f"{MODEL_FILE} does not hold a scikit-learn Pipeline")
     return _vocabularies_back(pipeline)
 
 
@@ -576,7 +665,13 @@ def load_model(path: Path | str | None = None) -> Any:
         with _load_lock:
             model = _loaded.get(directory)
             if model is None:
-                model = TriageModel(load_pipeline(directory), read_card(directory))
+                card = read_card(directory)
+                pipeline = load_pipeline(directory, card)
+                try:
+                    model = TriageModel(pipeline, card)
+                except Exception as exc:  # noqa: BLE001 - a card or a pipeline not of this format
+                    raise ModelUnusable(directory, f"it is not a model of this version of Tipline "
+                                        f"({type(exc).__name__}: {exc})") from exc
                 _loaded[directory] = model
     return model
 
