@@ -23,7 +23,6 @@ from app.extensions import db
 from app.intake import bp
 from app.intake.followup import MAX_CODE_INPUT
 from app.intake.requests import InvalidFormEncoding
-from app.intake.submit import TriageUnavailable
 from app.intake.views import page_context, report_values_as_sent, schools_by_town
 from app.logs import log_event
 
@@ -98,13 +97,6 @@ def keyring_unavailable(exc: KeyringUnavailable) -> tuple[str, int]:
 @bp.errorhandler(DecryptionFailed)
 def decryption_failed(exc: DecryptionFailed) -> tuple[str, int]:
     log_event(log, "OPERATOR: a ciphertext did not authenticate (wrong keyring or tampered data)",
-              logging.CRITICAL, reason=str(exc))
-    return _unavailable()
-
-
-@bp.errorhandler(TriageUnavailable)
-def triage_unavailable(exc: TriageUnavailable) -> tuple[str, int]:
-    log_event(log, "OPERATOR: intake refused, the triage model is unavailable; nothing was stored",
               logging.CRITICAL, reason=str(exc))
     return _unavailable()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +19,14 @@ from app.crypto.service import db_add_sealed, db_new_tip_key, seal_for_tip
 from app.database import reading
 from app.extensions import db
 from app.intake.photos import CleanPhoto
+from app.logs import log_event
 from app.models import Attachment, Message, Tip, utcnow
+
+log = logging.getLogger("app.intake")
 
 
 class TriageUnavailable(RuntimeError):
-    """The triage model cannot be loaded: intake fails closed rather than store an unranked tip."""
+    """The triage model cannot be loaded: intake stores the tip at critical (`assess`) rather than lose it."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,32 @@ def triage_model() -> triage.TriageModel:
     return model
 
 
+# What a tip is stored with when triage cannot rank it: paged at once, like the worst the model could have said,
+# for staff to read and relabel. A model that cannot be loaded or that fails on one text never turns a tip away.
+UNRANKED_CATEGORY, UNRANKED_URGENCY, UNRANKED_MODEL = "other", "critical", "unavailable"
+
+
+def unranked_assessment() -> triage.Assessment:
+    return triage.Assessment(
+        category=UNRANKED_CATEGORY, urgency=UNRANKED_URGENCY,
+        category_probabilities={c: 0.0 for c in triage.CATEGORIES},
+        urgency_probabilities={u: 0.0 for u in triage.URGENCIES},
+        reasons=("triage unavailable: ranked critical until staff read it",), rules_fired=(),
+        model_version=UNRANKED_MODEL)
+
+
 def assess(text: str, happening_now: bool | None) -> triage.Assessment:
-    """Classify the plain text in memory; it never leaves this process unsealed."""
-    return triage_model().assess(text, happening_now=happening_now)
+    """Classify the plain text in memory; it never leaves this process unsealed. When triage cannot (no model that
+    loads, or the model fails on this text) the tip is still taken, at critical, and the operator is told."""
+    try:
+        return triage_model().assess(text, happening_now=happening_now)
+    except TriageUnavailable as exc:
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug on one text must not lose the tip; only its type is logged
+        reason = f"the model failed on a tip ({type(exc).__name__})"
+    log_event(log, "OPERATOR: triage is unavailable; the tip is stored and paged as critical", logging.CRITICAL,
+              reason=reason)
+    return unranked_assessment()
 
 
 def db_store_tip(new: NewTip, assessment: triage.Assessment) -> tuple[Tip, str]:

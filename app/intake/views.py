@@ -21,7 +21,7 @@ from app.database import reading, reads_only
 from app.extensions import db, limiter
 from app.intake import bp
 from app.intake import reporter_sessions as rs
-from app.intake.submit import NewTip, assess, db_store_tip, triage_model
+from app.intake.submit import NewTip, TriageUnavailable, assess, db_store_tip, triage_model
 from app.intake.throttle import intake_rate_limit
 from app.intake.validation import check_report, photos_left_behind
 from app.logs import log_event
@@ -93,9 +93,13 @@ def home() -> str:
 @bp.get("/report")
 @reads_only
 def report_form() -> str:
-    # Fail closed before the reporter types anything, not after; this also loads the model ahead of the POST.
+    # Fail closed before the reporter types anything, not after. The model is loaded ahead of the POST; without
+    # one the tip is still taken (at critical, see `assess`), so the form stays open.
     current_keyring()
-    triage_model()
+    try:
+        triage_model()
+    except TriageUnavailable:
+        pass
     groups = schools_by_town()
     # A flood of anonymous page views must not hold the write lock (SQLite) while their pages render.
     commit_before_rendering()

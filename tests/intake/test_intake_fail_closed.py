@@ -1,4 +1,5 @@
-"""Without the right keyring or a triage model, intake refuses calmly and stores nothing."""
+"""Without the right keyring, intake refuses calmly and stores nothing; without a triage model it stores the tip
+at critical."""
 
 from __future__ import annotations
 
@@ -78,10 +79,42 @@ def test_wrong_keyring_is_caught_by_the_key_check(intake_app, schools, caplog):
     assert any("does not match the key check" in str(getattr(r, "fields", {})) for r in caplog.records)
 
 
-def test_missing_triage_model(make_intake_app, tmp_path, caplog):
+def _stored_at_critical_without_the_model(app, caplog, client=None) -> None:
+    """The reporter's tip is taken (the receipt), sealed like any other, ranked critical, and its SMS is planned; the
+    operator hears of it; no tip text in any log line."""
+    from app.crypto.service import open_for_tip
+
+    client = client or app.test_client()
+    form = client.get("/report")
+    assert form.status_code == 200 and "Tipline is not available" not in form.get_data(as_text=True)
+    submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT)
+    with app.app_context():
+        tip = db.session.scalars(select(Tip)).one()
+        assert (tip.urgency, tip.category, tip.model_version, tip.confidence) == ("critical", "other", "unavailable", 0)
+        assert open_for_tip(tip, "text", tip.text_ct).decode() == TEXT
+        assert db.session.scalar(select(func.count(Alert.id)).where(Alert.tip_id == tip.id)) == 1
+    lines = [r for r in caplog.records if "triage is unavailable" in r.getMessage()]
+    assert lines and all(r.levelno == logging.CRITICAL and r.getMessage().startswith("OPERATOR:") for r in lines)
+    assert not any(TEXT[:20] in r.getMessage() or TEXT[:20] in str(getattr(r, "fields", {})) for r in caplog.records)
+
+
+def test_missing_triage_model_stores_the_tip_at_critical(make_intake_app, tmp_path, caplog):
+    """Without a model intake answered 503 to the form and to the tip: a reporter in danger was turned away by a
+    missing file. The tip is now stored, sealed, ranked critical (paged at once), and the operator told."""
     app = make_intake_app(TRIAGE_MODEL_DIR=str(tmp_path / "no-model"))
-    response = _post(app)
-    _refused(app, response, caplog, "triage model is unavailable")
+    _stored_at_critical_without_the_model(app, caplog)
+
+
+def test_a_tip_the_model_fails_on_is_stored_at_critical(intake_app, caplog, monkeypatch):
+    """A model that loads but raises on one text (a bug) gave a 500 every time that text was sent: never stored."""
+    import triage
+
+    def broken(self, text, *, happening_now=None):
+        raise ValueError("a bug in the model")
+
+    monkeypatch.setattr(triage.TriageModel, "assess", broken)
+    intake_app.testing = False
+    _stored_at_critical_without_the_model(intake_app, caplog)
 
 
 def test_a_database_locked_too_long_answers_503_and_the_tip_can_be_sent_again(make_intake_app, caplog):
@@ -389,16 +422,15 @@ def _damaged_model(source: Path, target: Path, how: str) -> Path:
 @pytest.mark.parametrize("how", ["truncated", "not_a_model", "not_a_pipeline"])
 def test_a_damaged_triage_model(make_intake_app, triage_model_dir, tmp_path, caplog, how):
     """A model file that is there but damaged raised BadZipFile or RuntimeError, which intake did not take for an
-    unavailable model: a bare 'Something went wrong' 500, the typed tip lost and no OPERATOR line."""
+    unavailable model: a bare 'Something went wrong' 500, the typed tip lost and no OPERATOR line. Then it was
+    refused with a 503; it is now stored at critical, as with no model at all."""
     from triage.model import forget_loaded
 
     directory = _damaged_model(Path(triage_model_dir), tmp_path / "model", how)
     forget_loaded(directory)
     app = make_intake_app(TRIAGE_MODEL_DIR=str(directory))
     app.testing = False  # production: an exception the handlers miss is the bare 500 page
-    response = _post(app)
-    _refused(app, response, caplog, "triage model is unavailable")
-    assert f"{TEXT}</textarea>" in response.get_data(as_text=True)
+    _stored_at_critical_without_the_model(app, caplog)
 
 
 def test_a_full_disk_is_named_in_the_operators_line(make_intake_app, caplog):
