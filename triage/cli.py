@@ -155,7 +155,12 @@ def _at_least_two(value: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m triage", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m triage",
+        description=__doc__,
+        epilog="The model directory is $TRIAGE_MODEL_DIR, else triage/ in $TIPLINE_INSTANCE_PATH, else "
+        "instance/triage. Exit codes: 0 done, 2 bad arguments, a bad file or no model that can be used.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("train", help="train on triage/data and write the model to the model directory")
@@ -163,13 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=cmd_train)
 
     p = commands.add_parser("assess", help="assess one tip")
-    p.add_argument("text")
+    p.add_argument("text", help="the tip's text (quote it)")
     p.add_argument("--now", action="store_true", help='the reporter said "happening right now"')
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_assess)
 
     p = commands.add_parser("evaluate", help="score the model on a labelled JSON Lines file")
-    p.add_argument("file")
+    p.add_argument("file", help="JSON Lines, one {text, category, urgency} a line (TAXONOMY.md)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_evaluate)
 
