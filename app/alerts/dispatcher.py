@@ -219,8 +219,8 @@ def send_one(alert_id: int, owner: str) -> str:
             # Postponed to fold, not failing: an earlier failed send no longer says anything about this row.
             ended = _db_end_claim(alert_id, owner, plan.status, kind="folded", due_at=plan.fold_at, error_code=None,
                                   send_failures=0)
-        elif plan.error_code is not None:
-            ended = _db_end_claim(alert_id, owner, plan.status, error_code=plan.error_code)
+        elif plan.error_code is not None:  # failed: its escalation is due from now (health counts from due_at)
+            ended = _db_end_claim(alert_id, owner, plan.status, error_code=plan.error_code, due_at=utcnow())
         else:
             ended = _db_end_claim(alert_id, owner, plan.status)
         db.session.commit()
@@ -256,7 +256,7 @@ def send_one(alert_id: int, owner: str) -> str:
         if exc.code == 21610:  # the person replied STOP at Twilio: skip them from now on, tell the admins
             db.session.execute(update(Staff).where(Staff.id == plan.staff_id)
                                .values(sms_opted_out=True, sms_opted_out_at=utcnow()))
-        _db_end_claim(alert_id, owner, AlertStatus.FAILED.value, error_code=code)
+        _db_end_claim(alert_id, owner, AlertStatus.FAILED.value, error_code=code, due_at=utcnow())
         db.session.commit()
         log_event(log, "alert send failed for good, escalating", logging.ERROR, alert=alert_id, tip=plan.ref,
                   code=code)
@@ -355,7 +355,8 @@ def _fail_unexpectedly(alert_id: int, exc: Exception) -> None:
     db.session.execute(
         update(Alert)
         .where(Alert.id == alert_id, Alert.status.in_([AlertStatus.SENDING.value, AlertStatus.PENDING.value]))
-        .values(status=AlertStatus.FAILED.value, error_code="internal", lease_owner=None, lease_until=None)
+        .values(status=AlertStatus.FAILED.value, error_code="internal", lease_owner=None, lease_until=None,
+                due_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()

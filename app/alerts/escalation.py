@@ -95,7 +95,7 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
 def db_fail_folded_into(carrier_id: int, error_code: str) -> int:
     """The "+N related tips" SMS of `carrier_id` failed: the tips folded into it were told to no one either, so
     they fail with it and escalate at once like the carrier's own tip. Returns the rows failed."""
-    return _db_update_folded_into(carrier_id, status=AlertStatus.FAILED.value, error_code=error_code)
+    return _db_update_folded_into(carrier_id, status=AlertStatus.FAILED.value, error_code=error_code, due_at=utcnow())
 
 
 def db_requeue_folded_into(carrier_id: int, due_at: datetime) -> int:
@@ -185,11 +185,21 @@ def oldest_overdue_escalation_s(now: datetime | None = None) -> float | None:
     """How long the most overdue escalation has waited to be written: a critical or high tip nobody took, whose
     newest SMS is past its acknowledgement timeout and whose next SMS does not exist yet. A running worker writes
     it within a round, so for health it is an SMS due and unsent, as a row waiting in the outbox is; without this,
-    a worker dead or stuck after a tip's first SMS left the outbox empty and /healthz ok. None when none is."""
+    a worker dead or stuck after a tip's first SMS left the outbox empty and /healthz ok. None when none is.
+
+    A row that failed for good is due for escalation at once, whatever the urgency (db_escalate_overdue takes it in
+    its next round): its failure wrote its due_at, so it counts from then, not only once its timeout has passed."""
     now = now or utcnow()
     urgency = func.coalesce(Tip.label_urgency, Tip.urgency)
     started = func.coalesce(Alert.sent_at, Alert.created_at)
     ages = []
+    failed_at = db.session.scalar(
+        select(func.min(Alert.due_at)).join(Tip, Tip.id == Alert.tip_id)
+        .where(Alert.escalated_at.is_(None), Alert.status == AlertStatus.FAILED.value,
+               Alert.id == _newest_chain_row(), Tip.status == TipStatus.NEW.value, Alert.due_at <= now)
+    )
+    if failed_at is not None:
+        ages.append((now - failed_at).total_seconds())
     for level in sorted(IMMEDIATE_URGENCIES):
         timeout = ack_timeout_for(level)
         oldest = db.session.scalar(

@@ -242,6 +242,7 @@ def delivery_status() -> Response:
         # Undelivered or failed at the carrier: the next person is told on the dispatcher's next round.
         alert.status = AlertStatus.FAILED.value
         alert.error_code = error_code or status
+        alert.due_at = utcnow()  # its escalation is due from now: health counts an unwritten one from here
         # The tips folded into a "+N related tips" SMS were not told either: they escalate with it.
         folded = db_fail_folded_into(alert.id, alert.error_code)
         log_event(log, "alert undelivered, escalating", logging.WARNING, alert=alert.id, code=alert.error_code,

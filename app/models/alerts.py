@@ -38,6 +38,7 @@ class Alert(db.Model):  # type: ignore[name-defined]
     repeat: Mapped[int] = mapped_column(Integer, default=0)  # re-sends to the last person of the chain
     kind: Mapped[str] = mapped_column(String(16), default="initial")  # initial, escalation, repeat, folded, reply
     status: Mapped[str] = mapped_column(String(16), default=AlertStatus.PENDING.value)
+    # Pending: when it is to be sent. Failed: when it failed, its escalation being due then (health counts from it).
     due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims, a killed worker's included
