@@ -8,6 +8,8 @@ ErrorCode) alike.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Literal
 
 Classification = Literal["transient", "permanent"]
@@ -70,14 +72,17 @@ PERMANENT_CODES: dict[int, str] = {
 class SendError(Exception):
     """An SMS was not accepted for delivery.
 
-    `code` is Twilio's error code when there is one (None for network failures). The message never contains
-    the SMS body, so these exceptions may be logged and stored as they are.
+    `code` is Twilio's error code when there is one (None for network failures). `retry_after_s`: the wait the
+    answer asked for in its Retry-After header (a 429 or a 503), in seconds, None without one. The message never
+    contains the SMS body, so these exceptions may be logged and stored as they are.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, status: int | None = None) -> None:
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
+                 retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 class TransientSendError(SendError):
@@ -163,3 +168,22 @@ def _as_code(error_code: int | str | None) -> int | None:
         return int(error_code)
     except ValueError:
         return None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """A Retry-After header (RFC 9110: seconds, or an HTTP date) as the seconds to wait from `now`; None when absent,
+    unreadable, or not in the future."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return seconds if seconds > 0 else None

@@ -19,6 +19,7 @@ from notifications.errors import (
     TransientSendError,
     classify_twilio_error,
     describe_twilio_error,
+    parse_retry_after,
 )
 from notifications.transport import SendResult
 
@@ -30,7 +31,22 @@ MAX_HANGING_REQUESTS = 4  # requests past their deadline still open before sends
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-class RebasedHttpClient(TwilioHttpClient):
+class RetryAfterHttpClient(TwilioHttpClient):
+    """A TwilioHttpClient that keeps the Retry-After header of its last answer: the client's TwilioRestException
+    carries the status, code and message of a refusal, not its headers, and a 429 or 503 says there how long to
+    wait. One client serves one send at a time (TwilioTransport._create), so "last" is the send's own answer."""
+
+    retry_after: str | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self.retry_after = None
+        response = super().request(*args, **kwargs)
+        headers = response.headers or {}
+        self.retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+        return response
+
+
+class RebasedHttpClient(RetryAfterHttpClient):
     """A TwilioHttpClient that sends every request to `base_url` instead of *.twilio.com.
 
     The twilio client builds absolute URLs deep inside (each Domain has its own host, and TWILIO_EDGE or
@@ -89,11 +105,12 @@ class TwilioTransport:
         self._credentials = (account_sid, auth_token)
         self._client = self._new_client()
         self._hanging: list[threading.Thread] = []  # requests given up at their deadline that have not ended yet
+        self.last_retry_after: str | None = None  # the Retry-After header of the last send's refusal
 
     def _new_client(self) -> Client:
-        http_client: TwilioHttpClient
+        http_client: RetryAfterHttpClient
         if self.api_base_url == TWILIO_API_BASE_URL:
-            http_client = TwilioHttpClient(timeout=self.timeout_s)
+            http_client = RetryAfterHttpClient(timeout=self.timeout_s)
         else:
             http_client = RebasedHttpClient(self.api_base_url, timeout=self.timeout_s)
         return Client(*self._credentials, http_client=http_client)
@@ -111,6 +128,7 @@ class TwilioTransport:
         self._hanging = [thread for thread in self._hanging if thread.is_alive()]
         if len(self._hanging) >= MAX_HANGING_REQUESTS:  # bounded: a link that never lets go costs no more threads
             raise requests.Timeout("earlier requests to Twilio are still hanging")
+        self.last_retry_after = None
         client = self._client
         outcome: dict[str, Any] = {}
         abandoned = threading.Event()
@@ -120,6 +138,7 @@ class TwilioTransport:
                 outcome["message"] = client.messages.create(**params)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
                 outcome["error"] = exc
+                outcome["retry_after"] = getattr(client.http_client, "retry_after", None)
             finally:
                 if abandoned.is_set():  # nobody uses this client again: let its pooled connection go
                     session = getattr(client.http_client, "session", None)
@@ -134,6 +153,7 @@ class TwilioTransport:
             self._hanging.append(thread)
             self._client = self._new_client()
             raise requests.Timeout("the answer did not arrive in time")
+        self.last_retry_after = outcome.get("retry_after")  # the refusal's Retry-After header, read by send()
         if "error" in outcome:
             raise outcome["error"]
         return outcome["message"]
@@ -164,7 +184,8 @@ class TwilioTransport:
         try:
             message = self._create(params)
         except (TwilioRestException, TwilioServiceException) as exc:
-            raise _from_twilio_error(exc.status, _twilio_code(exc.code)) from exc
+            retry_after_s = parse_retry_after(self.last_retry_after)
+            raise _from_twilio_error(exc.status, _twilio_code(exc.code), retry_after_s) from exc
         except TwilioException as exc:
             # Raised by the client itself (no HTTP answer involved), e.g. missing credentials: configuration.
             raise PermanentSendError(f"twilio client error: {type(exc).__name__}") from exc
@@ -184,10 +205,11 @@ class TwilioTransport:
         return SendResult(sid=message.sid, status=str(message.status or "queued"))
 
 
-def _from_twilio_error(status: int | None, code: int | None) -> TransientSendError | PermanentSendError:
+def _from_twilio_error(status: int | None, code: int | None,
+                      retry_after_s: float | None = None) -> TransientSendError | PermanentSendError:
     text = f"Twilio refused the SMS: HTTP {status}, code {code} ({describe_twilio_error(code)})"
     if classify_twilio_error(status, code) == "transient":
-        return TransientSendError(text, code=code, status=status)
+        return TransientSendError(text, code=code, status=status, retry_after_s=retry_after_s)
     return PermanentSendError(text, code=code, status=status)
 
 

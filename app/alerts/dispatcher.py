@@ -30,7 +30,7 @@ from app.alerts.escalation import (
     db_requeue_folded_into,
     oldest_overdue_escalation_s,
 )
-from app.alerts.planning import SMS_URGENCIES, ack_timeout_for
+from app.alerts.planning import IMMEDIATE_URGENCIES, SMS_URGENCIES, ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
 from app.database import db_error_reason, reading
 from app.extensions import db
@@ -55,6 +55,21 @@ def backoff_for(failures: int) -> timedelta:
     """
     ceiling = min(MAX_BACKOFF_S, 2 ** max(1, failures))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not a secret
+
+
+def retry_delay(failures: int, retry_after_s: float | None, escalates_at: datetime | None,
+                now: datetime) -> timedelta:
+    """How long a row waits after its n-th failed send: the backoff, or longer when Twilio's answer asked for it
+    (Retry-After on a 429 or 503), but never more than MAX_BACKOFF_S, nor past the moment the chain moves on to the
+    next person (`escalates_at`): a rate limit must not keep the person whose turn it is from their SMS for longer
+    than their turn lasts."""
+    delay = backoff_for(failures)
+    if retry_after_s:
+        asked = timedelta(seconds=min(retry_after_s, MAX_BACKOFF_S))
+        if escalates_at is not None and escalates_at > now:
+            asked = min(asked, escalates_at - now)
+        delay = max(delay, asked)
+    return delay
 
 
 def log_account_refused(alert_id: int, code: int, failures: int) -> None:
@@ -155,6 +170,7 @@ class _Plan:
     attempts: int = 0
     send_failures: int = 0
     companion_ids: tuple[int, ...] = ()
+    escalates_at: datetime | None = None  # when the chain moves on from this row (its acknowledgement timeout)
 
 
 def _plan(alert_id: int, owner: str, now: datetime) -> _Plan:
@@ -182,9 +198,12 @@ def _plan(alert_id: int, owner: str, now: datetime) -> _Plan:
     school = db.session.get(School, tip.school_id)
     assert school is not None
     urgency = tip.effective_urgency
+    escalates_at = None
+    if alert.kind != REPLY_KIND and urgency in IMMEDIATE_URGENCIES and alert.escalated_at is None:
+        escalates_at = (alert.sent_at or alert.created_at) + ack_timeout_for(urgency)  # as _overdue_in_sql counts
     return _Plan(
         "send", staff_id=staff.id, phone=staff.phone, ref=tip.ref, urgency=urgency, attempts=alert.attempts,
-        send_failures=alert.send_failures,
+        send_failures=alert.send_failures, escalates_at=escalates_at,
         body=body_for(alert, tip, school, folded_count=1 + len(companions) if companions else 0,
                       folded_urgency=_highest_urgency([tip, *(db.session.get(Tip, c.tip_id) for c in companions)])),
         validity_s=int(ack_timeout_for(urgency).total_seconds()) if urgency == "critical" else None,
@@ -242,14 +261,17 @@ def send_one(alert_id: int, owner: str) -> str:
     except TransientSendError as exc:
         code = str(exc.code or exc.status or "network")
         failures = plan.send_failures + 1
+        failed_at = utcnow()
+        wait = retry_delay(failures, exc.retry_after_s, plan.escalates_at, failed_at)
         _db_end_claim(alert_id, owner, AlertStatus.PENDING.value, error_code=code, send_failures=failures,
-                      due_at=utcnow() + backoff_for(failures))
+                      due_at=failed_at + wait)
         db.session.commit()
         if (refused := account_refusal(exc.code)) is not None:  # every alert fails alike until the settings are fixed
             log_account_refused(alert_id, refused, failures)
         else:
             log_event(log, "alert send failed, will retry", logging.WARNING, alert=alert_id, tip=plan.ref,
-                      code=code, failures=failures, attempts=plan.attempts)
+                      code=code, failures=failures, attempts=plan.attempts, retry_in_s=round(wait.total_seconds(), 1),
+                      retry_after_s=exc.retry_after_s)
         return "retry"
     except PermanentSendError as exc:
         code = str(exc.code or exc.status or "permanent")

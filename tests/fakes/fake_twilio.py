@@ -333,7 +333,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply_page(fault.status)
             return
         if fault and fault.kind == "error":
-            self._reply(*error_json(fault.status, fault.code or fault.status, "Injected fault"))
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            self._reply(*error_json(fault.status, fault.code or fault.status, "Injected fault"), headers=headers)
             return
         if fault and fault.kind == "delay" and not self.fake._wait_or_stop(fault.delay_s):
             return
@@ -383,12 +384,14 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (its deadline) before we answered
 
-    def _reply(self, status: int, payload: Mapping[str, Any]) -> None:
+    def _reply(self, status: int, payload: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> None:
         data = json.dumps(payload).encode("utf-8")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):

@@ -21,14 +21,15 @@ class Fault:
     status: int = 500
     code: int | None = None
     delay_s: float = 0.0
+    retry_after: str | None = None  # the Retry-After header of an "error" answer (seconds, or an HTTP date)
 
     @classmethod
-    def server_error(cls, status: int = 500) -> Fault:
-        return cls("error", status=status, code=20500 if status == 500 else None)
+    def server_error(cls, status: int = 500, retry_after: str | None = None) -> Fault:
+        return cls("error", status=status, code=20500 if status == 500 else None, retry_after=retry_after)
 
     @classmethod
-    def too_many_requests(cls) -> Fault:
-        return cls("error", status=429, code=20429)
+    def too_many_requests(cls, retry_after: str | None = None) -> Fault:
+        return cls("error", status=429, code=20429, retry_after=retry_after)
 
     @classmethod
     def rejected(cls, code: int, status: int = 400) -> Fault:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -72,6 +74,30 @@ def test_rate_limit_keeps_twilio_code(transport: TwilioTransport, fake_twilio: F
     with pytest.raises(TransientSendError) as caught:
         send(transport)
     assert (caught.value.status, caught.value.code) == (429, 20429)
+
+
+@pytest.mark.parametrize(("fault", "seconds"), [
+    (Fault.too_many_requests("30"), 30), (Fault.server_error(503, "120"), 120),
+    (Fault.too_many_requests("in 90 s, as an HTTP date"), 90),
+    (Fault.too_many_requests(), None), (Fault.too_many_requests("soon"), None), (Fault.too_many_requests("-5"), None),
+], ids=["429-seconds", "503-seconds", "429-date", "none", "unreadable", "negative"])
+def test_a_retry_after_twilio_asks_for_is_passed_on(transport: TwilioTransport, fake_twilio: FakeTwilio, fault: Fault,
+                                                     seconds: int | None) -> None:
+    """Twilio's 429 (and a 503) may say when to come back: the outbox must know it to wait at least that long."""
+    if fault.retry_after == "in 90 s, as an HTTP date":  # dated when the test runs, not when it is collected
+        fault = Fault.too_many_requests(format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True))
+    fake_twilio.script(fault)
+    with pytest.raises(TransientSendError) as caught:
+        send(transport)
+    if seconds is None:
+        assert caught.value.retry_after_s is None
+    else:
+        assert caught.value.retry_after_s == pytest.approx(seconds, abs=2)
+    send(transport)  # the next answer has no Retry-After: nothing is left over from the one before
+    fake_twilio.script(Fault.server_error())
+    with pytest.raises(TransientSendError) as caught:
+        send(transport)
+    assert caught.value.retry_after_s is None
 
 
 def test_timeout_is_transient(transport: TwilioTransport, fake_twilio: FakeTwilio) -> None:
