@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, Incident, School, Staff, Tip, utcnow
+from app.models import REPLY_KIND, UNRANKED_MODEL, Alert, AlertStatus, Assignment, Incident, School, Staff, Tip, utcnow
 
 SMS_URGENCIES = frozenset({"critical", "high", "medium"})
 # Paged at once, day or night, and escalated when nobody acknowledges in time.
@@ -91,7 +91,9 @@ def next_school_day_start(school: SchoolHours, now: datetime) -> datetime:
 def db_attach_incident(tip: Tip, now: datetime) -> Incident:
     """Join the open incident of the same school and category within the window, or open one."""
     window = timedelta(seconds=current_app.config["ALERT_FOLD_WINDOW_S"])
-    incident = db.session.scalar(
+    # A tip triage could not rank has the category "other" whatever it is about: not a report of the same event as
+    # another such tip, whose SMS it would join as "+1 related". It opens an incident of its own.
+    incident = None if tip.model_version == UNRANKED_MODEL else db.session.scalar(
         select(Incident)
         .where(Incident.school_id == tip.school_id, Incident.category == tip.category,
                Incident.last_tip_at >= now - window)

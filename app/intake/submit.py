@@ -20,7 +20,7 @@ from app.database import reading
 from app.extensions import db
 from app.intake.photos import CleanPhoto
 from app.logs import log_event
-from app.models import Attachment, Message, Tip, utcnow
+from app.models import UNRANKED_MODEL, Attachment, Message, Tip, utcnow
 
 log = logging.getLogger("app.intake")
 
@@ -52,7 +52,7 @@ def triage_model() -> triage.TriageModel:
 
 # What a tip is stored with when triage cannot rank it: paged at once, like the worst the model could have said,
 # for staff to read and relabel. A model that cannot be loaded or that fails on one text never turns a tip away.
-UNRANKED_CATEGORY, UNRANKED_URGENCY, UNRANKED_MODEL = "other", "critical", "unavailable"
+UNRANKED_CATEGORY, UNRANKED_URGENCY = "other", "critical"
 
 
 def unranked_assessment() -> triage.Assessment:

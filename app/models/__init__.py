@@ -14,11 +14,22 @@ from app.models.directory import (
     Staff,
 )
 from app.models.reporter import ReporterSession
-from app.models.tips import Attachment, Incident, KeyCheck, Message, Note, Outcome, ReceiptKeyCheck, Tip, TipStatus
+from app.models.tips import (
+    UNRANKED_MODEL,
+    Attachment,
+    Incident,
+    KeyCheck,
+    Message,
+    Note,
+    Outcome,
+    ReceiptKeyCheck,
+    Tip,
+    TipStatus,
+)
 
 __all__ = [
     "Agency", "Alert", "AlertStatus", "Assignment", "Attachment", "AuditEvent", "ChainPosition", "EndedSession",
     "Incident",
     "KeyCheck", "Message", "Note", "Outcome", "ReceiptKeyCheck", "ReporterSession", "Role", "School",
-    "SignInFailure", "Staff", "Tip", "TipStatus", "WorkerLease", "utcnow", "REPLY_KIND",
+    "SignInFailure", "Staff", "Tip", "TipStatus", "UNRANKED_MODEL", "WorkerLease", "utcnow", "REPLY_KIND",
 ]

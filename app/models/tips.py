@@ -61,6 +61,11 @@ class Incident(db.Model):  # type: ignore[name-defined]
     last_tip_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+# The model version of a tip stored when triage could not rank it (no model that loads, or one that failed on it):
+# ranked critical with the category "other", which says nothing of what it is about.
+UNRANKED_MODEL = "unavailable"
+
+
 class Tip(db.Model):  # type: ignore[name-defined]
     __tablename__ = "tip"
     __table_args__ = (

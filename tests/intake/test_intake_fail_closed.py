@@ -463,3 +463,19 @@ def test_a_full_disk_is_named_in_the_operators_line(make_intake_app, caplog):
     assert response.status_code == 503 and f"{long_text}</textarea>" in response.get_data(as_text=True)
     lines = [r for r in caplog.records if "database is locked or unreachable" in r.getMessage()]
     assert lines and all(r.fields["error"] == "SQLITE_FULL" for r in lines), [r.fields for r in lines]
+
+
+def test_tips_ranked_without_the_model_are_not_taken_for_one_incident(make_intake_app, tmp_path):
+    """Every tip stored without the model has the category 'other': two unrelated tips of one school within the
+    fold window were joined into one incident, as reports of one event, and their SMS folded into '+1 related'."""
+    from app.models import Incident
+
+    app = make_intake_app(TRIAGE_MODEL_DIR=str(tmp_path / "no-model"))
+    client = app.test_client()
+    submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], TEXT)
+    submit_ok(client, app.config["TEST_SCHOOLS"]["kelly"], "My friend said goodbye to everyone and gave away her dog.")
+    with app.app_context():
+        tips = list(db.session.scalars(select(Tip)))
+        assert [t.model_version for t in tips] == ["unavailable"] * 2
+        assert len({t.incident_id for t in tips}) == 2
+        assert db.session.scalar(select(func.count(Incident.id))) == 2
