@@ -24,6 +24,7 @@ from app.console.forms import (
     NoteForm,
     ReleaseHoldForm,
     StatusForm,
+    UnlinkForm,
     as_choices,
 )
 from app.console.questions import question_choices
@@ -116,6 +117,21 @@ def counselors_of(school_id: int) -> list[Staff]:
     ))
 
 
+def linked_tip_ids(tip: Tip) -> list[int]:
+    """The ids of the other tips of the tip's incident, every school's (an incident is one school's anyway)."""
+    if tip.incident_id is None:
+        return []
+    return list(db.session.scalars(
+        select(Tip.id).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id).order_by(Tip.id)))
+
+
+def incident_marker(tip: Tip) -> str:
+    """What the "take out of the incident" form carries: the incident the page showed and the other tips in it
+    ("none" for a tip linked to no other)."""
+    others = linked_tip_ids(tip)
+    return f"{tip.incident_id}:{','.join(map(str, others))}" if others else "none"
+
+
 def case_forms(tip: Tip) -> dict[str, Any]:
     label = LabelForm(category=tip.effective_category, urgency=tip.effective_urgency,
                       labels_was=f"{tip.effective_category} {tip.effective_urgency}")
@@ -128,7 +144,7 @@ def case_forms(tip: Tip) -> dict[str, Any]:
     hold, release = HoldForm(hold_was=hold_marker(tip)), ReleaseHoldForm(hold_was=hold_marker(tip))
     return {"label_form": label, "status_form": status, "assign_form": assign, "note_form": note,
             "message_form": message, "link_form": LinkForm(), "ack_form": ConfirmForm(), "hold_form": hold,
-            "release_form": release}
+            "release_form": release, "unlink_form": UnlinkForm(incident_was=incident_marker(tip))}
 
 
 @bp.get("/tips/<ref>")

@@ -1,4 +1,4 @@
-"""What staff do on a case: acknowledge, correct the labels, change status, assign, note, message, link.
+"""What staff do on a case: acknowledge, correct the labels, change status, assign, note, message, link, unlink.
 
 Each action changes the tip and writes one audit event in the same transaction.
 """
@@ -14,7 +14,7 @@ from app.alerts import db_alert_after_relabel, wake_dispatcher
 from app.alerts.acknowledge import db_acknowledge_tip
 from app.console import bp
 from app.console.access import me
-from app.console.case import counselors_of, render_case
+from app.console.case import counselors_of, incident_marker, linked_tip_ids, render_case
 from app.console.forms import (
     AssignForm,
     ConfirmForm,
@@ -23,6 +23,7 @@ from app.console.forms import (
     MessageForm,
     NoteForm,
     StatusForm,
+    UnlinkForm,
     as_choices,
 )
 from app.console.questions import READY_QUESTIONS, question_choices
@@ -99,7 +100,8 @@ def _refused_with_text(staff: Staff, tip: Tip, form: NoteForm | MessageForm, nam
 
 # Where each form of the case page sits on it: a form's address opened with GET goes back there.
 FORM_ANCHORS = {"acknowledge": "", "label": "labels", "status": "status", "assign": "assign", "notes": "notes",
-                "messages": "messages", "link": "related", "hold": "hold", "hold/release": "hold"}
+                "messages": "messages", "link": "related", "unlink": "related", "hold": "hold",
+                "hold/release": "hold"}
 
 
 def case_form_address(ref: str) -> Response:
@@ -333,6 +335,49 @@ def link(ref: str) -> Response:
     db.session.commit()
     # No reference in the flash: flashes travel in the (readable) session cookie.
     flash("Linked.", "info")
+    return back_to_case(tip, "related")
+
+
+@bp.post("/tips/<ref>/unlink")
+def unlink(ref: str) -> Response:
+    """Take a tip linked by mistake (or into the wrong incident) out of its incident: it gets an incident of its
+    own, as every tip has from intake, and the other tips stay together. Alerts already written stay as they are."""
+    staff = me()
+    tip = get_visible_tip_or_404(staff, ref, for_update=True)
+    form = UnlinkForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return back_to_case(tip, "related")
+    left = db.session.get(Incident, tip.incident_id, with_for_update=True) if tip.incident_id is not None else None
+    others = linked_tip_ids(tip) if left is not None else []  # read under the incident's lock: unlinks take turns
+    if left is None or not others:
+        # Sent twice (a second tap on a slow phone: the browser shows the second answer only), or done by someone
+        # else meanwhile: done. "Nothing was changed" read as the change lost.
+        flash("This tip is out of the incident already: it is linked to no other tip.", "info")
+        return back_to_case(tip, "related")
+    if form.incident_was.data and form.incident_was.data != incident_marker(tip):
+        # Chosen on a page someone else's link has outdated: the tip would be taken away from tips the page did not
+        # show beside it. Nothing changes; the page shows the related tips now.
+        flash("The tips linked to this one changed while you had this case open: nothing was changed. Check them "
+              "and take it out again if it does not belong.", "error")
+        return back_to_case(tip, "related")
+    own = Incident(school_id=tip.school_id, category=tip.effective_category, opened_at=utcnow(),
+                   last_tip_at=tip.created_at)
+    db.session.add(own)
+    db.session.flush()
+    tip.incident = own
+    # The incident left behind ends at its own latest tip: intake joins a new tip to the incident of the same school
+    # and category by when its last tip came, and the tip taken out is not its tip any more.
+    remaining = list(db.session.scalars(select(Tip).where(Tip.id.in_(others)).order_by(Tip.created_at)))
+    left.last_tip_at = min(left.last_tip_at, remaining[-1].created_at)
+    audit.record("tip.unlinked", actor=staff, tip=tip, incident_id=left.id, new_incident_id=own.id,
+                 taken_out=tip.ref)
+    # The tips left behind lost a related tip: on their record too, under their own reference, as a link's are.
+    for other in remaining:
+        audit.record("tip.unlinked", actor=staff, tip=other, incident_id=left.id, taken_out=tip.ref)
+    db.session.commit()
+    # No reference in the flash: flashes travel in the (readable) session cookie.
+    flash("Taken out of the incident: this tip is linked to no other tip now.", "info")
     return back_to_case(tip, "related")
 
 

@@ -174,6 +174,13 @@ class LinkForm(FlaskForm):
     submit = SubmitField("Link as the same incident", id="link-submit")
 
 
+class UnlinkForm(FlaskForm):
+    # The incident the page showed, with the other tips in it (case.incident_marker): a tip linked to more, or to
+    # others, since the page was opened is not taken out of an incident it did not show. Refused instead.
+    incident_was = HiddenField()
+    submit = SubmitField("Take this tip out of the incident", id="unlink-submit")
+
+
 class InviteForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])

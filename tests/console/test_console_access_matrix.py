@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from app.extensions import db
-from app.models import Attachment
+from app.models import Attachment, Incident
 from tests.console.helpers import World
 from tests.support.forms import csrf_token
 from tests.support.tips import make_tip
@@ -55,10 +55,13 @@ def test_anonymous_is_sent_to_sign_in_everywhere(world: World) -> None:
 @pytest.mark.parametrize("who", ["counselor_a", "sro_a"])
 def test_staff_of_school_a_get_404_on_every_tip_route_of_school_b(world: World, signed_in, who: str) -> None:
     with world.app.app_context():
-        tip_b = make_tip(world.school_b, photo=b"\x89PNG fake")
-        other_b = make_tip(world.school_b)
+        incident = Incident(school_id=world.school_b, category="threat_of_violence")  # one to take tip_b out of
+        db.session.add(incident)
+        db.session.flush()
+        tip_b = make_tip(world.school_b, photo=b"\x89PNG fake", incident_id=incident.id)
+        other_b = make_tip(world.school_b, incident_id=incident.id)
         attachment_id = db.session.query(Attachment.id).filter_by(tip_id=tip_b.id).scalar()
-        ref_b, other_ref = tip_b.ref, other_b.ref
+        ref_b, other_ref, incident_id = tip_b.ref, other_b.ref, incident.id
     client = signed_in(who)
     token = csrf_token(client, "/console/")
     checked = 0
@@ -67,16 +70,18 @@ def test_staff_of_school_a_get_404_on_every_tip_route_of_school_b(world: World, 
             continue
         url = build(rule, ref=ref_b, attachment_id=attachment_id)
         data = {"csrf_token": token, "category": "other", "urgency": "low", "status": "closed",
-                "outcome": "unfounded", "body": "x", "other_ref": other_ref, "counselor": "0"}
+                "outcome": "unfounded", "body": "x", "other_ref": other_ref, "counselor": "0",
+                "incident_was": str(incident_id)}
         response = client.open(url, method=method, data=data)
         assert response.status_code == 404, (rule.rule, method, response.status_code)
         checked += 1
-    assert checked >= 9
+    assert checked >= 10
     with world.app.app_context():
         from app.models import Tip
 
         tip = db.session.query(Tip).filter_by(ref=ref_b).one()
         assert tip.status == "new" and tip.label_category is None and not tip.notes and not tip.messages
+        assert tip.incident_id == incident_id  # neither linked elsewhere nor taken out of its incident
 
 
 def test_a_tip_of_another_school_cannot_be_linked(world: World, signed_in) -> None:

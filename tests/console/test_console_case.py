@@ -845,7 +845,8 @@ def test_a_message_in_own_words_is_not_recorded_as_a_ready_made_question(world: 
 
 @pytest.mark.parametrize(("action", "anchor"), [("notes", "notes"), ("messages", "messages"), ("status", "status"),
                                                 ("label", "labels"), ("assign", "assign"), ("link", "related"),
-                                                ("acknowledge", ""), ("hold", "hold"), ("hold/release", "hold")])
+                                                ("acknowledge", ""), ("hold", "hold"), ("hold/release", "hold"),
+                                                ("unlink", "related")])
 def test_a_case_form_address_opened_again_leads_to_the_case(world: World, signed_in, action: str,
                                                              anchor: str) -> None:
     """A note refused as too long (or the busy-database page) is shown at the form's address, /tips/<ref>/notes; a
