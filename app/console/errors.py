@@ -2,13 +2,14 @@
 instead of werkzeug's bare ones: an SRO who taps an SMS link at 3 a.m. must not be left on an unstyled page.
 
 A case of a school the person is not assigned to is a 404 like one that does not exist (app/console/scope.py), and
-its page is the same page, word for word.
+its page is the same page, word for word. So is an address under /console that no route matches (cut short, or a
+form sent to a page that only shows): the app-wide handler (app/intake/errors.py) hands it here.
 """
 
 from __future__ import annotations
 
 from flask import render_template
-from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, MethodNotAllowed, NotFound
 
 from app.console import bp
 
@@ -36,3 +37,15 @@ def bad_request(error: BadRequest) -> tuple[str, int]:
     said = error.description if error.description and error.description != _DEFAULT_BAD_REQUEST else ""
     return _page("This request could not be used", said or "Nothing was changed. Go back, reload the page and try "
                  "again.", error)
+
+
+def unmatched_address(error: NotFound | MethodNotAllowed) -> tuple[str, int, dict[str, str]]:
+    """An address under /console that no route matched ('/console/tips/' cut short, a form sent to the queue's
+    address): blueprint handlers never see it (no endpoint), so the app-wide one calls this. The console's page, not
+    werkzeug's bare one; it reads nothing of any tip, and says the same signed in or not."""
+    if isinstance(error, MethodNotAllowed):
+        page, code = _page("Nothing was changed", "This address does not take what was sent: nothing was changed. "
+                           "Go back to the queue and open the page again.", error)
+        return page, code, {"Allow": ", ".join(error.valid_methods)} if error.valid_methods else {}
+    page, code = not_found(error)
+    return page, code, {}

@@ -176,6 +176,12 @@ def not_a_page(exc: HTTPException) -> HTTPException | tuple[str, int, dict[str, 
     # A mistyped address from a poster, or a reply form's address opened again: a page in the reporter's
     # language with the way home and the 911 line, not werkzeug's English one.
     if not _on_reporter_side():
+        if request.path.startswith("/console"):
+            # A staff address no route matched, or a reports page refused (an unknown table): the console's own page,
+            # in its layout (the console's blueprint answers its own first). Twilio's addresses keep werkzeug's.
+            from app.console.errors import unmatched_address
+
+            return unmatched_address(exc) if isinstance(exc, NotFound | MethodNotAllowed) else exc
         return exc
     page = render_template("intake/error.html", title=_("Page not found"),
                            message=_("There is no page at this address."), **page_context())

@@ -166,3 +166,35 @@ def test_a_refused_or_unknown_case_is_a_console_page_that_tells_nothing_of_other
     nul = counselor.get("/console/tips/AB%00CD")
     assert nul.status_code == 400 and "NUL character" in nul.get_data(as_text=True)
     assert 'href="/console/"' in nul.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/console/tips/", 404), ("GET", "/console/no-such-page", 404), ("GET", "/console/tips/{ref}/x/y", 404),
+    ("GET", "/console/reports/no-such-table.csv", 404), ("POST", "/console/", 405),
+    ("POST", "/console/tips/{ref}", 405), ("DELETE", "/console/tips/{ref}/notes", 405)])
+def test_a_console_address_no_route_matches_is_the_consoles_page(world: World, signed_in, method: str, path: str,
+                                                                  status: int) -> None:
+    """An address cut short ('/console/tips/'), or a form sent to a page that only shows (POST to the queue), got
+    werkzeug's bare 'Not Found' or 'Method Not Allowed': no console, no way back. It is the console's page now, with
+    the queue a tap away, and nothing of the case it was about."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a, "he said he has a knife in locker 12").ref
+    clients = [signed_in("sro_a"), world.app.test_client()]  # signed in, and not
+    if path.startswith("/console/reports/"):
+        clients.pop()  # a reports address that matches a route asks to sign in first
+    for client in clients:
+        response = client.open(path.format(ref=ref), method=method, data={"csrf_token": "x"})
+        page = response.get_data(as_text=True)
+        assert response.status_code == status, (path, response.status_code)
+        assert 'name="viewport"' in page and "console-style.css" in page and 'href="/console/"' in page
+        assert "Back to the queue" in page and "werkzeug" not in page.lower() and "Traceback" not in page
+        assert "knife" not in page and ref not in page and "911" not in page
+        assert response.headers["Cache-Control"] == "no-store"
+        if status == 405:
+            assert response.headers["Allow"] and "Nothing was changed" in page
+        else:
+            assert "<h1>Not found</h1>" in page
+    with world.app.app_context():
+        from app.models import Tip
+
+        assert db.session.query(Tip).filter_by(ref=ref).one().notes == []

@@ -423,9 +423,13 @@ def test_an_unexpected_error_on_sending_a_reply_keeps_the_message(intake_app, sc
     assert "It is the blue car &amp; it is there now.</textarea>" in page
 
 
-def test_a_console_address_that_is_not_a_page_keeps_the_plain_404(intake_app):
-    response = intake_app.test_client().get("/console/no-such-page")
-    assert response.status_code == 404 and "911" not in response.get_data(as_text=True)
+def test_a_staff_address_that_is_not_a_page_never_gets_the_reporters_page(intake_app):
+    console = intake_app.test_client().get("/console/no-such-page")  # the console's own (tests/console)
+    assert console.status_code == 404 and "911" not in console.get_data(as_text=True)
+    assert "Back to the queue" in console.get_data(as_text=True)
+    hook = intake_app.test_client().get("/hooks/no-such-hook")  # Twilio's: werkzeug's plain page
+    assert hook.status_code == 404 and "911" not in hook.get_data(as_text=True)
+    assert "queue" not in hook.get_data(as_text=True)
 
 
 def test_replies_are_rate_limited_like_reports(make_intake_app):
