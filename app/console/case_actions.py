@@ -242,7 +242,15 @@ def assign(ref: str) -> Response:
     counselors = {c.id: c for c in counselors_of(tip.school_id)}
     form.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors.values()])
     if not form.validate_on_submit():
-        flash_form_errors(form)
+        picked = parse_small_int(request.form.get("counselor"))
+        if form.counselor.errors and picked and picked not in counselors:
+            # A counselor the page offered, deactivated or taken off the school (or given another role) since:
+            # "Not a valid choice." said neither why nor whether anyone was assigned. (No name: see below.)
+            flash("The counselor you chose can no longer be assigned to this case (deactivated, or no longer a "
+                  "counselor of this school) since you opened it: nothing was assigned. Choose again from the list "
+                  "as it is now.", "error")
+        else:
+            flash_form_errors(form)
         return back_to_case(tip, "assign")
     chosen = int(form.counselor.data or 0)
     current = tip.assigned_counselor_id or 0

@@ -878,3 +878,35 @@ def test_closing_a_closed_case_with_another_outcome_says_how_to_correct_it(world
             "it with the right one.") in shown
     with world.app.app_context():
         assert _tip(world, ref).outcome == "unfounded"
+
+
+@pytest.mark.parametrize("gone", ["deactivated", "taken_off_the_school"])
+def test_assigning_a_counselor_gone_since_the_page_was_opened_says_what_happened(world: World, signed_in,
+                                                                                  gone: str) -> None:
+    """The SRO picks a counselor who was deactivated, or taken off the school, while the case was open: the form
+    answered only 'Not a valid choice.', which did not say why, nor whether anyone was assigned."""
+    from app.models import Staff
+
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    sro = signed_in("sro_a")
+    page = sro.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert f'value="{world.people["counselor_a"]}"' in page
+    with world.app.app_context():
+        if gone == "deactivated":
+            staff = db.session.get(Staff, world.people["counselor_a"])
+            assert staff is not None
+            staff.active = False
+        else:
+            db.session.execute(Assignment.__table__.delete().where(
+                Assignment.staff_id == world.people["counselor_a"]))
+        db.session.commit()
+    response = _send_as_shown(sro, page, ref, "assign", "counselor_was", counselor=world.people["counselor_a"])
+    assert response.headers["Location"] == f"/console/tips/{ref}#assign"
+    shown = _flashes(sro.get(response.headers["Location"]).get_data(as_text=True))
+    assert shown == ["The counselor you chose can no longer be assigned to this case (deactivated, or no longer a "
+                     "counselor of this school) since you opened it: nothing was assigned. Choose again from the "
+                     "list as it is now."]
+    with world.app.app_context():
+        assert _tip(world, ref).assigned_counselor_id is None
+    assert "tip.assigned" not in audit_actions(world.app, ref)
