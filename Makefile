@@ -52,19 +52,24 @@ $(AXE): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the accessibility test will be skipped"; fi
 
-pytest: $(STAMP) $(AXE)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist), one per core of the 2-core machines it is made for;
+# PYTEST_WORKERS=0 runs it in this one process. The model is trained first, once, not by each worker.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS)
+
+pytest: $(STAMP) $(AXE) model
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The suite under branch coverage, with the report: a third slower, so not part of `make test`.
-coverage: $(STAMP) $(AXE)
-	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
+coverage: $(STAMP) $(AXE) model
+	$(BIN)/python -m pytest $(XDIST) --cov --cov-branch --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 # The suite against PostgreSQL (a fresh schema per run); .ci/run calls it.
-test-pg: $(STAMP) $(AXE)
+test-pg: $(STAMP) $(AXE) model
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+		$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
