@@ -6,9 +6,11 @@ import csv
 import io
 
 from flask import abort, current_app, render_template, request
+from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 from werkzeug.wrappers import Response
 
 from app import audit
+from app.console import errors as console_errors
 from app.console.access import me
 from app.extensions import db
 from app.models import utcnow
@@ -17,6 +19,12 @@ from app.reports.quarters import BadQuarter, Quarter
 from app.reports.report import Report, db_build_report
 from app.reports.scope import resolve_scope, scope_options
 from app.reports.tables import TABLE_KEYS
+
+# The reports are pages of the console: a quarter cut short in a link, another school's report from a bookmark, get
+# the console's own pages (its layout, the way back to the queue), not werkzeug's bare ones.
+for _error, _handler in ((BadRequest, console_errors.bad_request), (Forbidden, console_errors.forbidden),
+                         (NotFound, console_errors.not_found)):
+    bp.register_error_handler(_error, _handler)
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -28,7 +36,7 @@ def _quarter_from_request() -> Quarter:
     try:
         return Quarter.parse(raw)
     except BadQuarter:
-        abort(400)
+        abort(400, description="No such quarter: choose one from the report's Quarter list (as 2026Q2).")
 
 
 def _threshold() -> int:

@@ -99,3 +99,14 @@ def test_a_csv_opens_in_a_spreadsheet_with_its_dashes_and_accents(app: Flask, di
     assert response.data.startswith(b"\xef\xbb\xbf")
     text = response.data.decode("utf-8-sig")
     assert text.startswith("Category,") and "—" in text and "<5" in text
+
+
+def test_a_bad_quarter_or_scope_gets_the_consoles_page_not_a_bare_one(app: Flask, district: District) -> None:
+    """A quarter cut short in a link or a bookmark of another school's report was werkzeug's bare 400 or 404 page,
+    unstyled, with no way back: the reports are part of the console and answer with its pages."""
+    client = sign_in_as(app, district.staff["counselor_kw"])
+    bad = client.get("/console/reports/?quarter=2026Q")
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'href="/console/"' in page and "quarter" in page.lower()
+    other = client.get(f"/console/reports/?scope=school:{district.schools['NCHS']}")
+    assert other.status_code == 404 and "Nothing here that you can see" in other.get_data(as_text=True)
