@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select
 from app.alerts.planning import IMMEDIATE_URGENCIES, SMS_URGENCIES, next_in_chain, next_school_day_start
 from app.extensions import db
 from app.logs import log_event
-from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, Staff, Tip, TipStatus, utcnow
+from app.models import REPLY_KIND, Alert, AlertStatus, Assignment, Message, Staff, Tip, TipStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,20 @@ def db_recipient_for_reply(tip: Tip) -> tuple[int, int] | None:
     return None if first is None else (first[0], first[1].id)
 
 
-def db_told_of_reply_lately(tip: Tip, now: datetime) -> bool:
+def db_told_of_reply_lately(tip: Tip, now: datetime, message: Message | None = None) -> bool:
     """A notice of a reporter's message on this tip was written within ALERT_REPLY_SMS_INTERVAL_S and is on its way
-    or out: further messages in the window are seen in the console, not sent one SMS each. A notice that could not
-    go out (failed, or cancelled) does not hold back the next, nor does one that had failed when someone then
-    acknowledged the tip (app/alerts/acknowledge.py marks it acknowledged, its error code kept)."""
+    or out, and what it told of is still unread: further messages in the window are seen in the console, not sent
+    one SMS each. A notice that could not go out (failed, or cancelled) does not hold back the next, nor does one
+    that had failed when someone then acknowledged the tip (app/alerts/acknowledge.py marks it acknowledged, its
+    error code kept). Nor does one whose messages were read since (the case opened, every reporter's message but
+    `message`, the new one, read): the SRO who asked "where are you now?" waits for the answer on a page that does
+    not change by itself, and the answer is news."""
+    others_unread = select(Message.id).where(Message.tip_id == tip.id, Message.from_reporter.is_(True),
+                                             Message.read_at.is_(None))
+    if message is not None and message.id is not None:
+        others_unread = others_unread.where(Message.id != message.id)
+    if db.session.scalar(others_unread.limit(1)) is None:
+        return False
     since = now - timedelta(seconds=current_app.config["ALERT_REPLY_SMS_INTERVAL_S"])
     told = or_(Alert.status.in_(_ON_ITS_WAY_OR_OUT),
                and_(Alert.status == AlertStatus.ACKNOWLEDGED.value, Alert.error_code.is_(None)))
@@ -95,12 +104,13 @@ def db_told_of_reply_lately(tip: Tip, now: datetime) -> bool:
     ) is not None
 
 
-def db_alert_for_reporter_message(tip: Tip) -> Alert | None:
-    """Write the outbox row telling someone of a reporter's new message, if the tip pages now. Runs in the
-    transaction that stores the message (after it has locked the tip's row, so two replies take turns and the
-    throttle holds); nothing is committed. Call after a finished case was reopened by the message."""
+def db_alert_for_reporter_message(tip: Tip, message: Message | None = None) -> Alert | None:
+    """Write the outbox row telling someone of a reporter's new message (`message`, stored and flushed), if the tip
+    pages now. Runs in the transaction that stores the message (after it has locked the tip's row, so two replies
+    take turns and the throttle holds); nothing is committed. Call after a finished case was reopened by the
+    message."""
     now = utcnow()
-    if not pages_now(tip, now) or db_told_of_reply_lately(tip, now):
+    if not pages_now(tip, now) or db_told_of_reply_lately(tip, now, message):
         return None
     recipient = db_recipient_for_reply(tip)
     if recipient is None:

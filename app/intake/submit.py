@@ -137,5 +137,5 @@ def db_add_reporter_message(tip: Tip, text: str, photos: list[CleanPhoto]) -> Me
                      reason="reporter_message")
     # Someone must hear of it at once if the tip pages now (an acknowledged critical tip at 3 a.m.): the SMS's row
     # is written here, with the message, so that one never exists without the other.
-    db_alert_for_reporter_message(tip)
+    db_alert_for_reporter_message(tip, message)
     return message

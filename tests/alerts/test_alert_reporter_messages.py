@@ -133,6 +133,48 @@ def test_five_messages_in_a_row_are_one_sms_and_the_next_window_gets_another(ale
     assert [m.to for m in fake_twilio.wait_for(3)] == [primary] * 3
 
 
+def _open_the_case_in_the_console(app, phone: str, ref: str) -> None:
+    """The person of `phone` signs in (password, then code) and opens the case, as the notice's link leads."""
+    import pyotp
+
+    from app.crypto.staff_secrets import seal_totp_secret
+    from tests.console.helpers import PASSWORD_HASH, World, sign_in
+
+    with app.app_context():
+        staff = staff_by_phone(phone)
+        secret = pyotp.random_base32()
+        staff.password_hash = PASSWORD_HASH
+        seal_totp_secret(staff, secret)
+        db.session.commit()
+        world = World(app, 0, 0, {"me": staff.id}, {"me": secret}, {"me": staff.email})
+    client = app.test_client()
+    assert sign_in(client, world, "me").status_code == 302
+    assert client.get(f"/console/tips/{ref}").status_code == 200
+
+
+def test_an_answer_after_the_last_notice_was_read_is_told_at_once(alert_app, fake_twilio):
+    """2 a.m.: the SRO read the reporter's first message (its SMS led to the case), asked "where are you now?" and
+    waits, phone in hand; the case page does not change by itself. The answer came two minutes later, inside the
+    window of the first notice, and no SMS said so: the window held back the notice of a message nobody had seen.
+    The window is for messages typed in a row before anyone reads them; once the case was opened since, the next
+    message is news and is told."""
+    with alert_app.app_context():
+        primary = chain_phones("KWHS")[0]
+        info, code = _tip("critical")
+        run_once("w")
+        _acknowledge(info, primary)
+    assert _reporter_writes(alert_app, code, "I am in the library") == 303
+    with alert_app.app_context():
+        run_once("w")
+    _open_the_case_in_the_console(alert_app, primary, info.ref)
+    assert _reporter_writes(alert_app, code, "he is leaving by the north gate now") == 303
+    assert _reporter_writes(alert_app, code, "he has a grey hoodie") == 303  # typed in a row: no third SMS
+    with alert_app.app_context():
+        assert len(_notices(info)) == 2
+        run_once("w")
+    assert [m.to for m in fake_twilio.wait_for(3)] == [primary] * 3
+
+
 def test_the_window_is_the_setting(alert_app, fake_twilio):
     alert_app.config["ALERT_REPLY_SMS_INTERVAL_S"] = 0  # every message is told
     with alert_app.app_context():

@@ -32,6 +32,7 @@ from app.models import (
     Assignment,
     AuditEvent,
     Incident,
+    Message,
     Role,
     School,
     Staff,
@@ -168,11 +169,15 @@ class Escalation(RuleBasedStateMachine):
     @precondition(lambda self: self.tips)
     @rule(data=st.data())
     def reporter_writes(self, data: st.DataObject) -> None:
-        """The reporter of a tip sends a message on the follow-up page (what db_add_reporter_message writes)."""
+        """The reporter of a tip sends a message on the follow-up page (what db_add_reporter_message writes: the
+        message, unread, its body left out here, then the notice). Nobody opens a case here: the window holds."""
         def work() -> None:
             tip = db.session.get(Tip, data.draw(st.sampled_from(self.tips), label="reporter of"))
             assert tip is not None
-            db_alert_for_reporter_message(tip)
+            message = Message(tip_id=tip.id, from_reporter=True)
+            db.session.add(message)
+            db.session.flush()
+            db_alert_for_reporter_message(tip, message)
             db.session.commit()
 
         self._in_app(work)
