@@ -18,6 +18,8 @@ from app.console import clock
 bp = Blueprint("console", __name__, template_folder="templates")
 # Every time a console or reports page shows, in the school's or the district's time zone: `at|wall(zone)`.
 bp.add_app_template_filter(clock.on_the_wall, "wall")
+# Beside a case's times, on the screen only: `at|ago` ("17 min ago").
+bp.add_app_template_filter(clock.ago, "ago")
 
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.models.base import utcnow
@@ -28,3 +28,25 @@ def on_the_wall(at: datetime | None, zone: str | None = None, pattern: str = "%Y
     if at is None:
         return "—"
     return at.replace(tzinfo=UTC).astimezone(ZoneInfo(zone or DISTRICT_TIMEZONE)).strftime(pattern)
+
+
+def describe_age(delta: timedelta) -> str:
+    """How long, as the queue's Age column says it: "just now", "12 min", "3 h 5 min", "30 h", "4 days"."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h {minutes % 60} min" if hours < 6 else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def ago(at: datetime | None) -> str:
+    """A stored time (naive UTC) as how long ago it was ("17 min ago"), beside its clock time on a case: woken at
+    2 a.m., nobody should have to work out the time now to know whether a tip or an answer is fresh."""
+    if at is None:
+        return ""
+    age = describe_age(now() - at)
+    return age if age == "just now" else f"{age} ago"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -47,18 +47,6 @@ class QueueRow:
     overdue: bool
     incident_size: int
     grouped: bool  # shown under an earlier, more urgent tip of the same incident
-
-
-def describe_age(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 1:
-        return "just now"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours} h {minutes % 60} min" if hours < 6 else f"{hours} h"
-    return f"{hours // 24} days"
 
 
 def is_overdue(tip: Tip, now: datetime) -> bool:
@@ -193,7 +181,7 @@ def _grouped_rows(tips: list[Tip], sizes: dict[int, int], now: datetime) -> list
             placed.add(member.id)
             rows.append(QueueRow(
                 tip=member, category=member.effective_category, urgency=member.effective_urgency,
-                age=describe_age(now - member.created_at), overdue=is_overdue(member, now),
+                age=clock.describe_age(now - member.created_at), overdue=is_overdue(member, now),
                 incident_size=sizes.get(member.incident_id, 1) if member.incident_id is not None else 1,
                 grouped=position > 0,
             ))

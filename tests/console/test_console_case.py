@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -723,10 +723,32 @@ def test_case_times_are_on_the_schools_clock_with_their_zone(world: World, signe
         ref = tip.ref
     page = signed_in("counselor_a").get(f"/console/tips/{ref}").get_data(as_text=True)
     assert "2026-01-15 02:05 MST" in page  # winter: UTC-7
-    assert "2026-07-04 12:30 MDT by" in page  # summer: UTC-6
+    assert re.search(r'2026-07-04 12:30 MDT <span class="ago no-print">\([^)]+ ago\)</span> by', page)  # UTC-6
     assert "09:05" not in page and "UTC" not in page
     audit = signed_in("admin").get(f"/console/admin/audit?tip_ref={ref}").get_data(as_text=True)
     assert " MST</td>" in audit or " MDT</td>" in audit  # district-wide pages: the district's zone
+
+
+def test_case_times_say_how_long_ago_as_well(world: World, signed_in, frozen_clock) -> None:
+    """Woken at 2 a.m., the SRO reads 'Received 2026-01-15 01:48 MST' and must work out what time it is now to know
+    whether the tip is fresh; the reporter's answer to 'where are you now?' said only its clock time too. Each time
+    on the case now says how long ago it was as well, on the screen (not on the printed copy, which has its own
+    time)."""
+    now = frozen_clock.now
+    with world.app.app_context():
+        tip = make_tip(world.school_a, created_at=now - timedelta(minutes=17))
+        tip.acknowledged_at, tip.acknowledged_by_id = now - timedelta(minutes=12), world.people["sro_a"]
+        add_unread_reporter_message(tip, "I am in the library now")
+        (message,) = tip.messages
+        message.created_at = now - timedelta(minutes=2)
+        db.session.commit()
+        ref = tip.ref
+    page = signed_in("sro_a").get(f"/console/tips/{ref}").get_data(as_text=True)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert re.search(r"Received [-0-9]+ [0-9:]+ M[SD]T \(17 min ago\)", text), text[:3000]
+    assert re.search(r"Acknowledged [-0-9]+ [0-9:]+ M[SD]T \(12 min ago\) by Sro A", text)
+    assert re.search(r"Reporter, [-0-9]+ [0-9:]+ M[SD]T \(2 min ago\)", text)
+    assert page.count('class="ago no-print"') == 3
 
 
 def test_a_note_sent_after_the_session_ended_comes_back_to_copy(world: World, signed_in, frozen_clock) -> None:
