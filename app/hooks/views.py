@@ -144,10 +144,10 @@ def inbound_sms() -> Response:
         # it must not acknowledge an older alert of another tip, whose escalation would then stop unseen.
         return _ack_not_taken(accounts[0], message_sid, "already_acknowledged", newest[1].tip)
     found = _alert_to_acknowledge(accounts, reply.ref)
-    if found is None and not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None and (
-        newest[1].tip.acknowledged_by_id not in {staff.id for staff in accounts}
-    ):
-        # Nothing open, but the alert the person read was taken by someone else meanwhile: say so, as for a reference.
+    if found is None and not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None:
+        # Nothing open, but the alert the person read was taken meanwhile: by someone else, or by themselves (in the
+        # console, from the SMS's link, or by a first "1"): say so, as for a reference. "Nothing to acknowledge: no
+        # open alert" read as if the alert had been a mistake or the acknowledgement lost.
         return _ack_not_taken(accounts[0], message_sid, "already_acknowledged", newest[1].tip)
     if found is None:
         return _ack_not_taken(accounts[0], message_sid, "unknown_ref" if reply.ref else "nothing_open")

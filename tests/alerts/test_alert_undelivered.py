@@ -93,7 +93,7 @@ def test_reply_1_never_acknowledges_a_tip_whose_sms_was_undelivered(alert_app, f
     assert post_status(alert_app, fake_twilio.auth_token, row_id, sid, "undelivered", 30007) == 204
     token = fake_twilio.auth_token
     assert f"Acknowledged #{read.ref}" in post_sms(alert_app, token, primary, "1")
-    assert "Nothing to acknowledge" in post_sms(alert_app, token, primary, "1")
+    assert f"#{read.ref} was already acknowledged" in post_sms(alert_app, token, primary, "1")
     with alert_app.app_context():
         assert db.session.get(Tip, unseen.id).acknowledged_at is None
     # Naming the tip is deliberate (they learned the reference somewhere): that still acknowledges it.

@@ -90,6 +90,30 @@ def test_a_reply_for_a_tip_someone_else_already_acknowledged_says_so(alert_app, 
         assert _acknowledged_by(info) == backup_id
 
 
+@pytest.mark.parametrize("first", ["console", "sms"])
+def test_a_1_after_taking_the_tip_oneself_says_it_is_acknowledged(alert_app, fake_twilio, first):
+    """2 a.m.: the SRO opened the SMS's link, pressed Acknowledge on the case, then replied "1" to the SMS as it asks
+    (or sent "1" twice, the first answer slow to come). The answer was 'Nothing to acknowledge: no open alert for
+    this number', which reads as if the alert had been a mistake or the acknowledgement lost. It now says the tip
+    is acknowledged, and nothing is changed."""
+    from app.alerts.acknowledge import db_acknowledge_tip
+
+    with alert_app.app_context():
+        info = make_tip("KWHS", "critical")
+        run_once("w")
+        primary = chain_phones("KWHS")[0]
+        primary_id = staff_by_phone(primary).id
+        if first == "console":
+            assert db_acknowledge_tip(db.session.get(Tip, info.id), staff_by_phone(primary), via="console")
+            db.session.commit()
+    if first == "sms":
+        assert f"Acknowledged #{info.ref}" in post_sms(alert_app, fake_twilio.auth_token, primary, "1")
+    again = post_sms(alert_app, fake_twilio.auth_token, primary, "1")
+    assert f"#{info.ref} was already acknowledged. Nothing was changed." in again, again
+    with alert_app.app_context():
+        assert _acknowledged_by(info) == primary_id
+
+
 def test_the_already_acknowledged_reply_fits_one_gsm7_segment():
     text = messages.already_acknowledged_reply("7kq2mx")
     assert messages.is_gsm7(text) and messages.segments(text) == 1, text

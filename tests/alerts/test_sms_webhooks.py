@@ -65,7 +65,7 @@ def test_ack_with_reference_only_for_tips_sent_to_that_person(alert_app, fake_tw
         accepted = send_inbound_sms(hook, kw_primary, f"ack {mine.ref.lower()}", fake_twilio.auth_token)
         assert f"Acknowledged #{mine.ref}" in accepted.text
         again = send_inbound_sms(hook, kw_primary, "1", fake_twilio.auth_token)
-        assert "Nothing to acknowledge" in again.text
+        assert f"#{mine.ref} was already acknowledged" in again.text and theirs.ref not in again.text
     with alert_app.app_context():
         assert db.session.get(Tip, theirs.id).acknowledged_at is None
         assert db.session.get(Tip, mine.id).status == "acknowledged"
