@@ -8,7 +8,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from app.extensions import db
 from app.models import REPLY_KIND, UNRANKED_MODEL, Alert, AlertStatus, Assignment, Incident, School, Staff, Tip, utcnow
@@ -92,11 +92,14 @@ def db_attach_incident(tip: Tip, now: datetime) -> Incident:
     """Join the open incident of the same school and category within the window, or open one."""
     window = timedelta(seconds=current_app.config["ALERT_FOLD_WINDOW_S"])
     # A tip triage could not rank has the category "other" whatever it is about: not a report of the same event as
-    # another such tip, whose SMS it would join as "+1 related". It opens an incident of its own.
+    # another tip, whose SMS it would join as "+1 related". It opens an incident of its own, and no tip ranked
+    # "other" later joins that one (staff link them if they are one event).
+    unranked_in_it = exists().where(Tip.incident_id == Incident.id, Tip.model_version == UNRANKED_MODEL,
+                                    Tip.label_category.is_(None))
     incident = None if tip.model_version == UNRANKED_MODEL else db.session.scalar(
         select(Incident)
         .where(Incident.school_id == tip.school_id, Incident.category == tip.category,
-               Incident.last_tip_at >= now - window)
+               Incident.last_tip_at >= now - window, ~unranked_in_it)
         .order_by(Incident.last_tip_at.desc())
         .limit(1)
     )

@@ -479,3 +479,23 @@ def test_tips_ranked_without_the_model_are_not_taken_for_one_incident(make_intak
         assert [t.model_version for t in tips] == ["unavailable"] * 2
         assert len({t.incident_id for t in tips}) == 2
         assert db.session.scalar(select(func.count(Incident.id))) == 2
+
+
+def test_a_ranked_tip_does_not_join_the_incident_of_one_ranked_without_the_model(make_intake_app, tmp_path):
+    """The unranked tip's own incident has the category 'other' too: the next tip of that school the model ranks
+    'other' (the model back meanwhile) joined it, as a report of the same event, and its SMS folded into '+1
+    related' behind the unranked tip's, though nothing says they are about one thing."""
+    from app.models import Incident
+    from tests.support.tips import make_tip as make_sealed_tip
+
+    app = make_intake_app(TRIAGE_MODEL_DIR=str(tmp_path / "no-model"))
+    client = app.test_client()
+    school_id = app.config["TEST_SCHOOLS"]["kelly"]
+    submit_ok(client, school_id, TEXT)
+    with app.app_context():
+        unranked = db.session.scalar(select(Tip))
+        assert unranked is not None and unranked.model_version == "unavailable"
+        ranked = make_sealed_tip(school_id, "The vending machine on the second floor keeps eating coins.",
+                                 urgency="medium", category="other", plan_alerts=True)
+        assert ranked.incident_id != unranked.incident_id
+        assert db.session.scalar(select(func.count(Incident.id))) == 2
