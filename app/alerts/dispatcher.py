@@ -286,10 +286,13 @@ def send_one(alert_id: int, owner: str) -> str:
     # Twilio has the SMS now: recording that must not fail for a moment's lock, or the row would stay "sending"
     # and go out again when its lease ends (a second SMS though no worker died). Tried again within the lease; a
     # database still failing then is left to the worker's next round, which records it before claiming anything.
-    sent = _Sent(alert_id, plan.attempts, plan.body, plan.companion_ids, result.sid, result.status)
+    # When Twilio took it: the acknowledgement timeout (the next person's page) counts from then, however late the
+    # database lets it be written.
+    sent_at = utcnow()
+    sent = _Sent(alert_id, plan.attempts, plan.body, plan.companion_ids, result.sid, result.status, sent_at)
     while True:
         try:
-            db_record_sent(alert_id, owner, plan.body, plan.companion_ids, result.sid, result.status)
+            db_record_sent(alert_id, owner, plan.body, plan.companion_ids, result.sid, result.status, sent_at=sent_at)
             db.session.commit()
             break
         except OperationalError as exc:
@@ -315,6 +318,7 @@ class _Sent:
     companion_ids: tuple[int, ...]
     sid: str
     twilio_status: str
+    sent_at: datetime  # when Twilio took it
 
 
 # Per database and worker (its owner id, unique to a process and thread): what was sent and not yet recorded. Kept in
@@ -334,7 +338,7 @@ def db_record_unrecorded(owner: str) -> int:
     waiting = _UNRECORDED.get(_unrecorded_key(owner), {})
     for sent in waiting.values():
         db_record_sent(sent.alert_id, owner, sent.body, sent.companion_ids, sent.sid, sent.twilio_status,
-                       claim=sent.claim)
+                       claim=sent.claim, sent_at=sent.sent_at)
     return len(waiting)
 
 
@@ -343,10 +347,11 @@ def forget_recorded(owner: str) -> None:
 
 
 def db_record_sent(alert_id: int, owner: str, body: str, companion_ids: tuple[int, ...], sid: str,
-                   twilio_status: str, *, claim: int | None = None) -> None:
+                   twilio_status: str, *, claim: int | None = None, sent_at: datetime | None = None) -> None:
     """Record an SMS Twilio took: its SID, the row sent (and the rows folded into it). The caller commits.
-    `claim`: record it only if the row has not been claimed again since that claim (a late record)."""
-    sent_at = utcnow()
+    `claim`: record it only if the row has not been claimed again since that claim (a late record). `sent_at`: when
+    Twilio took it (now if not given)."""
+    sent_at = sent_at or utcnow()
     # A report that Twilio refused our sender may have come first and put the row back in the outbox, to go again
     # with the tips folded into it (db_retry_refused_delivery): this SMS reached nobody, so none of it is recorded.
     ours = [Alert.attempts == claim] if claim is not None else []

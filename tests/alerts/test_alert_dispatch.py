@@ -523,6 +523,7 @@ def test_an_sms_whose_sent_could_not_be_written_within_its_lease_is_recorded_not
     import app.alerts.dispatcher as dispatcher
 
     alert_app.config["ALERT_CLAIM_LEASE_S"] = 1.0
+    alert_app.config["ALERT_ACK_TIMEOUT_CRITICAL_S"] = 60  # not escalated meanwhile: the SMS went out a second ago
     record = dispatcher.db_record_sent
     locked = [True]
 
@@ -547,3 +548,39 @@ def test_an_sms_whose_sent_could_not_be_written_within_its_lease_is_recorded_not
         (alert,) = alerts_of(tip.ref)
         assert alert.status == AlertStatus.SENT.value and alert.twilio_sid == sms.sid
         assert alert.lease_owner is None and alert.sent_at is not None
+
+
+def test_an_sms_recorded_late_keeps_the_time_it_went_out(alert_app, fake_twilio, monkeypatch):
+    """Recorded at the worker's next round, the SMS was stamped sent then, not when Twilio took it: a critical tip's
+    acknowledgement timeout, and with it the page to the next person, counted from the end of the database outage
+    (minutes later for SQLite held by a command), not from the SMS the person had had since."""
+    from sqlalchemy.exc import OperationalError
+
+    import app.alerts.dispatcher as dispatcher
+    from app.models import utcnow
+
+    alert_app.config["ALERT_CLAIM_LEASE_S"] = 1.0
+    alert_app.config["ALERT_ACK_TIMEOUT_CRITICAL_S"] = 60  # not escalated meanwhile: the SMS went out a second ago
+    record = dispatcher.db_record_sent
+    locked = [True]
+
+    def locked_for_a_while(*args, **kwargs):
+        if locked[0]:
+            raise OperationalError("UPDATE alert", None, Exception("database is locked"))
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "db_record_sent", locked_for_a_while)
+    monkeypatch.setattr(dispatcher, "RECORD_RETRY_PAUSE_S", 0.05)
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+    with pytest.raises(OperationalError):
+        _round(alert_app)
+    fake_twilio.wait_for(1)
+    gone_out_by = utcnow()
+    locked[0] = False
+    time.sleep(1.1)
+    _round(alert_app)
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value
+        assert alert.sent_at is not None and alert.sent_at <= gone_out_by

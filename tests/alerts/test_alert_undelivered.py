@@ -225,8 +225,8 @@ def test_a_failure_callback_racing_the_record_of_a_folded_send_still_escalates_i
     record = dispatcher.db_record_sent
     callbacks: list[threading.Thread] = []
 
-    def record_while_a_callback_waits(alert_id, owner, body, companion_ids, sid, twilio_status):
-        record(alert_id, owner, body, companion_ids, sid, twilio_status)  # not committed yet: the row is locked
+    def record_while_a_callback_waits(alert_id, owner, body, companion_ids, sid, twilio_status, **kwargs):
+        record(alert_id, owner, body, companion_ids, sid, twilio_status, **kwargs)  # not committed: the row is locked
         callback = threading.Thread(target=post_status,
                                     args=(alert_app, fake_twilio.auth_token, alert_id, sid, "undelivered", 30003))
         callback.start()
