@@ -13,14 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from app.extensions import db
+from app.extensions import db, db_take_turns_on
 from app.models import AuditEvent, Staff, Tip, utcnow
 
 GENESIS_HASH = "0" * 64
-# Any fixed 64-bit number: the advisory lock that serialises writers of the chain on PostgreSQL.
-_PG_AUDIT_LOCK = 0x7469706C696E65  # "tipline"
 # Keys that would smuggle tip content into the record are refused outright, so a careless caller fails in tests.
 _FORBIDDEN_DETAIL = frozenset({"text", "body", "contact", "content", "plaintext"})
 
@@ -53,8 +51,7 @@ def _lock_chain() -> None:
     PostgreSQL: a transaction-level advisory lock, released at commit or rollback. SQLite: the connection
     already began with BEGIN IMMEDIATE (app/database.py), which holds the write lock for the transaction.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_AUDIT_LOCK})
+    db_take_turns_on("audit chain")
 
 
 def _last_hash() -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -54,10 +52,14 @@ limiter = AppLimiter(key_func=client_key, default_limits=[], headers_enabled=Fal
 babel = Babel()
 
 
+# The advisory lock's key: a hash of the name within the schema, since advisory locks are the whole database's and
+# another Tipline's schema in it (a second district, the test suite's other process) is none of this one's business.
+ADVISORY_KEY_SQL = "hashtextextended(current_schema() || '/' || :name, 0)"
+
+
 def db_take_turns_on(name: str) -> None:
-    """Let transactions about the same `name` (an SMS's SID, an email of no account: things with no row to lock)
-    take turns until each ends. PostgreSQL: a transaction-level advisory lock keyed by a hash of the name; SQLite's
-    write lock, taken at BEGIN, already does this."""
+    """Let transactions about the same `name` (an SMS's SID, an email of no account, the audit chain: things with no
+    row to lock) take turns until each ends. PostgreSQL: a transaction-level advisory lock keyed by a hash of the
+    schema and the name; SQLite's write lock, taken at BEGIN, already does this."""
     if name and db.session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        db.session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_KEY_SQL})"), {"name": name})
