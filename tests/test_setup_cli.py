@@ -474,3 +474,25 @@ def test_setup_with_a_keyring_others_can_read_and_another_user_owns_says_so_with
     assert "database: migrated" in result.output
     assert f"WARNING: {keyring} is readable by others" in result.output
     assert "owned by this user, mode 0600" in result.output
+
+
+def test_setup_of_an_empty_district_says_what_to_do_next_until_it_is_done(tmp_path):
+    """`flask setup` without --demo ended at "database: migrated": the IT coordinator of a new district had an empty
+    database, no way into the console and no word of the schools, the first district admin or the chains still to
+    make. It now names the next commands, each only while still needed."""
+    runner = _fresh_app(tmp_path).test_cli_runner()
+    first = runner.invoke(args=["setup"])
+    assert first.exit_code == 0, first.output
+    assert "flask schools add-agency" in first.output and "flask schools create" in first.output
+    assert "--role district_admin" in first.output and "Installing, step 8" in first.output
+    assert runner.invoke(args=["schools", "add-agency", "--short", "CPD", "--name", "Casper PD"]).exit_code == 0
+    assert runner.invoke(args=["schools", "create", "--short", "KWHS", "--name", "Kelly Walsh High School",
+                               "--town", "Casper", "--agency", "CPD"]).exit_code == 0
+    second = runner.invoke(args=["setup"])
+    assert second.exit_code == 0, second.output
+    assert "flask schools create" not in second.output and "--role district_admin" in second.output
+    assert runner.invoke(args=["staff", "create", "--email", "admin@district.example", "--name", "Safety Office",
+                               "--role", "district_admin"]).exit_code == 0
+    third = runner.invoke(args=["setup"])
+    assert "--role district_admin" not in third.output and "Next" not in third.output
+    assert "KWHS" in third.output and "urgent tips reach no one" in third.output.lower()  # its chain is still empty

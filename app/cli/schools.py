@@ -17,6 +17,10 @@ from app.extensions import db
 from app.models import Agency, School
 from app.models.directory import DISTRICT_TIMEZONE
 
+ADD_AGENCY = 'flask schools add-agency --short CPD --name "Casper Police Department"'
+CREATE_SCHOOL = ('flask schools create --short KWHS --name "Kelly Walsh High School" --town Casper --agency CPD '
+                 '[--timezone America/Denver] [--day-start 07:30] [--day-end 16:00]')
+
 
 @click.group("schools")
 def schools_group() -> None:
@@ -105,12 +109,26 @@ def create_command(short_name: str, name: str, town: str, agency_short: str, tim
 @needs_schema
 def list_command() -> None:
     """Every agency and school: short name, name, town, agency, hours, active, people in the chain."""
-    for agency in db.session.scalars(select(Agency).order_by(Agency.short_name)):
+    agencies = db.session.scalars(select(Agency).order_by(Agency.short_name)).all()
+    schools = db.session.scalars(select(School).order_by(School.short_name)).all()
+    if not agencies:  # printed nothing at all on a new installation, which read as a failure
+        click.echo(f"No agencies yet. Add the first: {ADD_AGENCY}")
+    for agency in agencies:
         click.echo(f"agency {agency.short_name:12} {agency.name}")
-    for school in db.session.scalars(select(School).order_by(School.short_name)):
+    if not schools:
+        click.echo(f"No schools yet: reporters have none to choose. Add each: {CREATE_SCHOOL}")
+    for school in schools:
         click.echo(f"school {school.short_name:12} {school.name:40} {school.town:20} {school.agency.short_name:8} "
                    f"{school.day_start:%H:%M}-{school.day_end:%H:%M} {school.timezone:20} "
                    f"{'active' if school.active else 'inactive'} chain: {_chain_summary(school)}")
+
+
+def schools_reaching_no_one() -> list[str]:
+    """Short names of the active schools whose urgent tips reach no one: a chain not set, or nobody on it who can
+    be sent an SMS."""
+    return [school.short_name for school in db.session.scalars(
+        select(School).where(School.active.is_(True)).order_by(School.short_name))
+        if _chain_summary(school).startswith("NOBODY")]
 
 
 def _chain_summary(school: School) -> str:

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -73,6 +73,36 @@ def _owner_only_sqlite() -> None:
         Path(url.database).chmod(0o600)
 
 
+def _say_what_is_left() -> None:
+    """A new district's database is empty: no school for reporters to choose, nobody who can sign in to the console.
+    `flask setup` ended at "migrated" with no word of that; it now names the next commands while they are needed
+    (README, Installing, step 8), and the schools whose urgent tips reach no one yet."""
+    from app.cli.schools import ADD_AGENCY, CREATE_SCHOOL, schools_reaching_no_one
+    from app.models import Agency, Role, School, Staff
+
+    with reading():
+        agencies = db.session.scalar(select(func.count(Agency.id))) or 0
+        schools = db.session.scalar(select(func.count(School.id))) or 0
+        admins = db.session.scalar(select(func.count(Staff.id)).where(
+            Staff.role == Role.DISTRICT_ADMIN, Staff.active.is_(True))) or 0
+        unreached = schools_reaching_no_one()
+    steps = []
+    if not agencies:
+        steps.append(f"add the agency (police department, sheriff's office) that serves your schools: {ADD_AGENCY}")
+    if not schools:
+        steps.append(f"add each school, which reporters then choose from: {CREATE_SCHOOL}")
+    if not admins:
+        steps.append("create the first district admin and give them the enrolment link it prints: flask staff create "
+                     "--email admin@district.example --name \"District Safety Office\" --role district_admin")
+    if steps:
+        click.echo("Next (README, Installing, step 8):")
+        for number, step in enumerate(steps, 1):
+            click.echo(f"  {number}. {step}")
+    if unreached:
+        click.echo(f"Urgent tips reach no one yet at: {', '.join(unreached)}. A district admin assigns staff with "
+                   "mobile phones and sets each school's escalation chain in the console (Schools).")
+
+
 @click.command("setup")
 @click.option("--demo/--no-demo", default=False, help="Also load the Natrona County demo data.")
 @with_appcontext
@@ -105,6 +135,8 @@ def setup_command(demo: bool) -> None:
     if db_record_receipt_key() == KEY_CHANGED:
         click.echo("WARNING: RECEIPT_HMAC_KEY is not the key this database's receipt codes were made with: no "
                    "reporter can open a report until the key is put back (README, Backups, Restoring)", err=True)
+    if not demo:
+        _say_what_is_left()
     if demo:
         if current_app.config["PRODUCTION"]:
             raise click.ClickException("Demo data is for development; refusing in production.")

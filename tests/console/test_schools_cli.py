@@ -117,3 +117,12 @@ def test_the_list_names_a_chain_that_reaches_nobody_once_its_people_are_deactiva
         db.session.commit()
     assert line_of("AHS").endswith("chain: NOBODY reachable (1 deactivated, without a phone or opted out)")
     assert line_of("BMS").endswith("chain: NOBODY")
+
+
+def test_the_list_of_a_new_installation_says_there_is_nothing_yet_and_how_to_add_it(app: Flask) -> None:
+    """`flask schools list` on a new installation printed nothing at all, which reads as a failure."""
+    code, output = _run(app, "schools", "list")
+    assert code == 0 and "No agencies yet" in output and "flask schools add-agency" in output, output
+    assert _run(app, "schools", "add-agency", "--short", "CPD", "--name", "Casper Police Department")[0] == 0
+    code, output = _run(app, "schools", "list")
+    assert "agency CPD" in output and "No schools yet" in output and "flask schools create" in output, output
