@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -298,7 +299,16 @@ def school_marker(school: School) -> str:
     """What the school form carries of the school as its page showed it (the fields it edits): its "Active" still
     ticked on a page opened before the school was deactivated would let reporters choose it again."""
     return state_marker({"name": school.name, "town": school.town, "day_start": school.day_start.strftime("%H:%M"),
-                         "day_end": school.day_end.strftime("%H:%M"), "active": bool(school.active)})
+                         "day_end": school.day_end.strftime("%H:%M"), "timezone": school.timezone,
+                         "active": bool(school.active)})
+
+
+def _known_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def chain_marker(school: School) -> str:
@@ -330,13 +340,28 @@ def admin_school_edit(school_id: int) -> str | Response:
         except ValueError:
             flash("Times are written HH:MM, e.g. 07:30.", "error")
         else:
+            zone = str(form.timezone.data or "").strip() or school.timezone
             if start >= end:
                 # Never in session: medium tips would wait for a start of day at odd hours, or for nothing.
                 form.day_end.errors = [f"The school day must end after it starts ({start:%H:%M})."]
                 return _school_page(form, school)
+            if not _known_timezone(zone):
+                form.timezone.errors = ["Not a time zone this server knows: write its IANA name, such as "
+                                        "America/Denver, America/Chicago, America/Los_Angeles or America/New_York."]
+                return _school_page(form, school)
+            before = {"name": school.name, "town": school.town, "day_start": school.day_start.strftime("%H:%M"),
+                      "day_end": school.day_end.strftime("%H:%M"), "timezone": school.timezone,
+                      "active": bool(school.active)}
             school.name, school.town = str(form.name.data).strip(), str(form.town.data).strip()
             school.day_start, school.day_end, school.active = start, end, bool(form.active.data)
-            audit.record("school.updated", actor=me(), school_id=school.id)
+            school.timezone = zone
+            after = {"name": school.name, "town": school.town, "day_start": school.day_start.strftime("%H:%M"),
+                     "day_end": school.day_end.strftime("%H:%M"), "timezone": school.timezone,
+                     "active": bool(school.active)}
+            changed = sorted(k for k in after if after[k] != before[k])
+            if changed:
+                audit.record("school.updated", actor=me(), school_id=school.id, changed=changed,
+                             before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
             db.session.commit()
             flash("School saved.", "info")
             return redirect(url_for("console.admin_school_edit", school_id=school.id))

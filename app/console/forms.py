@@ -206,6 +206,9 @@ class SchoolForm(FlaskForm):
     day_start = StringField("School day starts (HH:MM, local time)",
                             validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])
     day_end = StringField("School day ends (HH:MM)", validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])
+    # Optional: a page from before the field saves without it, keeping the zone.
+    timezone = StringField("Time zone of its school day (e.g. America/Denver, America/Chicago)",
+                           validators=[Optional(), Length(max=64)])
     active = BooleanField("Active")
     school_was = HiddenField()  # admin.school_marker of the school when the page was made
     submit = SubmitField("Save school")

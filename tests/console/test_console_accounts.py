@@ -1052,3 +1052,32 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(world: World, sign
         active = db.session.scalar(select(func.count(Staff.id)).where(
             Staff.role == Role.DISTRICT_ADMIN, Staff.active.is_(True)))
     assert active == 1
+
+
+def test_a_school_created_in_the_wrong_time_zone_can_be_put_right_on_its_page(world: World, signed_in) -> None:
+    """`flask schools create` takes America/Denver unless told: a school in another zone, created without
+    --timezone, kept it for good. Neither its page nor the list showed the zone, nothing could change it, and its
+    medium tips waited for school hours an hour or more off. The page shows and changes it; a zone that does not
+    exist is refused beside the box, as typed, nothing saved."""
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    assert "America/Denver" in admin.get("/console/admin/schools").get_data(as_text=True)
+    page = admin.get(path).get_data(as_text=True)
+    assert 'name="timezone"' in page and 'value="America/Denver"' in page
+    form = {"csrf_token": csrf_token(admin, path), "school_was": input_value(page, "school_was") or "",
+            "name": "Alpha High School", "town": "Casper", "day_start": "07:30", "day_end": "16:00", "active": "y"}
+    response = admin.post(path, data=form | {"timezone": "Central", "town": "Mills"})
+    assert response.status_code == 200
+    refused = response.get_data(as_text=True)
+    assert 'id="timezone-error"' in refused and "America/Chicago" in refused
+    assert 'value="Central"' in refused and 'value="Mills"' in refused
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and (school.timezone, school.town) == ("America/Denver", "Casper")
+    admin.post(path, data=form | {"timezone": " America/Chicago "})
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and school.timezone == "America/Chicago"
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "school.updated")).one()
+        assert "timezone" in event.detail
+    assert "America/Chicago" in admin.get("/console/admin/schools").get_data(as_text=True)
