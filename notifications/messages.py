@@ -135,6 +135,13 @@ def reporter_message_text(*, ref: str, school: str, base_url: str, acknowledged:
     )
 
 
+def check_text(*, school: str) -> str:
+    """A district admin's test SMS to someone of a school's escalation chain: that this phone gets the school's
+    urgent alerts. About no tip: nothing to open, nothing to answer."""
+    return (f"TIPLINE TEST for {_clean_school(school)}: this phone gets its urgent tip alerts. No tip, nothing to do,"
+            " no reply needed.")
+
+
 # Replies to inbound SMS: they go only to the number that wrote and say nothing the writer did not know.
 
 def ack_confirmed_reply(ref: str) -> str:

@@ -35,6 +35,7 @@ from app.models import (
     Note,
     ReporterSession,
     SignInFailure,
+    SmsCheck,
     Staff,
     Tip,
     WorkerLease,
@@ -55,6 +56,7 @@ DROPPED_BY = {
                                                     "legal_hold_release_reason_ct")},
     "e8c4b2a7f190": {("staff", "totp_secret_sealed"), ("staff", "totp_kek_version")},
     "a4f2c8e1d937": {("signin_failure", "account")},  # and the rows of emails of no account (none here)
+    "c5d8e2f4a619": {("sms_check", None)},
 }
 # What a downgrade step writes back in another form, by the revision it goes down from: compared by value below.
 RESTORED_BY = {
@@ -145,6 +147,9 @@ def _live_district(app: Flask) -> None:
         db.session.add(SignInFailure(staff_id=staff[1].id, client="k" * 64, failed_at=utcnow()))
         db.session.add(WorkerLease(name="alerts", owner="worker-1", expires_at=utcnow()))
         db.session.add(EndedSession(sid_hash="e" * 64, ends_at=utcnow() + timedelta(hours=12)))
+        db.session.add(SmsCheck(staff_id=staff[0].id, school_id=1, requested_by_id=staff[0].id, status="delivered",
+                                to_phone=staff[0].phone, attempts=1, twilio_sid="SM" + "c" * 32,
+                                twilio_status="delivered", sent_at=utcnow(), delivered_at=utcnow()))
         db.session.commit()
         db_record_receipt_key()
         db.session.commit()

@@ -15,11 +15,13 @@ from werkzeug.wrappers import Response
 
 from app import audit
 from app.accounts import service
+from app.alerts import sms_checks
 from app.alerts.escalation import numbers_failing_for_good
 from app.alerts.planning import next_in_chain
+from app.alerts.signals import wake_dispatcher
 from app.console import bp, clock
 from app.console.access import admin_required, me
-from app.console.forms import ChainForm, InviteForm, ResetForm, SchoolForm, StaffEditForm, as_choices
+from app.console.forms import ChainForm, ConfirmForm, InviteForm, ResetForm, SchoolForm, StaffEditForm, as_choices
 from app.extensions import db, db_take_turns_on
 from app.models import Assignment, ChainPosition, Role, School, Staff, Tip, TipStatus
 from app.small_ints import parse_small_int
@@ -371,9 +373,38 @@ def admin_school_edit(school_id: int) -> str | Response:
 def _school_page(form: SchoolForm, school: School) -> str:
     assignments = sorted(school.assignments, key=lambda a: a.staff.name)
     chain_form = ChainForm(formdata=None, chain_was=chain_marker(school))
+    checks = [(check, sms_checks.describe(check)) for check in sms_checks.recent_checks(school.id)]
     commit_before_rendering()
     return render_template("console/admin_school_edit.html", form=form, school=school, chain_form=chain_form,
-                           positions=list(ChainPosition), assignments=assignments)
+                           positions=list(ChainPosition), assignments=assignments, test_form=ConfirmForm(),
+                           checks=checks)
+
+
+@bp.post("/admin/schools/<row_id:school_id>/test-sms")
+@admin_required
+def admin_school_test_sms(school_id: int) -> Response:
+    """Send a test SMS to someone of the school: the row is written here, the alert worker sends it (never this
+    request) and its delivery report shows on the school's page. Its text is fixed and about no tip."""
+    school = _school_or_404(school_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    back = redirect(url_for("console.admin_school_edit", school_id=school.id, _anchor="test-sms"))
+    staff_id = parse_small_int(request.form.get("staff_id"))
+    person = db.session.get(Staff, staff_id) if staff_id is not None else None
+    if person is None:
+        flash("Choose the person to send the test SMS to; nothing was sent.", "error")
+        return back
+    # No name or email in the flashes: they travel in the (readable) session cookie.
+    if (why := sms_checks.refusal(person, school)) is not None:
+        flash(why, "error")
+        return back
+    sms_checks.db_request_check(person, school, me())
+    audit.record("sms.test_requested", actor=me(), school_id=school.id, target_id=person.id, target=person.email)
+    db.session.commit()
+    wake_dispatcher()
+    flash("Test SMS queued: the alert worker sends it within seconds. Reload this page to see whether it reached "
+          "the phone.", "info")
+    return back
 
 
 @bp.post("/admin/schools/<row_id:school_id>/chain")

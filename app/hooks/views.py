@@ -31,6 +31,7 @@ from app.alerts.acknowledge import (
 )
 from app.alerts.dispatcher import db_retry_refused_delivery
 from app.alerts.escalation import db_fail_folded_into
+from app.alerts.sms_checks import db_check_report
 from app.database import db_error_reason
 from app.extensions import csrf, db
 from app.hooks import bp
@@ -211,6 +212,13 @@ def delivery_status() -> Response:
     _require_twilio_signature()
     sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
     status = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
+    check_id = request.args.get("check", "")
+    if check_id:  # a district admin's test SMS (app/alerts/sms_checks.py): no tip, no chain
+        if check_id.isascii() and check_id.isdigit() and len(check_id) <= 12:
+            db_check_report(int(check_id), request.args.get("send"), sid, status,
+                            request.form.get("ErrorCode") or None)
+            db.session.commit()
+        return Response(status=204)
     alert = _alert_of_callback(sid)
     if alert is None or (alert.twilio_sid is not None and not is_later_status(status, alert.twilio_status)):
         # Not about this alert's send; or about it, but older than or contrary to what is recorded already (a

@@ -1,6 +1,6 @@
 """The data model. Import models from here: `from app.models import Tip`."""
 
-from app.models.alerts import REPLY_KIND, Alert, AlertStatus, WorkerLease
+from app.models.alerts import REPLY_KIND, Alert, AlertStatus, SmsCheck, SmsCheckStatus, WorkerLease
 from app.models.audit import AuditEvent
 from app.models.base import utcnow
 from app.models.directory import (
@@ -31,5 +31,6 @@ __all__ = [
     "Agency", "Alert", "AlertStatus", "Assignment", "Attachment", "AuditEvent", "ChainPosition", "EndedSession",
     "Incident",
     "KeyCheck", "Message", "Note", "Outcome", "ReceiptKeyCheck", "ReporterSession", "Role", "School",
-    "SignInFailure", "Staff", "Tip", "TipStatus", "UNRANKED_MODEL", "WorkerLease", "utcnow", "REPLY_KIND",
+    "SignInFailure", "SmsCheck", "SmsCheckStatus", "Staff", "Tip", "TipStatus", "UNRANKED_MODEL", "WorkerLease",
+    "utcnow", "REPLY_KIND",
 ]

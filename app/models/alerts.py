@@ -66,3 +66,38 @@ class WorkerLease(db.Model):  # type: ignore[name-defined]
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SmsCheckStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for the worker
+    SENDING = "sending"  # claimed by a worker until lease_until
+    SENT = "sent"  # accepted by Twilio; no delivery report yet
+    DELIVERED = "delivered"  # the carrier reported it delivered to the phone
+    FAILED = "failed"  # refused or undelivered (error_code says why), or the person could not be sent an SMS
+
+
+class SmsCheck(db.Model):  # type: ignore[name-defined]
+    """A test SMS a district admin sent to someone of a school's chain, to see that their phone is reached: sent by
+    the alert worker through the same transport as alerts, never from the web request. It is about no tip, and
+    its text is fixed (notifications.messages.check_text); it is no step of any chain and no figure counts it."""
+
+    __tablename__ = "sms_check"
+    __table_args__ = (Index("ix_sms_check_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)  # who is to receive it
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)  # whose chain it tests
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    status: Mapped[str] = mapped_column(String(16), default=SmsCheckStatus.PENDING.value)
+    to_phone: Mapped[str | None] = mapped_column(String(20))  # the number it went to, as it was then
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    twilio_status: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    staff = relationship("Staff", foreign_keys=[staff_id])
