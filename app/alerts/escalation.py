@@ -24,7 +24,7 @@ from app.alerts.planning import (
     next_school_day_start,
 )
 from app.extensions import db
-from app.models import REPLY_KIND, Alert, AlertStatus, Tip, TipStatus, utcnow
+from app.models import REPLY_KIND, Alert, AlertStatus, SmsCheck, SmsCheckStatus, Tip, TipStatus, utcnow
 from notifications.errors import delivery_outcome, describe_twilio_error
 
 # Why the dispatcher failed a row without sending it (app/alerts/dispatcher.py): its person cannot be told.
@@ -242,10 +242,32 @@ def numbers_failing_for_good(staff_ids: Iterable[int]) -> dict[int, str]:
     tried = or_(Alert.sent_at.isnot(None), and_(failed,
                                                 Alert.error_code.notin_(sorted(UNSENDABLE_CODES | {"internal"}))))
     newest = select(func.max(Alert.id)).where(Alert.staff_id.in_(ids), tried).group_by(Alert.staff_id)
-    failing: dict[int, str] = {}
-    for staff_id, code in db.session.execute(
-        select(Alert.staff_id, Alert.error_code).where(Alert.id.in_(newest), failed)
+    # Per person, the newest SMS that went to Twilio: (when, the error code when it failed, else None).
+    last: dict[int, tuple[datetime, str | None]] = {}
+    for staff_id, status, code, delivered_at, sent_at, due_at in db.session.execute(
+        select(Alert.staff_id, Alert.status, Alert.error_code, Alert.delivered_at, Alert.sent_at, Alert.due_at)
+        .where(Alert.id.in_(newest))
     ):
+        failed_here = status == AlertStatus.FAILED.value or (
+            status == AlertStatus.ACKNOWLEDGED.value and delivered_at is None and code is not None)
+        if staff_id is not None:  # a failed row's due_at is when it failed (its escalation is due from then)
+            when = due_at if status == AlertStatus.FAILED.value else sent_at or due_at
+            last[staff_id] = (when, code if failed_here else None)
+    # A district admin's test SMS that Twilio delivered or refused for good is such an SMS too: a number corrected
+    # and tested is reachable again without waiting for a tip (app/alerts/sms_checks.py).
+    for staff_id, status, code, at in db.session.execute(
+        select(SmsCheck.staff_id, SmsCheck.status, SmsCheck.error_code,
+               func.coalesce(SmsCheck.delivered_at, SmsCheck.sent_at, SmsCheck.created_at))
+        .where(SmsCheck.staff_id.in_(ids), or_(
+            SmsCheck.status == SmsCheckStatus.DELIVERED.value,
+            and_(SmsCheck.status == SmsCheckStatus.FAILED.value, SmsCheck.twilio_sid.isnot(None)
+                 | SmsCheck.to_phone.isnot(None))))
+        .order_by(SmsCheck.id)
+    ):
+        if staff_id not in last or last[staff_id][0] <= at:
+            last[staff_id] = (at, code if status == SmsCheckStatus.FAILED.value else None)
+    failing: dict[int, str] = {}
+    for staff_id, (_, code) in last.items():
         if staff_id is not None and code and code.isdigit() and delivery_outcome("failed", code) == "permanent":
             failing[staff_id] = describe_twilio_error(int(code))
     return failing

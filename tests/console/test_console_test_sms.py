@@ -114,3 +114,36 @@ def test_test_sms_wait_while_twilio_fails_alerts(make_app) -> None:
             counts = run_once("w")
             assert counts.get("retry") == 1 and "tests" not in counts
             assert db.session.scalars(select(SmsCheck.status)).all() == ["pending"]
+
+
+def test_a_test_sms_delivered_after_a_number_was_corrected_clears_unreachable_and_one_refused_sets_it(
+        make_app) -> None:
+    """The Schools list marks a person "unreachable" after their newest SMS failed for good, "until an SMS to them
+    gets through": the admin corrected the mistyped number and saw the test SMS delivered, but the mark stayed until
+    the next real tip. A test SMS now counts as such an SMS, delivered or refused for good alike."""
+    from datetime import timedelta
+
+    from app.models import utcnow
+    from tests.support.tips import make_tip
+
+    with FakeTwilio() as fake:
+        world, admin = _world(make_app, fake)
+        with world.app.app_context():
+            tip_id = make_tip(world.school_a, urgency="critical").id
+            at = utcnow() - timedelta(minutes=5)
+            db.session.add(Alert(tip_id=tip_id, staff_id=world.people["sro_a"], chain_position=1, kind="initial",
+                                 status="failed", error_code="21211", due_at=at, created_at=at))
+            db.session.commit()
+        assert "(unreachable: invalid To number)" in admin.get("/console/admin/schools").get_data(as_text=True)
+        _ask(world, admin, "sro_a")
+        with world.app.app_context():
+            run_once("w")
+        (message,) = fake.messages
+        assert message.status_callback is not None
+        _report(world.app, fake, message.status_callback, message.sid, "delivered")
+        assert "unreachable" not in admin.get("/console/admin/schools").get_data(as_text=True)
+        fake.reject_number(message.to, 21614)
+        _ask(world, admin, "sro_a")
+        with world.app.app_context():
+            run_once("w")
+        assert "(unreachable: " in admin.get("/console/admin/schools").get_data(as_text=True)
