@@ -300,9 +300,19 @@ def _school_or_404(school_id: int, *, for_update: bool = False) -> School:
 def school_marker(school: School) -> str:
     """What the school form carries of the school as its page showed it (the fields it edits): its "Active" still
     ticked on a page opened before the school was deactivated would let reporters choose it again."""
-    return state_marker({"name": school.name, "town": school.town, "day_start": school.day_start.strftime("%H:%M"),
-                         "day_end": school.day_end.strftime("%H:%M"), "timezone": school.timezone,
-                         "active": bool(school.active)})
+    return state_marker(_school_fields(school))
+
+
+def _school_fields(school: School) -> dict[str, Any]:
+    """The fields the school's page edits, as it shows them."""
+    return {"name": school.name, "short_name": school.short_name, "town": school.town,
+            "day_start": school.day_start.strftime("%H:%M"), "day_end": school.day_end.strftime("%H:%M"),
+            "timezone": school.timezone, "active": bool(school.active)}
+
+
+def _taken_by_another(school: School, column: Any, value: str) -> bool:
+    return db.session.scalar(select(School.id).where(func.lower(column) == value.lower(), School.id != school.id)
+                             .limit(1)) is not None
 
 
 def _known_timezone(name: str) -> bool:
@@ -343,6 +353,15 @@ def admin_school_edit(school_id: int) -> str | Response:
             flash("Times are written HH:MM, e.g. 07:30.", "error")
         else:
             zone = str(form.timezone.data or "").strip() or school.timezone
+            short_name = str(form.short_name.data or "").strip().upper() or school.short_name
+            name = str(form.name.data).strip()
+            if _taken_by_another(school, School.short_name, short_name):
+                form.short_name.errors = [f"Another school has the short name {short_name}."]
+                return _school_page(form, school)
+            if _taken_by_another(school, School.name, name):
+                # Reporters choose their school by name: two alike would send tips to the wrong one.
+                form.name.errors = ["Another school has this name: reporters would not tell the two apart."]
+                return _school_page(form, school)
             if start >= end:
                 # Never in session: medium tips would wait for a start of day at odd hours, or for nothing.
                 form.day_end.errors = [f"The school day must end after it starts ({start:%H:%M})."]
@@ -351,15 +370,11 @@ def admin_school_edit(school_id: int) -> str | Response:
                 form.timezone.errors = ["Not a time zone this server knows: write its IANA name, such as "
                                         "America/Denver, America/Chicago, America/Los_Angeles or America/New_York."]
                 return _school_page(form, school)
-            before = {"name": school.name, "town": school.town, "day_start": school.day_start.strftime("%H:%M"),
-                      "day_end": school.day_end.strftime("%H:%M"), "timezone": school.timezone,
-                      "active": bool(school.active)}
-            school.name, school.town = str(form.name.data).strip(), str(form.town.data).strip()
+            before = _school_fields(school)
+            school.name, school.short_name, school.town = name, short_name, str(form.town.data).strip()
             school.day_start, school.day_end, school.active = start, end, bool(form.active.data)
             school.timezone = zone
-            after = {"name": school.name, "town": school.town, "day_start": school.day_start.strftime("%H:%M"),
-                     "day_end": school.day_end.strftime("%H:%M"), "timezone": school.timezone,
-                     "active": bool(school.active)}
+            after = _school_fields(school)
             changed = sorted(k for k in after if after[k] != before[k])
             if changed:
                 audit.record("school.updated", actor=me(), school_id=school.id, changed=changed,

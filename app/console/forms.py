@@ -202,6 +202,9 @@ class StaffEditForm(FlaskForm):
 
 class SchoolForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    # Optional: a page from before the field saves without it, keeping the short name.
+    short_name = StringField("Short name, as SMS name the school (up to 12 letters or digits, e.g. KWHS)",
+                             validators=[Optional(), Length(max=12, message="Up to 12 characters.")])
     town = StringField("Town", validators=[DataRequired(), Length(max=100)])
     day_start = StringField("School day starts (HH:MM, local time)",
                             validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])

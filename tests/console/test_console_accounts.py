@@ -1081,3 +1081,32 @@ def test_a_school_created_in_the_wrong_time_zone_can_be_put_right_on_its_page(wo
         event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "school.updated")).one()
         assert "timezone" in event.detail
     assert "America/Chicago" in admin.get("/console/admin/schools").get_data(as_text=True)
+
+
+def test_a_mistyped_short_name_can_be_put_right_and_a_name_taken_twice_is_refused(world: World, signed_in) -> None:
+    """A school created as "AHSS" kept that short name for good: it is what every SMS names, and nothing changed it.
+    And the page renamed a school to another school's name without a word, so reporters chose between two
+    identical entries. The page now changes the short name, and refuses a short name or name another school has,
+    beside the box, as typed, nothing saved."""
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page = admin.get(path).get_data(as_text=True)
+    assert 'name="short_name"' in page and 'value="AHS"' in page
+    form = {"csrf_token": csrf_token(admin, path), "school_was": input_value(page, "school_was") or "",
+            "name": "Alpha High School", "short_name": "AHS", "town": "Casper", "day_start": "07:30",
+            "day_end": "16:00", "timezone": "America/Denver", "active": "y"}
+    for change, box in (({"name": "beta middle school"}, "name"), ({"short_name": "bms"}, "short_name"),
+                        ({"short_name": "A" * 13}, "short_name")):
+        response = admin.post(path, data=form | change | {"town": "Mills"})
+        assert response.status_code == 200
+        refused = response.get_data(as_text=True)
+        assert f'id="{box}-error"' in refused and 'value="Mills"' in refused, change
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and (school.name, school.short_name, school.town) == (
+            "Alpha High School", "AHS", "Casper")
+    admin.post(path, data=form | {"short_name": " alpha "})
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and school.short_name == "ALPHA"
+    assert "ALPHA: Alpha High School" in admin.get("/console/admin/schools").get_data(as_text=True)
