@@ -514,12 +514,9 @@ def test_another_workers_claim_is_left_to_its_lease(alert_app, fake_twilio):
     assert fake_twilio.messages == []
 
 
-def test_an_sms_whose_sent_could_not_be_written_within_its_lease_is_recorded_not_sent_again(alert_app, fake_twilio,
-                                                                                            monkeypatch):
-    """Twilio took the SMS, then the database stayed locked past the claim's lease (a `flask` command or a backup
-    holding SQLite's write lock a minute, a PostgreSQL failover): recording "sent" was given up and the worker's next
-    round took its own claim again and sent the SMS a second time, though no worker died and no request timed out.
-    The worker keeps what Twilio answered and records it at its next round, before it claims anything."""
+def _sent_then_not_recorded_past_the_lease(alert_app, fake_twilio, monkeypatch):  # noqa: ANN001, ANN202
+    """A critical tip's SMS that Twilio took while the database refused to record "sent" until the claim's lease
+    (1 s here) had ended: returns (the tip, the SMS as Twilio got it, a function that brings the database back)."""
     from sqlalchemy.exc import OperationalError
 
     import app.alerts.dispatcher as dispatcher
@@ -541,7 +538,17 @@ def test_an_sms_whose_sent_could_not_be_written_within_its_lease_is_recorded_not
     with pytest.raises(OperationalError):
         _round(alert_app)
     (sms,) = fake_twilio.wait_for(1)
-    locked[0] = False  # the database is back
+    return tip, sms, lambda: locked.__setitem__(0, False)
+
+
+def test_an_sms_whose_sent_could_not_be_written_within_its_lease_is_recorded_not_sent_again(alert_app, fake_twilio,
+                                                                                            monkeypatch):
+    """Twilio took the SMS, then the database stayed locked past the claim's lease (a `flask` command or a backup
+    holding SQLite's write lock a minute, a PostgreSQL failover): recording "sent" was given up and the worker's next
+    round took its own claim again and sent the SMS a second time, though no worker died and no request timed out.
+    The worker keeps what Twilio answered and records it at its next round, before it claims anything."""
+    tip, sms, database_back = _sent_then_not_recorded_past_the_lease(alert_app, fake_twilio, monkeypatch)
+    database_back()
     time.sleep(1.1)  # the claim's lease has ended too
     _round(alert_app)
     time.sleep(0.3)
@@ -556,30 +563,11 @@ def test_an_sms_recorded_late_keeps_the_time_it_went_out(alert_app, fake_twilio,
     """Recorded at the worker's next round, the SMS was stamped sent then, not when Twilio took it: a critical tip's
     acknowledgement timeout, and with it the page to the next person, counted from the end of the database outage
     (minutes later for SQLite held by a command), not from the SMS the person had had since."""
-    from sqlalchemy.exc import OperationalError
-
-    import app.alerts.dispatcher as dispatcher
     from app.models import utcnow
 
-    alert_app.config["ALERT_CLAIM_LEASE_S"] = 1.0
-    alert_app.config["ALERT_ACK_TIMEOUT_CRITICAL_S"] = 60  # not escalated meanwhile: the SMS went out a second ago
-    record = dispatcher.db_record_sent
-    locked = [True]
-
-    def locked_for_a_while(*args, **kwargs):
-        if locked[0]:
-            raise OperationalError("UPDATE alert", None, Exception("database is locked"))
-        return record(*args, **kwargs)
-
-    monkeypatch.setattr(dispatcher, "db_record_sent", locked_for_a_while)
-    monkeypatch.setattr(dispatcher, "RECORD_RETRY_PAUSE_S", 0.05)
-    with alert_app.app_context():
-        tip = make_tip("KWHS", "critical")
-    with pytest.raises(OperationalError):
-        _round(alert_app)
-    fake_twilio.wait_for(1)
+    tip, _, database_back = _sent_then_not_recorded_past_the_lease(alert_app, fake_twilio, monkeypatch)
     gone_out_by = utcnow()
-    locked[0] = False
+    database_back()
     time.sleep(1.1)
     _round(alert_app)
     with alert_app.app_context():
