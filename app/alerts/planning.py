@@ -8,7 +8,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select, update
 
 from app.extensions import db
 from app.models import REPLY_KIND, UNRANKED_MODEL, Alert, AlertStatus, Assignment, Incident, School, Staff, Tip, utcnow
@@ -86,6 +86,47 @@ def next_school_day_start(school: SchoolHours, now: datetime) -> datetime:
         if start > local:
             return start.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     return now  # unreachable with a sane week; sending now is the safe side
+
+
+# Rows of a tip that does not page at once which wait for the school day: its first SMS, or the next person's after
+# a failure for good (escalation.db_next_alert). Not a row retrying after a failed send (its backoff), nor one
+# postponed to be folded into a "+N related tips" SMS (due a minute after the last), nor a notice of a reporter's
+# message (written only while the tip pages, due at once).
+SCHOOL_DAY_KINDS = ("initial", "escalation")
+
+
+def db_replan_school_day_alerts(school: School, now: datetime) -> int:
+    """The school's hours or time zone changed (set on `school`, not committed): give its alerts that wait for the
+    school day the start the new hours say, in the caller's transaction. Returns how many changed.
+
+    Only rows still waiting in the outbox (pending, never failed to send) of tips not taken, whose urgency does not
+    page at once; critical and high rows are due at once and stay so. A row the worker claimed meanwhile (sending),
+    or sent, keeps what it has: each row is updated only while it is still as it was read.
+    """
+    urgency = func.coalesce(Tip.label_urgency, Tip.urgency)
+    rows = db.session.execute(
+        select(Alert.id, Alert.due_at).join(Tip, Tip.id == Alert.tip_id)
+        .where(Tip.school_id == school.id, Tip.acknowledged_at.is_(None), urgency.notin_(sorted(IMMEDIATE_URGENCIES)),
+               Alert.status == AlertStatus.PENDING.value, Alert.send_failures == 0,
+               Alert.kind.in_(SCHOOL_DAY_KINDS), Alert.escalated_at.is_(None))
+        .order_by(Alert.id)
+    ).all()
+    start = next_school_day_start(school, now)
+    replanned = 0
+    for alert_id, due_at in rows:
+        # In session now: what waits goes now; what is already due stays due as it was (the worker is on it).
+        due = min(due_at, now) if start == now else start
+        if due == due_at:
+            continue
+        result = db.session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, Alert.status == AlertStatus.PENDING.value, Alert.send_failures == 0,
+                   Alert.due_at == due_at, Alert.kind.in_(SCHOOL_DAY_KINDS))
+            .values(due_at=due)
+            .execution_options(synchronize_session=False)
+        )
+        replanned += int(getattr(result, "rowcount", 0) or 0)
+    return replanned
 
 
 def db_attach_incident(tip: Tip, now: datetime) -> Incident:

@@ -17,7 +17,7 @@ from app import audit
 from app.accounts import service
 from app.alerts import sms_checks
 from app.alerts.escalation import numbers_failing_for_good
-from app.alerts.planning import next_in_chain
+from app.alerts.planning import db_replan_school_day_alerts, next_in_chain
 from app.alerts.signals import wake_dispatcher
 from app.console import bp, clock
 from app.console.access import admin_required, me
@@ -330,6 +330,9 @@ def chain_marker(school: School) -> str:
                                if a.chain_position is not None))
 
 
+# The fields that say when the school is in session: medium tips' SMS wait for it.
+HOURS_FIELDS = frozenset({"day_start", "day_end", "timezone"})
+
 CHANGED_MEANWHILE = ("This {} was changed by someone else since you opened this page. Nothing was saved; here it is "
                      "as it is now.")
 
@@ -376,11 +379,24 @@ def admin_school_edit(school_id: int) -> str | Response:
             school.timezone = zone
             after = _school_fields(school)
             changed = sorted(k for k in after if after[k] != before[k])
+            replanned = None
+            if HOURS_FIELDS.intersection(changed):
+                # A medium tip's SMS waits for the start of the school day the old hours or zone said: it would go
+                # out an hour or more off, or in the night. Re-planned with the change, in its transaction.
+                replanned = db_replan_school_day_alerts(school, clock.now())
             if changed:
+                extra: dict[str, Any] = {} if replanned is None else {"replanned_alerts": replanned}
                 audit.record("school.updated", actor=me(), school_id=school.id, changed=changed,
-                             before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+                             before={k: before[k] for k in changed}, after={k: after[k] for k in changed}, **extra)
             db.session.commit()
-            flash("School saved.", "info")
+            if replanned:
+                wake_dispatcher()  # some may be due now
+                one = replanned == 1
+                flash(f"School saved. {replanned} alert{'' if one else 's'} waiting for the school day "
+                      f"{'goes' if one else 'go'} out at the start of the day the new hours and time zone say "
+                      "(at once when the school is in session now).", "info")
+            else:
+                flash("School saved.", "info")
             return redirect(url_for("console.admin_school_edit", school_id=school.id))
     return _school_page(form, school)
 

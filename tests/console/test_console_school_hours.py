@@ -1,0 +1,86 @@
+"""A school's hours and time zone, changed on its page, and its escalation chain's form."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Alert, AlertStatus, AuditEvent, School
+from tests.console.helpers import FrozenClock, World
+from tests.support.forms import csrf_token, input_value
+from tests.support.tips import make_tip
+
+# Wednesday 25 Nov 2026, 08:00 UTC: 01:00 in Casper (America/Denver, UTC-7), 03:00 in New York (UTC-5).
+NIGHT = datetime(2026, 11, 25, 8, 0)
+DENVER_0730 = datetime(2026, 11, 25, 14, 30)
+NEW_YORK_0800 = datetime(2026, 11, 25, 13, 0)
+
+
+def _alert(tip_id: int, staff_id: int, due: datetime, *, status: str = AlertStatus.PENDING.value,
+           kind: str = "initial", send_failures: int = 0) -> int:
+    alert = Alert(tip_id=tip_id, staff_id=staff_id, chain_position=1, kind=kind, status=status, due_at=due,
+                  created_at=NIGHT - timedelta(hours=1), send_failures=send_failures)
+    db.session.add(alert)
+    db.session.commit()
+    return alert.id
+
+
+def _school_form(admin, path: str) -> dict[str, str]:
+    page = admin.get(path).get_data(as_text=True)
+    return {"csrf_token": csrf_token(admin, path), "school_was": input_value(page, "school_was") or "",
+            "name": "Alpha High School", "short_name": "AHS", "town": "Casper", "day_start": "07:30",
+            "day_end": "16:00", "timezone": "America/Denver", "active": "y"}
+
+
+def test_new_hours_or_zone_replan_the_alerts_waiting_for_the_school_day(world: World, signed_in,
+                                                                        frozen_clock: FrozenClock) -> None:
+    """A medium tip's SMS written at night waits for the start of the school day as the school's hours and zone
+    then said; the school's page changing them left it at that time, an hour or more early or late (in the night,
+    for a zone put right). The save now re-plans the school's alerts waiting for the school day, in its own
+    transaction, and says how many; an urgent tip's alert (due at once), an SMS retrying after a failure, one
+    claimed by the worker or sent, and another school's, keep theirs."""
+    frozen_clock.now = NIGHT
+    admin = signed_in("admin")
+    sro = world.people["sro_a"]
+    with world.app.app_context():
+        medium = make_tip(world.school_a, urgency="medium", category="bullying", created_at=NIGHT)
+        waiting = _alert(medium.id, sro, DENVER_0730)
+        escalated = _alert(medium.id, sro, DENVER_0730, kind="escalation")
+        retrying = _alert(medium.id, sro, NIGHT + timedelta(seconds=30), send_failures=1)
+        claimed = _alert(medium.id, sro, DENVER_0730, status=AlertStatus.SENDING.value)
+        sent = _alert(medium.id, sro, DENVER_0730, status=AlertStatus.SENT.value)
+        critical = make_tip(world.school_a, urgency="critical", created_at=NIGHT)
+        urgent = _alert(critical.id, sro, NIGHT)
+        other = make_tip(world.school_b, urgency="medium", category="bullying", created_at=NIGHT)
+        other_school = _alert(other.id, world.people["sro_b"], DENVER_0730)
+    path = f"/console/admin/schools/{world.school_a}"
+    response = admin.post(path, data=_school_form(admin, path) | {"timezone": "America/New_York",
+                                                                  "day_start": "08:00"}, follow_redirects=True)
+    assert "2 alerts waiting for the school day" in response.get_data(as_text=True)
+    with world.app.app_context():
+        due = {a.id: a.due_at for a in db.session.scalars(select(Alert))}
+        assert due[waiting] == due[escalated] == NEW_YORK_0800
+        assert due[retrying] == NIGHT + timedelta(seconds=30)
+        assert due[claimed] == due[sent] == due[other_school] == DENVER_0730
+        assert due[urgent] == NIGHT
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "school.updated")).one()
+        assert json.loads(event.detail)["replanned_alerts"] == 2
+
+    # In session under the new hours (07:15 in New York, the day starting at 07:00): what waited for it goes now.
+    frozen_clock.now = datetime(2026, 11, 25, 12, 15)
+    admin = signed_in("admin")  # hours later: signed in again
+    form = _school_form(admin, path) | {"timezone": "America/New_York", "day_start": "07:00"}
+    response = admin.post(path, data=form, follow_redirects=True)
+    assert "2 alerts waiting for the school day" in response.get_data(as_text=True)
+    with world.app.app_context():
+        assert db.session.get(Alert, waiting).due_at == frozen_clock.now  # type: ignore[union-attr]
+    # Only the town changed: nothing is re-planned, and the page says nothing of alerts.
+    response = admin.post(path, data=_school_form(admin, path) | {
+        "timezone": "America/New_York", "day_start": "07:00", "town": "Mills"}, follow_redirects=True)
+    assert "alerts waiting" not in response.get_data(as_text=True)
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and school.town == "Mills"
