@@ -200,7 +200,7 @@ def _flash_chain_place_left(person: Staff, school: School, position: int, *, was
     """A person taken off a school, or made unreachable (deactivated, phone removed), leaves their place of its
     escalation chain to no one: the admin who moved the primary SRO to another school was told 'Saved.' while that
     school's urgent tips reached no one."""
-    place = f"{position} ({ChainPosition(position).name.replace('_', ' ').lower().replace('sro', 'SRO')})"
+    place = chain_place(position)
     was = f"This person was {place} of the escalation chain of {school.name}"
     nobody_left = next_in_chain(school.id, 0) is None
     # No name or email of the person: flashes travel in the (readable) session cookie; a school's name is public.
@@ -341,11 +341,7 @@ CHANGED_MEANWHILE = ("This {} was changed by someone else since you opened this 
 @admin_required
 def admin_school_edit(school_id: int) -> str | Response:
     school = _school_or_404(school_id, for_update=request.method == "POST")
-    form = SchoolForm(obj=school) if request.method == "GET" else SchoolForm()
-    if request.method == "GET":
-        form.day_start.data = school.day_start.strftime("%H:%M")
-        form.day_end.data = school.day_end.strftime("%H:%M")
-        form.school_was.data = school_marker(school)
+    form = _school_form_as_now(school) if request.method == "GET" else SchoolForm()
     if form.validate_on_submit():
         if outdated(form.school_was.data, school_marker(school)):
             flash(CHANGED_MEANWHILE.format("school"), "error")
@@ -401,14 +397,33 @@ def admin_school_edit(school_id: int) -> str | Response:
     return _school_page(form, school)
 
 
-def _school_page(form: SchoolForm, school: School) -> str:
+def _school_form_as_now(school: School) -> SchoolForm:
+    """The school's form as the school is now, with the marker of what it shows."""
+    form = SchoolForm(formdata=None, obj=school)
+    form.day_start.data = school.day_start.strftime("%H:%M")
+    form.day_end.data = school.day_end.strftime("%H:%M")
+    form.school_was.data = school_marker(school)
+    return form
+
+
+def chain_place(position: int) -> str:
+    """A place of a chain as the page names it: "1 (primary SRO)"."""
+    return f"{position} ({ChainPosition(position).name.replace('_', ' ').lower().replace('sro', 'SRO')})"
+
+
+def _school_page(form: SchoolForm, school: School, *, chain_chosen: dict[int, int] | None = None,
+                 chain_errors: dict[int, str] | None = None) -> str:
+    """The school's page; `chain_chosen` (position -> staff id): the chain's choices to show instead of the chain
+    as it is (a chain form refused), `chain_errors` (position -> message) what to say beside which place."""
     assignments = sorted(school.assignments, key=lambda a: a.staff.name)
     chain_form = ChainForm(formdata=None, chain_was=chain_marker(school))
+    if chain_chosen is None:
+        chain_chosen = {int(a.chain_position): a.staff_id for a in school.assignments if a.chain_position is not None}
     checks = [(check, sms_checks.describe(check)) for check in sms_checks.recent_checks(school.id)]
     commit_before_rendering()
     return render_template("console/admin_school_edit.html", form=form, school=school, chain_form=chain_form,
                            positions=list(ChainPosition), assignments=assignments, test_form=ConfirmForm(),
-                           checks=checks)
+                           checks=checks, chain_chosen=chain_chosen, chain_errors=chain_errors or {})
 
 
 @bp.post("/admin/schools/<row_id:school_id>/test-sms")
@@ -440,7 +455,7 @@ def admin_school_test_sms(school_id: int) -> Response:
 
 @bp.post("/admin/schools/<row_id:school_id>/chain")
 @admin_required
-def admin_school_chain(school_id: int) -> Response:
+def admin_school_chain(school_id: int) -> str | Response:
     school = _school_or_404(school_id, for_update=True)
     form = ChainForm()
     if not form.validate_on_submit():
@@ -452,13 +467,20 @@ def admin_school_chain(school_id: int) -> Response:
         return redirect(url_for("console.admin_school_edit", school_id=school.id))
     by_staff = {a.staff_id: a for a in school.assignments}
     chosen: dict[int, int] = {}
+    twice: dict[int, str] = {}  # position -> why it is refused
     for chain_position in ChainPosition:
         staff_id = parse_small_int(request.form.get(f"position_{chain_position.value}"))
         if staff_id is not None and staff_id in by_staff:
-            if staff_id in chosen.values():
-                flash("One person can hold only one position in a school's chain.", "error")
-                return redirect(url_for("console.admin_school_edit", school_id=school.id))
+            earlier = next((p for p, s in chosen.items() if s == staff_id), None)
+            if earlier is not None:
+                twice[chain_position.value] = (
+                    f"{by_staff[staff_id].staff.name} is chosen for {chain_place(earlier)} too: one person holds "
+                    "one place of the chain. Choose someone else here, or nobody.")
             chosen[chain_position.value] = staff_id
+    if twice:
+        # The page comes back with every choice made, and says beside the place who is chosen twice: sent back to
+        # the chain as it was, the admin had to choose them all again with only a line at the top to go by.
+        return _school_page(_school_form_as_now(school), school, chain_chosen=chosen, chain_errors=twice)
     for assignment in school.assignments:
         assignment.chain_position = None
     db.session.flush()  # free every position first: (school, position) is unique

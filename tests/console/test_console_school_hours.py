@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Alert, AlertStatus, AuditEvent, School
+from app.models import Alert, AlertStatus, Assignment, AuditEvent, School
 from tests.console.helpers import FrozenClock, World
-from tests.support.forms import csrf_token, input_value
+from tests.support.forms import csrf_token, csrf_token_in, input_value
 from tests.support.tips import make_tip
 
 # Wednesday 25 Nov 2026, 08:00 UTC: 01:00 in Casper (America/Denver, UTC-7), 03:00 in New York (UTC-5).
@@ -84,3 +85,43 @@ def test_new_hours_or_zone_replan_the_alerts_waiting_for_the_school_day(world: W
     with world.app.app_context():
         school = db.session.get(School, world.school_a)
         assert school is not None and school.town == "Mills"
+
+
+def _selected(page: str, position: int) -> str | None:
+    select_ = re.search(rf'<select id="position_{position}".*?</select>', page, re.S)
+    assert select_ is not None, position
+    chosen = re.search(r'<option value="(\d*)" selected', select_.group(0))
+    return None if chosen is None else chosen.group(1)
+
+
+def test_one_person_chosen_for_two_places_of_the_chain_keeps_the_choices_and_says_where(world: World,
+                                                                                         signed_in) -> None:
+    """Choosing one person for two places of a school's chain sent the admin back to the page as it was, every
+    choice lost, with only "One person can hold only one position" at the top. The page now comes back with what
+    was chosen, and says beside the second place who is chosen twice and where else; nothing is saved."""
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page = admin.get(path).get_data(as_text=True)
+    sro, counselor = str(world.people["sro_a"]), str(world.people["counselor_a"])
+    form = {"csrf_token": csrf_token_in(page) or "", "chain_was": input_value(page, "chain_was") or ""}
+    response = admin.post(f"{path}/chain", data=form | {"position_1": counselor, "position_2": sro,
+                                                        "position_3": counselor})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert [_selected(page, p) for p in (1, 2, 3, 4)] == [counselor, sro, counselor, None]
+    error = re.search(r'<p class="error" id="position_3-error">(.*?)</p>', page, re.S)
+    assert error is not None and "Counselor A" in error.group(1) and "1 (primary SRO)" in error.group(1)
+    assert 'aria-describedby="position_3-error"' in page and "position_1-error" not in page
+    with world.app.app_context():
+        chain = {a.staff_id: a.chain_position for a in db.session.scalars(
+            select(Assignment).where(Assignment.school_id == world.school_a))}
+    assert chain == {world.people["sro_a"]: 1, world.people["counselor_a"]: None}
+    # Put right on the page it came back as: saved.
+    form = {"csrf_token": csrf_token_in(page) or "", "chain_was": input_value(page, "chain_was") or ""}
+    response = admin.post(f"{path}/chain", data=form | {"position_1": counselor, "position_2": sro},
+                          follow_redirects=True)
+    assert "Escalation chain saved." in response.get_data(as_text=True)
+    with world.app.app_context():
+        chain = {a.staff_id: a.chain_position for a in db.session.scalars(
+            select(Assignment).where(Assignment.school_id == world.school_a))}
+    assert chain == {world.people["sro_a"]: 2, world.people["counselor_a"]: 1}
