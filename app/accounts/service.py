@@ -285,7 +285,9 @@ def schools_by_short_name(names: Iterable[str]) -> list[School]:
         func.upper(School.short_name).in_(wanted)))}
     missing = [n for n in wanted if n not in found]
     if missing:
-        raise AccountError(f"unknown school(s): {', '.join(missing)}")
+        known = ", ".join(db.session.scalars(select(School.short_name).order_by(School.short_name))) or "none yet"
+        raise AccountError(f"unknown school(s): {', '.join(missing)} (known: {known}); a new school is added with "
+                           "`flask schools create`")
     return [found[n] for n in wanted]
 
 

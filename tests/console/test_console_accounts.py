@@ -94,7 +94,8 @@ def test_staff_create_refuses_unknown_school_and_duplicates(world: World) -> Non
     runner = world.app.test_cli_runner()
     result = runner.invoke(args=["staff", "create", "--email", "x@d.example", "--name", "X", "--role", "sro",
                                  "--school", "NOPE"])
-    assert result.exit_code != 0 and "unknown school" in result.output
+    # As for an unknown agency: which short names there are, so the typo can be put right without another command.
+    assert result.exit_code != 0 and "unknown school(s): NOPE (known: AHS, BMS)" in result.output
     result = runner.invoke(args=["staff", "create", "--email", world.emails["sro_a"], "--name", "X", "--role",
                                  "sro", "--school", "AHS"])
     assert result.exit_code != 0 and "exists already" in result.output
