@@ -5,14 +5,16 @@ act: reference, school, category, urgency, a console link and how to acknowledge
 text at all, so tip text, names or attachments cannot reach an SMS by mistake; every value they do take is
 checked or reduced to a short GSM-7 label. Each template fits one GSM-7 segment (160 characters) for a base
 URL of up to 40 characters, a 6-character reference and a school short name of up to 8 characters, even when
-an escalated alert is repeated for the 99th time (see tests/notifications/test_messages.py).
+an escalated alert is repeated for the 99th time (see tests/notifications/test_sms_messages.py). For another base
+URL, `longest_alert_text` is the longest an alert can be and `longest_base_url_for_one_segment` how long the URL
+may be; the app warns at start-up when the one it is configured with is longer.
 """
 
 from __future__ import annotations
 
 import re
 
-from notifications.gsm import is_gsm7, segments, to_gsm7
+from notifications.gsm import GSM7_EXTENSION, SINGLE_SEGMENT_GSM7, is_gsm7, segments, to_gsm7
 
 __all__ = [
     "CATEGORY_LABELS",
@@ -25,6 +27,8 @@ __all__ = [
     "folded_text",
     "help_reply",
     "is_gsm7",
+    "longest_alert_text",
+    "longest_base_url_for_one_segment",
     "nothing_to_ack_reply",
     "reporter_message_text",
     "segments",
@@ -133,6 +137,36 @@ def reporter_message_text(*, ref: str, school: str, base_url: str, acknowledged:
         f"TIPLINE NEW MESSAGE from reporter on #{ref} {_clean_school(school)}. Read it: {tip_url(base_url, ref)}"
         f" {answer}"
     )
+
+
+def _cost(text: str) -> tuple[int, int]:
+    """How much room `text` takes, for comparing SMS: its segments, then its GSM-7 septets (or UTF-16 units)."""
+    return segments(text), sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+
+
+def longest_alert_text(base_url: str, *, max_repeat: int = 99, max_folded: int = 999, ref_chars: int = 6) -> str:
+    """The longest SMS an alert can be with this base URL: every alert template (a tip's alert, the "+N related
+    tips" SMS, the notice of a reporter's message), with the longest labels, a school short name as long as any
+    SMS carries, every flag, the last repeat (`max_repeat`: the app's ALERT_MAX_REPEATS) and a folded count of
+    `max_folded`. Every template carries the URL once, so this is what to measure it by."""
+    ref, school = "W" * ref_chars, "W" * MAX_SCHOOL_CHARS
+    urgencies = [*URGENCY_LABELS, "unknown"]
+    categories = [*CATEGORY_LABELS, "unknown"]
+    texts = [alert_text(ref=ref, school=school, category=category, urgency=urgency, base_url=base_url,
+                        escalated=True, repeat=max_repeat) for category in categories for urgency in urgencies]
+    texts += [folded_text(count=max(1, max_folded), school=school, category=category, urgency=urgency,
+                          base_url=base_url) for category in categories for urgency in urgencies]
+    texts += [reporter_message_text(ref=ref, school=school, base_url=base_url, acknowledged=taken)
+              for taken in (False, True)]
+    return max(texts, key=_cost)
+
+
+def longest_base_url_for_one_segment(*, max_repeat: int = 99, max_folded: int = 999, ref_chars: int = 6) -> int:
+    """How many characters the base URL may have (plain ASCII of GSM-7's basic table; a character of its extension
+    table, such as ~, counts two) for the longest alert to fit one GSM-7 segment."""
+    probe = "https://t"
+    rest = _cost(longest_alert_text(probe, max_repeat=max_repeat, max_folded=max_folded, ref_chars=ref_chars))[1]
+    return SINGLE_SEGMENT_GSM7 - (rest - len(probe))
 
 
 def check_text(*, school: str) -> str:

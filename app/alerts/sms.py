@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.config import ConfigError
+from app.crypto.receipts import REF_LENGTH
 from app.extensions import db
+from app.logs import log_event
 from app.models import REPLY_KIND, Alert, AlertStatus, School, Tip
 from notifications import ConsoleTransport, SmsSettingsError, SmsTransport, transport_from_settings
-from notifications.messages import alert_text, folded_text, reporter_message_text
+from notifications.messages import (
+    alert_text,
+    folded_text,
+    longest_alert_text,
+    longest_base_url_for_one_segment,
+    reporter_message_text,
+    segments,
+)
 
 EXTENSION_KEY = "tipline_sms_transport"
+log = logging.getLogger("tipline.alerts")
 _per_thread = threading.local()
 
 
@@ -24,6 +35,26 @@ def init_sms(app: Flask) -> None:
         app.extensions[EXTENSION_KEY] = transport_from_settings(app.config)
     except SmsSettingsError as exc:
         raise ConfigError(f"{exc} (README, Configuration)") from None
+    warn_if_alerts_take_two_segments(app)
+
+
+def warn_if_alerts_take_two_segments(app: Flask) -> bool:
+    """Say at start-up when the longest alert, with the configured PUBLIC_BASE_URL in its link, takes more than one
+    SMS segment: it then arrives in parts, possibly late or out of order, billed as two. A warning, not a refusal
+    (the alerts still go out); True when it warned."""
+    base_url = str(app.config["PUBLIC_BASE_URL"])
+    repeats = int(app.config["ALERT_MAX_REPEATS"])
+    longest = longest_alert_text(base_url, max_repeat=repeats, ref_chars=REF_LENGTH)
+    parts = segments(longest)
+    if parts <= 1:
+        return False
+    most = longest_base_url_for_one_segment(max_repeat=repeats, ref_chars=REF_LENGTH)
+    log_event(log, f"OPERATOR: with PUBLIC_BASE_URL ({len(base_url)} characters) the longest alert SMS takes "
+              f"{'two' if parts == 2 else parts} SMS segments, and may arrive in parts, late or out of order; "
+              f"shorten PUBLIC_BASE_URL to at most {most} characters (a shorter host name) to keep each alert to one",
+              logging.WARNING, longest_alert_chars=len(longest), segments=parts, public_base_url_chars=len(base_url),
+              at_most=most)
+    return True
 
 
 def sms_transport() -> SmsTransport:

@@ -134,3 +134,23 @@ def test_gsm7_segment_counting() -> None:
 
 def test_to_gsm7_keeps_letters_and_replaces_the_rest() -> None:
     assert to_gsm7("Ōtaki ‘North’ — 🚨") == "Otaki 'North' - ?"
+
+
+def test_the_longest_alert_is_measured_for_the_base_url_it_is_sent_with() -> None:
+    """Each alert fit one segment only while PUBLIC_BASE_URL was at most about 40 characters, and nothing could tell
+    how long the longest alert gets for the configured one. `longest_alert_text` is the longest SMS an alert can be
+    (every template, category, urgency, flag, the last repeat, a folded count of 999) and
+    `longest_base_url_for_one_segment` the longest base URL that keeps it to one."""
+    longest = messages.longest_alert_text(BASE_URL, max_repeat=99)
+    assert BASE_URL + "/" in longest and segments(longest) == 1
+    assert all(len(text) <= len(longest) for text in all_templates() if BASE_URL in text
+               and "Acknowledged" not in text and "Cases:" not in text)
+    room = messages.longest_base_url_for_one_segment(max_repeat=99)
+    assert room >= len(BASE_URL)
+    fits = "https://" + "t" * (room - len("https://"))
+    assert segments(messages.longest_alert_text(fits, max_repeat=99)) == 1
+    assert segments(messages.longest_alert_text(fits + "t", max_repeat=99)) == 2
+    # Fewer repeats (one digit): a little more room.
+    assert messages.longest_base_url_for_one_segment(max_repeat=6) == room + 1
+    # A character of GSM-7's extension table costs two.
+    assert segments(messages.longest_alert_text(fits[:-1] + "~", max_repeat=99)) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -371,3 +372,28 @@ def test_metrics_on_a_database_locked_or_unreachable_is_a_short_503(app: Flask, 
             lines = [r for r in caplog.records if "database is locked or unreachable" in r.getMessage()]
             assert lines and getattr(lines[0], "fields", {}).get("error") == (
                 "SQLITE_BUSY" if fault == "locked" else "SQLITE_CANTOPEN"), [getattr(r, "fields", {}) for r in lines]
+
+
+def test_a_base_url_too_long_for_one_sms_segment_is_a_warning_at_start_up_not_a_failure(make_app, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Alerts were promised to fit one GSM-7 segment only while PUBLIC_BASE_URL was at most about 40 characters, and
+    nothing checked: a longer address made every alert two parts (sent late, out of order, billed double) without a
+    word. The app now says so at start-up, naming the setting and how long it may be; it still starts, and health
+    does not fail for it."""
+    from notifications.messages import longest_base_url_for_one_segment
+
+    with caplog.at_level(logging.WARNING):
+        make_app(PUBLIC_BASE_URL="https://tipline.natronacountyschools.org")  # 40 characters: one segment
+    assert not [r for r in caplog.records if "PUBLIC_BASE_URL" in r.getMessage()]
+    caplog.clear()
+    long_url = "https://tipline.safety.natronacountyschools.example.org"
+    with caplog.at_level(logging.WARNING):
+        app = make_app(PUBLIC_BASE_URL=long_url, ALERT_MAX_REPEATS=6)
+    (warning,) = [r for r in caplog.records if "PUBLIC_BASE_URL" in r.getMessage()]
+    message = warning.getMessage()
+    assert warning.levelno == logging.WARNING and message.startswith("OPERATOR:")
+    assert "two SMS segments" in message
+    assert f"at most {longest_base_url_for_one_segment(max_repeat=6)} characters" in message
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200 and response.get_json()["status"] == "ok", response.get_json()
+    result = app.test_cli_runner().invoke(args=["health"])
+    assert result.exit_code == 0 and json.loads(result.output)["status"] == "ok", result.output
