@@ -10,9 +10,10 @@ import time
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from app.alerts.sms import sms_transport
+from app.database import reading
 from app.extensions import db
 from app.logs import log_event
 from app.models import School, SmsCheck, SmsCheckStatus, Staff, utcnow
@@ -77,10 +78,20 @@ def _callback_url(check_id: int, send: int) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/hooks/twilio/status?check={check_id}&send={send}"
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_((SmsCheck.status == SmsCheckStatus.PENDING.value) & (SmsCheck.due_at <= now),
+               (SmsCheck.status == SmsCheckStatus.SENDING.value) & (SmsCheck.lease_until < now))
+
+
+def any_due(now: datetime) -> bool:
+    """Whether a test SMS is due, in a transaction that only reads: on SQLite the worker's every round asks, and a
+    claim's transaction would take a turn at the write lock (which the intake needs) though none is."""
+    with reading():
+        return db.session.scalar(select(SmsCheck.id).where(_due(now)).limit(1)) is not None
+
+
 def db_claim_due_checks(owner: str, limit: int, now: datetime) -> list[SmsCheck]:
-    due = or_((SmsCheck.status == SmsCheckStatus.PENDING.value) & (SmsCheck.due_at <= now),
-              (SmsCheck.status == SmsCheckStatus.SENDING.value) & (SmsCheck.lease_until < now))
-    query = select(SmsCheck).where(due).order_by(SmsCheck.due_at, SmsCheck.id).limit(limit)
+    query = select(SmsCheck).where(_due(now)).order_by(SmsCheck.due_at, SmsCheck.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     checks = list(db.session.scalars(query))
@@ -100,6 +111,9 @@ def _end(check_id: int, owner: str, **values: object) -> None:
 
 def send_due_checks(owner: str, deadline: float) -> int:
     """Send the test SMS that are due, until `deadline` (time.monotonic()); returns how many were tried."""
+    db.session.commit()
+    if not any_due(utcnow()):
+        return 0
     claimed = [(c.id, c.staff_id, c.school_id, c.attempts) for c in db_claim_due_checks(owner, PER_ROUND, utcnow())]
     db.session.commit()
     tried = 0

@@ -574,3 +574,25 @@ def test_an_sms_recorded_late_keeps_the_time_it_went_out(alert_app, fake_twilio,
         (alert,) = alerts_of(tip.ref)
         assert alert.status == AlertStatus.SENT.value
         assert alert.sent_at is not None and alert.sent_at <= gone_out_by
+
+
+def test_an_idle_round_takes_one_turn_at_the_sqlite_write_lock(alert_app, monkeypatch):
+    """The round's lease, escalation and claims are one turn at SQLite's write lock, which the intake needs too.
+    Looking for test SMS to send, with none asked for, took a second turn every round (every poll and every tip's
+    wake-up); it now looks in a read-only transaction and takes a turn only when one is due."""
+    import app.database as database
+    from tests.conftest import on_postgres
+
+    if on_postgres():
+        pytest.skip("the write lock of BEGIN IMMEDIATE is SQLite's")
+    begun: list[str] = []
+    original = database.begin_statement
+
+    def counting() -> str:
+        begun.append(original())
+        return begun[-1]
+
+    monkeypatch.setattr(database, "begin_statement", counting)
+    with alert_app.app_context():
+        assert run_once("w") == {"claimed": 0}
+    assert begun.count("BEGIN IMMEDIATE") == 1, begun
