@@ -177,15 +177,14 @@ def test_sign_in_errors_are_announced_and_tied_to_their_boxes(world: World, sign
     admin = signed_in("admin")  # a flashed error and a flashed piece of news on one page
     path = f"/console/admin/schools/{world.school_a}"
     token = csrf_token(admin, path)
-    admin.post(f"{path}/chain", data={"csrf_token": token, "position_1": str(world.people["sro_a"]),
-                                      "position_2": str(world.people["sro_a"])})
+    admin.post(f"{path}/test-sms", data={"csrf_token": token, "staff_id": ""})  # nobody chosen: an error
     admin.post(path, data={"csrf_token": token, "name": "Alpha High School", "town": "Casper",
                            "day_start": "07:30", "day_end": "16:00", "active": "y"})
     page = admin.get(path).get_data(as_text=True)
     alert = re.search(r'<div class="flashes" role="alert">(.*?)</div>', page, re.S)
     status = re.search(r'<div class="flashes" role="status">(.*?)</div>', page, re.S)
-    assert alert and "only one position" in alert.group(1) and "School saved" not in alert.group(1)
-    assert status and "School saved" in status.group(1) and "only one position" not in status.group(1)
+    assert alert and "Choose the person" in alert.group(1) and "School saved" not in alert.group(1)
+    assert status and "School saved" in status.group(1) and "Choose the person" not in status.group(1)
 
 
 def test_reused_totp_code_is_refused(world: World) -> None:
