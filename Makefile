@@ -55,7 +55,7 @@ $(AXE): package.json package-lock.json
 # The suite runs on PYTEST_WORKERS processes (pytest-xdist), one per core of the 2-core machines it is made for;
 # PYTEST_WORKERS=0 runs it in this one process. The model is trained first, once, not by each worker.
 PYTEST_WORKERS ?= 2
-XDIST := -n $(PYTEST_WORKERS)
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 
 pytest: $(STAMP) $(AXE) model
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)

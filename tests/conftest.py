@@ -100,8 +100,13 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory, request: pytest.
 
 
 def _empty_postgres(app: Flask) -> None:
+    from sqlalchemy import inspect
+
     with app.app_context():
-        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        # A migration test may have left the schema below the head (an upgrade refused, as it should be), without a
+        # table a later migration adds: the next test of its file goes down the migrations itself.
+        there = set(inspect(db.engine).get_table_names())
+        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables if t.name in there)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
