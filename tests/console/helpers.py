@@ -119,3 +119,18 @@ def audit_actions(app: Flask, tip_ref: str | None = None) -> list[str]:
         if tip_ref is not None:
             query = query.where(AuditEvent.tip_ref == tip_ref)
         return list(db.session.scalars(query))
+
+
+def an_sms_refused_five_minutes_ago(world: World, key: str) -> int:
+    """A critical tip of school A whose SMS to `key` Twilio refused for good five minutes ago (21211, invalid To
+    number): the Schools list then marks that person unreachable. Returns the tip's id."""
+    from app.models import Alert, utcnow
+    from tests.support.tips import make_tip
+
+    with world.app.app_context():
+        tip_id = make_tip(world.school_a, urgency="critical").id
+        at = utcnow() - timedelta(minutes=5)
+        db.session.add(Alert(tip_id=tip_id, staff_id=world.people[key], chain_position=1, kind="initial",
+                             status="failed", error_code="21211", due_at=at, created_at=at))
+        db.session.commit()
+    return tip_id

@@ -17,7 +17,14 @@ from app.crypto.staff_secrets import seal_totp_secret
 from app.extensions import db
 from app.models import Assignment, AuditEvent, Role, School, SignInFailure, Staff, Tip, utcnow
 from tests.conftest import on_postgres
-from tests.console.helpers import PASSWORD, PASSWORD_HASH, World, audit_actions, sign_in
+from tests.console.helpers import (
+    PASSWORD,
+    PASSWORD_HASH,
+    World,
+    an_sms_refused_five_minutes_ago,
+    audit_actions,
+    sign_in,
+)
 from tests.support.forms import csrf_token, csrf_token_in, input_value
 from tests.support.tips import make_tip
 from tests.support.write_lock import rendering_holding_the_lock
@@ -734,17 +741,10 @@ def test_a_chain_member_whose_number_failed_for_good_is_shown_unreachable(world:
     """An SRO's number mistyped (Twilio 21211) or a landline (30006): every alert skips them for the backup within
     seconds, and nothing told the district; the schools page called them reachable. The page now names the failure
     of their newest SMS, until an SMS to them gets through again."""
-    from datetime import timedelta
 
     from app.models import Alert, utcnow
-    from tests.support.tips import make_tip
 
-    with world.app.app_context():
-        tip_id = make_tip(world.school_a, urgency="critical").id
-        at = utcnow() - timedelta(minutes=5)
-        db.session.add(Alert(tip_id=tip_id, staff_id=world.people["sro_a"], chain_position=1, kind="initial",
-                             status="failed", error_code="21211", due_at=at, created_at=at))
-        db.session.commit()
+    tip_id = an_sms_refused_five_minutes_ago(world, "sro_a")
     page = signed_in("admin").get("/console/admin/schools").get_data(as_text=True)
     assert "Sro A <strong>(unreachable: invalid To number)</strong>" in page
     with world.app.app_context():  # someone else takes the tip: that tells nothing of Sro A's number

@@ -13,7 +13,7 @@ from app.alerts.dispatcher import run_once
 from app.extensions import db
 from app.models import Alert, AuditEvent, SmsCheck, Staff, Tip
 from tests.alerts.conftest import CLOSED_PORT_URL, twilio_settings
-from tests.console.helpers import World, build_world, sign_in
+from tests.console.helpers import World, an_sms_refused_five_minutes_ago, build_world, sign_in
 from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FakeTwilio
 from tests.fakes.twilio_webhooks import signed_headers
 from tests.support.forms import csrf_token
@@ -121,19 +121,9 @@ def test_a_test_sms_delivered_after_a_number_was_corrected_clears_unreachable_an
     """The Schools list marks a person "unreachable" after their newest SMS failed for good, "until an SMS to them
     gets through": the admin corrected the mistyped number and saw the test SMS delivered, but the mark stayed until
     the next real tip. A test SMS now counts as such an SMS, delivered or refused for good alike."""
-    from datetime import timedelta
-
-    from app.models import utcnow
-    from tests.support.tips import make_tip
-
     with FakeTwilio() as fake:
         world, admin = _world(make_app, fake)
-        with world.app.app_context():
-            tip_id = make_tip(world.school_a, urgency="critical").id
-            at = utcnow() - timedelta(minutes=5)
-            db.session.add(Alert(tip_id=tip_id, staff_id=world.people["sro_a"], chain_position=1, kind="initial",
-                                 status="failed", error_code="21211", due_at=at, created_at=at))
-            db.session.commit()
+        an_sms_refused_five_minutes_ago(world, "sro_a")
         assert "(unreachable: invalid To number)" in admin.get("/console/admin/schools").get_data(as_text=True)
         _ask(world, admin, "sro_a")
         with world.app.app_context():
