@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -43,6 +44,9 @@ def nginx_in_front_of(app_port: int, tmp_path: Path) -> Iterator[int]:
     port = free_port()
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "nginx.conf").write_text(
+        # Workers as this user: started as root, nginx runs them as nobody, who cannot read this checkout's deploy/
+        # in a private directory (a clone under mktemp -d). Not root, nginx ignores the line.
+        f"{'user root;' if os.geteuid() == 0 else ''}\n"
         f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
         f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
         f"  proxy_temp_path {tmp_path}/proxy;\n"
