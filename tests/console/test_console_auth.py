@@ -452,6 +452,17 @@ def test_sign_out_everywhere_ends_every_session(world: World, signed_in) -> None
     assert laptop.get("/console/").status_code == 302
 
 
+def test_sign_out_everywhere_is_on_the_account_page_not_beside_sign_out(world: World, signed_in) -> None:
+    """Beside "Sign out" in the header, a tired thumb on a phone took "Sign out everywhere" and ended the laptop's
+    session too. The header keeps "Sign out"; the account page explains when to end every session and has it."""
+    client = signed_in("sro_a")
+    header = client.get("/console/").get_data(as_text=True)
+    assert 'action="/console/sign-out"' in header
+    assert "/console/sign-out-everywhere" not in header
+    account = client.get("/console/account/password").get_data(as_text=True)
+    assert 'action="/console/sign-out-everywhere"' in account and "lost a phone" in account
+
+
 def _session_cookie(client: FlaskClient, name: str) -> str:
     cookie = client.get_cookie(name)
     assert cookie is not None
