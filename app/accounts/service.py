@@ -69,6 +69,18 @@ def normalise_email(email: str) -> str:
     return unicodedata.normalize("NFKC", email).strip().lower()
 
 
+NOT_AN_EMAIL = "(not an email address)"
+
+
+def typed_email_for_audit(email: str) -> str:
+    """What a failed sign-in's audit event names as the email typed. The record cannot be edited, so something
+    that is not an email address is not kept as typed: a password typed into the email box by mistake (the box
+    is `type=email` in a browser, not for a script or an old phone's browser) would stay there for every admin to
+    read, for good."""
+    typed = normalise_email(email)[:254]
+    return typed if typed.isprintable() and _EMAIL.fullmatch(typed) else NOT_AN_EMAIL
+
+
 def find_staff(email: str) -> Staff | None:
     # Also as it was kept before NFKC (an account made with compatibility characters in its email still signs in).
     wanted = sorted({normalise_email(email), email.strip().lower()})

@@ -103,7 +103,7 @@ def sign_in() -> str | Response:
             db.session.commit()
             return redirect(url_for("console.second_factor"))
         reason = _failure_reason(check)
-        audit.record("signin.failed", actor=check.staff, actor_label=service.normalise_email(email)[:254],
+        audit.record("signin.failed", actor=check.staff, actor_label=service.typed_email_for_audit(email),
                      step="password", reason=reason)
         db.session.commit()
         if check.locked:

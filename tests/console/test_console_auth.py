@@ -291,6 +291,24 @@ def test_an_email_of_no_account_answers_as_a_locked_account_does(world: World, f
     assert reasons == {'{"reason":"unknown_account","step":"password"}'}  # what really happened
 
 
+@pytest.mark.parametrize("typed", ["Tr0ub4dor&3-horse-staple", "my secret pass", "p@ss"])
+def test_a_password_typed_into_the_email_box_is_not_kept_on_the_audit_record(world: World, typed: str) -> None:
+    """The audit record cannot be edited and every district admin reads it: a failed sign-in of no account names
+    the email typed, but something that is not an email address (a password in the wrong box: the box's
+    type=email stops a browser, not a script or an old phone's browser) is not kept as typed."""
+    client = world.app.test_client()
+    page = _password_step_as(client, typed, "whatever was typed here")
+    assert "do not match" in page
+    mistyped = "J.Doe@District.Example "
+    _password_step_as(client, mistyped, "whatever was typed here")
+    with world.app.app_context():
+        labels = list(db.session.scalars(select(AuditEvent.actor_label).where(AuditEvent.action == "signin.failed")
+                                         .order_by(AuditEvent.id)))
+        details = " ".join(db.session.scalars(select(AuditEvent.detail)))
+    assert labels == ["(not an email address)", "j.doe@district.example"]  # an email, as an admin can read it
+    assert typed.lower() not in " ".join(labels).lower() and typed.lower() not in details.lower()
+
+
 def test_an_email_of_no_account_locks_after_wrong_passwords_from_many_clients(world: World,
                                                                               frozen_clock: FrozenClock) -> None:
     """As an account does (20 wrong passwords in 10 minutes from anywhere), or a spread guess would tell them apart."""
