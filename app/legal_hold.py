@@ -72,7 +72,9 @@ def _db_lock(tip: Tip, marker: str | None) -> None:
         db.session.refresh(tip, with_for_update=TIP_ROW_LOCK)
     if tip.shredded_at is not None or tip.wrapped_dek is None:
         raise HoldRefused("This case was crypto-shredded after retention: there is nothing left to hold.")
-    if marker and marker != hold_marker(tip):  # an empty marker: a form given back after a busy database
+    # None: no page (a command, a test). A form without the hold its page showed (the busy page once gave the reason
+    # back without it) could release a hold set since, which nobody releasing saw: refused like a stale page.
+    if marker is not None and marker != hold_marker(tip):
         raise HoldChangedMeanwhile("The legal hold of this case changed while you had it open: nothing was changed. "
                                    "The case shows its hold now; check it and choose again.")
 

@@ -46,7 +46,7 @@ def set_legal_hold(ref: str) -> Response | tuple[str, int]:
         flash_form_errors(form)  # a reason too long comes back in its box, as a note does
         return render_case(staff, tip, hold_form=form), 400
     try:
-        db_set_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data)
+        db_set_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data or "")
     except (HoldRefused, TipShredded, KeyringUnavailable) as exc:
         return _refused(tip, exc)
     db.session.commit()
@@ -65,7 +65,7 @@ def release_legal_hold(ref: str) -> Response | tuple[str, int]:
         flash_form_errors(form)
         return render_case(staff, tip, release_form=form), 400
     try:
-        past_retention = db_release_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data)
+        past_retention = db_release_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data or "")
     except (HoldRefused, TipShredded, KeyringUnavailable) as exc:
         return _refused(tip, exc)
     db.session.commit()

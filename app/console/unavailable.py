@@ -45,6 +45,7 @@ def database_unavailable(exc: OperationalError) -> tuple[str, int, dict[str, str
     kind, kept = typed_text()
     page = render_template("console/unavailable.html", bare=True, wrote=wrote, kind=kind, kept=kept,
                            template=request.form.get("template", "") if kind else "",
+                           hold_was=request.form.get("hold_was", "") if kind else "",
                            again=request.path if kind else None)
     return page, 503, {"Retry-After": "30"}
 
@@ -64,5 +65,5 @@ def keys_unavailable(exc: KeyringUnavailable | DecryptionFailed) -> tuple[str, i
                    "nothing was saved")
     log_event(log, message, logging.CRITICAL, endpoint=request.endpoint or "", reason=str(exc))
     page = render_template("console/unavailable.html", bare=True, keys=True, wrote=request.method == "POST",
-                           kind=None, kept="", template="", again=None)
+                           kind=None, kept="", template="", hold_was="", again=None)
     return page, 503, {"Retry-After": "60"}

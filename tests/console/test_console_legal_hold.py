@@ -236,3 +236,53 @@ def test_a_reason_sent_after_the_session_ended_comes_back_to_copy(world: World, 
     assert "Your session ended" in body and "reason for the legal hold" in body and REASON in body
     with world.app.app_context():
         assert not tip_by_ref(ref).on_legal_hold
+
+
+def test_a_release_given_back_by_the_busy_page_does_not_release_a_hold_set_since(world: World, signed_in,
+                                                                               monkeypatch) -> None:
+    """The release meets a busy database: the 503 page gives the reason back with a "Save again" button. Meanwhile
+    that hold is released elsewhere and a new one set (another subpoena). "Save again" must not release the new
+    hold nobody releasing saw: its form carried no hold_was, so the stale-page check was skipped, the new hold was
+    released and the next purge shredded a case closed past retention."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.retention import purge_expired_tips
+
+    ref = _closed(world, 400)
+    sro, admin = signed_in("sro_a"), signed_in("admin")
+    _hold(sro, ref)
+
+    def lost(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError("UPDATE", None, Exception("database is locked"))
+
+    shown = _case(admin, ref)
+    monkeypatch.setattr("app.legal_hold.audit.record", lost)
+    busy = _release(admin, ref, page=shown)
+    monkeypatch.undo()
+    page = busy.get_data(as_text=True)
+    assert busy.status_code == 503 and RELEASE in page
+    _release(admin, ref, reason="Released in another tab")
+    _hold(sro, ref, reason="Casper PD case 26-09999, a new subpoena")
+    again = {"csrf_token": csrf_token_in(page), "body": RELEASE}
+    if (hold_was := input_value(page, "hold_was")) is not None:
+        again["hold_was"] = hold_was
+    response = admin.post(f"/console/tips/{ref}/hold/release", data=again)
+    assert "changed while you had it open: nothing was changed" in admin.get(
+        response.headers["Location"]).get_data(as_text=True)
+    with world.app.app_context():
+        tip = tip_by_ref(ref)
+        assert tip.on_legal_hold and open_for_tip(tip, "legal_hold", tip.legal_hold_reason_ct) == \
+            b"Casper PD case 26-09999, a new subpoena"
+        assert purge_expired_tips().count == 0 and tip_by_ref(ref).wrapped_dek is not None
+
+
+def test_a_hold_or_release_form_without_the_hold_it_was_chosen_on_is_refused(world: World, signed_in) -> None:
+    ref = _closed(world, 400)
+    sro, admin = signed_in("sro_a"), signed_in("admin")
+    _hold(sro, ref)
+    _release(admin, ref)
+    _hold(sro, ref, reason="Casper PD case 26-09999")
+    page = _case(admin, ref)
+    admin.post(f"/console/tips/{ref}/hold/release", data={"csrf_token": csrf_token_in(page), "body": RELEASE})
+    with world.app.app_context():
+        assert tip_by_ref(ref).on_legal_hold
