@@ -77,6 +77,7 @@ ENV_SETTINGS: dict[str, Any] = {
     "SMS_TRANSPORT": _STR,
     "TWILIO_TIMEOUT_S": _INT,
     "RETENTION_DAYS": _INT,
+    "RETENTION_PAUSED": _bool,
     "BACKUP_KEEP_DAYS": _INT,
     "METRICS_TOKEN": _STR,
     "TRUSTED_PROXY_HOPS": _INT,
@@ -122,6 +123,9 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_WORKER_LEASE_S": 15,
     "TWILIO_TIMEOUT_S": 10,
     "RETENTION_DAYS": 365,
+    # True: no closed case is shredded, by the worker's daily purge or by `flask tips purge`, until it is removed
+    # (after restoring a backup, until the legal holds set since it was taken are set again).
+    "RETENTION_PAUSED": False,
     # `flask backup prune` (run by the nightly backup unit): a shredded tip stays in older backups this long.
     "BACKUP_KEEP_DAYS": 35,
     "TRUSTED_PROXY_HOPS": 0,

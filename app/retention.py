@@ -40,6 +40,16 @@ class PurgeResult:
         return len(self.refs)
 
 
+PAUSED = ("RETENTION_PAUSED is set: no closed case is shredded until it is removed from the configuration "
+          "(README, Backups, Restoring)")
+
+
+def retention_paused() -> bool:
+    """Whether the operator has paused the purge: after restoring a backup, whose legal holds end where it was
+    taken, until the holds set since are set again (a hold is not in a backup taken before it)."""
+    return bool(current_app.config["RETENTION_PAUSED"])
+
+
 def retention_cutoff(now: datetime | None = None) -> datetime:
     """Tips closed before this instant (naive UTC) are past retention."""
     return (now or utcnow()) - timedelta(days=int(current_app.config["RETENTION_DAYS"]))

@@ -31,8 +31,11 @@ def _purge_if_due(last_purge: float | None) -> float | None:
     now = time.monotonic()
     if last_purge is not None and now - last_purge < PURGE_EVERY_S:
         return last_purge
-    from app.retention import purge_expired_tips
+    from app.retention import PAUSED, purge_expired_tips, retention_paused
 
+    if retention_paused():  # said once a day, as the purge would have run
+        log_event(log, f"OPERATOR: the daily retention purge did not run: {PAUSED}", logging.WARNING)
+        return now
     try:
         result = purge_expired_tips()
     except OperationalError:

@@ -19,10 +19,12 @@ from app.extensions import db
 from app.models import School, Staff, Tip
 from app.retention import (
     DEFAULT_BATCH,
+    PAUSED,
     PurgeResult,
     count_unclosed_past_retention,
     db_purge_expired_tips,
     purge_expired_tips,
+    retention_paused,
 )
 
 
@@ -48,7 +50,11 @@ def purge_command(dry_run: bool, batch: int) -> None:
         click.echo(f"{result.count} closed tips are older than {days} days and would be shredded (dry run).")
         _mention_held(result.held, days)
         _mention_unclosed(days)
+        if retention_paused():
+            click.echo(f"Nothing will be shredded while it is so: {PAUSED}.")
         return
+    if retention_paused():
+        raise click.ClickException(f"nothing shredded. {PAUSED}.")
 
     def progress(step: PurgeResult) -> None:
         click.echo(f"shredded {step.count} tips: {', '.join(step.refs)}")

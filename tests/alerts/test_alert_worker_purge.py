@@ -29,6 +29,25 @@ def test_worker_round_shreds_closed_tips_past_retention(app):
         assert kept.shredded_at is None and kept.text_ct is not None
 
 
+def test_a_paused_retention_shreds_nothing_and_says_so_once_a_day(make_app, caplog):
+    """After a backup is restored, the holds set since it was taken are not in it: the worker's purge at start
+    shredded such a case before anyone could set its hold again. RETENTION_PAUSED stops the purge, and says so."""
+    app = make_app(RETENTION_PAUSED=True)
+    world = build_world(app)
+    with app.app_context():
+        old = make_tip(world.school_a, "closed long ago, on hold since the backup")
+        old.status, old.outcome = "closed", "no_action_needed"
+        old.closed_at = utcnow() - timedelta(days=app.config["RETENTION_DAYS"] + 1)
+        db.session.commit()
+        old_id = old.id
+    run_worker(app, stop=threading.Event(), poll_s=0.01, max_rounds=3)
+    with app.app_context():
+        kept = db.session.get(Tip, old_id)
+        assert kept.shredded_at is None and kept.text_ct is not None
+    said = [r.getMessage() for r in caplog.records if "purge did not run" in r.getMessage()]
+    assert len(said) == 1 and "OPERATOR" in said[0] and "RETENTION_PAUSED" in said[0]  # once, not every round
+
+
 def test_a_purge_that_fails_stops_no_sms_and_is_named_to_the_operator(app, monkeypatch, caplog):
     # Any error of the purge but a database one used to end the worker, and again at every restart: no SMS at all
     # for a fault in shredding old cases.

@@ -149,6 +149,21 @@ def test_purge_command_works_in_batches(app: Flask, district: District) -> None:
         assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "tips.purged")).all()) == 3
 
 
+def test_a_paused_retention_refuses_the_purge_by_hand_and_its_dry_run_says_so(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(RETENTION_PAUSED=True)
+    district = build_district(app)
+    with app.app_context():
+        long_ago = utcnow() - timedelta(days=366)
+        ref = add_tip(district.schools["NCHS"], long_ago - timedelta(days=30), closed_at=long_ago,
+                      outcome="unfounded", text="closed long ago").ref
+    dry = app.test_cli_runner().invoke(args=["tips", "purge", "--dry-run"])
+    assert dry.exit_code == 0 and ref in dry.output and "RETENTION_PAUSED is set" in dry.output, dry.output
+    result = app.test_cli_runner().invoke(args=["tips", "purge"])
+    assert result.exit_code != 0 and "nothing shredded" in result.output and "RETENTION_PAUSED" in result.output
+    with app.app_context():
+        assert tip_by_ref(ref).shredded_at is None
+
+
 def test_purge_by_hand_names_the_operator_the_daily_run_the_retention(app: Flask, district: District,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """`flask tips purge` shreds tips by someone's hand (perhaps with RETENTION_DAYS lowered for the run): the record
