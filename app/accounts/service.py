@@ -303,11 +303,45 @@ def schools_by_short_name(names: Iterable[str]) -> list[School]:
     return [found[n] for n in wanted]
 
 
-def db_create_staff(email: str, name: str, role: Role, schools: list[School], phone: str | None = None) -> Staff:
+def checked_email(email: str) -> str:
+    """The email as an account keeps it (`normalise_email`), or AccountError saying what to type: one that could
+    not be typed at sign-in would name an account nobody can sign in to."""
     email = normalise_email(email)
     if len(email) > 254 or not email.isprintable() or not _EMAIL.fullmatch(email):
         raise AccountError(EMAIL_HINT)
-    if find_staff(email) is not None:
+    return email
+
+
+def _email_taken(email: str, *, other_than: Staff | None = None) -> bool:
+    """Whether an account (another than `other_than`) signs in with this email, as `find_staff` finds one. Callers
+    about to take it first take turns on it, so two admins giving one email to two accounts at once cannot both."""
+    db_take_turns_on(f"staff email:{email}")
+    query = select(Staff.id).where(func.lower(Staff.email) == email)
+    if other_than is not None:
+        query = query.where(Staff.id != other_than.id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def db_change_email(staff: Staff, email: str) -> str | None:
+    """A district admin corrects the person's sign-in email (a typo at creation, a changed name), checked as at
+    creation and unique. Returns the email it replaced, None when it is the same address.
+
+    Their sessions go on, and their password, authenticator and recovery codes stay: the email names the account,
+    it proves nothing, and no link or code is ever sent to it (enrolment links are handed over by the admin), so
+    changing it gives nobody a way in. Ending the sessions of an SRO in the middle of a case for a typo would
+    protect nothing; an admin who fears the account is in other hands has "Reset sign-in" and "Active"."""
+    email = checked_email(email)
+    if email == staff.email:
+        return None
+    if _email_taken(email, other_than=staff):
+        raise AccountError(f"Another account signs in with {email}: each person has an account of their own.")
+    before, staff.email = staff.email, email
+    return before
+
+
+def db_create_staff(email: str, name: str, role: Role, schools: list[School], phone: str | None = None) -> Staff:
+    email = checked_email(email)
+    if _email_taken(email):
         raise AccountError(f"an account for {email} exists already")
     name = name.strip()
     if not name or len(name) > 200:

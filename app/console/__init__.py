@@ -107,5 +107,6 @@ from app.console import (  # noqa: E402,F401,E501  (register the routes)
     errors,
     holds,
     queue,
+    staff_email,
     unavailable,
 )

@@ -21,7 +21,16 @@ from app.alerts.planning import db_replan_school_day_alerts, next_in_chain
 from app.alerts.signals import wake_dispatcher
 from app.console import bp, clock
 from app.console.access import admin_required, me
-from app.console.forms import ChainForm, ConfirmForm, InviteForm, ResetForm, SchoolForm, StaffEditForm, as_choices
+from app.console.forms import (
+    ChainForm,
+    ConfirmForm,
+    EmailChangeForm,
+    InviteForm,
+    ResetForm,
+    SchoolForm,
+    StaffEditForm,
+    as_choices,
+)
 from app.extensions import db, db_take_turns_on
 from app.models import Assignment, ChainPosition, Role, School, Staff, Tip, TipStatus
 from app.small_ints import parse_small_int
@@ -113,9 +122,19 @@ def admin_staff_edit(staff_id: int) -> str | Response:
             flash(f"{released} open case{'' if one else 's'} assigned to this person {'is' if one else 'are'} now "
                   f"assigned to nobody: the queue lists {'it' if one else 'them'} under 'Assigned to nobody'.", "info")
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
+    return staff_page(person, form)
+
+
+def staff_page(person: Staff, form: StaffEditForm | None = None, *, email_form: EmailChangeForm | None = None,
+               link: str | None = None) -> str:
+    """The person's page: `form` and `email_form` as sent when refused, else as the person is now; `link`, a new
+    enrolment link to show once."""
+    if email_form is None:
+        email_form = EmailChangeForm(formdata=None, email=person.email, email_was=person.email)
+    page = dict(form=form or _staff_form_as_now(person), email_form=email_form, person=person,
+                reset_form=_reset_form(person), link=link, deactivated_no_reset=DEACTIVATED_NO_RESET)
     commit_before_rendering()
-    return render_template("console/admin_staff_edit.html", form=form, person=person, reset_form=_reset_form(person),
-                           deactivated_no_reset=DEACTIVATED_NO_RESET)
+    return render_template("console/admin_staff_edit.html", **page)
 
 
 def _staff_form_as_now(person: Staff) -> StaffEditForm:
@@ -264,8 +283,7 @@ def admin_staff_reset(staff_id: int) -> str | Response:
     audit.record("staff.reset", actor=me(), target_id=person.id, target=person.email)
     db.session.commit()
     flash("Sign-in reset: the person's sessions ended; give them the new enrolment link.", "info")
-    return render_template("console/admin_staff_edit.html", form=_staff_form_as_now(person), person=person,
-                           reset_form=_reset_form(person), link=link, deactivated_no_reset=DEACTIVATED_NO_RESET)
+    return staff_page(person, link=link)
 
 
 @bp.get("/admin/schools")

@@ -200,6 +200,15 @@ class StaffEditForm(FlaskForm):
     submit = SubmitField("Save")
 
 
+class EmailChangeForm(FlaskForm):
+    """A person's sign-in email, corrected by a district admin (its own form: the password and authenticator stay)."""
+
+    email = EmailField("Sign-in email", validators=[DataRequired(message="Enter the person's email address."),
+                                                    Length(max=254, message="Up to 254 characters.")])
+    email_was = HiddenField()  # the email the page showed: two corrections of one typo do not undo each other
+    submit = SubmitField("Change sign-in email", id="email-submit")
+
+
 class SchoolForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     # Optional: a page from before the field saves without it, keeping the short name.

@@ -117,7 +117,7 @@ def test_staff_create_refuses_unknown_school_and_duplicates(world: World) -> Non
                                    "jane@", "jane@district", "jane@district..example", "jane@\u200bdistrict.example"])
 def test_an_email_that_cannot_be_one_is_refused_with_what_to_type(world: World, signed_in, email: str) -> None:
     """A typo ("jane doe@...", two @, no domain) made an account under an email nobody would type at sign-in,
-    and an email cannot be corrected afterwards: refused, on the server and in the console, saying what to type."""
+    until an admin noticed and corrected it: refused, on the server and in the console, saying what to type."""
     result = world.app.test_cli_runner().invoke(args=["staff", "create", "--email", email, "--name", "Jane Doe",
                                                       "--role", "sro", "--school", "AHS"])
     assert result.exit_code == 1 and "such as j.doe@district.example" in result.output
