@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import AuditEvent, Staff
 from tests.console.helpers import PASSWORD, World, audit_actions, sign_in
 from tests.support.forms import csrf_token, input_value
+from tests.support.write_lock import rendering_holding_the_lock
 
 
 def _email_of(world: World, key: str) -> str:
@@ -110,3 +111,10 @@ def test_only_a_district_admin_changes_an_email(world: World, signed_in, who: st
     assert response.status_code == 403
     assert _email_of(world, target) == before
     assert "staff.email_changed" not in audit_actions(world.app)
+
+
+def test_a_refused_email_page_renders_without_the_write_lock(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    with rendering_holding_the_lock(world.app) as held:
+        assert _change_email(admin, world, "sro_a", "counselor_a@district.example").status_code == 200
+    assert held == []
