@@ -99,6 +99,7 @@ def _require_staff() -> Response | tuple[str, int] | None:
 from app.console import (  # noqa: E402,F401,E501  (register the routes)
     account,
     admin,
+    agencies,
     audit_views,
     auth,
     case,

@@ -290,7 +290,7 @@ def admin_staff_reset(staff_id: int) -> str | Response:
 @admin_required
 def admin_schools() -> str:
     schools = list(db.session.scalars(select(School).order_by(School.name).options(
-        selectinload(School.assignments).selectinload(Assignment.staff))))
+        selectinload(School.agency), selectinload(School.assignments).selectinload(Assignment.staff))))
     failing = numbers_failing_for_good({a.staff_id for s in schools for a in s.assignments if a.chain_position})
     commit_before_rendering()
     return render_template("console/admin_schools.html", schools=schools, positions=list(ChainPosition),

@@ -226,6 +226,17 @@ class SchoolForm(FlaskForm):
     submit = SubmitField("Save school")
 
 
+class AgencyForm(FlaskForm):
+    """An agency's names (a police department, a sheriff's office): required and unique, as at `add-agency`."""
+
+    name = StringField("Name, e.g. Casper Police Department", validators=[
+        DataRequired(message="Enter the agency's name."), Length(max=200, message="Up to 200 characters.")])
+    short_name = StringField("Short name, e.g. CPD (what `flask schools create --agency` takes)", validators=[
+        DataRequired(message="Enter the agency's short name."), Length(max=20, message="Up to 20 characters.")])
+    agency_was = HiddenField()  # agencies.agency_marker of the agency when the page was made
+    submit = SubmitField("Save agency")
+
+
 class ChainForm(FlaskForm):
     """One select per chain position; filled in by the view with the school's assigned people."""
 
