@@ -132,7 +132,7 @@ def _add(case: DemoCase, school: School, staff: dict[str, Staff], now: datetime,
          seeded: _Seeded) -> None:
     created = now - timedelta(hours=case.hours_ago)
     tip, code = db_new_sealed_tip(NewTip(school_id=school.id, text=case.text, happening_now=case.happening_now,
-                                         contact="", photos=[]), assessment)
+                                         contact="", photos=[], language="en"), assessment)
     tip.created_at = tip.updated_at = created
     route = db_alert_route(school.id)
     if case.status == TipStatus.NEW.value:

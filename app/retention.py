@@ -100,6 +100,7 @@ def db_shred_tips(tips: list[Tip], now: datetime) -> None:
         tip.text_ct = None
         tip.contact_ct = None
         tip.assessment_ct = None
+        tip.language_ct = None
         tip.legal_hold_reason_ct = None  # a hold released: its reasons were sealed under the key that goes
         tip.legal_hold_release_reason_ct = None
         tip.shredded_at = now

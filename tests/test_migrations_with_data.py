@@ -22,7 +22,7 @@ from app import audit, create_app
 from app.accounts.totp import current_code, db_check_totp
 from app.backup import MIGRATIONS_DIR, migration_head
 from app.crypto.receipts import db_record_receipt_key
-from app.crypto.service import db_add_sealed, open_for_tip
+from app.crypto.service import db_add_sealed, open_for_tip, seal_for_tip
 from app.crypto.staff_secrets import open_totp_secret
 from app.demo_data import seed_demo
 from app.extensions import db
@@ -57,6 +57,7 @@ DROPPED_BY = {
     "e8c4b2a7f190": {("staff", "totp_secret_sealed"), ("staff", "totp_kek_version")},
     "a4f2c8e1d937": {("signin_failure", "account")},  # and the rows of emails of no account (none here)
     "c5d8e2f4a619": {("sms_check", None)},
+    "d002b2aee936": {("tip", "language_ct")},
 }
 # What a downgrade step writes back in another form, by the revision it goes down from: compared by value below.
 RESTORED_BY = {
@@ -128,6 +129,7 @@ def _live_district(app: Flask) -> None:
         tips = [make_tip(1 + i % 3, f"tip number {i}: a fight planned behind the gym", contact="555-0100",
                          photo=b"\x89PNG fake photo %d" % i, plan_alerts=True) for i in range(4)]
         for tip in tips:
+            tip.language_ct = seal_for_tip(tip, "language", b"es")
             db_add_reporter_message(tip, "they said it is friday", [])
             note = Note(tip_id=tip.id, staff_id=staff[0].id)
             db_add_sealed(tip, note, "note", b"called the parents")

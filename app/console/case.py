@@ -41,6 +41,9 @@ from app.transactions import commit_before_rendering
 SAFE_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 UNREADABLE = "[this part cannot be opened: the key is missing or the data was altered]"
 SHREDDED = "This case was crypto-shredded after retention: its content is gone for good."
+# The reporter pages' languages (config LANGUAGES), as staff read them.
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+LANGUAGE_NOT_KEPT = "not recorded (reported before Tipline kept it)"
 
 
 @dataclass
@@ -62,6 +65,7 @@ class CaseContent:
     assessment: dict[str, Any] | None = None
     notes: list[Entry] = field(default_factory=list)
     messages: list[Entry] = field(default_factory=list)
+    language: str = ""  # the reporter's, as staff read it (LANGUAGE_NAMES); "" when the tip cannot be opened
     hold_reason: str = ""  # the legal hold's, and its release's (app/legal_hold.py)
     release_reason: str = ""
     problem: str | None = None
@@ -91,6 +95,7 @@ def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
     except DecryptionFailed:
         content.problem = "This tip does not open under its key: the data was altered. Tell the district admin."
         return content
+    content.language = _language_of(tip)
     content.notes = [Entry(n.created_at, _open_text(tip, f"note:{n.id}", n.body_ct), names.get(n.staff_id, "?"))
                      for n in tip.notes]
     content.hold_reason = _open_text(tip, "legal_hold", tip.legal_hold_reason_ct)
@@ -107,6 +112,14 @@ def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
         for m in tip.messages
     ]
     return content
+
+
+def _language_of(tip: Tip) -> str:
+    """The language of the pages the reporter sent the tip from, named for staff to answer in."""
+    if tip.language_ct is None:
+        return LANGUAGE_NOT_KEPT
+    code = _open_text(tip, "language", tip.language_ct)
+    return LANGUAGE_NAMES.get(code, code)
 
 
 def counselors_of(school_id: int) -> list[Staff]:

@@ -2,7 +2,8 @@
 
 Each tip has its own data key (DEK), stored wrapped by the keyring's active key-encryption key (KEK).
 A field name travels in the associated data, so a ciphertext only opens as the field of the tip it was made for.
-Fields: "text", "contact", "assessment", "message:<id>", "note:<id>", "attachment:<id>" (flush rows first), and
+Fields: "text", "contact", "assessment", "language" (of the reporter's pages), "message:<id>", "note:<id>",
+"attachment:<id>" (flush rows first), and
 the reasons of a legal hold and of its release, "legal_hold" and "legal_hold_release".
 """
 
@@ -25,7 +26,8 @@ from app.crypto.keyring import Keyring
 from app.crypto.keystore import current_keyring, db_ensure_key_check
 from app.models import Tip
 
-_FIELD = re.compile(r"(text|contact|assessment|legal_hold|legal_hold_release|(message|note|attachment):[0-9]+)")
+_FIELD = re.compile(
+    r"(text|contact|assessment|language|legal_hold|legal_hold_release|(message|note|attachment):[0-9]+)")
 
 __all__ = [
     "DecryptionFailed", "KeyringUnavailable", "TipShredded", "db_new_tip_key", "db_rewrap_tip_key",

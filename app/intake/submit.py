@@ -36,6 +36,7 @@ class NewTip:
     happening_now: bool | None
     contact: str
     photos: list[CleanPhoto]
+    language: str | None = None  # of the pages it was sent from (app/i18n.py), for staff to answer in
 
 
 def triage_model() -> triage.TriageModel:
@@ -113,6 +114,8 @@ def db_new_sealed_tip(new: NewTip, assessment: triage.Assessment) -> tuple[Tip, 
     if new.contact.strip():
         tip.contact_ct = seal_for_tip(tip, "contact", new.contact.encode("utf-8"))
     tip.assessment_ct = seal_for_tip(tip, "assessment", json.dumps(assessment.to_dict()).encode())
+    if new.language:
+        tip.language_ct = seal_for_tip(tip, "language", new.language.encode())
     return tip, code
 
 

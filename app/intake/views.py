@@ -138,7 +138,8 @@ def report_submit() -> Response | tuple[str, int]:
     happening = checked.values["happening_now"]
     new = NewTip(school_id=int(str(checked.values["school"])), text=str(checked.values["description"]),
                  happening_now=happening if isinstance(happening, bool) else None,
-                 contact=str(checked.values["contact"]), photos=checked.photos)
+                 contact=str(checked.values["contact"]), photos=checked.photos,
+                 language=str(get_locale() or "en"))
     assessment = assess(new.text, new.happening_now)
     tip, code = db_store_tip(new, assessment)
     receipt_token = rs.db_start(rs.RECEIPT, tip, receipt_code=code)

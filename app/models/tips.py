@@ -90,6 +90,10 @@ class Tip(db.Model):  # type: ignore[name-defined]
     text_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     contact_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     assessment_ct: Mapped[bytes | None] = mapped_column(LargeBinary)  # probabilities and reasons
+    # The language of the pages the reporter sent it from ("en", "es"), for staff to answer in. Sealed like the
+    # text, which tells it anyway to whoever can open it; in clear, a dump would tell which tips came from the few
+    # families of a school who speak a language. NULL for tips from before it was kept.
+    language_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     shredded_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     # Triage metadata (kept after crypto-shredding so reports stay right).
