@@ -36,7 +36,8 @@ _FORMS_WITH_A_MESSAGE = {"intake.followup_reply", "intake.followup_open", "intak
 _FORMS_WITH_A_REPORT = {"intake.report_submit", "intake.report_language"}
 
 
-def _page(title: str, message: str, status: int, kept_message: str = "", kept_report: str = "") -> tuple[str, int]:
+def _page(title: str, message: str, status: int, kept_message: str = "",
+          kept_report: dict[str, object] | None = None) -> tuple[str, int]:
     return render_template("intake/error.html", title=title, message=message, kept_message=kept_message,
                            kept_report=kept_report), status
 
@@ -65,10 +66,10 @@ def _unavailable() -> tuple[str, int]:
                           "message": _("Please try again in a little while.")}
         return render_template("intake/followup_start.html", error=None, unavailable=unavailable, kept_message=kept,
                                typed_code=request.form.get("code", "")[:MAX_CODE_INPUT]), 503
-    kept_report = ""
+    kept_report = None
     if request.endpoint in _FORMS_WITH_A_REPORT:
         # The database cannot even list the schools (PostgreSQL restarting, say): the report's text to copy.
-        kept_report = request.form.get("description", "")
+        kept_report = report_values_as_sent()
     return _page(title, _("Nothing was sent. Please try again in a little while. If someone is in danger right now, "
                           "call 911."), 503, kept_message=kept, kept_report=kept_report)
 
@@ -149,10 +150,16 @@ def too_many(_exc: TooManyRequests) -> tuple[str, int]:
 def csrf_failed(_exc: CSRFError) -> tuple[str, int]:
     if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
         # No cookie came back at all: the browser blocks cookies, and "reload and send again" would loop forever.
+        # What was typed comes back to copy (the form is no-store: "go back" shows it empty). A form of a visit sent
+        # again from the history after its report was stored (or after Leave) brings the cookie, and is refused
+        # below without showing anything.
+        kept_report = report_values_as_sent() if request.endpoint in _FORMS_WITH_A_REPORT else None
+        kept_message = request.form.get("message", "") if request.endpoint in _FORMS_WITH_A_MESSAGE else ""
         return _page(_("This form needs a cookie"),
                      _("Nothing was sent: your browser did not send back this site's cookie. Please allow cookies "
                        "for this site (the cookie holds no name and is deleted when you close the browser), then "
-                       "go back, reload the page and send the form again."), 400)
+                       "go back, reload the page and send the form again."), 400, kept_message=kept_message,
+                     kept_report=kept_report)
     return _page(_("This form has expired"),
                  _("Nothing was sent. Please go back, reload the page and send the form again."), 400)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import struct
 import zlib
 
@@ -12,8 +14,8 @@ from sqlalchemy import func, select
 from app.crypto.service import open_tip_text
 from app.extensions import db
 from app.models import Alert, Attachment, Incident, ReporterSession, Tip
-from tests.intake.helpers import jpeg_bytes, submit, submit_ok
-from tests.support.forms import csrf_token
+from tests.intake.helpers import jpeg_bytes, open_followup, submit, submit_ok
+from tests.support.forms import csrf_token, input_value
 
 
 def assert_nothing_stored(app) -> None:
@@ -275,3 +277,41 @@ def test_a_browser_that_blocks_cookies_is_told_so(intake_app, schools):
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "allow cookies for this site" in page and "Nothing was sent" in page
     assert_nothing_stored(intake_app)
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "Your report (not sent yet)"),
+                                             ("es", "Tu reporte (todavía no enviado)")])
+def test_a_report_refused_for_a_blocked_cookie_is_shown_back_to_copy(intake_app, schools, lang, words):
+    """The pages are no-store, so "go back" shows an empty form: without its text on this page, a report written on
+    a browser that blocks cookies (a school-managed laptop) was lost whole, every time."""
+    client = intake_app.test_client(use_cookies=False)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+    text = "My friend posted goodbye messages & is giving away his things <3"
+    response = submit(client, schools["kelly"], text, csrf=csrf_token(client, "/report"),
+                      contact="text me at 307-555-0199", happening_now="no")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and f'<html lang="{lang}">' in page and words in page
+    assert html.escape(text) in page and "text me at 307-555-0199" in page
+    assert_nothing_stored(intake_app)
+    # Its language button sends the report along: the same page in the other language, with the text still there.
+    other = "es" if lang == "en" else "en"
+    switch = re.search(r'formaction="(/report/language\?lang=' + other + ')"', page)
+    assert switch, page
+    again = client.post(switch.group(1), data={"description": text, "contact": "text me at 307-555-0199",
+                                               "school": str(schools["kelly"]), "happening_now": "no",
+                                               "csrf_token": input_value(page, "csrf_token") or ""})
+    assert again.status_code == 400 and f'<html lang="{other}">' in again.get_data(as_text=True)
+    assert html.escape(text) in again.get_data(as_text=True)
+
+
+def test_a_reply_refused_for_a_cookie_gone_is_shown_back_to_copy(intake_app, schools):
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    client.delete_cookie(intake_app.config["SESSION_COOKIE_NAME"])  # cleared by the browser while writing
+    response = client.post("/followup/reply", data={"message": "It was the bathroom by the gym, at lunch.",
+                                                    "csrf_token": token})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "allow cookies" in page
+    assert "It was the bathroom by the gym, at lunch." in page
