@@ -3,10 +3,13 @@ would show in English on a Spanish page."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
 
 from tests.support.forms import csrf_token
 
@@ -14,16 +17,61 @@ APP = Path(__file__).resolve().parents[2] / "app"
 METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 
 
+CATALOG = APP / "translations" / "es" / "LC_MESSAGES"
+PLACEHOLDER = re.compile(r"%\((\w+)\)")
+
+
+def _forms(string: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return (string,) if isinstance(string, str) else tuple(string)
+
+
+def translation_faults(catalog: Catalog) -> list[str]:
+    """Entries a Spanish page would get wrong: a form left empty (a plural's "%(num)d fotos" as much as a plain
+    string; an empty tuple of forms is truthy), or placeholders other than the English ones (a misspelt one is a
+    KeyError, an error page instead of the page; one left out drops the number)."""
+    faults = []
+    for message in catalog:
+        if not message.id:
+            continue
+        english = _forms(message.id)
+        wanted = {name for form in english for name in PLACEHOLDER.findall(form)}
+        for form in _forms(message.string):
+            if not form:
+                faults.append(f"untranslated: {english[0]}")
+            elif set(PLACEHOLDER.findall(form)) != wanted:
+                faults.append(f"placeholders {sorted(PLACEHOLDER.findall(form))} instead of {sorted(wanted)}: {form}")
+    return faults
+
+
 def test_every_marked_string_has_a_spanish_translation_in_the_compiled_catalog():
-    with (APP / "translations" / "es" / "LC_MESSAGES" / "messages.mo").open("rb") as handle:
+    with (CATALOG / "messages.mo").open("rb") as handle:
         catalog = read_mo(handle)
     missing = []
     for filename, _line, message, _comments, _context in extract_from_dir(str(APP), METHODS):
         msgid = message if isinstance(message, str) else message[0]
         entry = catalog.get(msgid)
-        if not msgid or entry is None or not entry.string:
+        if not msgid or entry is None or not all(_forms(entry.string)):
             missing.append(f"{filename}: {msgid}")
     assert not missing, "untranslated:\n" + "\n".join(sorted(set(missing)))
+    assert not translation_faults(catalog)
+
+
+def test_a_catalog_fault_is_found():
+    broken = Catalog(locale="es")
+    broken.add(("%(num)d photo", "%(num)d photos"), ("", ""))
+    broken.add("Please shorten the text to %(n)s characters.", "Acorta el texto a %(m)s caracteres.")
+    broken.add("You can add up to %(n)d photos.", "Puedes agregar hasta 3 fotos.")
+    assert len(translation_faults(broken)) == 4
+
+
+def test_the_committed_compiled_catalog_is_the_po_file_compiled():
+    """The .mo is what the pages use and it is committed, not built by make: a translation corrected in the .po and
+    not compiled (`pybabel compile`) never reached a reporter, and the test above, which reads the .mo, passed."""
+    with (CATALOG / "messages.po").open("rb") as handle:
+        source = {_forms(m.id): _forms(m.string) for m in read_po(handle) if m.id and not m.fuzzy}
+    with (CATALOG / "messages.mo").open("rb") as handle:
+        compiled = {_forms(m.id): _forms(m.string) for m in read_mo(handle) if m.id}
+    assert compiled == source
 
 
 def test_spanish_pages_read_naturally_to_any_reporter(intake_app, schools):
