@@ -107,17 +107,22 @@ def db_requeue_folded_into(carrier_id: int, due_at: datetime) -> int:
 def _db_update_folded_into(carrier_id: int, **values: object) -> int:
     """Update the rows folded into the SMS of `carrier_id`.
 
-    A folded row is tied to its carrier by the send: the same person, incident and sent_at (one UPDATE wrote
-    both). The carrier's sent_at is read in SQL, so a callback racing the dispatcher's commit still finds them.
+    A folded row is tied to its carrier by the send: the same person and the same sent_at (one UPDATE wrote both,
+    db_record_sent), of a tip of the same school. Not by the incident: a tip taken out of it since (the case page's
+    "Take this tip out of the incident"), the carrier's or a companion's, was told by this SMS all the same, and a
+    report that it failed was lost for it (a medium tip was never sent again). Two SMS to one person with the very
+    same send time (to the microsecond) from two workers is all a tie could take along, and it would only fail or
+    requeue a row one SMS too many: an SMS more, never one fewer. The carrier's sent_at is read in SQL, so a callback
+    racing the dispatcher's commit still finds them.
     """
-    carrier = select(Alert.staff_id, Alert.sent_at, Tip.incident_id).join(Tip, Tip.id == Alert.tip_id).where(
+    carrier = select(Alert.staff_id, Alert.sent_at, Tip.school_id).join(Tip, Tip.id == Alert.tip_id).where(
         Alert.id == carrier_id).subquery()
     result = db.session.execute(
         update(Alert)
         .where(Alert.id != carrier_id, Alert.status == AlertStatus.FOLDED.value,
                Alert.staff_id == select(carrier.c.staff_id).scalar_subquery(),
                Alert.sent_at == select(carrier.c.sent_at).scalar_subquery(),
-               Alert.tip_id.in_(select(Tip.id).where(Tip.incident_id == select(carrier.c.incident_id)
+               Alert.tip_id.in_(select(Tip.id).where(Tip.school_id == select(carrier.c.school_id)
                                                      .scalar_subquery())))
         .values(**values)
         .execution_options(synchronize_session=False)
