@@ -47,6 +47,17 @@ FOLD_INTERVAL = timedelta(seconds=60)  # at most one SMS a minute per person abo
 MAX_BACKOFF_S = 300
 RECORD_RETRY_PAUSE_S = 1.0  # between tries to record an SMS Twilio took
 
+# Invariant, for an SMS Twilio took whose "sent" the database refuses: from Twilio's answer to the end of the row's
+# lease, its worker tries to write it at least every RECORD_RETRY_PAUSE_S (plus one try's time). Within the round
+# while more than RECORD_GIVE_UP_PAUSES such pauses of the lease are left; then at the start of each round, the worker
+# pausing only RECORD_RETRY_PAUSE_S after a round that left one unrecorded (worker.py, `record_pause_s`). Giving up
+# with three pauses left puts the next round's try inside the lease: it used to give up with one left and pause five
+# seconds, and a database back in that gap let another worker claim the row when the lease ended and send it again.
+# So another worker sends it again only when the database refused this one the whole lease through (at least
+# ALERT_CLAIM_LEASE_S less twice TWILIO_TIMEOUT_S) and lets the other in first as it ends: it cannot tell this worker
+# from a dead one then, and at least once means it must send (a duplicate, never a loss).
+RECORD_GIVE_UP_PAUSES = 3
+
 
 def backoff_for(failures: int) -> timedelta:
     """Exponential backoff with jitter after the n-th failed send: 2, 4, 8 ... seconds, at most five minutes.
@@ -286,11 +297,13 @@ def send_one(alert_id: int, owner: str) -> str:
         return AlertStatus.FAILED.value
     # Twilio has the SMS now: recording that must not fail for a moment's lock, or the row would stay "sending"
     # and go out again when its lease ends (a second SMS though no worker died). Tried again within the lease; a
-    # database still failing then is left to the worker's next round, which records it before claiming anything.
+    # database still failing then is left to the worker's next round, which records it before claiming anything
+    # (see RECORD_GIVE_UP_PAUSES).
     # When Twilio took it: the acknowledgement timeout (the next person's page) counts from then, however late the
     # database lets it be written.
     sent_at = utcnow()
-    sent = _Sent(alert_id, plan.attempts, plan.body, plan.companion_ids, result.sid, result.status, sent_at)
+    sent = _Sent(alert_id, plan.attempts, plan.body, plan.companion_ids, result.sid, result.status, sent_at,
+                 lease_ends)
     while True:
         try:
             db_record_sent(alert_id, owner, plan.body, plan.companion_ids, result.sid, result.status, sent_at=sent_at)
@@ -298,7 +311,7 @@ def send_one(alert_id: int, owner: str) -> str:
             break
         except OperationalError as exc:
             db.session.rollback()
-            if time.monotonic() + RECORD_RETRY_PAUSE_S >= lease_ends:
+            if time.monotonic() + RECORD_GIVE_UP_PAUSES * RECORD_RETRY_PAUSE_S >= lease_ends:
                 _UNRECORDED.setdefault(_unrecorded_key(owner), {})[alert_id] = sent
                 raise
             log_event(log, "alert sent but not recorded yet (database error); trying again", logging.WARNING,
@@ -320,6 +333,7 @@ class _Sent:
     sid: str
     twilio_status: str
     sent_at: datetime  # when Twilio took it
+    lease_ends: float = 0.0  # time.monotonic() when the claim's lease ends: another worker may take the row then
 
 
 # Per database and worker (its owner id, unique to a process and thread): what was sent and not yet recorded. Kept in
@@ -341,6 +355,14 @@ def db_record_unrecorded(owner: str) -> int:
         db_record_sent(sent.alert_id, owner, sent.body, sent.companion_ids, sent.sid, sent.twilio_status,
                        claim=sent.claim, sent_at=sent.sent_at)
     return len(waiting)
+
+
+def record_pause_s(owner: str) -> float | None:
+    """How long the worker pauses after a database error while an SMS it sent is unrecorded and the row's lease
+    lasts (RECORD_RETRY_PAUSE_S: see RECORD_GIVE_UP_PAUSES); None when there is none (the usual pause then)."""
+    now = time.monotonic()
+    waiting = _UNRECORDED.get(_unrecorded_key(owner), {})
+    return RECORD_RETRY_PAUSE_S if any(sent.lease_ends > now for sent in waiting.values()) else None
 
 
 def forget_recorded(owner: str) -> None:

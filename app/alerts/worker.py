@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
-from app.alerts.dispatcher import run_once
+from app.alerts.dispatcher import record_pause_s, run_once
 from app.alerts.signals import WAKE_CHANNEL, local_wake_event
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
 from app.database import PG_CONNECT_TIMEOUT_S, db_error_reason
@@ -200,10 +200,13 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
                         last_purge = _purge_if_due(last_purge)
                 except OperationalError as exc:
                     # The database is down or locked for longer than the busy timeout: nothing is lost (rows
-                    # stay due or come back when their lease ends); try again after a pause.
+                    # stay due or come back when their lease ends); try again after a pause. A short one while an
+                    # SMS Twilio took is unrecorded: the next round must record it before its lease ends, or another
+                    # worker may send it again (dispatcher.RECORD_GIVE_UP_PAUSES).
                     db.session.rollback()
                     log_event(log, "alert worker database error", logging.ERROR, error=db_error_reason(exc))
-                    stop.wait(min(5.0, poll_s * 5))
+                    pause = min(5.0, poll_s * 5)
+                    stop.wait(min(pause, record_pause_s(owner) or pause))
                     continue
                 finally:
                     db.session.remove()

@@ -576,6 +576,63 @@ def test_an_sms_recorded_late_keeps_the_time_it_went_out(alert_app, fake_twilio,
         assert alert.sent_at is not None and alert.sent_at <= gone_out_by
 
 
+def test_a_worker_that_gave_up_recording_a_send_records_it_before_another_worker_may_send_it_again(
+        alert_app, fake_twilio, monkeypatch):
+    """A worker gave up writing "sent" (its database connection refused it) with a second of its claim's lease
+    left, then paused five seconds before its next round: the database came back meanwhile, the lease ended, and
+    another worker (PostgreSQL, or a SQLite standby) claimed the row and sent the SMS a second time, though the first
+    worker was alive and could have recorded it. It now gives up with room for its next round inside the lease, and
+    pauses a second only after such a round, so it records the send before the lease lets anyone else take the row."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    import app.alerts.dispatcher as dispatcher
+    from app.alerts.worker import run_worker
+    from app.models import utcnow
+
+    alert_app.config.update(ALERT_CLAIM_LEASE_S=3, ALERT_ACK_TIMEOUT_CRITICAL_S=60)  # 3 s > twice Twilio's 1 s
+    record = dispatcher.db_record_sent
+    refused = threading.Event()
+    refused.set()
+
+    def refused_while_faulty(*args, **kwargs):
+        if refused.is_set():
+            raise OperationalError("UPDATE alert", None, Exception("server closed the connection unexpectedly"))
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "db_record_sent", refused_while_faulty)
+    with alert_app.app_context():
+        tip = make_tip("KWHS", "critical")
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(alert_app,), kwargs={"stop": stop, "poll_s": 1.0,
+                                                                              "purge": False})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not any(dispatcher._UNRECORDED.values()):  # the worker has given up recording in its round
+            assert time.monotonic() < deadline and worker.is_alive()
+            time.sleep(0.01)
+        refused.clear()  # the database is back, for every worker
+        while True:  # another worker's next round comes the moment the lease allows, or after the row is recorded
+            with alert_app.app_context():
+                (alert,) = alerts_of(tip.ref)
+                if alert.status != AlertStatus.SENDING.value or alert.lease_until < utcnow():
+                    break
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with alert_app.app_context():
+            run_once("another-worker")
+    finally:
+        stop.set()
+        worker.join(15)
+    time.sleep(0.3)
+    assert len(fake_twilio.messages) == 1
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value and alert.twilio_sid == fake_twilio.messages[0].sid
+
+
 def test_an_idle_round_takes_one_turn_at_the_sqlite_write_lock(alert_app, monkeypatch):
     """The round's lease, escalation and claims are one turn at SQLite's write lock, which the intake needs too.
     Looking for test SMS to send, with none asked for, took a second turn every round (every poll and every tip's
