@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from app.alerts.claims import db_release_worker_lease, db_take_worker_lease
-from app.alerts.dispatcher import record_pause_s, run_once
+from app.alerts.claims import db_give_back_own_claims, db_release_worker_lease, db_take_worker_lease
+from app.alerts.dispatcher import db_record_unrecorded, forget_recorded, record_pause_s, run_once
 from app.alerts.signals import WAKE_CHANNEL, local_wake_event
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
 from app.database import PG_CONNECT_TIMEOUT_S, db_error_reason
@@ -192,7 +192,14 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
                 try:
                     # On SQLite the lease is renewed in the round's first transaction (one write-lock turn).
                     if sqlite and not db_take_worker_lease(owner):
+                        # A standby holds the lease: this worker's last round outlasted it (retrying to record an SMS
+                        # the database refused). What it sent is recorded, or the standby would send it again when
+                        # the claim's lease ends, and what it claimed and did not send goes to the standby now.
+                        recorded = db_record_unrecorded(owner)
+                        db_give_back_own_claims(owner)
                         db.session.commit()
+                        if recorded:
+                            forget_recorded(owner)
                         stop.wait(poll_s)
                         continue
                     counts = run_once(owner, batch)

@@ -633,6 +633,46 @@ def test_a_worker_that_gave_up_recording_a_send_records_it_before_another_worker
         assert alert.status == AlertStatus.SENT.value and alert.twilio_sid == fake_twilio.messages[0].sid
 
 
+def test_a_sqlite_worker_whose_lease_a_standby_took_still_records_what_it_sent_and_gives_back_its_claims(
+        alert_app, fake_twilio, monkeypatch):
+    """SQLite: a round that retried writing "sent" for most of the claim's lease (a minute) outlasted the worker's
+    own lease (15 s), and a standby took that over. The worker's next rounds only waited for the lease: the SMS it had
+    sent was never recorded, and the standby sent it again when the claim's lease ended; the rest of its batch, never
+    sent, waited for that lease too. It now records what it sent and gives back what it claimed and did not send."""
+    import threading
+    from datetime import timedelta
+
+    import app.alerts.worker as worker
+    from app.models import WorkerLease, utcnow
+    from tests.conftest import on_postgres
+
+    if on_postgres():
+        pytest.skip("the single worker's lease is SQLite's; PostgreSQL workers share the outbox")
+    tip, sms, database_back = _sent_then_not_recorded_past_the_lease(alert_app, fake_twilio, monkeypatch)
+    monkeypatch.setattr(worker, "worker_id", lambda: "test-worker")
+    with alert_app.app_context():
+        claimed_not_sent = make_tip("NCHS", "critical")
+        (row,) = alerts_of(claimed_not_sent.ref)  # the rest of the batch the error broke off, claimed and not sent
+        row.status, row.lease_owner, row.lease_until, row.attempts = (
+            AlertStatus.SENDING.value, "test-worker", utcnow() + timedelta(seconds=60), 1)
+        lease = db.session.get(WorkerLease, "alerts") or WorkerLease(name="alerts")
+        lease.owner, lease.expires_at = "standby", utcnow() + timedelta(seconds=60)
+        db.session.merge(lease)
+        db.session.commit()
+    database_back()
+    worker.run_worker(alert_app, stop=threading.Event(), poll_s=0.01, max_rounds=1, purge=False)
+    with alert_app.app_context():
+        (alert,) = alerts_of(tip.ref)
+        assert alert.status == AlertStatus.SENT.value and alert.twilio_sid == sms.sid
+        (waiting,) = alerts_of(claimed_not_sent.ref)
+        assert waiting.status == AlertStatus.PENDING.value and waiting.lease_owner is None
+    time.sleep(1.1)  # the claim's lease (1 s here) has ended: the standby's round
+    with alert_app.app_context():
+        assert run_once("standby").get("sent") == 1
+    time.sleep(0.3)
+    assert [m.to for m in fake_twilio.messages].count(sms.to) == 1
+
+
 def test_an_idle_round_takes_one_turn_at_the_sqlite_write_lock(alert_app, monkeypatch):
     """The round's lease, escalation and claims are one turn at SQLite's write lock, which the intake needs too.
     Looking for test SMS to send, with none asked for, took a second turn every round (every poll and every tip's
