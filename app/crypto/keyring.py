@@ -98,7 +98,10 @@ def write_keyring(path: str | Path, keyring: Keyring) -> None:
     """Write atomically with owner-only permissions: a crash never leaves half a keyring."""
     path = Path(path)
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A new file, never one left behind: O_CREAT keeps the mode of a file that exists (a 0644 copy made by hand),
+    # and the rename would make that the keyring. O_EXCL also refuses a symlink planted under that name.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(keyring.to_json())
