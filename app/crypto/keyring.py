@@ -79,6 +79,12 @@ def unreadable_keyring(path: Path, exc: OSError) -> KeyringUnavailable:
     return KeyringUnavailable(f"the keyring at {path} cannot be read ({exc.strerror})")
 
 
+def readable_by_others(mode: int) -> bool:
+    """Whether a keyring file's mode grants its group or others anything: it holds the key of every tip in every
+    backup, so it is owner-only (0600), as write_keyring makes it and `flask setup` puts it back."""
+    return bool(mode & 0o077)
+
+
 def load_keyring(path: str | Path, env_value: str | None = None) -> Keyring:
     """Read the keyring from the environment value if given, else from the file."""
     if env_value:

@@ -3,6 +3,7 @@ against the KeyCheck table so that a wrong keyring is refused before it seals an
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +14,14 @@ from sqlalchemy.exc import IntegrityError
 
 from app.crypto.envelope import open_sealed, seal
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable
-from app.crypto.keyring import Keyring, load_keyring, unreadable_keyring
+from app.crypto.keyring import Keyring, load_keyring, readable_by_others, unreadable_keyring
 from app.extensions import db
+from app.logs import log_event
 from app.models import KeyCheck, Staff, Tip
 
 EXTENSION = "tipline.keyring"
 KEY_CHECK_VALUE = b"tipline key check v1"
+log = logging.getLogger("app.crypto")
 
 
 def _key_check_ad(version: int) -> bytes:
@@ -47,7 +50,8 @@ def keyring_source(app: Flask) -> tuple[Path, str | None]:
 
 
 def _stamp(app: Flask) -> tuple[object, ...]:
-    """What identifies the keyring's current content without reading it: mtime, inode and size of the file."""
+    """What identifies the keyring's current content without reading it: mtime, inode and size of the file, and
+    its mode (a chmod is then seen too)."""
     path, env_value = keyring_source(app)
     if env_value:
         return ("env", hash(env_value))
@@ -55,7 +59,7 @@ def _stamp(app: Flask) -> tuple[object, ...]:
         st = path.stat()
     except OSError as exc:
         raise unreadable_keyring(path, exc) from None
-    return ("file", st.st_mtime_ns, st.st_ino, st.st_size)
+    return ("file", st.st_mtime_ns, st.st_ino, st.st_size, st.st_mode)
 
 
 def current_keyring() -> Keyring:
@@ -67,6 +71,11 @@ def current_keyring() -> Keyring:
         if state.keyring is None or state.stamp != stamp:
             path, env_value = keyring_source(app)
             state.keyring, state.stamp, state.verified = load_keyring(path, env_value), stamp, set()
+            mode = stamp[-1]
+            if stamp[0] == "file" and isinstance(mode, int) and readable_by_others(mode):
+                # Said each time the file is read again, not refused: a tip is never turned away for this.
+                log_event(log, "OPERATOR: the keyring file is readable by others than its owner: make it mode 0600 "
+                          "(README, Restoring, step 3)", logging.WARNING, path=str(path))
         keyring = state.keyring
         pending = set(keyring.keys) - state.verified
     if pending:

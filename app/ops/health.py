@@ -17,7 +17,7 @@ from app.alerts.claims import seconds_without_worker
 from app.alerts.dispatcher import oldest_due_age_s, oldest_failing_age_s
 from app.alerts.escalation import count_unreached_tips
 from app.backup import older_revisions
-from app.crypto.keyring import KeyringUnavailable, load_keyring
+from app.crypto.keyring import KeyringUnavailable, load_keyring, readable_by_others
 from app.crypto.keystore import current_keyring, db_missing_versions, keyring_source
 from app.crypto.receipts import KEY_CHANGED, KEY_UNRECORDED, receipt_key_state
 from app.extensions import db
@@ -80,7 +80,20 @@ def check_keyring(app: Flask, database_ok: bool) -> dict[str, Any]:
         # Tips are taken and sealed, but no reporter's receipt code opens their report: RECEIPT_HMAC_KEY is not
         # the key their codes were hashed under (a restore or a move without it).
         return {"status": DEGRADED, "reason": "receipt_key_changed"}
+    if _keyring_file_readable_by_others(app):
+        # Tips are taken, but every local user (and whatever copies the folder) can read the key of every tip.
+        return {"status": DEGRADED, "reason": "readable_by_others"}
     return {"status": OK}
+
+
+def _keyring_file_readable_by_others(app: Flask) -> bool:
+    path, env_value = keyring_source(app)
+    if env_value:
+        return False
+    try:
+        return readable_by_others(path.stat().st_mode)
+    except OSError:  # gone since it was read: the next check fails on it
+        return False
 
 
 def check_model(app: Flask) -> dict[str, Any]:
