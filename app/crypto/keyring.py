@@ -63,7 +63,8 @@ def parse_keyring(text: str) -> Keyring:
         raw = json.loads(text)
         keys = {int(v): base64.b64decode(k, validate=True) for v, k in raw["keys"].items()}
         active = int(raw["active"])
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+    # OverflowError: a number too big for an int (1e400); RecursionError: a document nested too deep to parse.
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, OverflowError, RecursionError) as exc:
         raise KeyringUnavailable(f"the keyring is malformed ({type(exc).__name__})") from None
     if active not in keys:
         raise KeyringUnavailable(f"the keyring's active version {active} has no key")

@@ -54,6 +54,27 @@ def test_malformed_keyring(make_intake_app, tmp_path, caplog):
 
 
 
+@pytest.mark.parametrize("content", [
+    "",  # emptied (a full disk while it was copied)
+    '{"active": 1, "keys": {"1": "',  # cut short
+    "null",
+    '{"active": 1e400, "keys": {}}',  # a number too big for an int: OverflowError
+    '{"active": Infinity, "keys": {}}',
+    "[" * 100_000,  # nested too deep for the JSON parser: RecursionError
+], ids=["empty", "cut_short", "null", "huge_number", "infinity", "deeply_nested"])
+def test_a_damaged_keyring_fails_closed_with_the_operators_line(make_intake_app, tmp_path, caplog, content):
+    """Any damage to the file is the calm 503 and the OPERATOR line: a number too big for an int or a too deeply
+    nested document escaped the parser as OverflowError or RecursionError, a 500 that told the operator nothing."""
+    bad = tmp_path / "keyring.json"
+    bad.write_text(content)
+    bad.chmod(0o600)
+    app = make_intake_app(KEYRING_PATH=str(bad))
+    response = _post(app)
+    _refused(app, response, caplog, "keyring is unavailable")
+    result = app.test_cli_runner().invoke(args=["keys", "status"])
+    assert result.exit_code == 1 and "keyring" in result.output and "Traceback" not in result.output
+
+
 def test_keyring_that_is_not_text(make_intake_app, tmp_path, caplog):
     """The keyring's encrypted backup copy put back without decrypting it (or a damaged file): not UTF-8, which
     escaped as a UnicodeDecodeError (a 500, no OPERATOR line) instead of the refusal of any other bad keyring."""
