@@ -169,6 +169,49 @@ def test_interrupted_rotation_is_finished_by_running_it_again(intake_app, school
 
 
 
+def test_a_rotation_killed_between_batches_leaves_every_tip_readable_and_its_old_key_unretirable(
+        intake_app, schools, monkeypatch):
+    """Killed after its first batch: the re-wrapped tips open under the new key, the rest under the old one, retiring
+    the old key is refused while a tip needs it, and running the rotation again finishes it (no third key)."""
+    import app.cli.keys as keys
+
+    client = intake_app.test_client()
+    texts = {}
+    for i in range(5):
+        text = f"Tip {i}: a threat written on the wall of the bus stop."
+        texts[submit_ok(client, schools["kelly"], text)[0]] = text
+    runner = intake_app.test_cli_runner()
+    rewrap, seen = keys.db_rewrap_tip_key, []
+
+    def killed_in_the_second_batch(tip, keyring):
+        seen.append(tip.ref)
+        if len(seen) == 3:
+            raise KeyboardInterrupt  # as a kill: nothing of this batch is committed
+        rewrap(tip, keyring)
+
+    monkeypatch.setattr(keys, "db_rewrap_tip_key", killed_in_the_second_batch)
+    assert runner.invoke(args=["keys", "rotate", "--batch", "2"]).exit_code != 0
+    monkeypatch.setattr(keys, "db_rewrap_tip_key", rewrap)
+
+    def every_tip_opens_on(versions):
+        with intake_app.app_context():
+            db.session.remove()
+            forget_keyring(intake_app)
+            tips = {tip.ref: tip for tip in db.session.scalars(select(Tip))}
+            assert sorted(tip.kek_version for tip in tips.values()) == versions
+            assert {ref: open_tip_text(tip) for ref, tip in tips.items()} == texts
+
+    every_tip_opens_on([1, 1, 1, 2, 2])
+    refused = runner.invoke(args=["keys", "retire", "1"])
+    assert refused.exit_code != 0 and "3 tips still use KEK 1" in refused.output
+    assert set(load_keyring(intake_app.config["KEYRING_PATH"]).keys) == {1, 2}
+    again = runner.invoke(args=["keys", "rotate"])
+    assert again.exit_code == 0 and "finishing the rotation to KEK 2" in again.output, again.output
+    every_tip_opens_on([2, 2, 2, 2, 2])
+    assert runner.invoke(args=["keys", "retire", "1"]).exit_code == 0
+    every_tip_opens_on([2, 2, 2, 2, 2])
+
+
 def test_rotation_and_retirement_are_on_the_audit_record_by_operator(intake_app, schools, monkeypatch):
     """A change of the key that wraps every tip is a change of who can read them: the record says when and by
     whom (`flask keys` wrote nothing on it before), with the tips that could not be re-wrapped by reference."""
