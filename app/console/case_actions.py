@@ -45,6 +45,17 @@ def back_to_case(tip: Tip, anchor: str = "") -> Response:
     return redirect(url_for("console.case", ref=tip.ref) + (f"#{anchor}" if anchor else ""))
 
 
+def saved_back_to_case(tip: Tip, anchor: str, message: str) -> Response:
+    """Commit the action, say so and go back to the case. The answer is made before the commit, which expires the
+    tip: reading `tip.ref` after it began a new transaction, and a lock taken by another writer in that instant (or
+    PostgreSQL gone) answered "nothing was saved, try again" about a change that was saved, done twice then. The
+    message is flashed after the commit: a commit refused must not leave "saved" for the next page to show."""
+    back = back_to_case(tip, anchor)
+    db.session.commit()
+    flash(message, "info")
+    return back
+
+
 def _add_sealed_or_refuse(tip: Tip, row: Note | Message, kind: str, text: str, anchor: str) -> Response | None:
     """Add `row` with `text` sealed under the tip's key; or, when nothing can be sealed for the tip (it was
     shredded, or the keyring is unavailable), roll back and return the page to go back to, with why."""
@@ -123,10 +134,8 @@ def acknowledge(ref: str) -> Response:
     tip = get_visible_tip_or_404(staff, ref)
     if ConfirmForm().validate_on_submit():
         if db_acknowledge_tip(tip, staff, via="console"):  # it writes the audit event itself
-            flash("Acknowledged: escalation stopped.", "info")
-        else:
-            flash("This tip was acknowledged already.", "info")
-        db.session.commit()
+            return saved_back_to_case(tip, "", "Acknowledged: escalation stopped.")
+        return saved_back_to_case(tip, "", "This tip was acknowledged already.")
     return back_to_case(tip)
 
 
@@ -160,11 +169,11 @@ def relabel(ref: str) -> Response:
                  predicted={"category": tip.category, "urgency": tip.urgency})
     # Raised to an urgency that pages someone: the chain is told exactly as if the model had said so.
     paged = db_alert_after_relabel(tip, before=before["urgency"])
-    db.session.commit()
+    back = saved_back_to_case(tip, "labels", "Category and urgency saved."
+                              + (" The school's SRO is being alerted." if paged else ""))
     if paged is not None:
-        wake_dispatcher()
-    flash("Category and urgency saved." + (" The school's SRO is being alerted." if paged else ""), "info")
-    return back_to_case(tip, "labels")
+        wake_dispatcher()  # never raises, and reads nothing of the session
+    return back
 
 
 def allowed_transition(current: str, new: str) -> bool:
@@ -229,9 +238,7 @@ def change_status(ref: str) -> Response:
         detail["outcome"] = outcome
     audit.record("tip.closed" if new == TipStatus.CLOSED.value else "tip.status_changed", actor=staff, tip=tip,
                  **detail)
-    db.session.commit()
-    flash(f"Status: {new}.", "info")
-    return back_to_case(tip, "status")
+    return saved_back_to_case(tip, "status", f"Status: {new}.")
 
 
 @bp.post("/tips/<ref>/assign")
@@ -263,9 +270,7 @@ def assign(ref: str) -> Response:
         return back_to_case(tip, "assign")
     tip.assigned_counselor_id = chosen or None
     audit.record("tip.assigned", actor=staff, tip=tip, counselor_id=chosen or None)
-    db.session.commit()
-    flash("Counselor assigned." if chosen else "Assignment removed.", "info")
-    return back_to_case(tip, "assign")
+    return saved_back_to_case(tip, "assign", "Counselor assigned." if chosen else "Assignment removed.")
 
 
 @bp.post("/tips/<ref>/notes")
@@ -283,9 +288,7 @@ def add_note(ref: str) -> Response | tuple[str, int]:
     if refused is not None:
         return refused
     audit.record("note.added", actor=staff, tip=tip, note_id=note.id)
-    db.session.commit()
-    flash("Note added.", "info")
-    return back_to_case(tip, "notes")
+    return saved_back_to_case(tip, "notes", "Note added.")
 
 
 @bp.post("/tips/<ref>/messages")
@@ -311,9 +314,8 @@ def send_message(ref: str) -> Response | tuple[str, int]:
     # The ready-made question only when it is what was sent: words of one's own, typed as well, are sent instead.
     sent_template = template if template and body == READY_QUESTIONS.get(template) else None
     audit.record("message.sent", actor=staff, tip=tip, message_id=message.id, template=sent_template)
-    db.session.commit()
-    flash("Message sent: the reporter sees it when they come back with their receipt code.", "info")
-    return back_to_case(tip, "messages")
+    return saved_back_to_case(tip, "messages",
+                              "Message sent: the reporter sees it when they come back with their receipt code.")
 
 
 @bp.post("/tips/<ref>/link")
@@ -340,10 +342,8 @@ def link(ref: str) -> Response:
     # Every other tip that changed incident is on the record too, under its own reference.
     for moved in [other, *followers]:
         audit.record("tip.linked", actor=staff, tip=moved, other_ref=tip.ref, incident_id=incident.id)
-    db.session.commit()
     # No reference in the flash: flashes travel in the (readable) session cookie.
-    flash("Linked.", "info")
-    return back_to_case(tip, "related")
+    return saved_back_to_case(tip, "related", "Linked.")
 
 
 @bp.post("/tips/<ref>/unlink")
@@ -383,10 +383,8 @@ def unlink(ref: str) -> Response:
     # The tips left behind lost a related tip: on their record too, under their own reference, as a link's are.
     for other in remaining:
         audit.record("tip.unlinked", actor=staff, tip=other, incident_id=left.id, taken_out=tip.ref)
-    db.session.commit()
     # No reference in the flash: flashes travel in the (readable) session cookie.
-    flash("Taken out of the incident: this tip is linked to no other tip now.", "info")
-    return back_to_case(tip, "related")
+    return saved_back_to_case(tip, "related", "Taken out of the incident: this tip is linked to no other tip now.")
 
 
 def db_merge_incidents(tip: Tip, other: Tip) -> tuple[Incident, int | None, list[Tip]]:

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from app.console import bp
 from app.console.access import may_release_legal_hold, may_set_legal_hold, me
 from app.console.case import render_case
-from app.console.case_actions import back_to_case, flash_form_errors
+from app.console.case_actions import back_to_case, flash_form_errors, saved_back_to_case
 from app.console.forms import HoldForm, ReleaseHoldForm
 from app.console.scope import get_visible_tip_or_404
 from app.crypto.errors import KeyringUnavailable, TipShredded
@@ -49,9 +49,8 @@ def set_legal_hold(ref: str) -> Response | tuple[str, int]:
         db_set_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data or "")
     except (HoldRefused, TipShredded, KeyringUnavailable) as exc:
         return _refused(tip, exc)
-    db.session.commit()
-    flash("Legal hold set: this case will not be crypto-shredded until a district admin releases the hold.", "info")
-    return back_to_case(tip, "hold")
+    return saved_back_to_case(
+        tip, "hold", "Legal hold set: this case will not be crypto-shredded until a district admin releases the hold.")
 
 
 @bp.post("/tips/<ref>/hold/release")
@@ -68,7 +67,6 @@ def release_legal_hold(ref: str) -> Response | tuple[str, int]:
         past_retention = db_release_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data or "")
     except (HoldRefused, TipShredded, KeyringUnavailable) as exc:
         return _refused(tip, exc)
-    db.session.commit()
-    flash("Legal hold released." + (" The case was closed longer ago than the retention period: the next purge "
-                                    "crypto-shreds it." if past_retention else ""), "info")
-    return back_to_case(tip, "hold")
+    return saved_back_to_case(tip, "hold", "Legal hold released." + (
+        " The case was closed longer ago than the retention period: the next purge crypto-shreds it."
+        if past_retention else ""))

@@ -1,0 +1,88 @@
+"""A console change that was saved is answered as saved, even when the database refuses in the instant after.
+
+Each of these read the database after its commit (the redirect's `tip.ref`, expired by the commit): another
+writer taking SQLite's write lock just then, or PostgreSQL going away, turned the saved change into the 503 page
+"Nothing was saved, try again", and the person did it twice (a second note, a second message to the reporter) or
+believed it lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from app.extensions import db
+from app.models import Incident
+from tests.console.helpers import World, audit_actions
+from tests.support.forms import csrf_token_in, input_value
+from tests.support.refused_after_commit import database_refusing_after_commit
+from tests.support.tips import make_tip
+
+
+def _ref_of_a_tip(world: World, *, linked: bool = False) -> tuple[str, str]:
+    """A tip of school A and another of the same school (linked to it as one incident when `linked`)."""
+    with world.app.app_context():
+        incident_id = None
+        if linked:
+            incident = Incident(school_id=world.school_a, category="threat_of_violence")
+            db.session.add(incident)
+            db.session.flush()
+            incident_id = incident.id
+        return (make_tip(world.school_a, incident_id=incident_id).ref,
+                make_tip(world.school_a, incident_id=incident_id).ref)
+
+
+Form = Callable[[str, World, str], dict[str, Any]]
+
+# form (the path after /console/tips/<ref>/), what it sends, the anchor it leads back to, its flash, its audit event
+CASE_ACTIONS: list[tuple[str, Form, str, str, str]] = [
+    ("acknowledge", lambda page, world, other: {}, "", "Acknowledged: escalation stopped.", "tip.acknowledged"),
+    ("label", lambda page, world, other: {"category": "weapon", "urgency": "critical",
+                                          "labels_was": input_value(page, "labels_was")},
+     "labels", "Category and urgency saved.", "tip.relabelled"),
+    ("status", lambda page, world, other: {"status": "investigating", "outcome": "",
+                                           "status_was": input_value(page, "status_was")},
+     "status", "Status: investigating.", "tip.status_changed"),
+    ("assign", lambda page, world, other: {"counselor": world.people["counselor_a"],
+                                           "counselor_was": input_value(page, "counselor_was")},
+     "assign", "Counselor assigned.", "tip.assigned"),
+    ("notes", lambda page, world, other: {"body": "Spoke with the VP.", "note_after": input_value(page, "note_after")},
+     "notes", "Note added.", "note.added"),
+    ("messages", lambda page, world, other: {"template": "", "body": "Which door did he use?",
+                                             "message_after": input_value(page, "message_after")},
+     "messages", "Message sent", "message.sent"),
+    ("link", lambda page, world, other: {"other_ref": other}, "related", "Linked.", "tip.linked"),
+    ("unlink", lambda page, world, other: {"incident_was": input_value(page, "incident_was")},
+     "related", "Taken out of the incident", "tip.unlinked"),
+    ("hold", lambda page, world, other: {"body": "Police case 24-1187", "hold_was": input_value(page, "hold_was")},
+     "hold", "Legal hold set", "tip.hold_set"),
+    ("hold/release", lambda page, world, other: {"body": "Case closed by the court",
+                                                 "hold_was": input_value(page, "hold_was")},
+     "hold", "Legal hold released", "tip.hold_released"),
+]
+
+
+@pytest.mark.parametrize(("form", "data", "anchor", "said", "event"), CASE_ACTIONS,
+                         ids=[action[0] for action in CASE_ACTIONS])
+def test_a_case_action_saved_is_answered_as_saved_when_the_database_refuses_just_after(
+        world: World, signed_in, form: str, data: Form, anchor: str, said: str, event: str) -> None:
+    ref, other = _ref_of_a_tip(world, linked=form == "unlink")
+    client = signed_in("admin")  # sees the school, and may release a hold
+    if form == "hold/release":
+        page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+        assert client.post(f"/console/tips/{ref}/hold", data={
+            "csrf_token": csrf_token_in(page), "hold_was": input_value(page, "hold_was"),
+            "body": "Police case 24-1187"}).status_code == 302
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    before = audit_actions(world.app, ref).count(event)
+    sent = {k: v for k, v in data(page, world, other).items() if v is not None}  # a field the page has not
+    with database_refusing_after_commit(world.app) as after:
+        response = client.post(f"/console/tips/{ref}/{form}", data={"csrf_token": csrf_token_in(page), **sent})
+    assert after.commits, "nothing was saved: the test proves nothing"
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert response.headers["Location"] == f"/console/tips/{ref}" + (f"#{anchor}" if anchor else "")
+    assert after.refused == []
+    assert audit_actions(world.app, ref).count(event) == before + 1  # saved, once
+    assert said in client.get(response.headers["Location"]).get_data(as_text=True)
