@@ -15,7 +15,7 @@ from app.console.access import me
 from app.console.auth import LOCKED, log_in_this_session, signin_rate_limit
 from app.console.forms import ChangePasswordForm
 from app.extensions import db, limiter
-from app.transactions import commit_before_rendering
+from app.transactions import commit_before_rendering, commit_keeping_loaded
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -33,7 +33,9 @@ def change_password() -> str | Response:
                                                 client_key())
         if result.changed:
             audit.record("staff.password_changed", actor=staff)
-            db.session.commit()
+            # Kept loaded: this session is given the new generation from the row as saved, without reading it again
+            # (a refusal of the database then answered 503 about a changed password, and signed this session out).
+            commit_keeping_loaded()
             # The generation went up, ending every session of the person: this one carries the new generation.
             log_in_this_session(staff)
             flash("Your password is changed. Your other sessions have ended; use the new password from now on.",
@@ -42,7 +44,7 @@ def change_password() -> str | Response:
         if result.locked or result.current_wrong:
             audit.record("signin.failed", actor=staff, step="password_change",
                          reason="locked" if result.locked or result.locked_now else "password")
-            db.session.commit()
+            commit_keeping_loaded()  # the page below shows the person's name: not read again after the commit
         if result.locked_now:
             # This session's own guesses locked the account: it ends, so the guessing stops here (signing in
             # again takes the password and the authenticator).

@@ -176,10 +176,12 @@ def second_factor() -> str | Response:
             session["signed_in_at"] = session["last_seen"] = clock.seconds(now)
             start_session_id()
             audit.record("signin", actor=staff, method=method)
+            # Counted before the commit, which expires the row: read after it, a refusal of the database in that
+            # instant answered 503 to a sign-in that was made, with the code spent.
+            left = len(staff.recovery_codes.split("\n")) if staff.recovery_codes else 0
             db.session.commit()
             if method == "recovery_code":
                 # Most likely a lost phone: say so while codes are left, not when the last one has gone.
-                left = len(staff.recovery_codes.split("\n")) if staff.recovery_codes else 0
                 flash(f"You signed in with a recovery code: {left} {'is' if left == 1 else 'are'} left. If your phone "
                       "is lost, ask a district admin to reset your sign-in.", "error" if left <= 3 else "info")
             return redirect(_safe_next(next_url))

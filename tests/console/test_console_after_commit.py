@@ -15,7 +15,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Incident
-from tests.console.helpers import World, audit_actions
+from tests.console.helpers import PASSWORD, World, audit_actions
 from tests.support.forms import csrf_token_in, input_value
 from tests.support.refused_after_commit import database_refusing_after_commit
 from tests.support.tips import make_tip
@@ -86,3 +86,58 @@ def test_a_case_action_saved_is_answered_as_saved_when_the_database_refuses_just
     assert after.refused == []
     assert audit_actions(world.app, ref).count(event) == before + 1  # saved, once
     assert said in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_sign_in_with_a_recovery_code_is_signed_in_when_the_database_refuses_just_after(world: World) -> None:
+    """The count of codes left was read after the commit that used one: a refusal then answered 503, the code was
+    spent all the same, and the person (phone lost, codes running out) tried the next one."""
+    from app.accounts.totp import new_recovery_codes
+    from app.models import Staff
+
+    codes, hashes = new_recovery_codes()
+    with world.app.app_context():
+        staff = db.session.get(Staff, world.people["sro_a"])
+        assert staff is not None
+        staff.recovery_codes = hashes
+        db.session.commit()
+    client = world.app.test_client()
+    page = client.get("/console/sign-in").get_data(as_text=True)
+    assert client.post("/console/sign-in", data={"csrf_token": csrf_token_in(page), "email": world.emails["sro_a"],
+                                                 "password": PASSWORD}).status_code == 302
+    page = client.get("/console/sign-in/code?recovery=1").get_data(as_text=True)
+    with database_refusing_after_commit(world.app) as after:
+        response = client.post("/console/sign-in/code", data={"csrf_token": csrf_token_in(page), "code": codes[0]})
+    assert after.commits and after.refused == []
+    assert response.status_code == 302 and response.headers["Location"] == "/console/"
+    queue = client.get("/console/")
+    assert queue.status_code == 200
+    assert "You signed in with a recovery code: 9 are left." in queue.get_data(as_text=True)
+
+
+def test_a_password_changed_keeps_this_session_when_the_database_refuses_just_after(world: World, signed_in) -> None:
+    """This session was given the new session generation after the commit, which read the person's row again: a
+    refusal then answered 503 'nothing was saved' about a password that was changed, and this session, carrying
+    the old generation, was signed out."""
+    client = signed_in("sro_a")
+    page = client.get("/console/account/password").get_data(as_text=True)
+    new = "sagebrush meadow lantern"
+    with database_refusing_after_commit(world.app) as after:
+        response = client.post("/console/account/password", data={
+            "csrf_token": csrf_token_in(page), "current": PASSWORD, "password": new, "confirm": new})
+    assert after.commits and after.refused == []
+    assert response.status_code == 302 and response.headers["Location"] == "/console/account/password"
+    kept = client.get("/console/account/password")
+    assert kept.status_code == 200 and "Your password is changed" in kept.get_data(as_text=True)
+    assert audit_actions(world.app).count("staff.password_changed") == 1
+
+
+def test_a_wrong_current_password_is_said_when_the_database_refuses_just_after(world: World, signed_in) -> None:
+    """The failed attempt is counted and committed; the page saying so read the person's name again for its header."""
+    client = signed_in("sro_a")
+    page = client.get("/console/account/password").get_data(as_text=True)
+    new = "sagebrush meadow lantern"
+    with database_refusing_after_commit(world.app) as after:
+        response = client.post("/console/account/password", data={
+            "csrf_token": csrf_token_in(page), "current": "not my password", "password": new, "confirm": new})
+    assert after.commits and after.refused == []
+    assert response.status_code == 200 and "That is not your current password." in response.get_data(as_text=True)
