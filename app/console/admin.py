@@ -53,6 +53,7 @@ def admin_staff() -> str:
     form = InviteForm()
     form.schools.choices = as_choices(_school_choices())
     link: str | None = None
+    created = False
     if form.validate_on_submit():
         schools = [s for s in (db.session.get(School, i) for i in form.schools.data or []) if s is not None]
         try:
@@ -64,15 +65,18 @@ def admin_staff() -> str:
             link = service.enrolment_link(service.db_new_enrolment(staff, clock.now()))
             audit.record("staff.invited", actor=me(), target_id=staff.id, target=staff.email, role=staff.role.value,
                          school_ids=[s.id for s in schools])
-            db.session.commit()
-            # No email or name in the flash: flashes travel in the (readable) session cookie.
-            flash("Account created. Give them the enrolment link below in person or by a channel you trust; "
-                  "it works once, for 3 days.", "info")
+            created = True
             form = InviteForm(formdata=None)
             form.schools.choices = as_choices(_school_choices())
     people = list(db.session.scalars(select(Staff).order_by(Staff.active.desc(), Staff.name).options(
         selectinload(Staff.assignments).selectinload(Assignment.school))))
+    # The invitation is committed with the page read: read after its commit, a database refusing in that instant
+    # answered "nothing was saved" about an account created, and its link, shown only here, was lost.
     commit_before_rendering()
+    if created:
+        # No email or name in the flash: flashes travel in the (readable) session cookie.
+        flash("Account created. Give them the enrolment link below in person or by a channel you trust; "
+              "it works once, for 3 days.", "info")
     return render_template("console/admin_staff.html", form=form, people=people, link=link)
 
 
@@ -113,27 +117,35 @@ def admin_staff_edit(staff_id: int) -> str | Response:
                          before={k: v for k, v in before.items() if v != after[k]},
                          after={k: v for k, v in after.items() if v != before[k]})
         released = _db_release_cases_left(person)
-        db.session.commit()
-        flash("Saved." if changed else "Nothing changed.", "info")
-        for school, position in places:
-            _flash_chain_place_left(person, school, position, was_reachable=reachable)
+        # Everything the answer says is read before the commit, which expires what was loaded: read after it, a
+        # database refusing in that instant answered "nothing was saved" about a change that was saved.
+        said = [("Saved." if changed else "Nothing changed.", "info")]
+        said += [left for school, position in places
+                 if (left := _chain_place_left(person, school, position, was_reachable=reachable)) is not None]
         if released:
             one = released == 1
-            flash(f"{released} open case{'' if one else 's'} assigned to this person {'is' if one else 'are'} now "
-                  f"assigned to nobody: the queue lists {'it' if one else 'them'} under 'Assigned to nobody'.", "info")
-        return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
+            said.append((f"{released} open case{'' if one else 's'} assigned to this person {'is' if one else 'are'} "
+                         f"now assigned to nobody: the queue lists {'it' if one else 'them'} under 'Assigned to "
+                         "nobody'.", "info"))
+        back = redirect(url_for("console.admin_staff_edit", staff_id=staff_id))
+        db.session.commit()
+        for message, category in said:
+            flash(message, category)
+        return back
     return staff_page(person, form)
 
 
 def staff_page(person: Staff, form: StaffEditForm | None = None, *, email_form: EmailChangeForm | None = None,
-               link: str | None = None) -> str:
+               link: str | None = None, news: str | None = None) -> str:
     """The person's page: `form` and `email_form` as sent when refused, else as the person is now; `link`, a new
-    enrolment link to show once."""
+    enrolment link to show once; `news`, flashed once the commit is made (what it says is then true)."""
     if email_form is None:
         email_form = EmailChangeForm(formdata=None, email=person.email, email_was=person.email)
     page = dict(form=form or _staff_form_as_now(person), email_form=email_form, person=person,
                 reset_form=_reset_form(person), link=link, deactivated_no_reset=DEACTIVATED_NO_RESET)
     commit_before_rendering()
+    if news:
+        flash(news, "info")
     return render_template("console/admin_staff_edit.html", **page)
 
 
@@ -215,7 +227,7 @@ def _apply_staff_edit(person: Staff, form: StaffEditForm) -> list[str]:
     return changed
 
 
-def _flash_chain_place_left(person: Staff, school: School, position: int, *, was_reachable: bool) -> None:
+def _chain_place_left(person: Staff, school: School, position: int, *, was_reachable: bool) -> tuple[str, str] | None:
     """A person taken off a school, or made unreachable (deactivated, phone removed), leaves their place of its
     escalation chain to no one: the admin who moved the primary SRO to another school was told 'Saved.' while that
     school's urgent tips reached no one."""
@@ -230,11 +242,10 @@ def _flash_chain_place_left(person: Staff, school: School, position: int, *, was
         then = "urgent tips of {} reach no one" if nobody_left else "the rest of its chain is told instead"
         message = f"{was} and can no longer be sent an SMS; {then.format(school.name)}"
     else:
-        return
+        return None
     if nobody_left:
-        flash(f"{message} until its chain is set.", "error")
-    else:
-        flash(f"{message}: fill the place on the school's page (Schools).", "info")
+        return f"{message} until its chain is set.", "error"
+    return f"{message}: fill the place on the school's page (Schools).", "info"
 
 
 def _db_release_cases_left(person: Staff) -> int:
@@ -281,9 +292,10 @@ def admin_staff_reset(staff_id: int) -> str | Response:
         return redirect(url_for("console.admin_staff_edit", staff_id=person.id))
     link = service.enrolment_link(service.db_reset_sign_in(person, clock.now()))
     audit.record("staff.reset", actor=me(), target_id=person.id, target=person.email)
-    db.session.commit()
-    flash("Sign-in reset: the person's sessions ended; give them the new enrolment link.", "info")
-    return staff_page(person, link=link)
+    # Committed with the page read (staff_page): the new link is shown only here, and a database refusing just
+    # after a plain commit answered "nothing was saved" about a reset that was made.
+    return staff_page(person, link=link,
+                      news="Sign-in reset: the person's sessions ended; give them the new enrolment link.")
 
 
 @bp.get("/admin/schools")
@@ -402,6 +414,9 @@ def admin_school_edit(school_id: int) -> str | Response:
                 extra: dict[str, Any] = {} if replanned is None else {"replanned_alerts": replanned}
                 audit.record("school.updated", actor=me(), school_id=school.id, changed=changed,
                              before={k: before[k] for k in changed}, after={k: after[k] for k in changed}, **extra)
+            # Nothing after the commit reads the database (the school's id is the address's): a refusal in that
+            # instant answered "nothing was saved" about a school saved.
+            back = redirect(url_for("console.admin_school_edit", school_id=school_id))
             db.session.commit()
             if replanned:
                 wake_dispatcher()  # some may be due now
@@ -411,7 +426,7 @@ def admin_school_edit(school_id: int) -> str | Response:
                       "(at once when the school is in session now).", "info")
             else:
                 flash("School saved.", "info")
-            return redirect(url_for("console.admin_school_edit", school_id=school.id))
+            return back
     return _school_page(form, school)
 
 
@@ -506,6 +521,6 @@ def admin_school_chain(school_id: int) -> str | Response:
         by_staff[staff_id].chain_position = position
     audit.record("school.chain_updated", actor=me(), school_id=school.id,
                  chain={str(p): s for p, s in chosen.items()})
-    db.session.commit()
+    db.session.commit()  # nothing after it reads the database: the school's id is the address's
     flash("Escalation chain saved.", "info")
-    return redirect(url_for("console.admin_school_edit", school_id=school.id))
+    return redirect(url_for("console.admin_school_edit", school_id=school_id))

@@ -74,5 +74,6 @@ def admin_audit_verify() -> str:
     report = audit.verify_chain()
     audit.record("audit.verified", actor=me(), ok=report.ok, checked=report.checked,
                  first_broken_id=report.first_broken_id)
-    db.session.commit()
+    # Committed with the page read (_audit_page), not before it: read after a plain commit, a database refusing in
+    # that instant answered "nothing was saved" about a check on the record.
     return _audit_page(report)

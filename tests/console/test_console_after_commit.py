@@ -141,3 +141,96 @@ def test_a_wrong_current_password_is_said_when_the_database_refuses_just_after(w
             "csrf_token": csrf_token_in(page), "current": "not my password", "password": new, "confirm": new})
     assert after.commits and after.refused == []
     assert response.status_code == 200 and "That is not your current password." in response.get_data(as_text=True)
+
+
+def _admin_page(client: Any, path: str) -> tuple[str, str]:
+    page = client.get(path).get_data(as_text=True)
+    return page, csrf_token_in(page) or ""
+
+
+def test_an_invitation_saved_shows_its_enrolment_link_when_the_database_refuses_just_after(world: World,
+                                                                                          signed_in) -> None:
+    """The page with the link was built from the schools and people read after the commit: a refusal then said
+    nothing was saved about an account that was created, and its link (shown once) was lost."""
+    admin = signed_in("admin")
+    _page, token = _admin_page(admin, "/console/admin/staff")
+    with database_refusing_after_commit(world.app) as after:
+        response = admin.post("/console/admin/staff", data={
+            "csrf_token": token, "email": "invited@district.example", "name": "Invited Person", "role": "sro",
+            "schools": [str(world.school_a)]})
+    assert after.commits and after.refused == []
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "/console/enrol/" in page and "Account created" in page
+    assert "Invited Person" in page  # the list shows the new person
+    assert audit_actions(world.app).count("staff.invited") == 1
+
+
+def test_a_staff_edit_saved_is_answered_as_saved_when_the_database_refuses_just_after(world: World,
+                                                                                     signed_in) -> None:
+    """The flashes of a chain place left empty read the chain, and the redirect the person's id, after the
+    commit."""
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['sro_a']}"
+    page, token = _admin_page(admin, path)
+    with database_refusing_after_commit(world.app) as after:
+        response = admin.post(path, data={  # moved from school A, where they are the primary SRO, to B
+            "csrf_token": token, "access_was": input_value(page, "access_was") or "", "name": "Sro A",
+            "role": "sro", "phone": "+13075550100", "active": "y", "schools": [str(world.school_b)]})
+    assert after.commits and after.refused == []
+    assert response.status_code == 302 and response.headers["Location"] == path
+    shown = admin.get(path).get_data(as_text=True)
+    assert "Saved." in shown and "was 1 (primary SRO) of the escalation chain of Alpha High School" in shown
+    assert audit_actions(world.app).count("staff.updated") == 1
+
+
+def test_a_sign_in_reset_shows_its_enrolment_link_when_the_database_refuses_just_after(world: World,
+                                                                                      signed_in) -> None:
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['sro_a']}"
+    page, token = _admin_page(admin, path)
+    with database_refusing_after_commit(world.app) as after:
+        response = admin.post(f"{path}/reset", data={
+            "csrf_token": token, "enrolment_was": input_value(page, "enrolment_was") or ""})
+    assert after.commits and after.refused == []
+    shown = response.get_data(as_text=True)
+    assert response.status_code == 200 and "/console/enrol/" in shown and "Sign-in reset" in shown
+    assert audit_actions(world.app).count("staff.reset") == 1
+
+
+def test_a_school_saved_is_answered_as_saved_when_the_database_refuses_just_after(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page, token = _admin_page(admin, path)
+    with database_refusing_after_commit(world.app) as after:
+        response = admin.post(path, data={
+            "csrf_token": token, "school_was": input_value(page, "school_was") or "", "name": "Alpha High School",
+            "short_name": "AHS", "town": "Casper", "day_start": "08:00", "day_end": "16:00",
+            "timezone": "America/Denver", "active": "y"})
+    assert after.commits and after.refused == []
+    assert response.status_code == 302 and response.headers["Location"] == path
+    assert "School saved." in admin.get(path).get_data(as_text=True)
+    assert audit_actions(world.app).count("school.updated") == 1
+
+
+def test_a_chain_saved_is_answered_as_saved_when_the_database_refuses_just_after(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page, token = _admin_page(admin, path)
+    with database_refusing_after_commit(world.app) as after:
+        response = admin.post(f"{path}/chain", data={
+            "csrf_token": token, "chain_was": input_value(page, "chain_was") or "",
+            "position_1": str(world.people["counselor_a"]), "position_2": str(world.people["sro_a"])})
+    assert after.commits and after.refused == []
+    assert response.status_code == 302 and response.headers["Location"] == path
+    assert "Escalation chain saved." in admin.get(path).get_data(as_text=True)
+    assert audit_actions(world.app).count("school.chain_updated") == 1
+
+
+def test_an_audit_check_is_shown_when_the_database_refuses_just_after(world: World, signed_in) -> None:
+    admin = signed_in("admin")
+    _page, token = _admin_page(admin, "/console/admin/audit")
+    with database_refusing_after_commit(world.app) as after:
+        response = admin.post("/console/admin/audit/verify", data={"csrf_token": token})
+    assert after.commits and after.refused == []
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert audit_actions(world.app).count("audit.verified") == 1
