@@ -214,8 +214,10 @@ def attachment(ref: str, attachment_id: int) -> Response:
     except (DecryptionFailed, TipShredded, KeyringUnavailable):
         abort(410)
     audit.record("attachment.viewed", actor=staff, tip=tip, attachment_id=item.id)
-    db.session.commit()
+    # Read before the commit, which expires the row: read after it, a database refusing in that instant answered
+    # 503 about a photo whose view was on the record, and the next try was a second view.
     content_type = item.content_type if item.content_type in SAFE_IMAGE_TYPES else "application/octet-stream"
+    db.session.commit()
     response = Response(data, mimetype=content_type)
     # No filename from the reporter (it could identify them or carry an attack); sandboxed if opened directly.
     response.headers["Content-Disposition"] = "inline" if content_type in SAFE_IMAGE_TYPES else "attachment"

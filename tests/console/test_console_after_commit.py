@@ -234,3 +234,29 @@ def test_an_audit_check_is_shown_when_the_database_refuses_just_after(world: Wor
     assert after.commits and after.refused == []
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert audit_actions(world.app).count("audit.verified") == 1
+
+
+def test_a_photo_opened_is_shown_when_the_database_refuses_just_after(world: World, signed_in) -> None:
+    """Opening a photo is on the record first; its type was read after that commit, so a refusal then answered 503
+    and the next try was a second 'viewed' on the record for one look."""
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    with world.app.app_context():
+        tip = make_tip(world.school_a, photo=png)
+        ref, photo = tip.ref, tip.attachments[0].id
+    client = signed_in("sro_a")
+    with database_refusing_after_commit(world.app) as after:
+        response = client.get(f"/console/tips/{ref}/attachments/{photo}")
+    assert after.commits and after.refused == []
+    assert response.status_code == 200 and response.data == png and response.mimetype == "image/png"
+    assert audit_actions(world.app, ref).count("attachment.viewed") == 1
+
+
+def test_the_quarterly_report_is_shown_when_the_database_refuses_just_after(world: World, signed_in) -> None:
+    """The report's view is on the record first; its scopes and the page's header (who is signed in) were read
+    after that commit."""
+    client = signed_in("sro_a")
+    with database_refusing_after_commit(world.app) as after:
+        response = client.get("/console/reports/")
+    assert after.commits and after.refused == []
+    assert response.status_code == 200 and "Sro A" in response.get_data(as_text=True)
+    assert audit_actions(world.app).count("report.viewed") == 1
