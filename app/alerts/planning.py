@@ -53,8 +53,18 @@ class SchoolHours(Protocol):
 
 
 @dataclass(frozen=True)
+class SchoolDay:
+    """A school's hours and time zone, as plain values."""
+
+    timezone: str
+    day_start: time
+    day_end: time
+
+
+@dataclass(frozen=True)
 class AlertRoute:
-    """Where a new tip of a school is alerted, read before its write transaction (plain values)."""
+    """Where a new tip of a school is alerted, read before its write transaction (plain values). A new tip's
+    school-day start is read again in its write (db_school_day_start)."""
 
     short_name: str
     timezone: str
@@ -86,6 +96,21 @@ def next_school_day_start(school: SchoolHours, now: datetime) -> datetime:
         if start > local:
             return start.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     return now  # unreachable with a sane week; sending now is the safe side
+
+
+def db_school_day_start(school_id: int, now: datetime) -> datetime:
+    """`now` if the school is in session, else the start of its next school day, from its hours as they are in
+    this writing transaction. Read here, not before it: an admin's save of new hours between the two re-planned
+    the alerts written (db_replan_school_day_alerts), not this one, which kept the start the old hours said.
+
+    The save and this write take turns: on SQLite the write lock, taken at BEGIN; on PostgreSQL the school's
+    row, read here FOR SHARE, which the save holds FOR NO KEY UPDATE. So either the save is committed and its
+    hours read here, or it waits for this transaction and re-plans its alert. Only a tip that waits for the school
+    day comes here (critical and high page at once and never wait for a save), with no other lock held yet.
+    """
+    row = db.session.execute(select(School.timezone, School.day_start, School.day_end)
+                             .where(School.id == school_id).with_for_update(read=True)).one()
+    return next_school_day_start(SchoolDay(row.timezone, row.day_start, row.day_end), now)
 
 
 # Rows of a tip that does not page at once which wait for the school day: its first SMS, or the next person's after
@@ -165,7 +190,7 @@ def db_plan_alerts_for_new_tip(tip: Tip, route: AlertRoute | None = None) -> lis
     db_attach_incident(tip, now)
     if tip.effective_urgency not in SMS_URGENCIES:
         return []
-    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(route, now)
+    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else db_school_day_start(tip.school_id, now)
     if route.first is None:
         return [db_nobody_reachable(tip, route, due)]
     position, staff_id = route.first

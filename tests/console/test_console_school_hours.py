@@ -125,3 +125,86 @@ def test_one_person_chosen_for_two_places_of_the_chain_keeps_the_choices_and_say
         chain = {a.staff_id: a.chain_position for a in db.session.scalars(
             select(Assignment).where(Assignment.school_id == world.school_a))}
     assert chain == {world.people["sro_a"]: 2, world.people["counselor_a"]: 1}
+
+
+def test_a_tip_arriving_while_new_hours_are_saved_waits_for_the_start_the_new_hours_say(
+        world: World, signed_in, frozen_clock: FrozenClock, monkeypatch) -> None:
+    """Intake read the school's hours before its write, to keep SQLite's write lock short: an admin's save of new
+    hours in between re-planned the alerts already written, not the new tip's, which was then written with the
+    start the old hours said (an hour or more off, for good). Its school-day start is now read in its write, which
+    takes turns with the save (SQLite's write lock; the school's row, shared, on PostgreSQL)."""
+    import dataclasses
+
+    import app.intake.submit as submit_module
+    from app.intake.submit import unranked_assessment
+    from tests.intake.helpers import submit
+
+    frozen_clock.now = NIGHT
+    monkeypatch.setattr("app.alerts.planning.utcnow", lambda: NIGHT)
+    medium = dataclasses.replace(unranked_assessment(), category="bullying", urgency="medium", model_version="test")
+    monkeypatch.setattr("app.intake.views.assess", lambda _text, _happening: medium)
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    form = _school_form(admin, path) | {"day_start": "08:00"}
+    saves: list = []
+    read_before_the_write = submit_module.db_alert_route
+
+    def hours_saved_just_after_the_read(school_id: int):
+        route = read_before_the_write(school_id)  # 07:30, as the hours are now
+        saves.append(admin.post(path, data=form))  # the admin's save, before the tip's write
+        return route
+
+    monkeypatch.setattr(submit_module, "db_alert_route", hours_saved_just_after_the_read)
+    reporter = world.app.test_client()
+    response = submit(reporter, world.school_a, "Kids keep taking my lunch and pushing me in the hall every day.",
+                      csrf=csrf_token(reporter, "/report"))
+    assert response.status_code == 303
+    assert [s.status_code for s in saves] == [302]
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and school.day_start.strftime("%H:%M") == "08:00"
+        (alert,) = db.session.scalars(select(Alert))
+        assert alert.due_at == DENVER_0730 + timedelta(minutes=30)  # 08:00 in Casper, not 07:30
+
+
+def test_on_postgresql_a_tip_waits_for_a_save_of_new_hours_under_way(world: World, frozen_clock: FrozenClock,
+                                                                      monkeypatch) -> None:
+    """PostgreSQL does not make writers take turns: a save of new hours that had re-planned the alerts waiting, not
+    yet committed, let a medium tip read the old hours and be written with them. The tip's write now reads the
+    school's row FOR SHARE, which waits for the save's lock, then reads the hours saved."""
+    import dataclasses
+    import threading
+
+    import pytest
+    from sqlalchemy import text
+
+    from app.intake.submit import unranked_assessment
+    from tests.conftest import on_postgres
+    from tests.intake.helpers import submit
+
+    if not on_postgres():
+        pytest.skip("on SQLite the write lock, taken at BEGIN, makes the save and the tip's write take turns")
+    monkeypatch.setattr("app.alerts.planning.utcnow", lambda: NIGHT)
+    medium = dataclasses.replace(unranked_assessment(), category="bullying", urgency="medium", model_version="test")
+    monkeypatch.setattr("app.intake.views.assess", lambda _text, _happening: medium)
+    reporter = world.app.test_client()
+    token = csrf_token(reporter, "/report")
+    answers: list = []
+    with world.app.app_context():
+        saving = db.engine.connect()
+    try:  # the admin's save, under way: the school's row locked and changed, its alerts re-planned (none yet)
+        saving.execute(text("UPDATE school SET day_start = '08:00' WHERE id = :id"), {"id": world.school_a})
+        tip = threading.Thread(target=lambda: answers.append(submit(
+            reporter, world.school_a, "Kids keep taking my lunch and pushing me in the hall.", csrf=token)))
+        tip.start()
+        tip.join(1.5)
+        waited = tip.is_alive()
+        saving.commit()
+    finally:
+        saving.close()
+    tip.join(10)
+    assert waited, "the tip did not wait for the save under way"
+    assert answers[0].status_code == 303
+    with world.app.app_context():
+        (alert,) = db.session.scalars(select(Alert))
+        assert alert.due_at == DENVER_0730 + timedelta(minutes=30)  # 08:00 in Casper, not 07:30

@@ -33,7 +33,8 @@ class AfterCommit:
 def database_refusing_after_commit(app: Flask) -> Iterator[AfterCommit]:
     """Within the block, once a session has committed, every new transaction fails as a database locked past the
     busy timeout does (the app's own error: app/database.py). Yields what happened: `commits` (0 means the block
-    saved nothing, and the test proves nothing) and `refused`, the transactions refused."""
+    saved nothing, and the test proves nothing) and `refused`, the transactions refused (on PostgreSQL the alert
+    worker's wake-up, NOTIFY on a connection of its own, is one: it never raises, the worker's poll stands in)."""
     seen = AfterCommit()
     with app.app_context():
         engine = db.engine
