@@ -32,7 +32,7 @@ from app.alerts.escalation import (
 )
 from app.alerts.planning import IMMEDIATE_URGENCIES, SMS_URGENCIES, ack_timeout_for
 from app.alerts.sms import body_for, sms_transport, status_callback_url
-from app.alerts.sms_checks import send_due_checks
+from app.alerts.sms_checks import send_due_checks_aside
 from app.database import db_error_reason, reading
 from app.extensions import db
 from app.logs import log_event
@@ -467,7 +467,7 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     # Test SMS (app/alerts/sms_checks.py) after the round's alerts, in what is left of its time, and not while
     # Twilio is failing alerts: a test must never hold back a tip's SMS.
     if not counts.get("retry") and not counts.get("released") and time.monotonic() - started < budget_s \
-            and (tested := send_due_checks(owner, started + budget_s)):
+            and (tested := send_due_checks_aside(owner, started + budget_s)):
         counts["tests"] = tested
     counts["claimed"] = len(claimed)
     return counts
