@@ -496,3 +496,35 @@ def test_setup_of_an_empty_district_says_what_to_do_next_until_it_is_done(tmp_pa
     third = runner.invoke(args=["setup"])
     assert "--role district_admin" not in third.output and "Next" not in third.output
     assert "KWHS" in third.output and "urgent tips reach no one" in third.output.lower()  # its chain is still empty
+
+
+def test_setup_with_another_databases_keyring_refuses_and_says_to_put_this_ones_back(tmp_path):
+    """A restore drill with the wrong keyring put back: `flask setup` said "keyring: ... (kept)" and "database:
+    migrated", exit 0, while intake turned every tip away with a 503 and staff could open nothing."""
+    from app.crypto.keyring import new_keyring, write_keyring
+
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup", "--demo"]).exit_code == 0  # demo staff: secrets sealed under KEK 1
+    keyring = tmp_path / "instance" / "keyring.json"
+    write_keyring(keyring, new_keyring())  # another installation's
+    other = keyring.read_text()
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit
+    assert "not the keyring these tips were sealed with" in result.output
+    assert "Restoring" in result.output and "migrated" not in result.output
+    assert keyring.read_text() == other  # never replaced
+
+
+def test_setup_with_a_keyring_from_before_the_last_rotation_warns_that_tips_cannot_be_opened(tmp_path):
+    from app.crypto.keyring import Keyring, load_keyring, write_keyring
+
+    app = _fresh_app(tmp_path)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["setup", "--demo"]).exit_code == 0
+    keyring = tmp_path / "instance" / "keyring.json"
+    rotated = load_keyring(keyring).with_new_key()
+    write_keyring(keyring, Keyring(active=rotated.active, keys={rotated.active: rotated.active_kek}))  # KEK 1 gone
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "WARNING" in result.output and "KEK 1" in result.output and "lacks" in result.output

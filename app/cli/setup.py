@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.crypto.keyring import KeyringUnavailable, load_keyring, new_keyring, write_keyring
-from app.crypto.keystore import keyring_source
+from app.crypto.keystore import current_keyring, db_missing_versions, keyring_source
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
 from app.database import reading
 from app.extensions import db
@@ -63,6 +63,23 @@ def ensure_keyring() -> str:
     write_keyring(path, new_keyring())
     return (f"keyring: {path} (created)\nBack the keyring up now, apart from the database backups: without it no "
             "tip in any backup can be read, ever (README, Backups).")
+
+
+def _keyring_fits_the_database() -> None:
+    """A keyring put back after a restore is checked against the database's key checks, as intake and /healthz
+    check it: with another database's keyring setup said "kept" and "migrated", exit 0, while every tip got a 503."""
+    try:
+        with reading():
+            missing = db_missing_versions(current_keyring())
+    except KeyringUnavailable as exc:
+        raise click.ClickException(
+            f"{exc}. Put this database's keyring back (README, Backups, Restoring, step 3): until then no tip is "
+            "taken and none can be opened.") from None
+    if missing:
+        versions = ", ".join(f"KEK {version}" for version in sorted(missing))
+        click.echo(f"WARNING: tips or staff authenticator secrets are sealed under {versions}, which this keyring "
+                   "lacks (a keyring from before the last `flask keys rotate`?): staff cannot open them until the "
+                   "keyring backed up after it is put back (README, Backups, Restoring, step 3)", err=True)
 
 
 def _owner_only_sqlite() -> None:
@@ -131,6 +148,7 @@ def setup_command(demo: bool) -> None:
                                    ) from None
     upgrade()  # its errors are one line each (migrations/env.py), and exit 1
     _owner_only_sqlite()
+    _keyring_fits_the_database()
     click.echo("database: migrated to the latest version")
     if db_record_receipt_key() == KEY_CHANGED:
         click.echo("WARNING: RECEIPT_HMAC_KEY is not the key this database's receipt codes were made with: no "
