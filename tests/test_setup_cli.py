@@ -528,3 +528,29 @@ def test_setup_with_a_keyring_from_before_the_last_rotation_warns_that_tips_cann
     result = runner.invoke(args=["setup"])
     assert result.exit_code == 0, result.output
     assert "WARNING" in result.output and "KEK 1" in result.output and "lacks" in result.output
+
+
+def test_setup_in_an_instance_directory_of_another_user_says_how_to_give_it_to_this_one(tmp_path, monkeypatch):
+    """The repository comes with an empty instance/ (instance/.gitkeep): cloned as root into /opt/tipline it is
+    root's, so `flask setup` as tipline skipped the README's `install -d` found it there, warned, and died on the
+    keyring with a PermissionError traceback. It now stops first, with the command, and writes nothing. (Here
+    the directory answers as another user's does: chmod refused, not writable.)"""
+    import os
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    chmod, access = Path.chmod, os.access
+
+    def not_the_owner(path: Path, mode: int, **kwargs: object) -> None:
+        if path == instance:
+            raise PermissionError(1, "Operation not permitted", str(path))
+        chmod(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "chmod", not_the_owner)
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if Path(path) == instance
+                        else access(path, mode, **kw))
+    result = _fresh_app(tmp_path).test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 1 and result.exc_info is not None and result.exc_info[0] is SystemExit, result.output
+    assert f"{instance} belongs to another user" in result.output
+    assert f"install -d -o tipline -g tipline -m 0700 {instance}" in result.output
+    assert list(instance.iterdir()) == [] and not (tmp_path / "setup.db").exists()

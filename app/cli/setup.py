@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -135,7 +136,14 @@ def setup_command(demo: bool) -> None:
     try:
         instance.chmod(0o700)  # also when made by hand first: it holds the secrets, the keyring and the database
     except PermissionError:
-        click.echo(f"WARNING: {instance} belongs to another user; make it owned by this one, mode 0700", err=True)
+        make_it = f"install -d -o tipline -g tipline -m 0700 {instance} (README, Installing, step 3)"
+        if not os.access(instance, os.W_OK | os.X_OK):
+            # The repository's own instance/ (it holds .gitkeep) is root's in a checkout made by root: stop here,
+            # before a keyring or a migration, rather than on a PermissionError traceback half-way.
+            raise click.ClickException(f"{instance} belongs to another user and this one cannot write in it: make "
+                                       f"it owned by the user that runs Tipline, e.g. {make_it}") from None
+        click.echo(f"WARNING: {instance} belongs to another user; make it owned by this one, mode 0700: "
+                   f"{make_it}", err=True)
     click.echo(f"instance: {instance}")
     try:
         click.echo(ensure_keyring())
