@@ -162,7 +162,14 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
     refuse_root_in_service_instance(instance_path)
     settings: dict[str, Any] = dict(DEFAULTS)
     instance_config = instance_path / "config.py"
-    if instance_config.is_file():
+    try:
+        has_instance_config = instance_config.is_file()
+    except OSError as exc:  # instance/ made by root without `-o tipline`: closed to the user that runs Tipline
+        raise ConfigError(
+            f"cannot read {instance_config} ({exc.strerror}): make {instance_path} owned by the user that runs "
+            f"Tipline, e.g. install -d -o tipline -g tipline -m 0700 {instance_path} (README, Installing, step 3)"
+        ) from None
+    if has_instance_config:
         namespace = runpy.run_path(str(instance_config))
         settings.update({k: v for k, v in namespace.items() if k.isupper()})
     for name, parse in ENV_SETTINGS.items():

@@ -82,6 +82,26 @@ def test_environment_overrides_instance_config(tmp_path, monkeypatch):
     assert app.config["ALERT_ACK_TIMEOUT_HIGH_S"] == 600
 
 
+def test_an_instance_directory_this_user_cannot_enter_is_a_clear_error(tmp_path, monkeypatch):
+    """`install -d -m 0700 /opt/tipline/instance` run without `-o tipline`: root's and closed to tipline, so every
+    command and both services died in the settings with a PermissionError traceback on instance/config.py.
+    (Here the look at config.py is refused as it is in a directory of another user.)"""
+    config_file = tmp_path / "config.py"
+    is_file = Path.is_file
+
+    def refused(path: Path) -> bool:
+        if path == config_file:
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", refused)
+    with pytest.raises(ConfigError) as raised:
+        create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"})
+    assert f"cannot read {config_file} (Permission denied)" in str(raised.value)
+    assert f"install -d -o tipline -g tipline -m 0700 {tmp_path}" in str(raised.value)
+
+
 def test_bad_integer_setting_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("ALERT_ACK_TIMEOUT_HIGH_S", "half an hour")
     with pytest.raises(ConfigError, match="ALERT_ACK_TIMEOUT_HIGH_S"):
