@@ -21,6 +21,7 @@ from app.crypto.errors import DecryptionFailed, KeyringUnavailable
 from app.database import db_error_reason, reading
 from app.extensions import db
 from app.intake import bp
+from app.intake import reporter_sessions as rs
 from app.intake.followup import MAX_CODE_INPUT
 from app.intake.requests import InvalidFormEncoding
 from app.intake.views import page_context, report_values_as_sent, schools_by_town
@@ -32,6 +33,8 @@ _NOT_REPORTER_PATHS = ("/console", "/hooks")
 # A reply, the receipt code entered again with a reply kept from an ended session, and a reply sent along by the
 # language button.
 _FORMS_WITH_A_MESSAGE = {"intake.followup_reply", "intake.followup_open", "intake.followup_language"}
+# The receipt of a tip just stored, shown and confirmed.
+_RECEIPT_PAGES = {"intake.receipt", "intake.receipt_confirm"}
 # The report form, sent to be stored or, by the language button, to come back in the other language.
 _FORMS_WITH_A_REPORT = {"intake.report_submit", "intake.report_language"}
 
@@ -44,6 +47,11 @@ def _page(title: str, message: str, status: int, kept_message: str = "",
 
 def _unavailable() -> tuple[str, int]:
     db.session.rollback()
+    if request.endpoint in _RECEIPT_PAGES and rs.has_token(rs.RECEIPT):
+        # The tip was committed before its receipt cookie was set: only showing its code failed (a PostgreSQL
+        # connection cut just after the 303, a failover). "Not available" alone read as a lost report, and the
+        # reporter sent it again: the SRO paged twice, the first receipt code never seen.
+        return render_template("intake/receipt_unavailable.html"), 503
     if request.method != "POST" or request.endpoint == "intake.receipt_confirm":
         # A page that only shows something, or the receipt's "I saved it" after a stored tip, sent nothing:
         # "Nothing was sent" there would make the reporter send the tip again.
@@ -106,8 +114,12 @@ def decryption_failed(exc: DecryptionFailed) -> tuple[str, int]:
 def database_unavailable(exc: OperationalError) -> tuple[str, int]:
     # Locked for longer than the busy timeout, or unreachable: the transaction is rolled back whole, so
     # nothing half-stored remains; the reporter is told to send again. No SQL and no values are logged.
-    log_event(log, "OPERATOR: intake refused, the database is locked or unreachable; nothing was stored",
-              logging.ERROR, error=db_error_reason(exc))
+    if request.endpoint in _RECEIPT_PAGES and rs.has_token(rs.RECEIPT):
+        log_event(log, "OPERATOR: a stored tip's receipt could not be shown, the database is locked or unreachable",
+                  logging.ERROR, error=db_error_reason(exc))
+    else:
+        log_event(log, "OPERATOR: intake refused, the database is locked or unreachable; nothing was stored",
+                  logging.ERROR, error=db_error_reason(exc))
     return _unavailable()
 
 
