@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, current_app, render_template, request, session
 from sqlalchemy import select
 
 from app import audit
@@ -80,7 +80,9 @@ def _open_text(tip: Tip, field_name: str, blob: bytes | None) -> str:
         return UNREADABLE
 
 
-def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
+def open_case(tip: Tip, names: dict[int, str], still_new: frozenset[int] = frozenset()) -> CaseContent:
+    """The tip's content, opened. `still_new`: reporter's messages read already, but to show as new all the same
+    (see `_still_new`)."""
     content = CaseContent()
     try:
         content.text = open_tip_text(tip)
@@ -108,7 +110,7 @@ def open_case(tip: Tip, names: dict[int, str]) -> CaseContent:
     content.messages = [
         Entry(m.created_at, _open_text(tip, f"message:{m.id}", m.body_ct),
               "Reporter" if m.from_reporter else names.get(m.staff_id or 0, "Staff"), m.from_reporter,
-              photos_of.get(m.id, []), m.from_reporter and m.read_at is None)
+              photos_of.get(m.id, []), m.from_reporter and (m.read_at is None or m.id in still_new))
         for m in tip.messages
     ]
     return content
@@ -160,6 +162,22 @@ def case_forms(tip: Tip) -> dict[str, Any]:
             "release_form": release, "unlink_form": UnlinkForm(incident_was=incident_marker(tip))}
 
 
+# The reporter's messages the last case page showed as new (their ids: no reference, the cookie is readable), and
+# whether the page asked for now follows an action sent from a case (set by case_actions.back_to_case).
+SHOWN_NEW, AFTER_ACTION = "case_shown_new", "case_after_action"
+
+
+def _still_new(tip: Tip) -> frozenset[int]:
+    """The reporter's messages of this tip that the page an action was sent from showed as new. That page counted
+    as reading them, but the action (Acknowledge, the first button of a case opened from the SMS at night) came
+    before anyone scrolled down to them: the page that follows keeps their marks. A case opened afresh does not."""
+    shown = session.pop(SHOWN_NEW, None)
+    after_action = session.pop(AFTER_ACTION, None) is not None or request.method == "POST"
+    if not after_action or not isinstance(shown, list):
+        return frozenset()
+    return frozenset(m.id for m in tip.messages if m.from_reporter and m.id in shown)
+
+
 @bp.get("/tips/<ref>")
 def case(ref: str) -> str:
     staff = me()
@@ -175,7 +193,8 @@ def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
         i for i in (tip.acknowledged_by_id, tip.labelled_by_id, tip.assigned_counselor_id, tip.legal_hold_by_id,
                   tip.legal_hold_released_by_id) if i}
     names = {s.id: s.name for s in db.session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))}
-    content = open_case(tip, names) if tip.wrapped_dek is not None else CaseContent(problem=SHREDDED)
+    still_new = _still_new(tip)
+    content = open_case(tip, names, still_new) if tip.wrapped_dek is not None else CaseContent(problem=SHREDDED)
     related = list(db.session.scalars(
         visible_tips(staff).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id).order_by(Tip.created_at)
     )) if tip.incident_id is not None else []
@@ -187,6 +206,9 @@ def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
     # when nothing could be opened (the keyring missing, the data altered): nobody has read them, they stay new. (A
     # shredded case has nothing left to read: its marker goes.)
     now = utcnow()
+    shown_new = [m.id for m in tip.messages if m.from_reporter and (m.read_at is None or m.id in still_new)]
+    if content.problem is None and shown_new:
+        session[SHOWN_NEW] = shown_new
     if content.problem in (None, SHREDDED):
         tip.reporter_reply_unread = False
         for message in tip.messages:

@@ -5,7 +5,7 @@ Each action changes the tip and writes one audit event in the same transaction.
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request, session, url_for
 from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
@@ -14,7 +14,7 @@ from app.alerts import db_alert_after_relabel, wake_dispatcher
 from app.alerts.acknowledge import db_acknowledge_tip
 from app.console import bp
 from app.console.access import me
-from app.console.case import counselors_of, incident_marker, linked_tip_ids, render_case
+from app.console.case import AFTER_ACTION, counselors_of, incident_marker, linked_tip_ids, render_case
 from app.console.forms import (
     AssignForm,
     ConfirmForm,
@@ -42,6 +42,7 @@ STATUS_ORDER = [s.value for s in TipStatus]
 
 
 def back_to_case(tip: Tip, anchor: str = "") -> Response:
+    session[AFTER_ACTION] = True  # the page that follows keeps the reporter's messages it showed as new marked new
     return redirect(url_for("console.case", ref=tip.ref) + (f"#{anchor}" if anchor else ""))
 
 

@@ -917,3 +917,28 @@ def test_assigning_a_counselor_gone_since_the_page_was_opened_says_what_happened
     with world.app.app_context():
         assert _tip(world, ref).assigned_counselor_id is None
     assert "tip.assigned" not in audit_actions(world.app, ref)
+
+
+def test_acknowledging_from_the_top_of_the_case_keeps_the_reporters_new_message_marked(world: World,
+                                                                                       signed_in) -> None:
+    """2:40 a.m., a phone: the case of the SMS link opens with "Acknowledge" and "New message from the reporter" at
+    the top, the message screens below. The SRO taps Acknowledge first, as the page asks: the page that came back
+    had lost both the link and the message's "New", since the first page had counted as reading it. The page that
+    follows an action sent from the case keeps the marks the page it was sent from showed; the case opened afresh
+    shows the message as read."""
+    with world.app.app_context():
+        tip = make_tip(world.school_a, urgency="critical", category="weapon")
+        add_unread_reporter_message(tip, "he is in the east stairwell now")
+        db.session.commit()
+        ref = tip.ref
+    client = signed_in("sro_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert 'href="#new-message"' in page and "<strong>New</strong>" in page
+    page = client.post(f"/console/tips/{ref}/acknowledge", data={"csrf_token": csrf_token_in(page)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Acknowledged: escalation stopped." in page
+    assert 'href="#new-message"' in page and "<strong>New</strong>" in page
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "stairwell" in page and 'href="#new-message"' not in page and "<strong>New</strong>" not in page
+    page = signed_in("counselor_a").get(f"/console/tips/{ref}").get_data(as_text=True)
+    assert "stairwell" in page and 'href="#new-message"' not in page
