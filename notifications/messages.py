@@ -24,6 +24,8 @@ __all__ = [
     "alert_text",
     "already_acknowledged_reply",
     "category_label",
+    "folded_ack_confirmed_reply",
+    "folded_already_acknowledged_reply",
     "folded_text",
     "help_reply",
     "is_gsm7",
@@ -113,7 +115,8 @@ def alert_text(
 def folded_text(*, count: int, school: str, category: str, urgency: str, base_url: str) -> str:
     """One SMS standing for `count` further alerts of the same incident, instead of a flood.
 
-    `urgency`: the highest among the tips it stands for, so the person knows how fast to open the queue.
+    `urgency`: the highest among the tips it stands for, so the person knows how fast to open the queue. A "1" to it
+    acknowledges every one of them (app/hooks/views.py): the high ones escalate when nobody answers, as alone.
     """
     if count < 1:
         raise ValueError("count must be 1 or more")
@@ -121,7 +124,7 @@ def folded_text(*, count: int, school: str, category: str, urgency: str, base_ur
     urgency_label = URGENCY_LABELS.get(urgency, UNKNOWN_URGENCY_LABEL)
     return (
         f"TIPLINE +{count} related {noun} at {_clean_school(school)} ({urgency_label} {category_label(category)})."
-        f" Queue: {_clean_base_url(base_url)}{QUEUE_PATH}"
+        f" Queue: {_clean_base_url(base_url)}{QUEUE_PATH} Reply 1 to acknowledge all"
     )
 
 
@@ -180,6 +183,22 @@ def check_text(*, school: str) -> str:
 
 def ack_confirmed_reply(ref: str) -> str:
     return f"Acknowledged #{_clean_ref(ref)}, thank you."
+
+
+def folded_ack_confirmed_reply(acknowledged: int, told: int) -> str:
+    """The answer to a "1" to a "+N related tips" SMS: how many of the `told` tips it stood for were acknowledged
+    (the others someone had taken already). No references: the SMS named none."""
+    if not 0 < acknowledged <= told:
+        raise ValueError("acknowledged must be 1 to told")
+    if acknowledged == told:
+        return f"Acknowledged all {told} related tips, thank you."
+    already = told - acknowledged
+    return (f"Acknowledged {acknowledged} of the {told} related tips, thank you; {already}"
+            f" {'was' if already == 1 else 'were'} already acknowledged.")
+
+
+def folded_already_acknowledged_reply(told: int) -> str:
+    return f"All {told} related tips were already acknowledged. Nothing was changed."
 
 
 def already_acknowledged_reply(ref: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, Select, select, update
@@ -16,10 +17,13 @@ _UNSENT = (AlertStatus.PENDING.value, AlertStatus.SENDING.value)
 _SENT = (AlertStatus.SENT.value, AlertStatus.DELIVERED.value, AlertStatus.FOLDED.value, AlertStatus.FAILED.value)
 
 
-def db_acknowledge_tip(tip: Tip, staff: Staff, via: str, message_sid: str | None = None) -> bool:
+def db_acknowledge_tip(tip: Tip, staff: Staff, via: str, message_sid: str | None = None,
+                       folded_tips: int | None = None) -> bool:
     """Record that `staff` took the tip. False when it was already acknowledged (nothing changes).
 
-    `message_sid`: the inbound SMS that said so, kept on the audit record (see `tip_acknowledged_by`)."""
+    `message_sid`: the inbound SMS that said so, kept on the audit record (see `acknowledged_by_sms`).
+    `folded_tips`: that SMS answered a "+N related tips" SMS standing for this many tips (kept on the record too, so
+    the same SMS posted again gets the same answer)."""
     now = utcnow()
     # One guarded UPDATE: an SMS "ACK" and a console click at the same moment cannot both win.
     taken = db.session.execute(
@@ -42,14 +46,16 @@ def db_acknowledge_tip(tip: Tip, staff: Staff, via: str, message_sid: str | None
         update(Alert).where(Alert.tip_id == tip.id, Alert.status.in_(_SENT))
         .values(status=AlertStatus.ACKNOWLEDGED.value, acknowledged_at=now)
     )
-    audit.record("tip.acknowledged", actor=staff, tip=tip, via=via,
-                 **({"message_sid": message_sid} if message_sid else {}))
+    detail: dict[str, Any] = {"message_sid": message_sid} if message_sid else {}
+    if folded_tips:
+        detail["folded_tips"] = folded_tips
+    audit.record("tip.acknowledged", actor=staff, tip=tip, via=via, **detail)
     return True
 
 
 def db_take_turn_for_sms(message_sid: str) -> None:
     """Let deliveries of one inbound SMS take turns until the transaction ends, so that the second finds the
-    first's acknowledgement (`tip_acknowledged_by`) instead of acknowledging the person's next open alert.
+    first's acknowledgement (`acknowledged_by_sms`) instead of acknowledging the person's next open alert.
     PostgreSQL: a transaction-level advisory lock keyed by the SID, taken before any row lock; SQLite's write
     lock, taken at BEGIN, already does this."""
     db_take_turns_on(f"sms:{message_sid}" if message_sid else "")
@@ -69,10 +75,48 @@ def _taken_as(message_sid: str, actions: Iterable[str]) -> Row[str, str, str | N
     ).first()
 
 
-def tip_acknowledged_by(message_sid: str) -> str | None:
-    """The tip an inbound SMS already acknowledged, if it did: a second "1" must not take the next open alert."""
-    row = _taken_as(message_sid, ["tip.acknowledged"])
-    return row.tip_ref if row is not None else None
+@dataclass(frozen=True)
+class SmsAcknowledged:
+    """What an inbound SMS acknowledged: its tips, and how many tips the "+N related tips" SMS it answered stood for
+    (1 for a tip's own SMS)."""
+
+    refs: tuple[str, ...]
+    told: int
+
+
+def acknowledged_by_sms(message_sid: str) -> SmsAcknowledged | None:
+    """The tips an inbound SMS already acknowledged, if it did: a second "1" must not take the next open alert."""
+    if not message_sid:
+        return None
+    rows = db.session.execute(
+        select(AuditEvent.tip_ref, AuditEvent.detail)
+        .where(AuditEvent.action == "tip.acknowledged",
+               AuditEvent.detail.contains(f'"message_sid":"{message_sid}"', autoescape=True))
+        .order_by(AuditEvent.id)
+    ).all()
+    if not rows:
+        return None
+    told = max(int(audit.parse_detail_text(row.detail).get("folded_tips") or 1) for row in rows)
+    return SmsAcknowledged(tuple(row.tip_ref for row in rows if row.tip_ref), told)
+
+
+def db_tips_told_with(alert: Alert) -> list[Tip]:
+    """The tips the SMS of `alert` told its person of: for a "+N related tips" SMS every tip folded into it (the
+    acknowledged ones too), else the alert's own tip alone.
+
+    The rows of one such SMS are tied as escalation._db_update_folded_into ties them: each was postponed to be folded
+    (kind "folded"), and the send wrote the same person and the same sent_at on all of them, of tips of one school.
+    Not by the incident: a tip taken out of it since was told by that SMS all the same."""
+    own = db.session.get(Tip, alert.tip_id)
+    assert own is not None
+    if alert.kind != "folded" or alert.sent_at is None or alert.staff_id is None:
+        return [own]
+    sent_together = select(Alert.tip_id).where(
+        Alert.kind == "folded", Alert.staff_id == alert.staff_id, Alert.sent_at == alert.sent_at,
+        Alert.status != AlertStatus.FAILED.value)
+    tips = list(db.session.scalars(
+        select(Tip).where(Tip.id.in_(sent_together), Tip.school_id == own.school_id).order_by(Tip.id)))
+    return tips if own in tips else [own]
 
 
 # An acknowledging reply ("1", "ACK 7KQ2MX") that took no tip, on the audit record with its SMS: a second delivery of
@@ -81,13 +125,14 @@ def tip_acknowledged_by(message_sid: str) -> str | None:
 ACK_NOT_TAKEN = "sms.ack_not_taken"
 
 
-def reply_answered_without_ack(message_sid: str) -> tuple[str, str | None] | None:
-    """(reason, tip reference or None) of an acknowledging reply this very SMS got that took no tip, if any."""
+def reply_answered_without_ack(message_sid: str) -> tuple[str, str | None, int] | None:
+    """(reason, tip reference or None, tips of the "+N related tips" SMS it answered or 1) of an acknowledging reply
+    this very SMS got that took no tip, if any."""
     row = _taken_as(message_sid, [ACK_NOT_TAKEN])
     if row is None:
         return None
     detail = audit.parse_detail_text(row.detail)
-    return str(detail.get("reason", "")), row.tip_ref
+    return str(detail.get("reason", "")), row.tip_ref, int(detail.get("folded_tips") or 1)
 
 
 # STOP and START are on the audit record with their SMS as well (`staff.sms_opted_out`, `staff.sms_opted_in`, and

@@ -21,13 +21,14 @@ from app import audit
 from app.alerts.acknowledge import (
     ACK_NOT_TAKEN,
     START_NOT_TAKEN,
+    acknowledged_by_sms,
     db_acknowledge_tip,
     db_take_turn_for_sms,
+    db_tips_told_with,
     newest_alert_for,
     open_alert_for_ref,
     opt_reply_answered,
     reply_answered_without_ack,
-    tip_acknowledged_by,
 )
 from app.alerts.dispatcher import db_retry_refused_delivery
 from app.alerts.escalation import db_fail_folded_into
@@ -134,8 +135,10 @@ def inbound_sms() -> Response:
     if reply.kind != "ack":
         return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
     db_take_turn_for_sms(message_sid)
-    if (done := tip_acknowledged_by(message_sid)) is not None:
-        return _twiml(texts.ack_confirmed_reply(done))  # this very SMS again: answer as the first time, change nothing
+    if (done := acknowledged_by_sms(message_sid)) is not None:  # this very SMS again: answer alike, change nothing
+        if done.told > 1:
+            return _twiml(texts.folded_ack_confirmed_reply(len(done.refs), done.told))
+        return _twiml(texts.ack_confirmed_reply(done.refs[0]))
     if (answered := reply_answered_without_ack(message_sid)) is not None:
         return _twiml(_not_taken_reply(*answered))  # the same: it took no tip then, and takes none now
     if not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None and (
@@ -149,12 +152,17 @@ def inbound_sms() -> Response:
         # Nothing open, but the alert the person read was taken meanwhile: by someone else, or by themselves (in the
         # console, from the SMS's link, or by a first "1"): say so, as for a reference. "Nothing to acknowledge: no
         # open alert" read as if the alert had been a mistake or the acknowledgement lost.
-        return _ack_not_taken(accounts[0], message_sid, "already_acknowledged", newest[1].tip)
+        told = db_tips_told_with(newest[1])
+        return _ack_not_taken(accounts[0], message_sid, "already_acknowledged", newest[1].tip, folded=len(told))
     if found is None:
         return _ack_not_taken(accounts[0], message_sid, "unknown_ref" if reply.ref else "nothing_open")
     staff, alert = found
     tip = db.session.get(Tip, alert.tip_id)
     assert tip is not None
+    if not reply.ref and len(told := db_tips_told_with(alert)) > 1:
+        # The SMS the person answered was "+N related tips": "1" takes every tip it told of, as one would expect; an
+        # "ACK <ref>" names one tip and takes that one only.
+        return _acknowledge_folded(staff, tip, told, message_sid)
     if not db_acknowledge_tip(tip, staff, via="sms", message_sid=message_sid or None):
         return _ack_not_taken(staff, message_sid, "already_acknowledged", tip)
     ref, staff_id = tip.ref, staff.id
@@ -173,20 +181,39 @@ def _opt_reply(taken_as: str) -> Response:
     return _twiml(texts.help_reply(current_app.config["PUBLIC_BASE_URL"]))
 
 
-def _not_taken_reply(reason: str, ref: str | None) -> str:
+def _acknowledge_folded(staff: Staff, found: Tip, told: list[Tip], message_sid: str) -> Response:
+    """Acknowledge every tip of a "+N related tips" SMS (`told`) that nobody has taken yet, each with its own audit
+    event; those someone took meanwhile (in the console, say) stay theirs, and the answer says how many there were."""
+    taken = [tip.ref for tip in told
+             if db_acknowledge_tip(tip, staff, via="sms", message_sid=message_sid or None, folded_tips=len(told))]
+    if not taken:  # all taken in the moment since the look for an open alert
+        return _ack_not_taken(staff, message_sid, "already_acknowledged", found, folded=len(told))
+    staff_id = staff.id
+    db.session.commit()  # nothing after it reads the database (see inbound_sms)
+    for ref in taken:
+        log_event(log, "tip acknowledged by SMS", tip=ref, staff=staff_id, folded=len(told))
+    return _twiml(texts.folded_ack_confirmed_reply(len(taken), len(told)))
+
+
+def _not_taken_reply(reason: str, ref: str | None, folded: int = 1) -> str:
+    if reason == "already_acknowledged" and folded > 1:
+        return texts.folded_already_acknowledged_reply(folded)
     if reason == "already_acknowledged" and ref:
         return texts.already_acknowledged_reply(ref)
     return texts.unknown_ref_reply() if reason == "unknown_ref" else texts.nothing_to_ack_reply()
 
 
-def _ack_not_taken(staff: Staff, message_sid: str, reason: str, tip: Tip | None = None) -> Response:
+def _ack_not_taken(staff: Staff, message_sid: str, reason: str, tip: Tip | None = None, *,
+                   folded: int = 1) -> Response:
     """Answer an acknowledging reply that takes no tip, and keep that answer with its SMS on the audit record: the
-    same SMS delivered again is answered alike (`reply_answered_without_ack`) instead of taking a newer alert."""
+    same SMS delivered again is answered alike (`reply_answered_without_ack`) instead of taking a newer alert.
+    `folded`: the tips of the "+N related tips" SMS it answered (1 for a tip's own SMS)."""
     ref = tip.ref if tip is not None else None  # read before the commit, which expires it (see above)
     if message_sid:
-        audit.record(ACK_NOT_TAKEN, actor=staff, tip=tip, message_sid=message_sid, reason=reason)
+        detail: dict[str, Any] = {"folded_tips": folded} if folded > 1 else {}
+        audit.record(ACK_NOT_TAKEN, actor=staff, tip=tip, message_sid=message_sid, reason=reason, **detail)
         db.session.commit()
-    return _twiml(_not_taken_reply(reason, ref))
+    return _twiml(_not_taken_reply(reason, ref, folded))
 
 
 def _alert_to_acknowledge(accounts: list[Staff], ref: str | None) -> tuple[Staff, Alert] | None:

@@ -160,16 +160,16 @@ def test_a_reply_1_delivered_twice_at_once_acknowledges_one_tip_not_the_next(ale
 
     older, newer, params, headers = _two_alerts_and_a_signed_1(alert_app, fake_twilio, "SM" + "6" * 32)
     first_done, second_looked = threading.Event(), threading.Event()
-    looked_up = views.tip_acknowledged_by
+    looked_up = views.acknowledged_by_sms
 
-    def look_then_let_the_first_finish(message_sid: str) -> str | None:
+    def look_then_let_the_first_finish(message_sid: str) -> object:
         found = looked_up(message_sid)
         if threading.current_thread().name == "second":
             second_looked.set()
             first_done.wait(5)
         return found
 
-    monkeypatch.setattr(views, "tip_acknowledged_by", look_then_let_the_first_finish)
+    monkeypatch.setattr(views, "acknowledged_by_sms", look_then_let_the_first_finish)
     replies: dict[str, str] = {}
 
     def deliver(name: str) -> None:

@@ -31,6 +31,7 @@ def all_templates() -> list[str]:
               for taken in (False, True)]
     texts += [
         messages.ack_confirmed_reply(REF), messages.nothing_to_ack_reply(), messages.unknown_ref_reply(),
+        messages.folded_ack_confirmed_reply(998, 999), messages.folded_already_acknowledged_reply(999),
         messages.unknown_number_reply(), messages.start_reply(), messages.help_reply(BASE_URL),
     ]
     return texts
@@ -60,7 +61,7 @@ def test_escalation_and_repeat_are_marked() -> None:
 
 def test_folded_message_says_how_urgent_and_points_to_the_queue() -> None:
     text = messages.folded_text(count=3, school="KWHS", category="weapon", urgency="high", base_url="https://x")
-    assert text == "TIPLINE +3 related tips at KWHS (HIGH weapon). Queue: https://x/console/"
+    assert text == "TIPLINE +3 related tips at KWHS (HIGH weapon). Queue: https://x/console/ Reply 1 to acknowledge all"
 
 
 def test_reporter_message_notice_says_only_that_there_is_one() -> None:

@@ -1,0 +1,153 @@
+"""A "1" to a "+N related tips" SMS acknowledges every tip that SMS told of, and a folded critical or high tip that
+nobody answers escalates like any other.
+
+Before, "1" took the newest open alert of the phone: one tip of the fold (the row with the highest id), the reply
+naming a reference the SRO had never seen. The other high tips went on escalating to the backup SRO while the SRO
+believed the incident taken; the medium ones stayed unacknowledged in the queue (a medium tip is not paged again)."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+import app.alerts.planning as planning
+from app.alerts.acknowledge import db_acknowledge_tip
+from app.alerts.dispatcher import run_once
+from app.alerts.escalation import db_escalate_overdue
+from app.extensions import db
+from app.models import Alert, AlertStatus, AuditEvent, Tip, utcnow
+from notifications import messages
+from tests.alerts.conftest import TipInfo, alerts_of, chain_phones, make_tip, post_sms, staff_by_phone
+
+IN_HOURS = datetime(2026, 11, 23, 17, 0)  # a Monday, 10:00 in Casper: medium tips are due at once
+
+
+def _fold(*urgencies: str) -> tuple[TipInfo, list[TipInfo]]:
+    """The first tip of an incident sent on its own, then one tip per urgency sent as one "+N related tips" SMS to the
+    primary SRO of KWHS. Returns (first, folded)."""
+    first = make_tip("KWHS", urgencies[0], "bullying")
+    run_once("w")
+    folded = [make_tip("KWHS", urgency, "bullying") for urgency in urgencies]
+    assert run_once("w").get("postponed") == len(folded)
+    db.session.execute(update(Alert).where(Alert.kind == "folded").values(due_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    run_once("w")
+    return first, folded
+
+
+def _acknowledged_by(info: TipInfo) -> int | None:
+    return db.session.get(Tip, info.id).acknowledged_by_id
+
+
+def _acks_by_sms(message_sid: str) -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.tip_ref).where(
+        AuditEvent.action == "tip.acknowledged", AuditEvent.detail.contains(message_sid)).order_by(AuditEvent.id)))
+
+
+def _escalated_positions(info: TipInfo) -> list[int]:
+    return [a.chain_position for a in alerts_of(info.ref)]
+
+
+@pytest.fixture
+def folding_app(alert_app, monkeypatch):
+    alert_app.config.update(ALERT_ACK_TIMEOUT_HIGH_S=3600)  # nothing escalates unless the test says when
+    monkeypatch.setattr(planning, "utcnow", lambda: IN_HOURS)
+    return alert_app
+
+
+@pytest.mark.parametrize("urgencies", [("high", "high", "high"), ("medium", "medium", "medium"),
+                                       ("medium", "high", "medium")])
+def test_a_1_to_a_folded_sms_acknowledges_every_tip_it_told_of(folding_app, fake_twilio, urgencies):
+    with folding_app.app_context():
+        first, folded = _fold(*urgencies)
+        assert "+3 related tips" in fake_twilio.messages[-1].body
+        primary = chain_phones("KWHS")[0]
+        primary_id = staff_by_phone(primary).id
+    answer = post_sms(folding_app, fake_twilio.auth_token, primary, "1", message_sid="SM" + "a" * 32)
+    assert messages.folded_ack_confirmed_reply(3, 3) in answer, answer
+    with folding_app.app_context():
+        assert [_acknowledged_by(info) for info in folded] == [primary_id] * 3
+        assert _acknowledged_by(first) is None  # its own SMS, its own answer
+        # Each tip its own audit event, each keeping the SMS that took it.
+        assert sorted(_acks_by_sms("SM" + "a" * 32)) == sorted(info.ref for info in folded)
+        # Nobody else is paged about them.
+        db_escalate_overdue(utcnow() + timedelta(hours=2))
+        db.session.commit()
+        assert [_escalated_positions(info) for info in folded] == [[1]] * 3
+
+
+def test_the_folded_sms_says_how_to_acknowledge_them_all(folding_app, fake_twilio):
+    with folding_app.app_context():
+        _fold("high", "high")
+    assert "Reply 1 to acknowledge all" in fake_twilio.messages[-1].body
+
+
+def test_a_folded_1_delivered_again_answers_alike_and_takes_nothing_more(folding_app, fake_twilio):
+    """Twilio posts one inbound SMS again after a slow answer (or a signed request is replayed): the same answer, no
+    second audit event, and no alert that reached the phone since is taken."""
+    sid = "SM" + "b" * 32
+    with folding_app.app_context():
+        first, folded = _fold("high", "high")
+        primary = chain_phones("KWHS")[0]
+    answer = post_sms(folding_app, fake_twilio.auth_token, primary, "1", message_sid=sid)
+    assert messages.folded_ack_confirmed_reply(2, 2) in answer, answer
+    again = post_sms(folding_app, fake_twilio.auth_token, primary, "1", message_sid=sid)
+    assert again == answer
+    with folding_app.app_context():
+        assert len(_acks_by_sms(sid)) == 2
+        assert _acknowledged_by(first) is None  # its SMS is still open: the replay did not take it
+
+
+def test_a_folded_tip_taken_in_the_console_meanwhile_is_left_as_it_was(folding_app, fake_twilio):
+    with folding_app.app_context():
+        _, folded = _fold("high", "high", "high")
+        primary, backup = chain_phones("KWHS")[:2]
+        backup_id, primary_id = staff_by_phone(backup).id, staff_by_phone(primary).id
+        assert db_acknowledge_tip(db.session.get(Tip, folded[1].id), staff_by_phone(backup), via="console")
+        db.session.commit()
+    sid = "SM" + "c" * 32
+    answer = post_sms(folding_app, fake_twilio.auth_token, primary, "1", message_sid=sid)
+    assert messages.folded_ack_confirmed_reply(2, 3) in answer, answer
+    assert "2 of the 3" in answer and "1 was already acknowledged" in answer
+    with folding_app.app_context():
+        assert [_acknowledged_by(info) for info in folded] == [primary_id, backup_id, primary_id]
+        assert sorted(_acks_by_sms(sid)) == sorted([folded[0].ref, folded[2].ref])
+    assert post_sms(folding_app, fake_twilio.auth_token, primary, "1", message_sid=sid) == answer
+
+
+def test_ack_with_the_reference_of_one_folded_tip_takes_that_tip_only(folding_app, fake_twilio):
+    with folding_app.app_context():
+        _, folded = _fold("high", "high")
+        primary = chain_phones("KWHS")[0]
+    assert f"Acknowledged #{folded[0].ref}" in post_sms(folding_app, fake_twilio.auth_token, primary,
+                                                         f"ACK {folded[0].ref}")
+    with folding_app.app_context():
+        assert _acknowledged_by(folded[0]) is not None and _acknowledged_by(folded[1]) is None
+
+
+def test_without_an_answer_every_folded_high_tip_escalates_and_medium_ones_wait_in_the_queue(folding_app,
+                                                                                             fake_twilio):
+    with folding_app.app_context():
+        _, folded = _fold("medium", "high", "high")
+        assert db_escalate_overdue(utcnow() + timedelta(hours=2)) == 2
+        db.session.commit()
+        assert [_escalated_positions(info) for info in folded] == [[1], [1, 2], [1, 2]]
+        statuses = {a.status for info in folded for a in alerts_of(info.ref)[:1]}
+        assert statuses <= {AlertStatus.SENT.value, AlertStatus.FOLDED.value, AlertStatus.DELIVERED.value}
+
+
+def test_a_1_to_a_folded_sms_whose_tips_were_all_taken_says_so_without_naming_one(folding_app, fake_twilio):
+    """Every tip was taken in the console before the SRO answered: the answer speaks of the SMS they read, not of
+    one reference it never showed, and the same SMS posted again is answered alike."""
+    with folding_app.app_context():
+        first, folded = _fold("high", "high")
+        primary, backup = chain_phones("KWHS")[:2]
+        for info in (first, *folded):
+            assert db_acknowledge_tip(db.session.get(Tip, info.id), staff_by_phone(backup), via="console")
+        db.session.commit()
+    sid = "SM" + "d" * 32
+    answer = post_sms(folding_app, fake_twilio.auth_token, primary, "1", message_sid=sid)
+    assert messages.folded_already_acknowledged_reply(2) in answer, answer
+    assert post_sms(folding_app, fake_twilio.auth_token, primary, "1", message_sid=sid) == answer
+    with folding_app.app_context():
+        assert {_acknowledged_by(info) for info in folded} == {staff_by_phone(backup).id}
