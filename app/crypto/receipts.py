@@ -1,7 +1,10 @@
 """Receipt codes and tip references.
 
 A receipt code is 20 symbols of Crockford's base32 (no I, L, O, U), shown as five groups of four:
-100 bits from `secrets`, typed back in whatever case and spacing, with O read as 0 and I or L as 1.
+100 bits from `secrets`, typed back in whatever case and spacing, with O read as 0 and I or L as 1. What a notes
+or messaging app adds when a code is pasted (zero-width spaces, narrow no-break spaces, minus signs for dashes)
+and full-width letters and digits (a phone keyboard in full-width mode) are read as plain: NFKC, then format
+characters, spaces and dashes dropped. That only widens what is read as a code, never the codes themselves.
 The database holds only HMAC-SHA256(RECEIPT_HMAC_KEY, code), the key living outside the database, so a
 stolen dump cannot even be used to test guesses offline.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 from flask import current_app
 from sqlalchemy import bindparam, select
@@ -27,7 +31,10 @@ ENTROPY_BITS = CODE_LENGTH * 5
 _LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 # Built once: a guess is answered without rebuilding the statement (10,000 guesses are tested).
 _BY_RECEIPT_HASH = select(Tip.id, Tip.receipt_hash).where(Tip.receipt_hash == bindparam("wanted"))
-_SEPARATORS = str.maketrans("", "", " -_.\t\n\r\u00a0\u2010\u2011\u2012\u2013\u2014")
+# Dropped between symbols: format characters (zero-width space, soft hyphen, byte order mark), every space and
+# dash of Unicode, and the minus sign (a math symbol that apps put for a dash), besides tabs, line breaks, _ and .
+_SEPARATOR_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Pd"})
+_SEPARATOR_CHARACTERS = frozenset("\u2212\t\n\r_.")
 
 
 def new_receipt_code() -> str:
@@ -41,7 +48,7 @@ def format_code(raw: str) -> str:
 
 def normalize_code(typed: str) -> str | None:
     """The canonical code for what a reporter typed, or None when it cannot be a code at all."""
-    code = typed.translate(_SEPARATORS)
+    code = _without_separators(typed)
     # ASCII before upper(): "ß".upper() is "SS" and "ı".upper() is "I", which would turn them into symbols.
     if not code.isascii():
         return None
@@ -49,6 +56,18 @@ def normalize_code(typed: str) -> str | None:
     if len(code) != CODE_LENGTH or any(c not in ALPHABET for c in code):
         return None
     return code
+
+
+def _without_separators(typed: str) -> str:
+    # NFKC first: a full-width "Ａ" becomes "A", a narrow no-break space a space, a full-width dash "-".
+    return "".join(c for c in unicodedata.normalize("NFKC", typed)
+                   if c not in _SEPARATOR_CHARACTERS and unicodedata.category(c) not in _SEPARATOR_CATEGORIES)
+
+
+def count_code_symbols(typed: str) -> int:
+    """How many letters and digits a code as typed holds, read as normalize_code reads them (full-width ones
+    count): what the receipt-code page tells a reporter whose code is too short or too long."""
+    return sum(1 for c in _without_separators(typed) if c.isascii() and c.isalnum())
 
 
 def normalize_ref(typed: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from app.alerts import wake_dispatcher
-from app.crypto.receipts import CODE_LENGTH, db_find_tip_by_receipt
+from app.crypto.receipts import CODE_LENGTH, count_code_symbols, db_find_tip_by_receipt
 from app.crypto.service import open_for_tip
 from app.extensions import db, limiter
 from app.intake import bp
@@ -62,7 +62,7 @@ def _photos_dropped() -> bool:
 
 
 def _not_found(kept_message: str = "", typed_code: str = "") -> tuple[str, int]:
-    symbols = sum(1 for c in typed_code if c.isascii() and c.isalnum())
+    symbols = count_code_symbols(typed_code)
     if typed_code and symbols != CODE_LENGTH:
         # A character left out (or the 6-character reference typed instead): said from the input alone, which
         # tells a guesser nothing, and "check the code" would not say where to look.

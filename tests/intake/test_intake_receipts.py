@@ -147,3 +147,22 @@ def test_session_ends_after_fifteen_idle_minutes(intake_app, schools):
         db.session.commit()
     expired = client.get("/followup").get_data(as_text=True)
     assert ref not in expired and "could not open a report" in expired
+
+
+def test_a_code_pasted_with_invisible_characters_or_typed_full_width_opens_the_report(intake_app, schools):
+    """A code copied from a notes or messaging app carries zero-width spaces, narrow no-break spaces or minus signs;
+    a phone keyboard in full-width mode types full-width letters. They were refused as a wrong code."""
+    ref, code = submit_ok(intake_app.test_client(), schools["kelly"], "Someone brought a knife to school today.")
+    full_width = "".join(chr(ord(c) + 0xFEE0) if c != "-" else "\u2212" for c in code)
+    for pasted in ("\u200b" + code.replace("-", "\u202f") + "\u200b", full_width):
+        page = open_followup(intake_app.test_client(), pasted).get_data(as_text=True)
+        assert ref in page, ascii(pasted)
+    # A genuinely wrong code, pasted the same way, gets the same non-revealing page as any wrong code.
+    wrong = format_code("".join(secrets.choice(ALPHABET) for _ in range(20)))
+    pasted_wrong = open_followup(intake_app.test_client(), wrong.replace("-", "\u200b\u2212"))
+    assert pasted_wrong.status_code == 200
+    text = pasted_wrong.get_data(as_text=True)
+    assert "could not open a report" in text and ref not in text
+    # Full-width symbols count as letters and digits in "a receipt code has 20 ...; the code you typed has N".
+    short = open_followup(intake_app.test_client(), full_width[:-1]).get_data(as_text=True)
+    assert "the code you typed has 19" in short
