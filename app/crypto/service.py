@@ -30,7 +30,7 @@ _FIELD = re.compile(
     r"(text|contact|assessment|language|legal_hold|legal_hold_release|(message|note|attachment):[0-9]+)")
 
 __all__ = [
-    "DecryptionFailed", "KeyringUnavailable", "TipShredded", "db_new_tip_key", "db_rewrap_tip_key",
+    "DecryptionFailed", "KeyringUnavailable", "TipShredded", "check_tip_key", "db_new_tip_key", "db_rewrap_tip_key",
     "open_for_tip", "open_tip_assessment", "open_tip_contact", "open_tip_text", "seal_for_tip",
 ]
 
@@ -85,6 +85,12 @@ def db_add_sealed(tip: Tip, row: Any, kind: str, plaintext: bytes, column: str =
 def open_for_tip(tip: Tip, field: str, blob: bytes) -> bytes:
     _check_field(field)
     return open_sealed(_data_key(tip), associated_data(tip.ref, field), blob)
+
+
+def check_tip_key(tip: Tip) -> None:
+    """Raise what open_for_tip raises when the tip's own key does not open (no keyring, another keyring, the tip
+    shredded): after this, a field that fails to open is that field's row damaged, not a keyring that opens nothing."""
+    _data_key(tip)
 
 
 def open_tip_text(tip: Tip) -> str:

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from app.alerts import wake_dispatcher
+from app.crypto.errors import DecryptionFailed
 from app.crypto.receipts import CODE_LENGTH, count_code_symbols, db_find_tip_by_receipt
-from app.crypto.service import open_for_tip
+from app.crypto.service import check_tip_key, open_for_tip
 from app.extensions import db, limiter
 from app.intake import bp
 from app.intake import reporter_sessions as rs
@@ -33,7 +34,7 @@ from app.intake.validation import (
     photos_left_behind,
 )
 from app.logs import log_event
-from app.models import Attachment, Tip, TipStatus, utcnow
+from app.models import Attachment, Message, Tip, TipStatus, utcnow
 from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
@@ -103,14 +104,19 @@ def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> t
         .where(Attachment.tip_id == tip.id, Attachment.message_id.isnot(None))
         .group_by(Attachment.message_id))}
     conversation = []
+    if tip.messages:
+        # A keyring missing, or not the one the tip was sealed with, fails the whole page closed (the 503): only
+        # past this, a message that does not open is its own row damaged, and the rest of the conversation shows.
+        check_tip_key(tip)
     for message in tip.messages:
         if message.body_ct is None:
             continue
-        body = open_for_tip(tip, f"message:{message.id}", message.body_ct).decode("utf-8")
+        body = _open_message(tip, message)
         conversation.append({"from_reporter": message.from_reporter, "at": message.created_at,
-                             "local_time": local_time(message.created_at, tip.school.timezone), "body": body,
-                             "photos": photos.get(message.id, 0)})
-        if not message.from_reporter and message.read_at is None:
+                             "local_time": local_time(message.created_at, tip.school.timezone),
+                             "body": body or "", "unreadable": body is None, "photos": photos.get(message.id, 0)})
+        # A question that cannot be read is not marked read: staff would take it as seen.
+        if not message.from_reporter and message.read_at is None and body is not None:
             message.read_at = utcnow()
     # Commit (the idle timeout, the read marks) before rendering: on SQLite the transaction holds the write lock.
     commit_before_rendering()
@@ -118,6 +124,16 @@ def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> t
                            closed=tip.status == TipStatus.CLOSED.value, conversation=conversation,
                            values=checked.values if checked else {}, errors=checked.errors if checked else {})
     return page, status
+
+
+def _open_message(tip: Tip, message: Message) -> str | None:
+    """The message's text, or None when its row does not open (damaged): the staff console marks it the same way."""
+    try:
+        return open_for_tip(tip, f"message:{message.id}", message.body_ct or b"").decode("utf-8")
+    except (DecryptionFailed, UnicodeDecodeError):
+        log_event(log, "OPERATOR: a message of a tip does not open under the tip's key (a damaged row); the "
+                  "reporter's page marks it unreadable", logging.ERROR, tip=tip.ref, message_id=message.id)
+        return None
 
 
 @bp.get("/followup")

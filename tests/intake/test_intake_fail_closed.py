@@ -520,3 +520,65 @@ def test_a_ranked_tip_does_not_join_the_incident_of_one_ranked_without_the_model
                                  urgency="medium", category="other", plan_alerts=True)
         assert ranked.incident_id != unranked.incident_id
         assert db.session.scalar(select(func.count(Incident.id))) == 2
+
+
+def _conversation_of_three(app, schools):
+    """A tip with a staff question and two replies of the reporter; returns (client, ref, code, damaged id)."""
+    from app.crypto.service import seal_for_tip
+    from app.models import Message
+    from tests.intake.helpers import open_followup, post_multipart
+
+    client = app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], TEXT)
+    with app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        question = Message(tip_id=tip.id, from_reporter=False)
+        db.session.add(question)
+        db.session.flush()
+        question.body_ct = seal_for_tip(tip, f"message:{question.id}", b"Which car park?")
+        db.session.commit()
+    open_followup(client, code)
+    for words in ("The one behind the gym.", "He drives a blue pickup."):
+        sent = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": words}, None)
+        assert sent.status_code == 303
+    with app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        first_reply = next(m for m in tip.messages if m.from_reporter)
+        body = bytearray(first_reply.body_ct or b"")
+        body[-1] ^= 1  # one flipped bit of the tag: a damaged row
+        first_reply.body_ct = bytes(body)
+        db.session.commit()
+        return client, ref, code, first_reply.id
+
+
+@pytest.mark.parametrize(("lang", "unreadable"), [("en", "This message cannot be read."),
+                                                  ("es", "Este mensaje no se puede leer.")])
+def test_one_damaged_message_is_marked_and_the_rest_of_the_conversation_shows(intake_app, schools, caplog, lang,
+                                                                              unreadable):
+    """One message row that does not open gave the reporter a 503 for the whole follow-up page (the staff console
+    marks just that message); the reporter reads the rest, and the operator hears of the row."""
+    client, ref, _code, damaged = _conversation_of_three(intake_app, schools)
+    caplog.clear()
+    response = client.get("/followup", headers={"Accept-Language": lang})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[:2000]
+    assert "Which car park?" in page and "He drives a blue pickup." in page
+    assert "The one behind the gym." not in page and unreadable in page
+    lines = [r for r in caplog.records if r.getMessage().startswith("OPERATOR:") and "message" in r.getMessage()]
+    assert lines and getattr(lines[0], "fields", {}) == {"tip": ref, "message_id": damaged}
+
+
+def test_a_missing_keyring_still_fails_the_follow_up_page_closed(intake_app, schools, caplog):
+    """Only a damaged row is marked: without the keyring (or with another), nothing of the case is shown."""
+    client, _ref, _code, _damaged = _conversation_of_three(intake_app, schools)
+    from app.crypto.keystore import forget_keyring
+
+    write_keyring(Path(intake_app.config["KEYRING_PATH"]), new_keyring())  # another KEK 1: the tip's key won't unwrap
+    forget_keyring(intake_app)
+    response = client.get("/followup")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "Which car park?" not in page and "He drives" not in page
+    Path(intake_app.config["KEYRING_PATH"]).unlink()
+    forget_keyring(intake_app)
+    assert client.get("/followup").status_code == 503
