@@ -11,7 +11,7 @@ from notifications.errors import (
     classify_twilio_error,
     delivery_outcome,
 )
-from notifications.factory import SmsSettingsError, transport_from_settings
+from notifications.factory import SmsSettingsError, TwilioNotConfigured, transport_from_settings
 from notifications.recording_transport import RecordedSms, RecordingTransport
 from notifications.replies import InboundReply, parse_reply
 from notifications.transport import SendResult, SmsTransport
@@ -29,6 +29,7 @@ __all__ = [
     "SmsSettingsError",
     "SmsTransport",
     "TransientSendError",
+    "TwilioNotConfigured",
     "TwilioTransport",
     "classify_twilio_error",
     "delivery_outcome",

@@ -19,6 +19,11 @@ class SmsSettingsError(ValueError):
     """
 
 
+class TwilioNotConfigured(SmsSettingsError):
+    """Twilio is asked for (SMS_TRANSPORT=twilio) and none of its settings is set: the caller knows whether the
+    console transport is a way out (development) or not (production), and says so."""
+
+
 def transport_from_settings(settings: Mapping[str, object]) -> SmsTransport:
     """The SMS transport the settings ask for.
 
@@ -49,13 +54,18 @@ def transport_from_settings(settings: Mapping[str, object]) -> SmsTransport:
             timeout_s=float(_number(settings, "TWILIO_TIMEOUT_S", 10)),
         )
     present = [key for key in TWILIO_KEYS if values[key]]
-    if present or choice == "twilio":
+    if not present and choice == "twilio":
+        raise TwilioNotConfigured(
+            "No Twilio settings are set: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER"
+            " (or TWILIO_MESSAGING_SERVICE_SID)"
+        )
+    if present:
         missing = [key for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") if not values[key]]
         if not from_number and not service_sid:
             missing.append("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
         # Names only: never echo a value, one of them is a secret.
         raise SmsSettingsError(
-            f"Twilio settings are incomplete: {', '.join(present) or 'none'} set,"
+            f"Twilio settings are incomplete: {', '.join(present)} set,"
             f" missing {', '.join(missing)}"
         )
     return ConsoleTransport(keep=_number(settings, "SMS_CONSOLE_KEEP", 50))

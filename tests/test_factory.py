@@ -222,7 +222,13 @@ def test_example_environment_file_placeholders_are_refused(tmp_path):
     # The environment file's Twilio lines left empty in production, or half filled in.
     ({"TIPLINE_ENV": "production", "SECRET_KEY": "a" * 48, "RECEIPT_HMAC_KEY": "b" * 48,
       "PUBLIC_BASE_URL": "https://tips.example.org", "TRUSTED_PROXY_HOPS": "1"},
-     "Twilio settings are incomplete: none set"),
+     "No Twilio settings are set: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (or "
+     "TWILIO_MESSAGING_SERVICE_SID) in the environment; production sends alerts only through Twilio "
+     "(README, Configuration)."),
+    # Outside production SMS_TRANSPORT=twilio asks for Twilio: the console transport is the way without it.
+    ({"SMS_TRANSPORT": "twilio"}, "No Twilio settings are set: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+     "TWILIO_FROM_NUMBER (or TWILIO_MESSAGING_SERVICE_SID), or set SMS_TRANSPORT=console to print SMS instead "
+     "while developing (README, Configuration)."),
     ({"TWILIO_ACCOUNT_SID": "AC" + "0" * 32}, "missing TWILIO_AUTH_TOKEN"),
 ])
 def test_flask_command_with_a_bad_setting_prints_the_message_not_a_traceback(tmp_path, env, message):

@@ -13,7 +13,13 @@ from app.crypto.receipts import REF_LENGTH
 from app.extensions import db
 from app.logs import log_event
 from app.models import REPLY_KIND, Alert, AlertStatus, School, Tip
-from notifications import ConsoleTransport, SmsSettingsError, SmsTransport, transport_from_settings
+from notifications import (
+    ConsoleTransport,
+    SmsSettingsError,
+    SmsTransport,
+    TwilioNotConfigured,
+    transport_from_settings,
+)
 from notifications.messages import (
     alert_text,
     folded_text,
@@ -33,6 +39,13 @@ def init_sms(app: Flask) -> None:
     ConfigError, so a `flask` command says which setting is missing in one line instead of a traceback."""
     try:
         app.extensions[EXTENSION_KEY] = transport_from_settings(app.config)
+    except TwilioNotConfigured as exc:
+        # One sentence with the way out there is: production refuses the console transport (app/config.py).
+        if app.config.get("PRODUCTION"):
+            message = f"{exc} in the environment; production sends alerts only through Twilio"
+        else:
+            message = f"{exc}, or set SMS_TRANSPORT=console to print SMS instead while developing"
+        raise ConfigError(f"{message} (README, Configuration).") from None
     except SmsSettingsError as exc:
         raise ConfigError(f"{exc} (README, Configuration)") from None
     warn_if_alerts_take_two_segments(app)

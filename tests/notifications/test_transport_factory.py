@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from notifications import ConsoleTransport, SmsSettingsError, TwilioTransport, transport_from_settings
+from notifications import (
+    ConsoleTransport,
+    SmsSettingsError,
+    TwilioNotConfigured,
+    TwilioTransport,
+    transport_from_settings,
+)
 
 TWILIO = {
     "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
@@ -49,3 +55,14 @@ def test_forced_choices() -> None:
         transport_from_settings({"SMS_TRANSPORT": "pigeon"})
     with pytest.raises(SmsSettingsError):
         transport_from_settings({"SMS_CONSOLE_KEEP": "many"})
+
+
+def test_no_twilio_setting_at_all_says_which_to_set_in_one_sentence() -> None:
+    """It read "Twilio settings are incomplete: none set, missing TWILIO_ACCOUNT_SID, ...": half a sentence about
+    a half-filled set that was not half filled."""
+    with pytest.raises(TwilioNotConfigured) as caught:
+        transport_from_settings({"SMS_TRANSPORT": "twilio", "TWILIO_ACCOUNT_SID": " "})  # blank counts as unset
+    message = str(caught.value)
+    assert message == ("No Twilio settings are set: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER "
+                       "(or TWILIO_MESSAGING_SERVICE_SID)")
+    assert isinstance(caught.value, SmsSettingsError)
