@@ -187,7 +187,8 @@ def health_command() -> None:
     # Only reads, as /healthz does (`reads_only`): a writer holding SQLite past the busy timeout (a purge, a
     # migration) must not make the database look unreachable here while /healthz says ok.
     with reading():
-        report = run_checks(current_app._get_current_object())  # type: ignore[attr-defined]
+        # With the reasons in words (a path among them): this is the operator's shell, not the open /healthz.
+        report = run_checks(current_app._get_current_object(), detail=True)  # type: ignore[attr-defined]
     click.echo(json.dumps(report, indent=2))
     if report["status"] != "ok":
         sys.exit(1 if report["status"] == "fail" else 2)

@@ -1,5 +1,6 @@
 """What /healthz checks. Each check says ok, degraded or fail and a fixed reason word: never an error
-message, a path or a setting, because the endpoint has no authentication."""
+message, a path or a setting, because the endpoint has no authentication. `flask health` (a shell: the operator)
+asks for the error's own words as well, in `detail`, for a keyring or a model that does not load."""
 
 from __future__ import annotations
 
@@ -55,16 +56,17 @@ def check_database() -> dict[str, Any]:
     return {"status": OK}
 
 
-def check_keyring(app: Flask, database_ok: bool) -> dict[str, Any]:
+def check_keyring(app: Flask, database_ok: bool, detail: bool = False) -> dict[str, Any]:
     """Loaded as intake loads it, and checked against the database's key checks when the database answers;
-    degraded when tips are wrapped by a key the keyring does not hold."""
+    degraded when tips are wrapped by a key the keyring does not hold. `detail`: the reason in words (it may name
+    a path), for `flask health` only."""
     try:
         if not database_ok:
             load_keyring(*keyring_source(app))
             return {"status": OK}
         missing = db_missing_versions(current_keyring())
-    except KeyringUnavailable:
-        return {"status": FAIL, "reason": "unavailable"}
+    except KeyringUnavailable as exc:
+        return {"status": FAIL, "reason": "unavailable", **({"detail": str(exc)} if detail else {})}
     except SQLAlchemyError:
         db.session.rollback()
         return {"status": FAIL, "reason": "unverified"}
@@ -96,14 +98,16 @@ def _keyring_file_readable_by_others(app: Flask) -> bool:
         return False
 
 
-def check_model(app: Flask) -> dict[str, Any]:
-    """The triage model loads (once per process: the triage library keeps it, we remember that it worked)."""
+def check_model(app: Flask, detail: bool = False) -> dict[str, Any]:
+    """The triage model loads (once per process: the triage library keeps it, we remember that it worked).
+    `detail`: why not, in words (the model directory's path among them), for `flask health` only."""
     if app.extensions.get(_MODEL_OK):
         return {"status": OK}
     try:
         triage.load_model(Path(app.config["TRIAGE_MODEL_DIR"]))
-    except Exception:  # noqa: BLE001 - missing (ModelNotTrained), cut short (BadZipFile) or damaged: not loaded
-        return {"status": FAIL, "reason": "not_loaded"}
+    except Exception as exc:  # noqa: BLE001 - missing (ModelNotTrained), cut short (BadZipFile) or damaged: not loaded
+        why = str(exc) if isinstance(exc, triage.ModelUnusable) else f"{type(exc).__name__}: {exc}"
+        return {"status": FAIL, "reason": "not_loaded", **({"detail": why} if detail else {})}
     app.extensions[_MODEL_OK] = True
     return {"status": OK}
 
@@ -164,12 +168,13 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
     return {"status": OK, **seen}
 
 
-def run_checks(app: Flask) -> dict[str, Any]:
-    """{"status": "ok" | "degraded" | "fail", "checks": {...}}. Degraded: the web side works, SMS lag."""
+def run_checks(app: Flask, detail: bool = False) -> dict[str, Any]:
+    """{"status": "ok" | "degraded" | "fail", "checks": {...}}. Degraded: the web side works, SMS lag.
+    `detail` adds the reason in words (paths included) to a failing keyring or model: never for /healthz."""
     checks: dict[str, dict[str, Any]] = {"database": check_database()}
     database_ok = checks["database"]["status"] == OK
-    checks["keyring"] = check_keyring(app, database_ok)
-    checks["model"] = check_model(app)
+    checks["keyring"] = check_keyring(app, database_ok, detail)
+    checks["model"] = check_model(app, detail)
     checks["disk"] = check_disk(app)
     checks["alerts"] = check_alerts(app, database_ok)
     if any(checks[name]["status"] == FAIL for name in ESSENTIAL):

@@ -82,6 +82,25 @@ def test_a_damaged_model_is_503_not_a_500(make_app, tmp_path: Path) -> None:  # 
     assert response.status_code == 503
     assert response.get_json()["checks"]["model"] == {"status": "fail", "reason": "not_loaded"}
 
+def test_health_command_says_why_the_model_or_the_keyring_fails(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`flask health` said only "not_loaded" or "unavailable": the operator at the shell, who may read paths, had to
+    guess which directory and why. /healthz (no authentication) still names no path."""
+    missing_model = make_app(TRIAGE_MODEL_DIR=str(tmp_path / "no-model-here"))
+    result = missing_model.test_cli_runner().invoke(args=["health"])
+    assert result.exit_code == 1, result.output
+    model = json.loads(result.output)["checks"]["model"]
+    assert model["reason"] == "not_loaded"
+    assert "No trained triage model in" in model["detail"] and "no-model-here" in model["detail"]
+    assert "no-model-here" not in missing_model.test_client().get("/healthz").get_data(as_text=True)
+
+    no_keyring = make_app(KEYRING_PATH=str(tmp_path / "gone" / "keyring.json"))
+    result = no_keyring.test_cli_runner().invoke(args=["health"])
+    keyring = json.loads(result.output)["checks"]["keyring"]
+    assert keyring["reason"] == "unavailable" and "no keyring at" in keyring["detail"]
+    assert str(tmp_path / "gone") in keyring["detail"]
+    assert "gone" not in no_keyring.test_client().get("/healthz").get_data(as_text=True)
+
+
 def test_unreachable_database_is_503(app: Flask, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     broken = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     response = broken.test_client().get("/healthz")
