@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -22,7 +22,7 @@ from app.database import db_error_reason, reading
 from app.extensions import db
 from app.intake import bp
 from app.intake import reporter_sessions as rs
-from app.intake.followup import MAX_CODE_INPUT
+from app.intake.followup import KEPT_REPLY_KEY, MAX_CODE_INPUT
 from app.intake.requests import InvalidFormEncoding
 from app.intake.views import page_context, report_values_as_sent, schools_by_town
 from app.logs import log_event
@@ -40,9 +40,9 @@ _FORMS_WITH_A_REPORT = {"intake.report_submit", "intake.report_language"}
 
 
 def _page(title: str, message: str, status: int, kept_message: str = "",
-          kept_report: dict[str, object] | None = None) -> tuple[str, int]:
+          kept_report: dict[str, object] | None = None, keep_notices: bool = False) -> tuple[str, int]:
     return render_template("intake/error.html", title=title, message=message, kept_message=kept_message,
-                           kept_report=kept_report), status
+                           kept_report=kept_report, keep_notices=keep_notices), status
 
 
 def _unavailable() -> tuple[str, int]:
@@ -52,6 +52,15 @@ def _unavailable() -> tuple[str, int]:
         # connection cut just after the 303, a failover). "Not available" alone read as a lost report, and the
         # reporter sent it again: the SRO paged twice, the first receipt code never seen.
         return render_template("intake/receipt_unavailable.html"), 503
+    kept_reply = g.get(KEPT_REPLY_KEY, "")
+    if request.endpoint == "intake.followup" and kept_reply:
+        # A reply kept from an ended visit, brought back by the receipt code: it is sealed under the visit's token,
+        # not the keyring, so it can be shown to copy. Not sent, and nothing sends it later by itself: say so. The
+        # rollback leaves it in the visit's row, so the reply form has it again if the keys are back within the
+        # visit. The "press Send" notice waits for that form (there is no Send button here).
+        return _page(_("Tipline is not available right now"),
+                     _("Your message was not sent. It is below: copy it and send it again in a little while. If "
+                       "someone is in danger right now, call 911."), 503, kept_message=kept_reply, keep_notices=True)
     if request.method != "POST" or request.endpoint == "intake.receipt_confirm":
         # A page that only shows something, or the receipt's "I saved it" after a stored tip, sent nothing:
         # "Nothing was sent" there would make the reporter send the tip again.

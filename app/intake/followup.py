@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -39,6 +39,7 @@ from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
 MAX_CODE_INPUT = 100
+KEPT_REPLY_KEY = "tipline_kept_reply"
 
 
 def status_words(status: str) -> str:
@@ -147,6 +148,7 @@ def followup() -> str | tuple[str, int]:
         commit_before_rendering()
         return render_template("intake/followup_start.html", error=None)
     kept = rs.db_take_kept_message()
+    setattr(g, KEPT_REPLY_KEY, kept)  # for the 503 page, should the case not open (app/intake/errors.py)
     return _case_page(tip, Checked(values={"message": kept}) if kept else None)
 
 

@@ -582,3 +582,45 @@ def test_a_missing_keyring_still_fails_the_follow_up_page_closed(intake_app, sch
     Path(intake_app.config["KEYRING_PATH"]).unlink()
     forget_keyring(intake_app)
     assert client.get("/followup").status_code == 503
+
+
+@pytest.mark.parametrize(("lang", "label"), [("en", "Your message (not sent yet)"),
+                                             ("es", "Tu mensaje (todavía no enviado)")])
+def test_a_kept_reply_shows_on_the_503_page_when_the_keyring_is_missing(intake_app, schools, lang, label):
+    """A reply kept from an ended visit came back after the code with the keyring missing as a 503 whose only words
+    were "Your message is not sent yet. Check it, add any photos again, and press Send." (with no message and no
+    Send button): the reporter could only type it again. The reply is sealed in the visit's row under the visit's
+    own token, not the keyring, so the page shows it to copy, and says plainly that it was not sent."""
+    from app.crypto.keystore import forget_keyring
+    from app.models import ReporterSession, utcnow
+    from tests.intake.helpers import post_multipart
+
+    client, ref, code, _damaged = _conversation_of_three(intake_app, schools)
+    token = csrf_token(client, "/followup")
+    with intake_app.app_context():
+        visit = db.session.scalar(select(ReporterSession).where(ReporterSession.purpose == "followup"))
+        visit.expires_at = utcnow()  # the visit ended while the reporter wrote
+        db.session.commit()
+    answer = "It was Friday, after practice & before the bus."
+    ended = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": answer}, None)
+    assert ended.status_code == 200 and "not sent yet" in ended.get_data(as_text=True)
+    keyring = Path(intake_app.config["KEYRING_PATH"])
+    saved = keyring.read_bytes()
+    keyring.unlink()
+    forget_keyring(intake_app)
+    headers = {"Accept-Language": lang}
+    opened = client.post("/followup", headers=headers, follow_redirects=True,
+                         data={"code": code, "message": answer, "csrf_token": csrf_token(client, "/followup")})
+    page = opened.get_data(as_text=True)
+    assert opened.status_code == 503
+    assert label in page and "It was Friday, after practice &amp; before the bus.</textarea>" in page
+    assert "press Send" not in page and "pulsa Enviar" not in page  # there is no Send button on this page
+    assert "Which car park?" not in page and ref not in page  # nothing of the case without the keyring
+    said = {"en": "Your message was not sent. It is below: copy it and send it again in a little while.",
+            "es": "Tu mensaje no se envió. Está aquí abajo: cópialo y envíalo otra vez dentro de un rato."}
+    assert said[lang] in page
+    # Back with the keyring (within the visit), the reply is in the reply form, still not sent.
+    keyring.write_bytes(saved)
+    forget_keyring(intake_app)
+    again = client.get("/followup", headers=headers).get_data(as_text=True)
+    assert "It was Friday, after practice &amp; before the bus.</textarea>" in again and "Which car park?" in again
