@@ -505,10 +505,19 @@ def admin_school_chain(school_id: int) -> str | Response:
         staff_id = parse_small_int(request.form.get(f"position_{chain_position.value}"))
         if staff_id is not None and staff_id in by_staff:
             earlier = next((p for p, s in chosen.items() if s == staff_id), None)
+            phone = by_staff[staff_id].staff.phone
+            # Two accounts of one phone (a dispatch desk's day and night accounts): escalating from one to the other
+            # texted the same phone again, another timeout before anyone new was told.
+            same_phone = next((p for p, s in chosen.items() if phone and by_staff[s].staff.phone == phone), None)
             if earlier is not None:
                 twice[chain_position.value] = (
                     f"{by_staff[staff_id].staff.name} is chosen for {chain_place(earlier)} too: one person holds "
                     "one place of the chain. Choose someone else here, or nobody.")
+            elif same_phone is not None:
+                twice[chain_position.value] = (
+                    f"{by_staff[staff_id].staff.name} has the same phone as {by_staff[chosen[same_phone]].staff.name}"
+                    f", {chain_place(same_phone)}: the SMS would go to that phone again and nobody new would be "
+                    "told. Choose someone with another phone here, or nobody.")
             chosen[chain_position.value] = staff_id
     if twice:
         # The page comes back with every choice made, and says beside the place who is chosen twice: sent back to

@@ -208,3 +208,35 @@ def test_on_postgresql_a_tip_waits_for_a_save_of_new_hours_under_way(world: Worl
     with world.app.app_context():
         (alert,) = db.session.scalars(select(Alert))
         assert alert.due_at == DENVER_0730 + timedelta(minutes=30)  # 08:00 in Casper, not 07:30
+
+
+def test_two_accounts_sharing_one_phone_cannot_hold_two_places_of_one_chain(world: World, signed_in) -> None:
+    """A dispatch desk's phone is shared by its day and night accounts. Both put on a school's chain were saved
+    without a word, and a critical tip unacknowledged at the desk 'escalated' to the same desk phone: another
+    timeout before anyone new was told. Refused as one person chosen twice is, beside the second place, with
+    every choice kept; nothing is saved."""
+    with world.app.app_context():
+        from app.models import Staff
+
+        counselor = db.session.get(Staff, world.people["counselor_a"])
+        sro = db.session.get(Staff, world.people["sro_a"])
+        assert counselor is not None and sro is not None
+        counselor.phone = sro.phone
+        db.session.commit()
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page = admin.get(path).get_data(as_text=True)
+    sro_id, counselor_id = str(world.people["sro_a"]), str(world.people["counselor_a"])
+    form = {"csrf_token": csrf_token_in(page) or "", "chain_was": input_value(page, "chain_was") or ""}
+    response = admin.post(f"{path}/chain", data=form | {"position_1": sro_id, "position_4": counselor_id})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert [_selected(page, p) for p in (1, 2, 3, 4)] == [sro_id, None, None, counselor_id]
+    error = re.search(r'<p class="error" id="position_4-error">(.*?)</p>', page, re.S)
+    assert error is not None, page
+    assert "same phone" in error.group(1) and "Sro A" in error.group(1) and "1 (primary SRO)" in error.group(1)
+    assert "Escalation chain saved." not in page
+    with world.app.app_context():
+        chain = {a.staff_id: a.chain_position for a in db.session.scalars(
+            select(Assignment).where(Assignment.school_id == world.school_a))}
+    assert chain == {world.people["sro_a"]: 1, world.people["counselor_a"]: None}
