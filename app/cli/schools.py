@@ -15,7 +15,7 @@ from app.cli.operator import operator_label
 from app.cli.schema import needs_schema
 from app.extensions import db
 from app.models import Agency, School
-from app.models.directory import DISTRICT_TIMEZONE
+from app.models.directory import DISTRICT_TIMEZONE, twenty_four_hour_hint, zone_without_summer_time
 
 ADD_AGENCY = 'flask schools add-agency --short CPD --name "Casper Police Department"'
 CREATE_SCHOOL = ('flask schools create --short KWHS --name "Kelly Walsh High School" --town Casper --agency CPD '
@@ -79,12 +79,14 @@ def create_command(short_name: str, name: str, town: str, agency_short: str, tim
     start, end = _clock(day_start, "--day-start"), _clock(day_end, "--day-end")
     if start >= end:  # never in session: medium tips would wait for a start of day at odd hours
         raise click.ClickException(f"the school day must end after it starts (--day-start {day_start}, "
-                                   f"--day-end {day_end})")
+                                   f"--day-end {day_end}){twenty_four_hour_hint(start, end)}")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.ClickException(f"unknown time zone {timezone!r}: use an IANA name such as America/Denver"
                                    ) from None
+    if (why := zone_without_summer_time(timezone)) is not None:
+        raise click.ClickException(why)
     agency = db.session.scalar(select(Agency).where(func.upper(Agency.short_name) == agency_short.strip().upper()))
     if agency is None:
         known = ", ".join(db.session.scalars(select(Agency.short_name).order_by(Agency.short_name))) or "none yet"

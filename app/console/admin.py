@@ -33,6 +33,7 @@ from app.console.forms import (
 )
 from app.extensions import db, db_take_turns_on
 from app.models import Assignment, ChainPosition, Role, School, Staff, Tip, TipStatus
+from app.models.directory import twenty_four_hour_hint, zone_without_summer_time
 from app.small_ints import parse_small_int
 from app.transactions import commit_before_rendering
 
@@ -310,7 +311,7 @@ def admin_schools() -> str:
 
 
 def _parse_time(value: str) -> time:
-    hours, minutes = (int(part) for part in value.split(":"))
+    hours, minutes = (int(part) for part in value.strip().split(":"))
     return time(hours, minutes)
 
 
@@ -393,11 +394,15 @@ def admin_school_edit(school_id: int) -> str | Response:
                 return _school_page(form, school)
             if start >= end:
                 # Never in session: medium tips would wait for a start of day at odd hours, or for nothing.
-                form.day_end.errors = [f"The school day must end after it starts ({start:%H:%M})."]
+                form.day_end.errors = [f"The school day must end after it starts ({start:%H:%M})"
+                                       f"{twenty_four_hour_hint(start, end)}."]
                 return _school_page(form, school)
             if not _known_timezone(zone):
                 form.timezone.errors = ["Not a time zone this server knows: write its IANA name, such as "
                                         "America/Denver, America/Chicago, America/Los_Angeles or America/New_York."]
+                return _school_page(form, school)
+            if (why := zone_without_summer_time(zone)) is not None:
+                form.timezone.errors = [why]
                 return _school_page(form, school)
             before = _school_fields(school)
             school.name, school.short_name, school.town = name, short_name, str(form.town.data).strip()

@@ -209,15 +209,20 @@ class EmailChangeForm(FlaskForm):
     submit = SubmitField("Change sign-in email", id="email-submit")
 
 
+CLOCK = "Write the time as HH:MM on a 24-hour clock, e.g. 07:30 or 15:15."
+
+
 class SchoolForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     # Optional: a page from before the field saves without it, keeping the short name.
     short_name = StringField("Short name, as SMS name the school (up to 12 letters or digits, e.g. KWHS)",
                              validators=[Optional(), Length(max=12, message="Up to 12 characters.")])
     town = StringField("Town", validators=[DataRequired(), Length(max=100)])
+    # H:MM too, as `flask schools create` takes it; refused, "Invalid input." said neither what nor how.
     day_start = StringField("School day starts (HH:MM, local time)",
-                            validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])
-    day_end = StringField("School day ends (HH:MM)", validators=[DataRequired(), Regexp(r"^[0-2][0-9]:[0-5][0-9]$")])
+                            validators=[DataRequired(), Regexp(r"^\s*[0-2]?[0-9]:[0-5][0-9]\s*$", message=CLOCK)])
+    day_end = StringField("School day ends (HH:MM)",
+                          validators=[DataRequired(), Regexp(r"^\s*[0-2]?[0-9]:[0-5][0-9]\s*$", message=CLOCK)])
     # Optional: a page from before the field saves without it, keeping the zone.
     timezone = StringField("Time zone of its school day (e.g. America/Denver, America/Chicago)",
                            validators=[Optional(), Length(max=64)])

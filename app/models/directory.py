@@ -27,6 +27,26 @@ from app.models.base import utcnow
 DISTRICT_TIMEZONE = "America/Denver"
 
 
+def zone_without_summer_time(name: str) -> str | None:
+    """Why a time zone the server knows is no school's: an abbreviation or a fixed offset (MST, UTC, EST,
+    Etc/GMT+7) keeps no daylight saving time, so a Wyoming school's hours under MST were an hour off from March to
+    November, and under UTC medium tips paged the SRO in the night. Every place's own zone is Area/Location
+    (America/Phoenix for Arizona, which has no summer time). None when `name` is such a place's."""
+    if "/" in name and not name.startswith("Etc/"):
+        return None
+    return (f"{name!r} has no daylight saving time (an abbreviation or a fixed offset): the school's hours would "
+            "be an hour or more off for part of the year. Write the place's zone, such as America/Denver "
+            "(Mountain time; America/Phoenix in Arizona) or America/Chicago.")
+
+
+def twenty_four_hour_hint(start: time, end: time) -> str:
+    """A school day "ending" before it starts at 3:15 was meant as 15:15: say the clock is a 24-hour one."""
+    if not 1 <= end.hour < 12 or time(end.hour + 12, end.minute) <= start:
+        return ""
+    pm = time(end.hour + 12, end.minute)
+    return f"; a 24-hour clock: {pm:%H:%M} for {end.hour}:{end.minute:02d} in the afternoon"
+
+
 class Role(enum.StrEnum):
     SRO = "sro"
     COUNSELOR = "counselor"

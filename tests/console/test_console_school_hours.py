@@ -240,3 +240,37 @@ def test_two_accounts_sharing_one_phone_cannot_hold_two_places_of_one_chain(worl
         chain = {a.staff_id: a.chain_position for a in db.session.scalars(
             select(Assignment).where(Assignment.school_id == world.school_a))}
     assert chain == {world.people["sro_a"]: 1, world.people["counselor_a"]: None}
+
+
+def test_a_zone_without_daylight_saving_time_or_a_clock_not_written_hh_mm_is_refused_with_why(
+        world: World, signed_in) -> None:
+    """"MST" and "UTC" are names the server knows, so the page saved them: under MST (no summer time) a Wyoming
+    school's hours were an hour off from March to November, under UTC six or seven, and medium tips paged the SRO
+    in the night. Both are refused beside the box with the zone to write. And "7:30" (as `flask schools create`
+    takes it) answered "Invalid input."; "3:15" for a quarter past three in the afternoon did not say the clock
+    is a 24-hour one. Nothing is saved, and what was typed stays in the boxes."""
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    for zone in ("MST", "UTC", "Etc/GMT+7", "EST"):
+        response = admin.post(path, data=_school_form(admin, path) | {"timezone": zone})
+        assert response.status_code == 200, zone
+        page = response.get_data(as_text=True)
+        error = re.search(r'id="timezone-error"[^>]*>(.*?)</', page, re.S)
+        assert error is not None and "daylight saving" in error.group(1) and "America/Denver" in error.group(1)
+        assert f'value="{zone}"' in page
+    response = admin.post(path, data=_school_form(admin, path) | {"day_start": "7:30", "day_end": "3:15"})
+    page = response.get_data(as_text=True)
+    error = re.search(r'id="day_end-error"[^>]*>(.*?)</', page, re.S)
+    assert error is not None and "24-hour" in error.group(1) and "15:15" in error.group(1), page
+    assert "Invalid input" not in page
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and (school.timezone, school.day_start.hour, school.day_end.hour) == (
+            "America/Denver", 7, 16)
+    # A clock written H:MM is taken, as the command takes it.
+    response = admin.post(path, data=_school_form(admin, path) | {"day_start": "7:45", "day_end": "15:15"},
+                          follow_redirects=True)
+    assert "School saved." in response.get_data(as_text=True)
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None and (school.day_start.hour, school.day_start.minute) == (7, 45)

@@ -58,6 +58,10 @@ def test_a_new_installation_gets_its_schools_staff_and_a_report_form_to_choose_t
     (["--day-start", "16:00", "--day-end", "07:30"], "the school day must end after it starts"),
     (["--day-start", "08:00", "--day-end", "08:00"], "the school day must end after it starts"),
     (["--timezone", "Mountain"], "unknown time zone 'Mountain'"),
+    # Names the server knows, but without summer time: a Wyoming school's hours an hour or more off.
+    (["--timezone", "MST"], "'MST' has no daylight saving time"),
+    (["--timezone", "UTC"], "such as America/Denver"),
+    (["--day-start", "08:00", "--day-end", "3:15"], "a 24-hour clock: 15:15 for 3:15 in the afternoon"),
     (["--short", "ahs"], "exists already"),
     (["--name", "alpha high school"], "exists already"),
 ])
