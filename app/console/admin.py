@@ -21,6 +21,7 @@ from app.alerts.planning import db_replan_school_day_alerts, next_in_chain
 from app.alerts.signals import wake_dispatcher
 from app.console import bp, clock
 from app.console.access import admin_required, me
+from app.console.case import counselors_of
 from app.console.forms import (
     ChainForm,
     ConfirmForm,
@@ -110,6 +111,7 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         before = _access_of(person)
         places = [(a.school, a.chain_position) for a in person.assignments if a.chain_position is not None]
         reachable = person.can_get_sms
+        counselled = [a.school for a in person.assignments] if _counsels(person) else []
         changed = _apply_staff_edit(person, form)
         if changed:
             # What someone may see is on the record as it was and as it became, not only that it changed.
@@ -123,6 +125,8 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         said = [("Saved." if changed else "Nothing changed.", "info")]
         said += [left for school, position in places
                  if (left := _chain_place_left(person, school, position, was_reachable=reachable)) is not None]
+        said += [_no_counselor_left(school) for school in counselled
+                 if not (_counsels(person) and school.id in person.school_ids) and not counselors_of(school.id)]
         if released:
             one = released == 1
             said.append((f"{released} open case{'' if one else 's'} assigned to this person {'is' if one else 'are'} "
@@ -247,6 +251,17 @@ def _chain_place_left(person: Staff, school: School, position: int, *, was_reach
     if nobody_left:
         return f"{message} until its chain is set.", "error"
     return f"{message}: fill the place on the school's page (Schools).", "info"
+
+
+def _counsels(person: Staff) -> bool:
+    return bool(person.active and person.role == Role.COUNSELOR)
+
+
+def _no_counselor_left(school: School) -> tuple[str, str]:
+    """The last counselor of a school left (deactivated, moved, another role): its cases could be given to nobody,
+    the case's Counselor list offering only "(nobody)", and nothing said so."""
+    return (f"{school.name} has no counselor now: its cases can be assigned to nobody until one is. Invite one "
+            "(Staff), or add the school to a counselor's schools.", "error")
 
 
 def _db_release_cases_left(person: Staff) -> int:

@@ -1111,3 +1111,31 @@ def test_a_mistyped_short_name_can_be_put_right_and_a_name_taken_twice_is_refuse
         school = db.session.get(School, world.school_a)
         assert school is not None and school.short_name == "ALPHA"
     assert "ALPHA: Alpha High School" in admin.get("/console/admin/schools").get_data(as_text=True)
+
+
+def test_the_last_counselor_of_a_school_leaving_says_the_school_has_none_now(world: World, signed_in) -> None:
+    """A counselor leaving mid-year: her open cases went back to nobody, and the page said so, but not that her
+    school now had no counselor at all, so nobody could be given them (the case's Counselor list offered only
+    "(nobody)") until the admin found out. The save now names the school left without a counselor and what to do;
+    a change that leaves one (another counselor still there, only the phone changed) says nothing of it."""
+    admin = signed_in("admin")
+    token = csrf_token(admin, "/console/admin/staff")
+    person = f"/console/admin/staff/{world.people['counselor_a']}"
+    page = admin.post(person, data={"csrf_token": token, "name": "Counselor A", "role": "counselor",
+                                    "phone": "+13075550177", "active": "y", "schools": [str(world.school_a)]},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Saved." in page and "no counselor" not in page
+    # Counselor B joins school A too, then A leaves: school A still has B.
+    admin.post(f"/console/admin/staff/{world.people['counselor_b']}", data={
+        "csrf_token": token, "name": "Counselor B", "role": "counselor", "phone": "", "active": "y",
+        "schools": [str(world.school_a), str(world.school_b)]})
+    page = admin.post(person, data={"csrf_token": token, "name": "Counselor A", "role": "counselor", "phone": "",
+                                    "schools": [str(world.school_a)]},  # "active" unticked
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Saved." in page and "no counselor" not in page
+    # B moves back to school B alone: school A has no counselor left.
+    page = admin.post(f"/console/admin/staff/{world.people['counselor_b']}", data={
+        "csrf_token": token, "name": "Counselor B", "role": "counselor", "phone": "", "active": "y",
+        "schools": [str(world.school_b)]}, follow_redirects=True).get_data(as_text=True)
+    assert "Alpha High School has no counselor now" in page and "Beta Middle School has no" not in page
+    assert "Invite one" in page
