@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from app.extensions import db
-from app.models import Alert, AlertStatus, WorkerLease, utcnow
+from app.models import Alert, AlertStatus, Tip, WorkerLease, utcnow
 
 
 def _seconds(name: str) -> timedelta:
@@ -78,7 +78,11 @@ def db_claim_due_alerts(owner: str, limit: int, now: datetime | None = None) -> 
         # went out but whose "sent" could not be written is recorded first (dispatcher.db_record_unrecorded).
         (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_owner == owner),
     )
-    query = select(Alert).where(due).order_by(Alert.due_at, Alert.id).limit(limit)
+    # Most urgent first: a backlog (a flood of prank tips, the night's medium tips all due when school opens) must not
+    # put a critical tip's SMS behind a round's batch, or several. The rank is a subquery, not a join, so that
+    # FOR UPDATE locks alert rows only and a case being edited in the console (its tip row locked) is not skipped.
+    rank = select(Tip.urgency_rank).where(Tip.id == Alert.tip_id).scalar_subquery()
+    query = select(Alert).where(due).order_by(rank.desc(), Alert.due_at, Alert.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     alerts = list(db.session.scalars(query))
