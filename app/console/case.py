@@ -29,6 +29,7 @@ from app.console.forms import (
 )
 from app.console.questions import question_choices
 from app.console.scope import get_visible_tip_or_404, visible_tips
+from app.console.unavailable import FORMS_WITH_TEXT
 from app.crypto.errors import DecryptionFailed, KeyringUnavailable, TipShredded
 from app.crypto.service import open_for_tip, open_tip_assessment, open_tip_contact, open_tip_text
 from app.extensions import db
@@ -148,18 +149,24 @@ def incident_marker(tip: Tip) -> str:
 
 
 def case_forms(tip: Tip) -> dict[str, Any]:
+    """The case page's forms, empty, each with what the page shows now. Never filled in from the request: a page
+    answering a refused form (render_case) had every box named "body" holding its text, a hold's reason in the
+    box of a message to the reporter too."""
+    empty: dict[str, Any] = {"formdata": None}
     label = LabelForm(category=tip.effective_category, urgency=tip.effective_urgency,
-                      labels_was=f"{tip.effective_category} {tip.effective_urgency}")
-    status = StatusForm(status=tip.status, outcome=tip.outcome or "", status_was=tip.status)
-    assign = AssignForm(counselor=tip.assigned_counselor_id or 0, counselor_was=str(tip.assigned_counselor_id or 0))
+                      labels_was=f"{tip.effective_category} {tip.effective_urgency}", **empty)
+    status = StatusForm(status=tip.status, outcome=tip.outcome or "", status_was=tip.status, **empty)
+    assign = AssignForm(counselor=tip.assigned_counselor_id or 0, counselor_was=str(tip.assigned_counselor_id or 0),
+                        **empty)
     assign.counselor.choices = as_choices([(0, "(nobody)")] + [(c.id, c.name) for c in counselors_of(tip.school_id)])
-    message = MessageForm(message_after=str(max((m.id for m in tip.messages), default=0)))
+    message = MessageForm(message_after=str(max((m.id for m in tip.messages), default=0)), **empty)
     message.template.choices = as_choices(question_choices())
-    note = NoteForm(note_after=str(max((n.id for n in tip.notes), default=0)))
-    hold, release = HoldForm(hold_was=hold_marker(tip)), ReleaseHoldForm(hold_was=hold_marker(tip))
+    note = NoteForm(note_after=str(max((n.id for n in tip.notes), default=0)), **empty)
+    hold, release = HoldForm(hold_was=hold_marker(tip), **empty), ReleaseHoldForm(hold_was=hold_marker(tip), **empty)
     return {"label_form": label, "status_form": status, "assign_form": assign, "note_form": note,
-            "message_form": message, "link_form": LinkForm(), "ack_form": ConfirmForm(), "hold_form": hold,
-            "release_form": release, "unlink_form": UnlinkForm(incident_was=incident_marker(tip))}
+            "message_form": message, "link_form": LinkForm(**empty), "ack_form": ConfirmForm(**empty),
+            "hold_form": hold, "release_form": release,
+            "unlink_form": UnlinkForm(incident_was=incident_marker(tip), **empty)}
 
 
 # The reporter's messages the last case page showed as new (their ids: no reference, the cookie is readable), and
@@ -184,9 +191,32 @@ def case(ref: str) -> str:
     return render_case(staff, get_visible_tip_or_404(staff, ref))
 
 
-def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
+# The case page's forms that take text of the person's own, and what a page giving it back calls it.
+TEXT_FORMS = {"note_form": FORMS_WITH_TEXT["console.add_note"], "message_form": FORMS_WITH_TEXT["console.send_message"],
+              "hold_form": FORMS_WITH_TEXT["console.set_legal_hold"],
+              "release_form": FORMS_WITH_TEXT["console.release_legal_hold"]}
+
+
+def _form_shown(name: str, staff: Staff, tip: Tip) -> bool:
+    """Whether the case page as it is now has the form `name` (case.html decides the same way)."""
+    if tip.wrapped_dek is None:  # shredded: no note, message or hold
+        return False
+    if name == "hold_form":
+        return not tip.on_legal_hold and may_set_legal_hold(staff)
+    if name == "release_form":
+        return tip.on_legal_hold and may_release_legal_hold(staff)
+    return True
+
+
+def render_case(staff: Staff, tip: Tip, kept: tuple[str, str] | None = None, **refused_forms: Any) -> str:
     """The case page (a view: decrypted, so on the record). `refused_forms` replace the page's empty forms with
-    ones sent and refused, so what was typed comes back in its box beside the error."""
+    ones sent and refused, so what was typed comes back in its box beside the error. `kept` (a form's name in
+    TEXT_FORMS, the text) gives text back read-only, to copy, in that form's section; so does a refused form
+    whose box the page no longer has (the case shredded, or put on hold, since)."""
+    for name, refused in refused_forms.items():
+        if name in TEXT_FORMS and not _form_shown(name, staff, tip) and refused.body.data:
+            kept = (name, str(refused.body.data))
+    kept_for, kept_text = kept or ("", "")
     staff_ids = {n.staff_id for n in tip.notes} | {m.staff_id for m in tip.messages if m.staff_id}
     alerts = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip.id).order_by(Alert.id)))
     staff_ids |= {a.staff_id for a in alerts if a.staff_id} | {
@@ -220,7 +250,7 @@ def render_case(staff: Staff, tip: Tip, **refused_forms: Any) -> str:
         attachments=attachments, shredded=tip.wrapped_dek is None, category=tip.effective_category,
         urgency=tip.effective_urgency, may_hold=may_set_legal_hold(staff), may_release=may_release_legal_hold(staff),
         past_retention=is_past_retention(tip), retention_days=int(current_app.config["RETENTION_DAYS"]),
-        printed_at=now, **forms,
+        printed_at=now, kept_for=kept_for, kind=TEXT_FORMS.get(kept_for, ""), kept=kept_text, **forms,
     )
 
 

@@ -57,24 +57,32 @@ def saved_back_to_case(tip: Tip, anchor: str, message: str) -> Response:
     return back
 
 
-def _add_sealed_or_refuse(tip: Tip, row: Note | Message, kind: str, text: str, anchor: str) -> Response | None:
-    """Add `row` with `text` sealed under the tip's key; or, when nothing can be sealed for the tip (it was
-    shredded, or the keyring is unavailable), roll back and return the page to go back to, with why."""
-    if tip.wrapped_dek is None:  # shredded: its key is gone, so nothing new could be sealed for it
-        db.session.rollback()  # the new row must not ride along with anything committed later
-        flash("This case was crypto-shredded after retention: nothing can be added to it.", "error")
-        return back_to_case(tip, anchor)
+def _add_sealed_or_refuse(staff: Staff, tip: Tip, row: Note | Message, kind: str, text: str,
+                          form: str) -> tuple[str, int] | None:
+    """Add `row` with `text` sealed under the tip's key; or, when the tip was shredded (its key is gone, nothing
+    new can be sealed for it), roll back and return the case page saying so, with the text given back to copy.
+    Without the keyring (missing, or not this database's) KeyringUnavailable goes on to the console's 503 page
+    (app/console/unavailable.py), which gives the text back in a form to save again."""
+    if tip.wrapped_dek is None:
+        return refused_case_page(staff, tip, form, text, SHREDDED_NOTHING_ADDED)
     try:
         db_add_sealed(tip, row, kind, text.encode("utf-8"))
-    except (TipShredded, KeyringUnavailable) as exc:
-        db.session.rollback()  # the empty note or message row goes too
-        if isinstance(exc, TipShredded):
-            flash("This case was crypto-shredded after retention: nothing can be added to it.", "error")
-        else:
-            flash("The keyring is not available, so nothing can be sealed for this tip now. Nothing was saved; "
-                  "tell the district admin.", "error")
-        return back_to_case(tip, anchor)
+    except TipShredded:
+        return refused_case_page(staff, tip, form, text, SHREDDED_NOTHING_ADDED)
     return None
+
+
+SHREDDED_NOTHING_ADDED = "This case was crypto-shredded after retention: nothing can be added to it."
+
+
+def refused_case_page(staff: Staff, tip: Tip, form: str, text: str, why: str) -> tuple[str, int]:
+    """A note, a message or a hold's reason refused because of what the case is now (shredded, its hold changed):
+    nothing saved, the case as it is now, and the text given back to copy in the form's section (never put in a
+    live form: the case changed, and one tap must not send it where it was not meant). A 409: the text travels in
+    this answer only, never in a flash or an address."""
+    db.session.rollback()  # the new row, or the hold's columns, must not ride along with the view's commit
+    flash(f"{why} What you typed is given back below, to copy.", "error")
+    return render_case(staff, tip, kept=(form, text)), 409
 
 
 def _sent_already(tip: Tip, model: type[Note] | type[Message], staff: Staff, after: str | None, text: str) -> bool:
@@ -285,7 +293,7 @@ def add_note(ref: str) -> Response | tuple[str, int]:
         flash("This note was sent already: it is below, once.", "info")
         return back_to_case(tip, "notes")
     note = Note(tip=tip, staff_id=staff.id)
-    refused = _add_sealed_or_refuse(tip, note, "note", str(form.body.data), "notes")
+    refused = _add_sealed_or_refuse(staff, tip, note, "note", str(form.body.data), "note_form")
     if refused is not None:
         return refused
     audit.record("note.added", actor=staff, tip=tip, note_id=note.id)
@@ -309,7 +317,7 @@ def send_message(ref: str) -> Response | tuple[str, int]:
         flash("This message was sent already: the reporter gets it once.", "info")
         return back_to_case(tip, "messages")
     message = Message(tip=tip, from_reporter=False, staff_id=staff.id)
-    refused = _add_sealed_or_refuse(tip, message, "message", body, "messages")
+    refused = _add_sealed_or_refuse(staff, tip, message, "message", body, "message_form")
     if refused is not None:
         return refused
     # The ready-made question only when it is what was sent: words of one's own, typed as well, are sent instead.

@@ -12,12 +12,19 @@ from flask import render_template
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, MethodNotAllowed, NotFound
 
 from app.console import bp
+from app.console.unavailable import typed_text
 
 _DEFAULT_BAD_REQUEST = BadRequest.description
 
 
 def _page(title: str, message: str, error: HTTPException) -> tuple[str, int]:
-    return render_template("console/error.html", title=title, message=message), error.code or 500
+    # A note, a message or a hold's reason refused here (the case no longer among the person's schools, a role that
+    # may no longer hold, a NUL character) comes back to copy: the page it was typed on is behind, and no-store. The
+    # same for a case that does not exist: it depends on nothing but what was sent.
+    kind, kept = typed_text()
+    kept = kept.replace("\x00", "")  # pasted with a NUL character (refused first): given back without it
+    return render_template("console/error.html", title=title, message=message, kind=kind,
+                           kept=kept if kept.strip() else ""), error.code or 500
 
 
 @bp.errorhandler(NotFound)

@@ -5,34 +5,26 @@ Who may: app/console/access.py. The reason is sealed under the tip's key; the au
 
 from __future__ import annotations
 
-from flask import abort, flash
+from flask import abort
 from werkzeug.wrappers import Response
 
 from app.console import bp
 from app.console.access import may_release_legal_hold, may_set_legal_hold, me
 from app.console.case import render_case
-from app.console.case_actions import back_to_case, flash_form_errors, saved_back_to_case
+from app.console.case_actions import flash_form_errors, refused_case_page, saved_back_to_case
 from app.console.forms import HoldForm, ReleaseHoldForm
 from app.console.scope import get_visible_tip_or_404
-from app.crypto.errors import KeyringUnavailable, TipShredded
-from app.extensions import db
+from app.crypto.errors import TipShredded
 from app.legal_hold import HoldRefused, db_release_legal_hold, db_set_legal_hold
-from app.models import Tip
-
-NO_KEYRING = ("The keyring is not available, so the reason cannot be sealed for this tip now. Nothing was saved; "
-              "tell the district admin.")
+from app.models import Staff, Tip
 
 
-def _refused(tip: Tip, exc: Exception) -> Response:
-    """Nothing changes: the hold was refused (a stale page, a shredded case) or its reason cannot be sealed."""
-    db.session.rollback()
-    if isinstance(exc, KeyringUnavailable):
-        flash(NO_KEYRING, "error")
-    elif isinstance(exc, HoldRefused):
-        flash(str(exc), "error")
-    else:
-        flash("This case was crypto-shredded after retention: there is nothing left to hold or release.", "error")
-    return back_to_case(tip, "hold")
+def _refused(staff: Staff, tip: Tip, form: str, reason: str, exc: HoldRefused | TipShredded) -> tuple[str, int]:
+    """Nothing changes: the hold was refused (a stale page, a shredded case); the reason comes back to copy.
+    (Without the keyring, KeyringUnavailable goes on to the console's 503 page, which gives the reason back.)"""
+    why = str(exc) if isinstance(exc, HoldRefused) else \
+        "This case was crypto-shredded after retention: there is nothing left to hold or release."
+    return refused_case_page(staff, tip, form, reason, why)
 
 
 @bp.post("/tips/<ref>/hold")
@@ -47,8 +39,8 @@ def set_legal_hold(ref: str) -> Response | tuple[str, int]:
         return render_case(staff, tip, hold_form=form), 400
     try:
         db_set_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data or "")
-    except (HoldRefused, TipShredded, KeyringUnavailable) as exc:
-        return _refused(tip, exc)
+    except (HoldRefused, TipShredded) as exc:
+        return _refused(staff, tip, "hold_form", str(form.body.data), exc)
     return saved_back_to_case(
         tip, "hold", "Legal hold set: this case will not be crypto-shredded until a district admin releases the hold.")
 
@@ -65,8 +57,8 @@ def release_legal_hold(ref: str) -> Response | tuple[str, int]:
         return render_case(staff, tip, release_form=form), 400
     try:
         past_retention = db_release_legal_hold(tip, staff, str(form.body.data).strip(), form.hold_was.data or "")
-    except (HoldRefused, TipShredded, KeyringUnavailable) as exc:
-        return _refused(tip, exc)
+    except (HoldRefused, TipShredded) as exc:
+        return _refused(staff, tip, "release_form", str(form.body.data), exc)
     return saved_back_to_case(tip, "hold", "Legal hold released." + (
         " The case was closed longer ago than the retention period: the next purge crypto-shreds it."
         if past_retention else ""))

@@ -25,8 +25,10 @@ FORMS_WITH_TEXT = {"console.add_note": "note", "console.send_message": "message 
 
 
 def typed_text() -> tuple[str | None, str]:
-    """For a note or a message to the reporter that was not saved (session ended, form expired, database busy):
-    what it is ("note") and the text as typed, to give back; (None, "") for any other request."""
+    """For a note, a message to the reporter or a hold's reason that was not saved (session ended, form expired,
+    database busy, keyring unavailable, the case not found or not allowed): what it is ("note") and the text as
+    typed, to give back in the response (never in a log, a flash, a cookie or an address); (None, "") for any
+    other request."""
     kind = FORMS_WITH_TEXT.get(request.endpoint or "") if request.method == "POST" else None
     return kind, request.form.get("body", "") if kind else ""
 
@@ -54,9 +56,11 @@ def database_unavailable(exc: OperationalError) -> tuple[str, int, dict[str, str
 @bp.errorhandler(DecryptionFailed)
 def keys_unavailable(exc: KeyringUnavailable | DecryptionFailed) -> tuple[str, int, dict[str, str]]:
     """A console step that needs the keyring and cannot have it: the second step of signing in and enrolment
-    (the authenticator secret is sealed), or any page that let the error through. Fails closed as intake does:
+    (the authenticator secret is sealed), a note, a message or a hold's reason to seal, or any page that let the
+    error through. Fails closed as intake does:
     nothing is written (not even a failed attempt: the person's code was never checked), never a plaintext
-    fallback, and the operator is told why. Case pages catch these themselves and say so on the case."""
+    fallback, and the operator is told why. Case pages opening a tip catch these themselves and say so on the
+    case."""
     db.session.rollback()
     if isinstance(exc, KeyringUnavailable):
         message = "OPERATOR: a console request needs the keyring, which is unavailable; nothing was saved"
@@ -64,6 +68,11 @@ def keys_unavailable(exc: KeyringUnavailable | DecryptionFailed) -> tuple[str, i
         message = ("OPERATOR: a staff sealed value did not authenticate (wrong keyring, a row copied or altered); "
                    "nothing was saved")
     log_event(log, message, logging.CRITICAL, endpoint=request.endpoint or "", reason=str(exc))
+    # A note, a message or a hold's reason cannot be sealed without the keyring: given back to save again once it
+    # is back, as the busy database's page does (it went to the case page with a flash, the text gone).
+    kind, kept = typed_text()
     page = render_template("console/unavailable.html", bare=True, keys=True, wrote=request.method == "POST",
-                           kind=None, kept="", template="", hold_was="", again=None)
+                           kind=kind, kept=kept, template=request.form.get("template", "") if kind else "",
+                           hold_was=request.form.get("hold_was", "") if kind else "",
+                           again=request.path if kind else None)
     return page, 503, {"Retry-After": "60"}
