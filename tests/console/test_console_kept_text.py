@@ -19,7 +19,7 @@ from app.crypto.keystore import forget_keyring
 from app.extensions import db
 from app.models import Assignment, Message, Note, Role, Staff
 from app.retention import db_shred_tips
-from tests.console.helpers import World
+from tests.console.helpers import World, sign_in
 from tests.support.forms import csrf_token_in, input_value
 from tests.support.sessions import session_of
 from tests.support.tips import make_tip, tip_by_ref
@@ -275,3 +275,25 @@ def test_a_text_given_back_goes_into_its_own_box_only(world: World, signed_in) -
     assert _box(shown, "note-body") == _escaped(long_note)
     assert _box(shown, "message-body") == "" and _box(shown, "hold-body") == ""
     assert input_value(shown, "hold_was") == "none" and input_value(shown, "note_after") == "0"
+
+
+@pytest.mark.parametrize("form", ["hold", "hold/release"])
+def test_a_hold_reason_from_a_form_gone_stale_or_a_session_ended_comes_back_to_copy(world: World, signed_in,
+                                                                                     frozen_clock, form: str) -> None:
+    """The expired-form and ended-session pages give a hold's reason back as they do a note (already so: guarded)."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    if form == "hold/release":
+        _held(world, ref)
+    admin = signed_in("admin")
+    old_page = admin.get(f"/console/tips/{ref}").get_data(as_text=True)
+    admin.post("/console/sign-out", data={"csrf_token": csrf_token_in(old_page)})
+    sign_in(admin, world, "admin")
+    expired = _post(admin, ref, form, old_page)
+    assert expired.status_code == 400 and _kept_to_copy(expired.get_data(as_text=True), FORMS[form][1])
+    page = admin.get(f"/console/tips/{ref}").get_data(as_text=True)
+    frozen_clock.advance(minutes=40)
+    ended = _post(admin, ref, form, page)
+    assert ended.status_code == 401 and _kept_to_copy(ended.get_data(as_text=True), FORMS[form][1])
+    with world.app.app_context():
+        assert tip_by_ref(ref).on_legal_hold == (form == "hold/release")
