@@ -16,8 +16,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from app.alerts.claims import db_give_back_own_claims, db_release_worker_lease, db_take_worker_lease
 from app.alerts.dispatcher import db_record_unrecorded, forget_recorded, record_pause_s, run_once
 from app.alerts.signals import WAKE_CHANNEL, local_wake_event
+from app.alerts.sms_volume import warn_if_sms_volume_high
 from app.crypto.receipts import KEY_CHANGED, db_record_receipt_key
-from app.database import PG_CONNECT_TIMEOUT_S, db_error_reason
+from app.database import PG_CONNECT_TIMEOUT_S, db_error_reason, reading
 from app.extensions import db
 from app.logs import log_event
 
@@ -50,6 +51,17 @@ def _purge_if_due(last_purge: float | None) -> float | None:
     if result.count or result.held:  # how many a legal hold kept, never which: the log is not the record
         log_event(log, "retention purge", shredded=result.count, held=len(result.held))
     return now
+
+
+def _warn_of_sms_volume(last_warned: float | None) -> float | None:
+    """After a round that sent SMS: tell the operator of a flood (app/alerts/sms_volume.py). A read only, and a
+    warning only: its failure is skipped, never a pause of the SMS."""
+    try:
+        with reading():
+            return warn_if_sms_volume_high(last_warned)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return last_warned
 
 
 def worker_id() -> str:
@@ -183,6 +195,7 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
     sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     rounds = 0
     last_purge: float | None = None
+    last_volume_warning: float | None = None
     log_event(log, "alert worker started", owner=owner, poll_s=poll_s)
     _check_receipt_key(app)
     try:
@@ -203,6 +216,8 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
                         stop.wait(poll_s)
                         continue
                     counts = run_once(owner, batch)
+                    if counts.get("sent"):
+                        last_volume_warning = _warn_of_sms_volume(last_volume_warning)
                     if purge:
                         last_purge = _purge_if_due(last_purge)
                 except OperationalError as exc:

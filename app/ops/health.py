@@ -17,6 +17,7 @@ import triage
 from app.alerts.claims import seconds_without_worker
 from app.alerts.dispatcher import oldest_due_age_s, oldest_failing_age_s
 from app.alerts.escalation import count_unreached_tips
+from app.alerts.sms_volume import sms_volume_too_high
 from app.backup import older_revisions
 from app.crypto.keyring import KeyringUnavailable, load_keyring, readable_by_others
 from app.crypto.keystore import current_keyring, db_missing_versions, keyring_source
@@ -141,7 +142,8 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
     """Outbox lag: an alert due for longer than HEALTH_MAX_ALERT_LAG_S means no worker is sending SMS; one
     retrying after failed sends for that long means Twilio cannot take them (an outage, or our account); on
     SQLite, no worker's lease for that long means no worker runs, before any alert has to wait for it; an
-    urgent tip whose whole chain failed to get an SMS reaches no one until someone takes it in the console."""
+    urgent tip whose whole chain failed to get an SMS reaches no one until someone takes it in the console; more
+    alert SMS in the last hour than ALERT_SMS_HOURLY_WARN is a flood the operator should look at."""
     if not database_ok:
         return {"status": FAIL, "reason": "unknown"}
     try:
@@ -151,6 +153,7 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
         # nothing is due. (PostgreSQL workers hold no lease: there only the lag above tells.)
         idle = seconds_without_worker() if db.engine.dialect.name == "sqlite" else None
         unreached = count_unreached_tips()
+        flood = sms_volume_too_high()
     except SQLAlchemyError:
         db.session.rollback()
         return {"status": FAIL, "reason": "unknown"}
@@ -165,6 +168,10 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
         return {"status": DEGRADED, "reason": "unreached", **seen}
     if idle is not None and idle > limit:
         return {"status": DEGRADED, "reason": "no_worker", **seen}
+    if flood:
+        # More alert SMS in the last hour than ALERT_SMS_HOURLY_WARN (a prank flood?): all are still sent. The count
+        # is for /metrics and the log, not this public page (it says how many tips came in).
+        return {"status": DEGRADED, "reason": "sms_volume", **seen}
     return {"status": OK, **seen}
 
 

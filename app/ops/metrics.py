@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app.alerts.dispatcher import oldest_due_age_s
+from app.alerts.sms_volume import sms_sent_last_hour
 from app.extensions import db
 from app.models import Alert, Tip, utcnow
 from triage import URGENCIES
@@ -62,6 +63,10 @@ def db_render_metrics() -> str:
     lines += ["# HELP tipline_alert_outbox_lag_seconds Age of the oldest alert that is due and not sent (0: none).",
               "# TYPE tipline_alert_outbox_lag_seconds gauge",
               f"tipline_alert_outbox_lag_seconds {_number(round(lag or 0.0, 3))}"]
+
+    lines += ["# HELP tipline_alert_sms_last_hour Alert SMS the provider took in the last hour (ALERT_SMS_HOURLY_WARN "
+              "warns above it).", "# TYPE tipline_alert_sms_last_hour gauge",
+              f"tipline_alert_sms_last_hour {sms_sent_last_hour()}"]
 
     lines += ["# HELP tipline_tip_to_sms_seconds Seconds from a tip to its first SMS accepted by the provider, "
               "initial alerts sent in the last 24 hours (a sliding window, not a cumulative counter).",
