@@ -6,6 +6,7 @@ import logging
 
 from flask import current_app, g, render_template, request
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import (
@@ -24,6 +25,7 @@ from app.intake import bp
 from app.intake import reporter_sessions as rs
 from app.intake.followup import KEPT_REPLY_KEY, MAX_CODE_INPUT
 from app.intake.requests import InvalidFormEncoding
+from app.intake.throttle import minutes_until_allowed
 from app.intake.views import page_context, report_values_as_sent, schools_by_town
 from app.logs import log_event
 
@@ -150,21 +152,38 @@ def too_large_page() -> tuple[str, int]:
 
 @bp.errorhandler(TooManyRequests)
 def too_many(_exc: TooManyRequests) -> tuple[str, int]:
+    # How long, from the limiter's reset time: "in a few minutes" sent a reporter whose hourly limit was used up
+    # back again and again for close to an hour. Said as before when the limiter cannot tell.
+    minutes = minutes_until_allowed()
     if request.endpoint == "intake.followup_reply":
-        return _page(_("Please wait a little"),
-                     _("Many messages were sent from this connection in a short time, so this one was not sent. "
-                       "Please try again in a few minutes. If someone is in danger right now, call 911."), 429,
+        return _page(_("Please wait a little"), _(
+            "Many messages were sent from this connection in a short time, so this one was not sent. Please try again "
+            "in a few minutes. If someone is in danger right now, call 911.") if minutes is None else ngettext(
+            "Many messages were sent from this connection in a short time, so this one was not sent. Please try again "
+            "in %(num)d minute. If someone is in danger right now, call 911.",
+            "Many messages were sent from this connection in a short time, so this one was not sent. Please try again "
+            "in %(num)d minutes. If someone is in danger right now, call 911.", minutes), 429,
                      kept_message=request.form.get("message", ""))
     if request.endpoint == "intake.report_submit":
         form_again = _report_form_as_sent(_("Please wait a little"), _(
             "Many reports were sent from this connection in a short time, so this one was not sent. What you "
             "wrote is still below: please send it again in a few minutes, and add any photos again. If someone "
-            "is in danger right now, call 911."), 429)
+            "is in danger right now, call 911.") if minutes is None else ngettext(
+            "Many reports were sent from this connection in a short time, so this one was not sent. What you wrote "
+            "is still below: please send it again in %(num)d minute, and add any photos again. If someone is in "
+            "danger right now, call 911.",
+            "Many reports were sent from this connection in a short time, so this one was not sent. What you wrote "
+            "is still below: please send it again in %(num)d minutes, and add any photos again. If someone is in "
+            "danger right now, call 911.", minutes), 429)
         if form_again is not None:
             return form_again
-    return _page(_("Please wait a little"),
-                 _("Many reports were sent from this connection in a short time, so this one was not sent. "
-                   "Please try again in a few minutes. If someone is in danger right now, call 911."), 429)
+    return _page(_("Please wait a little"), _(
+        "Many reports were sent from this connection in a short time, so this one was not sent. Please try again in "
+        "a few minutes. If someone is in danger right now, call 911.") if minutes is None else ngettext(
+        "Many reports were sent from this connection in a short time, so this one was not sent. Please try again in "
+        "%(num)d minute. If someone is in danger right now, call 911.",
+        "Many reports were sent from this connection in a short time, so this one was not sent. Please try again in "
+        "%(num)d minutes. If someone is in danger right now, call 911.", minutes), 429)
 
 
 @bp.errorhandler(CSRFError)

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import current_app
+from flask_limiter import RequestLimit
 from limits import parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
@@ -43,3 +46,29 @@ def _attempt_allowed(strategy: RateLimiter) -> bool:
 
 def intake_rate_limit() -> str:
     return str(current_app.config["INTAKE_RATE_LIMIT"])
+
+
+def minutes_until_allowed() -> int | None:
+    """After a 429 of INTAKE_RATE_LIMIT: whole minutes (rounded up, at least 1) until this client may send again,
+    from the limiter's reset times; None when they cannot be read (the page then says "in a few minutes")."""
+    refused = limiter.current_limit
+    if refused is None:
+        return None
+    try:
+        resets_at = _limit_resets_at(refused)
+    except Exception as exc:  # noqa: BLE001 - a courtesy of the page: it must never turn the 429 into a 500
+        log_event(log, "the wait of a throttled reporter could not be read; the page says a few minutes",
+                  logging.WARNING, error=type(exc).__name__)
+        return None
+    return max(1, math.ceil((max(resets_at) - time.time()) / 60))
+
+
+def _limit_resets_at(refused: RequestLimit) -> list[float]:
+    """When the refused limit resets, and every other limit of the route that is used up too: Flask-Limiter stops at
+    the first refusal (the shortest window), so with the hour used up as well, "in 1 minute" would be refused again."""
+    resets_at = [refused.window.reset_time]
+    for item in parse_many(intake_rate_limit()):
+        window = refused.limiter.get_window_stats(item, *refused.request_args)
+        if window.remaining <= 0:
+            resets_at.append(window.reset_time)
+    return resets_at

@@ -153,7 +153,7 @@ def test_submissions_are_rate_limited_with_a_friendly_page(make_intake_app):
         submit_ok(client, schools["kelly"], "Someone is threatening people in the cafeteria.")
     response = submit(client, schools["kelly"], "Someone is threatening people in the cafeteria, again.")
     page = response.get_data(as_text=True)
-    assert response.status_code == 429 and "in a few minutes" in page and "911" in page
+    assert response.status_code == 429 and "send it again in 1 minute," in page and "911" in page
     # The form comes back as typed (a no-store page may come back empty when the reporter goes back).
     assert "Someone is threatening people in the cafeteria, again.</textarea>" in page
     with app.app_context():
