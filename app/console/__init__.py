@@ -107,6 +107,7 @@ from app.console import (  # noqa: E402,F401,E501  (register the routes)
     dev_sms,
     errors,
     holds,
+    incident_close,
     queue,
     staff_email,
     unavailable,

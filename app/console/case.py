@@ -15,6 +15,7 @@ from app import audit
 from app.console import bp
 from app.console.access import may_release_legal_hold, may_set_legal_hold, me
 from app.console.forms import (
+    OUTCOME_CHOICES,
     AssignForm,
     ConfirmForm,
     HoldForm,
@@ -27,6 +28,7 @@ from app.console.forms import (
     UnlinkForm,
     as_choices,
 )
+from app.console.incident_close import others_to_close_with
 from app.console.questions import question_choices
 from app.console.scope import get_visible_tip_or_404, visible_tips
 from app.console.unavailable import FORMS_WITH_TEXT
@@ -231,6 +233,7 @@ def render_case(staff: Staff, tip: Tip, kept: tuple[str, str] | None = None, **r
     school = db.session.get(School, tip.school_id)
     forms = case_forms(tip) | refused_forms
     attachments = [a for a in tip.attachments if a.message_id is None]  # the report's; a reply's go with it
+    close_together = others_to_close_with(staff, tip)
     audit.record("tip.viewed", actor=staff, tip=tip, decrypted=content.problem is None)
     # Whoever opens the case has seen the replies: the queue's marker goes, and the case page's "New" with it. Not
     # when nothing could be opened (the keyring missing, the data altered): nobody has read them, they stay new. (A
@@ -250,7 +253,8 @@ def render_case(staff: Staff, tip: Tip, kept: tuple[str, str] | None = None, **r
         attachments=attachments, shredded=tip.wrapped_dek is None, category=tip.effective_category,
         urgency=tip.effective_urgency, may_hold=may_set_legal_hold(staff), may_release=may_release_legal_hold(staff),
         past_retention=is_past_retention(tip), retention_days=int(current_app.config["RETENTION_DAYS"]),
-        printed_at=now, kept_for=kept_for, kind=TEXT_FORMS.get(kept_for, ""), kept=kept_text, **forms,
+        printed_at=now, kept_for=kept_for, kind=TEXT_FORMS.get(kept_for, ""), kept=kept_text,
+        close_together=close_together, outcome_choices=OUTCOME_CHOICES[1:], **forms,
     )
 
 

@@ -123,6 +123,16 @@ class StatusForm(FlaskForm):
     submit = SubmitField("Change status", id="status-submit")
 
 
+class CloseIncidentForm(FlaskForm):
+    """Closing the open tips of an incident together (app/console/incident_close.py): the outcome is chosen, never a
+    default, and the tips are the ones the confirmation showed, each with what it was then (`close_marker`)."""
+
+    outcome = SelectField("Outcome for every tip", id="incident-outcome",
+                          choices=as_choices([("", "(choose an outcome)")] + OUTCOME_CHOICES[1:]))
+    tips_was = HiddenField(validators=[Length(max=200_000)])
+    submit = SubmitField("Close these tips", id="close-incident-submit")
+
+
 class AssignForm(FlaskForm):
     counselor = SelectField("Counselor", coerce=int)
     # The counselor the page showed (0: nobody): a choice made on a page someone else's assignment has outdated
