@@ -87,9 +87,11 @@ def admin_agency_edit(agency_id: int) -> str | Response:
         return redirect(url_for("console.admin_agency_edit", agency_id=agency.id))
     audit.record("agency.updated", actor=me(), agency_id=agency.id, changed=changed,
                  before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+    # Nothing after the commit reads the database (the agency's id is the address's): `agency.id`, expired by the
+    # commit, began a new transaction, and a refusal in that instant answered "nothing was saved" about a rename saved.
     db.session.commit()
     flash("Agency saved.", "info")
-    return redirect(url_for("console.admin_agency_edit", agency_id=agency.id))
+    return redirect(url_for("console.admin_agency_edit", agency_id=agency_id))
 
 
 def _page(form: AgencyForm, agency: Agency) -> str:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Incident
+from app.models import Agency, Incident
 from tests.console.helpers import PASSWORD, World, audit_actions
 from tests.support.forms import csrf_token_in, input_value
 from tests.support.refused_after_commit import database_refusing_after_commit
@@ -223,6 +224,25 @@ def test_a_chain_saved_is_answered_as_saved_when_the_database_refuses_just_after
     assert response.status_code == 302 and response.headers["Location"] == path
     assert "Escalation chain saved." in admin.get(path).get_data(as_text=True)
     assert audit_actions(world.app).count("school.chain_updated") == 1
+
+
+def test_an_agency_renamed_is_answered_as_saved_when_the_database_refuses_just_after(world: World,
+                                                                                     signed_in) -> None:
+    """The redirect read the agency's id, expired by the commit: a refusal then answered "nothing was saved"
+    about a rename that was saved."""
+    admin = signed_in("admin")
+    with world.app.app_context():
+        agency_id = db.session.scalar(select(Agency.id).where(Agency.short_name == "CPD"))
+    path = f"/console/admin/agencies/{agency_id}"
+    page, token = _admin_page(admin, path)
+    with database_refusing_after_commit(world.app) as after:
+        response = admin.post(path, data={
+            "csrf_token": token, "agency_was": input_value(page, "agency_was") or "",
+            "name": "Casper Police Dept.", "short_name": "CPD"})
+    assert after.commits
+    assert response.status_code == 302 and response.headers["Location"] == path
+    assert "Agency saved." in admin.get(path).get_data(as_text=True)
+    assert audit_actions(world.app).count("agency.updated") == 1
 
 
 def test_an_audit_check_is_shown_when_the_database_refuses_just_after(world: World, signed_in) -> None:
