@@ -245,6 +245,27 @@ def test_one_tip_that_fails_is_named_and_the_others_stay_closed(world: World, si
     assert "tip.acknowledged" not in audit_actions(world.app, broken)
 
 
+def test_tips_closed_are_said_closed_when_the_database_fails_after_them(world: World, signed_in, monkeypatch) -> None:
+    """The result page reads the incident again (tips that joined it, tips elsewhere) after every tip's commit: a
+    database failing then must not turn the tips closed into the 503 "nothing was saved"."""
+    import app.console.incident_close as incident_close
+
+    _, refs = _incident(world, 3)
+    client = signed_in("sro_a")
+    page = _confirmation(client, refs[0])
+
+    def failing(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationalError("SELECT tip", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(incident_close, "visible_tips", failing)  # only the result page's read uses it
+    response = _confirm(client, page, refs[0])
+    result = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Nothing was saved" not in result
+    assert all(ref in _section(result, "Closed") for ref in refs) and "Not closed" not in result
+    with world.app.app_context():
+        assert {_status(ref) for ref in refs} == {("closed", "false_report")}
+
+
 def test_a_tip_on_legal_hold_is_closed_as_a_single_close_would_and_stays_held(world: World, signed_in) -> None:
     _, refs = _incident(world, 2)
     with world.app.app_context():
