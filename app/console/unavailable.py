@@ -43,13 +43,7 @@ def database_unavailable(exc: OperationalError) -> tuple[str, int, dict[str, str
     log_event(log, "OPERATOR: a console request failed, the database is locked or unreachable; nothing was saved",
               logging.ERROR, endpoint=request.endpoint or "",
               error=db_error_reason(exc))
-    wrote = request.method == "POST"
-    kind, kept = typed_text()
-    page = render_template("console/unavailable.html", bare=True, wrote=wrote, kind=kind, kept=kept,
-                           template=request.form.get("template", "") if kind else "",
-                           hold_was=request.form.get("hold_was", "") if kind else "",
-                           again=request.path if kind else None)
-    return page, 503, {"Retry-After": "30"}
+    return _page_giving_back_the_text(keys=False), 503, {"Retry-After": "30"}
 
 
 @bp.errorhandler(KeyringUnavailable)
@@ -70,9 +64,15 @@ def keys_unavailable(exc: KeyringUnavailable | DecryptionFailed) -> tuple[str, i
     log_event(log, message, logging.CRITICAL, endpoint=request.endpoint or "", reason=str(exc))
     # A note, a message or a hold's reason cannot be sealed without the keyring: given back to save again once it
     # is back, as the busy database's page does (it went to the case page with a flash, the text gone).
+    return _page_giving_back_the_text(keys=True), 503, {"Retry-After": "60"}
+
+
+def _page_giving_back_the_text(*, keys: bool) -> str:
+    """The 503 page, with a refused note's, message's or hold reason's text in a form that sends it again as it
+    came: the ready-made question it was, and the hold its page showed ("Save again" must not release a hold set
+    since)."""
     kind, kept = typed_text()
-    page = render_template("console/unavailable.html", bare=True, keys=True, wrote=request.method == "POST",
-                           kind=kind, kept=kept, template=request.form.get("template", "") if kind else "",
-                           hold_was=request.form.get("hold_was", "") if kind else "",
+    form = request.form if kind else {}
+    return render_template("console/unavailable.html", bare=True, keys=keys, wrote=request.method == "POST",
+                           kind=kind, kept=kept, template=form.get("template", ""), hold_was=form.get("hold_was", ""),
                            again=request.path if kind else None)
-    return page, 503, {"Retry-After": "60"}
