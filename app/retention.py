@@ -44,6 +44,10 @@ PAUSED = ("RETENTION_PAUSED is set: no closed case is shredded until it is remov
           "(README, Backups, Restoring)")
 
 
+class RetentionPaused(RuntimeError):
+    """A purge asked for while RETENTION_PAUSED is set: nothing was shredded."""
+
+
 def retention_paused() -> bool:
     """Whether the operator has paused the purge: after restoring a backup, whose legal holds end where it was
     taken, until the holds set since are set again (a hold is not in a backup taken before it)."""
@@ -196,7 +200,11 @@ def _checkpoint_wal(session: Session) -> None:
 def purge_expired_tips(now: datetime | None = None, batch: int = DEFAULT_BATCH,
                        progress: Callable[[PurgeResult], None] | None = None,
                        actor_label: str = "retention") -> PurgeResult:
-    """Shred everything past retention in batches, one transaction each, so no lock is held for long."""
+    """Shred everything past retention in batches, one transaction each, so no lock is held for long. Refused with
+    RetentionPaused while RETENTION_PAUSED is set, whoever calls it (the worker and `flask tips purge` say so
+    before calling: this is the last guard)."""
+    if retention_paused():
+        raise RetentionPaused(PAUSED)
     total = PurgeResult()
     while True:
         step = db_purge_expired_tips(now, limit=batch, actor_label=actor_label)

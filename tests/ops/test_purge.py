@@ -18,7 +18,7 @@ from app.crypto.errors import TipShredded
 from app.crypto.service import open_for_tip, open_tip_text, seal_for_tip
 from app.extensions import db
 from app.models import Attachment, AuditEvent, Message, Note, ReporterSession, Tip, utcnow
-from app.retention import db_purge_expired_tips, purge_expired_tips
+from app.retention import RetentionPaused, db_purge_expired_tips, purge_expired_tips
 from tests.ops.conftest import District, add_tip, build_district, denver, html_tables, sign_in_as
 from tests.support.tips import make_tip, tip_by_ref
 
@@ -161,6 +161,9 @@ def test_a_paused_retention_refuses_the_purge_by_hand_and_its_dry_run_says_so(ma
     result = app.test_cli_runner().invoke(args=["tips", "purge"])
     assert result.exit_code != 0 and "nothing shredded" in result.output and "RETENTION_PAUSED" in result.output
     with app.app_context():
+        assert tip_by_ref(ref).shredded_at is None
+        with pytest.raises(RetentionPaused):  # any other caller too: the pause is checked where shredding is done
+            purge_expired_tips()
         assert tip_by_ref(ref).shredded_at is None
 
 
