@@ -261,7 +261,11 @@ def enrol(token: str) -> str | Response:
             staff.recovery_codes = hashes
             service.db_finish_enrolment(staff)
             audit.record("staff.enrolled", actor=staff)
-            db.session.commit()
+            # Committed keeping what was loaded: the codes are shown only here, and the page must not read the
+            # database after the commit. Its header names whoever is signed in in this browser, whom Flask-Login
+            # loads on first use: loaded now, before the commit.
+            _ = current_user.is_authenticated
+            commit_before_rendering()
             return render_template("console/recovery_codes.html", codes=codes, staff=staff)
     uri = provisioning_uri(staff, secret)
     commit_before_rendering()

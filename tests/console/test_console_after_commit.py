@@ -279,3 +279,33 @@ def test_the_quarterly_report_is_shown_when_the_database_refuses_just_after(worl
     assert after.commits
     assert response.status_code == 200 and "Sro A" in response.get_data(as_text=True)
     assert audit_actions(world.app).count("report.viewed") == 1
+
+
+def test_an_enrolment_finished_shows_its_recovery_codes_when_the_database_refuses_just_after(world: World,
+                                                                                             signed_in) -> None:
+    """The recovery codes are shown once, on the page that finishes the enrolment. Finished in a browser where
+    someone is signed in (an admin enrolling a colleague's account at the colleague's desk), the page's header read
+    that person after a plain commit: a refusal then answered 503 'nothing was saved' about an enrolment made, and
+    its recovery codes were never seen."""
+    import re
+
+    import pyotp
+
+    admin = signed_in("admin")
+    _page, token = _admin_page(admin, "/console/admin/staff")
+    invited = admin.post("/console/admin/staff", data={
+        "csrf_token": token, "email": "enrolling@district.example", "name": "Enrolling Person", "role": "sro",
+        "schools": [str(world.school_a)]}).get_data(as_text=True)
+    link = re.search(r"/console/enrol/[A-Za-z0-9_\-]+", invited)
+    assert link
+    page = admin.get(link.group(0)).get_data(as_text=True)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)
+    assert secret
+    password = "a long and unusual passphrase 42"
+    with database_refusing_after_commit(world.app) as after:
+        response = admin.post(link.group(0), data={"csrf_token": csrf_token_in(page), "password": password,
+                                                   "confirm": password, "code": pyotp.TOTP(secret.group(1)).now()})
+    assert after.commits
+    shown = response.get_data(as_text=True)
+    assert response.status_code == 200 and "recovery" in shown.lower(), shown[:400]
+    assert audit_actions(world.app).count("staff.enrolled") == 1
