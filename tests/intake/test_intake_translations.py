@@ -56,6 +56,19 @@ def test_every_marked_string_has_a_spanish_translation_in_the_compiled_catalog()
     assert not translation_faults(catalog)
 
 
+def test_the_committed_template_holds_every_marked_string():
+    """`pybabel update` (README, Translations) works from messages.pot: a string marked in the code but missing from
+    a stale template is made obsolete in the .po by it, and the Spanish page falls back to English."""
+    with (APP / "translations" / "messages.pot").open("rb") as handle:
+        template = read_po(handle)
+    missing = set()
+    for _filename, _line, message, _comments, _context in extract_from_dir(str(APP), METHODS):
+        msgid = message if isinstance(message, str) else message[0]
+        if msgid and template.get(msgid) is None:
+            missing.add(msgid)
+    assert not missing, "not in messages.pot (run the README's pybabel extract):\n" + "\n".join(sorted(missing))
+
+
 def test_a_catalog_fault_is_found():
     broken = Catalog(locale="es")
     broken.add(("%(num)d photo", "%(num)d photos"), ("", ""))
