@@ -4,10 +4,13 @@ PostgreSQL: `FOR UPDATE SKIP LOCKED`, so any number of workers on any number of 
 SQLite: one worker at a time, holding a lease row it renews; a second worker waits for the lease to expire.
 A claimed row carries a lease of its own: if its worker dies, the row is due again when the lease ends; the
 worker itself takes its own claims again at its next round (a database error broke off the round before).
+The dispatcher claims one row at a time, just before sending it, the most urgent first: a worker that dies holds
+back only the SMS it was sending, not the rest of a batch for a lease.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -56,8 +59,9 @@ def seconds_without_worker(now: datetime | None = None) -> float | None:
 def db_give_back_own_claims(owner: str) -> int:
     """Put this worker's claims back in the outbox, due as they were (commit follows). Only between rounds, when none
     of them is on its way to Twilio (an SMS sent and not recorded is recorded first: dispatcher.db_record_unrecorded):
-    a SQLite worker that lost the single worker's lease hands the rest of its batch to the worker holding it now,
-    instead of leaving it to the claim's lease (a minute). Returns the rows."""
+    a SQLite worker that lost the single worker's lease hands a claim a database error left (the round broke off
+    before its send) to the worker holding it now, instead of leaving it to the claim's lease (a minute). Returns the
+    rows."""
     result = db.session.execute(
         update(Alert).where(Alert.lease_owner == owner, Alert.status == AlertStatus.SENDING.value)
         .values(status=AlertStatus.PENDING.value, lease_owner=None, lease_until=None)
@@ -66,8 +70,9 @@ def db_give_back_own_claims(owner: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def db_claim_due_alerts(owner: str, limit: int, now: datetime | None = None) -> list[Alert]:
-    """Mark up to `limit` due rows as being sent by `owner` and return them (commit follows)."""
+def db_claim_due_alerts(owner: str, limit: int, now: datetime | None = None, skip: Collection[int] = ()) -> list[Alert]:
+    """Mark up to `limit` due rows as being sent by `owner` and return them (commit follows): the most urgent tips'
+    first (as relabelled in the console), then the longest due. `skip`: rows not to claim (tried this round)."""
     now = now or utcnow()
     due = or_(
         (Alert.status == AlertStatus.PENDING.value) & (Alert.due_at <= now),
@@ -78,13 +83,17 @@ def db_claim_due_alerts(owner: str, limit: int, now: datetime | None = None) -> 
         # went out but whose "sent" could not be written is recorded first (dispatcher.db_record_unrecorded).
         (Alert.status == AlertStatus.SENDING.value) & (Alert.lease_owner == owner),
     )
-    # Most urgent first: a backlog (a flood of prank tips, the night's medium tips all due when school opens) must not
-    # put a critical tip's SMS behind a round's batch, or several. The rank is a subquery, not a join, so that
-    # FOR UPDATE locks alert rows only and a case being edited in the console (its tip row locked) is not skipped.
+    # Most urgent first (the urgency as relabelled: urgency_rank follows it): a backlog (a flood of prank tips, the
+    # night's medium tips all due when school opens) must not put a critical tip's SMS behind others. The rank is a
+    # subquery, not a join, so that FOR UPDATE locks alert rows only and a case being edited in the console (its
+    # tip row locked) is not skipped.
     rank = select(Tip.urgency_rank).where(Tip.id == Alert.tip_id).scalar_subquery()
+    if skip:
+        due = due & Alert.id.notin_(sorted(skip))
     query = select(Alert).where(due).order_by(rank.desc(), Alert.due_at, Alert.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        # Only the alert rows: a tip row locked by the console or a webhook must not make its alert skipped.
+        query = query.with_for_update(skip_locked=True, of=Alert)
     alerts = list(db.session.scalars(query))
     for alert in alerts:
         alert.status = AlertStatus.SENDING.value

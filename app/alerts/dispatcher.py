@@ -413,20 +413,9 @@ def _fail_unexpectedly(alert_id: int, exc: Exception) -> None:
     log.error("alert %s failed unexpectedly (%s); escalating", alert_id, type(exc).__name__, exc_info=exc)
 
 
-def _db_release_claims(alert_ids: list[int], owner: str) -> int:
-    """Give back rows this worker claimed but did not try: pending again, due as they were. Returns the rows."""
-    result = db.session.execute(
-        update(Alert)
-        .where(Alert.id.in_(alert_ids), Alert.lease_owner == owner, Alert.status == AlertStatus.SENDING.value)
-        .values(status=AlertStatus.PENDING.value, lease_owner=None, lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 def run_once(owner: str, batch: int = 50) -> dict[str, int]:
-    """One round: escalate what is overdue, then send what is due. Returns counts per outcome."""
+    """One round: escalate what is overdue, then send what is due, at most `batch` SMS. Returns counts per outcome
+    ("budget_spent": the round stopped on its time budget, not because nothing was left)."""
     counts: dict[str, int] = {}
     # Recording, escalating and claiming share one transaction: on SQLite each transaction is a turn at the write
     # lock, which the intake needs too. An SMS sent in an earlier round is recorded before anything is claimed (it
@@ -436,28 +425,37 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     db.session.flush()
     if escalated:
         counts["escalated"] = escalated
-    claimed = [alert.id for alert in db_claim_due_alerts(owner, batch)]
+    # One row is claimed at a time, just before it is sent, the most urgent first: a worker killed mid-round holds
+    # back only the SMS it was sending (under its lease, ALERT_CLAIM_LEASE_S, since Twilio may have it); every other
+    # due row stays in the outbox for the next round of any worker. The first claim shares this first transaction.
+    claimed = _db_claim_next(owner, tried=[])
     db.session.commit()
     if recorded:
         forget_recorded(owner)
         counts["recorded_late"] = recorded
-    # A Twilio that does not answer costs each send the client's timeout: a batch of 50 would hold the round for
-    # minutes while nothing escalates and no new tip is claimed. Sending stops once the round has spent one timeout;
-    # the rows not tried go back to the outbox, due as they were, for the next round.
+    # A Twilio that does not answer costs each send the client's timeout: a round of 50 sends would last minutes while
+    # nothing escalates and no new tip is claimed. The round claims no more once it has spent one timeout on sends;
+    # what is still due waits for the next round, which the worker starts at once.
     budget_s = float(current_app.config["TWILIO_TIMEOUT_S"])
     started = time.monotonic()
-    for index, alert_id in enumerate(claimed):
-        if index and time.monotonic() - started >= budget_s:
-            counts["released"] = _db_release_claims(claimed[index:], owner)
-            break
+    tried: list[int] = []  # each row once a round, as when the round claimed them all at once
+    while claimed is not None:
+        tried.append(claimed)
         try:
-            outcome = send_one(alert_id, owner)
+            outcome = send_one(claimed, owner)
         except OperationalError:
-            raise  # the database itself: the worker loop pauses and retries; rows come back with their lease
+            raise  # the database itself: the worker loop pauses and retries; its claim is taken again next round
         except Exception as exc:  # noqa: BLE001 - one broken row must never stop every other alert
-            _fail_unexpectedly(alert_id, exc)
+            _fail_unexpectedly(claimed, exc)
             outcome = "internal_error"
         counts[outcome] = counts.get(outcome, 0) + 1
+        if len(tried) >= batch:
+            break
+        if time.monotonic() - started >= budget_s:
+            counts["budget_spent"] = 1
+            break
+        claimed = _db_claim_next(owner, tried)
+        db.session.commit()
     if counts.get(AlertStatus.FAILED.value) or counts.get("internal_error"):
         # A send that failed for good escalates in the same round rather than a poll later.
         more = db_escalate_overdue()
@@ -466,11 +464,17 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
             counts["escalated"] = counts.get("escalated", 0) + more
     # Test SMS (app/alerts/sms_checks.py) after the round's alerts, in what is left of its time, and not while
     # Twilio is failing alerts: a test must never hold back a tip's SMS.
-    if not counts.get("retry") and not counts.get("released") and time.monotonic() - started < budget_s \
+    if not counts.get("retry") and not counts.get("budget_spent") and time.monotonic() - started < budget_s \
             and (tested := send_due_checks_aside(owner, started + budget_s)):
         counts["tests"] = tested
-    counts["claimed"] = len(claimed)
+    counts["claimed"] = len(tried)
     return counts
+
+
+def _db_claim_next(owner: str, tried: list[int]) -> int | None:
+    """Claim the most urgent due row for `owner` not yet tried this round (commit follows); None when none is due."""
+    claimed = db_claim_due_alerts(owner, 1, skip=tried)
+    return claimed[0].id if claimed else None
 
 
 # Failed sends in a row before an alert counts as failing for health: one or two are a blip (2 and 4 s apart).

@@ -232,7 +232,7 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
                     continue
                 finally:
                     db.session.remove()
-            if counts.get("claimed", 0) >= batch:
+            if counts.get("claimed", 0) >= batch or counts.get("budget_spent"):
                 continue  # more may be due right away
             waiter.wait()
     finally:

@@ -24,7 +24,8 @@ def alerts_group() -> None:
 @alerts_group.command("run")
 @click.option("--poll", "poll_s", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seconds between checks when idle.")
-@click.option("--batch", default=50, show_default=True, type=click.IntRange(min=1), help="Alerts claimed per round.")
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Alerts sent per round at most (each claimed just before it is sent).")
 @click.option("--once", is_flag=True, help="Run one round and exit (cron, tests).")
 @with_appcontext
 def run_command(poll_s: float, batch: int, once: bool) -> None:
