@@ -153,7 +153,8 @@ def db_renew_claim(alert_id: int, owner: str) -> bool:
     """Extend this worker's lease on a row just before sending; False if another worker has taken it over.
 
     The lease of a claim covers one send (ALERT_CLAIM_LEASE_S is validated to exceed twice the Twilio
-    timeout), so renewing here, not only at claim time, keeps a slow batch from being sent twice.
+    timeout), so a row claimed a while before its send is renewed here, or it could be sent twice. The round
+    (run_once) claims each row just before sending it and needs no renewal.
     """
     until = utcnow() + timedelta(seconds=current_app.config["ALERT_CLAIM_LEASE_S"])
     result = db.session.execute(
@@ -234,11 +235,13 @@ def _db_end_claim(alert_id: int, owner: str, status: str, **values: object) -> b
     return bool(getattr(result, "rowcount", 0))
 
 
-def send_one(alert_id: int, owner: str) -> str:
+def send_one(alert_id: int, owner: str, claimed_until: float | None = None) -> str:
     """Send one alert claimed by `owner` and commit the outcome. Returns the new status.
 
     On SQLite every writing transaction is a turn at the one write lock that the intake needs too, so the
-    row is looked at in a read-only transaction and each write is one short guarded UPDATE.
+    row is looked at in a read-only transaction and each write is one short guarded UPDATE. `claimed_until`: the
+    caller has just claimed the row, and its lease ends no sooner than this `time.monotonic()` (taken before the
+    claim): it is not renewed before the send, one turn at the write lock fewer.
     """
     now = utcnow()
     with reading():
@@ -258,14 +261,17 @@ def send_one(alert_id: int, owner: str) -> str:
         if not ended:
             return "gone"
         return "postponed" if plan.fold_at is not None else plan.status
-    # Taken before the renewal: the lease it writes ends no sooner than this (see the record's retries below).
-    lease_ends = time.monotonic() + float(current_app.config["ALERT_CLAIM_LEASE_S"])
-    if not db_renew_claim(alert_id, owner):
-        db.session.rollback()
-        return "gone"
-    # End the transaction before calling out: on SQLite it holds the write lock, and no database work may
-    # wait on Twilio. The row stays "sending" under its lease meanwhile.
-    db.session.commit()
+    if claimed_until is not None:
+        lease_ends = claimed_until
+    else:
+        # Taken before the renewal: the lease it writes ends no sooner than this (see the record's retries below).
+        lease_ends = time.monotonic() + float(current_app.config["ALERT_CLAIM_LEASE_S"])
+        if not db_renew_claim(alert_id, owner):
+            db.session.rollback()
+            return "gone"
+        # End the transaction before calling out: on SQLite it holds the write lock, and no database work may
+        # wait on Twilio. The row stays "sending" under its lease meanwhile.
+        db.session.commit()
     try:
         result = sms_transport().send(plan.phone, plan.body,
                                       status_callback=status_callback_url(alert_id, plan.attempts),
@@ -428,6 +434,8 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     # One row is claimed at a time, just before it is sent, the most urgent first: a worker killed mid-round holds
     # back only the SMS it was sending (under its lease, ALERT_CLAIM_LEASE_S, since Twilio may have it); every other
     # due row stays in the outbox for the next round of any worker. The first claim shares this first transaction.
+    lease_s = float(current_app.config["ALERT_CLAIM_LEASE_S"])
+    claimed_until = time.monotonic() + lease_s  # taken before the claim: its lease ends no sooner
     claimed = _db_claim_next(owner, tried=[])
     db.session.commit()
     if recorded:
@@ -442,7 +450,7 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     while claimed is not None:
         tried.append(claimed)
         try:
-            outcome = send_one(claimed, owner)
+            outcome = send_one(claimed, owner, claimed_until)
         except OperationalError:
             raise  # the database itself: the worker loop pauses and retries; its claim is taken again next round
         except Exception as exc:  # noqa: BLE001 - one broken row must never stop every other alert
@@ -454,6 +462,7 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
         if time.monotonic() - started >= budget_s:
             counts["budget_spent"] = 1
             break
+        claimed_until = time.monotonic() + lease_s
         claimed = _db_claim_next(owner, tried)
         db.session.commit()
     if counts.get(AlertStatus.FAILED.value) or counts.get("internal_error"):

@@ -435,20 +435,21 @@ def test_recording_an_sms_is_not_retried_past_its_claims_lease(alert_app, fake_t
     """Recording "sent" after a database error is retried 'within the lease', but the retries were counted from the
     end of the send, a whole lease more: with a slow send (the lease covers twice Twilio's timeout) they ran on
     after the lease had ended, when another worker may have claimed the row and sent it again, and a late record
-    then wrote over that worker's claim. They now stop when the lease renewed before the send ends."""
+    then wrote over that worker's claim. They now stop when the lease taken for the send (claimed just before it)
+    ends."""
     from sqlalchemy.exc import OperationalError
 
     import app.alerts.dispatcher as dispatcher
 
     lease_s, send_s = 2.0, 1.0
     alert_app.config["ALERT_CLAIM_LEASE_S"] = lease_s
-    renewed: list[float] = []
+    claimed: list[float] = []
     tries: list[float] = []
-    renew, transport_of = dispatcher.db_renew_claim, dispatcher.sms_transport
+    claim, transport_of = dispatcher._db_claim_next, dispatcher.sms_transport
 
-    def renew_noted(*args, **kwargs):
-        renewed.append(time.monotonic())
-        return renew(*args, **kwargs)
+    def claim_noted(*args, **kwargs):
+        claimed.append(time.monotonic())
+        return claim(*args, **kwargs)
 
     class SlowTransport:
         def __init__(self, inner):
@@ -462,7 +463,7 @@ def test_recording_an_sms_is_not_retried_past_its_claims_lease(alert_app, fake_t
         tries.append(time.monotonic())
         raise OperationalError("UPDATE alert", None, Exception("database is locked"))
 
-    monkeypatch.setattr(dispatcher, "db_renew_claim", renew_noted)
+    monkeypatch.setattr(dispatcher, "_db_claim_next", claim_noted)
     monkeypatch.setattr(dispatcher, "sms_transport", lambda: SlowTransport(transport_of()))
     monkeypatch.setattr(dispatcher, "db_record_sent", always_locked)
     monkeypatch.setattr(dispatcher, "RECORD_RETRY_PAUSE_S", 0.05)
@@ -470,30 +471,31 @@ def test_recording_an_sms_is_not_retried_past_its_claims_lease(alert_app, fake_t
         make_tip("KWHS", "critical")
     with pytest.raises(OperationalError):
         _round(alert_app)
-    assert len(renewed) == 1 and len(tries) > 1
-    assert max(tries) < renewed[0] + lease_s
+    assert len(claimed) == 1 and len(tries) > 1
+    assert max(tries) < claimed[0] + lease_s
 
 
 def test_a_batch_broken_off_by_a_database_error_is_sent_at_the_next_round_not_a_lease_later(alert_app, fake_twilio,
                                                                                             monkeypatch):
     """A database error in the middle of a round (SQLite locked past the busy timeout, a PostgreSQL connection cut)
-    ended the round with the rest of its batch still claimed: those critical alerts waited for their claim lease
-    (ALERT_CLAIM_LEASE_S, a minute) though the database was back a second later and the worker alive. Between two
-    rounds nothing of the worker is in flight, so its next round takes its own claims again at once."""
+    ended the round with a row claimed and not sent (the rest of the batch, when a round claimed it whole): it waited
+    for its claim lease (ALERT_CLAIM_LEASE_S, a minute) though the database was back a second later and the worker
+    alive. Between two rounds nothing of the worker is in flight, so its next round takes its own claims again at
+    once."""
     from sqlalchemy.exc import OperationalError
 
     import app.alerts.dispatcher as dispatcher
 
-    renew = dispatcher.db_renew_claim
+    plan = dispatcher._plan
     cut: list[int] = []
 
-    def cut_once(alert_id, owner):
+    def cut_once(alert_id, owner, now):  # the row is claimed: the look at it before its send fails
         if not cut:
             cut.append(alert_id)
-            raise OperationalError("UPDATE alert", None, Exception("server closed the connection unexpectedly"))
-        return renew(alert_id, owner)
+            raise OperationalError("SELECT alert", None, Exception("server closed the connection unexpectedly"))
+        return plan(alert_id, owner, now)
 
-    monkeypatch.setattr(dispatcher, "db_renew_claim", cut_once)
+    monkeypatch.setattr(dispatcher, "_plan", cut_once)
     with alert_app.app_context():
         tips = [make_tip(school, "critical") for school in ("KWHS", "NCHS", "RHS")]
     with pytest.raises(OperationalError):
