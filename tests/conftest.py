@@ -100,13 +100,27 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory, request: pytest.
 
 
 def _empty_postgres(app: Flask) -> None:
+    from flask_migrate import upgrade
     from sqlalchemy import inspect
 
+    from app.backup import migration_head
+
     with app.app_context():
-        # A migration test may have left the schema below the head (an upgrade refused, as it should be), without a
-        # table a later migration adds: the next test of its file goes down the migrations itself.
         there = set(inspect(db.engine).get_table_names())
-        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables if t.name in there)
+        version = None
+        if "alembic_version" in there:
+            with db.engine.connect() as conn:
+                version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if version != migration_head() or any(t.name not in there for t in db.metadata.sorted_tables):
+            # A test left the schema below the head on purpose (an upgrade refused for a wrong keyring; the worker
+            # on a database without a later migration's table): the next test on this worker, whichever file it
+            # comes from, gets the schema whole again ("relation sms_check does not exist" otherwise).
+            with db.engine.begin() as conn:
+                for name in there:
+                    conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
+            upgrade()
+            return
+        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
