@@ -70,7 +70,8 @@ def distinctive_words(text: str) -> set[str]:
 
 
 def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: int,
-               followup_sample: list[tuple[str, str | None]]) -> list[tuple[str, bool, str]]:
+               followup_sample: list[tuple[str, str | None]], worker_stopped_at: Any = None,
+               ) -> list[tuple[str, bool, str]]:
     from app.alerts.planning import chain_of
     from app.crypto.receipts import db_find_tip_by_receipt
     from app.extensions import db
@@ -87,7 +88,7 @@ def run_checks(app: Any, day: Day, messages: list[dict[str, Any]], max_repeats: 
                        f"submitted {len(day.submitted)}, stored {stored}, receipts open {opened}; "
                        f"through the follow-up page {via_page}/{len(followup_sample)}"))
 
-        now = utcnow()
+        now = worker_stopped_at or utcnow()  # as the rows were when the worker stopped (bench/soak.py)
         stuck, backing_off = open_alert_rows(now)
         # Each row named, so that a failure says what it was.
         stuck_rows = [describe_alert_row(r, now) for r in stuck[:5]]
