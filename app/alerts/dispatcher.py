@@ -149,23 +149,6 @@ def _still_assigned(staff: Staff, school_id: int) -> bool:
     ) is not None
 
 
-def db_renew_claim(alert_id: int, owner: str) -> bool:
-    """Extend this worker's lease on a row just before sending; False if another worker has taken it over.
-
-    The lease of a claim covers one send (ALERT_CLAIM_LEASE_S is validated to exceed twice the Twilio
-    timeout), so a row claimed a while before its send is renewed here, or it could be sent twice. The round
-    (run_once) claims each row just before sending it and needs no renewal.
-    """
-    until = utcnow() + timedelta(seconds=current_app.config["ALERT_CLAIM_LEASE_S"])
-    result = db.session.execute(
-        update(Alert)
-        .where(Alert.id == alert_id, Alert.lease_owner == owner, Alert.status == AlertStatus.SENDING.value)
-        .values(lease_until=until)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What to do with one claimed row, decided from a read-only look at it (plain values only)."""
@@ -235,13 +218,13 @@ def _db_end_claim(alert_id: int, owner: str, status: str, **values: object) -> b
     return bool(getattr(result, "rowcount", 0))
 
 
-def send_one(alert_id: int, owner: str, claimed_until: float | None = None) -> str:
+def send_one(alert_id: int, owner: str, claimed_until: float) -> str:
     """Send one alert claimed by `owner` and commit the outcome. Returns the new status.
 
     On SQLite every writing transaction is a turn at the one write lock that the intake needs too, so the
     row is looked at in a read-only transaction and each write is one short guarded UPDATE. `claimed_until`: the
-    caller has just claimed the row, and its lease ends no sooner than this `time.monotonic()` (taken before the
-    claim): it is not renewed before the send, one turn at the write lock fewer.
+    caller has just claimed the row (run_once claims each row just before its send), and its lease ends no sooner
+    than this `time.monotonic()`, taken before the claim.
     """
     now = utcnow()
     with reading():
@@ -261,17 +244,7 @@ def send_one(alert_id: int, owner: str, claimed_until: float | None = None) -> s
         if not ended:
             return "gone"
         return "postponed" if plan.fold_at is not None else plan.status
-    if claimed_until is not None:
-        lease_ends = claimed_until
-    else:
-        # Taken before the renewal: the lease it writes ends no sooner than this (see the record's retries below).
-        lease_ends = time.monotonic() + float(current_app.config["ALERT_CLAIM_LEASE_S"])
-        if not db_renew_claim(alert_id, owner):
-            db.session.rollback()
-            return "gone"
-        # End the transaction before calling out: on SQLite it holds the write lock, and no database work may
-        # wait on Twilio. The row stays "sending" under its lease meanwhile.
-        db.session.commit()
+    lease_ends = claimed_until
     try:
         result = sms_transport().send(plan.phone, plan.body,
                                       status_callback=status_callback_url(alert_id, plan.attempts),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -39,9 +40,10 @@ def test_a_failed_sms_whose_escalation_nobody_wrote_makes_health_degraded(alert_
         else:
             fake_twilio.set_outcome(primary, "none")
         info = make_tip("KWHS", "critical")
+        claimed_until = time.monotonic() + alert_app.config["ALERT_CLAIM_LEASE_S"]
         (claimed,) = db_claim_due_alerts("w", 10)
         db.session.commit()
-        send_one(claimed.id, "w")  # ... and the worker dies before its round escalates
+        send_one(claimed.id, "w", claimed_until)  # ... and the worker dies before its round escalates
         monkeypatch.undo()
         (row,) = alerts_of(info.ref)
         row_id, sid = row.id, row.twilio_sid

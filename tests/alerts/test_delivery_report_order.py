@@ -1,6 +1,7 @@
 """Delivery reports delivered again, out of order, or late from an earlier send: none may move an alert backwards
 or speak for a send it is not about."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -88,6 +89,7 @@ def test_a_late_report_of_a_refused_send_changes_nothing_for_the_send_after_it(a
         before = (row.status, row.twilio_sid, row.twilio_status, row.error_code, row.sent_at)
         assert before[:2] == (AlertStatus.PENDING.value, None)
         if when == "claimed":  # the worker has claimed it again and is about to send it
+            claimed_until = time.monotonic() + alert_app.config["ALERT_CLAIM_LEASE_S"]
             (claimed,) = db_claim_due_alerts("w2", 5)
             db.session.commit()
             before = (AlertStatus.SENDING.value, *before[1:])
@@ -97,7 +99,7 @@ def test_a_late_report_of_a_refused_send_changes_nothing_for_the_send_after_it(a
         row = db.session.get(Alert, alert_id)
         assert (row.status, row.twilio_sid, row.twilio_status, row.error_code, row.sent_at) == before
         if when == "claimed":
-            assert send_one(alert_id, "w2") == AlertStatus.SENT.value
+            assert send_one(alert_id, "w2", claimed_until) == AlertStatus.SENT.value
         else:
             assert run_once("w2").get("sent") == 1
         assert len(alerts_of(tip.ref)) == 1  # the same person, again; nobody else
