@@ -30,13 +30,14 @@ from notifications.messages import (
 )
 
 EXTENSION_KEY = "tipline_sms_transport"
+PER_THREAD_KEY = "tipline_sms_transport_per_thread"
 log = logging.getLogger("tipline.alerts")
-_per_thread = threading.local()
 
 
 def init_sms(app: Flask) -> None:
     """Choose the transport at start-up, so half-set Twilio settings stop the app instead of losing SMS: as a
     ConfigError, so a `flask` command says which setting is missing in one line instead of a traceback."""
+    app.extensions[PER_THREAD_KEY] = threading.local()
     try:
         app.extensions[EXTENSION_KEY] = transport_from_settings(app.config)
     except TwilioNotConfigured as exc:
@@ -72,15 +73,21 @@ def warn_if_alerts_take_two_segments(app: Flask) -> bool:
 
 def sms_transport() -> SmsTransport:
     """This thread's transport. The console transport is shared (the developer page lists what it kept);
-    a Twilio client is made per thread, because its HTTP session is not promised to be thread-safe."""
+    a Twilio client is made per thread, because its HTTP session is not promised to be thread-safe.
+
+    The per-thread clients belong to the app, made for the shared transport they stand for (held, so the match is
+    by identity of a live object). They were once kept in one table per thread, keyed by id() of the shared
+    transport: the id of an app that had ended could be given to the next app's transport, which was then handed
+    the old app's client, its settings and its open connection (in the tests, to the Twilio fake of a test before).
+    """
     shared: SmsTransport = current_app.extensions[EXTENSION_KEY]
     if isinstance(shared, ConsoleTransport):
         return shared
-    cache: dict[int, SmsTransport] = _per_thread.__dict__.setdefault("transports", {})
-    key = id(shared)
-    if key not in cache:
-        cache[key] = transport_from_settings(current_app.config)
-    return cache[key]
+    mine = current_app.extensions[PER_THREAD_KEY]
+    if getattr(mine, "made_for", None) is not shared:
+        mine.transport, mine.made_for = transport_from_settings(current_app.config), shared
+    transport: SmsTransport = mine.transport
+    return transport
 
 
 def status_callback_url(alert_id: int, send: int | None = None) -> str:
