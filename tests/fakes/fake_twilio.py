@@ -131,6 +131,7 @@ class FakeTwilio:
         self._stopping.set()  # ends pending delays and callback sleeps at once
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_open_connections()
         if self._thread:
             self._thread.join(timeout=5)
 
@@ -298,7 +299,28 @@ class FakeTwilio:
 
 
 class _Server(ThreadingHTTPServer):
+    """Keeps the connections it serves: stopping the fake closes them, so a client left from an earlier test fails
+    instead of being answered by this fake's handler threads, which outlive the listening socket."""
+
     fake: FakeTwilio
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_open_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.open_connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not self.fake._stopping.is_set():  # a connection closed by stop() is no error worth a traceback
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -310,6 +332,20 @@ class _Handler(BaseHTTPRequestHandler):
     def fake(self) -> FakeTwilio:
         assert isinstance(self.server, _Server)
         return self.server.fake
+
+    def setup(self) -> None:
+        super().setup()
+        assert isinstance(self.server, _Server)
+        with self.server.connections_lock:
+            self.server.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            assert isinstance(self.server, _Server)
+            with self.server.connections_lock:
+                self.server.open_connections.discard(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - name fixed by the base class
         pass  # quiet: tests read the recorded messages instead

@@ -103,3 +103,18 @@ def test_callbacks_can_go_through_a_wsgi_test_client() -> None:
         attempts = fake.wait_for_callbacks(2)
     assert seen == [("sent", True), ("delivered", True)]
     assert all(a.ok for a in attempts)
+
+
+def test_a_stopped_fake_no_longer_answers_on_a_connection_kept_alive() -> None:
+    """A stopped fake closes the connections it kept alive: a client left from an earlier test then fails loudly,
+    where the fake's handler thread used to go on accepting SMS on that connection after the test had ended."""
+    fake = FakeTwilio().start()
+    transport = TwilioTransport(FAKE_ACCOUNT_SID, fake.auth_token, from_number=FAKE_SENDER, api_base_url=fake.url,
+                                timeout_s=CLIENT_TIMEOUT_S * 5)
+    transport.send(SRO_PHONE, "before", status_callback=None)
+    fake.stop()
+    try:
+        transport.send(SRO_PHONE, "after", status_callback=None)
+    except SendError:
+        pass
+    assert [m.body for m in fake.messages] == ["before"]
