@@ -83,3 +83,26 @@ def test_the_page_still_answers_when_the_reset_time_cannot_be_read(make_intake_a
     refused = submit(client, school, AGAIN)
     page = refused.get_data(as_text=True)
     assert refused.status_code == 429 and "in a few minutes" in page and f"{AGAIN}</textarea>" in page
+
+
+CRISIS = {"en": "Call or text 988, the Suicide and Crisis Lifeline", "es": "al 988, la Línea de Prevención del Suicidio"}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_refused_report_or_reply_names_the_988_crisis_line(make_intake_app, lang):
+    """A student who came to say they are thinking of ending it, refused by the limiter, was told only to wait and
+    to call 911 if someone is in danger: the 988 line is on the home page, which they may never have read."""
+    app = make_intake_app(INTAKE_RATE_LIMIT="1 per hour")
+    school = app.config["TEST_SCHOOLS"]["kelly"]
+    client = app.test_client()
+    _ref, code = submit_ok(client, school, "I don't want to be here anymore.")
+    client.get(f"/report?lang={lang}")
+    refused_report = submit(client, school, "I really don't want to be here anymore.")
+    assert refused_report.status_code == 429 and CRISIS[lang] in refused_report.get_data(as_text=True)
+    open_followup(client, code)
+    token = csrf_token(client, "/followup")
+    assert post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "One."}, None).status_code == 303
+    refused_reply = post_multipart(client, "/followup/reply", {"csrf_token": token, "message": "Two."}, None)
+    assert refused_reply.status_code == 429 and CRISIS[lang] in refused_reply.get_data(as_text=True)
+    too_large = client.get("/too-large")  # the page nginx shows for a body over its limit
+    assert CRISIS[lang] in too_large.get_data(as_text=True)
