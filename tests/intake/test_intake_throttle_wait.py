@@ -85,7 +85,10 @@ def test_the_page_still_answers_when_the_reset_time_cannot_be_read(make_intake_a
     assert refused.status_code == 429 and "in a few minutes" in page and f"{AGAIN}</textarea>" in page
 
 
-CRISIS = {"en": "Call or text 988, the Suicide and Crisis Lifeline", "es": "al 988, la Línea de Prevención del Suicidio"}
+CRISIS = {
+    "en": "Call or text 988, the Suicide and Crisis Lifeline",
+    "es": "al 988, la Línea de Prevención del Suicidio",
+}
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
