@@ -107,6 +107,9 @@ def admin_staff_edit(staff_id: int) -> str | Response:
     elif valid and Role(form.role.data) != Role.DISTRICT_ADMIN and not form.schools.data:
         # As an invitation: with no school the person sees no tip and is on no escalation chain.
         form.schools.errors = ["Staff other than district admins need at least one school."]
+    elif valid and (twice := _phone_twice_on_a_chain(person, form)):
+        # Beside the phone, the form as typed: nothing is saved.
+        form.phone.errors = twice
     elif valid:
         before = _access_of(person)
         places = [(a.school, a.chain_position) for a in person.assignments if a.chain_position is not None]
@@ -162,6 +165,39 @@ def _staff_form_as_now(person: Staff) -> StaffEditForm:
     form.schools.data = sorted(person.school_ids)
     form.access_was.data = access_marker(person)
     return form
+
+
+def _phone_twice_on_a_chain(person: Staff, form: StaffEditForm) -> list[str]:
+    """A new phone that someone else on a chain this person keeps a place of already has: the chain would text
+    that phone twice, the second time to whoever did not answer the first, and nobody new would be told. The
+    chain's own save refuses two accounts of one phone (admin_school_chain); a phone changed afterwards did not.
+    The phone kept as it is (an account shared before that rule) is no reason to refuse other changes."""
+    phone = form.phone.data or None
+    if phone is None or phone == person.phone:
+        return []
+    kept = sorted(set(form.schools.data or []) & person.school_ids)
+    if not kept:
+        return []
+    # The chains are read with their schools' rows locked, as a chain's save locks its school's: a chain saved
+    # at the same moment (this person or the other put on it) waits for this save, or this one for it.
+    db.session.execute(select(School.id).where(School.id.in_(kept)).order_by(School.id)
+                       .with_for_update(key_share=True))  # SCHOOL_ROW_LOCK
+    mine = {school_id: position for school_id, position in db.session.execute(
+        select(Assignment.school_id, Assignment.chain_position).where(
+            Assignment.staff_id == person.id, Assignment.school_id.in_(kept))) if position is not None}
+    if not mine:
+        return []
+    others = db.session.execute(
+        select(Assignment.school_id, School.name, Staff.name, Assignment.chain_position)
+        .join(Staff, Staff.id == Assignment.staff_id).join(School, School.id == Assignment.school_id)
+        .where(Assignment.school_id.in_(sorted(mine)), Assignment.chain_position.isnot(None),
+               Staff.phone == phone, Staff.id != person.id)
+        .order_by(School.name, Assignment.chain_position)).all()
+    return [f"{other} has this phone and is {chain_place(position)} of the escalation chain of {school}, "
+            f"where this person is {chain_place(mine[school_id])}: an urgent tip's SMS would go to that phone "
+            "again and nobody new would be told. Give this person another phone, or first take one of the two off "
+            "that chain (the school's page, Schools)." for school_id, school, other, position in others
+            if position is not None]
 
 
 def _reset_form(person: Staff) -> ResetForm:

@@ -552,6 +552,86 @@ def test_moving_a_chain_member_to_another_school_says_which_chain_lost_them(worl
             "an SMS; urgent tips of Alpha High School reach no one until its chain is set.") in page
 
 
+def test_a_phone_changed_to_that_of_someone_on_the_same_chain_is_refused(world: World, signed_in) -> None:
+    """Saving a chain refuses two accounts of one phone, but the person's page took a phone already on the same
+    chain: 'Saved.', and a critical tip unacknowledged on that phone escalated to it again, another timeout before
+    anyone new was told. Refused beside the phone, naming the school and the other person's place, every field as
+    typed; nothing is saved. Off the chain (or off that school in the same save), the shared phone is saved."""
+    with world.app.app_context():
+        counselor = db.session.scalars(select(Assignment).where(
+            Assignment.staff_id == world.people["counselor_a"], Assignment.school_id == world.school_a)).one()
+        counselor.chain_position = 4
+        db.session.commit()
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['counselor_a']}"
+    form = {"name": "Counselor Anne", "role": "counselor", "phone": "(307) 555-0100", "active": "y",
+            "schools": [str(world.school_a), str(world.school_b)]}  # (307) 555-0100: Sro A's, 1 of Alpha's chain
+    response = admin.post(path, data=form | {"csrf_token": csrf_token(admin, path)})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    error = re.search(r'<p class="error" id="phone-error">(.*?)</p>', page, re.S)
+    assert error is not None, page
+    said = error.group(1)
+    assert "Sro A" in said and "1 (primary SRO)" in said and "Alpha High School" in said, said
+    assert "4 (" in said  # and this person's own place
+    assert 'value="Counselor Anne"' in page and input_value(page, "phone") in ("(307) 555-0100", "+13075550100")
+    assert re.search(rf'<input[^>]*checked[^>]*value="{world.school_b}"|<input[^>]*value="{world.school_b}"'
+                     rf'[^>]*checked', page)
+    assert "Saved." not in page
+    with world.app.app_context():
+        person = db.session.get(Staff, world.people["counselor_a"])
+        assert person is not None and person.phone == "+13075550101" and person.name == "Counselor A"
+        assert person.school_ids == {world.school_a}
+    assert "staff.updated" not in audit_actions(world.app)
+
+    # Taken off Alpha in the same save, the person leaves its chain: no phone twice, saved.
+    page = admin.post(path, data=form | {"csrf_token": csrf_token(admin, path), "schools": [str(world.school_b)]},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Saved." in page
+    with world.app.app_context():
+        person = db.session.get(Staff, world.people["counselor_a"])
+        assert person is not None and person.phone == "+13075550100" and person.school_ids == {world.school_b}
+
+
+@pytest.mark.skipif(not on_postgres(), reason="on SQLite every change takes the write lock at BEGIN, so two saves "
+                    "already take turns")
+def test_a_phone_saved_while_a_chain_save_puts_the_person_on_it_waits_and_is_refused(world: World,
+                                                                                      signed_in) -> None:
+    """On PostgreSQL the phone's save read the chain while another admin's save of it (putting this person beside
+    the phone's other holder) was being committed: each passed its own check and the chain had one phone twice.
+    The phone's save locks the school's row as the chain's does, so it waits, reads the chain saved and refuses."""
+    counselor = world.people["counselor_a"]
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{counselor}"
+    data = {"csrf_token": csrf_token(admin, path), "name": "Counselor A", "role": "counselor", "active": "y",
+            "schools": [str(world.school_a)], "phone": "+13075550100"}  # Sro A's
+
+    def put_on_chain(other: Any) -> None:  # another admin's chain save, not yet committed
+        other.execute(select(School.id).where(School.id == world.school_a).with_for_update(key_share=True))
+        other.execute(Assignment.__table__.update().where(
+            Assignment.staff_id == counselor, Assignment.school_id == world.school_a).values(chain_position=4))
+
+    assert _saved_while_another_save_holds_the_row(world, put_on_chain, lambda: admin.post(path, data=data)) == 200
+    with world.app.app_context():
+        person = db.session.get(Staff, counselor)
+        assert person is not None and person.phone == "+13075550101"
+
+
+def test_a_phone_shared_with_a_chain_member_is_saved_for_someone_not_on_that_chain(world: World,
+                                                                                    signed_in) -> None:
+    """A dispatch desk's night account shares the day account's phone: fine while only one of them is on the chain
+    (the chain's own save refuses the second)."""
+    admin = signed_in("admin")
+    path = f"/console/admin/staff/{world.people['counselor_a']}"
+    page = admin.post(path, data={"csrf_token": csrf_token(admin, path), "name": "Counselor A", "role": "counselor",
+                                  "phone": "+13075550100", "active": "y", "schools": [str(world.school_a)]},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Saved." in page
+    with world.app.app_context():
+        person = db.session.get(Staff, world.people["counselor_a"])
+        assert person is not None and person.phone == "+13075550100"
+
+
 @pytest.mark.parametrize("start, end", [("16:00", "07:30"), ("08:00", "08:00")])
 def test_a_school_day_that_ends_before_it_starts_is_refused(world: World, signed_in, start: str, end: str) -> None:
     """A school day starting at or after its end was 'School saved.': the school was then never in session, so its
