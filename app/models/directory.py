@@ -92,6 +92,12 @@ class School(db.Model):  # type: ignore[name-defined]
     agency: Mapped[Agency] = relationship(back_populates="schools")
     assignments: Mapped[list[Assignment]] = relationship(back_populates="school", cascade="all, delete-orphan")
 
+    @property
+    def zone_to_choose_again(self) -> str | None:
+        """Why the school's stored zone must be chosen again (MST, UTC: saved before the page and `flask schools
+        create` refused them, its hours then an hour or more off for half the year), None when it is a place's."""
+        return zone_without_summer_time(self.timezone)
+
 
 class Staff(db.Model):  # type: ignore[name-defined]
     __tablename__ = "staff"

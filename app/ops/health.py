@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 import triage
@@ -23,6 +23,8 @@ from app.crypto.keyring import KeyringUnavailable, load_keyring, readable_by_oth
 from app.crypto.keystore import current_keyring, db_missing_versions, keyring_source
 from app.crypto.receipts import KEY_CHANGED, KEY_UNRECORDED, receipt_key_state
 from app.extensions import db
+from app.models import School
+from app.models.directory import zone_without_summer_time
 
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 _MODEL_OK = "tipline.health.model_ok"
@@ -138,12 +140,23 @@ def check_disk(app: Flask) -> dict[str, Any]:
     return {"status": OK, **seen}
 
 
-def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
+def schools_without_summer_time() -> list[str]:
+    """The active schools stored with a zone that keeps no daylight saving time (MST, UTC: saved before the school's
+    page and `flask schools create` refused them), as "KWHS (MST)": their hours, which medium tips wait for, are an
+    hour or more off for half the year. A school deactivated takes no tips."""
+    rows = db.session.execute(select(School.short_name, School.timezone).where(School.active.is_(True))
+                              .order_by(School.short_name))
+    return [f"{short_name} ({zone})" for short_name, zone in rows if zone_without_summer_time(zone) is not None]
+
+
+def check_alerts(app: Flask, database_ok: bool, detail: bool = False) -> dict[str, Any]:
     """Outbox lag: an alert due for longer than HEALTH_MAX_ALERT_LAG_S means no worker is sending SMS; one
     retrying after failed sends for that long means Twilio cannot take them (an outage, or our account); on
     SQLite, no worker's lease for that long means no worker runs, before any alert has to wait for it; an
     urgent tip whose whole chain failed to get an SMS reaches no one until someone takes it in the console; more
-    alert SMS in the last hour than ALERT_SMS_HOURLY_WARN is a flood the operator should look at."""
+    alert SMS in the last hour than ALERT_SMS_HOURLY_WARN is a flood the operator should look at; a school stored
+    with a zone without summer time pages an hour off for half the year. `detail`: which schools, for `flask health`
+    only."""
     if not database_ok:
         return {"status": FAIL, "reason": "unknown"}
     try:
@@ -154,6 +167,7 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
         idle = seconds_without_worker() if db.engine.dialect.name == "sqlite" else None
         unreached = count_unreached_tips()
         flood = sms_volume_too_high()
+        zones = schools_without_summer_time()
     except SQLAlchemyError:
         db.session.rollback()
         return {"status": FAIL, "reason": "unknown"}
@@ -172,18 +186,25 @@ def check_alerts(app: Flask, database_ok: bool) -> dict[str, Any]:
         # More alert SMS in the last hour than ALERT_SMS_HOURLY_WARN (a prank flood?): all are still sent. The count
         # is for /metrics and the log, not this public page (it says how many tips came in).
         return {"status": DEGRADED, "reason": "sms_volume", **seen}
+    if zones:
+        # Saved before such zones were refused: nothing else says so. The schools are named in the shell only.
+        why = (f"{', '.join(zones)}: a time zone without daylight saving time, so the school's hours (which medium "
+               "tips wait for) are an hour or more off for half the year. A district admin chooses the place's zone "
+               "on the school's page in the console (Schools), e.g. America/Denver.")
+        return {"status": DEGRADED, "reason": "school_zone", **seen, **({"detail": why} if detail else {})}
     return {"status": OK, **seen}
 
 
 def run_checks(app: Flask, detail: bool = False) -> dict[str, Any]:
     """{"status": "ok" | "degraded" | "fail", "checks": {...}}. Degraded: the web side works, SMS lag.
-    `detail` adds the reason in words (paths included) to a failing keyring or model: never for /healthz."""
+    `detail` adds the reason in words (paths included) to a failing keyring or model, and names the schools of a
+    `school_zone`: never for /healthz."""
     checks: dict[str, dict[str, Any]] = {"database": check_database()}
     database_ok = checks["database"]["status"] == OK
     checks["keyring"] = check_keyring(app, database_ok, detail)
     checks["model"] = check_model(app, detail)
     checks["disk"] = check_disk(app)
-    checks["alerts"] = check_alerts(app, database_ok)
+    checks["alerts"] = check_alerts(app, database_ok, detail)
     if any(checks[name]["status"] == FAIL for name in ESSENTIAL):
         status = FAIL
     elif any(check["status"] != OK for check in checks.values()):

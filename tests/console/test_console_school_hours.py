@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import datetime, timedelta
@@ -274,3 +275,29 @@ def test_a_zone_without_daylight_saving_time_or_a_clock_not_written_hh_mm_is_ref
     with world.app.app_context():
         school = db.session.get(School, world.school_a)
         assert school is not None and (school.day_start.hour, school.day_start.minute) == (7, 45)
+
+
+def test_a_school_stored_with_a_zone_without_summer_time_says_to_choose_it_again(world: World, signed_in) -> None:
+    """Before the page refused them, MST or UTC were saved (and `flask schools create` took them): such a school
+    kept its zone without a word, its hours an hour or more off from March to November. Its page and the list of
+    schools now say so, with the zone to choose; once chosen again, nothing more is said."""
+    with world.app.app_context():
+        school = db.session.get(School, world.school_a)
+        assert school is not None
+        school.timezone = "MST"
+        db.session.commit()
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    page = admin.get(path).get_data(as_text=True)
+    warning = re.search(r'<p class="flash error" id="zone-warning">(.*?)</p>', page, re.S)
+    assert warning is not None, page
+    assert "'MST'" in html.unescape(warning.group(1)) and "daylight saving" in warning.group(1)
+    assert "America/Denver" in warning.group(1) and 'href="#timezone"' in warning.group(1)
+    listing = admin.get("/console/admin/schools").get_data(as_text=True)
+    alpha, beta = (re.search(rf"<tr>\s*<td><a[^>]*>{short}:.*?</tr>", listing, re.S) for short in ("AHS", "BMS"))
+    assert alpha is not None and beta is not None, listing
+    assert "choose its time zone again" in alpha.group(0) and "America/Denver" in alpha.group(0)
+    assert "choose its time zone again" not in beta.group(0)
+    response = admin.post(path, data=_school_form(admin, path), follow_redirects=True)  # America/Denver
+    assert 'id="zone-warning"' not in response.get_data(as_text=True)
+    assert "choose its time zone again" not in admin.get("/console/admin/schools").get_data(as_text=True)

@@ -416,3 +416,35 @@ def test_a_base_url_too_long_for_one_sms_segment_is_a_warning_at_start_up_not_a_
     assert response.status_code == 200 and response.get_json()["status"] == "ok", response.get_json()
     result = app.test_cli_runner().invoke(args=["health"])
     assert result.exit_code == 0 and json.loads(result.output)["status"] == "ok", result.output
+
+
+def test_an_active_school_stored_with_a_zone_without_summer_time_is_degraded(app: Flask, district: District) -> None:
+    """A school saved with MST or UTC before the zone was checked kept it without a word to anyone, its medium tips
+    then paged an hour or more off the school day for half the year. /healthz says so by its reason only;
+    `flask health` names the school, its zone and the fix. A school deactivated takes no tips and is not named."""
+    from app.models import School
+
+    with app.app_context():
+        for short_name, zone in (("KWHS", "MST"), ("MIDW", "UTC")):
+            school = db.session.get(School, district.schools[short_name])
+            assert school is not None
+            school.timezone = zone
+        midwest = db.session.get(School, district.schools["MIDW"])
+        assert midwest is not None
+        midwest.active = False
+        db.session.commit()
+    response = app.test_client().get("/healthz")
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "degraded", body
+    assert body["checks"]["alerts"]["status"] == "degraded" and body["checks"]["alerts"]["reason"] == "school_zone"
+    assert "KWHS" not in response.get_data(as_text=True) and "MST" not in response.get_data(as_text=True)
+    result = app.test_cli_runner().invoke(args=["health"])
+    assert result.exit_code == 2, result.output
+    detail = json.loads(result.output)["checks"]["alerts"]["detail"]
+    assert "KWHS (MST)" in detail and "America/Denver" in detail and "MIDW" not in detail, detail
+    with app.app_context():  # chosen again on the school's page: all is well
+        school = db.session.get(School, district.schools["KWHS"])
+        assert school is not None
+        school.timezone = "America/Denver"
+        db.session.commit()
+    assert app.test_client().get("/healthz").get_json()["status"] == "ok"
