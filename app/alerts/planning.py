@@ -105,8 +105,12 @@ def db_school_day_start(school_id: int, now: datetime) -> datetime:
 
     The save and this write take turns: on SQLite the write lock, taken at BEGIN; on PostgreSQL the school's
     row, read here FOR SHARE, which the save holds FOR NO KEY UPDATE. So either the save is committed and its
-    hours read here, or it waits for this transaction and re-plans its alert. Only a tip that waits for the school
-    day comes here (critical and high page at once and never wait for a save), with no other lock held yet.
+    hours read here, or it waits for this transaction and re-plans its alert. Every alert that waits for the school
+    day is planned here: a new tip's (intake), a tip's relabelled to medium (db_alert_after_relabel) and the next
+    person's after a failure for good (escalation.db_next_alert). Critical and high page at once and never come here
+    to wait for a save. A caller holds no lock the save takes after the school's row: not the audit chain's (the
+    relabel comes here before it records), nor a row the save re-plans (the escalation holds rows that failed or
+    page at once; the relabel, its tip's row, which the save only reads).
     """
     row = db.session.execute(select(School.timezone, School.day_start, School.day_end)
                              .where(School.id == school_id).with_for_update(read=True)).one()
@@ -222,7 +226,9 @@ def db_alert_after_relabel(tip: Tip, before: str | None = None) -> Alert | None:
     and nobody has it yet.
 
     A tip raised from low to critical must wake someone exactly as if the model had said critical; so must one
-    raised from medium whose SMS already went out, since that SMS asked for no answer at once.
+    raised from medium whose SMS already went out, since that SMS asked for no answer at once. Call it before
+    audit.record: a medium tip's SMS reads the school's hours as intake does (db_school_day_start), which may wait
+    for a save of new hours that takes the audit chain's lock after the school's row.
     """
     if tip.acknowledged_at is not None or tip.effective_urgency not in SMS_URGENCIES:
         return None
@@ -254,7 +260,7 @@ def db_alert_after_relabel(tip: Tip, before: str | None = None) -> Alert | None:
     if pending is not None:
         return None  # already on its way; escalation follows the corrected urgency from now on
     route = db_alert_route(tip.school_id)
-    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else next_school_day_start(route, now)
+    due = now if tip.effective_urgency in IMMEDIATE_URGENCIES else db_school_day_start(tip.school_id, now)
     if route.first is None:
         newest = db.session.scalar(select(Alert.error_code).where(Alert.tip_id == tip.id, Alert.kind != REPLY_KIND)
                                    .order_by(Alert.id.desc()).limit(1))

@@ -173,11 +173,12 @@ def relabel(ref: str) -> Response:
     tip.urgency_rank = urgency_rank(urgency)
     tip.labelled_by_id = staff.id
     tip.labelled_at = utcnow()
+    # Raised to an urgency that pages someone: the chain is told exactly as if the model had said so. Before the
+    # audit chain's lock: a medium tip's SMS reads the school's hours, which may wait for a save of new hours.
+    paged = db_alert_after_relabel(tip, before=before["urgency"])
     audit.record("tip.relabelled", actor=staff, tip=tip, before=before,
                  after={"category": category, "urgency": urgency},
                  predicted={"category": tip.category, "urgency": tip.urgency})
-    # Raised to an urgency that pages someone: the chain is told exactly as if the model had said so.
-    paged = db_alert_after_relabel(tip, before=before["urgency"])
     back = saved_back_to_case(tip, "labels", "Category and urgency saved."
                               + (" The school's SRO is being alerted." if paged else ""))
     if paged is not None:

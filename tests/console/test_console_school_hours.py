@@ -301,3 +301,61 @@ def test_a_school_stored_with_a_zone_without_summer_time_says_to_choose_it_again
     response = admin.post(path, data=_school_form(admin, path), follow_redirects=True)  # America/Denver
     assert 'id="zone-warning"' not in response.get_data(as_text=True)
     assert "choose its time zone again" not in admin.get("/console/admin/schools").get_data(as_text=True)
+
+
+def _save_of_new_hours_under_way(world: World):
+    """An admin's save of 08:00 as the start of school A's day, under way on a connection of its own: the school's
+    row locked and changed, its waiting alerts re-planned, not yet committed (commit it, then close it)."""
+    from sqlalchemy import text
+
+    with world.app.app_context():
+        saving = db.engine.connect()
+    saving.execute(text("UPDATE school SET day_start = '08:00' WHERE id = :id"), {"id": world.school_a})
+    return saving
+
+
+def test_on_postgresql_a_tip_relabelled_to_medium_waits_for_a_save_of_new_hours_under_way(
+        world: World, signed_in, frozen_clock: FrozenClock, monkeypatch) -> None:
+    """The case page's correction to medium planned the tip's SMS for the start of the school day from the hours
+    read without a lock: a save of new hours under way, not yet committed, did not see the relabel's new row to
+    re-plan it, and the relabel read the old hours (07:30 kept for good, not the 08:00 saved). Its write now reads
+    the school's row FOR SHARE, as intake does, and before the audit chain's lock, which the save takes after the
+    school's row: the other way round the two would wait for each other."""
+    import threading
+
+    import pytest
+    from sqlalchemy import text
+
+    from app.extensions import ADVISORY_KEY_SQL
+    from tests.conftest import on_postgres
+
+    if not on_postgres():
+        pytest.skip("on SQLite the relabel's write lock, taken at BEGIN IMMEDIATE before it reads the tip, makes the "
+                    "save and the relabel take turns")
+    frozen_clock.now = NIGHT
+    monkeypatch.setattr("app.alerts.planning.utcnow", lambda: NIGHT)
+    with world.app.app_context():
+        ref = make_tip(world.school_a, urgency="low", category="bullying", created_at=NIGHT).ref
+    client = signed_in("sro_a")
+    token = csrf_token(client, f"/console/tips/{ref}")
+    answers: list = []
+    saving = _save_of_new_hours_under_way(world)
+    try:
+        relabel = threading.Thread(target=lambda: answers.append(client.post(f"/console/tips/{ref}/label", data={
+            "csrf_token": token, "category": "bullying", "urgency": "medium"})))
+        relabel.start()
+        relabel.join(1.5)
+        waited = relabel.is_alive()
+        # The save records its change next, under the audit chain's lock (app/audit.py).
+        saving.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_KEY_SQL})"), {"name": "audit chain"})
+        saving.commit()
+    finally:
+        saving.close()
+    relabel.join(10)
+    assert waited, "the relabel did not wait for the save under way"
+    assert answers[0].status_code == 302
+    with world.app.app_context():
+        (alert,) = db.session.scalars(select(Alert))
+        assert (alert.staff_id, alert.status) == (world.people["sro_a"], AlertStatus.PENDING.value)
+        assert alert.due_at == DENVER_0730 + timedelta(minutes=30)  # 08:00 in Casper, not 07:30
+
