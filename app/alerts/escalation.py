@@ -20,8 +20,8 @@ from app.alerts.planning import (
     SMS_URGENCIES,
     ack_timeout_for,
     chain_of,
+    db_school_day_start,
     next_in_chain,
-    next_school_day_start,
 )
 from app.extensions import db
 from app.models import REPLY_KIND, Alert, AlertStatus, SmsCheck, SmsCheckStatus, Tip, TipStatus, utcnow
@@ -41,8 +41,6 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     urgency = tip.effective_urgency
     if urgency not in SMS_URGENCIES:
         return None  # relabelled to low since: the queue is enough
-    # A medium tip whose SMS failed waits for the school day like its first SMS did.
-    due = now if urgency in IMMEDIATE_URGENCIES else next_school_day_start(tip.school, now)
     # A repeat comes after the last person: it leads to the next repeat, never back down the chain (a repeat that
     # went to an earlier person, the last one's number failing for good, would lead back to that number).
     following = None if alert.kind == "repeat" else next_in_chain(tip.school_id, alert.chain_position)
@@ -54,6 +52,9 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
             following = holder
     if following is not None:
         position, staff = following
+        # A medium tip whose SMS failed waits for the school day like its first SMS did, its hours read as intake
+        # reads them: a save of new hours under way is waited for, or waits for this row to re-plan it.
+        due = now if urgency in IMMEDIATE_URGENCIES else db_school_day_start(tip.school_id, now)
         return Alert(tip_id=tip.id, staff_id=staff.id, chain_position=position, kind="escalation",
                      status=AlertStatus.PENDING.value, due_at=due)
     chain = chain_of(tip.school_id)

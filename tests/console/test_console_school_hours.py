@@ -359,3 +359,53 @@ def test_on_postgresql_a_tip_relabelled_to_medium_waits_for_a_save_of_new_hours_
         assert (alert.staff_id, alert.status) == (world.people["sro_a"], AlertStatus.PENDING.value)
         assert alert.due_at == DENVER_0730 + timedelta(minutes=30)  # 08:00 in Casper, not 07:30
 
+
+def test_on_postgresql_the_next_persons_sms_of_a_medium_tip_waits_for_a_save_of_new_hours_under_way(
+        world: World) -> None:
+    """A medium tip's SMS that failed for good is followed by the next person's, which waits for the school day
+    too (the worker's escalation). Planned from the hours read without a lock, a save of new hours under way did
+    not see it to re-plan it, and it kept the start the old hours said. It now reads them as intake does."""
+    import threading
+
+    import pytest
+
+    from app.alerts.escalation import db_escalate_overdue
+    from tests.conftest import on_postgres
+
+    if not on_postgres():
+        pytest.skip("on SQLite the worker's write lock, taken at BEGIN IMMEDIATE before it reads the failed SMS, makes "
+                    "the save and the escalation take turns")
+    with world.app.app_context():
+        second = db.session.scalar(select(Assignment).where(Assignment.school_id == world.school_a,
+                                                            Assignment.staff_id == world.people["counselor_a"]))
+        assert second is not None
+        second.chain_position = 2
+        db.session.commit()
+        tip = make_tip(world.school_a, urgency="medium", category="bullying", created_at=NIGHT)
+        failed = _alert(tip.id, world.people["sro_a"], NIGHT, status=AlertStatus.FAILED.value)
+        db.session.get(Alert, failed).error_code = "30006"  # a landline: failed for good
+        db.session.commit()
+    written: list[int] = []
+
+    def escalate() -> None:
+        with world.app.app_context():
+            written.append(db_escalate_overdue(NIGHT))
+            db.session.commit()
+
+    saving = _save_of_new_hours_under_way(world)
+    try:
+        worker = threading.Thread(target=escalate)
+        worker.start()
+        worker.join(1.5)
+        waited = worker.is_alive()
+        saving.commit()
+    finally:
+        saving.close()
+    worker.join(10)
+    assert waited, "the escalation did not wait for the save under way"
+    assert written == [1]
+    with world.app.app_context():
+        following = db.session.scalar(select(Alert).where(Alert.id != failed))
+        assert following is not None
+        assert (following.staff_id, following.kind) == (world.people["counselor_a"], "escalation")
+        assert following.due_at == DENVER_0730 + timedelta(minutes=30)  # 08:00 in Casper, not 07:30
