@@ -35,3 +35,24 @@ class SmsTransport(Protocol):
         Raises TransientSendError (retry later) or PermanentSendError (escalate now); nothing else.
         """
         ...
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Where a message the provider took is now, in the words of a status callback: its status (Twilio's
+    MessageStatus: queued, sent, delivered, undelivered, failed ...) and, for one that was not delivered, its error
+    code (the callback's ErrorCode, as text)."""
+
+    status: str
+    error_code: str | None
+
+
+@runtime_checkable
+class DeliveryLookup(Protocol):
+    def fetch_status(self, sid: str) -> DeliveryReport:
+        """Ask the provider where the message `sid` is: for a status callback that never came.
+
+        Raises TransientSendError or PermanentSendError (an unknown SID: code 20404); nothing else. The messages
+        name the failure only, never the number or the body.
+        """
+        ...

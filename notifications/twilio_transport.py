@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,20 +22,20 @@ from notifications.errors import (
     describe_twilio_error,
     parse_retry_after,
 )
-from notifications.transport import SendResult
+from notifications.transport import DeliveryReport, SendResult
 
 log = logging.getLogger(__name__)
 
 TWILIO_API_BASE_URL = "https://api.twilio.com"
 MAX_VALIDITY_PERIOD_S = 36000  # Twilio's upper bound (and its default)
-MAX_HANGING_REQUESTS = 4  # requests past their deadline still open before sends fail at once (see _create)
+MAX_HANGING_REQUESTS = 4  # requests past their deadline still open before sends fail at once (see _call)
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class RetryAfterHttpClient(TwilioHttpClient):
     """A TwilioHttpClient that keeps the Retry-After header of its last answer: the client's TwilioRestException
     carries the status, code and message of a refusal, not its headers, and a 429 or 503 says there how long to
-    wait. One client serves one send at a time (TwilioTransport._create), so "last" is the send's own answer."""
+    wait. One client serves one request at a time (TwilioTransport._call), so "last" is the request's own answer."""
 
     retry_after: str | None = None
 
@@ -75,7 +76,7 @@ class RebasedHttpClient(RetryAfterHttpClient):
 
 
 class TwilioTransport:
-    """An SmsTransport over Twilio.
+    """An SmsTransport over Twilio, and a DeliveryLookup (a message's delivery status, asked for).
 
     Sender: `from_number`, a Messaging Service, or both (From must then belong to the service).
 
@@ -115,9 +116,10 @@ class TwilioTransport:
             http_client = RebasedHttpClient(self.api_base_url, timeout=self.timeout_s)
         return Client(*self._credentials, http_client=http_client)
 
-    def _create(self, params: dict[str, Any]) -> Any:
-        """`messages.create`, given up after twice `timeout_s` in all: a connect and a read may each take the timeout,
-        as an ordinary slow answer did before, and the claim's lease is longer than that (app/config.py).
+    def _call(self, request: Callable[[Client], Any]) -> Any:
+        """`request` made with the client (`messages.create`, a message's fetch), given up after twice `timeout_s` in
+        all: a connect and a read may each take the timeout, as an ordinary slow answer did before, and the claim's
+        lease is longer than that (app/config.py).
 
         requests' timeout bounds each read, not the answer: a connection that gives a byte now and then (a congested
         proxy, a half-broken link) would hold the send, and the worker with it, for as long as it goes on. The
@@ -135,7 +137,7 @@ class TwilioTransport:
 
         def call() -> None:
             try:
-                outcome["message"] = client.messages.create(**params)
+                outcome["message"] = request(client)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
                 outcome["error"] = exc
                 outcome["retry_after"] = getattr(client.http_client, "retry_after", None)
@@ -145,7 +147,7 @@ class TwilioTransport:
                     if session is not None:
                         session.close()
 
-        thread = threading.Thread(target=call, name="twilio-send", daemon=True)
+        thread = threading.Thread(target=call, name="twilio-request", daemon=True)
         thread.start()
         thread.join(2 * self.timeout_s)
         if thread.is_alive():
@@ -178,11 +180,28 @@ class TwilioTransport:
                 raise ValueError(f"validity_period_s must be 1..{MAX_VALIDITY_PERIOD_S}")
             params["validity_period"] = validity_period_s
 
-        # The error messages below name the failure, never the body: they end up in logs and the alert table.
         # A timeout or a dropped connection leaves it unknown whether Twilio took the message; we report it as
         # transient, so a retry may send it twice. For an alert a duplicate is better than silence.
+        message = self._request(lambda client: client.messages.create(**params))
+        if not message.sid:
+            raise TransientSendError("Twilio answered without a message SID")
+        log.info("sms accepted by Twilio sid=%s status=%s", message.sid, message.status)
+        return SendResult(sid=message.sid, status=str(message.status or "queued"))
+
+    def fetch_status(self, sid: str) -> DeliveryReport:
+        """The message's status at Twilio now (`messages(sid).fetch()`), with its error code when it was not
+        delivered: what its status callback says, for one that never came."""
+        message = self._request(lambda client: client.messages(sid).fetch())
+        if not message.status:
+            raise TransientSendError("Twilio answered without a message status")
+        code = message.error_code
+        return DeliveryReport(status=str(message.status), error_code=None if code in (None, "", 0) else str(code))
+
+    def _request(self, request: Callable[[Client], Any]) -> Any:
+        """`_call`, its failures as TransientSendError or PermanentSendError. Their messages name the failure, never
+        the number or the body: they end up in logs and the alert table."""
         try:
-            message = self._create(params)
+            return self._call(request)
         except (TwilioRestException, TwilioServiceException) as exc:
             retry_after_s = parse_retry_after(self.last_retry_after)
             raise _from_twilio_error(exc.status, _twilio_code(exc.code), retry_after_s) from exc
@@ -198,11 +217,6 @@ class TwilioTransport:
         except json.JSONDecodeError as exc:
             # A 2xx that is not JSON comes from something in between (a proxy page), not from Twilio.
             raise TransientSendError("unreadable answer from Twilio") from exc
-
-        if not message.sid:
-            raise TransientSendError("Twilio answered without a message SID")
-        log.info("sms accepted by Twilio sid=%s status=%s", message.sid, message.status)
-        return SendResult(sid=message.sid, status=str(message.status or "queued"))
 
 
 def _from_twilio_error(status: int | None, code: int | None,

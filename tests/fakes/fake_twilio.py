@@ -73,11 +73,14 @@ TRICKLE_PAUSE_S = 0.05  # between the bytes of a Fault.trickle answer: well with
 class _State:
     messages: list[ReceivedMessage] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)
+    error_codes: dict[str, int] = field(default_factory=dict)  # of messages that ended undelivered or failed
     callbacks: list[CallbackAttempt] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
+    fetch_faults: deque[Fault] = field(default_factory=deque)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     rejections: dict[str, int] = field(default_factory=dict)
     requests_seen: int = 0
+    fetches_seen: int = 0
     faults_served: int = 0
 
 
@@ -148,15 +151,24 @@ class FakeTwilio:
         with self._lock:
             self._state.faults.extend(faults)
 
+    def script_fetches(self, *faults: Fault) -> None:
+        """Answer the next fetch requests (GET of a message) with these faults, in order; then normally again."""
+        with self._lock:
+            self._state.fetch_faults.extend(faults)
+
     def set_outcome(
         self,
         number: str,
         final: Literal["delivered", "undelivered", "failed", "none"],
         error_code: int | None = None,
+        *,
+        callback: bool = True,
     ) -> None:
-        """How delivery to `number` ends in status callbacks ("none": no callback at all)."""
+        """How delivery to `number` ends, in status callbacks and in what a fetch of the message answers then.
+        "none": no callback at all, the message stays "sent" at Twilio (the carrier never reported). `callback=False`:
+        the message ends as `final` at Twilio, but the callbacks are lost (our site was down)."""
         with self._lock:
-            self._state.outcomes[number] = Outcome(final, error_code)
+            self._state.outcomes[number] = Outcome(final, error_code, callback)
 
     def reject_number(self, number: str, code: int = 21211) -> None:
         """Every create request to `number` gets a 400 with this code (21211 invalid, 21610 opted out)."""
@@ -188,9 +200,18 @@ class FakeTwilio:
         with self._lock:
             return self._state.faults_served
 
+    @property
+    def fetches_seen(self) -> int:
+        with self._lock:
+            return self._state.fetches_seen
+
     def status_of(self, sid: str) -> str | None:
         with self._lock:
             return self._state.statuses.get(sid)
+
+    def wait_for_status(self, sid: str, status: str, timeout: float = 5.0) -> None:
+        """Block until the message has reached `status` at the fake (its callbacks posted or not)."""
+        self._wait(lambda: self._state.statuses.get(sid) == status, timeout, f"status {status} of {sid}")
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedMessage]:
         """Block until at least `count` messages were accepted; AssertionError after `timeout` seconds."""
@@ -207,6 +228,11 @@ class FakeTwilio:
                 raise AssertionError(f"fake Twilio: no {what} within {timeout}s")
 
     # -- request handling (called from the server's threads) -----------------------------------------------
+
+    def _next_fetch_fault(self) -> Fault | None:
+        with self._lock:
+            self._state.fetches_seen += 1
+            return self._state.fetch_faults.popleft() if self._state.fetch_faults else None
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
@@ -250,25 +276,33 @@ class FakeTwilio:
             self._state.statuses[message.sid] = status
             outcome = self._state.outcomes.get(to, Outcome("delivered"))
             self._changed.notify_all()
-        if message.status_callback and outcome.final != "none":
-            threading.Thread(target=self._run_callbacks, args=(message, outcome), daemon=True).start()
+        threading.Thread(target=self._run_callbacks, args=(message, outcome), daemon=True).start()
         return 201, message_json(message, status)
 
     def _fetch(self, sid: str) -> tuple[int, dict[str, Any]]:
         with self._lock:
             found = [m for m in self._state.messages if m.sid == sid]
             status = self._state.statuses.get(sid, "queued")
+            error_code = self._state.error_codes.get(sid)
         if not found:
             return error_json(404, 20404, "The requested resource was not found")
-        return 200, message_json(found[0], status)
+        return 200, message_json(found[0], status, error_code)
 
     def _run_callbacks(self, message: ReceivedMessage, outcome: Outcome) -> None:
-        assert message.status_callback
-        for status, error_code in status_sequence(outcome):
+        """The message's statuses as delivery goes on (what a fetch answers), each posted as a status callback when
+        the message asked for them and the outcome does not lose them."""
+        post = message.status_callback is not None and outcome.final != "none" and outcome.callback
+        for status, error_code in status_sequence(outcome) or [("sent", None)]:
             if not self._wait_or_stop(self.callback_delay_s):
                 return
-            with self._lock:
+            with self._changed:
                 self._state.statuses[message.sid] = status
+                if error_code is not None:
+                    self._state.error_codes[message.sid] = error_code
+                self._changed.notify_all()
+            if not post:
+                continue
+            assert message.status_callback
             params = {
                 "AccountSid": message.account_sid, "ApiVersion": API_VERSION,
                 "From": message.from_ or FAKE_SENDER, "To": message.to,
@@ -384,10 +418,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, self.fake._snapshot())
             return
         match = _FETCH_RE.fullmatch(self.path)
-        if match and self._authorized(match.group(1)):
-            self._reply(*self.fake._fetch(match.group(2)))
-        else:
+        if not match or not self._authorized(match.group(1)):
             self._reply(*error_json(404, 20404, "The requested resource was not found"))
+            return
+        fault = self.fake._next_fetch_fault()
+        if fault and fault.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault and fault.kind == "error":
+            self._reply(*error_json(fault.status, fault.code or fault.status, "Injected fault"))
+            return
+        if fault and fault.kind == "delay" and not self.fake._wait_or_stop(fault.delay_s):
+            return
+        self._reply(*self.fake._fetch(match.group(2)))
 
     def _authorized(self, account_sid: str) -> bool:
         token = base64.b64encode(f"{account_sid}:{self.fake.auth_token}".encode()).decode()

@@ -82,13 +82,13 @@ def error_json(status: int, code: int, message: str) -> tuple[int, dict[str, Any
                     "status": status}
 
 
-def message_json(message: ReceivedMessage, status: str) -> dict[str, Any]:
+def message_json(message: ReceivedMessage, status: str, error_code: int | None = None) -> dict[str, Any]:
     uri = f"/{API_VERSION}/Accounts/{message.account_sid}/Messages/{message.sid}"
     created = format_datetime(message.received_wall, usegmt=True)
     return {
         "account_sid": message.account_sid, "api_version": API_VERSION, "body": message.body,
         "date_created": created, "date_updated": created, "date_sent": None, "direction": "outbound-api",
-        "error_code": None, "error_message": None, "from": message.from_,
+        "error_code": error_code, "error_message": None, "from": message.from_,
         "messaging_service_sid": message.messaging_service_sid, "num_media": "0",
         "num_segments": "1" if len(message.body) <= 160 else str(-(-len(message.body) // 153)),
         "price": None, "price_unit": "USD", "sid": message.sid, "status": status,

@@ -14,10 +14,13 @@ from twilio.request_validator import RequestValidator
 
 @dataclass(frozen=True)
 class Outcome:
-    """How delivery to a number ends. `error_code` defaults to 30005 (undelivered) / 30008 (failed)."""
+    """How delivery to a number ends. `error_code` defaults to 30005 (undelivered) / 30008 (failed). `callback`:
+    False, the message ends so at Twilio (what a lookup of it answers) but no status callback is posted, as when
+    every one was lost while the site was down."""
 
     final: Literal["delivered", "undelivered", "failed", "none"]
     error_code: int | None = None
+    callback: bool = True
 
 
 @dataclass(frozen=True)

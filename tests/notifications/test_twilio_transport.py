@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from notifications.errors import PermanentSendError, SendError, TransientSendError
-from notifications.transport import SmsTransport
+from notifications.transport import DeliveryReport, SmsTransport
 from notifications.twilio_transport import RebasedHttpClient, TwilioTransport
 from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER, FakeTwilio, Fault
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -294,3 +294,48 @@ def test_requests_left_hanging_are_bounded(transport: TwilioTransport, fake_twil
         send(transport)
     assert time.monotonic() - started < 0.1
     assert fake_twilio.requests_seen == MAX_HANGING_REQUESTS
+
+
+# -- looking a message up: its delivery status when the status callback was lost ------------------------------------
+
+
+def test_a_lookup_answers_the_final_status_whose_callback_was_lost(transport: TwilioTransport,
+                                                                 fake_twilio: FakeTwilio) -> None:
+    fake_twilio.set_outcome(SRO_PHONE, "undelivered", 30003, callback=False)
+    result = send(transport, status_callback="http://127.0.0.1:9/hooks/twilio/status")
+    fake_twilio.wait_for_status(result.sid, "undelivered")
+    assert transport.fetch_status(result.sid) == DeliveryReport("undelivered", "30003")
+    assert fake_twilio.callbacks == []  # lost: only the lookup tells
+
+
+def test_a_lookup_of_a_delivered_message(transport: TwilioTransport, fake_twilio: FakeTwilio) -> None:
+    result = send(transport)
+    fake_twilio.wait_for_status(result.sid, "delivered")
+    assert transport.fetch_status(result.sid) == DeliveryReport("delivered", None)
+
+
+def test_a_message_the_carrier_never_reported_on_stays_sent(transport: TwilioTransport,
+                                                             fake_twilio: FakeTwilio) -> None:
+    fake_twilio.set_outcome(SRO_PHONE, "none")
+    result = send(transport)
+    fake_twilio.wait_for_status(result.sid, "sent")
+    assert transport.fetch_status(result.sid) == DeliveryReport("sent", None)
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    (Fault.server_error(503), TransientSendError), (Fault.drop_connection(), TransientSendError),
+    (Fault.delay(4), TransientSendError),
+])
+def test_a_lookup_failure_is_a_send_error_never_anything_else(transport: TwilioTransport, fake_twilio: FakeTwilio,
+                                                               fault: Fault, error: type[SendError]) -> None:
+    result = send(transport)
+    fake_twilio.script_fetches(fault)
+    with pytest.raises(error) as raised:
+        transport.fetch_status(result.sid)
+    assert SRO_PHONE not in str(raised.value) and BODY not in str(raised.value)
+
+
+def test_a_lookup_of_an_unknown_sid_is_a_permanent_error(transport: TwilioTransport) -> None:
+    with pytest.raises(PermanentSendError) as raised:
+        transport.fetch_status("SM" + "0" * 32)
+    assert raised.value.code == 20404
