@@ -14,7 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from flask import Response, abort, current_app, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app import audit
@@ -30,17 +30,15 @@ from app.alerts.acknowledge import (
     opt_reply_answered,
     reply_answered_without_ack,
 )
-from app.alerts.dispatcher import db_retry_refused_delivery
-from app.alerts.escalation import db_fail_folded_into
+from app.alerts.delivery_reports import db_apply_delivery_report
 from app.alerts.sms_checks import db_check_report
 from app.database import db_error_reason
 from app.extensions import csrf, db
 from app.hooks import bp
 from app.logs import log_event
 from app.models import REPLY_KIND, Alert, AlertStatus, Staff, Tip, utcnow
-from notifications import delivery_outcome, parse_reply
 from notifications import messages as texts
-from notifications.errors import account_refusal, is_later_status
+from notifications import parse_reply
 from notifications.signatures import is_valid_signature
 
 log = logging.getLogger("tipline.hooks")
@@ -247,42 +245,9 @@ def delivery_status() -> Response:
             db.session.commit()
         return Response(status=204)
     alert = _alert_of_callback(sid)
-    if alert is None or (alert.twilio_sid is not None and not is_later_status(status, alert.twilio_status)):
-        # Not about this alert's send; or about it, but older than or contrary to what is recorded already (a
-        # replayed 'undelivered' after 'delivered', a retried 'sent'): a report never moves an alert backwards.
+    if alert is None:  # not about this alert's send
         return Response(status=204)
-    error_code = request.form.get("ErrorCode") or None
-    outcome = delivery_outcome(status, error_code)
-    alert.twilio_status = status
-    if alert.status == AlertStatus.SENDING.value and alert.twilio_sid is None and sid:
-        # Twilio took this SMS before its worker recorded so: the callback was quicker, or the worker died (or
-        # lost the database) in between. The person has it, so "1" must find it, and it is not sent again when
-        # the claim's lease ends; the dispatcher, if alive, records the same SID and time. Both are set in SQL, from
-        # the row as it is when written: on PostgreSQL the dispatcher may be recording this send right now (this read
-        # came first, the write waits for its row lock), and its send time ties the tips folded into the SMS to it.
-        alert.twilio_sid = func.coalesce(Alert.twilio_sid, sid)
-        alert.sent_at = func.coalesce(Alert.sent_at, utcnow())
-        if outcome == "pending":
-            alert.status, alert.lease_owner, alert.lease_until = AlertStatus.SENT.value, None, None
-    # SENDING too: the callback may beat the dispatcher's commit of the SID.
-    if outcome == "delivered" and alert.status in (AlertStatus.SENDING.value, AlertStatus.SENT.value):
-        alert.status = AlertStatus.DELIVERED.value
-        alert.delivered_at = utcnow()
-    elif outcome == "transient" and (refused := account_refusal(error_code)) is not None and alert.status in (
-        AlertStatus.SENDING.value, AlertStatus.SENT.value
-    ):
-        # Our account or sender refused, not this number: the next person would fail alike.
-        db_retry_refused_delivery(alert, refused)
-    elif outcome in ("permanent", "transient") and alert.status in (AlertStatus.SENDING.value, AlertStatus.SENT.value):
-        # Undelivered or failed at the carrier: the next person is told on the dispatcher's next round.
-        alert.status = AlertStatus.FAILED.value
-        alert.error_code = error_code or status
-        alert.due_at = utcnow()  # its escalation is due from now: health counts an unwritten one from here
-        # The tips folded into a "+N related tips" SMS were not told either: they escalate with it.
-        folded = db_fail_folded_into(alert.id, alert.error_code)
-        log_event(log, "alert undelivered, escalating", logging.WARNING, alert=alert.id, code=alert.error_code,
-                  folded=folded)
-    failed = alert.status == AlertStatus.FAILED.value  # read before the commit, which expires it
+    failed = db_apply_delivery_report(alert, sid, status, request.form.get("ErrorCode") or None)
     db.session.commit()
     if failed:
         from app.alerts.signals import wake_dispatcher

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
+import app.alerts.delivery_reports as delivery_reports
 import app.alerts.dispatcher as dispatcher
-import app.hooks.views as hook_views
 from app.alerts.claims import db_claim_due_alerts, db_take_worker_lease
 from app.alerts.dispatcher import run_once, send_one
 from app.extensions import db
@@ -48,7 +48,7 @@ def test_a_failed_sms_whose_escalation_nobody_wrote_makes_health_degraded(alert_
         (row,) = alerts_of(info.ref)
         row_id, sid = row.id, row.twilio_sid
     if how == "undelivered":
-        monkeypatch.setattr(hook_views, "utcnow", lambda: failed_at)
+        monkeypatch.setattr(delivery_reports, "utcnow", lambda: failed_at)
         assert post_status(alert_app, fake_twilio.auth_token, row_id, sid, "undelivered", 30003) == 204
         monkeypatch.undo()
     with alert_app.app_context():

@@ -113,11 +113,11 @@ def test_two_reports_of_one_sms_at_once_take_turns(alert_app, fake_twilio, monke
     waits for the first and changes nothing."""
     import threading
 
-    from app.hooks import views
+    from app.alerts import delivery_reports
 
     tip, token, alert_id, sid, sms = _a_critical_sms_sent_with_no_report_yet(alert_app, fake_twilio)
     replays: list[threading.Thread] = []
-    now = views.utcnow
+    now = delivery_reports.utcnow
 
     def delivered_at_while_a_replay_comes():  # the first report has read the row and not yet committed
         if not replays:
@@ -129,7 +129,7 @@ def test_two_reports_of_one_sms_at_once_take_turns(alert_app, fake_twilio, monke
             assert replay.is_alive()  # waiting for the first report's row lock
         return now()
 
-    monkeypatch.setattr(views, "utcnow", delivered_at_while_a_replay_comes)
+    monkeypatch.setattr(delivery_reports, "utcnow", delivered_at_while_a_replay_comes)
     assert post_status(alert_app, token, alert_id, sid, "delivered", 0, callback_url=sms.status_callback) == 204
     replays[0].join(10)
     with alert_app.app_context():
