@@ -71,6 +71,7 @@ ENV_SETTINGS: dict[str, Any] = {
     "ALERT_FOLD_WINDOW_S": _INT,
     "ALERT_REPLY_SMS_INTERVAL_S": _INT,
     "ALERT_SMS_HOURLY_WARN": _INT,
+    "ALERT_DELIVERY_CHECK_AFTER_S": _INT,
     "ALERT_IN_PROCESS_DISPATCHER": _bool,
     "ALERT_CLAIM_LEASE_S": _INT,
     "ALERT_WAKE_PORT": _INT,
@@ -119,6 +120,9 @@ DEFAULTS: dict[str, Any] = {
     # More alert SMS than this in an hour (a prank flood): an OPERATOR warning and /healthz degraded, never an SMS
     # held back. A district of ~20 schools sends a few an hour on a bad day; 0 switches the warning off.
     "ALERT_SMS_HOURLY_WARN": 200,
+    # A sent SMS with no delivery report this long after it went out is looked up at Twilio (then backing off, a
+    # few times): a report lost while the site was down is not posted again. 0 switches the lookups off.
+    "ALERT_DELIVERY_CHECK_AFTER_S": 600,
     "ALERT_IN_PROCESS_DISPATCHER": False,
     # A claimed alert whose worker died is due again after this; a single SQLite worker's lease likewise.
     "ALERT_CLAIM_LEASE_S": 60,
@@ -263,7 +267,7 @@ _TWILIO_SENDER = re.compile(rf"{E164.pattern}|[0-9]{{5,6}}")
 MINIMUM: dict[str, int] = {
     "RETENTION_DAYS": 1, "BACKUP_KEEP_DAYS": 1, "SQLITE_BUSY_TIMEOUT_S": 1, "HEALTH_MAX_ALERT_LAG_S": 1,
     "ALERT_WORKER_LEASE_S": 1, "TRUSTED_PROXY_HOPS": 0, "ALERT_FOLD_WINDOW_S": 0, "ALERT_MAX_REPEATS": 0,
-    "ALERT_REPLY_SMS_INTERVAL_S": 0, "ALERT_SMS_HOURLY_WARN": 0,
+    "ALERT_REPLY_SMS_INTERVAL_S": 0, "ALERT_SMS_HOURLY_WARN": 0, "ALERT_DELIVERY_CHECK_AFTER_S": 0,
     "HEALTH_MIN_FREE_MB": 0,
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -58,6 +58,7 @@ DROPPED_BY = {
     "a4f2c8e1d937": {("signin_failure", "account")},  # and the rows of emails of no account (none here)
     "c5d8e2f4a619": {("sms_check", None)},
     "d002b2aee936": {("tip", "language_ct")},
+    "f4b1d7c93a2e": {("alert", "delivery_checks"), ("alert", "delivery_checked_at")},
 }
 # What a downgrade step writes back in another form, by the revision it goes down from: compared by value below.
 RESTORED_BY = {

@@ -444,9 +444,21 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
         db.session.commit()
         if more:
             counts["escalated"] = counts.get("escalated", 0) + more
-    # Test SMS (app/alerts/sms_checks.py) after the round's alerts, in what is left of its time, and not while
-    # Twilio is failing alerts: a test must never hold back a tip's SMS.
-    if not counts.get("retry") and not counts.get("budget_spent") and time.monotonic() - started < budget_s \
+    # Lookups of delivery reports that never came (app/alerts/delivery_checks.py), then test SMS (app/alerts/
+    # sms_checks.py): after the round's alerts, in what is left of its time, and not while Twilio is failing
+    # alerts; neither may hold back a tip's SMS.
+    twilio_answers = not counts.get("retry") and not counts.get("budget_spent")
+    if twilio_answers and time.monotonic() - started < budget_s:
+        from app.alerts.delivery_checks import check_deliveries  # here: it applies reports, which use this module
+
+        looked_up = check_deliveries(started + budget_s)
+        counts.update(looked_up)
+        if looked_up.get("undelivered"):  # the next person is written in this round, as after a failed send
+            more = db_escalate_overdue()
+            db.session.commit()
+            if more:
+                counts["escalated"] = counts.get("escalated", 0) + more
+    if twilio_answers and time.monotonic() - started < budget_s \
             and (tested := send_due_checks_aside(owner, started + budget_s)):
         counts["tests"] = tested
     counts["claimed"] = len(tried)

@@ -54,6 +54,9 @@ class Alert(db.Model):  # type: ignore[name-defined]
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Lookups of a sent SMS's delivery status whose report never came (app/alerts/delivery_checks.py), and the last.
+    delivery_checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    delivery_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     tip = relationship("Tip")
     staff = relationship("Staff")
