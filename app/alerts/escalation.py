@@ -172,7 +172,12 @@ def db_escalate_overdue(now: datetime | None = None, limit: int = 200) -> int:
         .limit(limit)
     )
     if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(of=Alert, skip_locked=True)
+        # The tip's row too, FOR KEY SHARE: the next person's row references it, and PostgreSQL takes that lock to
+        # check the reference. Taken later, it waited for a status change or a close in the console, which locks the
+        # tip FOR UPDATE, then marks this failed row acknowledged: each waited for the other (a deadlock, one of
+        # the two rolled back). Taken here, a tip someone is acting on is skipped until the next round.
+        query = query.with_for_update(of=Alert, skip_locked=True).suffix_with(
+            f"FOR KEY SHARE OF {Tip.__tablename__} SKIP LOCKED", dialect="postgresql")
     written = 0
     for alert, tip in db.session.execute(query).all():
         alert.escalated_at = now
