@@ -116,13 +116,16 @@ def admin_staff_edit(staff_id: int) -> str | Response:
         reachable = person.can_get_sms
         counselled = [a.school for a in person.assignments] if _counsels(person) else []
         changed = _apply_staff_edit(person, form)
+        # Their rows locked before the audit chain's lock, as every action on a case locks its tip first: taken
+        # after it, a case acted on at that moment waited for this save and this save for it (a deadlock).
+        leaving = _db_cases_left(person)
         if changed:
             # What someone may see is on the record as it was and as it became, not only that it changed.
             after = _access_of(person)
             audit.record("staff.updated", actor=me(), target_id=person.id, target=person.email, changed=changed,
                          before={k: v for k, v in before.items() if v != after[k]},
                          after={k: v for k, v in after.items() if v != before[k]})
-        released = _db_release_cases_left(person)
+        released = _db_release_cases_left(person, leaving)
         # Everything the answer says is read before the commit, which expires what was loaded: read after it, a
         # database refusing in that instant answered "nothing was saved" about a change that was saved.
         said = [("Saved." if changed else "Nothing changed.", "info")]
@@ -300,16 +303,21 @@ def _no_counselor_left(school: School) -> tuple[str, str]:
             "(Staff), or add the school to a counselor's schools.", "error")
 
 
-def _db_release_cases_left(person: Staff) -> int:
+def _db_cases_left(person: Staff) -> list[Tip]:
     """Cases not closed that are assigned to a person who can no longer work them (deactivated, or taken off the
-    case's school) go back to nobody, each on the audit record: left with them, no one could sign in to work them
-    and the queue's "Assigned to nobody" did not list them. A closed case keeps its counselor, as a record."""
+    case's school), their rows locked (the person's edit applied, not committed)."""
     if person.active and person.role == Role.DISTRICT_ADMIN:
-        return 0  # sees every school, with or without assignments
+        return []  # sees every school, with or without assignments
     query = select(Tip).where(Tip.assigned_counselor_id == person.id, Tip.status != TipStatus.CLOSED.value)
     if person.active:
         query = query.where(Tip.school_id.notin_(sorted(person.school_ids)))
-    tips = list(db.session.scalars(query.order_by(Tip.id).with_for_update(key_share=True)))
+    return list(db.session.scalars(query.order_by(Tip.id).with_for_update(key_share=True)))
+
+
+def _db_release_cases_left(person: Staff, tips: list[Tip]) -> int:
+    """The cases left (`_db_cases_left`) go back to nobody, each on the audit record: left with them, no one could
+    sign in to work them and the queue's "Assigned to nobody" did not list them. A closed case keeps its counselor,
+    as a record."""
     for tip in tips:
         tip.assigned_counselor_id = None
         audit.record("tip.assigned", actor=me(), tip=tip, counselor_id=None,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.alerts.escalation import db_escalate_overdue
-from app.extensions import db
+from app.extensions import ADVISORY_KEY_SQL, db
 from app.models import Alert, AlertStatus, Assignment, Tip
 from tests.conftest import on_postgres
 from tests.console.helpers import World
@@ -91,3 +91,41 @@ def test_on_postgresql_a_status_change_and_the_workers_escalation_of_the_same_ti
         # Written before the tip was taken, and answered by it: nobody is woken for a tip someone has.
         assert following.status == AlertStatus.CANCELLED.value
 
+
+def test_on_postgresql_a_counselor_deactivated_while_one_of_her_cases_is_acted_on_takes_turns_with_it(
+        world: World, signed_in) -> None:
+    """Deactivating a counselor gives her open cases back to nobody. The save recorded the change under the audit
+    chain's lock, then locked her cases' rows; every action on a case locks its row, then records under that lock.
+    A case acted on at that moment held the lock the save waited for and waited for the save's: one of the two was
+    rolled back. The save now locks the cases before it records."""
+    _needs_postgres()
+    with world.app.app_context():
+        tip = make_tip(world.school_a)
+        tip.assigned_counselor_id = world.people["counselor_a"]
+        db.session.commit()
+        tip_id = tip.id
+    admin = signed_in("admin")
+    token = csrf_token(admin, "/console/admin/staff")
+    answers: list[Any] = []
+    with world.app.app_context():
+        acting = db.engine.connect()
+    acting.execute(text("SELECT id FROM tip WHERE id = :id FOR UPDATE"), {"id": tip_id})  # a case action under way
+    try:
+        save = threading.Thread(target=lambda: answers.append(admin.post(
+            f"/console/admin/staff/{world.people['counselor_a']}", data={
+                "csrf_token": token, "name": "Counselor A", "role": "counselor", "phone": "",
+                "schools": [str(world.school_a)]})))  # "active" unticked
+        save.start()
+        save.join(1.5)
+        waited = save.is_alive()
+        # The case action records what it did next, under the audit chain's lock (app/audit.py).
+        acting.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_KEY_SQL})"), {"name": "audit chain"})
+        acting.commit()
+    finally:
+        acting.close()
+    save.join(15)
+    assert waited, "the save did not wait for the case action under way"
+    assert answers and answers[0].status_code == 302, "the save was not made"
+    with world.app.app_context():
+        released = db.session.get(Tip, tip_id)
+        assert released is not None and released.assigned_counselor_id is None
