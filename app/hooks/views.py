@@ -182,6 +182,10 @@ def _opt_reply(taken_as: str) -> Response:
 def _acknowledge_folded(staff: Staff, found: Tip, told: list[Tip], message_sid: str) -> Response:
     """Acknowledge every tip of a "+N related tips" SMS (`told`) that nobody has taken yet, each with its own audit
     event; those someone took meanwhile (in the console, say) stay theirs, and the answer says how many there were."""
+    # Every tip's row locked before the first event: recorded under the audit chain's lock, a tip's row taken after
+    # it waited for a close of that tip in the console, which locks the row, then records (a deadlock on PostgreSQL).
+    db.session.execute(select(Tip.id).where(Tip.id.in_([tip.id for tip in told])).order_by(Tip.id)
+                       .with_for_update(key_share=True))
     taken = [tip.ref for tip in told
              if db_acknowledge_tip(tip, staff, via="sms", message_sid=message_sid or None, folded_tips=len(told))]
     if not taken:  # all taken in the moment since the look for an open alert

@@ -151,3 +151,44 @@ def test_a_1_to_a_folded_sms_whose_tips_were_all_taken_says_so_without_naming_on
     assert post_sms(folding_app, fake_twilio.auth_token, primary, "1", message_sid=sid) == answer
     with folding_app.app_context():
         assert {_acknowledged_by(info) for info in folded} == {staff_by_phone(backup).id}
+
+
+def test_on_postgresql_a_1_to_a_folded_sms_takes_turns_with_a_close_of_one_of_its_tips(folding_app, fake_twilio):
+    """A "1" to a "+N related tips" SMS acknowledges its tips one after the other, each on the audit record: it held
+    the audit chain's lock from the first tip's event while it took the next tip's row, and a close of that tip in
+    the console (its row locked, then its event recorded) waited for the "1" while the "1" waited for it: PostgreSQL
+    rolled one of the two back (the SRO told "not recorded, send it again", or the tip "not closed"). The "1" now
+    locks every tip it takes before it records any."""
+    import threading
+
+    from sqlalchemy import text
+
+    from app.extensions import ADVISORY_KEY_SQL
+    from tests.conftest import on_postgres
+
+    if not on_postgres():
+        pytest.skip("on SQLite the write lock, taken at BEGIN IMMEDIATE, lets one writer in at a time")
+    with folding_app.app_context():
+        _, folded = _fold("high", "high")
+        primary = chain_phones("KWHS")[0]
+        primary_id = staff_by_phone(primary).id
+        closing = db.engine.connect()
+    last = max(info.id for info in folded)  # acknowledged last: the tips are taken in the order of their ids
+    closing.execute(text("SELECT id FROM tip WHERE id = :id FOR UPDATE"), {"id": last})  # a close under way
+    answers: list[str] = []
+    try:
+        reply = threading.Thread(target=lambda: answers.append(post_sms(
+            folding_app, fake_twilio.auth_token, primary, "1", message_sid="SM" + "c" * 32)))
+        reply.start()
+        reply.join(1.5)
+        waited = reply.is_alive()
+        # The close records its event next, under the audit chain's lock (app/audit.py).
+        closing.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_KEY_SQL})"), {"name": "audit chain"})
+        closing.commit()
+    finally:
+        closing.close()
+    reply.join(15)
+    assert waited, "the 1 did not wait for the close under way"
+    assert answers and messages.folded_ack_confirmed_reply(2, 2) in answers[0], answers
+    with folding_app.app_context():
+        assert [_acknowledged_by(info) for info in folded] == [primary_id] * 2
