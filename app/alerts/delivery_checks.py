@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.alerts.delivery_reports import db_apply_delivery_report
 from app.alerts.sms import sms_transport
@@ -36,6 +37,8 @@ CHECK_WAITS = (1, 2, 4, 8, 16)  # before each lookup, in ALERT_DELIVERY_CHECK_AF
 PER_ROUND = 3
 FIRST_CHECK_WITHIN = timedelta(days=1)  # an SMS older than this when first due (before an upgrade) is left alone
 AWAITING = ("accepted", "scheduled", "queued", "sending", "sent")  # Twilio's statuses before a final one
+PAUSE_AFTER_FAILURE_S = 60  # no lookups this long after one broke unexpectedly (and one log line for it)
+_PAUSED_UNTIL = "tipline.delivery_checks.paused_until"  # in app.extensions: per app, as tests build many
 
 
 def _due(now: datetime, after_s: int) -> ColumnElement[bool]:
@@ -47,6 +50,29 @@ def _due(now: datetime, after_s: int) -> ColumnElement[bool]:
               for step, wait in enumerate(CHECK_WAITS) if step]
     return and_(Alert.status == AlertStatus.SENT.value, Alert.twilio_sid.isnot(None),
                 Alert.twilio_status.in_(AWAITING), or_(*steps))
+
+
+def check_deliveries_aside(deadline: float) -> dict[str, int]:
+    """`check_deliveries` for the worker's round, where lookups are an extra that must never stop the alerts.
+
+    Anything but a SendError out of a lookup (the Twilio client's AttributeError on a 2xx answer that is not a JSON
+    object, from something in between; a bug here) used to go up out of the round, and the worker, which survives
+    only a database error, died after each round's SMS. Now lookups wait a minute and the operator reads one line
+    with the error's type (never its text: it could quote an answer). A database down or locked is the round's to
+    handle, as before."""
+    now = time.monotonic()
+    if now < current_app.extensions.get(_PAUSED_UNTIL, 0.0):
+        return {}
+    try:
+        return check_deliveries(deadline)
+    except OperationalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it must not stop the SMS of tips
+        db.session.rollback()
+        current_app.extensions[_PAUSED_UNTIL] = now + PAUSE_AFTER_FAILURE_S
+        log_event(log, "OPERATOR: delivery report lookups failed unexpectedly (tried again in a minute); alerts go on",
+                  logging.ERROR, error=type(exc).__name__)
+        return {}
 
 
 def check_deliveries(deadline: float) -> dict[str, int]:

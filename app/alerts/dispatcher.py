@@ -449,9 +449,9 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
     # alerts; neither may hold back a tip's SMS.
     twilio_answers = not counts.get("retry") and not counts.get("budget_spent")
     if twilio_answers and time.monotonic() - started < budget_s:
-        from app.alerts.delivery_checks import check_deliveries  # here: it applies reports, which use this module
+        from app.alerts.delivery_checks import check_deliveries_aside  # here: it applies reports, which use this
 
-        looked_up = check_deliveries(started + budget_s)
+        looked_up = check_deliveries_aside(started + budget_s)
         counts.update(looked_up)
         if looked_up.get("undelivered"):  # the next person is written in this round, as after a failed send
             more = db_escalate_overdue()

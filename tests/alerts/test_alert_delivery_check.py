@@ -210,3 +210,34 @@ def test_the_console_transport_has_nothing_to_look_up(make_app):
         assert "delivery_checks" not in run_once("w")
         row = db.session.get(Alert, alert_id)
         assert (row.delivery_checks, row.twilio_status) == (0, "sent")
+
+
+def test_a_lookup_that_breaks_unexpectedly_never_stops_the_worker(alert_app, fake_twilio, monkeypatch, caplog):
+    """Anything but a SendError out of a lookup (the Twilio client's AttributeError on a 2xx answer that is not a
+    JSON object, from something in between; a bug) went up out of the round, and the worker, which survives only a
+    database error, died after each round's SMS (the in-process dispatcher for good). Now it is one ERROR line with
+    the error's type, lookups wait a while, and the rounds and their SMS go on."""
+    tip, alert_id, sid = _medium_sms(alert_app, fake_twilio, "undelivered", 30003)
+    _sent_ago(alert_app, alert_id, AFTER_S + 1)
+    looked_up = []
+
+    def broken(transport, message_sid):
+        looked_up.append(message_sid)
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    monkeypatch.setattr(TwilioTransport, "fetch_status", broken)
+    caplog.set_level(logging.INFO)
+    with alert_app.app_context():
+        critical = make_tip("NCHS", "critical")
+        counts = run_once("w")
+        assert counts.get("sent") == 1 and looked_up == [sid]
+        assert [a.status for a in alerts_of(critical.ref)] == [AlertStatus.SENT.value]
+        assert db.session.get(Alert, alert_id).status == AlertStatus.SENT.value  # looked up again at its next step
+        high = make_tip("RHS", "high")
+        assert run_once("w").get("sent") == 1  # the next round goes on, and looks nothing up for now
+        assert [a.status for a in alerts_of(high.ref)] == [AlertStatus.SENT.value] and looked_up == [sid]
+        phones = chain_phones("KWHS") + chain_phones("NCHS")
+    (broke,) = [r for r in caplog.records if "delivery report lookups" in r.getMessage()]
+    said = f"{broke.getMessage()} {broke.fields}"
+    assert broke.levelno == logging.ERROR and "AttributeError" in said
+    assert sid not in said and not any(phone in said for phone in phones)
