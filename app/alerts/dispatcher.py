@@ -100,6 +100,8 @@ def db_retry_refused_delivery(alert: Alert, code: int) -> None:
     db_requeue_folded_into(alert.id, due_at)
     alert.status, alert.error_code, alert.due_at = AlertStatus.PENDING.value, str(code), due_at
     alert.twilio_sid = alert.sent_at = alert.lease_owner = alert.lease_until = None
+    # The SMS sent again is looked up from its own send if its report is lost too (app/alerts/delivery_checks.py).
+    alert.delivery_checks, alert.delivery_checked_at = 0, None
     log_account_refused(alert.id, code, alert.send_failures)
 
 

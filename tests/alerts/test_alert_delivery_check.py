@@ -241,3 +241,29 @@ def test_a_lookup_that_breaks_unexpectedly_never_stops_the_worker(alert_app, fak
     said = f"{broke.getMessage()} {broke.fields}"
     assert broke.levelno == logging.ERROR and "AttributeError" in said
     assert sid not in said and not any(phone in said for phone in phones)
+
+
+def test_an_sms_sent_again_after_our_sender_was_refused_is_looked_up_as_a_new_one(alert_app, fake_twilio):
+    """Lookups are counted per SMS: a row whose SMS Twilio refused for our sender (30034) goes out again, and that new
+    SMS is looked up from its own send, five times at most. They were counted per row: a refusal found at the last
+    lookup left the SMS sent again never looked up, its report lost as well, and the next person never told."""
+    tip, alert_id, sid = _medium_sms(alert_app, fake_twilio, "undelivered", 30034)
+    with alert_app.app_context():
+        long_ago = utcnow() - timedelta(seconds=32 * AFTER_S)
+        db.session.execute(update(Alert).where(Alert.id == alert_id)
+                           .values(delivery_checks=len(delivery_checks.CHECK_WAITS) - 1, delivery_checked_at=long_ago))
+        db.session.commit()
+        assert run_once("w").get("delivery_checks") == 1
+        row = db.session.get(Alert, alert_id)
+        assert (row.status, row.twilio_sid) == (AlertStatus.PENDING.value, None)  # our sender refused: again
+        fake_twilio.set_outcome(chain_phones("KWHS")[0], "undelivered", 30003, callback=False)
+        db.session.execute(update(Alert).where(Alert.id == alert_id).values(due_at=utcnow()))
+        db.session.commit()
+        assert run_once("w").get("sent") == 1
+        again = db.session.get(Alert, alert_id).twilio_sid
+    assert again not in (None, sid)
+    fake_twilio.wait_for_status(again, "undelivered")
+    _sent_ago(alert_app, alert_id, AFTER_S + 1)
+    with alert_app.app_context():
+        assert run_once("w").get("delivery_checks") == 1
+        assert [(a.chain_position, a.status) for a in alerts_of(tip.ref)][:2] == [(1, "failed"), (2, "pending")]
