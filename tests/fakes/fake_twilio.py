@@ -421,15 +421,22 @@ class _Handler(BaseHTTPRequestHandler):
         if not match or not self._authorized(match.group(1)):
             self._reply(*error_json(404, 20404, "The requested resource was not found"))
             return
-        fault = self.fake._next_fetch_fault()
+        fault = self.fake._next_fetch_fault()  # every kind, as for a create: none is ignored
         if fault and fault.kind == "drop":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if fault and fault.kind == "page":
+            self._reply_page(fault.status)
+            return
         if fault and fault.kind == "error":
-            self._reply(*error_json(fault.status, fault.code or fault.status, "Injected fault"))
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            self._reply(*error_json(fault.status, fault.code or fault.status, "Injected fault"), headers=headers)
             return
         if fault and fault.kind == "delay" and not self.fake._wait_or_stop(fault.delay_s):
+            return
+        if fault and fault.kind == "trickle":
+            self._reply_slowly(*self.fake._fetch(match.group(2)), seconds=fault.delay_s)
             return
         self._reply(*self.fake._fetch(match.group(2)))
 

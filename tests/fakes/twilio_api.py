@@ -15,7 +15,7 @@ FAKE_SENDER = "+15005550006"  # Twilio's "magic" test From number
 
 @dataclass(frozen=True)
 class Fault:
-    """What the fake does instead of a normal answer to one create request."""
+    """What the fake does instead of a normal answer to one create request (`script`) or fetch (`script_fetches`)."""
 
     kind: Literal["error", "delay", "drop", "page", "trickle"]
     status: int = 500

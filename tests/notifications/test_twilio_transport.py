@@ -324,7 +324,8 @@ def test_a_message_the_carrier_never_reported_on_stays_sent(transport: TwilioTra
 
 @pytest.mark.parametrize(("fault", "error"), [
     (Fault.server_error(503), TransientSendError), (Fault.drop_connection(), TransientSendError),
-    (Fault.delay(4), TransientSendError),
+    (Fault.delay(4), TransientSendError), (Fault.proxy_page(403), TransientSendError),
+    (Fault.trickle(3.0), TransientSendError),
 ])
 def test_a_lookup_failure_is_a_send_error_never_anything_else(transport: TwilioTransport, fake_twilio: FakeTwilio,
                                                                fault: Fault, error: type[SendError]) -> None:
