@@ -14,10 +14,10 @@ from app.extensions import db
 from app.logs import log_event
 from app.models import REPLY_KIND, Alert, AlertStatus, School, Tip
 from notifications import (
-    ConsoleTransport,
     SmsSettingsError,
     SmsTransport,
     TwilioNotConfigured,
+    TwilioTransport,
     transport_from_settings,
 )
 from notifications.messages import (
@@ -72,8 +72,9 @@ def warn_if_alerts_take_two_segments(app: Flask) -> bool:
 
 
 def sms_transport() -> SmsTransport:
-    """This thread's transport. The console transport is shared (the developer page lists what it kept);
-    a Twilio client is made per thread, because its HTTP session is not promised to be thread-safe.
+    """This thread's transport. The console transport is shared (the developer page lists what it kept), as is any
+    other that is not Twilio's (the tests' recording transport); a Twilio client is made per thread, because its HTTP
+    session is not promised to be thread-safe.
 
     The per-thread clients belong to the app, made for the shared transport they stand for (held, so the match is
     by identity of a live object). They were once kept in one table per thread, keyed by id() of the shared
@@ -81,7 +82,7 @@ def sms_transport() -> SmsTransport:
     the old app's client, its settings and its open connection (in the tests, to the Twilio fake of a test before).
     """
     shared: SmsTransport = current_app.extensions[EXTENSION_KEY]
-    if isinstance(shared, ConsoleTransport):
+    if not isinstance(shared, TwilioTransport):  # the console transport; the tests' recording one
         return shared
     mine = current_app.extensions[PER_THREAD_KEY]
     if getattr(mine, "made_for", None) is not shared:

@@ -24,3 +24,16 @@ def test_a_new_app_whose_transport_has_an_ended_apps_identity_gets_a_client_of_i
             sms_transport().send(PHONE, "second app", status_callback=None)
         assert [m.body for m in other_fake.wait_for(1)] == ["second app"]
     assert [m.body for m in fake_twilio.messages] == ["first app"]  # nothing of the second app went to the first
+
+
+def test_a_transport_the_app_was_given_that_is_not_twilios_is_the_one_used(make_app):
+    """Only a Twilio transport is made again per thread (its HTTP session). Any other one the app holds is used as it
+    is: the escalation property test gives the app a RecordingTransport and scripts failed sends on it, and every
+    send went instead through a console transport made from the settings, its failures never happening."""
+    from notifications import RecordingTransport
+
+    app = make_app(SMS_TRANSPORT="console")
+    recording = RecordingTransport()
+    app.extensions[EXTENSION_KEY] = recording
+    with app.app_context():
+        assert sms_transport() is recording
