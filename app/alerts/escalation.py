@@ -65,6 +65,12 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
     # mistyped number; shown as unreachable on the Schools page) would only burn them, and ending them there left
     # a critical tip with nobody paged again after one SMS to each person before it.
     failing = numbers_failing_for_good(staff.id for _, staff in chain)
+    if alert.status == AlertStatus.PENDING.value and alert.sent_at is None:
+        # This row has not gone out yet (put off to fold with its incident's SMS, or retrying): its SMS is a new
+        # try of its person's number, as any chain row is, written before that number failed for another tip. The
+        # chain ended here while the row still went out afterwards, to no effect: delivered and unanswered, it was
+        # never repeated. Its person counts as reachable, and the repeat below stands for it.
+        failing.pop(alert.staff_id or 0, None)
     reachable = [(position, staff) for position, staff in chain if staff.id not in failing]
     if not reachable:
         return None

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy import delete, event, select
 
-from app.alerts import db_plan_alerts_for_new_tip
+from app.alerts import db_plan_alerts_for_new_tip, escalation
 from app.alerts.acknowledge import db_acknowledge_tip
 from app.alerts.dispatcher import run_once
 from app.alerts.reporter_messages import db_alert_for_reporter_message
@@ -97,6 +97,21 @@ class Escalation(RuleBasedStateMachine):
         self.app, self.clock, self.school_id, self.chain = app, clock, school_id, chain
         self.transport = RecordingTransport()
         app.extensions[EXTENSION_KEY] = self.transport
+        # The tips whose chain escalation ended with nobody left to reach: every number of the chain had then
+        # failed for good (an SMS refused, or reported undelivered, for this tip or another). Judged at that moment:
+        # a number can get an SMS through again later, and the ended chain stays ended.
+        self.ended_unreachable: set[int] = set()
+        next_alert = escalation.db_next_alert
+
+        def watched(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
+            following = next_alert(alert, tip, now)
+            chain = [staff.id for _, staff in escalation.chain_of(tip.school_id)]
+            if following is None and chain and len(escalation.numbers_failing_for_good(chain)) == len(chain):
+                self.ended_unreachable.add(tip.id)
+            return following
+
+        self._watch = mock.patch.object(escalation, "db_next_alert", watched)
+        self._watch.start()
         with app.app_context():
             for model in (AuditEvent, Alert, Tip, Incident):
                 db.session.execute(delete(model))
@@ -213,14 +228,20 @@ class Escalation(RuleBasedStateMachine):
         """Let time run on, the worker working, until every tip is acknowledged or its chain exhausted."""
         def settled() -> bool:
             run_once("prop-worker", batch=50)
-            return all(tip_outcome(tip_id, len(self.chain)) != "waiting" for tip_id in self.tips)
+            return all(self._outcome(tip_id) != "waiting" for tip_id in self.tips)
 
-        for _ in range(60):
-            self.clock.now += timedelta(seconds=max(TIMEOUTS.values()) + 1)
-            if self._in_app(settled):
-                break
-        outcomes = self._in_app(lambda: {t: tip_outcome(t, len(self.chain)) for t in self.tips})
-        assert "waiting" not in outcomes.values(), outcomes
+        try:
+            for _ in range(60):
+                self.clock.now += timedelta(seconds=max(TIMEOUTS.values()) + 1)
+                if self._in_app(settled):
+                    break
+            outcomes = self._in_app(lambda: {t: self._outcome(t) for t in self.tips})
+            assert "waiting" not in outcomes.values(), outcomes
+        finally:
+            self._watch.stop()
+
+    def _outcome(self, tip_id: int) -> str:
+        return tip_outcome(tip_id, len(self.chain), nobody_reachable=tip_id in self.ended_unreachable)
 
 
 def check_chain_order(rows: list[Alert], chain: list[int]) -> None:
@@ -238,7 +259,7 @@ def check_chain_order(rows: list[Alert], chain: list[int]) -> None:
             assert after.repeat <= MAX_REPEATS
 
 
-def tip_outcome(tip_id: int, chain_length: int) -> str:
+def tip_outcome(tip_id: int, chain_length: int, *, nobody_reachable: bool = False) -> str:
     tip = db.session.get(Tip, tip_id)
     assert tip is not None
     notices = list(db.session.scalars(select(Alert).where(Alert.tip_id == tip_id, Alert.kind == REPLY_KIND)))
@@ -252,8 +273,9 @@ def tip_outcome(tip_id: int, chain_length: int) -> str:
         return "acknowledged"
     last = rows[-1]
     # Exhausted: the whole chain was told, and the last person who can be reached was re-sent to as often as
-    # allowed, or the last SMS failed with no one after it to take the repeats (app/alerts/escalation.py).
-    ended = last.repeat >= MAX_REPEATS or last.status == AlertStatus.FAILED.value
+    # allowed, or the last SMS failed with no one after it to take the repeats, or when the chain was ended every
+    # number of it had failed for good, so there was nobody to repeat to (app/alerts/escalation.py).
+    ended = last.repeat >= MAX_REPEATS or last.status == AlertStatus.FAILED.value or nobody_reachable
     told_all = last.chain_position == chain_length or last.kind == "repeat"
     if last.escalated_at is not None and told_all and ended:
         return "exhausted"
@@ -272,3 +294,46 @@ def test_escalation_always_ends_acknowledged_or_exhausted(make_app: Callable[...
             settings=settings(max_examples=25, stateful_step_count=25, deadline=None,
                               suppress_health_check=[HealthCheck.too_slow]),
         )
+
+
+class _Pick:
+    """A data object for a rule that draws an alert: the one of this id."""
+
+    def __init__(self, alert_id: int) -> None:
+        self.alert_id = alert_id
+
+    def draw(self, strategy: Any, label: str | None = None) -> Any:
+        (alert,) = [a for a in getattr(strategy, "wrapped_strategy", strategy).elements if a.id == self.alert_id]
+        return alert
+
+
+def test_a_last_sms_not_yet_out_when_its_number_failed_for_another_tip_is_repeated(
+        make_app: Callable[..., Flask]) -> None:
+    """Found by this machine once its sends could fail: a high tip's SMS to the last person, put off to fold with
+    a critical tip's SMS of its incident, was still waiting when that SMS was reported undelivered for good (30005).
+    Its escalation then found nobody reachable and ended the chain; the row went out afterwards and, unanswered,
+    was never repeated. The row not yet out is a new try of that number: the repeat stands for it."""
+    app = make_app(ALERT_ACK_TIMEOUT_CRITICAL_S=TIMEOUTS["critical"], ALERT_ACK_TIMEOUT_HIGH_S=TIMEOUTS["high"],
+                   ALERT_MAX_REPEATS=MAX_REPEATS, ALERT_CLAIM_LEASE_S=30, LOG_LEVEL="CRITICAL",
+                   ALERT_REPLY_SMS_INTERVAL_S=REPLY_INTERVAL_S)
+    school_id, chain = build_chain(app)
+    clock = Clock(utcnow().replace(microsecond=0))
+    with frozen_time(clock):
+        machine = Escalation(app, clock, school_id, chain)
+        machine.new_tip(urgency="high", category="weapon")
+        machine.worker_round()
+        machine.new_tip(urgency="critical", category="weapon")
+        for undelivered in ([1], [2], [4], [3, 5]):  # each person's SMS of both tips, in the order they went out
+            for alert_id in undelivered:
+                machine.delivery_fails(_Pick(alert_id))  # type: ignore[arg-type]
+            machine.worker_round()
+
+        def rows_of_first_tip() -> list[tuple[int, str, int, str]]:
+            return [(a.chain_position, a.kind, a.repeat, a.status) for a in db.session.scalars(
+                select(Alert).where(Alert.tip_id == machine.tips[0]).order_by(Alert.id))]
+
+        assert machine._in_app(rows_of_first_tip)[-1] == (3, "folded", 0, AlertStatus.PENDING.value)
+        machine.teardown()  # asserts every tip ends acknowledged or exhausted
+        assert machine._in_app(rows_of_first_tip)[-2:] == [(3, "folded", 0, AlertStatus.CANCELLED.value),
+                                                           (3, "repeat", 1, AlertStatus.SENT.value)]
+        assert machine.tips[0] not in machine.ended_unreachable
