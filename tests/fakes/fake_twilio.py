@@ -394,24 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorized(match.group(1)):
             self._reply(*error_json(401, 20003, "Authentication Error - invalid username"))
             return
-        fault = self.fake._next_fault()
-        if fault and fault.kind == "drop":
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if fault and fault.kind == "page":
-            self._reply_page(fault.status)
-            return
-        if fault and fault.kind == "error":
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-            self._reply(*error_json(fault.status, fault.code or fault.status, "Injected fault"), headers=headers)
-            return
-        if fault and fault.kind == "delay" and not self.fake._wait_or_stop(fault.delay_s):
-            return
-        if fault and fault.kind == "trickle":
-            self._reply_slowly(*self.fake._accept(match.group(1), params), seconds=fault.delay_s)
-            return
-        self._reply(*self.fake._accept(match.group(1), params))
+        self._answer(self.fake._next_fault(), lambda: self.fake._accept(match.group(1), params))
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by the base class
         if self.path == "/_fake/state":
@@ -421,7 +404,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not match or not self._authorized(match.group(1)):
             self._reply(*error_json(404, 20404, "The requested resource was not found"))
             return
-        fault = self.fake._next_fetch_fault()  # every kind, as for a create: none is ignored
+        # Every kind of fault, as for a create: none is ignored.
+        self._answer(self.fake._next_fetch_fault(), lambda: self.fake._fetch(match.group(2)))
+
+    def _answer(self, fault: Fault | None, answer: Callable[[], tuple[int, dict[str, Any]]]) -> None:
+        """Reply with `answer()` (a create or a fetch), unless `fault` says to fail, stall or trickle instead."""
         if fault and fault.kind == "drop":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -436,9 +423,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.kind == "delay" and not self.fake._wait_or_stop(fault.delay_s):
             return
         if fault and fault.kind == "trickle":
-            self._reply_slowly(*self.fake._fetch(match.group(2)), seconds=fault.delay_s)
+            self._reply_slowly(*answer(), seconds=fault.delay_s)
             return
-        self._reply(*self.fake._fetch(match.group(2)))
+        self._reply(*answer())
 
     def _authorized(self, account_sid: str) -> bool:
         token = base64.b64encode(f"{account_sid}:{self.fake.auth_token}".encode()).decode()

@@ -282,12 +282,17 @@ def tip_outcome(tip_id: int, chain_length: int, *, nobody_reachable: bool = Fals
     return "waiting"
 
 
-def test_escalation_always_ends_acknowledged_or_exhausted(make_app: Callable[..., Flask]) -> None:
+def machine_world(make_app: Callable[..., Flask]) -> tuple[Flask, int, list[int], Clock]:
+    """The app with the machine's settings, its school and chain, and a clock stopped at now."""
     app = make_app(ALERT_ACK_TIMEOUT_CRITICAL_S=TIMEOUTS["critical"], ALERT_ACK_TIMEOUT_HIGH_S=TIMEOUTS["high"],
                    ALERT_MAX_REPEATS=MAX_REPEATS, ALERT_CLAIM_LEASE_S=30, LOG_LEVEL="CRITICAL",
                    ALERT_REPLY_SMS_INTERVAL_S=REPLY_INTERVAL_S)
     school_id, chain = build_chain(app)
-    clock = Clock(utcnow().replace(microsecond=0))
+    return app, school_id, chain, Clock(utcnow().replace(microsecond=0))
+
+
+def test_escalation_always_ends_acknowledged_or_exhausted(make_app: Callable[..., Flask]) -> None:
+    app, school_id, chain, clock = machine_world(make_app)
     with frozen_time(clock):
         run_state_machine_as_test(
             lambda: Escalation(app, clock, school_id, chain),  # type: ignore[arg-type]  # a factory is accepted
@@ -313,11 +318,7 @@ def test_a_last_sms_not_yet_out_when_its_number_failed_for_another_tip_is_repeat
     a critical tip's SMS of its incident, was still waiting when that SMS was reported undelivered for good (30005).
     Its escalation then found nobody reachable and ended the chain; the row went out afterwards and, unanswered,
     was never repeated. The row not yet out is a new try of that number: the repeat stands for it."""
-    app = make_app(ALERT_ACK_TIMEOUT_CRITICAL_S=TIMEOUTS["critical"], ALERT_ACK_TIMEOUT_HIGH_S=TIMEOUTS["high"],
-                   ALERT_MAX_REPEATS=MAX_REPEATS, ALERT_CLAIM_LEASE_S=30, LOG_LEVEL="CRITICAL",
-                   ALERT_REPLY_SMS_INTERVAL_S=REPLY_INTERVAL_S)
-    school_id, chain = build_chain(app)
-    clock = Clock(utcnow().replace(microsecond=0))
+    app, school_id, chain, clock = machine_world(make_app)
     with frozen_time(clock):
         machine = Escalation(app, clock, school_id, chain)
         machine.new_tip(urgency="high", category="weapon")
