@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from app.alerts.aside import Aside
 from app.alerts.delivery_reports import db_apply_delivery_report
 from app.alerts.sms import sms_transport
 from app.database import reading
@@ -37,8 +38,7 @@ CHECK_WAITS = (1, 2, 4, 8, 16)  # before each lookup, in ALERT_DELIVERY_CHECK_AF
 PER_ROUND = 3
 FIRST_CHECK_WITHIN = timedelta(days=1)  # an SMS older than this when first due (before an upgrade) is left alone
 AWAITING = ("accepted", "scheduled", "queued", "sending", "sent")  # Twilio's statuses before a final one
-PAUSE_AFTER_FAILURE_S = 60  # no lookups this long after one broke unexpectedly (and one log line for it)
-_PAUSED_UNTIL = "tipline.delivery_checks.paused_until"  # in app.extensions: per app, as tests build many
+_ASIDE = Aside("delivery_checks", log)
 
 
 def _due(now: datetime, after_s: int) -> ColumnElement[bool]:
@@ -60,18 +60,15 @@ def check_deliveries_aside(deadline: float) -> dict[str, int]:
     only a database error, died after each round's SMS. Now lookups wait a minute and the operator reads one line
     with the error's type (never its text: it could quote an answer). A database down or locked is the round's to
     handle, as before."""
-    now = time.monotonic()
-    if now < current_app.extensions.get(_PAUSED_UNTIL, 0.0):
+    if _ASIDE.paused():
         return {}
     try:
         return check_deliveries(deadline)
     except OperationalError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever it is, it must not stop the SMS of tips
-        db.session.rollback()
-        current_app.extensions[_PAUSED_UNTIL] = now + PAUSE_AFTER_FAILURE_S
-        log_event(log, "OPERATOR: delivery report lookups failed unexpectedly (tried again in a minute); alerts go on",
-                  logging.ERROR, error=type(exc).__name__)
+        _ASIDE.broke(exc, "OPERATOR: delivery report lookups failed unexpectedly (tried again in a minute); alerts "
+                          "go on")
         return {}
 
 

@@ -441,11 +441,7 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
         claimed = _db_claim_next(owner, tried)
         db.session.commit()
     if counts.get(AlertStatus.FAILED.value) or counts.get("internal_error"):
-        # A send that failed for good escalates in the same round rather than a poll later.
-        more = db_escalate_overdue()
-        db.session.commit()
-        if more:
-            counts["escalated"] = counts.get("escalated", 0) + more
+        _escalate_in_this_round(counts)  # a send that failed for good: not a poll later
     # Lookups of delivery reports that never came (app/alerts/delivery_checks.py), then test SMS (app/alerts/
     # sms_checks.py): after the round's alerts, in what is left of its time, and not while Twilio is failing
     # alerts; neither may hold back a tip's SMS.
@@ -455,16 +451,21 @@ def run_once(owner: str, batch: int = 50) -> dict[str, int]:
 
         looked_up = check_deliveries_aside(started + budget_s)
         counts.update(looked_up)
-        if looked_up.get("undelivered"):  # the next person is written in this round, as after a failed send
-            more = db_escalate_overdue()
-            db.session.commit()
-            if more:
-                counts["escalated"] = counts.get("escalated", 0) + more
+        if looked_up.get("undelivered"):  # as after a failed send
+            _escalate_in_this_round(counts)
     if twilio_answers and time.monotonic() - started < budget_s \
             and (tested := send_due_checks_aside(owner, started + budget_s)):
         counts["tests"] = tested
     counts["claimed"] = len(tried)
     return counts
+
+
+def _escalate_in_this_round(counts: dict[str, int]) -> None:
+    """Write the next person's SMS of what failed for good in this round, so it is claimed in the next at once."""
+    more = db_escalate_overdue()
+    db.session.commit()
+    if more:
+        counts["escalated"] = counts.get("escalated", 0) + more
 
 
 def _db_claim_next(owner: str, tried: list[int]) -> int | None:

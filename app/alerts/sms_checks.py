@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.alerts.aside import Aside
 from app.alerts.sms import sms_transport
 from app.database import reading
 from app.extensions import db
@@ -23,14 +24,13 @@ from notifications.errors import delivery_outcome, describe_twilio_error
 from notifications.messages import check_text
 
 log = logging.getLogger(__name__)
+_ASIDE = Aside("sms_checks", log)
 
 MAX_TRIES = 5  # transient failures before a test SMS is given up (Twilio down: the page says so, try later)
 PER_ROUND = 3  # a round's alerts come first; a handful of tests at most after them
 VALIDITY_S = 600  # a test SMS that cannot go out within ten minutes tells nothing any more
 UNREACHABLE = "unreachable"  # error_code of a check whose person could no longer be sent an SMS when it was due
 ON_ITS_WAY = (SmsCheckStatus.PENDING.value, SmsCheckStatus.SENDING.value)
-PAUSE_AFTER_FAILURE_S = 60  # test SMS left alone this long after their step failed (and one log line for it)
-_PAUSED_UNTIL = "tipline.sms_checks.paused_until"  # in app.extensions: per app, as tests build many in one process
 
 
 def refusal(person: Staff, school: School) -> str | None:
@@ -131,8 +131,7 @@ def send_due_checks_aside(owner: str, deadline: float) -> int:
     On a database behind this release (its migration adds `sms_check`) or with a bug here, the worker died after
     each round's alerts; now the test SMS wait a minute and the operator reads one line saying why. A database
     down or locked is the round's to handle, as before."""
-    now = time.monotonic()
-    if now < current_app.extensions.get(_PAUSED_UNTIL, 0.0):
+    if _ASIDE.paused():
         return 0
     try:
         return send_due_checks(owner, deadline)
@@ -141,11 +140,9 @@ def send_due_checks_aside(owner: str, deadline: float) -> int:
         behind = isinstance(exc, SQLAlchemyError) and _database_behind_release()
         if isinstance(exc, SQLAlchemyError) and not behind:
             raise
-        current_app.extensions[_PAUSED_UNTIL] = now + PAUSE_AFTER_FAILURE_S
         cure = ("the database is behind this release: run `flask db upgrade`" if behind
                 else "tried again in a minute")
-        log_event(log, f"OPERATOR: test SMS cannot be sent ({cure}); alerts go on", logging.ERROR,
-                  error=type(exc).__name__)
+        _ASIDE.broke(exc, f"OPERATOR: test SMS cannot be sent ({cure}); alerts go on")
         return 0
 
 
