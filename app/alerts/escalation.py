@@ -73,7 +73,12 @@ def db_next_alert(alert: Alert, tip: Tip, now: datetime) -> Alert | None:
         failing.pop(alert.staff_id or 0, None)
     reachable = [(position, staff) for position, staff in chain if staff.id not in failing]
     if not reachable:
-        return None
+        if alert.status == AlertStatus.FAILED.value:
+            return None  # its own SMS failed too: nobody is left to try (count_unreached_tips counts it)
+        # Every number failed for good, but for other tips: this tip's own newest SMS went out and was not
+        # refused. Ending here on their verdict left it unpaged and uncounted on /healthz. The repeat to the last
+        # person tries the number for this tip; failed for good too, it ends the chain above, counted unreached.
+        reachable = chain[-1:]
     position, staff = reachable[-1]
     if alert.status == AlertStatus.FAILED.value and alert.staff_id == staff.id:
         # Only the carrier's passing trouble (a transient code such as 30500, or a failure reported with no

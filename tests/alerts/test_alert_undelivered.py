@@ -244,3 +244,44 @@ def test_a_failure_callback_racing_the_record_of_a_folded_send_still_escalates_i
         for info in (second, third):
             rows = [(a.chain_position, a.status) for a in alerts_of(info.ref)]
             assert rows[0] == (1, AlertStatus.FAILED.value) and [r[0] for r in rows] == [1, 2], rows
+
+
+def test_a_chain_never_ends_on_another_tips_failure_while_its_own_sms_went_out(alert_app):
+    """Every number of the chain had failed for good for another tip when this critical tip's last SMS came to its
+    timeout, sent and unanswered. That other tip's verdict ended this chain: no repeat, nobody paged again, and,
+    its own newest SMS not failed, not counted among the unreached tips on /healthz. Its own SMS decides: the
+    last person gets the repeat, and only when that fails for good too does the chain end, counted as unreached."""
+    from app.alerts.escalation import count_unreached_tips, db_next_alert
+    from app.alerts.planning import chain_of
+
+    with alert_app.app_context():
+        tip = db.session.get(Tip, make_tip("DMMS", "critical").id)
+        other = db.session.get(Tip, make_tip("DMMS", "high").id)
+        assert tip is not None and other is not None
+        db.session.execute(update(Alert).values(status=AlertStatus.CANCELLED.value))
+        chain = chain_of(tip.school_id)
+        now = utcnow()
+        position, last_staff = chain[-1]
+        own = Alert(tip_id=tip.id, staff_id=last_staff.id, chain_position=position, kind="escalation",
+                    status=AlertStatus.SENT.value, sent_at=now - timedelta(minutes=5), twilio_sid="SMown")
+        db.session.add(own)
+        for place, staff in chain:  # afterwards, the other tip's SMS to each of them failed for good
+            db.session.add(Alert(tip_id=other.id, staff_id=staff.id, chain_position=place, kind="escalation",
+                                 status=AlertStatus.FAILED.value, error_code="30005", twilio_sid=f"SM{place}",
+                                 sent_at=now - timedelta(minutes=4), due_at=now - timedelta(minutes=3)))
+        db.session.flush()
+
+        repeat = db_next_alert(own, tip, now)
+        assert repeat is not None, "the chain ended on another tip's failure"
+        assert (repeat.kind, repeat.staff_id, repeat.repeat, repeat.due_at) == ("repeat", last_staff.id, 1, now)
+
+        # The repeat fails for good too: now the chain ends on its own SMS, and health counts the tip unreached.
+        own.escalated_at = now
+        repeat.status, repeat.error_code, repeat.sent_at = AlertStatus.FAILED.value, "30005", now
+        db.session.add(repeat)
+        db.session.flush()
+        assert db_next_alert(repeat, tip, now + timedelta(minutes=1)) is None
+        repeat.escalated_at = now + timedelta(minutes=1)
+        db.session.flush()
+        assert count_unreached_tips() == 1
+        db.session.rollback()
