@@ -123,6 +123,8 @@ def list_command() -> None:
         click.echo(f"school {school.short_name:12} {school.name:40} {school.town:20} {school.agency.short_name:8} "
                    f"{school.day_start:%H:%M}-{school.day_end:%H:%M} {school.timezone:20} "
                    f"{'active' if school.active else 'inactive'} chain: {_chain_summary(school)}")
+        if (why := school.zone_to_choose_again) is not None:  # saved before such zones were refused
+            click.echo(f"  {school.short_name}: choose its zone again on its page in the console (Schools): {why}")
 
 
 def schools_reaching_no_one() -> list[str]:

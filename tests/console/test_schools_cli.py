@@ -130,3 +130,20 @@ def test_the_list_of_a_new_installation_says_there_is_nothing_yet_and_how_to_add
     assert _run(app, "schools", "add-agency", "--short", "CPD", "--name", "Casper Police Department")[0] == 0
     code, output = _run(app, "schools", "list")
     assert "agency CPD" in output and "No schools yet" in output and "flask schools create" in output, output
+
+
+def test_the_list_flags_a_school_stored_with_a_zone_without_summer_time(world: World) -> None:
+    """A school saved under MST before such zones were refused is flagged on its page, in the console's list and
+    on /healthz; `flask schools list` printed its zone like any other."""
+    with world.app.app_context():
+        school = db.session.scalar(select(School).where(School.short_name == "AHS"))
+        assert school is not None
+        school.timezone = "MST"
+        db.session.commit()
+    code, listing = _run(world.app, "schools", "list")
+    assert code == 0, listing
+    lines = listing.splitlines()
+    (index,) = [i for i, row in enumerate(lines) if "school AHS " in row]
+    assert "MST" in lines[index] and "choose its zone again" in lines[index + 1], listing
+    assert "no daylight saving time" in lines[index + 1] and "America/Denver" in lines[index + 1]
+    assert "choose its zone again" not in listing.replace(lines[index + 1], ""), listing  # BMS keeps its zone
