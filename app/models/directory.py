@@ -98,6 +98,22 @@ class School(db.Model):  # type: ignore[name-defined]
         create` refused them, its hours then an hour or more off for half the year), None when it is a place's."""
         return zone_without_summer_time(self.timezone)
 
+    @property
+    def chain_phones_twice(self) -> list[tuple[Staff, Staff]]:
+        """(earlier, later) people of the chain with one phone, in chain order: saved before the chain's save and
+        the staff page refused it (a dispatch desk's day and night accounts), an unanswered tip escalated from one
+        to the other texted the same phone again, and nobody new was told."""
+        first_with: dict[str, Staff] = {}
+        pairs: list[tuple[Staff, Staff]] = []
+        for assignment in sorted((a for a in self.assignments if a.chain_position is not None),
+                                 key=lambda a: int(a.chain_position or 0)):
+            phone = assignment.staff.phone
+            if phone and phone in first_with:
+                pairs.append((first_with[phone], assignment.staff))
+            elif phone:
+                first_with[phone] = assignment.staff
+        return pairs
+
 
 class Staff(db.Model):  # type: ignore[name-defined]
     __tablename__ = "staff"

@@ -409,3 +409,40 @@ def test_on_postgresql_the_next_persons_sms_of_a_medium_tip_waits_for_a_save_of_
         assert following is not None
         assert (following.staff_id, following.kind) == (world.people["counselor_a"], "escalation")
         assert following.due_at == DENVER_0730 + timedelta(minutes=30)  # 08:00 in Casper, not 07:30
+
+
+def test_a_chain_saved_with_one_phone_twice_before_that_was_refused_is_flagged(world: World, signed_in) -> None:
+    """The chain's save and the staff page now refuse one phone in two places of a chain, but a chain saved before
+    (a dispatch desk's day and night accounts) kept it without a word: an unanswered critical tip "escalated" to
+    the same phone. The school's page and the list of schools now say who shares it, until one is changed."""
+    with world.app.app_context():
+        from app.models import Staff
+
+        counselor = db.session.get(Staff, world.people["counselor_a"])
+        sro = db.session.get(Staff, world.people["sro_a"])
+        assert counselor is not None and sro is not None
+        counselor.phone = sro.phone
+        assignment = db.session.scalar(select(Assignment).where(Assignment.school_id == world.school_a,
+                                                                Assignment.staff_id == counselor.id))
+        assert assignment is not None
+        assignment.chain_position = 4
+        db.session.commit()
+    admin = signed_in("admin")
+    path = f"/console/admin/schools/{world.school_a}"
+    warning = re.search(r'<p class="flash error" id="phone-twice">(.*?)</p>', admin.get(path).get_data(as_text=True),
+                        re.S)
+    assert warning is not None
+    assert "Counselor A" in warning.group(1) and "Sro A" in warning.group(1) and "same phone" in warning.group(1)
+    listing = admin.get("/console/admin/schools").get_data(as_text=True)
+    alpha, beta = (re.search(rf"<tr>\s*<td><a[^>]*>{short}:.*?</tr>", listing, re.S) for short in ("AHS", "BMS"))
+    assert alpha is not None and beta is not None, listing
+    assert "same phone as Sro A" in alpha.group(0) and "same phone" not in beta.group(0)
+    with world.app.app_context():
+        from app.models import Staff
+
+        counselor = db.session.get(Staff, world.people["counselor_a"])
+        assert counselor is not None
+        counselor.phone = "+13075550999"
+        db.session.commit()
+    assert 'id="phone-twice"' not in admin.get(path).get_data(as_text=True)
+    assert "same phone" not in admin.get("/console/admin/schools").get_data(as_text=True)
