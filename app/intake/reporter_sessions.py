@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from flask import session
 from sqlalchemy import delete, select
@@ -26,6 +26,9 @@ FOLLOWUP = "followup"
 RECEIPT_TTL = timedelta(minutes=30)
 FOLLOWUP_IDLE = timedelta(minutes=15)
 _COOKIE_KEYS = {RECEIPT: "r", FOLLOWUP: "f"}
+# When the receipt stops being shown (seconds since the epoch, UTC), beside its token: the banner of a receipt not
+# confirmed ends with it, read from the cookie alone (the pages render with no transaction open).
+_RECEIPT_ENDS = "re"
 _AD = b"tipline/v1|receipt-session"
 _KEPT_AD = b"tipline/v1|kept-reply"
 
@@ -56,8 +59,11 @@ def db_start(purpose: str, tip: Tip, receipt_code: str | None = None, kept_messa
 
 
 def remember(purpose: str, token: str) -> None:
-    """Put the token of a committed session (db_start) in the cookie: the only thing of the visit it holds."""
+    """Put the token of a committed session (db_start) in the cookie: the only thing of the visit it holds, with,
+    for a receipt, when it ends."""
     session[_COOKIE_KEYS[purpose]] = token
+    if purpose == RECEIPT:
+        session[_RECEIPT_ENDS] = int((utcnow() + RECEIPT_TTL).replace(tzinfo=UTC).timestamp())
 
 
 def _row(purpose: str, even_expired: bool = False) -> tuple[ReporterSession, str] | None:
@@ -71,6 +77,14 @@ def _row(purpose: str, even_expired: bool = False) -> tuple[ReporterSession, str
 
 
 def has_token(purpose: str) -> bool:
+    """The visit's token is in the cookie. A receipt's is dropped from it once the receipt has ended: the banner
+    "You have not confirmed that you saved your receipt code" outlived it until the browser closed, and told the
+    next person at a shared computer that someone there had sent a report."""
+    if purpose == RECEIPT and _COOKIE_KEYS[RECEIPT] in session:
+        ends = session.get(_RECEIPT_ENDS)
+        if isinstance(ends, int) and utcnow().replace(tzinfo=UTC).timestamp() >= ends:
+            session.pop(_COOKIE_KEYS[RECEIPT], None)
+            session.pop(_RECEIPT_ENDS, None)
     return _COOKIE_KEYS[purpose] in session
 
 
@@ -146,8 +160,16 @@ def db_hold_for_reply(tip: Tip) -> bool:
     return False
 
 
+def forget(purpose: str) -> None:
+    """Drop the visit's token from the cookie (its row gone or ended)."""
+    session.pop(_COOKIE_KEYS[purpose], None)
+    if purpose == RECEIPT:
+        session.pop(_RECEIPT_ENDS, None)
+
+
 def db_end(purpose: str) -> None:
-    token = session.pop(_COOKIE_KEYS[purpose], None)
+    token = session.get(_COOKIE_KEYS[purpose])
+    forget(purpose)
     if isinstance(token, str):
         db.session.execute(delete(ReporterSession).where(ReporterSession.token_hash == _hash(token)))
 

@@ -159,7 +159,7 @@ def report_submit() -> Response | tuple[str, int]:
 
 
 def _receipt_gone() -> tuple[str, int]:
-    session.pop("r", None)
+    rs.forget(rs.RECEIPT)
     commit_before_rendering()
     return render_template("intake/receipt_gone.html"), 404
 

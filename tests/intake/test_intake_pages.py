@@ -102,6 +102,29 @@ def test_receipt_must_be_confirmed_and_is_shown_until_then(intake_app, schools):
     assert "no-store" in again.headers["Cache-Control"]
 
 
+def test_the_unsaved_receipt_banner_ends_with_the_receipt(intake_app, schools, monkeypatch):
+    """The receipt can be shown for 30 minutes; the banner "You have not confirmed that you saved your receipt code"
+    outlived it, on every page until the browser closed: on a shared school computer, the next student learned that
+    someone there had sent a report. Once the receipt is gone, the banner and its cookie entry go too."""
+    from datetime import timedelta
+
+    import app.intake.reporter_sessions as rs
+
+    client = intake_app.test_client()
+    submit_ok(client, schools["kelly"], "A student is being bullied every day at lunch.")
+    banner = "not confirmed that you saved your receipt code"
+    assert banner in client.get("/report").get_data(as_text=True)
+    now = rs.utcnow()
+    monkeypatch.setattr(rs, "utcnow", lambda: now + rs.RECEIPT_TTL - timedelta(seconds=5))
+    assert banner in client.get("/").get_data(as_text=True)
+    monkeypatch.setattr(rs, "utcnow", lambda: now + rs.RECEIPT_TTL + timedelta(seconds=5))
+    for path in ("/", "/report", "/followup"):
+        assert banner not in client.get(path).get_data(as_text=True), path
+    with client.session_transaction() as cookie:
+        assert not set(cookie) & {"r", "re"}, dict(cookie)
+    assert client.get("/receipt").status_code == 404
+
+
 def test_followup_shows_status_and_questions_and_takes_replies(intake_app, schools):
     client = intake_app.test_client()
     ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")

@@ -120,7 +120,7 @@ def test_cookie_holds_no_code_or_reference_and_leave_ends_the_session(intake_app
     serializer = intake_app.session_interface.get_signing_serializer(intake_app)
     cookie = client.get_cookie(intake_app.config["SESSION_COOKIE_NAME"])
     session = serializer.loads(cookie.value)
-    assert set(session) <= {"csrf_token", "f", "r", "lang", "_flashes", "_fresh"}
+    assert set(session) <= {"csrf_token", "f", "r", "re", "lang", "_flashes", "_fresh"}
     readable = repr(session) + cookie.value
     for secret in (ref, normalize_code(code) or "", code):
         assert secret not in readable
