@@ -135,22 +135,26 @@ def counselors_of(school_id: int) -> list[Staff]:
     ))
 
 
-def linked_tip_ids(tip: Tip) -> list[int]:
-    """The ids of the other tips of the tip's incident, every school's (an incident is one school's anyway)."""
+def linked_tip_ids(tip: Tip, staff: Staff | None = None) -> list[int]:
+    """The ids of the other tips of the tip's incident: those `staff` may see, or every school's without `staff`
+    (what an unlink changes). Linking and intake keep an incident to one school, but older data, or data written by
+    hand, may hold another school's tip: the page tells nothing of it, not even that it is there."""
     if tip.incident_id is None:
         return []
+    query = visible_tips(staff) if staff is not None else select(Tip)
     return list(db.session.scalars(
-        select(Tip.id).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id).order_by(Tip.id)))
+        query.with_only_columns(Tip.id).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id)
+        .order_by(Tip.id)))
 
 
-def incident_marker(tip: Tip) -> str:
-    """What the "take out of the incident" form carries: the incident the page showed and the other tips in it
-    ("none" for a tip linked to no other)."""
-    others = linked_tip_ids(tip)
+def incident_marker(staff: Staff, tip: Tip) -> str:
+    """What the "take out of the incident" form carries: the incident the page showed and the other tips in it that
+    the page listed, of the person's schools ("none" for a tip linked to no other of them)."""
+    others = linked_tip_ids(tip, staff)
     return f"{tip.incident_id}:{','.join(map(str, others))}" if others else "none"
 
 
-def case_forms(tip: Tip) -> dict[str, Any]:
+def case_forms(staff: Staff, tip: Tip) -> dict[str, Any]:
     """The case page's forms, empty, each with what the page shows now. Never filled in from the request: a page
     answering a refused form (render_case) had every box named "body" holding its text, a hold's reason in the
     box of a message to the reporter too."""
@@ -168,7 +172,7 @@ def case_forms(tip: Tip) -> dict[str, Any]:
     return {"label_form": label, "status_form": status, "assign_form": assign, "note_form": note,
             "message_form": message, "link_form": LinkForm(**empty), "ack_form": ConfirmForm(**empty),
             "hold_form": hold, "release_form": release,
-            "unlink_form": UnlinkForm(incident_was=incident_marker(tip), **empty)}
+            "unlink_form": UnlinkForm(incident_was=incident_marker(staff, tip), **empty)}
 
 
 # The reporter's messages the last case page showed as new (their ids: no reference, the cookie is readable), and
@@ -231,7 +235,7 @@ def render_case(staff: Staff, tip: Tip, kept: tuple[str, str] | None = None, **r
         visible_tips(staff).where(Tip.incident_id == tip.incident_id, Tip.id != tip.id).order_by(Tip.created_at)
     )) if tip.incident_id is not None else []
     school = db.session.get(School, tip.school_id)
-    forms = case_forms(tip) | refused_forms
+    forms = case_forms(staff, tip) | refused_forms
     attachments = [a for a in tip.attachments if a.message_id is None]  # the report's; a reply's go with it
     close_together = others_to_close_with(staff, tip)
     audit.record("tip.viewed", actor=staff, tip=tip, decrypted=content.problem is None)

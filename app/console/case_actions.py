@@ -368,12 +368,12 @@ def unlink(ref: str) -> Response:
         return back_to_case(tip, "related")
     left = db.session.get(Incident, tip.incident_id, with_for_update=True) if tip.incident_id is not None else None
     others = linked_tip_ids(tip) if left is not None else []  # read under the incident's lock: unlinks take turns
-    if left is None or not others:
+    if left is None or not linked_tip_ids(tip, staff):  # none the page could show (another school's are not)
         # Sent twice (a second tap on a slow phone: the browser shows the second answer only), or done by someone
         # else meanwhile: done. "Nothing was changed" read as the change lost.
         flash("This tip is out of the incident already: it is linked to no other tip.", "info")
         return back_to_case(tip, "related")
-    if form.incident_was.data and form.incident_was.data != incident_marker(tip):
+    if form.incident_was.data and form.incident_was.data != incident_marker(staff, tip):
         # Chosen on a page someone else's link has outdated: the tip would be taken away from tips the page did not
         # show beside it. Nothing changes; the page shows the related tips now.
         flash("The tips linked to this one changed while you had this case open: nothing was changed. Check them "

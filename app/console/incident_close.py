@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import abort, current_app, g, render_template, request
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import audit
@@ -36,22 +35,14 @@ CLOSED = TipStatus.CLOSED.value
 SINCE = "since you opened the confirmation"
 
 
-@dataclass(frozen=True)
-class OpenTogether:
-    """The open tips of a tip's incident that a person may close (oldest first), and how many open tips of it are at
-    schools they are not assigned to (left alone)."""
-
-    tips: list[Tip]
-    elsewhere: int = 0
-
-
-def open_tips_of_incident(staff: Staff, tip: Tip) -> OpenTogether:
+def open_tips_of_incident(staff: Staff, tip: Tip) -> list[Tip]:
+    """The open tips of a tip's incident that a person may close (oldest first): of their schools only. Linking and
+    intake keep an incident to one school; a tip of another school in it (older data, or written by hand) is left
+    alone and not even counted, as everywhere in the console."""
     if tip.incident_id is None:
-        return OpenTogether([])
+        return []
     is_open = (Tip.incident_id == tip.incident_id) & Tip.status.in_(OPEN_STATUSES)
-    mine = list(db.session.scalars(visible_tips(staff).where(is_open).order_by(Tip.created_at, Tip.id)))
-    total = int(db.session.scalar(select(func.count()).select_from(Tip).where(is_open)) or 0)
-    return OpenTogether(mine, total - len(mine))
+    return list(db.session.scalars(visible_tips(staff).where(is_open).order_by(Tip.created_at, Tip.id)))
 
 
 def others_to_close_with(staff: Staff, tip: Tip) -> int:
@@ -59,7 +50,7 @@ def others_to_close_with(staff: Staff, tip: Tip) -> int:
     shredded), or is the only open tip of its incident among the person's schools."""
     if tip.status not in OPEN_STATUSES or tip.wrapped_dek is None:
         return 0
-    return sum(1 for other in open_tips_of_incident(staff, tip).tips if other.id != tip.id)
+    return sum(1 for other in open_tips_of_incident(staff, tip) if other.id != tip.id)
 
 
 def close_marker(tip: Tip) -> str:
@@ -141,12 +132,10 @@ def _db_close_one(staff: Staff, ref: str, was: str, outcome: str, origin_ref: st
 def _confirmation_page(staff: Staff, tip: Tip, outcome: str, status: int = 200,
                        error: str = "") -> tuple[str, int]:
     together = open_tips_of_incident(staff, tip)
-    form = CloseIncidentForm(outcome=outcome, tips_was=" ".join(close_marker(t) for t in together.tips))
-    refs = [t.ref for t in together.tips]
-    elsewhere, ref = together.elsewhere, tip.ref
+    form = CloseIncidentForm(outcome=outcome, tips_was=" ".join(close_marker(t) for t in together))
+    refs, ref = [t.ref for t in together], tip.ref
     commit_before_rendering()  # a read: the write lock is free again
-    return render_template("console/close_incident.html", ref=ref, refs=refs, elsewhere=elsewhere, form=form,
-                           error=error), status
+    return render_template("console/close_incident.html", ref=ref, refs=refs, form=form, error=error), status
 
 
 def _valid_outcome(value: str | None) -> str:
@@ -189,16 +178,15 @@ def close_incident(ref: str) -> tuple[str, int]:
 
 def _result_page(staff: Staff, result: Result, origin_ref: str, incident_id: int | None,
                  listed: set[str]) -> tuple[str, int]:
-    """Which tips were closed and which not, and why; and what of the incident was not on the confirmation."""
-    joined = elsewhere = 0
+    """Which tips were closed and which not, and why; and what of the incident (of the person's schools) was not on
+    the confirmation."""
+    joined = 0
     bare = False
     try:
         if incident_id is not None:
             is_open = (Tip.incident_id == incident_id) & Tip.status.in_(OPEN_STATUSES)
             mine = [r for r in db.session.scalars(visible_tips(staff).with_only_columns(Tip.ref).where(is_open))]
             joined = sum(1 for r in mine if r not in listed)
-            total = int(db.session.scalar(select(func.count()).select_from(Tip).where(is_open)) or 0)
-            elsewhere = total - len(mine)
         commit_before_rendering()
     except SQLAlchemyError:
         # What was closed is closed: the answer says so without asking the database again (not even who is
@@ -207,4 +195,4 @@ def _result_page(staff: Staff, result: Result, origin_ref: str, incident_id: int
         g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
         bare = True
     return render_template("console/close_incident_result.html", result=result, origin_ref=origin_ref,
-                           joined=joined, elsewhere=elsewhere, bare=bare), 200
+                           joined=joined, bare=bare), 200
