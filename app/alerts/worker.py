@@ -25,6 +25,7 @@ from app.logs import log_event
 log = logging.getLogger("tipline.alerts")
 PURGE_EVERY_S = 24 * 3600  # retention is counted in days: once a day, and once at start, is enough
 PURGE_RETRY_S = 3600  # after a purge that failed for another reason than the database
+VISITS_EVERY_S = 300  # ended reporters' visits are deleted this often (and whenever a reporter starts one)
 
 
 def _purge_if_due(last_purge: float | None) -> float | None:
@@ -50,6 +51,26 @@ def _purge_if_due(last_purge: float | None) -> float | None:
         return now - PURGE_EVERY_S + PURGE_RETRY_S
     if result.count or result.held:  # how many a legal hold kept, never which: the log is not the record
         log_event(log, "retention purge", shredded=result.count, held=len(result.held))
+    return now
+
+
+def _delete_ended_visits_if_due(last: float | None) -> float | None:
+    """Every VISITS_EVERY_S, delete the reporters' visits that have ended (app/intake/reporter_sessions.py).
+    Housekeeping: any failure but the database's is skipped and tried at the next turn, never a pause of the SMS."""
+    now = time.monotonic()
+    if last is not None and now - last < VISITS_EVERY_S:
+        return last
+    from app.intake.reporter_sessions import db_delete_ended
+
+    try:
+        db_delete_ended()
+        db.session.commit()
+    except OperationalError:
+        raise  # the database is down or locked: the round's handler waits
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it must not stop the SMS of tips
+        db.session.rollback()
+        log_event(log, "deleting ended reporter visits failed; tried again later", logging.WARNING,
+                  error=type(exc).__name__)
     return now
 
 
@@ -196,6 +217,7 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
     rounds = 0
     last_purge: float | None = None
     last_volume_warning: float | None = None
+    last_visits: float | None = None
     log_event(log, "alert worker started", owner=owner, poll_s=poll_s)
     _check_receipt_key(app)
     try:
@@ -220,6 +242,7 @@ def run_worker(app: Flask, *, stop: threading.Event, poll_s: float = 1.0, batch:
                         last_volume_warning = _warn_of_sms_volume(last_volume_warning)
                     if purge:
                         last_purge = _purge_if_due(last_purge)
+                    last_visits = _delete_ended_visits_if_due(last_visits)
                 except OperationalError as exc:
                     # The database is down or locked for longer than the busy timeout: nothing is lost (rows
                     # stay due or come back when their lease ends); try again after a pause. A short one while an

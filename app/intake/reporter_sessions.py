@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import session
 from sqlalchemy import delete, select
@@ -25,6 +25,9 @@ FOLLOWUP = "followup"
 # The receipt page stays available until the reporter confirms, or for this long (time to write it down).
 RECEIPT_TTL = timedelta(minutes=30)
 FOLLOWUP_IDLE = timedelta(minutes=15)
+# An ended visit's row is deleted this long after it ends, not at once: a request that read it just before it
+# ended may still be updating it (its new idle timeout), and would find no row.
+ENDED_KEPT = timedelta(minutes=2)
 _COOKIE_KEYS = {RECEIPT: "r", FOLLOWUP: "f"}
 # When the receipt stops being shown (seconds since the epoch, UTC), beside its token: the banner of a receipt not
 # confirmed ends with it, read from the cookie alone (the pages render with no transaction open).
@@ -47,7 +50,7 @@ def db_start(purpose: str, tip: Tip, receipt_code: str | None = None, kept_messa
     receipt of an earlier report still waiting to be saved. A follow-up visit may carry a reply kept from an ended
     one, sealed like a receipt code, until the next page shows it."""
     now = utcnow()
-    db.session.execute(delete(ReporterSession).where(ReporterSession.expires_at < now))
+    db_delete_ended(now)
     token = secrets.token_urlsafe(32)
     ttl = RECEIPT_TTL if purpose == RECEIPT else FOLLOWUP_IDLE
     sealed = seal(_seal_key(token), _AD, receipt_code.encode()) if receipt_code else None
@@ -56,6 +59,15 @@ def db_start(purpose: str, tip: Tip, receipt_code: str | None = None, kept_messa
     db.session.add(ReporterSession(token_hash=_hash(token), purpose=purpose, tip_id=tip.id,
                                    expires_at=now + ttl, sealed=sealed))
     return token
+
+
+def db_delete_ended(now: datetime | None = None) -> int:
+    """Delete the visits that ended more than ENDED_KEPT ago (a new visit does, and the alert worker every few
+    minutes: on a quiet site they stayed in the database and its backups, saying when someone came back to a
+    report). Returns how many."""
+    result = db.session.execute(delete(ReporterSession).where(
+        ReporterSession.expires_at < (now or utcnow()) - ENDED_KEPT))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def remember(purpose: str, token: str) -> None:

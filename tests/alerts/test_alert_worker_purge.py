@@ -83,3 +83,25 @@ def test_a_worker_stopped_while_the_database_is_locked_logs_one_line_and_exits_c
     assert len(lease) == 1 and getattr(lease[0], "fields", {}).get("error") == "SQLITE_BUSY", lease
     assert lease[0].exc_info is None
     assert any(r.getMessage() == "alert worker stopped" for r in caplog.records)
+
+
+def test_the_worker_deletes_reporters_visits_that_have_ended(app):
+    """A reporter's visit row (its tip, when it ends, a sealed receipt code) was deleted only when another reporter
+    started a visit: on a quiet site the last ones stayed in the database and in its nightly backups, saying when
+    someone came back to a report. The worker deletes a visit a few minutes after it ends; live ones stay."""
+    from app.intake.reporter_sessions import ENDED_KEPT
+    from app.models import ReporterSession
+
+    world = build_world(app)
+    now = utcnow()
+    with app.app_context():
+        tip = make_tip(world.school_a, "a fight is planned behind the gym")
+        for name, ends in (("ended", now - ENDED_KEPT - timedelta(seconds=5)),
+                           ("just_ended", now - timedelta(seconds=5)), ("live", now + timedelta(minutes=10))):
+            db.session.add(ReporterSession(token_hash=name.ljust(64, "0"), purpose="followup", tip_id=tip.id,
+                                           expires_at=ends))
+        db.session.commit()
+    run_worker(app, stop=threading.Event(), poll_s=0.01, max_rounds=1)
+    with app.app_context():
+        left = {row.rstrip("0") for row in db.session.scalars(select(ReporterSession.token_hash))}
+    assert left == {"just_ended", "live"}  # one that ended seconds ago may still be in a reporter's request
