@@ -217,3 +217,133 @@ def test_a_heic_photo_is_refused_with_a_way_to_send_it_anyway(intake_app, school
     assert screenshot in page
     with intake_app.app_context():
         assert db.session.scalar(select(func.count(Message.id))) == 0
+
+
+# What a phone, an editor or a messaging app can hide in a photo, each carrying this mark: none of it may be stored.
+MARK = "SN-4C0119-MARK"
+XMP = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       f'<rdf:Description xmlns:aux="http://ns.adobe.com/exif/1.0/aux/" aux:SerialNumber="{MARK}"/>'
+       f'</rdf:RDF></x:xmpmeta>')
+
+
+def _phone_exif():
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 90D"  # make, model
+    exif[0x0112] = 6  # orientation: the sensor's picture is turned 90 degrees clockwise to be upright
+    exif.get_ifd(0x8769)[0xA431] = MARK  # the camera's body serial number
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (42.0, 50.0, 12.5), "W", (106.0, 19.0, 30.0)
+    return exif
+
+
+def _icc_with_mark() -> bytes:
+    from PIL import ImageCms
+
+    return bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()) + MARK.encode()
+
+
+def _iptc_segment() -> bytes:
+    """A JPEG APP13 segment: Photoshop's IPTC record with a by-line (the photographer's name)."""
+    import struct
+
+    record = b"\x1c\x02\x50" + struct.pack(">H", len(MARK)) + MARK.encode()
+    body = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00" + struct.pack(">I", len(record)) + record
+    return b"\xff\xed" + struct.pack(">H", len(body) + 2) + body
+
+
+def _photo_hiding_everything(fmt: str) -> bytes:
+    """A 64x48 picture taken turned (orientation 6), white in its top-left corner, with every kind of metadata."""
+    from PIL import Image, PngImagePlugin
+
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    image.paste((255, 255, 255), (0, 0, 16, 12))
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        image.save(out, "JPEG", exif=_phone_exif(), xmp=XMP.encode(), icc_profile=_icc_with_mark(), comment=MARK)
+        data = out.getvalue()
+        data = data[:2] + _iptc_segment() + data[2:]
+    elif fmt == "MPO":
+        # The second picture of a phone's JPEG (a depth or gain map) can be anything: here, a copy of the scene.
+        image.save(out, "MPO", save_all=True, append_images=[Image.new("RGB", (64, 48), (0, 255, 0))],
+                   exif=_phone_exif())
+        data = out.getvalue()
+    elif fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Author", MARK)
+        info.add_text("Comment", MARK, zip=True)  # zTXt
+        info.add_itxt("XML:com.adobe.xmp", XMP)
+        info.add_itxt("Description", MARK, zip=True)
+        image.save(out, "PNG", pnginfo=info, exif=_phone_exif(), icc_profile=_icc_with_mark())
+        data = out.getvalue()
+    else:  # an animated WebP: the frames after the first are not shown as a photo, and not stored
+        image.save(out, "WEBP", save_all=True, append_images=[Image.new("RGB", (64, 48), (0, 255, 0))],
+                   exif=_phone_exif(), xmp=XMP.encode(), icc_profile=_icc_with_mark(), lossless=True)
+        data = out.getvalue()
+    assert MARK.encode() in data
+    return data
+
+
+def _assert_bare_and_upright(data: bytes, content_type: str) -> None:
+    from PIL import Image
+
+    assert MARK.encode() not in data
+    for tag in (b"Exif", b"xmpmeta", b"ICC_PROFILE", b"iCCP", b"Photoshop", b"8BIM", b"tEXt", b"zTXt", b"iTXt",
+                b"eXIf", b"XMP ", b"ICCP", b"EXIF"):
+        assert tag not in data, tag
+    with Image.open(io.BytesIO(data)) as image:
+        assert Image.MIME[str(image.format)] == content_type
+        assert getattr(image, "n_frames", 1) == 1
+        assert not image.getexif() and "icc_profile" not in image.info and "xmp" not in image.info
+        assert not getattr(image, "applist", [])[1:]  # a JPEG: its JFIF header, nothing else
+        assert image.size == (48, 64)  # turned upright, the white corner now top right
+        rgb = image.convert("RGB")
+        assert min(rgb.getpixel((44, 2))) > 230 and rgb.getpixel((2, 2))[1] < 80
+
+
+@pytest.mark.parametrize(("fmt", "content_type"), [
+    ("JPEG", "image/jpeg"), ("MPO", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"),
+])
+def test_what_is_stored_of_a_photo_is_its_upright_pixels_and_nothing_else(intake_app, schools, fmt, content_type):
+    # DESIGN: "no metadata in photos". The stored copy, decrypted: no EXIF (GPS, serial number, thumbnail), XMP,
+    # IPTC, ICC profile, comment or text chunk; one picture; and upright, since the orientation went with the EXIF.
+    from app.crypto.service import open_for_tip
+
+    photo = _photo_hiding_everything(fmt)
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "The photo of the note left in my locker.",
+                          photos=[(photo, f"IMG_0001.{fmt.lower()}")])
+    open_followup(client, code)
+    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": "Another one."}, [(photo, "IMG_0002.jpg")])
+    assert response.status_code == 303
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        rows = sorted(tip.attachments, key=lambda a: a.id)
+        assert [row.message_id is None for row in rows] == [True, False]
+        for row in rows:
+            assert row.content_type == content_type
+            _assert_bare_and_upright(open_for_tip(tip, f"attachment:{row.id}", row.data_ct), content_type)
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("IMG_0001.jpg", "IMG_0001.jpg"),  # a file of zero bytes (a photo still syncing from the cloud)
+    ("../../etc/passwd.jpg", "../../etc/passwd.jpg"),
+    ("<img src=x onerror=alert(1)>.jpg", "&lt;img src=x onerror=alert(1)&gt;.jpg"),
+    ("a" * 5000 + ".jpg", "a" * 80 + ":"),  # cut short in the message
+])
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "A file is not a photo we can accept."), ("es", "Un archivo no es una foto que podamos aceptar."),
+])
+def test_an_empty_file_of_any_name_is_refused_with_the_report_kept(intake_app, schools, name, shown, lang, words):
+    client = intake_app.test_client()
+    text = "He said he would bring a knife tomorrow, the photo is of his message."
+    response = post_multipart(client, "/report", {"csrf_token": csrf_token(client, f"/report?lang={lang}"),
+                                                  "school": str(schools["kelly"]), "description": text,
+                                                  "contact": "ask for Sam"}, [(b"", name)])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert shown in page and words in page and f"{text}</textarea>" in page and "ask for Sam" in page
+    assert name[:200] not in page.replace(shown, "")
+    assert_nothing_stored(intake_app)
