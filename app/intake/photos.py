@@ -1,7 +1,8 @@
 """Photos from reporters: re-encoded with Pillow so that nothing but the pixels survives.
 
 EXIF (camera, time, GPS), XMP, ICC profiles and comments are dropped by building a fresh image from the
-decoded pixels, after applying the EXIF orientation so the photo still looks the way it was taken.
+decoded pixels, after applying the EXIF orientation so the photo still looks the way it was taken. Transparency
+is laid on white: what is stored is what is seen, nothing under it.
 """
 
 from __future__ import annotations
@@ -79,11 +80,16 @@ def _reencode(image: Image.Image, fmt: str) -> bytes:
     if image.mode not in {"RGB", "RGBA", "L", "LA"}:
         has_alpha = image.mode in {"PA", "RGBa"} or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
-    if fmt == "JPEG" and image.mode not in {"RGB", "L"}:
-        image = image.convert("RGB")
     # A fresh image with the pixels pasted in carries no info dict at all: no EXIF, XMP, ICC, text chunks.
-    bare = Image.new(image.mode, image.size)
-    bare.paste(image)
+    if image.mode in {"RGBA", "LA"}:
+        # Laid on white, as staff see it: an eraser makes pixels transparent and leaves their colours in the file
+        # (a name rubbed out of a screenshot), which dropping the transparency would show again.
+        opaque = image.mode[:-1]
+        bare = Image.new(opaque, image.size, "white")
+        bare.paste(image if opaque == "RGB" else image.getchannel("L"), mask=image.getchannel("A"))
+    else:
+        bare = Image.new(image.mode, image.size)
+        bare.paste(image)
     out = io.BytesIO()
     if fmt == "JPEG":
         bare.save(out, "JPEG", quality=90)

@@ -347,3 +347,33 @@ def test_an_empty_file_of_any_name_is_refused_with_the_report_kept(intake_app, s
     assert shown in page and words in page and f"{text}</textarea>" in page and "ask for Sam" in page
     assert name[:200] not in page.replace(shown, "")
     assert_nothing_stored(intake_app)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_what_was_erased_to_transparent_is_not_stored(intake_app, schools, fmt):
+    # A screenshot of a group chat with the reporter's own name rubbed out by an editor's eraser: the eraser makes
+    # those pixels transparent and leaves their colours in the file. Stored as they were, anyone with the photo
+    # (a court's copy, an export) gets the name back by dropping the transparency. What is stored is what is seen.
+    from PIL import Image
+
+    from app.crypto.service import open_for_tip
+
+    hidden = (12, 34, 56)
+    image = Image.new("RGBA", (64, 48), (90, 160, 90, 255))
+    image.paste((*hidden, 0), (0, 0, 32, 48))  # erased: invisible, its colour still in the file
+    image.paste((*hidden, 1), (32, 0, 40, 48))  # all but erased
+    out = io.BytesIO()
+    image.save(out, fmt, **({"lossless": True, "exact": True} if fmt == "WEBP" else {}))
+    with Image.open(io.BytesIO(out.getvalue())) as sent:
+        assert sent.convert("RGB").getpixel((0, 0)) == hidden
+    ref, _ = submit_ok(intake_app.test_client(), schools["kelly"], "The chat where they planned the fight.",
+                       photos=[(out.getvalue(), f"Screenshot.{fmt.lower()}")])
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        [row] = tip.attachments
+        with Image.open(io.BytesIO(open_for_tip(tip, f"attachment:{row.id}", row.data_ct))) as stored:
+            colours = {colour[:3] for _count, colour in stored.convert("RGBA").getcolors()}
+            seen = stored.convert("RGBA")
+            assert seen.getpixel((0, 0)) == (255, 255, 255, 255)  # on white, as staff see it on the page
+            assert min(seen.getpixel((35, 0))[:3]) >= 253
+    assert hidden not in colours and all(min(c) >= 80 for c in colours), colours
