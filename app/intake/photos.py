@@ -40,7 +40,8 @@ class CleanPhoto:
 
 
 def clean_photo(data: bytes) -> CleanPhoto:
-    """The photo re-encoded without metadata, or PhotoRejected("too_big" | "not_image" | "heic" | "too_many_pixels")."""
+    """The photo re-encoded without metadata, or PhotoRejected("too_big" | "not_image" | "heic" | "too_many_pixels"
+    | "damaged")."""
     if len(data) > MAX_PHOTO_BYTES:
         raise PhotoRejected("too_big")
     try:
@@ -64,8 +65,16 @@ def clean_photo(data: bytes) -> CleanPhoto:
     except Exception:  # noqa: BLE001
         # UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, and more that Pillow's decoders
         # raise undocumented (KeyError, IndexError, struct.error): a photo that cannot be read is refused with
-        # the form's message and the text kept, never a 500 that loses the tip.
-        raise PhotoRejected("heic" if is_heif(data) else "not_image") from None
+        # the form's message and the text kept, never a 500 that loses the tip. A file that begins as a JPEG, PNG or
+        # WebP and then failed (cut short: a photo not yet downloaded from the cloud) is "damaged": "not a photo we
+        # can accept" would send the reporter back to the same file.
+        reason = "heic" if is_heif(data) else "damaged" if starts_like_accepted(data) else "not_image"
+        raise PhotoRejected(reason) from None
+
+
+def starts_like_accepted(data: bytes) -> bool:
+    """The file begins as a JPEG, PNG or WebP does (Pillow may fail on a file cut short before it says which)."""
+    return data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 def is_heif(data: bytes) -> bool:

@@ -88,6 +88,10 @@ def photo_message(reason: str) -> str:
         # The reporter knows it is a photo (the phone just took it): say what is wrong and the way round it.
         return _("This photo is in the HEIC format of iPhones and some other phones, which we cannot open. Please "
                  "take a screenshot of the photo and add the screenshot instead.") + " " + accepted
+    if reason == "damaged":
+        # The reporter has a JPEG under 10 MB in hand: what is accepted does not help, the way round it does.
+        return _("This photo could not be read: the file is damaged or incomplete. If the photo shows on your phone, "
+                 "take a screenshot of it and add the screenshot instead.")
     if reason == "too_many_pixels":
         return _("A photo has too many pixels to be processed safely.") + " " + accepted
     return _("A file is not a photo we can accept.") + " " + accepted

@@ -123,7 +123,7 @@ def test_invalid_utf8_in_the_raw_body_is_refused(intake_app, schools):
     (b"GIF89a not really an image at all", "fake.jpg", "not a photo we can accept"),
     (b"%PDF-1.4 a document", "doc.pdf", "not a photo we can accept"),
     (jpeg_bytes(fmt="GIF"), "real.gif", "not a photo we can accept"),
-    (jpeg_bytes()[:200], "truncated.jpg", "not a photo we can accept"),
+    (jpeg_bytes()[:200], "truncated.jpg", "the file is damaged or incomplete"),
     (big_png_header(30_000, 30_000), "bomb.png", "too many pixels"),
     (big_png_header(10_000, 9_000), "big.png", "too many pixels"),
     (b"\xff\xd8" + b"\0" * (10 * 1024 * 1024 + 10), "over.jpg", "larger than 10 MB"),
@@ -235,7 +235,8 @@ def test_photo_that_pillow_fails_on_is_refused_and_the_text_kept(intake_app, sch
     response = submit(intake_app.test_client(), schools["kelly"], text, photos=[(jpeg_bytes(), "a.jpg")])
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "not a photo we can accept" in page and "JPEG, PNG or WebP" in page and text in page
+    # It opened as a JPEG: the way round a file Pillow cannot decode is a screenshot, not another format.
+    assert "could not be read" in page and "take a screenshot of it" in page and text in page
     assert_nothing_stored(intake_app)
 
 

@@ -377,3 +377,38 @@ def test_what_was_erased_to_transparent_is_not_stored(intake_app, schools, fmt):
             assert seen.getpixel((0, 0)) == (255, 255, 255, 255)  # on white, as staff see it on the page
             assert min(seen.getpixel((35, 0))[:3]) >= 253
     assert hidden not in colours and all(min(c) >= 80 for c in colours), colours
+
+
+def _cut_short(fmt: str) -> bytes:
+    """A real photo of which only the first half arrived (a phone still downloading it from the cloud)."""
+    from PIL import Image
+
+    image = Image.effect_noise((320, 240), 60).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()[:len(out.getvalue()) // 2]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize(("lang", "words", "way_round"), [
+    ("en", "IMG_0042.jpg: This photo could not be read: the file is damaged or incomplete.",
+     "If the photo shows on your phone, take a screenshot of it and add the screenshot instead."),
+    ("es", "IMG_0042.jpg: No pudimos leer esta foto: el archivo está dañado o incompleto.",
+     "Si la foto se ve en tu teléfono, toma una captura de pantalla y agrega la captura."),
+])
+def test_a_photo_cut_short_is_called_damaged_not_a_wrong_kind_of_file(intake_app, schools, fmt, lang, words,
+                                                                      way_round):
+    # A JPEG of 40 KB was refused as "not a photo we can accept. Photos must be JPEG, PNG or WebP images of up to
+    # 10 MB each": the reporter, holding a JPEG under 10 MB, could only send the same file again.
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    client.get(f"/followup?lang={lang}")
+    open_followup(client, code)
+    answer = "This is the car he sells from."
+    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                          "message": answer}, [(_cut_short(fmt), "IMG_0042.jpg")])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and words in page and way_round in page and f"{answer}</textarea>" in page
+    assert {"en": "not a photo we can accept", "es": "no es una foto"}[lang] not in page
+    with intake_app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 0
