@@ -25,24 +25,34 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def site_on_loopback(app_port: int, port: int) -> str:
+def site_on_loopback(app_port: int, port: int, tls: Path | None = None) -> str:
     """The deploy site's HTTPS server block, as it is, but on plain HTTP on loopback, in front of `app_port`, with
-    its static files read from this checkout's deploy/ instead of /opt/tipline/deploy."""
+    its static files read from this checkout's deploy/ instead of /opt/tipline/deploy. With `tls` (a directory
+    holding cert.pem and key.pem) it stays HTTPS with HTTP/2, as browsers reach it."""
     site = (REPO / "deploy" / "nginx-tipline.conf").read_text()
     block = site[site.index("server {", site.index("server {") + 1):]
-    block = re.sub(r"^\s*(listen|ssl_\w+|error_log) .*$", "", block, flags=re.MULTILINE)
-    block = block.replace("server {", f"server {{\n    listen 127.0.0.1:{port};", 1)
+    block = re.sub(r"^\s*(listen|ssl_certificate\w*|error_log) .*$", "", block, flags=re.MULTILINE)
+    if tls is None:
+        block = re.sub(r"^\s*ssl_\w+ .*$", "", block, flags=re.MULTILINE)
+        listen = f"listen 127.0.0.1:{port};"
+    else:
+        listen = (f"listen 127.0.0.1:{port} ssl http2;\n    ssl_certificate {tls}/cert.pem;\n"
+                  f"    ssl_certificate_key {tls}/key.pem;")
+    block = block.replace("server {", f"server {{\n    {listen}", 1)
     block = block.replace("/opt/tipline/deploy", str(REPO / "deploy"))
     return block.replace("127.0.0.1:8000", f"127.0.0.1:{app_port}")
 
 
 @contextmanager
-def nginx_in_front_of(app_port: int, tmp_path: Path) -> Iterator[int]:
-    """nginx serving the deploy site in front of 127.0.0.1:`app_port`; yields the port it listens on."""
+def nginx_in_front_of(app_port: int, tmp_path: Path, *, tls: bool = False) -> Iterator[int]:
+    """nginx serving the deploy site in front of 127.0.0.1:`app_port`; yields the port it listens on. With `tls`,
+    HTTPS and HTTP/2 with a self-signed certificate for 127.0.0.1."""
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (apt-get install nginx)")
     port = free_port()
     tmp_path.mkdir(parents=True, exist_ok=True)
+    if tls:
+        self_signed_certificate(tmp_path)
     (tmp_path / "nginx.conf").write_text(
         # Workers as this user: started as root, nginx runs them as nobody, who cannot read this checkout's deploy/
         # in a private directory (a clone under mktemp -d). Not root, nginx ignores the line.
@@ -51,7 +61,7 @@ def nginx_in_front_of(app_port: int, tmp_path: Path) -> Iterator[int]:
         f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
         f"  proxy_temp_path {tmp_path}/proxy;\n"
         f"  fastcgi_temp_path {tmp_path}/f;\n  uwsgi_temp_path {tmp_path}/u;\n  scgi_temp_path {tmp_path}/s;\n"
-        f"{site_on_loopback(app_port, port)}\n}}\n")
+        f"{site_on_loopback(app_port, port, tmp_path if tls else None)}\n}}\n")
     nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                              stderr=subprocess.DEVNULL)
     try:
@@ -82,3 +92,36 @@ def raw_exchange(port: int, request: bytes, timeout_s: float = 10) -> bytes:
                 break
             answer += chunk
     return answer
+
+
+def self_signed_certificate(directory: Path) -> None:
+    """cert.pem and key.pem in `directory`: a certificate for 127.0.0.1, valid for a day."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                          serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()))
+
+
+def curl_with_http2() -> str:
+    """The curl command, if it speaks HTTP/2 (as every browser does to the site); else the test is skipped."""
+    curl = shutil.which("curl")
+    if curl is None or "HTTP2" not in subprocess.run([curl, "-V"], capture_output=True, text=True).stdout:
+        pytest.skip("no curl with HTTP/2 (apt-get install curl)")
+    return curl
