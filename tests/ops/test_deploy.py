@@ -361,3 +361,29 @@ def test_install_steps_set_up_the_redis_of_the_environment_example() -> None:
     assert "apt-get install redis-server" in installing
     assert '`save ""` and `appendonly no`' in installing and "/etc/redis/redis.conf" in installing
     assert "redis-server.service" in _unit("tipline-web.service")["Unit"]["After"]
+
+
+def test_nginx_answers_certbots_renewals_on_port_80_and_sends_the_rest_to_https(tmp_path: Path) -> None:
+    """Let's Encrypt renews a certificate every 60 days by fetching a file certbot puts in a web root, over plain
+    HTTP. The site's port 80 sent every request to HTTPS, where /.well-known/ reached the app (404): a certificate
+    taken with `certbot certonly --webroot` never renewed, and 90 days after installing every reporter got a
+    browser warning instead of the form."""
+    from tests.support.nginx import ACME_WEBROOT, free_port, http_redirect_site_on_loopback, nginx_serving, raw_exchange
+
+    webroot = tmp_path / "webroot"
+    (webroot / ".well-known" / "acme-challenge").mkdir(parents=True)
+    (webroot / ".well-known" / "acme-challenge" / "tok3n").write_text("tok3n.thumbprint")
+    port = free_port()
+    with nginx_serving(http_redirect_site_on_loopback(port, webroot), port, tmp_path / "nginx"):
+        challenge = raw_exchange(port, b"GET /.well-known/acme-challenge/tok3n HTTP/1.1\r\n"
+                                       b"Host: tips.example-district.org\r\nConnection: close\r\n\r\n").decode()
+        report = raw_exchange(port, b"GET /report HTTP/1.1\r\nHost: tips.example-district.org\r\n"
+                                    b"Connection: close\r\n\r\n").decode()
+    assert challenge.startswith("HTTP/1.1 200") and challenge.endswith("tok3n.thumbprint"), challenge
+    assert report.startswith("HTTP/1.1 301")
+    assert "Location: https://tips.example-district.org/report\r\n" in report
+    readme = (REPO / "README.md").read_text()
+    installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
+    installing = " ".join(installing.split())  # as one line: the README wraps commands
+    assert f"certbot certonly --webroot -w {ACME_WEBROOT} " in installing
+    assert '--deploy-hook "systemctl reload nginx"' in installing  # nginx reads a renewed certificate on reload

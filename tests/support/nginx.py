@@ -43,16 +43,37 @@ def site_on_loopback(app_port: int, port: int, tls: Path | None = None) -> str:
     return block.replace("127.0.0.1:8000", f"127.0.0.1:{app_port}")
 
 
+def http_redirect_site_on_loopback(port: int, webroot: Path) -> str:
+    """The deploy site's plain-HTTP server block (port 80), as it is, but on loopback, with `webroot` in place of the
+    directory certbot writes its challenges to."""
+    site = (REPO / "deploy" / "nginx-tipline.conf").read_text()
+    block = site[site.index("server {"):site.index("server {", site.index("server {") + 1)]
+    block = re.sub(r"^\s*(listen|error_log) .*$", "", block, flags=re.MULTILINE)
+    block = block.replace("server {", f"server {{\n    listen 127.0.0.1:{port};", 1)
+    return block.replace(ACME_WEBROOT, str(webroot))
+
+
+ACME_WEBROOT = "/var/www/html"  # Debian's default site's root: certbot's first certificate is taken through it
+
+
 @contextmanager
 def nginx_in_front_of(app_port: int, tmp_path: Path, *, tls: bool = False) -> Iterator[int]:
     """nginx serving the deploy site in front of 127.0.0.1:`app_port`; yields the port it listens on. With `tls`,
     HTTPS and HTTP/2 with a self-signed certificate for 127.0.0.1."""
-    if not Path(NGINX).exists():
-        pytest.skip("nginx is not installed (apt-get install nginx)")
     port = free_port()
     tmp_path.mkdir(parents=True, exist_ok=True)
     if tls:
         self_signed_certificate(tmp_path)
+    with nginx_serving(site_on_loopback(app_port, port, tmp_path if tls else None), port, tmp_path):
+        yield port
+
+
+@contextmanager
+def nginx_serving(server_block: str, port: int, tmp_path: Path) -> Iterator[None]:
+    """nginx serving `server_block`, which listens on `port`, until the block ends."""
+    if not Path(NGINX).exists():
+        pytest.skip("nginx is not installed (apt-get install nginx)")
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "nginx.conf").write_text(
         # Workers as this user: started as root, nginx runs them as nobody, who cannot read this checkout's deploy/
         # in a private directory (a clone under mktemp -d). Not root, nginx ignores the line.
@@ -61,7 +82,7 @@ def nginx_in_front_of(app_port: int, tmp_path: Path, *, tls: bool = False) -> It
         f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
         f"  proxy_temp_path {tmp_path}/proxy;\n"
         f"  fastcgi_temp_path {tmp_path}/f;\n  uwsgi_temp_path {tmp_path}/u;\n  scgi_temp_path {tmp_path}/s;\n"
-        f"{site_on_loopback(app_port, port, tmp_path if tls else None)}\n}}\n")
+        f"{server_block}\n}}\n")
     nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                              stderr=subprocess.DEVNULL)
     try:
@@ -74,7 +95,7 @@ def nginx_in_front_of(app_port: int, tmp_path: Path, *, tls: bool = False) -> It
             except OSError:
                 assert time.monotonic() < deadline, "nginx did not start listening within 10 s"
                 time.sleep(0.05)
-        yield port
+        yield
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
