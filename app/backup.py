@@ -61,8 +61,9 @@ def pg_dump_instructions(database_uri: str) -> str:
     return (
         "This database is PostgreSQL: back it up with pg_dump, which takes a consistent snapshot while the app "
         "runs:\n"
-        f"  pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump '{safe}'\n"
-        "(give the password through ~/.pgpass or PGPASSWORD, not on the command line). Restore into an empty "
+        f"  (umask 077; pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump '{safe}')\n"
+        "(give the password through ~/.pgpass or PGPASSWORD, not on the command line; the umask keeps the dump, "
+        "with the staff's emails, phones and password hashes, to its owner). Restore into an empty "
         "database, made again by the postgres superuser with this role as its owner (`--clean` over the live one "
         "fails on what later migrations added, and leaves their tables for `flask db upgrade` to trip on):\n"
         f"  dropdb {database} && createdb --owner {role} {database}\n"

@@ -126,6 +126,10 @@ def test_postgres_backup_explains_pg_dump_without_the_password(app: Flask, make_
     # in, and a restore as another role (postgres, --no-owner) leaves tables tipline may not read.
     url = "'postgresql://tipline@db.invalid:5432/tipline'"
     assert f"pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump {url}" in result.output
+    # Owner-only, as the command is copied: under the usual umask pg_dump makes the dump 0644, readable by every
+    # account on the machine, with the staff's emails, phones and password hashes in it.
+    assert (f"(umask 077; pg_dump --format=custom --no-owner --file=tipline-$(date +%Y%m%d).dump {url})"
+            in result.output)
     # Into a database made again, empty: `--clean` over the live one failed once a later migration had added a
     # foreign key to a table of the dump, and left a later migration's tables for `flask db upgrade` to fail on.
     assert "dropdb tipline && createdb --owner tipline tipline" in result.output
