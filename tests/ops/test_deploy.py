@@ -145,6 +145,7 @@ def test_nginx_site_sets_one_hop_of_forwarded_headers_and_keeps_no_access_log() 
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in site
     assert "proxy_pass http://127.0.0.1:8000;" in site
     assert site.count("access_log off;") == 2
+    assert site.count("server_tokens off;") == 2  # each server block's answers name no nginx version
 
 
 def test_nginx_error_log_of_every_server_keeps_no_client_address() -> None:
@@ -382,6 +383,8 @@ def test_nginx_answers_certbots_renewals_on_port_80_and_sends_the_rest_to_https(
     assert challenge.startswith("HTTP/1.1 200") and challenge.endswith("tok3n.thumbprint"), challenge
     assert report.startswith("HTTP/1.1 301")
     assert "Location: https://tips.example-district.org/report\r\n" in report
+    # No version of nginx on any answer (nor on its own error pages): it told anyone which holes to try.
+    assert "Server: nginx\r\n" in report and "nginx/" not in report, report
     readme = (REPO / "README.md").read_text()
     installing = readme[readme.index("### Installing"):readme.index("#### Upgrading to a new release")]
     installing = " ".join(installing.split())  # as one line: the README wraps commands
