@@ -7,8 +7,8 @@ Which tips count where:
 - time to first acknowledgement: tips made in the quarter that were acknowledged (acknowledged_at - created_at);
   median, and the 90th percentile by the nearest-rank method;
 - escalation: tips made in the quarter that needed an escalation or repeat SMS (Alert.kind, a folded row after
-  the tip's first included), and how many such SMS; an SMS telling of a reporter's new message (kind "reply") is
-  neither;
+  the tip's first included), and how many such SMS went out (a row cancelled or failed before Twilio took it is
+  none); an SMS telling of a reporter's new message (kind "reply") is neither;
 - outcomes: cases *closed* in the quarter (Tip.closed_at), by Tip.outcome.
 """
 
@@ -108,10 +108,10 @@ def db_quarter_figures(quarter: Quarter, school_ids: list[int] | None, threshold
         per_urgency[urg] += 1
         if acknowledged_at is not None:
             ack_times[urg].append(max(0.0, (acknowledged_at - created_at).total_seconds()))
-        sms = escalations.get(tip_id, 0)
-        if sms:
+        needed, sent = escalations.get(tip_id, (0, 0))
+        if needed:
             escalated_tips[urg] += 1
-            escalation_sms[urg] += sms
+        escalation_sms[urg] += sent
 
     urgencies = list(URGENCY_ROWS) + sorted({u for u, _ in urg_counts} - set(URGENCY_ROWS))
     by_category = grid_from_rows([[cat_counts[(c, m)] for m in range(3)] for c in categories],
@@ -142,17 +142,21 @@ def db_quarter_figures(quarter: Quarter, school_ids: list[int] | None, threshold
     return QuarterFigures(quarter, categories, urgencies, outcomes, by_category, by_urgency, by_outcome, response)
 
 
-def _escalations(start: datetime, end: datetime, school_ids: list[int] | None) -> dict[int, int]:
-    """Tip id -> number of escalation/repeat SMS, for tips made in [start, end).
+def _escalations(start: datetime, end: datetime, school_ids: list[int] | None) -> dict[int, tuple[int, int]]:
+    """Tip id -> (escalation/repeat rows, those of them that went out as an SMS), for tips made in [start, end).
 
     A row the dispatcher folded into another SMS of its incident has kind "folded" whatever it was: it is an
     escalation when the tip has an earlier row (as app/alerts/planning.py reads it too), else the first SMS.
+    A row is written when the chain moves on (the tip needed it), but may never go out: cancelled by an
+    acknowledgement before the worker sent it, or failed unsent (its person has no phone, opted out, was taken
+    off the school). Only a row Twilio took (sent_at, kept when the carrier later failed it) is an SMS.
     """
     earlier = aliased(Alert)
     has_earlier = exists().where(earlier.tip_id == Alert.tip_id, earlier.id < Alert.id, earlier.kind != REPLY_KIND)
     is_escalation = case((Alert.kind.in_(ESCALATION_KINDS), 1), (and_(Alert.kind == "folded", has_earlier), 1),
                          else_=0)
-    query = (select(Alert.tip_id, func.sum(is_escalation)).join(Tip, Tip.id == Alert.tip_id)
+    was_sent = case((Alert.sent_at.isnot(None), is_escalation), else_=0)
+    query = (select(Alert.tip_id, func.sum(is_escalation), func.sum(was_sent)).join(Tip, Tip.id == Alert.tip_id)
              .where(Tip.created_at >= start, Tip.created_at < end, _in_scope(school_ids)).group_by(Alert.tip_id))
     rows = db.session.execute(query).all()
-    return {tip_id: int(count or 0) for tip_id, count in rows}
+    return {tip_id: (int(needed or 0), int(sent or 0)) for tip_id, needed, sent in rows}

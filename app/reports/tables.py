@@ -62,7 +62,7 @@ def _escalation_cells(stats: ResponseStats | None, threshold: int, *, total_with
     """Tips escalated and escalation SMS. Tips escalated is hidden when it or its complement (tips not escalated)
     is a small count. Hidden for its complement, it lies in tips-threshold+1 .. tips-1 (and is at least the
     threshold): when that leaves one value, every tip escalated reads "—" too, or "—" would give it back. The
-    SMS go with it: each escalated tip had at least one, so their count bounds the count withheld.
+    SMS go with it: nearly every escalated tip had at least one, so their count bounds the count withheld.
     `total_withheld`: the urgency table shows this urgency's tips of the quarter as "—" (a partner of a small
     count). Both read "—" then, whatever they are: every escalated tip is one of those, so a count shown here
     would give that total back (all of them escalated) or bound it, and a small count with it."""
@@ -93,7 +93,8 @@ def _response_table(cur: QuarterFigures, prior: QuarterFigures, threshold: int) 
                      *_response_cells(before, threshold)])
     notes = [f"Time from the tip to its first acknowledgement, for tips made in the quarter; shown when at least "
              f"{threshold} tips of that urgency were acknowledged. The 90th percentile is by nearest rank.",
-             "Tips escalated: tips that needed an escalation or repeat SMS because nobody acknowledged in time."]
+             "Tips escalated: tips that needed an escalation or repeat SMS because nobody acknowledged in time. "
+             "Escalation SMS: those that went out (not one cancelled by an acknowledgement first)."]
     return Table("response", "Time to first acknowledgement and escalation", header, rows, notes)
 
 

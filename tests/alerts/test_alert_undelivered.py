@@ -188,6 +188,14 @@ def test_quarterly_report_counts_an_escalation_sent_folded_as_escalated(alert_ap
         quarter = Quarter.containing(utcnow())
         categories, outcomes = db_row_keys([quarter], None)
         high = db_quarter_figures(quarter, None, 1, categories, outcomes).response["high"]
+        # Both tips needed an escalation; one SMS has gone out, the folded one waits behind it (a minute).
+        assert (high.tips, high.tips_escalated, high.escalation_sms) == (3, 2, 1)
+        waiting = [a for info in (second, third) for a in alerts_of(info.ref)[1:] if a.kind == "folded"]
+        assert [a.status for a in waiting] == [AlertStatus.PENDING.value]
+        waiting[0].due_at = utcnow()
+        db.session.commit()
+        run_once("w")
+        high = db_quarter_figures(quarter, None, 1, categories, outcomes).response["high"]
         assert (high.tips, high.tips_escalated, high.escalation_sms) == (3, 2, 2)
 
 
