@@ -46,6 +46,7 @@ from app.crypto.receipts import db_new_reference
 from app.crypto.service import db_new_tip_key, seal_for_tip
 from app.extensions import db
 from app.models import Alert, Staff, Tip
+from app.reports.suppression import COMPLEMENT, PRIMARY, Grid, grid_from_rows
 from app.retention import db_purge_expired_tips
 from tests.alerts.conftest import CLOSED_PORT_URL, post_sms
 from tests.fakes.fake_twilio import FAKE_ACCOUNT_SID, FAKE_SENDER
@@ -331,3 +332,82 @@ def test_every_figure_of_two_quarters_equals_the_hand_count(known_app: Flask,
     tables, csvs = page_and_csvs(admin, "quarter=2026Q2&scope=district")
     assert differences(tables, expected) == []
     assert differences(csvs, expected) == []
+
+
+@pytest.fixture
+def protected_app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(TWILIO_ACCOUNT_SID=FAKE_ACCOUNT_SID, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_FROM_NUMBER=FAKE_SENDER,
+                    PUBLIC_BASE_URL=CLOSED_PORT_URL)  # the default threshold, 5
+
+
+def _grid_as_shown(truth: list[list[int]], shown: list[list[str]], *, row_totals: bool) -> Grid:
+    """The hand-counted table with the marks the page put on it (what a reader sees, and what it hides)."""
+    grid = grid_from_rows(truth, row_totals=row_totals, col_totals=True)
+    for r, row in enumerate(shown):
+        for c, cell in enumerate(row):
+            if cell == "<5":
+                grid.marks[(r, c)] = PRIMARY
+            elif cell == "—":
+                grid.marks[(r, c)] = COMPLEMENT
+            else:
+                assert cell == str(grid.value((r, c))), (r, c, cell)  # a shown count is the true one
+    return grid
+
+
+def test_no_small_count_of_the_known_quarters_can_be_worked_out(protected_app: Flask,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same tips, threshold 5: every count shown is the hand count, and no "<5" of the district's report can be
+    worked out from the totals, the cells shown and what a reader knows of the marks (a "<5" is 1 to 4, a "—" at
+    least 5): neither for the quarter's months nor for the previous quarter's column."""
+    from tests.ops.test_reports_suppression import _possible_values
+
+    d = build_district(protected_app)
+    Known(protected_app, d, monkeypatch).build()
+    monkeypatch.undo()
+    tables, csvs = page_and_csvs(sign_in_as(protected_app, d.staff["admin"]), "quarter=2026Q2&scope=district")
+    assert csvs == tables
+    cats = {"bullying": [1, 3, 1], "weapon": [1, 2, 0], "self_harm": [1, 0, 0], "drugs_alcohol": [0, 0, 1]}
+    urgs = {"critical": [0, 2, 0], "high": [2, 3, 0], "medium": [0, 0, 1], "low": [1, 0, 1]}
+    cat_truth = [cats.get(c, [0, 0, 0]) for c in CATEGORIES]
+    urg_truth = [urgs[u] for u in ("critical", "high", "medium", "low")]
+    cat = _grid_as_shown(cat_truth, [row[1:5] for row in tables["categories"][1:]], row_totals=True)
+    urg = _grid_as_shown(urg_truth, [row[1:5] for row in tables["urgencies"][1:]], row_totals=True)
+    assert cat.marks and urg.marks  # small counts everywhere: something is hidden
+    links = [[(0, (cat.n_rows - 1, c)), (1, (urg.n_rows - 1, c))] for c in range(4)]
+    possible = _possible_values([cat, urg], links, 5)
+    assert possible and all(len(values) > 1 for values in possible.values()), possible
+    prior_cat = _grid_as_shown([[2 if c in ("bullying", "weapon") else 0] for c in CATEGORIES],
+                               [[row[5]] for row in tables["categories"][1:]], row_totals=False)
+    prior_urg = _grid_as_shown([[0], [1], [3], [0]], [[row[5]] for row in tables["urgencies"][1:]],
+                               row_totals=False)
+    prior_links = [[(0, (prior_cat.n_rows - 1, 0)), (1, (prior_urg.n_rows - 1, 0))]]
+    possible = _possible_values([prior_cat, prior_urg], prior_links, 5)
+    assert possible and all(len(values) > 1 for values in possible.values()), possible
+    # No count of the other tables is shown below the threshold either.
+    for key in ("response", "outcomes", "false_reports"):
+        for row in tables[key][1:]:
+            for cell in row[1:]:
+                assert not (cell.isdigit() and 0 < int(cell) < 5), (key, row)
+
+
+def test_a_label_a_spreadsheet_would_run_is_neutralised_in_the_csv(make_app: Callable[..., Flask]) -> None:
+    """Old labels (a taxonomy of the past, an import) come out as rows of their own: one starting with = + - @
+    is written with a leading apostrophe, so Excel or LibreOffice shows it as text instead of running it."""
+    app = make_app(REPORT_SUPPRESSION_THRESHOLD=1)
+    d = build_district(app)
+    labels = ['=HYPERLINK("http://x.example")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,1)"]
+    with app.app_context():
+        for i, label in enumerate(labels):
+            created = denver(2026, 5, 1 + i)
+            db.session.add(Tip(ref=db_new_reference(), school_id=d.schools["KWHS"], receipt_hash=f"{900 + i:064x}",
+                               category="other", urgency="low", urgency_rank=urgency_rank("low"), confidence=0.5,
+                               model_version="test", created_at=created, status="new", label_category=label))
+        db.session.commit()
+    client = sign_in_as(app, d.staff["admin"])
+    rows = list(csv.reader(io.StringIO(client.get("/console/reports/categories.csv?quarter=2026Q2")
+                                       .data.decode("utf-8-sig"))))
+    firsts = [row[0] for row in rows]
+    for label in labels:
+        assert "'" + _pretty(label) in firsts, label
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert rows[-1] == ["All tips", "0", "4", "0", "4", "0"]
