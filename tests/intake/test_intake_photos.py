@@ -204,13 +204,8 @@ HEIC = b"\x00\x00\x00\x1cftypheic\x00\x00\x00\x00mif1heicmiaf" + b"\x00\x00\x00\
 def test_a_heic_photo_is_refused_with_a_way_to_send_it_anyway(intake_app, schools, lang, words):
     # "A file is not a photo we can accept" for the photo a phone just took: the reporter knows it is a photo, and
     # learns neither what is wrong with it nor how to send it. The message names HEIC and the way round it.
-    client = intake_app.test_client()
-    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
-    client.get(f"/followup?lang={lang}")
-    open_followup(client, code)
     answer = "This is the car he sells from."
-    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
-                                                          "message": answer}, [(HEIC, "IMG_4032.HEIC")])
+    response = _reply_in(intake_app, schools, lang, answer, (HEIC, "IMG_4032.HEIC"))
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and words in page and f"{answer}</textarea>" in page
     screenshot = {"en": "take a screenshot of the photo", "es": "toma una captura de pantalla de la foto"}[lang]
@@ -224,6 +219,16 @@ MARK = "SN-4C0119-MARK"
 XMP = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
        f'<rdf:Description xmlns:aux="http://ns.adobe.com/exif/1.0/aux/" aux:SerialNumber="{MARK}"/>'
        f'</rdf:RDF></x:xmpmeta>')
+
+
+def _reply_in(intake_app, schools, lang: str, message: str, photo: tuple[bytes, str]):
+    """A report sent, opened again with its receipt code in `lang`, and a reply with `message` and one photo."""
+    client = intake_app.test_client()
+    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    client.get(f"/followup?lang={lang}")
+    open_followup(client, code)
+    return post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
+                                                      "message": message}, [photo])
 
 
 def _phone_exif():
@@ -400,13 +405,8 @@ def test_a_photo_cut_short_is_called_damaged_not_a_wrong_kind_of_file(intake_app
                                                                       way_round):
     # A JPEG of 40 KB was refused as "not a photo we can accept. Photos must be JPEG, PNG or WebP images of up to
     # 10 MB each": the reporter, holding a JPEG under 10 MB, could only send the same file again.
-    client = intake_app.test_client()
-    _ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
-    client.get(f"/followup?lang={lang}")
-    open_followup(client, code)
     answer = "This is the car he sells from."
-    response = post_multipart(client, "/followup/reply", {"csrf_token": csrf_token(client, "/followup"),
-                                                          "message": answer}, [(_cut_short(fmt), "IMG_0042.jpg")])
+    response = _reply_in(intake_app, schools, lang, answer, (_cut_short(fmt), "IMG_0042.jpg"))
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and words in page and way_round in page and f"{answer}</textarea>" in page
     assert {"en": "not a photo we can accept", "es": "no es una foto"}[lang] not in page
