@@ -24,6 +24,7 @@ from app.crypto.service import check_tip_key, open_for_tip
 from app.extensions import db, limiter
 from app.intake import bp
 from app.intake import reporter_sessions as rs
+from app.intake.photos import CleanPhoto
 from app.intake.submit import db_add_reporter_message
 from app.intake.throttle import intake_rate_limit, receipt_attempt_allowed
 from app.intake.validation import (
@@ -35,6 +36,7 @@ from app.intake.validation import (
 )
 from app.logs import log_event
 from app.models import Attachment, Message, Tip, TipStatus, utcnow
+from app.small_ints import parse_small_int
 from app.transactions import commit_before_rendering
 
 log = logging.getLogger("app.intake")
@@ -121,8 +123,10 @@ def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> t
             message.read_at = utcnow()
     # Commit (the idle timeout, the read marks) before rendering: on SQLite the transaction holds the write lock.
     commit_before_rendering()
+    # The newest message when the page was made: the same reply sent again from it is recognised (_sent_already).
+    after = max((message.id for message in tip.messages), default=0)
     page = render_template("intake/followup_case.html", tip=tip, status=status_words(tip.status),
-                           closed=tip.status == TipStatus.CLOSED.value, conversation=conversation,
+                           closed=tip.status == TipStatus.CLOSED.value, conversation=conversation, after=after,
                            values=checked.values if checked else {}, errors=checked.errors if checked else {})
     return page, status
 
@@ -135,6 +139,31 @@ def _open_message(tip: Tip, message: Message) -> str | None:
         log_event(log, "OPERATOR: a message of a tip does not open under the tip's key (a damaged row); the "
                   "reporter's page marks it unreadable", logging.ERROR, tip=tip.ref, message_id=message.id)
         return None
+
+
+def _sent_already(tip: Tip, after: str | None, text: str, photos: list[CleanPhoto]) -> bool:
+    """True when this very reply (its text and its photos as cleaned) was stored after the newest message of the page
+    it was sent from (`after`): the same form sent again, by a second tap on a slow phone (the browser shows the
+    second answer only) or by Back and "send again". Called with the tip's row locked (db_hold_for_reply), so two
+    taps at the same moment take turns and the second finds the first."""
+    newest = parse_small_int(after)
+    if newest is None and after != "0":
+        return False  # a page from before this field: stored as before
+    for message in db.session.scalars(select(Message).where(
+            Message.tip_id == tip.id, Message.from_reporter.is_(True), Message.id > (newest or 0))):
+        sent = db.session.scalars(select(Attachment).where(Attachment.message_id == message.id)
+                                  .order_by(Attachment.id)).all()
+        if len(sent) != len(photos) or any(row.size != len(photo.data) for row, photo in zip(sent, photos,
+                                                                                             strict=True)):
+            continue
+        try:
+            if (open_for_tip(tip, f"message:{message.id}", message.body_ct or b"") == text.encode("utf-8")
+                    and all(open_for_tip(tip, f"attachment:{row.id}", row.data_ct or b"") == photo.data
+                            for row, photo in zip(sent, photos, strict=True))):
+                return True
+        except DecryptionFailed:
+            continue
+    return False
 
 
 @bp.get("/followup")
@@ -208,6 +237,12 @@ def followup_reply() -> Response | tuple[str, int]:
         return _case_page(tip, checked, status=422)
     if not rs.db_hold_for_reply(tip):  # shredded by retention, or the visit ended, while the reply came in
         return _visit_over()
+    if _sent_already(tip, request.form.get("after"), str(checked.values["message"]), checked.photos):
+        # Answered as the first was: "sent" is true, and the reporter must not think the second tap lost it.
+        db.session.commit()  # the visit's renewed expiry
+        log_event(log, "reporter reply sent again from the same page: stored once", tip=tip.ref)
+        flash(_("Thank you. Your message was sent."))
+        return redirect(url_for("intake.followup"), code=303)
     db_add_reporter_message(tip, str(checked.values["message"]), checked.photos)
     ref = tip.ref
     db.session.commit()
