@@ -363,6 +363,23 @@ def test_a_message_or_note_sent_twice_from_one_page_is_stored_once(world: World,
     assert _count(Message, ref, world) == 2
 
 
+@pytest.mark.parametrize("body", ["", "   \r\n\t "], ids=["empty", "only-spaces"])
+def test_an_empty_message_to_the_reporter_is_refused_and_sends_nothing(world: World, signed_in, body: str) -> None:
+    """No question picked and no words (or only spaces and line breaks): the reporter would find an empty bubble
+    from staff. Nothing is stored or recorded, and the case says what to do."""
+    with world.app.app_context():
+        ref = make_tip(world.school_a).ref
+    client = signed_in("sro_a")
+    page = client.get(f"/console/tips/{ref}").get_data(as_text=True)
+    response = client.post(f"/console/tips/{ref}/messages", data={
+        "csrf_token": csrf_token_in(page), "template": "", "body": body,
+        "message_after": input_value(page, "message_after") or ""})
+    assert response.status_code in (302, 303)
+    assert "Pick a ready-made question or write a message." in client.get(response.headers["Location"]).get_data(
+        as_text=True)
+    assert _count(Message, ref, world) == 0 and "message.sent" not in audit_actions(world.app, ref)
+
+
 def test_a_form_from_before_signing_in_again_says_what_happened(world: World, signed_in) -> None:
     """A counselor's second tab held the case page from before she signed in again in the first (the session had
     idled out): its note form's token is the old session's. Sending it was werkzeug's bare '400 Bad Request: The
