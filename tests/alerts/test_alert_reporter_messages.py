@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from app.alerts.acknowledge import db_acknowledge_tip
@@ -310,6 +310,24 @@ def test_an_acknowledger_who_opted_out_or_has_no_phone_is_replaced_too(alert_app
         info, code = _tip("critical")
         _acknowledge(info, backup)
         staff_by_phone(backup).sms_opted_out = True
+        db.session.commit()
+    assert _reporter_writes(alert_app, code) == 303
+    with alert_app.app_context():
+        assert [n.staff_id for n in _notices(info)] == [staff_by_phone(primary).id]
+
+
+def test_an_acknowledger_taken_off_the_school_is_replaced_too(alert_app, fake_twilio):
+    """Moved to another school since taking the tip: the case is no longer theirs to open (the notice's link would
+    be a 404), so the chain's first person is told."""
+    from app.models import Assignment
+
+    with alert_app.app_context():
+        primary, backup = chain_phones("KWHS")[:2]
+        info, code = _tip("critical")
+        _acknowledge(info, backup)
+        tip = db.session.get(Tip, info.id)
+        db.session.execute(delete(Assignment).where(Assignment.staff_id == staff_by_phone(backup).id,
+                                                    Assignment.school_id == tip.school_id))
         db.session.commit()
     assert _reporter_writes(alert_app, code) == 303
     with alert_app.app_context():
