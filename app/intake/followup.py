@@ -115,11 +115,14 @@ def _case_page(tip: Tip, checked: Checked | None = None, status: int = 200) -> t
         if message.body_ct is None:
             continue
         body = _open_message(tip, message)
+        # Staff's question shown for the first time is marked new: it came since the reporter's last visit.
+        new = not message.from_reporter and message.read_at is None and body is not None
         conversation.append({"from_reporter": message.from_reporter, "at": message.created_at,
                              "local_time": local_time(message.created_at, tip.school.timezone),
-                             "body": body or "", "unreadable": body is None, "photos": photos.get(message.id, 0)})
+                             "body": body or "", "unreadable": body is None, "photos": photos.get(message.id, 0),
+                             "new": new})
         # A question that cannot be read is not marked read: staff would take it as seen.
-        if not message.from_reporter and message.read_at is None and body is not None:
+        if new:
             message.read_at = utcnow()
     # Commit (the idle timeout, the read marks) before rendering: on SQLite the transaction holds the write lock.
     commit_before_rendering()

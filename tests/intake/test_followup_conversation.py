@@ -68,3 +68,29 @@ def test_the_same_words_sent_again_from_a_new_page_are_a_new_message(intake_app,
     for photos in ([(jpeg_bytes((64, 48)), "a.jpg")], [(jpeg_bytes((80, 60)), "b.jpg")]):
         assert post_multipart(client, "/followup/reply", {**form, "message": "Yes."}, photos).status_code == 303
     assert _reporter_messages(intake_app)[:2] == (5, 3)
+
+
+@pytest.mark.parametrize(("lang", "new"), [("en", "New"), ("es", "Nuevo")])
+def test_a_staff_question_not_yet_seen_is_marked_new_once(intake_app, schools, lang, new):
+    """A reporter coming back found staff's questions among their own messages with nothing to tell which had come
+    since their last visit. A question shown for the first time is marked new, in the page's language; the next
+    view shows it as read, like the rest."""
+    from app.crypto.service import seal_for_tip
+    from app.models import Tip
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert tip is not None
+        for words in ("Which bathroom?", "What time?"):
+            question = Message(tip_id=tip.id, from_reporter=False)
+            db.session.add(question)
+            db.session.flush()
+            question.body_ct = seal_for_tip(tip, f"message:{question.id}", words.encode())
+        db.session.commit()
+    client.get(f"/followup?lang={lang}")
+    page = open_followup(client, code).get_data(as_text=True)
+    marks = page.count(f'<strong class="new">{new}</strong>')
+    assert marks == 2, page
+    assert f'<strong class="new">{new}</strong>' not in client.get("/followup").get_data(as_text=True)

@@ -117,5 +117,5 @@ def test_spanish_pages_read_naturally_to_any_reporter(intake_app, schools):
         question.body_ct = seal_for_tip(tip, f"message:{question.id}", b"Which bathroom?")
         db.session.commit()
     page = open_followup(client, code).get_data(as_text=True)
-    assert '<p class="who">Personal de la escuela' in page
+    assert '<p class="who"><strong class="new">Nuevo</strong> Personal de la escuela' in page  # a new question
     assert "cualquier otra información oculta" in page and "toda otra" not in page
