@@ -11,8 +11,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from flask import flash, g, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -73,9 +73,17 @@ def _not_found(kept_message: str = "", typed_code: str = "") -> tuple[str, int]:
         message = _("A receipt code has %(n)d letters and digits (dashes and spaces do not count); the code you "
                     "typed has %(has)d.", n=CODE_LENGTH, has=symbols)
     else:
-        message = _("We could not open a report with this code. Check the code and try again. "
-                    "If you tried several times, wait a few minutes. A session ends after 15 minutes "
-                    "without activity.")
+        # A report shredded under retention is not told apart (a wrong code would learn it too): every code that
+        # opens nothing hears that reports are deleted, and what to do then, or a reporter coming back a year later
+        # checks the code again and again.
+        days = int(current_app.config["RETENTION_DAYS"])
+        message = " ".join((
+            _("We could not open a report with this code. Check the code and try again. "
+              "If you tried several times, wait a few minutes. A session ends after 15 minutes "
+              "without activity."),
+            ngettext("A report is deleted %(num)d day after its case is closed.",
+                     "A report is deleted %(num)d days after its case is closed.", days),
+            _("To tell us something new, send a new report.")))
     # The code as typed stays in the field: one wrong character of 24 is corrected, not typed all over again.
     return render_template("intake/followup_start.html", error=message, kept_message=kept_message,
                            typed_code=typed_code, photos_dropped=_photos_dropped()), 200

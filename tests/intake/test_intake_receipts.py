@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -166,3 +167,33 @@ def test_a_code_pasted_with_invisible_characters_or_typed_full_width_opens_the_r
     # Full-width symbols count as letters and digits in "a receipt code has 20 ...; the code you typed has N".
     short = open_followup(intake_app.test_client(), full_width[:-1]).get_data(as_text=True)
     assert "the code you typed has 19" in short
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "A report is deleted 365 days after its case is closed. To tell us something new, send a new report."),
+    ("es", "Un reporte se borra 365 días después de cerrarse su caso. Para contarnos algo nuevo, envía un reporte "
+           "nuevo."),
+])
+def test_a_code_of_a_report_deleted_under_retention_says_reports_are_deleted_and_what_to_do(intake_app, schools,
+                                                                                          lang, words):
+    """A reporter coming back a year after the case was closed, its report shredded under retention, was told only
+    to check the code and try again, which they did, again and again. The page cannot say that this report was
+    deleted (a wrong code would learn it too), so it says for every code it does not open that reports are deleted
+    after their case is closed, and what to do then."""
+    from datetime import timedelta
+
+    from app.models import TipStatus, utcnow
+    from app.retention import purge_expired_tips
+
+    client = intake_app.test_client()
+    ref, code = submit_ok(client, schools["kelly"], "Someone keeps threatening my brother online.")
+    with intake_app.app_context():
+        tip = db.session.scalar(select(Tip).where(Tip.ref == ref))
+        assert tip is not None
+        tip.status, tip.outcome = TipStatus.CLOSED.value, "unfounded"
+        tip.closed_at = utcnow() - timedelta(days=int(intake_app.config["RETENTION_DAYS"]) + 1)
+        db.session.commit()
+        assert purge_expired_tips().refs == [ref]
+    client.get(f"/followup?lang={lang}")
+    page = open_followup(client, code).get_data(as_text=True)
+    assert words in page and ref not in page
