@@ -241,3 +241,167 @@ def test_an_ack_recorded_just_before_the_database_locked_is_answered_as_recorded
     with app.app_context():
         assert db.session.get(Tip, info.id).acknowledged_at is not None
     assert f"Acknowledged #{info.ref}" in reply and "not recorded" not in reply
+
+
+def test_webhooks_behind_nginx_are_checked_against_the_url_twilio_used(make_app, fake_twilio):
+    """nginx (TRUSTED_PROXY_HOPS=1) passes the scheme and host Twilio used in X-Forwarded-Proto/Host, which the app
+    sees as http://127.0.0.1:8000: the signature is checked against the URL rebuilt from them, with its query string.
+    A port nginx's $host drops is found through PUBLIC_BASE_URL (twilio's validator takes a URL with or without its
+    port). A URL Twilio did not use is refused."""
+    from app.demo_data import seed_demo
+    from tests.alerts.conftest import twilio_settings
+
+    app = make_app(**twilio_settings(fake_twilio), TRUSTED_PROXY_HOPS=1,
+                   PUBLIC_BASE_URL="https://tips.example.org:8443")
+    with app.app_context():
+        seed_demo()
+        primary = chain_phones("KWHS")[0]
+    client = app.test_client()
+
+    def post(signed_for: str, path: str, proto: str = "https", host: str = "tips.example.org") -> int:
+        params = inbound_sms_params(primary, "HELP", to=FAKE_SENDER, account_sid=FAKE_ACCOUNT_SID)
+        headers = {**signed_headers(signed_for, params, fake_twilio.auth_token),
+                   "X-Forwarded-Proto": proto, "X-Forwarded-Host": host, "X-Forwarded-For": "192.0.2.1"}
+        return client.post(path, data=params, headers=headers, base_url="http://127.0.0.1:8000").status_code
+
+    assert post("https://tips.example.org/hooks/twilio/sms", "/hooks/twilio/sms") == 200
+    assert post("https://tips.example.org/hooks/twilio/sms?district=nc&x=a%20b",
+                "/hooks/twilio/sms?district=nc&x=a%20b") == 200
+    # Another name of the site (not PUBLIC_BASE_URL's): only the forwarded scheme and host can rebuild it.
+    assert post("https://sms.example.org/hooks/twilio/sms?x=1", "/hooks/twilio/sms?x=1", host="sms.example.org") == 200
+    assert post("https://tips.example.org:8443/hooks/twilio/sms", "/hooks/twilio/sms") == 200  # via PUBLIC_BASE_URL
+    assert post("https://tips.example.org:8443/hooks/twilio/sms", "/hooks/twilio/sms",
+                host="tips.example.org:8443") == 200
+    # Signed for another scheme, host, query or path than the request's: refused.
+    assert post("http://tips.example.org/hooks/twilio/sms", "/hooks/twilio/sms") == 403
+    assert post("https://other.example.org/hooks/twilio/sms", "/hooks/twilio/sms") == 403
+    assert post("https://tips.example.org/hooks/twilio/status", "/hooks/twilio/sms") == 403
+    assert post("https://tips.example.org/hooks/twilio/sms?district=nc", "/hooks/twilio/sms?district=ev") == 403
+    assert post("https://tips.example.org/hooks/twilio/sms", "/hooks/twilio/sms?district=nc") == 403
+
+
+def test_each_twilio_keyword_is_recorded_as_twilio_takes_it(alert_app, fake_twilio):
+    """Every opt-out word of Twilio's opts the person out (skipped in chains, on the audit record with its SMS) and is
+    answered with nothing (Twilio answers it itself); START and UNSTOP turn alerts back on; HELP and INFO change
+    nothing."""
+    from sqlalchemy import func
+
+    from app.models import AuditEvent
+    from notifications.replies import HELP_WORDS, START_WORDS, STOP_WORDS
+    from tests.alerts.conftest import post_sms
+
+    def events(action: str) -> int:
+        with alert_app.app_context():
+            return db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                     .where(AuditEvent.action == action)) or 0
+
+    def opted_out() -> bool:
+        with alert_app.app_context():
+            return staff_by_phone(primary).sms_opted_out
+
+    token = fake_twilio.auth_token
+    with alert_app.app_context():
+        primary = chain_phones("NCHS")[0]
+    assert {"STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"} < STOP_WORDS
+    assert {"START", "UNSTOP"} < START_WORDS and {"HELP", "INFO"} == HELP_WORDS
+    for n, word in enumerate(sorted(STOP_WORDS), start=1):
+        assert post_sms(alert_app, token, primary, word.lower()).endswith("<Response></Response>"), word
+        assert opted_out() and events("staff.sms_opted_out") == n, word
+        for help_word in sorted(HELP_WORDS):
+            assert "Reply ACK" in post_sms(alert_app, token, primary, help_word)
+            assert opted_out(), help_word
+        start = "UNSTOP" if n % 2 else "START"
+        assert "on again" in post_sms(alert_app, token, primary, start)
+        assert not opted_out() and events("staff.sms_opted_in") == n, start
+
+
+def test_the_answer_to_an_inbound_sms_never_echoes_it_nor_names_a_tip_the_sender_may_not_see(alert_app, fake_twilio):
+    """Whatever a staff phone or a stranger texts (another school's reference, markup, emoji, 1,600 characters, an
+    unreadable byte), the answer is one of the app's own texts: none of the SMS comes back, no reference the sender
+    was not sent, and no tip is taken."""
+    from xml.etree import ElementTree
+
+    from tests.alerts.conftest import post_sms
+
+    token = fake_twilio.auth_token
+    with alert_app.app_context():
+        mine, theirs = make_tip("KWHS", "critical"), make_tip("EVES", "critical")
+        kw_primary = chain_phones("KWHS")[0]
+        from app.alerts.dispatcher import run_once
+
+        run_once("w")
+    marker = "ZQXWV"
+    bodies = [f"ACK {theirs.ref}", f"ack #{theirs.ref.lower()}", f"1 {theirs.ref}", f"<Message>{marker}</Message>",
+              f"]]>&{marker};", f"ok {marker}", f"sí {marker}", f"\U0001F44D {marker}", f"{marker} " * 266,
+              f"STOP {marker}", f"HELP {marker}", f"{marker}\ufffd\udcff".encode("utf-8", "surrogateescape")
+              .decode("utf-8", "replace")]
+    for sender in (kw_primary, "+15551234567"):
+        for body in bodies:
+            reply = post_sms(alert_app, token, sender, body)
+            (message,) = ElementTree.fromstring(reply.encode()).findall("Message")  # well-formed, one answer
+            assert marker not in reply and theirs.ref not in reply and mine.ref not in reply, (sender, body, reply)
+            assert message.text and len(message.text) <= 160, reply
+        assert post_sms(alert_app, token, "+15551234567", f"ACK {mine.ref}") == post_sms(
+            alert_app, token, "+15551234567", "1")  # a stranger learns nothing from a reference
+    with alert_app.app_context():
+        assert db.session.get(Tip, mine.id).acknowledged_at is None
+        assert db.session.get(Tip, theirs.id).acknowledged_at is None
+        assert staff_by_phone(kw_primary).sms_opted_out is False
+
+
+def test_an_ack_for_a_school_the_sender_was_taken_off_is_refused_without_naming_the_tip(alert_app, fake_twilio):
+    """The SRO was sent the alert, then taken off the school before answering: neither "ACK <ref>" nor "1" takes the
+    tip (its chain goes on to someone still responsible) and the answer does not name it."""
+    from sqlalchemy import delete
+
+    from app.alerts.dispatcher import run_once
+    from app.models import Assignment, School
+    from notifications import messages
+    from tests.alerts.conftest import post_sms
+
+    with alert_app.app_context():
+        info = make_tip("KWHS", "critical")
+        run_once("w")
+        primary = chain_phones("KWHS")[0]
+        staff_id = staff_by_phone(primary).id
+        school_id = db.session.scalar(select(School.id).where(School.short_name == "KWHS"))
+        db.session.execute(delete(Assignment).where(Assignment.staff_id == staff_id,
+                                                    Assignment.school_id == school_id))
+        db.session.commit()
+    by_ref = post_sms(alert_app, fake_twilio.auth_token, primary, f"ACK {info.ref}")
+    plain = post_sms(alert_app, fake_twilio.auth_token, primary, "1")
+    assert messages.unknown_ref_reply() in by_ref and messages.nothing_to_ack_reply() in plain
+    assert info.ref not in by_ref + plain
+    with alert_app.app_context():
+        assert db.session.get(Tip, info.id).acknowledged_at is None
+
+
+def test_a_status_callback_for_an_unknown_alert_or_sid_changes_nothing(alert_app, fake_twilio):
+    """A signed report on an alert id that does not exist, on a SID no alert has, or naming one alert with another's
+    SID: answered 204 (Twilio stops retrying) and nothing changes."""
+    from app.alerts.dispatcher import run_once
+    from tests.alerts.conftest import post_status
+    from tests.fakes.twilio_webhooks import signed_headers as sign_headers
+
+    with alert_app.app_context():
+        first, second = make_tip("KWHS", "critical"), make_tip("EVES", "critical")
+        for school in ("KWHS", "EVES"):
+            fake_twilio.set_outcome(chain_phones(school)[0], "none")
+        run_once("w")
+        (a,), (b,) = alerts_of(first.ref), alerts_of(second.ref)
+        rows = {a.id: (a.status, a.twilio_status, a.error_code), b.id: (b.status, b.twilio_status, b.error_code)}
+        a_id, b_sid = a.id, b.twilio_sid
+    token = fake_twilio.auth_token
+    unknown_sid = "SM" + "f" * 32
+    assert post_status(alert_app, token, 999_999, b_sid, "undelivered", 30003) == 204
+    assert post_status(alert_app, token, a_id, b_sid, "undelivered", 30003) == 204
+    assert post_status(alert_app, token, a_id, unknown_sid, "undelivered", 30003) == 204
+    params = {"MessageSid": unknown_sid, "MessageStatus": "failed", "ErrorCode": "30005",
+              "AccountSid": FAKE_ACCOUNT_SID}
+    url = "http://127.0.0.1:9/hooks/twilio/status"
+    assert alert_app.test_client().post("/hooks/twilio/status", data=params, base_url="http://127.0.0.1:9",
+                                        headers=sign_headers(url, params, token)).status_code == 204
+    with alert_app.app_context():
+        for alert_id, before in rows.items():
+            row = db.session.get(Alert, alert_id)
+            assert (row.status, row.twilio_status, row.error_code) == before
