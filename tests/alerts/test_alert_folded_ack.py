@@ -192,3 +192,27 @@ def test_on_postgresql_a_1_to_a_folded_sms_takes_turns_with_a_close_of_one_of_it
     assert answers and messages.folded_ack_confirmed_reply(2, 2) in answers[0], answers
     with folding_app.app_context():
         assert [_acknowledged_by(info) for info in folded] == [primary_id] * 2
+
+
+def test_a_late_or_repeated_failure_report_of_a_delivered_folded_sms_escalates_none_of_its_tips(folding_app,
+                                                                                                fake_twilio):
+    """The "+2 related tips" SMS was delivered; a failure report of it after that (out of order, Twilio posting it
+    again, a replay) must not fail it and page the next person about tips the SRO has read; "1" then takes them all."""
+    from tests.alerts.conftest import post_status
+
+    token = fake_twilio.auth_token
+    with folding_app.app_context():
+        _, folded = _fold("high", "high")
+        (carrier,) = [a for info in folded for a in alerts_of(info.ref) if a.twilio_sid]
+        carrier_id, sid = carrier.id, carrier.twilio_sid
+        primary = chain_phones("KWHS")[0]
+    for status, code in (("delivered", 0), ("sent", 0), ("failed", 30003), ("undelivered", 30005),
+                         ("delivered", 0), ("undelivered", 30005)):
+        assert post_status(folding_app, token, carrier_id, sid, status, code) == 204
+    with folding_app.app_context():
+        rows = [(a.status, a.twilio_status, a.error_code) for info in folded for a in alerts_of(info.ref)]
+        assert sorted(rows) == [(AlertStatus.DELIVERED.value, "delivered", None),
+                                (AlertStatus.FOLDED.value, None, None)], rows
+        run_once("w")
+        assert [_escalated_positions(info) for info in folded] == [[1], [1]]
+    assert messages.folded_ack_confirmed_reply(2, 2) in post_sms(folding_app, token, primary, "1")
