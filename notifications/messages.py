@@ -31,6 +31,7 @@ __all__ = [
     "is_gsm7",
     "longest_alert_text",
     "longest_base_url_for_one_segment",
+    "no_longer_yours_reply",
     "nothing_to_ack_reply",
     "reporter_message_text",
     "segments",
@@ -213,6 +214,12 @@ def not_recorded_reply() -> str:
 
 def nothing_to_ack_reply() -> str:
     return "Nothing to acknowledge: no open alert for this number."
+
+
+def no_longer_yours_reply() -> str:
+    # "1" to the newest alert of the phone, whose school the person was taken off since: not which tip (they may no
+    # longer see it), and no older alert taken in its place.
+    return "The latest alert to this number is no longer yours to acknowledge. Nothing was changed."
 
 
 def unknown_ref_reply() -> str:

@@ -173,6 +173,22 @@ def newest_alert_for(staff: Staff, *, open_only: bool = True) -> Alert | None:
     return alert
 
 
+def newest_alert_no_longer_theirs(staff: Staff) -> Alert | None:
+    """The newest alert sent to this person (not one the carrier reported failed), when it is of a school they were
+    taken off since: "1" answers the SMS the person read, and must then take nothing, not an older alert of another
+    tip (`newest_alert_for` sees only the schools they are still assigned to). None otherwise."""
+    newest: Alert | None = db.session.scalar(
+        select(Alert).where(Alert.staff_id == staff.id, Alert.sent_at.isnot(None),
+                            Alert.status != AlertStatus.FAILED.value)
+        .order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(1))
+    if newest is None:
+        return None
+    assigned = db.session.scalar(
+        select(Assignment.staff_id).join(Tip, Tip.school_id == Assignment.school_id)
+        .where(Tip.id == newest.tip_id, Assignment.staff_id == staff.id).limit(1))
+    return None if assigned is not None else newest
+
+
 def open_alert_for_ref(staff: Staff, ref: str) -> Alert | None:
     """An alert this person received for the tip `ref`; only tips they were told of can be acknowledged."""
     alert: Alert | None = db.session.scalar(

@@ -26,6 +26,7 @@ from app.alerts.acknowledge import (
     db_take_turn_for_sms,
     db_tips_told_with,
     newest_alert_for,
+    newest_alert_no_longer_theirs,
     open_alert_for_ref,
     opt_reply_answered,
     reply_answered_without_ack,
@@ -139,6 +140,10 @@ def inbound_sms() -> Response:
         return _twiml(texts.ack_confirmed_reply(done.refs[0]))
     if (answered := reply_answered_without_ack(message_sid)) is not None:
         return _twiml(_not_taken_reply(*answered))  # the same: it took no tip then, and takes none now
+    if not reply.ref and _newest_is_no_longer_theirs(accounts):
+        # The SMS the person answered is of a school they were taken off since: not theirs to take, and an older
+        # alert of another tip must not be taken in its place, its escalation stopped unread. Named neither.
+        return _ack_not_taken(accounts[0], message_sid, "no_longer_assigned")
     if not reply.ref and (newest := _newest_alert(accounts, open_only=False)) is not None and (
         newest[1].kind == REPLY_KIND and newest[1].tip.acknowledged_at is not None
     ):
@@ -202,6 +207,8 @@ def _not_taken_reply(reason: str, ref: str | None, folded: int = 1) -> str:
         return texts.folded_already_acknowledged_reply(folded)
     if reason == "already_acknowledged" and ref:
         return texts.already_acknowledged_reply(ref)
+    if reason == "no_longer_assigned":
+        return texts.no_longer_yours_reply()
     return texts.unknown_ref_reply() if reason == "unknown_ref" else texts.nothing_to_ack_reply()
 
 
@@ -228,6 +235,15 @@ def _alert_to_acknowledge(accounts: list[Staff], ref: str | None) -> tuple[Staff
                 return staff, alert
         return None
     return _newest_alert(accounts, open_only=True)
+
+
+def _newest_is_no_longer_theirs(accounts: list[Staff]) -> bool:
+    """Whether the newest alert this phone was sent, to any of its accounts, is of a school its account was taken
+    off since."""
+    newest = [(alert, False) for staff in accounts if (alert := newest_alert_no_longer_theirs(staff))]
+    newest += [(alert, True) for staff in accounts if (alert := newest_alert_for(staff, open_only=False))]
+    latest = max(newest, key=lambda found: (found[0].sent_at or datetime.min, found[0].id), default=None)
+    return latest is not None and not latest[1]
 
 
 def _newest_alert(accounts: list[Staff], *, open_only: bool) -> tuple[Staff, Alert] | None:

@@ -370,7 +370,7 @@ def test_an_ack_for_a_school_the_sender_was_taken_off_is_refused_without_naming_
         db.session.commit()
     by_ref = post_sms(alert_app, fake_twilio.auth_token, primary, f"ACK {info.ref}")
     plain = post_sms(alert_app, fake_twilio.auth_token, primary, "1")
-    assert messages.unknown_ref_reply() in by_ref and messages.nothing_to_ack_reply() in plain
+    assert messages.unknown_ref_reply() in by_ref and messages.no_longer_yours_reply() in plain
     assert info.ref not in by_ref + plain
     with alert_app.app_context():
         assert db.session.get(Tip, info.id).acknowledged_at is None
@@ -405,3 +405,41 @@ def test_a_status_callback_for_an_unknown_alert_or_sid_changes_nothing(alert_app
         for alert_id, before in rows.items():
             row = db.session.get(Alert, alert_id)
             assert (row.status, row.twilio_status, row.error_code) == before
+
+
+def test_a_1_to_the_alert_of_a_school_the_sender_was_taken_off_takes_no_older_alert(alert_app, fake_twilio):
+    """The SRO of two schools had an older alert of one (still open) and a newer of the other, and was taken off that
+    other before answering. "1" answers the SMS they read, the newer one, which is no longer theirs: it acknowledged
+    the older alert instead, another school's tip whose escalation then stopped unread. It now takes nothing, names
+    neither tip, and the same SMS posted again answers alike."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from app.models import AlertStatus, Assignment, School, utcnow
+    from notifications import messages
+    from tests.alerts.conftest import post_sms
+
+    with alert_app.app_context():
+        primary = chain_phones("KWHS")[0]
+        staff_id = staff_by_phone(primary).id
+        kwhs = db.session.scalar(select(School.id).where(School.short_name == "KWHS"))
+        other_id = db.session.scalar(select(Assignment.school_id).where(Assignment.staff_id == staff_id,
+                                                                        Assignment.school_id != kwhs))
+        older = make_tip(db.session.get(School, other_id).short_name, "critical")
+        newer = make_tip("KWHS", "critical")
+        for info, minutes_ago in ((older, 10), (newer, 1)):  # what the dispatcher wrote when it sent them
+            sent_at = utcnow() - timedelta(minutes=minutes_ago)
+            db.session.add(Alert(tip_id=info.id, staff_id=staff_id, chain_position=1, kind="initial",
+                                 status=AlertStatus.SENT.value, sent_at=sent_at, due_at=sent_at))
+        db.session.execute(delete(Assignment).where(Assignment.staff_id == staff_id, Assignment.school_id == kwhs))
+        db.session.commit()
+    sid = "SM" + "c" * 32
+    answer = post_sms(alert_app, fake_twilio.auth_token, primary, "1", message_sid=sid)
+    assert messages.no_longer_yours_reply() in answer, answer
+    assert older.ref not in answer and newer.ref not in answer
+    assert post_sms(alert_app, fake_twilio.auth_token, primary, "1", message_sid=sid) == answer
+    with alert_app.app_context():
+        assert db.session.get(Tip, older.id).acknowledged_at is None  # still escalating
+        assert db.session.get(Tip, newer.id).acknowledged_at is None
+    assert f"Acknowledged #{older.ref}" in post_sms(alert_app, fake_twilio.auth_token, primary, f"ACK {older.ref}")
