@@ -12,7 +12,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from flask import session
+from flask import current_app, session
 from sqlalchemy import delete, select
 
 from app.crypto.envelope import open_sealed, seal
@@ -29,9 +29,11 @@ FOLLOWUP_IDLE = timedelta(minutes=15)
 # ended may still be updating it (its new idle timeout), and would find no row.
 ENDED_KEPT = timedelta(minutes=2)
 _COOKIE_KEYS = {RECEIPT: "r", FOLLOWUP: "f"}
-# When the receipt stops being shown (seconds since the epoch, UTC), beside its token: the banner of a receipt not
-# confirmed ends with it, read from the cookie alone (the pages render with no transaction open).
+# When the receipt stops being shown, beside its token: the banner of a receipt not confirmed ends with it, read from
+# the cookie alone (the pages render with no transaction open). Sealed under a key of the server's (_ends_key): the
+# cookie is signed, not encrypted, and the time in clear said when the report was sent, which staff can match to a tip.
 _RECEIPT_ENDS = "re"
+_ENDS_AD = b"tipline/v1|receipt-ends|"
 _AD = b"tipline/v1|receipt-session"
 _KEPT_AD = b"tipline/v1|kept-reply"
 
@@ -75,7 +77,26 @@ def remember(purpose: str, token: str) -> None:
     for a receipt, when it ends."""
     session[_COOKIE_KEYS[purpose]] = token
     if purpose == RECEIPT:
-        session[_RECEIPT_ENDS] = int((utcnow() + RECEIPT_TTL).replace(tzinfo=UTC).timestamp())
+        ends = int((utcnow() + RECEIPT_TTL).replace(tzinfo=UTC).timestamp())
+        session[_RECEIPT_ENDS] = seal(_ends_key(), _ENDS_AD + token.encode(), str(ends).encode())
+
+
+def _ends_key() -> bytes:
+    """The key that seals the receipt's end time in the cookie: the server's SECRET_KEY, for this one purpose."""
+    return hmac.new(str(current_app.config["SECRET_KEY"]).encode(), b"tipline receipt ends", hashlib.sha256).digest()
+
+
+def _receipt_ended() -> bool:
+    """The receipt's end time in the cookie has passed. One that does not open (a cookie from before it was sealed,
+    or a time in clear from the release before) is taken as not ended: the receipt page itself asks the database."""
+    sealed, token = session.get(_RECEIPT_ENDS), session.get(_COOKIE_KEYS[RECEIPT])
+    if not isinstance(sealed, bytes) or not isinstance(token, str):
+        return False
+    try:
+        ends = int(open_sealed(_ends_key(), _ENDS_AD + token.encode(), sealed))
+    except (DecryptionFailed, ValueError):
+        return False
+    return utcnow().replace(tzinfo=UTC).timestamp() >= ends
 
 
 def _row(purpose: str, even_expired: bool = False) -> tuple[ReporterSession, str] | None:
@@ -92,11 +113,9 @@ def has_token(purpose: str) -> bool:
     """The visit's token is in the cookie. A receipt's is dropped from it once the receipt has ended: the banner
     "You have not confirmed that you saved your receipt code" outlived it until the browser closed, and told the
     next person at a shared computer that someone there had sent a report."""
-    if purpose == RECEIPT and _COOKIE_KEYS[RECEIPT] in session:
-        ends = session.get(_RECEIPT_ENDS)
-        if isinstance(ends, int) and utcnow().replace(tzinfo=UTC).timestamp() >= ends:
-            session.pop(_COOKIE_KEYS[RECEIPT], None)
-            session.pop(_RECEIPT_ENDS, None)
+    if purpose == RECEIPT and _COOKIE_KEYS[RECEIPT] in session and _receipt_ended():
+        session.pop(_COOKIE_KEYS[RECEIPT], None)
+        session.pop(_RECEIPT_ENDS, None)
     return _COOKIE_KEYS[purpose] in session
 
 

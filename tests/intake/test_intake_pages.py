@@ -125,6 +125,22 @@ def test_the_unsaved_receipt_banner_ends_with_the_receipt(intake_app, schools, m
     assert client.get("/receipt").status_code == 404
 
 
+def test_the_cookie_does_not_say_when_the_report_was_sent(intake_app, schools):
+    """The session cookie is signed, not encrypted: anyone at the browser can read it. The receipt's end time kept
+    there for the banner said, to the second, when the report was sent (less 30 minutes), which staff can match to
+    a tip. It is sealed under a key of the server's: the cookie holds no time anyone else can read."""
+    import app.intake.reporter_sessions as rs
+
+    client = intake_app.test_client()
+    submit_ok(client, schools["kelly"], "A student is being bullied every day at lunch.")
+    ends = int((rs.utcnow() + rs.RECEIPT_TTL).timestamp())  # naive UTC read as local: a wide window either way
+    readable = repr(intake_app.session_interface.get_signing_serializer(intake_app).loads(
+        client.get_cookie(intake_app.config["SESSION_COOKIE_NAME"]).value))
+    for second in range(ends - 86_400, ends + 86_400, 1):
+        if str(second) in readable:
+            raise AssertionError(f"the cookie holds a time: {readable}")
+
+
 def test_followup_shows_status_and_questions_and_takes_replies(intake_app, schools):
     client = intake_app.test_client()
     ref, code = submit_ok(client, schools["kelly"], "Someone is selling pills in the bathroom.")
