@@ -114,8 +114,7 @@ def has_token(purpose: str) -> bool:
     "You have not confirmed that you saved your receipt code" outlived it until the browser closed, and told the
     next person at a shared computer that someone there had sent a report."""
     if purpose == RECEIPT and _COOKIE_KEYS[RECEIPT] in session and _receipt_ended():
-        session.pop(_COOKIE_KEYS[RECEIPT], None)
-        session.pop(_RECEIPT_ENDS, None)
+        forget(RECEIPT)
     return _COOKIE_KEYS[purpose] in session
 
 
